@@ -1,0 +1,204 @@
+"""Frozen configuration of the emulator and of functions, with Lambda's validation rules,
+and the pure assembly of a function's environment variables (contract §2, §3)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emulator import wire
+from emulator.errors import ConfigError
+
+LOG = logging.getLogger(__name__)
+
+MEMORY_RANGE = (128, 10_240)
+TIMEOUT_RANGE = (1, 900)
+EPHEMERAL_RANGE = (512, 10_240)
+ENV_TOTAL_LIMIT = 4 * 1024
+_ENV_KEY = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
+_FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_HANDLER = re.compile(r"[^\s]{1,128}")
+
+# Keys Lambda sets itself and refuses in a function's configuration (contract §2).
+RESERVED_ENV_KEYS = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SECRET_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+# The host credentials handed to functions, standing in for the execution role's.
+CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+TASK_ROOT = "/var/task"
+RUNTIME_DIR = "/var/runtime"
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """One function's configuration, as Lambda's FunctionConfiguration holds it."""
+
+    name: str
+    runtime: str
+    handler: str
+    code_path: Path  # a folder or a .zip on this machine
+    memory_size: int = 128
+    timeout: int = 3
+    ephemeral_storage: int = 512
+    environment: Mapping[str, str] = field(default_factory=dict)
+    architectures: tuple[str, ...] = ("x86_64",)
+    description: str = ""
+    logical_id: str | None = None  # the template's logical ID, when it came from a template
+
+    def validate(self) -> FunctionConfig:
+        """Raise ConfigError naming the field and the rule, as Lambda's API would; return self."""
+        if not _FUNCTION_NAME.fullmatch(self.name):
+            raise ConfigError(
+                f"Function name {self.name!r} must be 1-64 characters of letters, digits, '-' and '_'."
+            )
+        _check_range("MemorySize", self.memory_size, MEMORY_RANGE)
+        _check_range("Timeout", self.timeout, TIMEOUT_RANGE)
+        _check_range("EphemeralStorage.Size", self.ephemeral_storage, EPHEMERAL_RANGE)
+        if not _HANDLER.fullmatch(self.handler or ""):
+            raise ConfigError(
+                f"Handler {self.handler!r} of function {self.name} must be 1-128 characters without spaces."
+            )
+        validate_environment(self.environment)
+        return self
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.name}"
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Settings of the emulator itself (not of any function)."""
+
+    region: str = wire.DEFAULT_REGION
+    account_id: str = wire.DEFAULT_ACCOUNT_ID
+    state_dir: Path = Path(".lambda-emu")
+    # Credentials passed to functions as their role's: taken from the host's standard variables.
+    credentials: Mapping[str, str] = field(default_factory=dict)
+
+    def function_arn(self, name: str, qualifier: str | None = None) -> str:
+        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+        return f"{arn}:{qualifier}" if qualifier else arn
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> EmulatorConfig:
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or wire.DEFAULT_REGION
+        creds = {key: environ[key] for key in CREDENTIAL_KEYS if environ.get(key)}
+        return cls(region=region, credentials=creds, **overrides)  # type: ignore[arg-type]
+
+
+def _check_range(name: str, value: int, bounds: tuple[int, int]) -> None:
+    low, high = bounds
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}; got {value!r}.")
+
+
+def validate_environment(variables: Mapping[str, str]) -> None:
+    """Lambda's rules for Environment.Variables: key pattern, reserved keys, 4 KB in all."""
+    reserved = sorted(key for key in variables if key in RESERVED_ENV_KEYS)
+    if reserved:
+        raise ConfigError(
+            "Lambda was unable to configure your environment variables because the environment variables "
+            "you have provided contains reserved keys that are currently not supported for modification. "
+            f"Reserved keys used in this request: {','.join(reserved)}"
+        )
+    for key, value in variables.items():
+        if not _ENV_KEY.fullmatch(key):
+            raise ConfigError(
+                f"Environment variable name {key!r} is invalid: it must start with a letter and hold "
+                "at least 2 letters, digits or underscores."
+            )
+        if not isinstance(value, str):
+            raise ConfigError(f"Environment variable {key} must be a string; got {value!r}.")
+    # Lambda counts the JSON-ish size of keys and values together against 4 KB.
+    total = sum(len(k.encode()) + len(v.encode()) for k, v in variables.items())
+    if total > ENV_TOTAL_LIMIT:
+        raise ConfigError(
+            f"Lambda was unable to configure your environment variables because the environment variables "
+            f"you have provided exceeded the 4KB limit. String measured: {total} bytes."
+        )
+
+
+def log_stream_name(date: str, version: str, instance_id: str) -> str:
+    """`2024/08/18/[$LATEST]<32 hex>`: one stream per execution environment."""
+    return f"{date}/[{version}]{instance_id}"
+
+
+def function_environment(
+    function: FunctionConfig,
+    emulator: EmulatorConfig,
+    *,
+    runtime_api: str,
+    execution_env: str | None,
+    log_stream: str,
+    runtime_vars: Mapping[str, str] | None = None,
+    version: str = wire.LATEST,
+) -> dict[str, str]:
+    """Every variable a function's process starts with. Precedence as RAPID's: platform > runtime >
+    credentials > user. Nothing of the host's environment is read here: only what is passed in."""
+    env: dict[str, str] = dict(function.environment)
+    env.update(emulator.credentials)
+    env.update(
+        {
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+            "LD_LIBRARY_PATH": (
+                "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
+            ),
+            # No X-Ray daemon runs locally; keep SDKs quiet and on loopback if they try.
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        }
+    )
+    if runtime_vars:
+        env.update(runtime_vars)
+    platform = {
+        "_HANDLER": function.handler,
+        "AWS_REGION": emulator.region,
+        "AWS_DEFAULT_REGION": emulator.region,
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": version,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": function.log_group_name,
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "LAMBDA_TASK_ROOT": TASK_ROOT,
+        "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
+    }
+    if execution_env:
+        platform["AWS_EXECUTION_ENV"] = execution_env
+    env.update(platform)
+    return env
+
+
+def host_environ() -> Mapping[str, str]:
+    """The one place the host environment is read (for region and credentials only)."""
+    return os.environ

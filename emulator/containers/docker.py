@@ -1,0 +1,155 @@
+"""The Docker implementation of the container backend (the docker SDK is used only in this package)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from emulator.containers.base import ContainerSpec, ExitStatus, StalePredicate
+from emulator.containers.engine import LABEL, LABEL_VALUE, docker_client
+from emulator.errors import ContainerError, ImageError
+
+if TYPE_CHECKING:
+    import docker
+
+LOG = logging.getLogger(__name__)
+_CGROUP_V1 = Path("/sys/fs/cgroup/memory")
+
+
+class DockerContainer:
+    def __init__(self, container: Any) -> None:
+        self._container = container
+        self.id: str = container.id
+        self._cgroup_peak: Path | None = None
+
+    def attach(self) -> Iterator[bytes]:
+        try:
+            return self._container.attach(stdout=True, stderr=True, stream=True, logs=False)  # type: ignore[no-any-return]
+        except Exception as exc:
+            raise ContainerError(f"Cannot attach to container {self.id[:12]}: {exc}") from exc
+
+    def start(self) -> None:
+        try:
+            self._container.start()
+        except Exception as exc:
+            raise ContainerError(f"Cannot start container {self.id[:12]}: {exc}") from exc
+
+    def wait(self) -> ExitStatus:
+        try:
+            code = int(self._container.wait()["StatusCode"])
+            self._container.reload()
+            oom = bool(self._container.attrs["State"].get("OOMKilled"))
+        except Exception as exc:  # the engine went away, or the container was removed under us
+            LOG.debug("wait on %s failed: %s", self.id[:12], exc)
+            return ExitStatus(code=-1)
+        return ExitStatus(code=code, oom_killed=oom)
+
+    def started_at(self) -> float | None:
+        try:
+            self._container.reload()
+            stamp = self._container.attrs["State"]["StartedAt"]  # RFC 3339 with nanoseconds
+        except Exception:
+            return None
+        return _parse_timestamp(stamp)
+
+    def kill(self) -> None:
+        try:
+            self._container.kill()
+        except Exception as exc:  # already stopped (409) or gone (404): both fine here
+            LOG.debug("kill %s: %s", self.id[:12], exc)
+
+    def max_memory_bytes(self) -> int | None:
+        peak = self._peak_file()
+        if peak is None:
+            return None
+        try:
+            return int(peak.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _peak_file(self) -> Path | None:
+        if self._cgroup_peak is None:
+            # cgroup v1 with the cgroupfs driver (these machines); v2 keeps memory.peak per scope.
+            for candidate in (
+                _CGROUP_V1 / "docker" / self.id / "memory.max_usage_in_bytes",
+                _CGROUP_V1 / "system.slice" / f"docker-{self.id}.scope" / "memory.max_usage_in_bytes",
+                Path("/sys/fs/cgroup/system.slice") / f"docker-{self.id}.scope" / "memory.peak",
+                Path("/sys/fs/cgroup/docker") / self.id / "memory.peak",
+            ):
+                if candidate.exists():
+                    self._cgroup_peak = candidate
+                    break
+        return self._cgroup_peak
+
+    def remove(self) -> None:
+        try:
+            self._container.remove(force=True)
+        except Exception as exc:
+            LOG.debug("remove %s: %s", self.id[:12], exc)
+
+
+def _parse_timestamp(stamp: str) -> float | None:
+    import datetime
+
+    try:
+        whole, _, fraction = stamp.rstrip("Z").partition(".")
+        moment = datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.timezone.utc)
+        return moment.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
+    except ValueError:
+        return None
+
+
+class DockerBackend:
+    """Creates labelled containers on host networking; finds and removes only labelled ones."""
+
+    def __init__(self, client: docker.DockerClient | None = None) -> None:
+        self._client = client or docker_client()
+
+    def create(self, spec: ContainerSpec) -> DockerContainer:
+        import docker.errors
+        from docker.types import Mount as DockerMount
+
+        mounts = [
+            DockerMount(target=m.target, source=m.source, type="bind", read_only=m.read_only)
+            for m in spec.mounts
+        ]
+        try:
+            container = self._client.containers.create(
+                spec.image,
+                command=list(spec.command) if spec.command else None,
+                name=spec.name,
+                environment=dict(spec.environment),
+                labels={LABEL: LABEL_VALUE, **spec.labels},
+                mounts=mounts,
+                working_dir=spec.working_dir,
+                user=spec.user,
+                # Only loopback is reachable: the Runtime API listens on 127.0.0.1 of this host.
+                network_mode="host",
+                # MemorySize is a hard limit with no swap, as in Lambda.
+                mem_limit=f"{spec.memory_mb}m",
+                memswap_limit=f"{spec.memory_mb}m",
+                # A real PID 1 reaps the handler's orphans and reports a killed runtime as 128+signal.
+                init=True,
+                stdin_open=False,
+                tty=False,
+            )
+        except docker.errors.ImageNotFound as exc:
+            raise ImageError(f"Image {spec.image} is missing: {exc.explanation}") from exc
+        except docker.errors.APIError as exc:
+            raise ContainerError(f"Cannot create container {spec.name}: {exc.explanation}") from exc
+        return DockerContainer(container)
+
+    def remove_stale(self, is_stale: StalePredicate) -> int:
+        removed = 0
+        try:
+            containers = self._client.containers.list(all=True, filters={"label": f"{LABEL}={LABEL_VALUE}"})
+        except Exception as exc:
+            raise ContainerError(f"Cannot list containers: {exc}") from exc
+        for container in containers:
+            if is_stale(container.labels):
+                LOG.info("removing leftover container %s", container.name)
+                DockerContainer(container).remove()
+                removed += 1
+        return removed

@@ -1,0 +1,241 @@
+"""One execution environment: a container running the function's runtime, the Runtime API it talks to,
+and its log stream, under an explicit state machine (new → starting → ready ⇄ busy → dead → … → closed)."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from emulator import wire
+from emulator.cleanup import FUNCTION_LABEL, OWNER_LABEL, owner_token
+from emulator.config import EmulatorConfig, FunctionConfig, function_environment, log_stream_name
+from emulator.containers import ContainerBackend, ContainerHandle, ContainerSpec, ExitStatus, Mount
+from emulator.errors import LambdaEmuError
+from emulator.logstream import LineSink, LogStream
+from emulator.models import Invocation
+from emulator.runtime_api import PendingInvocation, ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
+
+LOG = logging.getLogger(__name__)
+
+
+class EnvState(enum.Enum):
+    NEW = "new"
+    STARTING = "starting"  # runtime process started, init not finished
+    READY = "ready"  # init done, no invocation
+    BUSY = "busy"
+    DEAD = "dead"  # runtime process gone (crash, kill, init error): restart before use
+    CLOSED = "closed"
+
+
+_TRANSITIONS = {
+    EnvState.NEW: {EnvState.STARTING, EnvState.CLOSED},
+    EnvState.STARTING: {EnvState.READY, EnvState.BUSY, EnvState.DEAD, EnvState.CLOSED},
+    EnvState.READY: {EnvState.BUSY, EnvState.DEAD, EnvState.CLOSED},
+    EnvState.BUSY: {EnvState.READY, EnvState.DEAD, EnvState.CLOSED},
+    EnvState.DEAD: {EnvState.STARTING, EnvState.CLOSED},
+    EnvState.CLOSED: set(),
+}
+
+
+@dataclass(frozen=True)
+class RuntimeImage:
+    """What the environment needs to know of a runtime's image."""
+
+    image: str
+    execution_env: str | None = None
+    runtime_vars: tuple[tuple[str, str], ...] = ()
+    log_markers: bool = True  # our own runtime clients write log markers; foreign ones do not
+
+
+class Environment:
+    """Owns its container, Runtime API server and threads; `close` stops them all."""
+
+    def __init__(
+        self,
+        function: FunctionConfig,
+        runtime: RuntimeImage,
+        *,
+        backend: ContainerBackend,
+        emulator: EmulatorConfig,
+        code_dir: str,
+        sink: LineSink | None = None,
+        version: str = wire.LATEST,
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.function = function
+        self.version = version
+        self._backend = backend
+        self._lock = threading.Lock()
+        self._state = EnvState.NEW
+        self._marker = secrets.token_hex(16) if runtime.log_markers else None
+        self.log = LogStream(marker=self._marker, sink=sink)
+        self.api = RuntimeApi(on_ready=self._on_ready, on_handout=self._on_handout)
+        self._server = RuntimeApiServer(self.api, name=f"runtime-api-{function.name}-{self.id[:6]}")
+        self._container: ContainerHandle | None = None
+        self._threads: list[threading.Thread] = []
+        self._start_called_wall = 0.0
+        self._ready_wall: float | None = None
+        self._cold = True
+        self.exit_status: ExitStatus | None = None
+        today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y/%m/%d")
+        self.log_stream_name = log_stream_name(today, version, self.id)
+        environment = function_environment(
+            function,
+            emulator,
+            runtime_api=self._server.address,
+            execution_env=runtime.execution_env,
+            log_stream=self.log_stream_name,
+            runtime_vars=dict(runtime.runtime_vars),
+            version=version,
+        )
+        if self._marker:
+            environment[wire.ENV_LOG_MARKER] = self._marker
+        self._spec = ContainerSpec(
+            image=runtime.image,
+            name=f"lambda-emu-{function.name[:40]}-{self.id[:8]}",
+            environment=environment,
+            labels={OWNER_LABEL: owner_token(), FUNCTION_LABEL: function.name},
+            memory_mb=function.memory_size,
+            mounts=(Mount(code_dir, "/var/task", read_only=True),),
+        )
+
+    # ---- state
+    @property
+    def state(self) -> EnvState:
+        return self._state
+
+    def _move(self, new: EnvState) -> None:
+        """Caller holds the lock."""
+        if new not in _TRANSITIONS[self._state]:
+            raise LambdaEmuError(f"environment {self.id[:8]}: {self._state.value} → {new.value} is not allowed")
+        LOG.debug("environment %s: %s → %s", self.id[:8], self._state.value, new.value)
+        self._state = new
+
+    # ---- lifecycle
+    def start(self) -> None:
+        """Start (or restart after a reset) the runtime process: a cold start."""
+        with self._lock:
+            if self._state not in (EnvState.NEW, EnvState.DEAD):
+                return
+            for thread in self._threads:  # the previous process's reader and waiter are done or ending
+                thread.join(timeout=5)
+            self._threads = []
+            self.api.reset()
+            self.log.restart()
+            self.exit_status = None
+            self._ready_wall = None
+            self._cold = True
+            if self._container is None:
+                self._container = self._backend.create(self._spec)
+            container = self._container
+            output = container.attach()
+            self._move(EnvState.STARTING)
+        self._spawn("output", self._read_output, output)
+        self._start_called_wall = time.time()
+        try:
+            container.start()
+        except Exception:
+            with self._lock:
+                self._move(EnvState.DEAD)
+            raise
+        self._spawn("waiter", self._wait_exit, container)
+
+    def _spawn(self, role: str, target: object, *args: object) -> None:
+        thread = threading.Thread(
+            target=target,  # type: ignore[arg-type]
+            args=args,
+            name=f"env-{role}-{self.function.name}-{self.id[:6]}",
+            daemon=True,
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _read_output(self, output: Iterator[bytes]) -> None:
+        try:
+            for chunk in output:
+                self.log.feed(chunk)
+        except Exception as exc:  # the stream breaks when the container is removed
+            LOG.debug("output of %s ended: %s", self.id[:8], exc)
+        finally:
+            self.log.eof()
+
+    def _wait_exit(self, container: ContainerHandle) -> None:
+        status = container.wait()
+        LOG.debug("environment %s: runtime exited (%s)", self.id[:8], status.describe())
+        with self._lock:
+            self.exit_status = status
+            if self._state is not EnvState.CLOSED:
+                self._move(EnvState.DEAD)
+        self.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
+
+    def _on_ready(self, _monotonic: float) -> None:
+        self._ready_wall = time.time()
+        with self._lock:
+            if self._state is EnvState.STARTING:
+                self._move(EnvState.READY)
+
+    def _on_handout(self, request_id: str) -> None:
+        self.log.begin(request_id, self.version)
+
+    # ---- invocations
+    def submit(self, invocation: Invocation) -> PendingInvocation:
+        """Queue an invocation; the runtime gets it at its next /next (after init on a cold start)."""
+        with self._lock:
+            if self._state in (EnvState.NEW, EnvState.DEAD, EnvState.CLOSED, EnvState.BUSY):
+                raise LambdaEmuError(f"environment {self.id[:8]} cannot take an invocation: {self._state.value}")
+            if self._state is EnvState.READY:
+                self._move(EnvState.BUSY)
+        return self.api.submit(invocation, float(self.function.timeout))
+
+    def finished(self) -> None:
+        """The invocation is over and the runtime lives on: ready for the next one."""
+        with self._lock:
+            self._cold = False
+            if self._state is EnvState.BUSY:
+                self._move(EnvState.READY)
+
+    def take_init_duration_ms(self) -> float | None:
+        """Init Duration for the REPORT of the first invocation after a (re)start, then None."""
+        with self._lock:
+            if not self._cold or self._ready_wall is None:
+                return None
+            ready, container = self._ready_wall, self._container
+        # Asked once per cold start, so the hot path never pays for the engine call.
+        started = (container.started_at() if container else None) or self._start_called_wall
+        return max(0.0, (ready - started) * 1000)
+
+    def max_memory_used_mb(self) -> int:
+        peak = self._container.max_memory_bytes() if self._container else None
+        return int(round(peak / (1024 * 1024))) if peak else 0
+
+    def reset(self) -> None:
+        """Kill the runtime (after a timeout or crash); the next use re-inits. /tmp is kept, as in Lambda:
+        the same container starts again."""
+        container = self._container
+        if container is None:
+            return
+        container.kill()
+        for thread in self._threads:
+            if thread.name.startswith("env-waiter"):
+                thread.join(timeout=10)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._state is EnvState.CLOSED:
+                return
+            self._move(EnvState.CLOSED)
+            container = self._container
+        self.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
+        if container is not None:
+            container.remove()  # force-removes: kills the process too
+        self._server.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+

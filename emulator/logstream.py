@@ -1,0 +1,179 @@
+"""An execution environment's log stream: the runtime's output cut into init and invocations by the
+runtime client's markers, with Lambda's platform lines (START / END / REPORT) in between (contract §6)."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from emulator.models import InvocationResult
+
+LOG = logging.getLogger(__name__)
+
+LineSink = Callable[[str], None]
+_KEEP_INVOCATIONS = 32  # per-invocation buffers kept for callers that collect late
+_QUIET_S = 0.05  # without markers (foreign runtimes): output is taken as complete after this quiet time
+
+
+def start_line(request_id: str, version: str) -> str:
+    return f"START RequestId: {request_id} Version: {version}\n"
+
+
+def end_line(request_id: str) -> str:
+    return f"END RequestId: {request_id}\n"
+
+
+def report_line(result: InvocationResult, *, status: str | None = None) -> str:
+    """REPORT with TAB-separated fields and a trailing TAB, as Lambda writes it."""
+    fields = [
+        f"REPORT RequestId: {result.request_id}",
+        f"Duration: {result.duration_ms:.2f} ms",
+        f"Billed Duration: {result.billed_duration_ms} ms",
+        f"Memory Size: {result.memory_size_mb} MB",
+        f"Max Memory Used: {result.max_memory_used_mb} MB",
+    ]
+    if result.init_duration_ms is not None:
+        fields.append(f"Init Duration: {result.init_duration_ms:.2f} ms")
+    if status:
+        fields.append(f"Status: {status}")
+    return "\t".join(fields) + "\t\n"
+
+
+def timeout_line(request_id: str, elapsed_s: float) -> str:
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return f"{now} {request_id} Task timed out after {elapsed_s:.2f} seconds\n"
+
+
+class LogStream:
+    """Fed by the container's output reader; read by the invoker. `sink` sees every line live, in order.
+
+    With a marker token the runtime writes "<token> READY" once init is done and "<token> END <id>" after
+    each invocation's output, so an invocation's log is complete exactly when its END marker arrives."""
+
+    def __init__(self, *, marker: str | None, sink: LineSink | None = None) -> None:
+        self._marker = marker.encode() + b" " if marker else None
+        self._sink = sink
+        self._cond = threading.Condition()
+        self._partial = b""
+        self._ready = False
+        self._eof = False
+        self._current: str | None = None
+        self._start_pending: tuple[str, str] | None = None
+        self._buffers: OrderedDict[str, list[str]] = OrderedDict()
+        self._ended: set[str] = set()
+        self._init: list[str] = []
+        self._last_data = time.monotonic()
+
+    # ---- the reader's side
+    def feed(self, data: bytes) -> None:
+        with self._cond:
+            self._last_data = time.monotonic()
+            lines = (self._partial + data).split(b"\n")
+            self._partial = lines.pop()
+            for raw in lines:
+                self._line(raw)
+            self._cond.notify_all()
+
+    def eof(self) -> None:
+        """The runtime process is gone: whatever it wrote is in."""
+        with self._cond:
+            if self._partial:
+                self._line(self._partial)
+                self._partial = b""
+            self._eof = True
+            self._cond.notify_all()
+
+    def _line(self, raw: bytes) -> None:
+        if self._marker is not None and raw.startswith(self._marker):
+            word, _, arg = raw[len(self._marker) :].decode(errors="replace").partition(" ")
+            if word == "READY":
+                self._ready = True
+                if self._start_pending is not None:
+                    self._open(*self._start_pending)
+                    self._start_pending = None
+            elif word == "END":
+                self._ended.add(arg.strip())
+                if self._current == arg.strip():
+                    self._current = None
+            return
+        text = raw.decode(errors="replace") + "\n"
+        if self._current is not None:
+            self._buffers[self._current].append(text)
+        elif not self._ready:
+            self._init.append(text)
+        self._emit(text)
+
+    def _emit(self, text: str) -> None:
+        if self._sink is not None:
+            try:
+                self._sink(text)
+            except Exception:  # a broken terminal must not break the environment
+                LOG.exception("log sink failed")
+
+    def _open(self, request_id: str, version: str) -> None:
+        self._current = request_id
+        line = start_line(request_id, version)
+        self._buffers[request_id].append(line)
+        self._emit(line)
+
+    # ---- the environment's and invoker's side
+    def begin(self, request_id: str, version: str) -> None:
+        """The event went out: the invocation's log starts (after any init output still in flight)."""
+        with self._cond:
+            self._buffers[request_id] = []
+            while len(self._buffers) > _KEEP_INVOCATIONS:
+                old, _ = self._buffers.popitem(last=False)
+                self._ended.discard(old)
+            if self._ready or self._marker is None:
+                self._open(request_id, version)
+            else:
+                self._start_pending = (request_id, version)
+
+    def wait_end(self, request_id: str, timeout: float) -> str:
+        """The invocation's log so far, once its output is complete (END marker, process gone, or timeout)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not (request_id in self._ended or self._eof):
+                remaining = deadline - time.monotonic()
+                if self._marker is None:
+                    quiet_left = self._last_data + _QUIET_S - time.monotonic()
+                    if quiet_left <= 0:
+                        break
+                    remaining = min(remaining, quiet_left)
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            if self._current == request_id:
+                self._current = None
+            return "".join(self._buffers.get(request_id, []))
+
+    def platform(self, request_id: str, text: str) -> None:
+        """Append Lambda's own lines (END, REPORT, timeout notices) to an invocation's log."""
+        with self._cond:
+            buffer = self._buffers.get(request_id)
+            for line in text.splitlines(keepends=True):
+                if buffer is not None:
+                    buffer.append(line)
+                self._emit(line)
+
+    def log_of(self, request_id: str) -> str:
+        with self._cond:
+            return "".join(self._buffers.get(request_id, []))
+
+    def init_output(self) -> str:
+        with self._cond:
+            return "".join(self._init)
+
+    def restart(self) -> None:
+        """A new runtime process: expect READY again; its init output is new."""
+        with self._cond:
+            self._ready = False
+            self._eof = False
+            self._partial = b""
+            self._current = None
+            self._start_pending = None
+            self._init = []

@@ -1,0 +1,398 @@
+"""The Lambda Runtime API (2018-06-01) for one execution environment: one handler per endpoint,
+each validating the call, moving the protocol's state machine and rendering RAPID's replies."""
+
+from __future__ import annotations
+
+import enum
+import http.server
+import json
+import logging
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from emulator import wire
+from emulator.errors import RuntimeApiError
+from emulator.models import Invocation
+
+LOG = logging.getLogger(__name__)
+
+
+class ApiState(enum.Enum):
+    INITIALIZING = "initializing"  # the runtime has not asked for an event yet
+    IDLE = "idle"  # waiting in /next, or about to
+    INVOKING = "invoking"  # an event is out; a response or error is due
+    CLOSED = "closed"
+
+
+class ReplyKind(enum.Enum):
+    RESPONSE = "response"
+    ERROR = "error"  # the runtime reported a function error
+    INIT_ERROR = "init_error"
+    TOO_LARGE = "too_large"  # a response over the payload limit (the runtime got 413)
+    EXITED = "exited"  # the runtime process died (completed by the environment)
+
+
+@dataclass(frozen=True)
+class RuntimeReply:
+    kind: ReplyKind
+    body: bytes = b""
+    content_type: str = "application/json"
+    error_type: str | None = None  # Lambda-Runtime-Function-Error-Type, when sent
+    received_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(eq=False)
+class PendingInvocation:
+    """An invocation queued for this environment; `future` completes with the runtime's reply."""
+
+    invocation: Invocation
+    timeout_s: float
+    future: Future[RuntimeReply] = field(default_factory=Future)
+    handed_out_at: float | None = None  # monotonic time /next returned it
+    deadline_ms: int | None = None  # absolute epoch ms, fixed at hand-out
+    _handed_out: threading.Event = field(default_factory=threading.Event)
+
+    def wait_started(self, timeout: float) -> bool:
+        """Wait until the runtime took the event or the invocation already ended; False on timeout."""
+        return self._handed_out.wait(timeout)
+
+    def finish(self, reply: RuntimeReply) -> bool:
+        """Complete once; later replies (e.g. an exit after a response) are ignored."""
+        if self.future.done():
+            return False
+        self.future.set_result(reply)
+        self._handed_out.set()  # wake anyone still waiting for the start
+        return True
+
+
+def _error_json(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+
+
+class RuntimeApi:
+    """Protocol state of one environment's Runtime API, apart from HTTP (so it is unit-testable).
+
+    `on_ready` is called once per runtime start, at its first /next; `on_handout(request_id)` when an
+    event goes out (the log stream opens the invocation there)."""
+
+    def __init__(
+        self,
+        *,
+        on_ready: Callable[[float], None] | None = None,
+        on_handout: Callable[[str], None] | None = None,
+    ) -> None:
+        self._cond = threading.Condition()
+        self._state = ApiState.INITIALIZING
+        self._generation = 0  # bumped on reset: waits of a dead runtime's requests end
+        self._pending: PendingInvocation | None = None
+        self._current: PendingInvocation | None = None
+        self._finished: deque[str] = deque(maxlen=64)
+        self.init_error: RuntimeReply | None = None
+        self._on_ready = on_ready
+        self._on_handout = on_handout
+
+    @property
+    def state(self) -> ApiState:
+        return self._state
+
+    # ---- the environment's side
+    def submit(self, invocation: Invocation, timeout_s: float) -> PendingInvocation:
+        pending = PendingInvocation(invocation, timeout_s)
+        with self._cond:
+            if self._state is ApiState.CLOSED:
+                raise RuntimeApiError(500, wire.E_SANDBOX_FAILURE, "environment is closed")
+            if self._pending is not None or self._current is not None:
+                raise RuntimeApiError(500, wire.E_SANDBOX_FAILURE, "environment is busy")
+            if self.init_error is not None:
+                pending.finish(self.init_error)
+                return pending
+            self._pending = pending
+            self._cond.notify_all()
+        return pending
+
+    def fail_outstanding(self, reply: RuntimeReply) -> None:
+        """The runtime is gone (exit, kill): end whatever invocation it held or was about to get."""
+        with self._cond:
+            for pending in (self._current, self._pending):
+                if pending is not None:
+                    pending.finish(reply)
+            self._current = self._pending = None
+
+    def reset(self) -> None:
+        """A new runtime process starts from scratch (after a crash, a timeout or an init error)."""
+        with self._cond:
+            self._generation += 1
+            if self._state is not ApiState.CLOSED:
+                self._state = ApiState.INITIALIZING
+            self._current = self._pending = None
+            self.init_error = None
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._state = ApiState.CLOSED
+            self._generation += 1
+            self._cond.notify_all()
+
+    # ---- the runtime's side, one method per endpoint
+    def next_invocation(self) -> PendingInvocation:
+        """GET /runtime/invocation/next: block until an event exists, then hand it out."""
+        with self._cond:
+            if self._state is ApiState.INVOKING:
+                raise RuntimeApiError(
+                    403, wire.E_INVALID_STATE_TRANSITION, "State transition from Running to Ready failed"
+                )
+            if self._state is ApiState.INITIALIZING:
+                self._state = ApiState.IDLE
+                if self._on_ready is not None:
+                    self._on_ready(time.monotonic())
+            generation = self._generation
+            while self._pending is None:
+                if self._generation != generation or self._state is ApiState.CLOSED:
+                    raise RuntimeApiError(500, wire.E_SANDBOX_FAILURE, "environment reset")
+                self._cond.wait()
+            pending, self._pending = self._pending, None
+            self._current = pending
+            self._state = ApiState.INVOKING
+            pending.handed_out_at = time.monotonic()
+            # Absolute epoch ms (contract §1): the invocation's deadline starts when the event goes out.
+            pending.deadline_ms = int(time.time() * 1000 + pending.timeout_s * 1000)
+            if self._on_handout is not None:
+                self._on_handout(pending.invocation.request_id)
+            pending._handed_out.set()
+            return pending
+
+    def complete(self, request_id: str, reply: RuntimeReply) -> None:
+        """POST /invocation/{id}/response or /error."""
+        with self._cond:
+            current = self._current
+            if current is None or current.invocation.request_id != request_id:
+                if request_id in self._finished:
+                    raise RuntimeApiError(
+                        403, wire.E_INVALID_STATE_TRANSITION, "Invalid state transition: invocation is over"
+                    )
+                raise RuntimeApiError(400, wire.E_INVALID_REQUEST_ID, "Invalid request ID")
+            self._current = None
+            self._state = ApiState.IDLE
+            self._finished.append(request_id)
+        current.finish(reply)
+
+    def report_init_error(self, reply: RuntimeReply) -> None:
+        """POST /runtime/init/error: only before the first /next."""
+        with self._cond:
+            if self._state is not ApiState.INITIALIZING:
+                raise RuntimeApiError(
+                    403, wire.E_INVALID_STATE_TRANSITION, "Init error is only accepted during init"
+                )
+            self.init_error = reply
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.finish(reply)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HttpServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Without TCP_NODELAY every small reply waits for a delayed ACK: ~40 ms per call.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        self.server.untrack(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        LOG.debug("runtime api: " + format, *args)
+
+    def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        # One write per reply: headers and body in the same segment.
+        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+        all_headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        all_headers.update(headers or {})
+        lines += [f"{name}: {value}" for name, value in all_headers.items()]
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+    def _reply_error(self, exc: RuntimeApiError) -> None:
+        self._reply(exc.status, _error_json(exc.error_type, exc.message))
+
+    def _read_body(self, limit: int) -> bytes | None:
+        """The request body, or None (after draining it) when it is larger than `limit`."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks, size = [], 0
+            while True:
+                length = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if length == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                data = self.rfile.read(length)
+                self.rfile.readline()
+                size += length
+                if size <= limit:
+                    chunks.append(data)
+            return b"".join(chunks) if size <= limit else None
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            remaining = length
+            while remaining > 0:  # drain, so the connection stays usable
+                remaining -= len(self.rfile.read(min(remaining, 1 << 20)) or b"x" * remaining)
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path != wire.PATH_NEXT:
+            self._reply(404, _error_json("NotFound", "Not found"))
+            return
+        try:
+            pending = self.server.api.next_invocation()
+        except RuntimeApiError as exc:
+            self._reply_error(exc)
+            if exc.status >= 500:
+                self.close_connection = True
+            return
+        inv = pending.invocation
+        headers = {
+            "Content-Type": inv.content_type,
+            wire.H_REQUEST_ID: inv.request_id,
+            wire.H_DEADLINE_MS: str(pending.deadline_ms),
+            wire.H_FUNCTION_ARN: inv.invoked_function_arn,
+            wire.H_TRACE_ID: inv.trace_id,
+        }
+        # RAPID omits headers whose value is empty.
+        for name, value in (
+            (wire.H_CLIENT_CONTEXT, inv.client_context),
+            (wire.H_COGNITO_IDENTITY, inv.cognito_identity),
+            (wire.H_TENANT_ID, inv.tenant_id),
+        ):
+            if value:
+                headers[name] = value
+        self._reply(200, inv.payload, headers)
+
+    def do_POST(self) -> None:  # noqa: N802
+        api = self.server.api
+        path = self.path
+        try:
+            if path == wire.PATH_INIT_ERROR:
+                body = self._read_body(wire.MAX_RESPONSE_BYTES) or b""
+                api.report_init_error(self._error_reply(ReplyKind.INIT_ERROR, body))
+                self._reply(202, b'{"status":"OK"}')
+                return
+            if not path.startswith(wire.INVOCATION_PREFIX):
+                self._reply(404, _error_json("NotFound", "Not found"))
+                return
+            request_id, _, action = path[len(wire.INVOCATION_PREFIX) :].rpartition("/")
+            if action == "response":
+                body = self._read_body(wire.MAX_RESPONSE_BYTES)
+                if body is None:
+                    self._response_too_large(request_id)
+                    return
+                reply = RuntimeReply(
+                    ReplyKind.RESPONSE, body, self.headers.get("Content-Type") or "application/json"
+                )
+            elif action == "error":
+                reply = self._error_reply(ReplyKind.ERROR, self._read_body(wire.MAX_RESPONSE_BYTES) or b"")
+            else:
+                self._reply(404, _error_json("NotFound", "Not found"))
+                return
+            api.complete(request_id, reply)
+            self._reply(202, b'{"status":"OK"}')
+        except RuntimeApiError as exc:
+            self._reply_error(exc)
+
+    def _error_reply(self, kind: ReplyKind, body: bytes) -> RuntimeReply:
+        return RuntimeReply(kind, body, error_type=self.headers.get(wire.H_FUNCTION_ERROR_TYPE))
+
+    def _response_too_large(self, request_id: str) -> None:
+        limit = wire.MAX_RESPONSE_BYTES
+        # The caller sees Function.ResponseSizeTooLarge; the runtime gets RAPID's 413 (contract §1).
+        caller_body = _error_json(
+            wire.E_RESPONSE_TOO_LARGE,
+            f"Response payload size exceeded maximum allowed payload size ({limit} bytes).",
+        )
+        self.server.api.complete(request_id, RuntimeReply(ReplyKind.TOO_LARGE, caller_body))
+        self._reply(
+            413,
+            _error_json(wire.E_REQUEST_TOO_LARGE, f"Exceeded maximum allowed payload size ({limit} bytes)."),
+        )
+
+
+class _HttpServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], api: RuntimeApi) -> None:
+        super().__init__(address, _Handler)
+        self.api = api
+        self._connections: set[socket.socket] = set()
+        self._conn_lock = threading.Lock()
+
+    def track(self, conn: socket.socket) -> None:
+        with self._conn_lock:
+            self._connections.add(conn)
+
+    def untrack(self, conn: socket.socket) -> None:
+        with self._conn_lock:
+            self._connections.discard(conn)
+
+    def drop_connections(self) -> None:
+        with self._conn_lock:
+            for conn in self._connections:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._connections.clear()
+
+
+class RuntimeApiServer:
+    """The HTTP endpoint of one RuntimeApi on 127.0.0.1 (a port of its own per environment, because a
+    runtime addresses the API by host:port only). Closing it stops at once: no polling interval."""
+
+    def __init__(self, api: RuntimeApi, *, host: str = "127.0.0.1", name: str = "runtime-api") -> None:
+        self.api = api
+        self._httpd = _HttpServer((host, 0), api)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"{host}:{port}"
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._httpd.socket, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self._wake_r:
+                        return
+                    self._httpd._handle_request_noblock()  # accept + hand to a connection thread
+
+    def close(self) -> None:
+        self.api.close()
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        self._thread.join(timeout=5)
+        self._httpd.drop_connections()
+        self._httpd.server_close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> RuntimeApiServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

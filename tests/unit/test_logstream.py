@@ -1,0 +1,103 @@
+"""The log stream: output cut into init and invocations by the runtime's markers; Lambda's lines."""
+
+from __future__ import annotations
+
+import threading
+
+from emulator.logstream import LogStream, report_line, start_line
+from emulator.models import InvocationResult
+
+TOKEN = "f" * 32
+
+
+def marker(text: str) -> bytes:
+    return f"{TOKEN} {text}\n".encode()
+
+
+def test_init_output_comes_before_start_even_when_the_event_goes_out_first() -> None:
+    seen: list[str] = []
+    stream = LogStream(marker=TOKEN, sink=seen.append)
+    stream.feed(b"importing\n")
+    stream.begin("r1", "$LATEST")  # hand-out can overtake init output still in flight
+    stream.feed(b"more init\n" + marker("READY") + b"in handler\n" + marker("END r1"))
+    assert seen == ["importing\n", "more init\n", start_line("r1", "$LATEST"), "in handler\n"]
+    assert stream.init_output() == "importing\nmore init\n"
+    assert stream.wait_end("r1", 1) == start_line("r1", "$LATEST") + "in handler\n"
+
+
+def test_markers_never_reach_the_sink_or_the_log() -> None:
+    seen: list[str] = []
+    stream = LogStream(marker=TOKEN, sink=seen.append)
+    stream.feed(marker("READY"))
+    stream.begin("r1", "$LATEST")
+    stream.feed(marker("END r1"))
+    assert not any(TOKEN in line for line in seen)
+
+
+def test_a_line_split_across_chunks_is_joined() -> None:
+    stream = LogStream(marker=TOKEN)
+    stream.feed(marker("READY"))
+    stream.begin("r1", "$LATEST")
+    stream.feed(b"hel")
+    stream.feed(b"lo\n" + marker("END r1")[:10])
+    stream.feed(marker("END r1")[10:])
+    assert stream.wait_end("r1", 1).endswith("hello\n")
+
+
+def test_wait_end_blocks_until_the_end_marker_arrives() -> None:
+    stream = LogStream(marker=TOKEN)
+    stream.feed(marker("READY"))
+    stream.begin("r1", "$LATEST")
+    timer = threading.Timer(0.05, stream.feed, (b"late line\n" + marker("END r1"),))
+    timer.start()
+    assert "late line" in stream.wait_end("r1", 5)
+
+
+def test_wait_end_returns_at_eof_when_the_process_died() -> None:
+    stream = LogStream(marker=TOKEN)
+    stream.feed(marker("READY"))
+    stream.begin("r1", "$LATEST")
+    stream.feed(b"partial without newline")
+    stream.eof()
+    assert stream.wait_end("r1", 5).endswith("partial without newline\n")
+
+
+def test_output_between_invocations_is_not_attributed_to_the_finished_one() -> None:
+    stream = LogStream(marker=TOKEN)
+    stream.feed(marker("READY"))
+    stream.begin("r1", "$LATEST")
+    stream.feed(b"one\n" + marker("END r1") + b"background\n")
+    assert "background" not in stream.wait_end("r1", 1)
+
+
+def test_platform_lines_join_the_invocation_log() -> None:
+    stream = LogStream(marker=TOKEN)
+    stream.feed(marker("READY"))
+    stream.begin("r1", "$LATEST")
+    stream.feed(marker("END r1"))
+    stream.platform("r1", "END RequestId: r1\nREPORT RequestId: r1\n")
+    assert stream.log_of("r1").splitlines()[-2:] == ["END RequestId: r1", "REPORT RequestId: r1"]
+
+
+def test_without_markers_output_is_complete_after_a_quiet_spell() -> None:
+    stream = LogStream(marker=None)
+    stream.begin("r1", "$LATEST")
+    stream.feed(b"foreign runtime line\n")
+    assert "foreign runtime line" in stream.wait_end("r1", 5)
+
+
+def test_report_line_has_lambdas_fields_tabs_and_trailing_tab() -> None:
+    result = InvocationResult(
+        request_id="r1", payload=b"{}", duration_ms=15.744, init_duration_ms=130.49, memory_size_mb=128,
+        max_memory_used_mb=56,
+    )
+    assert report_line(result) == (
+        "REPORT RequestId: r1\tDuration: 15.74 ms\tBilled Duration: 147 ms\tMemory Size: 128 MB\t"
+        "Max Memory Used: 56 MB\tInit Duration: 130.49 ms\t\n"
+    )
+
+
+def test_warm_report_has_no_init_duration_and_bills_whole_ms_rounded_up() -> None:
+    result = InvocationResult(request_id="r", payload=b"", duration_ms=0.2, max_memory_used_mb=1)
+    line = report_line(result)
+    assert "Init Duration" not in line and "Billed Duration: 1 ms" in line

@@ -1,0 +1,243 @@
+"""The Runtime API over real HTTP on loopback: endpoints, headers, status codes and RAPID's bodies."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from emulator import wire
+from emulator.models import Invocation
+from emulator.runtime_api import ApiState, ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:fn"
+
+
+@pytest.fixture
+def server() -> Iterator[RuntimeApiServer]:
+    with RuntimeApiServer(RuntimeApi()) as srv:
+        yield srv
+
+
+def connect(server: RuntimeApiServer) -> http.client.HTTPConnection:
+    host, port = server.address.split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=10)
+
+
+def call(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    return response.status, dict(response.getheaders()), response.read()
+
+
+def get_next_in_thread(server: RuntimeApiServer) -> tuple[threading.Thread, dict[str, object]]:
+    out: dict[str, object] = {}
+
+    def run() -> None:
+        status, headers, body = call(connect(server), "GET", wire.PATH_NEXT)
+        out.update(status=status, headers=headers, body=body)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_server_listens_on_loopback_only(server: RuntimeApiServer) -> None:
+    assert server.address.startswith("127.0.0.1:")
+
+
+def test_next_blocks_until_an_event_then_carries_every_header(server: RuntimeApiServer) -> None:
+    thread, out = get_next_in_thread(server)
+    time.sleep(0.05)
+    assert not out, "GET /next must block while no event exists"
+    invocation = Invocation(
+        b'{"k": 1}', ARN, client_context='{"custom": {"a": 1}}',
+        cognito_identity='{"cognitoIdentityId": "id", "cognitoIdentityPoolId": "pool"}', tenant_id="t-1",
+    )
+    before = time.time() * 1000
+    pending = server.api.submit(invocation, timeout_s=3)
+    thread.join(5)
+    headers = out["headers"]
+    assert out["status"] == 200 and out["body"] == b'{"k": 1}'
+    assert isinstance(headers, dict)
+    assert headers[wire.H_REQUEST_ID] == invocation.request_id
+    deadline = int(headers[wire.H_DEADLINE_MS])
+    # Absolute epoch milliseconds, the timeout after hand-out: not a duration.
+    assert before + 2900 <= deadline <= time.time() * 1000 + 3100
+    assert headers[wire.H_FUNCTION_ARN] == ARN
+    assert headers[wire.H_TRACE_ID].startswith("Root=1-")
+    assert json.loads(headers[wire.H_CLIENT_CONTEXT]) == {"custom": {"a": 1}}
+    assert json.loads(headers[wire.H_COGNITO_IDENTITY])["cognitoIdentityPoolId"] == "pool"
+    assert headers[wire.H_TENANT_ID] == "t-1"
+    assert pending.deadline_ms == deadline
+
+
+def test_empty_optional_headers_are_omitted(server: RuntimeApiServer) -> None:
+    thread, out = get_next_in_thread(server)
+    server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    thread.join(5)
+    headers = out["headers"]
+    assert isinstance(headers, dict)
+    for name in (wire.H_CLIENT_CONTEXT, wire.H_COGNITO_IDENTITY, wire.H_TENANT_ID):
+        assert name not in headers
+
+
+def test_response_is_accepted_with_202_and_completes_the_invocation(server: RuntimeApiServer) -> None:
+    thread, out = get_next_in_thread(server)
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    thread.join(5)
+    rid = pending.invocation.request_id
+    status, _, body = call(connect(server), "POST", f"{wire.INVOCATION_PREFIX}{rid}/response", b'"ok"',
+                           {"Content-Type": "application/json"})
+    assert (status, json.loads(body)) == (202, {"status": "OK"})
+    reply = pending.future.result(1)
+    assert reply.kind is ReplyKind.RESPONSE and reply.body == b'"ok"'
+    assert server.api.state is ApiState.IDLE
+
+
+def test_error_post_keeps_the_body_verbatim_and_the_error_type_header(server: RuntimeApiServer) -> None:
+    thread, _ = get_next_in_thread(server)
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    thread.join(5)
+    body = b'{"errorMessage": "boom", "errorType": "ValueError", "stackTrace": []}'
+    status, _, _ = call(connect(server), "POST", f"{wire.INVOCATION_PREFIX}{pending.invocation.request_id}/error",
+                        body, {wire.H_FUNCTION_ERROR_TYPE: "ValueError"})
+    reply = pending.future.result(1)
+    assert status == 202
+    assert (reply.kind, reply.body, reply.error_type) == (ReplyKind.ERROR, body, "ValueError")
+
+
+def test_unknown_request_id_is_400_invalid_request_id(server: RuntimeApiServer) -> None:
+    status, _, body = call(connect(server), "POST", f"{wire.INVOCATION_PREFIX}nope/response", b"{}")
+    assert status == 400
+    assert json.loads(body) == {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
+
+
+def test_second_response_for_the_same_invocation_is_403(server: RuntimeApiServer) -> None:
+    thread, _ = get_next_in_thread(server)
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    thread.join(5)
+    path = f"{wire.INVOCATION_PREFIX}{pending.invocation.request_id}/response"
+    conn = connect(server)
+    assert call(conn, "POST", path, b"1")[0] == 202
+    status, _, body = call(conn, "POST", path, b"2")
+    assert status == 403 and json.loads(body)["errorType"] == "InvalidStateTransition"
+
+
+def test_next_while_an_invocation_is_out_is_403(server: RuntimeApiServer) -> None:
+    thread, _ = get_next_in_thread(server)
+    server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    thread.join(5)
+    status, _, body = call(connect(server), "GET", wire.PATH_NEXT)
+    assert status == 403 and json.loads(body)["errorType"] == "InvalidStateTransition"
+
+
+def test_init_error_before_first_next_is_accepted_and_ends_the_pending_invocation(
+    server: RuntimeApiServer,
+) -> None:
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    body = b'{"errorMessage": "Unable to import module \'app\'", "errorType": "Runtime.ImportModuleError"}'
+    status, _, _ = call(connect(server), "POST", wire.PATH_INIT_ERROR, body)
+    assert status == 202
+    reply = pending.future.result(1)
+    assert reply.kind is ReplyKind.INIT_ERROR and reply.body == body
+
+
+def test_init_error_after_init_is_403(server: RuntimeApiServer) -> None:
+    thread, _ = get_next_in_thread(server)
+    server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    thread.join(5)
+    status, _, body = call(connect(server), "POST", wire.PATH_INIT_ERROR, b"{}")
+    assert status == 403 and json.loads(body)["errorType"] == "InvalidStateTransition"
+
+
+def test_oversized_response_gets_413_and_the_caller_gets_response_size_too_large(
+    server: RuntimeApiServer,
+) -> None:
+    thread, _ = get_next_in_thread(server)
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    thread.join(5)
+    conn = connect(server)
+    big = b'"' + b"x" * wire.MAX_RESPONSE_BYTES + b'"'
+    status, _, body = call(conn, "POST", f"{wire.INVOCATION_PREFIX}{pending.invocation.request_id}/response", big)
+    assert status == 413
+    assert json.loads(body) == {
+        "errorMessage": "Exceeded maximum allowed payload size (6291556 bytes).",
+        "errorType": "RequestEntityTooLarge",
+    }
+    reply = pending.future.result(1)
+    assert reply.kind is ReplyKind.TOO_LARGE
+    assert json.loads(reply.body)["errorType"] == "Function.ResponseSizeTooLarge"
+    # The connection stays usable: the runtime goes on to its next event.
+    thread2, out2 = get_next_in_thread(server)
+    server.api.submit(Invocation(b'{"n": 2}', ARN), timeout_s=3)
+    thread2.join(5)
+    assert out2["body"] == b'{"n": 2}'
+
+
+def test_a_response_of_exactly_the_limit_is_accepted(server: RuntimeApiServer) -> None:
+    thread, _ = get_next_in_thread(server)
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    thread.join(5)
+    body = b'"' + b"x" * (wire.MAX_RESPONSE_BYTES - 2) + b'"'
+    status, _, _ = call(connect(server), "POST",
+                        f"{wire.INVOCATION_PREFIX}{pending.invocation.request_id}/response", body)
+    assert status == 202 and pending.future.result(1).kind is ReplyKind.RESPONSE
+
+
+def test_chunked_response_body_is_read(server: RuntimeApiServer) -> None:
+    thread, _ = get_next_in_thread(server)
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    thread.join(5)
+    conn = connect(server)
+    conn.putrequest("POST", f"{wire.INVOCATION_PREFIX}{pending.invocation.request_id}/response")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    conn.send(b"3\r\n{\"a\r\n5\r\n\": 1}\r\n0\r\n\r\n")
+    assert conn.getresponse().status == 202
+    assert pending.future.result(1).body == b'{"a": 1}'
+
+
+def test_unknown_path_is_404(server: RuntimeApiServer) -> None:
+    assert call(connect(server), "GET", "/2018-06-01/runtime/nothing")[0] == 404
+
+
+def test_one_keep_alive_connection_serves_many_invocations(server: RuntimeApiServer) -> None:
+    conn = connect(server)
+    for n in range(20):
+        threading.Timer(0.001, server.api.submit, (Invocation(json.dumps({"n": n}).encode(), ARN), 3)).start()
+        status, headers, body = call(conn, "GET", wire.PATH_NEXT)
+        assert json.loads(body) == {"n": n}
+        rid = headers[wire.H_REQUEST_ID]
+        assert call(conn, "POST", f"{wire.INVOCATION_PREFIX}{rid}/response", b"null")[0] == 202
+
+
+def test_exit_of_the_runtime_ends_the_outstanding_invocation(server: RuntimeApiServer) -> None:
+    thread, _ = get_next_in_thread(server)
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    thread.join(5)
+    server.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
+    assert pending.future.result(1).kind is ReplyKind.EXITED
+
+
+def test_reset_wakes_a_waiting_next_and_expects_init_again(server: RuntimeApiServer) -> None:
+    thread, out = get_next_in_thread(server)
+    time.sleep(0.05)
+    server.api.reset()
+    thread.join(5)
+    assert out["status"] == 500
+    assert server.api.state is ApiState.INITIALIZING
+
+
+def test_close_stops_the_server_at_once() -> None:
+    server = RuntimeApiServer(RuntimeApi())
+    started = time.monotonic()
+    server.close()
+    assert time.monotonic() - started < 1.0
+    with pytest.raises(OSError):
+        call(connect(server), "GET", wire.PATH_NEXT)
