@@ -84,6 +84,11 @@ class FunctionConfig:
             raise ConfigError(
                 f"Handler {self.handler!r} of function {self.name} must be 1-128 characters without spaces."
             )
+        if len(self.architectures) != 1 or self.architectures[0] not in ("x86_64", "arm64"):
+            raise ConfigError(
+                f"Architectures of function {self.name} must be exactly one of x86_64 or arm64; "
+                f"got {list(self.architectures)}."
+            )
         validate_environment(self.environment)
         return self
 
