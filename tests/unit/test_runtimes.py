@@ -1,0 +1,433 @@
+"""ImageBuilder's policy against an in-memory image store: tags, caching, bases, progress, errors."""
+
+from __future__ import annotations
+
+import re
+import stat
+import tarfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from emulator.containers.images import split_reference
+from emulator.errors import ConfigError, ImageError
+from emulator.runtimes import (
+    RUNTIMES,
+    ImageBuilder,
+    LineSink,
+    Mmdebstrap,
+    get_runtime,
+    runtimes_root,
+)
+
+PY311 = RUNTIMES["python3.11"]
+PY313 = RUNTIMES["python3.13"]
+
+
+@dataclass
+class FakeImages:
+    """An ImageBackend in memory: records what was asked of it."""
+
+    images: dict[str, dict[str, str]] = field(default_factory=dict)
+    pullable: set[str] = field(default_factory=set)
+    fail_build: str | None = None
+    builds: list[dict[str, object]] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)
+    pulls: list[str] = field(default_factory=list)
+
+    def exists(self, tag: str) -> bool:
+        return tag in self.images
+
+    def size(self, tag: str) -> int | None:
+        return 1000 if tag in self.images else None
+
+    def import_tar(
+        self, tar_path: Path, tag: str, *, labels: Mapping[str, str], changes: Sequence[str] = ()
+    ) -> None:
+        assert tarfile.is_tarfile(tar_path)
+        self.imports.append(tag)
+        self.images[tag] = dict(labels)
+
+    def build(
+        self,
+        context_dir: Path,
+        tag: str,
+        *,
+        buildargs: Mapping[str, str],
+        labels: Mapping[str, str],
+        on_line: Callable[[str], None] | None = None,
+    ) -> None:
+        files = {p.relative_to(context_dir).as_posix(): p.stat().st_mode for p in context_dir.rglob("*")}
+        self.builds.append({"tag": tag, "buildargs": dict(buildargs), "labels": dict(labels), "files": files})
+        if on_line:
+            on_line(f"Step 1/2 : FROM {buildargs['BASE_IMAGE']}")
+        if self.fail_build:
+            raise ImageError(f"Building image {tag} failed: {self.fail_build}")
+        assert buildargs["BASE_IMAGE"] in self.images, "FROM an image that does not exist"
+        self.images[tag] = dict(labels)
+
+    def pull(self, ref: str) -> None:
+        self.pulls.append(ref)
+        if ref not in self.pullable:
+            raise ImageError(f"Cannot pull {ref}: no registry is reachable (dial tcp: no such host).")
+        self.images[ref] = {}
+
+
+class FakeRootfs:
+    recipe = "fake-rootfs 1"
+
+    def __init__(self, interrupt: bool = False) -> None:
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+        self.interrupt = interrupt
+
+    def build(self, suite: str, packages: tuple[str, ...], dest: Path, on_line: LineSink) -> None:
+        self.calls.append((suite, packages))
+        with tarfile.open(dest, "w") as tar:
+            tar.addfile(tarfile.TarInfo("etc"))
+        on_line("I: success in 0.1 seconds")
+        if self.interrupt:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A runtimes/ folder with a python family of stand-in files."""
+    family = tmp_path / "runtimes" / "python"
+    family.mkdir(parents=True)
+    (family / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    (family / "bootstrap").write_text("#!/bin/sh\nexec python3 /var/runtime/runtime_client.py\n")
+    (family / "bootstrap").chmod(0o755)
+    (family / "runtime_client.py").write_text("print('stand-in')\n")
+    return tmp_path / "runtimes"
+
+
+@dataclass
+class Rig:
+    images: FakeImages
+    rootfs: FakeRootfs
+    messages: list[str]
+    build_dir: Path
+
+    def builder(self, root: Path, base: str = "debian") -> ImageBuilder:
+        return ImageBuilder(
+            self.images,
+            base=base,
+            progress=self.messages.append,
+            build_dir=self.build_dir,
+            runtimes_root=root,
+            rootfs=self.rootfs,
+        )
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Rig:
+    build_dir = tmp_path / "build"
+    build_dir.mkdir()
+    return Rig(FakeImages(), FakeRootfs(), [], build_dir)
+
+
+def test_get_runtime_knows_python_versions_and_their_debian_suites() -> None:
+    assert get_runtime("python3.11").debian_suite == "bookworm"
+    assert get_runtime("python3.13").debian_suite == "trixie"
+    assert PY311.family == "python" and "python3" in PY311.debian_packages
+    assert PY311.execution_env == "AWS_Lambda_python3.11"
+    assert dict(PY311.runtime_vars) == {"PYTHONPATH": "/var/runtime"}
+    assert PY311.bootstrap == "/var/runtime/bootstrap"
+
+
+def test_get_runtime_rejects_unknown_ids_listing_the_supported_ones() -> None:
+    expected = r"Unsupported runtime 'nodejs99'\. Supported: python3\.11, python3\.13\."
+    with pytest.raises(ConfigError, match=expected):
+        get_runtime("nodejs99")
+
+
+def test_image_tag_is_deterministic_and_names_the_runtime(rig: Rig, root: Path) -> None:
+    tag = rig.builder(root).image_tag(PY311)
+    assert re.fullmatch(r"lambda-emu/python3\.11:[0-9a-f]{12}", tag)
+    assert rig.builder(root).image_tag(PY311) == tag
+    assert rig.builder(root).image_tag(PY313) != tag
+
+
+def test_ensure_builds_base_then_runtime_once_and_then_hits_the_cache(rig: Rig, root: Path) -> None:
+    builder = rig.builder(root)
+    first = builder.provide(PY311)
+    assert first.built and first.base_built
+    assert first.base.startswith("lambda-emu-base/bookworm:")
+    assert rig.rootfs.calls == [("bookworm", PY311.debian_packages)]
+    assert rig.images.imports == [first.base]
+
+    second = builder.provide(PY311)
+    assert not second.built and second.tag == first.tag
+    assert builder.ensure(PY311) == first.tag
+    assert rig.builder(root).ensure(PY311) == first.tag  # a new process finds it too
+    assert len(rig.images.builds) == 1 and len(rig.rootfs.calls) == 1
+
+
+def test_runtimes_of_one_suite_share_a_debian_base(rig: Rig, root: Path) -> None:
+    twin = replace(PY311, id="python3.11-twin")
+    builder = rig.builder(root)
+    builder.ensure(PY311)
+    report = builder.provide(twin)
+    assert report.built and not report.base_built
+    assert len(rig.rootfs.calls) == 1
+
+
+def test_build_passes_base_and_runtime_id_and_labels_the_image(rig: Rig, root: Path) -> None:
+    report = rig.builder(root).provide(PY311)
+    build = rig.images.builds[0]
+    assert build["buildargs"] == {"BASE_IMAGE": report.base, "RUNTIME_ID": "python3.11"}
+    assert build["labels"] == {
+        "dev.lambda-emu": "1",
+        "dev.lambda-emu.runtime": "python3.11",
+        "dev.lambda-emu.base": report.base,
+    }
+    assert rig.images.images[report.base]["dev.lambda-emu"] == "1"
+
+
+def test_build_context_holds_the_family_files_with_their_modes_and_no_caches(rig: Rig, root: Path) -> None:
+    cache = root / "python" / "__pycache__"
+    cache.mkdir()
+    (cache / "runtime_client.cpython-311.pyc").write_bytes(b"\0")
+    rig.builder(root).ensure(PY311)
+    files = rig.images.builds[0]["files"]
+    assert isinstance(files, dict)
+    assert sorted(files) == ["Dockerfile", "bootstrap", "runtime_client.py"]
+    assert files["bootstrap"] & stat.S_IXUSR
+    assert list(rig.build_dir.iterdir()) == []  # staged copies are removed
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda family: (family / "runtime_client.py").write_text("print('changed')\n"),
+        lambda family: (family / "bootstrap").chmod(0o644),
+        lambda family: (family / "extra.py").write_text(""),
+        lambda family: (family / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nENV A=1\n"),
+    ],
+    ids=["content", "exec-bit", "new-file", "dockerfile"],
+)
+def test_a_changed_runtime_file_changes_the_tag_and_rebuilds(
+    rig: Rig, root: Path, change: Callable[[Path], None]
+) -> None:
+    builder = rig.builder(root)
+    before = builder.ensure(PY311)
+    change(root / "python")
+    after = builder.provide(PY311)
+    assert after.tag != before and after.built
+    assert not after.base_built  # the Debian base does not depend on the runtime's files
+    assert builder.image_tag(PY313) != after.tag
+
+
+def test_a_file_edited_during_the_build_gets_the_tag_of_what_was_built(rig: Rig, root: Path) -> None:
+    client = root / "python" / "runtime_client.py"
+    before = rig.builder(root).image_tag(PY311)
+
+    class EditingRootfs(FakeRootfs):
+        def build(self, suite: str, packages: tuple[str, ...], dest: Path, on_line: LineSink) -> None:
+            super().build(suite, packages, dest, on_line)
+            client.write_text("print('edited while the base was being made')\n")
+
+    rig.rootfs = EditingRootfs()
+    report = rig.builder(root).provide(PY311)
+    assert report.tag != before
+    assert report.tag == rig.builder(root).image_tag(PY311)
+
+
+def test_caches_in_the_family_folder_do_not_change_the_tag(rig: Rig, root: Path) -> None:
+    before = rig.builder(root).image_tag(PY311)
+    (root / "python" / "__pycache__").mkdir()
+    (root / "python" / "__pycache__" / "x.pyc").write_bytes(b"\1")
+    assert rig.builder(root).image_tag(PY311) == before
+
+
+def test_the_base_choice_is_part_of_the_tag(rig: Rig, root: Path) -> None:
+    tags = {rig.builder(root, base).image_tag(PY311) for base in ("debian", "registry", "example/base:1")}
+    assert len(tags) == 3
+
+
+def test_a_changed_package_list_makes_a_new_debian_base(rig: Rig, root: Path) -> None:
+    builder = rig.builder(root)
+    with_curl = replace(PY311, debian_packages=(*PY311.debian_packages, "curl"))
+    assert builder.base_image(with_curl) != builder.base_image(PY311)
+    assert builder.image_tag(with_curl) != builder.image_tag(PY311)
+
+
+def test_registry_base_builds_from_the_runtimes_registry_image(rig: Rig, root: Path) -> None:
+    rig.images.pullable.add("python:3.11-slim-bookworm")
+    report = rig.builder(root, "registry").provide(PY311)
+    assert report.base == "python:3.11-slim-bookworm"
+    assert rig.images.pulls == ["python:3.11-slim-bookworm"]
+    assert rig.images.builds[0]["buildargs"] == {
+        "BASE_IMAGE": "python:3.11-slim-bookworm",
+        "RUNTIME_ID": "python3.11",
+    }
+    assert rig.rootfs.calls == []
+    rig.builder(root, "registry").build(PY311, force=True)
+    assert len(rig.images.pulls) == 1  # present now: not pulled again
+
+
+def test_an_offline_pull_names_the_debian_alternative(rig: Rig, root: Path) -> None:
+    with pytest.raises(ImageError, match="no registry is reachable") as caught:
+        rig.builder(root, "registry").ensure(PY311)
+    assert caught.value.hint == (
+        "Build from Debian packages instead: lambda-emu runtimes build python3.11 --base debian"
+    )
+
+
+def test_a_runtime_without_registry_image_cannot_use_the_registry_base(rig: Rig, root: Path) -> None:
+    with pytest.raises(ConfigError, match="no registry base") as caught:
+        rig.builder(root, "registry").ensure(replace(PY311, registry_base=None))
+    assert caught.value.hint is not None and "--base debian" in caught.value.hint
+
+
+def test_any_image_reference_is_the_base_of_every_runtime(rig: Rig, root: Path) -> None:
+    rig.images.images["example/python:custom"] = {}
+    builder = rig.builder(root, "example/python:custom")
+    assert builder.provide(PY311).base == builder.provide(PY313).base == "example/python:custom"
+    assert rig.images.pulls == [] and rig.rootfs.calls == []
+
+
+def test_a_base_reference_with_spaces_is_refused(rig: Rig, root: Path) -> None:
+    with pytest.raises(ConfigError):
+        rig.builder(root, "not an image")
+
+
+def test_progress_reports_each_stage_and_relays_tool_output(rig: Rig, root: Path) -> None:
+    builder = rig.builder(root)
+    builder.ensure(PY311)
+    text = "\n".join(rig.messages)
+    assert "mmdebstrap" in text and "I: success in 0.1 seconds" in text
+    assert "importing" in text and "Step 1/2 : FROM lambda-emu-base/bookworm:" in text
+    assert f"built {builder.image_tag(PY311)}" in text
+    rig.messages.clear()
+    builder.ensure(PY311)
+    assert rig.messages == [], "a cache hit is silent: it happens on every invoke"
+
+
+def test_force_rebuilds_base_and_runtime(rig: Rig, root: Path) -> None:
+    builder = rig.builder(root)
+    builder.ensure(PY311)
+    report = builder.provide(PY311, force=True)
+    assert report.built and report.base_built
+    assert len(rig.images.builds) == 2 and len(rig.rootfs.calls) == 2
+
+
+def test_list_reports_every_runtime_with_its_image_and_base(rig: Rig, root: Path) -> None:
+    builder = rig.builder(root)
+    builder.ensure(PY313)
+    rows = {row.id: row for row in builder.list()}
+    assert set(rows) == set(RUNTIMES)
+    assert rows["python3.13"].built and rows["python3.13"].size == 1000
+    assert not rows["python3.11"].built and rows["python3.11"].size is None
+    assert rows["python3.11"].tag == builder.image_tag(PY311)
+    assert rows["python3.13"].base.startswith("lambda-emu-base/trixie:")
+
+
+def test_a_failed_build_says_how_to_retry(rig: Rig, root: Path) -> None:
+    rig.images.fail_build = "RUN returned a non-zero code: 1"
+    with pytest.raises(ImageError, match="non-zero code") as caught:
+        rig.builder(root).ensure(PY311)
+    assert caught.value.hint == "Fix the cause above, then run: lambda-emu runtimes build python3.11"
+
+
+def test_a_context_without_bootstrap_is_reported_before_building(rig: Rig, root: Path) -> None:
+    (root / "python" / "bootstrap").unlink()
+    with pytest.raises(ImageError, match="lacks bootstrap"):
+        rig.builder(root).ensure(PY311)
+    assert rig.images.builds == []
+
+
+def test_an_interrupted_base_build_leaves_no_temporary_files(rig: Rig, root: Path) -> None:
+    rig.rootfs = FakeRootfs(interrupt=True)
+    with pytest.raises(KeyboardInterrupt):
+        rig.builder(root).ensure(PY311)
+    assert list(rig.build_dir.iterdir()) == []
+    assert rig.images.images == {}
+
+
+def _script(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "fake-mmdebstrap"
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_mmdebstrap_streams_its_messages_and_writes_the_tarball(tmp_path: Path) -> None:
+    # Like mmdebstrap: messages on stderr, the tarball at the last argument.
+    exe = _script(tmp_path, 'echo "I: running apt-get update..." >&2\nfor t; do :; done\necho tar >"$t"\n')
+    lines: list[str] = []
+    dest = tmp_path / "rootfs.tar"
+    Mmdebstrap(exe).build("bookworm", ("python3", "ca-certificates"), dest, lines.append)
+    assert lines == ["I: running apt-get update..."]
+    assert dest.read_text() == "tar\n"
+
+
+def test_mmdebstrap_is_given_suite_packages_and_slimming_options(tmp_path: Path) -> None:
+    exe = _script(tmp_path, 'echo "$@" >&2\n')
+    lines: list[str] = []
+    runner = Mmdebstrap(exe)
+    runner.build("trixie", ("python3", "ca-certificates"), tmp_path / "r.tar", lines.append)
+    argv = lines[0].split()
+    assert argv[-3:] == ["--include=python3,ca-certificates", "trixie", str(tmp_path / "r.tar")]
+    assert "--variant=apt" in argv and "--dpkgopt=path-exclude=/usr/share/doc/*" in argv
+    assert runner.recipe.startswith("mmdebstrap --variant=apt")
+
+
+def test_a_failing_mmdebstrap_is_an_image_error_quoting_its_output(tmp_path: Path) -> None:
+    exe = _script(tmp_path, 'echo "E: cannot reach the mirror" >&2\nexit 1\n')
+    with pytest.raises(ImageError, match=r"(?s)exit status 1.*cannot reach the mirror") as caught:
+        Mmdebstrap(exe).build("bookworm", ("python3",), tmp_path / "r.tar", lambda line: None)
+    assert caught.value.hint is not None and "--base registry" in caught.value.hint
+
+
+def test_an_interrupted_mmdebstrap_is_stopped_with_its_workers(tmp_path: Path) -> None:
+    # Like mmdebstrap: the main process ignores SIGTERM and waits for a worker that does not.
+    # (The worker starts before the trap so that it keeps SIGTERM's default action.)
+    exe = _script(tmp_path, 'sleep 120 &\ntrap "" TERM\necho $! >&2\nwait\n')
+    worker: list[int] = []
+
+    def interrupt(line: str) -> None:
+        worker.append(int(line))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Mmdebstrap(exe).build("bookworm", ("python3",), tmp_path / "r.tar", interrupt)
+    assert worker and not _running(worker[0])
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"  # a killed worker may wait as a zombie for its new parent to reap it
+
+
+def test_a_missing_mmdebstrap_says_how_to_install_it(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="mmdebstrap is not installed") as caught:
+        Mmdebstrap("no-such-mmdebstrap-here").build("bookworm", ("python3",), tmp_path / "r.tar", print)
+    assert caught.value.hint is not None and "apt-get install mmdebstrap" in caught.value.hint
+
+
+def test_the_shipped_build_contexts_are_found() -> None:
+    family = runtimes_root() / "python"
+    dockerfile = (family / "Dockerfile").read_text()
+    assert "FROM ${BASE_IMAGE}" in dockerfile
+    assert 'CMD ["/var/runtime/bootstrap"]' in dockerfile
+    assert "apt-get" not in dockerfile  # builds run offline
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("python:3.11-slim", ("python", "3.11-slim")),
+        ("python", ("python", "latest")),
+        ("localhost:5000/team/python", ("localhost:5000/team/python", "latest")),
+        ("localhost:5000/python:3.13", ("localhost:5000/python", "3.13")),
+        ("python@sha256:abc", ("python@sha256:abc", None)),
+    ],
+)
+def test_split_reference_separates_repository_and_tag(ref: str, expected: tuple[str, str | None]) -> None:
+    assert split_reference(ref) == expected
