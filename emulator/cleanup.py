@@ -16,7 +16,7 @@ FUNCTION_LABEL = "dev.lambda-emu.function"
 
 
 def owner_token(pid: int | None = None) -> str:
-    """"<pid>:<process start time>": pid reuse cannot make a dead owner look alive."""
+    """ "<pid>:<process start time>": pid reuse cannot make a dead owner look alive."""
     process = psutil.Process(pid or os.getpid())
     return f"{process.pid}:{process.create_time():.3f}"
 
@@ -30,6 +30,7 @@ def owner_alive(token: str) -> bool:
 
 
 def is_stale(labels: Mapping[str, str]) -> bool:
-    """A labelled container whose owner is gone (or unknown) is a leftover."""
+    """A container of ours whose owner process is gone is a leftover. One without an owner label is not
+    ours to remove: containers inherit our images' labels, so a user's own `docker run` of one has them."""
     token = labels.get(OWNER_LABEL)
-    return token is None or not owner_alive(token)
+    return token is not None and not owner_alive(token)

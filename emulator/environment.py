@@ -52,6 +52,8 @@ class RuntimeImage:
     execution_env: str | None = None
     runtime_vars: tuple[tuple[str, str], ...] = ()
     log_markers: bool = True  # our own runtime clients write log markers; foreign ones do not
+    # Lambda runs functions as sbx_user1051 (uid 993, gid 990), never as root.
+    user: str | None = "993:990"
 
 
 class Environment:
@@ -104,9 +106,14 @@ class Environment:
             labels={OWNER_LABEL: owner_token(), FUNCTION_LABEL: function.name},
             memory_mb=function.memory_size,
             mounts=(Mount(code_dir, "/var/task", read_only=True),),
+            user=runtime.user,
         )
 
     # ---- state
+    @property
+    def container_id(self) -> str | None:
+        return self._container.id if self._container else None
+
     @property
     def state(self) -> EnvState:
         return self._state
@@ -114,7 +121,9 @@ class Environment:
     def _move(self, new: EnvState) -> None:
         """Caller holds the lock."""
         if new not in _TRANSITIONS[self._state]:
-            raise LambdaEmuError(f"environment {self.id[:8]}: {self._state.value} → {new.value} is not allowed")
+            raise LambdaEmuError(
+                f"environment {self.id[:8]}: {self._state.value} → {new.value} is not allowed"
+            )
         LOG.debug("environment %s: %s → %s", self.id[:8], self._state.value, new.value)
         self._state = new
 
@@ -189,7 +198,9 @@ class Environment:
         """Queue an invocation; the runtime gets it at its next /next (after init on a cold start)."""
         with self._lock:
             if self._state in (EnvState.NEW, EnvState.DEAD, EnvState.CLOSED, EnvState.BUSY):
-                raise LambdaEmuError(f"environment {self.id[:8]} cannot take an invocation: {self._state.value}")
+                raise LambdaEmuError(
+                    f"environment {self.id[:8]} cannot take an invocation: {self._state.value}"
+                )
             if self._state is EnvState.READY:
                 self._move(EnvState.BUSY)
         return self.api.submit(invocation, float(self.function.timeout))
@@ -238,4 +249,3 @@ class Environment:
         self._server.close()
         for thread in self._threads:
             thread.join(timeout=5)
-

@@ -93,7 +93,9 @@ class Invoker:
             request_id=request_id,
             payload=payload,
             error_type=error_type,
-            content_type=reply.content_type if reply and reply.kind is ReplyKind.RESPONSE else "application/json",
+            content_type=reply.content_type
+            if reply and reply.kind is ReplyKind.RESPONSE
+            else "application/json",
             duration_ms=duration_ms,
             init_duration_ms=init_ms,
             memory_size_mb=function.memory_size,

@@ -88,6 +88,12 @@ class LogStream:
             self._cond.notify_all()
 
     def _line(self, raw: bytes) -> None:
+        if self._marker is not None and self._marker in raw and not raw.startswith(self._marker):
+            # A child process may leave a line unfinished on fd 1, so the marker lands mid-line.
+            before, _, after = raw.partition(self._marker)
+            self._line(before)
+            self._line(self._marker + after)
+            return
         if self._marker is not None and raw.startswith(self._marker):
             word, _, arg = raw[len(self._marker) :].decode(errors="replace").partition(" ")
             if word == "READY":

@@ -291,12 +291,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return
             request_id, _, action = path[len(wire.INVOCATION_PREFIX) :].rpartition("/")
             if action == "response":
-                body = self._read_body(wire.MAX_RESPONSE_BYTES)
-                if body is None:
+                result = self._read_body(wire.MAX_RESPONSE_BYTES)
+                if result is None:
                     self._response_too_large(request_id)
                     return
                 reply = RuntimeReply(
-                    ReplyKind.RESPONSE, body, self.headers.get("Content-Type") or "application/json"
+                    ReplyKind.RESPONSE, result, self.headers.get("Content-Type") or "application/json"
                 )
             elif action == "error":
                 reply = self._error_reply(ReplyKind.ERROR, self._read_body(wire.MAX_RESPONSE_BYTES) or b"")
@@ -335,6 +335,10 @@ class _HttpServer(http.server.ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A runtime that dies mid-request (kill, OOM, timeout) leaves a broken socket: expected, not news.
+        LOG.debug("runtime api connection from %s ended", client_address, exc_info=True)
+
     def track(self, conn: socket.socket) -> None:
         with self._conn_lock:
             self._connections.add(conn)
@@ -367,7 +371,7 @@ class RuntimeApiServer:
     @property
     def address(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     def _serve(self) -> None:
         with selectors.DefaultSelector() as selector:
@@ -377,7 +381,7 @@ class RuntimeApiServer:
                 for key, _ in selector.select():
                     if key.fileobj is self._wake_r:
                         return
-                    self._httpd._handle_request_noblock()  # accept + hand to a connection thread
+                    self._httpd.handle_request()  # readable: accepts at once, hands to a connection thread
 
     def close(self) -> None:
         self.api.close()

@@ -43,7 +43,14 @@ class ExitStatus:
         return f"exit status {self.code}"
 
 
-_SIGNAL_NAMES = {1: "hangup", 2: "interrupt", 6: "aborted", 9: "killed", 11: "segmentation fault", 15: "terminated"}
+_SIGNAL_NAMES = {
+    1: "hangup",
+    2: "interrupt",
+    6: "aborted",
+    9: "killed",
+    11: "segmentation fault",
+    15: "terminated",
+}
 
 
 class ContainerHandle(Protocol):

@@ -136,7 +136,11 @@ class DockerBackend:
                 tty=False,
             )
         except docker.errors.ImageNotFound as exc:
-            raise ImageError(f"Image {spec.image} is missing: {exc.explanation}") from exc
+            runtime_id = spec.image.split("/")[-1].split(":")[0]
+            raise ImageError(
+                f"Image {spec.image} is missing: {exc.explanation}",
+                hint=f"Build it with: lambda-emu runtimes build {runtime_id}",
+            ) from exc
         except docker.errors.APIError as exc:
             raise ContainerError(f"Cannot create container {spec.name}: {exc.explanation}") from exc
         return DockerContainer(container)

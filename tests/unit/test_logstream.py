@@ -88,7 +88,11 @@ def test_without_markers_output_is_complete_after_a_quiet_spell() -> None:
 
 def test_report_line_has_lambdas_fields_tabs_and_trailing_tab() -> None:
     result = InvocationResult(
-        request_id="r1", payload=b"{}", duration_ms=15.744, init_duration_ms=130.49, memory_size_mb=128,
+        request_id="r1",
+        payload=b"{}",
+        duration_ms=15.744,
+        init_duration_ms=130.49,
+        memory_size_mb=128,
         max_memory_used_mb=56,
     )
     assert report_line(result) == (
@@ -101,3 +105,13 @@ def test_warm_report_has_no_init_duration_and_bills_whole_ms_rounded_up() -> Non
     result = InvocationResult(request_id="r", payload=b"", duration_ms=0.2, max_memory_used_mb=1)
     line = report_line(result)
     assert "Init Duration" not in line and "Billed Duration: 1 ms" in line
+
+
+def test_a_marker_after_an_unfinished_line_is_still_recognised() -> None:
+    seen: list[str] = []
+    stream = LogStream(marker=TOKEN, sink=seen.append)
+    stream.feed(marker("READY"))
+    stream.begin("r1", "$LATEST")
+    stream.feed(b"child wrote no newline" + marker("END r1"))
+    assert stream.wait_end("r1", 0.5).endswith("child wrote no newline\n")
+    assert not any(TOKEN in line for line in seen)

@@ -28,8 +28,13 @@ def connect(server: RuntimeApiServer) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(host, int(port), timeout=10)
 
 
-def call(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def call(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     conn.request(method, path, body=body, headers=headers or {})
     response = conn.getresponse()
     return response.status, dict(response.getheaders()), response.read()
@@ -56,8 +61,11 @@ def test_next_blocks_until_an_event_then_carries_every_header(server: RuntimeApi
     time.sleep(0.05)
     assert not out, "GET /next must block while no event exists"
     invocation = Invocation(
-        b'{"k": 1}', ARN, client_context='{"custom": {"a": 1}}',
-        cognito_identity='{"cognitoIdentityId": "id", "cognitoIdentityPoolId": "pool"}', tenant_id="t-1",
+        b'{"k": 1}',
+        ARN,
+        client_context='{"custom": {"a": 1}}',
+        cognito_identity='{"cognitoIdentityId": "id", "cognitoIdentityPoolId": "pool"}',
+        tenant_id="t-1",
     )
     before = time.time() * 1000
     pending = server.api.submit(invocation, timeout_s=3)
@@ -92,8 +100,13 @@ def test_response_is_accepted_with_202_and_completes_the_invocation(server: Runt
     pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
     thread.join(5)
     rid = pending.invocation.request_id
-    status, _, body = call(connect(server), "POST", f"{wire.INVOCATION_PREFIX}{rid}/response", b'"ok"',
-                           {"Content-Type": "application/json"})
+    status, _, body = call(
+        connect(server),
+        "POST",
+        f"{wire.INVOCATION_PREFIX}{rid}/response",
+        b'"ok"',
+        {"Content-Type": "application/json"},
+    )
     assert (status, json.loads(body)) == (202, {"status": "OK"})
     reply = pending.future.result(1)
     assert reply.kind is ReplyKind.RESPONSE and reply.body == b'"ok"'
@@ -105,8 +118,13 @@ def test_error_post_keeps_the_body_verbatim_and_the_error_type_header(server: Ru
     pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
     thread.join(5)
     body = b'{"errorMessage": "boom", "errorType": "ValueError", "stackTrace": []}'
-    status, _, _ = call(connect(server), "POST", f"{wire.INVOCATION_PREFIX}{pending.invocation.request_id}/error",
-                        body, {wire.H_FUNCTION_ERROR_TYPE: "ValueError"})
+    status, _, _ = call(
+        connect(server),
+        "POST",
+        f"{wire.INVOCATION_PREFIX}{pending.invocation.request_id}/error",
+        body,
+        {wire.H_FUNCTION_ERROR_TYPE: "ValueError"},
+    )
     reply = pending.future.result(1)
     assert status == 202
     assert (reply.kind, reply.body, reply.error_type) == (ReplyKind.ERROR, body, "ValueError")
@@ -164,7 +182,9 @@ def test_oversized_response_gets_413_and_the_caller_gets_response_size_too_large
     thread.join(5)
     conn = connect(server)
     big = b'"' + b"x" * wire.MAX_RESPONSE_BYTES + b'"'
-    status, _, body = call(conn, "POST", f"{wire.INVOCATION_PREFIX}{pending.invocation.request_id}/response", big)
+    status, _, body = call(
+        conn, "POST", f"{wire.INVOCATION_PREFIX}{pending.invocation.request_id}/response", big
+    )
     assert status == 413
     assert json.loads(body) == {
         "errorMessage": "Exceeded maximum allowed payload size (6291556 bytes).",
@@ -185,8 +205,9 @@ def test_a_response_of_exactly_the_limit_is_accepted(server: RuntimeApiServer) -
     pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
     thread.join(5)
     body = b'"' + b"x" * (wire.MAX_RESPONSE_BYTES - 2) + b'"'
-    status, _, _ = call(connect(server), "POST",
-                        f"{wire.INVOCATION_PREFIX}{pending.invocation.request_id}/response", body)
+    status, _, _ = call(
+        connect(server), "POST", f"{wire.INVOCATION_PREFIX}{pending.invocation.request_id}/response", body
+    )
     assert status == 202 and pending.future.result(1).kind is ReplyKind.RESPONSE
 
 
@@ -198,7 +219,7 @@ def test_chunked_response_body_is_read(server: RuntimeApiServer) -> None:
     conn.putrequest("POST", f"{wire.INVOCATION_PREFIX}{pending.invocation.request_id}/response")
     conn.putheader("Transfer-Encoding", "chunked")
     conn.endheaders()
-    conn.send(b"3\r\n{\"a\r\n5\r\n\": 1}\r\n0\r\n\r\n")
+    conn.send(b'3\r\n{"a\r\n5\r\n": 1}\r\n0\r\n\r\n')
     assert conn.getresponse().status == 202
     assert pending.future.result(1).body == b'{"a": 1}'
 

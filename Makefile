@@ -1,0 +1,41 @@
+# lambda-emu: the two commands a new user needs are `make demo` and `make test`.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+DOCKER_UP ?= ../shared/env/docker-up.sh
+RUNTIMES ?= python3.11 python3.13
+
+.PHONY: demo test install docker images bench lint clean-containers
+
+## demo: set everything up and invoke a sample function
+demo: docker install images
+	lambda-emu invoke HelloFunction -t sample_functions/template.yaml -e sample_functions/events/hello.json
+
+## test: set everything up and run every test tier (unit, docker, e2e)
+test: docker install images
+	$(PYTHON) -m pytest -ra
+
+## install: lambda-emu and its test dependencies, editable
+install:
+	$(PIP) install --quiet --disable-pip-version-check -e ".[test]"
+
+## docker: make sure a Docker engine answers (starts one on this project's machines)
+docker:
+	@docker info >/dev/null 2>&1 || { \
+	  if [ -f "$(DOCKER_UP)" ]; then bash "$(DOCKER_UP)"; \
+	  else echo "No Docker engine answers: start Docker, then retry." >&2; exit 1; fi; }
+
+## images: build the runtime images (cached: nothing is rebuilt when nothing changed)
+images:
+	lambda-emu runtimes build $(RUNTIMES)
+
+## bench: medians of cold and warm invokes beside the floor measured in the same run
+bench: docker install images
+	$(PYTHON) bench/bench.py
+
+lint:
+	ruff check emulator runtimes tests bench
+	mypy emulator
+
+## clean-containers: remove every container lambda-emu made (only those carry its label)
+clean-containers:
+	-docker rm -f $$(docker ps -aq --filter label=dev.lambda-emu=1) 2>/dev/null

@@ -1,0 +1,141 @@
+"""The emulator as one object: functions in, Lambda's results out. Wires images, containers, the
+environment pool and the invoker together and owns them (close stops every container and thread)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import threading
+from pathlib import Path
+
+from emulator import wire
+from emulator.cleanup import is_stale
+from emulator.code import code_dir
+from emulator.config import EmulatorConfig, FunctionConfig
+from emulator.containers import ContainerBackend
+from emulator.environment import Environment, RuntimeImage
+from emulator.errors import ConfigError
+from emulator.invoker import Invoker
+from emulator.logstream import LineSink
+from emulator.models import Invocation, InvocationResult
+from emulator.pool import EnvironmentPool
+from emulator.runtimes import ImageBuilder, get_runtime
+
+LOG = logging.getLogger(__name__)
+
+MAX_CLIENT_CONTEXT_BYTES = 3583
+
+
+class Emulator:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        *,
+        backend: ContainerBackend,
+        images: ImageBuilder,
+        sink: LineSink | None = None,
+        sweep_leftovers: bool = True,
+    ) -> None:
+        self.config = config
+        self._backend = backend
+        self._images = images
+        self._sink = sink
+        self._runtime_images: dict[str, RuntimeImage] = {}
+        self._lock = threading.Lock()
+        self._pool = EnvironmentPool(self._new_environment)
+        self._invoker = Invoker(self._pool)
+        if sweep_leftovers:
+            removed = backend.remove_stale(is_stale)
+            if removed:
+                LOG.info("removed %d leftover container(s) of earlier runs", removed)
+
+    def runtime_image(self, runtime_id: str) -> RuntimeImage:
+        """The runtime's image, built first if it is missing (cached after the first call)."""
+        with self._lock:
+            cached = self._runtime_images.get(runtime_id)
+        if cached is not None:
+            return cached
+        spec = get_runtime(runtime_id)
+        tag = self._images.ensure(spec)
+        image = RuntimeImage(
+            image=tag,
+            execution_env=spec.execution_env,
+            runtime_vars=tuple(sorted(spec.runtime_vars.items())),
+        )
+        with self._lock:
+            self._runtime_images[runtime_id] = image
+        return image
+
+    def _new_environment(self, function: FunctionConfig) -> Environment:
+        return Environment(
+            function,
+            self.runtime_image(function.runtime),
+            backend=self._backend,
+            emulator=self.config,
+            code_dir=str(code_dir(function.code_path, self.config.state_dir)),
+            sink=self._sink,
+        )
+
+    def invocation(
+        self,
+        function: FunctionConfig,
+        payload: bytes,
+        *,
+        client_context_b64: str | None = None,
+        qualifier: str | None = None,
+    ) -> Invocation:
+        """An Invocation checked as Lambda's Invoke API checks the request (contract §5)."""
+        if len(payload) > wire.MAX_SYNC_REQUEST_BYTES:
+            raise ConfigError(
+                f"Request must be smaller than {wire.MAX_SYNC_REQUEST_BYTES} bytes for the InvokeFunction "
+                "operation",
+                error_code="RequestEntityTooLargeException",
+            )
+        payload = payload or b"{}"
+        try:
+            json.loads(payload)
+        except ValueError as exc:
+            raise ConfigError(
+                f"Could not parse request body into json: {exc}", error_code="InvalidRequestContentException"
+            ) from exc
+        client_context = None
+        if client_context_b64:
+            if len(client_context_b64) > MAX_CLIENT_CONTEXT_BYTES:
+                raise ConfigError(
+                    f"Client context must be at most {MAX_CLIENT_CONTEXT_BYTES} bytes.",
+                    error_code="InvalidRequestContentException",
+                )
+            try:
+                client_context = base64.b64decode(client_context_b64, validate=True).decode()
+                json.loads(client_context)
+            except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+                raise ConfigError(
+                    "Client context must be base64-encoded JSON.", error_code="InvalidRequestContentException"
+                ) from exc
+        return Invocation(
+            payload=payload,
+            invoked_function_arn=self.config.function_arn(function.name, qualifier),
+            client_context=client_context,
+        )
+
+    def invoke(self, function: FunctionConfig, invocation: Invocation) -> InvocationResult:
+        """A RequestResponse invocation: run it, return what Lambda would (errors are results)."""
+        return self._invoker.invoke(function.validate(), invocation)
+
+    def environments(self) -> list[Environment]:
+        return self._pool.environments()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def default_state_dir(cwd: Path | None = None) -> Path:
+    return (cwd or Path.cwd()) / ".lambda-emu"

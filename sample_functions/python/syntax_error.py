@@ -1,0 +1,5 @@
+"""A module with a syntax error."""
+
+
+def handler(event, context)
+    return "unreachable"

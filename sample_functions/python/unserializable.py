@@ -1,0 +1,5 @@
+"""Returns a value JSON cannot represent."""
+
+
+def handler(event, context):
+    return {"ids": {1, 2, 3}}

@@ -1,0 +1,65 @@
+"""Test tiers by folder: unit (no Docker), docker (real containers), e2e (the installed command).
+Docker-backed tests skip only on a developer machine without an engine; under CI=true they fail."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_functions"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
+        if tier in ("docker", "e2e"):
+            item.add_marker(pytest.mark.docker)
+        if tier == "e2e":
+            item.add_marker(pytest.mark.e2e)
+
+
+def _engine_answers() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    if not _engine_answers():
+        if IN_CI:
+            pytest.fail("CI=true and no Docker engine answers: Docker tests never skip in CI.")
+        pytest.skip("no Docker engine (run ../shared/env/docker-up.sh); these tests never skip in CI")
+
+
+@pytest.fixture(autouse=True)
+def _docker_tier_needs_an_engine(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("docker") is not None:
+        request.getfixturevalue("docker_engine")
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    return SAMPLES
+
+
+@pytest.fixture
+def no_leftovers() -> Iterator[None]:
+    """Fails the test if it leaves a container of the current process behind."""
+    yield
+    from emulator.cleanup import OWNER_LABEL, owner_token
+
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label={OWNER_LABEL}={owner_token()}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    assert not out, f"containers left behind: {out}"

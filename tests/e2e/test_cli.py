@@ -1,0 +1,215 @@
+"""The installed `lambda-emu` command, as a user runs it against the sample template."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"
+
+
+def run(
+    *args: str, cwd: Path = SAMPLES, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("lambda-emu")
+    assert exe, "lambda-emu is not installed (make install)"
+    return subprocess.run([exe, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+def test_invoke_prints_the_response_on_stdout_and_framed_logs_on_stderr() -> None:
+    done = run("invoke", "HelloFunction", "-e", "events/hello.json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"message": "Hello, lambda-emu!"}
+    lines = done.stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("START RequestId: "))
+    request_id = lines[start].split()[2]
+    assert lines[start] == f"START RequestId: {request_id} Version: $LATEST"
+    assert "saying hello to lambda-emu" in lines[start + 1]
+    end = lines.index(f"END RequestId: {request_id}")
+    report = lines[end + 1]
+    assert report.startswith(f"REPORT RequestId: {request_id}\tDuration: ")
+    for field in ("Billed Duration: ", "Memory Size: 128 MB", "Max Memory Used: ", "Init Duration: "):
+        assert field in report
+
+
+def test_event_from_stdin() -> None:
+    done = run("invoke", "EchoFunction", "-e", "-", stdin='{"from": "stdin"}')
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["event"] == {"from": "stdin"}
+
+
+def test_no_event_means_an_empty_object() -> None:
+    done = run("invoke", "EchoFunction")
+    assert json.loads(done.stdout)["event"] == {}
+
+
+def test_function_error_exits_1_and_still_prints_the_error_payload() -> None:
+    done = run("invoke", "RaiseFunction", "--payload", '{"amount": 3}')
+    assert done.returncode == 1
+    error = json.loads(done.stdout)
+    assert (error["errorType"], error["errorMessage"]) == ("PaymentDeclined", "card declined for 3")
+    assert "[ERROR] PaymentDeclined: card declined for 3" in done.stderr
+
+
+def test_timeout_exits_1_with_sandbox_timedout() -> None:
+    done = run("invoke", "TimeoutFunction")
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.0" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("invoke", "NoSuchFunction"), "NoSuchFunction"),
+        (("invoke", "EchoFunction", "--payload", "{not json"), "Could not parse request body into json"),
+        (("invoke", "EchoFunction", "--memory-size", "64"), "MemorySize"),
+        (("invoke", "EchoFunction", "--env", "AWS_REGION=eu-west-1"), "Reserved keys"),
+        (("invoke", "EchoFunction", "-e", "missing.json"), "missing.json"),
+        (("invoke", "--runtime", "cobol85", "--handler", "a.b", "--code", "python"), "cobol85"),
+    ],
+)
+def test_bad_usage_exits_2_with_a_one_line_reason(args: tuple[str, ...], words: str) -> None:
+    done = run(*args)
+    assert done.returncode == 2, done.stderr
+    assert words in done.stderr
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+
+
+def test_template_is_found_in_the_current_folder_and_named_with_t_elsewhere(tmp_path: Path) -> None:
+    assert run("invoke", "EchoFunction", cwd=SAMPLES).returncode == 0
+    elsewhere = run("invoke", "EchoFunction", "-t", str(SAMPLES / "template.yaml"), cwd=tmp_path)
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    missing = run("invoke", "EchoFunction", cwd=tmp_path)
+    assert missing.returncode == 2 and "template" in missing.stderr
+
+
+def test_function_named_by_its_function_name() -> None:
+    done = run("invoke", "echo-python313", "--payload", "{}")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["python"] == "3.13"
+
+
+def test_parameter_overrides_and_env_flags_reach_the_function() -> None:
+    done = run("invoke", "EnvFunction", "--parameter-overrides", "Stage=prod", "--env", "EXTRA=1")
+    env = json.loads(done.stdout)
+    assert (env["STAGE"], env["EXTRA"], env["GREETING"]) == ("prod", "1", "hello")
+
+
+def test_env_vars_file_overrides_and_adds(tmp_path: Path) -> None:
+    env_file = tmp_path / "env.json"
+    env_file.write_text(
+        json.dumps({"Parameters": {"SHARED": "all"}, "EnvFunction": {"GREETING": "hi", "NEW_ONE": "x"}})
+    )
+    env = json.loads(run("invoke", "EnvFunction", "--env-vars", str(env_file)).stdout)
+    assert (env["GREETING"], env["NEW_ONE"], env["SHARED"]) == ("hi", "x", "all")
+
+
+def test_invoke_without_a_template_from_flags(tmp_path: Path) -> None:
+    done = run(
+        "invoke",
+        "--runtime",
+        "python3.13",
+        "--handler",
+        "echo.handler",
+        "--code",
+        str(SAMPLES / "python"),
+        "--memory-size",
+        "256",
+        "--timeout",
+        "5",
+        "--env",
+        "AB=1",
+        "--payload",
+        '{"x": 1}',
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["event"] == {"x": 1}
+    assert "Memory Size: 256 MB" in done.stderr
+
+
+def test_code_uri_may_be_a_zip(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "code.zip", "w") as archive:
+        archive.write(SAMPLES / "python" / "hello.py", "hello.py")
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Zipped:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      CodeUri: code.zip\n      Handler: hello.handler\n      Runtime: python3.11\n"
+    )
+    done = run("invoke", "--payload", '{"name": "zip"}', cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"message": "Hello, zip!"}
+
+
+def _our_containers(pid: int) -> list[str]:
+    out = subprocess.run(
+        [
+            "docker",
+            "ps",
+            "-a",
+            "--filter",
+            "label=dev.lambda-emu=1",
+            "--format",
+            '{{.ID}} {{.Label "dev.lambda-emu.owner"}}',
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [
+        line.split()[0]
+        for line in out.splitlines()
+        if line.split()[1:2] and line.split()[1].startswith(f"{pid}:")
+    ]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_remove_the_container(signum: int) -> None:
+    exe = shutil.which("lambda-emu")
+    assert exe
+    proc = subprocess.Popen(
+        [exe, "invoke", "TimeoutFunction", "--timeout", "60", "--payload", '{"seconds": 50}'],
+        cwd=SAMPLES,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    try:
+        for line in proc.stderr:  # wait until the function is really running
+            if "going to sleep" in line:
+                break
+        assert _our_containers(proc.pid), "the invocation's container should exist while it runs"
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == 130
+        assert _our_containers(proc.pid) == []
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_runtimes_list_shows_built_images() -> None:
+    done = run("runtimes", "list")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines()[1:]}
+    assert rows["python3.11"] == "yes" and rows["python3.13"] == "yes"
+
+
+def test_runtimes_build_is_cached() -> None:
+    done = run("runtimes", "build", "python3.11")
+    assert done.returncode == 0, done.stderr
+    assert "python3.11" in done.stdout
+    assert "mmdebstrap" not in done.stderr, "nothing is rebuilt when nothing changed"
+
+
+def test_help_explains_options_with_examples() -> None:
+    done = run("invoke", "--help")
+    assert done.returncode == 0
+    for words in ("--event", "--payload", "--parameter-overrides", "--env-vars", "Examples:", "Exit status"):
+        assert words in done.stdout

@@ -1,0 +1,92 @@
+"""Fakes of our own lower layers, for unit tests only: a container backend whose "containers" are local
+processes running our runtime client, so environments and the invoker run without Docker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from emulator.containers import ContainerSpec, ExitStatus
+from emulator.containers.base import StalePredicate
+
+RUNTIME_CLIENT = Path(__file__).resolve().parent.parent / "runtimes" / "python" / "runtime_client.py"
+
+
+class ProcessContainer:
+    def __init__(self, spec: ContainerSpec) -> None:
+        self.spec = spec
+        self.id = uuid.uuid4().hex
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._write_fd: int | None = None
+        self._started: float | None = None
+        self.removed = False
+        self.starts = 0
+
+    def attach(self) -> Iterator[bytes]:
+        read_fd, self._write_fd = os.pipe()
+
+        def chunks() -> Iterator[bytes]:
+            with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+                while chunk := pipe.read(65536):
+                    yield chunk
+
+        return chunks()
+
+    def start(self) -> None:
+        task_root = next(m.source for m in self.spec.mounts if m.target == "/var/task")
+        env = dict(self.spec.environment, LAMBDA_TASK_ROOT=task_root, PATH=os.environ.get("PATH", ""))
+        self._started = time.time()
+        self.starts += 1
+        self._proc = subprocess.Popen(
+            [sys.executable, str(RUNTIME_CLIENT)],
+            env=env,
+            cwd=task_root,
+            stdout=self._write_fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert self._write_fd is not None
+        os.close(self._write_fd)  # the child holds it; EOF comes when the child is gone
+
+    def wait(self) -> ExitStatus:
+        assert self._proc is not None
+        code = self._proc.wait()
+        return ExitStatus(128 - code if code < 0 else code)
+
+    def started_at(self) -> float | None:
+        return self._started
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+
+    def max_memory_bytes(self) -> int | None:
+        return None
+
+    def remove(self) -> None:
+        self.kill()
+        if self._proc is not None:
+            self._proc.wait(timeout=10)
+        self.removed = True
+
+
+class ProcessBackend:
+    def __init__(self) -> None:
+        self.created: list[ProcessContainer] = []
+        self._lock = threading.Lock()
+
+    def create(self, spec: ContainerSpec) -> ProcessContainer:
+        container = ProcessContainer(spec)
+        with self._lock:
+            self.created.append(container)
+        return container
+
+    def remove_stale(self, is_stale: StalePredicate) -> int:
+        return 0

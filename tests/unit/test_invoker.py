@@ -1,0 +1,156 @@
+"""The invoker, pool and environment state machine over a fake container layer (local processes
+running our runtime client): deadlines, resets, warm reuse and error mapping, without Docker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulator.config import EmulatorConfig, FunctionConfig
+from emulator.environment import Environment, EnvState, RuntimeImage
+from emulator.invoker import Invoker
+from emulator.models import Invocation, InvocationResult
+from emulator.pool import EnvironmentPool
+from tests.fakes import ProcessBackend
+
+HANDLERS = """
+import os, sys, time
+CALLS = 0
+def echo(event, context):
+    global CALLS
+    CALLS += 1
+    print("echo", CALLS)
+    return {"event": event, "calls": CALLS, "remaining": context.get_remaining_time_in_millis()}
+def slow(event, context):
+    time.sleep(event.get("seconds", 10))
+    return "done"
+def crash(event, context):
+    os._exit(event.get("code", 7))
+def fail(event, context):
+    raise KeyError("missing")
+"""
+
+
+@pytest.fixture
+def code(tmp_path: Path) -> Path:
+    (tmp_path / "app.py").write_text(HANDLERS)
+    (tmp_path / "broken.py").write_text("import not_a_module_anywhere\n")
+    return tmp_path
+
+
+@pytest.fixture
+def backend() -> ProcessBackend:
+    return ProcessBackend()
+
+
+@pytest.fixture
+def pool(backend: ProcessBackend, code: Path) -> Iterator[EnvironmentPool]:
+    config = EmulatorConfig()
+
+    def factory(function: FunctionConfig) -> Environment:
+        return Environment(
+            function,
+            RuntimeImage(image="fake", user=None),
+            backend=backend,
+            emulator=config,
+            code_dir=str(code),
+        )
+
+    pool = EnvironmentPool(factory)
+    yield pool
+    pool.close()
+
+
+def fn(handler: str, code: Path, timeout: int = 3) -> FunctionConfig:
+    return FunctionConfig(name="fn", runtime="python3.11", handler=handler, code_path=code, timeout=timeout)
+
+
+def call(pool: EnvironmentPool, function: FunctionConfig, event: object = None) -> InvocationResult:
+    arn = EmulatorConfig().function_arn(function.name)
+    return Invoker(pool).invoke(function, Invocation(json.dumps(event or {}).encode(), arn))
+
+
+def test_warm_invokes_reuse_one_environment(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    function = fn("app.echo", code)
+    first, second = call(pool, function), call(pool, function)
+    assert json.loads(second.payload)["calls"] == 2
+    assert first.init_duration_ms is not None and second.init_duration_ms is None
+    assert len(backend.created) == 1 and backend.created[0].starts == 1
+
+
+def test_remaining_time_starts_at_the_timeout(pool: EnvironmentPool, code: Path) -> None:
+    remaining = json.loads(call(pool, fn("app.echo", code, timeout=7)).payload)["remaining"]
+    assert 6_000 < remaining <= 7_000
+
+
+def test_logs_are_framed_per_invocation(pool: EnvironmentPool, code: Path) -> None:
+    result = call(pool, fn("app.echo", code))
+    lines = result.logs.splitlines()
+    assert lines[0].startswith("START RequestId: ") and lines[1] == "echo 1"
+    assert lines[-2].startswith("END RequestId: ") and lines[-1].startswith("REPORT RequestId: ")
+
+
+def test_timeout_resets_and_the_next_invoke_re_inits_in_the_same_container(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    function = fn("app.slow", code, timeout=1)
+    result = call(pool, function, {"seconds": 30})
+    assert result.error_type == "Sandbox.Timedout"
+    assert 1000 <= result.duration_ms < 3000
+    assert json.loads(call(pool, function, {"seconds": 0}).payload) == "done"
+    assert len(backend.created) == 1 and backend.created[0].starts == 2
+
+
+def test_crash_is_an_exit_error_with_lambdas_message(pool: EnvironmentPool, code: Path) -> None:
+    result = call(pool, fn("app.crash", code), {"code": 7})
+    body = json.loads(result.payload)
+    assert body == {
+        "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited with error: exit status 7",
+        "errorType": "Runtime.ExitError",
+    }
+    assert result.logs.rstrip().endswith("Runtime.ExitError")
+
+
+def test_function_error_keeps_the_environment(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    function = fn("app.fail", code)
+    result = call(pool, function)
+    assert result.error_type == "KeyError" and result.function_error == "Unhandled"
+    call(pool, function)
+    assert backend.created[0].starts == 1
+
+
+def test_init_error_is_returned_and_the_environment_is_reset(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    function = fn("broken.handler", code)
+    result = call(pool, function)
+    assert result.error_type == "Runtime.ImportModuleError"
+    assert "No module named 'not_a_module_anywhere'" in json.loads(result.payload)["errorMessage"]
+    again = call(pool, function)
+    assert again.error_type == "Runtime.ImportModuleError"
+    assert backend.created[0].starts == 2
+
+
+def test_different_configurations_get_different_environments(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    call(pool, fn("app.echo", code, timeout=3))
+    call(pool, fn("app.echo", code, timeout=4))
+    assert len(backend.created) == 2
+
+
+def test_close_removes_every_container_and_closes_environments(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    call(pool, fn("app.echo", code))
+    envs = pool.environments()
+    pool.close()
+    assert all(c.removed for c in backend.created)
+    assert all(env.state is EnvState.CLOSED for env in envs)
