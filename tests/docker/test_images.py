@@ -106,10 +106,14 @@ def test_a_second_ensure_is_a_cache_hit(builder: ImageBuilder, python311: str, r
     assert fresh.tag == python311 and not fresh.built
 
 
-def test_progress_relays_the_build(builder: ImageBuilder, python311: str, messages: list[str]) -> None:
-    text = "\n".join(messages)
-    # The first ensure either built (and said so) or found the image of an earlier run.
-    assert f"built {python311}" in text or f"image {python311} is up to date" in text
+def test_progress_relays_a_build_and_stays_silent_on_a_cache_hit(
+    builder: ImageBuilder, python311: str, messages: list[str]
+) -> None:
+    # The first ensure either built (and said so) or found the image of an earlier run (and said nothing).
+    assert f"built {python311}" in "\n".join(messages) or messages == []
+    messages.clear()
+    builder.ensure(RUNTIMES["python3.11"])
+    assert messages == [], "a cache hit happens on every invoke: it must not print"
 
 
 def test_list_reports_the_built_image_and_its_size(builder: ImageBuilder, python311: str) -> None:
