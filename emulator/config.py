@@ -56,6 +56,15 @@ RUNTIME_DIR = "/var/runtime"
 
 
 @dataclass(frozen=True)
+class ImageConfig:
+    """ImageConfig of a container-image function: overrides of the image's own settings."""
+
+    entry_point: tuple[str, ...] | None = None
+    command: tuple[str, ...] | None = None
+    working_directory: str | None = None
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     """One function's configuration, as Lambda's FunctionConfiguration holds it."""
 
@@ -70,6 +79,10 @@ class FunctionConfig:
     architectures: tuple[str, ...] = ("x86_64",)
     description: str = ""
     logical_id: str | None = None  # the template's logical ID, when it came from a template
+    package_type: str = "Zip"  # "Image": the function is the container image `image_uri`
+    image_uri: str | None = None
+    image_config: ImageConfig | None = None
+    layers: tuple[Path, ...] = ()  # local layer contents (folders or zips), extracted to /opt in order
 
     def validate(self) -> FunctionConfig:
         """Raise ConfigError naming the field and the rule, as Lambda's API would; return self."""
@@ -80,7 +93,14 @@ class FunctionConfig:
         _check_range("MemorySize", self.memory_size, MEMORY_RANGE)
         _check_range("Timeout", self.timeout, TIMEOUT_RANGE)
         _check_range("EphemeralStorage.Size", self.ephemeral_storage, EPHEMERAL_RANGE)
-        if not _HANDLER.fullmatch(self.handler or ""):
+        if self.package_type not in ("Zip", "Image"):
+            raise ConfigError(
+                f"PackageType of function {self.name} must be Zip or Image; got {self.package_type!r}."
+            )
+        if self.package_type == "Image":
+            if not self.image_uri:
+                raise ConfigError(f"Function {self.name} has PackageType Image but no ImageUri.")
+        elif not _HANDLER.fullmatch(self.handler or ""):
             raise ConfigError(
                 f"Handler {self.handler!r} of function {self.name} must be 1-128 characters without spaces."
             )

@@ -54,6 +54,10 @@ class RuntimeImage:
     log_markers: bool = True  # our own runtime clients write log markers; foreign ones do not
     # Lambda runs functions as sbx_user1051 (uid 993, gid 990), never as root.
     user: str | None = "993:990"
+    # Container-image functions: ImageConfig overrides (None keeps the image's own).
+    entrypoint: tuple[str, ...] | None = None
+    command: tuple[str, ...] | None = None
+    working_dir: str | None = "/var/task"
 
 
 class Environment:
@@ -66,7 +70,8 @@ class Environment:
         *,
         backend: ContainerBackend,
         emulator: EmulatorConfig,
-        code_dir: str,
+        code_dir: str | None,
+        opt_dir: str | None = None,
         sink: LineSink | None = None,
         version: str = wire.LATEST,
     ) -> None:
@@ -105,8 +110,11 @@ class Environment:
             environment=environment,
             labels={OWNER_LABEL: owner_token(), FUNCTION_LABEL: function.name},
             memory_mb=function.memory_size,
-            mounts=(Mount(code_dir, "/var/task", read_only=True),),
+            mounts=_mounts(code_dir, opt_dir),
             user=runtime.user,
+            entrypoint=runtime.entrypoint,
+            command=runtime.command,
+            working_dir=runtime.working_dir,
         )
 
     # ---- state
@@ -249,3 +257,14 @@ class Environment:
         self._server.close()
         for thread in self._threads:
             thread.join(timeout=5)
+
+
+def _mounts(code_dir: str | None, opt_dir: str | None) -> tuple[Mount, ...]:
+    """Code at /var/task and layers at /opt, both read-only as in Lambda (an image function has no code
+    mount: its code is in the image)."""
+    mounts = []
+    if code_dir is not None:
+        mounts.append(Mount(code_dir, "/var/task", read_only=True))
+    if opt_dir is not None:
+        mounts.append(Mount(opt_dir, "/opt", read_only=True))
+    return tuple(mounts)

@@ -24,6 +24,7 @@ class ContainerSpec:
     labels: Mapping[str, str]
     memory_mb: int
     command: tuple[str, ...] | None = None  # None: the image's own CMD
+    entrypoint: tuple[str, ...] | None = None  # None: the image's own ENTRYPOINT
     mounts: tuple[Mount, ...] = ()
     working_dir: str | None = "/var/task"
     user: str | None = None  # None: the image's own USER

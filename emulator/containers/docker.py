@@ -119,6 +119,7 @@ class DockerBackend:
             container = self._client.containers.create(
                 spec.image,
                 command=list(spec.command) if spec.command else None,
+                entrypoint=list(spec.entrypoint) if spec.entrypoint else None,
                 name=spec.name,
                 environment=dict(spec.environment),
                 labels={LABEL: LABEL_VALUE, **spec.labels},
