@@ -63,6 +63,7 @@ class Emulator:
             image=tag,
             execution_env=spec.execution_env,
             runtime_vars=tuple(sorted(spec.runtime_vars.items())),
+            log_markers=spec.log_markers,
         )
         with self._lock:
             self._runtime_images[runtime_id] = image

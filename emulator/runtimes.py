@@ -55,6 +55,9 @@ class RuntimeSpec:
     runtime_vars: Mapping[str, str] = field(default_factory=dict)
     registry_base: str | None = None  # an ordinary image with the same interpreter, for --base registry
     bootstrap: str = f"{RUNTIME_DIR}/bootstrap"
+    # Our own runtime clients write the log markers of runtimes/README.md; a custom runtime's
+    # bootstrap (provided*) does not, so its output is cut by quiet time instead.
+    log_markers: bool = True
 
 
 def _python(version: str, suite: str) -> RuntimeSpec:
