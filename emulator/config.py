@@ -126,6 +126,8 @@ class EmulatorConfig:
     state_dir: Path = Path(".lambda-emu")
     # Credentials passed to functions as their role's: taken from the host's standard variables.
     credentials: Mapping[str, str] = field(default_factory=dict)
+    # Lambda's CPU share (a quota proportional to memory); off trades fidelity for speed.
+    cpu_limit: bool = True
 
     def function_arn(self, name: str, qualifier: str | None = None) -> str:
         arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
@@ -136,6 +138,19 @@ class EmulatorConfig:
         region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or wire.DEFAULT_REGION
         creds = {key: environ[key] for key in CREDENTIAL_KEYS if environ.get(key)}
         return cls(region=region, credentials=creds, **overrides)  # type: ignore[arg-type]
+
+
+MB_PER_VCPU = 1769  # Lambda: 1,769 MB of memory buys one vCPU-second per second (contract §3)
+
+
+def vcpus_for(memory_mb: int, host_cpus: int) -> float:
+    """Lambda's CPU for a memory size, linear in memory, capped at this host's cores."""
+    return min(float(host_cpus), memory_mb / MB_PER_VCPU)
+
+
+def cpu_shares_for(memory_mb: int) -> int:
+    """The relative weight under contention: 1024 per vCPU's worth of memory (Docker's minimum is 2)."""
+    return max(2, round(1024 * memory_mb / MB_PER_VCPU))
 
 
 def _check_range(name: str, value: int, bounds: tuple[int, int]) -> None:

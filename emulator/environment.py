@@ -6,17 +6,27 @@ from __future__ import annotations
 import datetime
 import enum
 import logging
+import os
 import secrets
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from emulator import wire
 from emulator.cleanup import FUNCTION_LABEL, OWNER_LABEL, owner_token
-from emulator.config import EmulatorConfig, FunctionConfig, function_environment, log_stream_name
+from emulator.config import (
+    EmulatorConfig,
+    FunctionConfig,
+    cpu_shares_for,
+    function_environment,
+    log_stream_name,
+    vcpus_for,
+)
 from emulator.containers import ContainerBackend, ContainerHandle, ContainerSpec, ExitStatus, Mount
+from emulator.containers.tmpdisk import TmpDisk, default_root
 from emulator.errors import LambdaEmuError
 from emulator.logstream import LineSink, LogStream
 from emulator.models import Invocation
@@ -74,6 +84,7 @@ class Environment:
         opt_dir: str | None = None,
         sink: LineSink | None = None,
         version: str = wire.LATEST,
+        tmp_root: Path | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.function = function
@@ -91,6 +102,12 @@ class Environment:
         self._ready_wall: float | None = None
         self._cold = True
         self.exit_status: ExitStatus | None = None
+        owner = owner_token()
+        self._tmp = TmpDisk(tmp_root or default_root(), disk_name(owner, self.id), function.ephemeral_storage)
+        # Lambda's CPU share: a weight from the start, a hard quota once init is over (Lambda's init
+        # phase has been observed to run faster than the handler at small memory sizes).
+        self._vcpus = vcpus_for(function.memory_size, os.cpu_count() or 1) if emulator.cpu_limit else None
+        self._quota_applied = False
         today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y/%m/%d")
         self.log_stream_name = log_stream_name(today, version, self.id)
         environment = function_environment(
@@ -108,8 +125,9 @@ class Environment:
             image=runtime.image,
             name=f"lambda-emu-{function.name[:40]}-{self.id[:8]}",
             environment=environment,
-            labels={OWNER_LABEL: owner_token(), FUNCTION_LABEL: function.name},
+            labels={OWNER_LABEL: owner, FUNCTION_LABEL: function.name},
             memory_mb=function.memory_size,
+            cpu_shares=cpu_shares_for(function.memory_size) if emulator.cpu_limit else None,
             mounts=_mounts(code_dir, opt_dir),
             user=runtime.user,
             entrypoint=runtime.entrypoint,
@@ -150,7 +168,10 @@ class Environment:
             self._ready_wall = None
             self._cold = True
             if self._container is None:
-                self._container = self._backend.create(self._spec)
+                self._container = self._backend.create(self._with_tmp(self._spec))
+            elif self._quota_applied:
+                self._container.set_cpu_quota(None)  # a re-init runs unthrottled, as the first init did
+                self._quota_applied = False
             container = self._container
             output = container.attach()
             self._move(EnvState.STARTING)
@@ -192,8 +213,18 @@ class Environment:
                 self._move(EnvState.DEAD)
         self.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
 
+    def _with_tmp(self, spec: ContainerSpec) -> ContainerSpec:
+        """The spec with this environment's /tmp: its own disk, else a size-limited tmpfs."""
+        mount_point = self._tmp.open().mount_point
+        if mount_point is None:
+            return replace(spec, tmpfs_mb=self._tmp.size_mb)
+        return replace(spec, mounts=(*spec.mounts, Mount(str(mount_point), "/tmp", read_only=False)))
+
     def _on_ready(self, _monotonic: float) -> None:
         self._ready_wall = time.time()
+        if self._vcpus is not None and self._container is not None:
+            self._container.set_cpu_quota(self._vcpus)
+            self._quota_applied = True
         with self._lock:
             if self._state is EnvState.STARTING:
                 self._move(EnvState.READY)
@@ -202,7 +233,7 @@ class Environment:
         self.log.begin(request_id, self.version)
 
     # ---- invocations
-    def submit(self, invocation: Invocation) -> PendingInvocation:
+    def submit(self, invocation: Invocation, *, invoke_started: float | None = None) -> PendingInvocation:
         """Queue an invocation; the runtime gets it at its next /next (after init on a cold start)."""
         with self._lock:
             if self._state in (EnvState.NEW, EnvState.DEAD, EnvState.CLOSED, EnvState.BUSY):
@@ -211,7 +242,7 @@ class Environment:
                 )
             if self._state is EnvState.READY:
                 self._move(EnvState.BUSY)
-        return self.api.submit(invocation, float(self.function.timeout))
+        return self.api.submit(invocation, float(self.function.timeout), invoke_started=invoke_started)
 
     def finished(self) -> None:
         """The invocation is over and the runtime lives on: ready for the next one."""
@@ -229,6 +260,10 @@ class Environment:
         # Asked once per cold start, so the hot path never pays for the engine call.
         started = (container.started_at() if container else None) or self._start_called_wall
         return max(0.0, (ready - started) * 1000)
+
+    def init_elapsed_ms(self) -> float:
+        """How long the current runtime process has been starting (for a failed init's report)."""
+        return max(0.0, (time.time() - self._start_called_wall) * 1000)
 
     def max_memory_used_mb(self) -> int:
         peak = self._container.max_memory_bytes() if self._container else None
@@ -254,9 +289,19 @@ class Environment:
         self.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
         if container is not None:
             container.remove()  # force-removes: kills the process too
+        self._tmp.close()
         self._server.close()
         for thread in self._threads:
             thread.join(timeout=5)
+
+
+def disk_name(owner: str, environment_id: str) -> str:
+    """ "<owner>-<environment>" with the owner token made file-name safe, so a sweep can tell its owner."""
+    return f"{owner.replace(':', '_')}-{environment_id[:12]}"
+
+
+def owner_of_disk(name: str) -> str:
+    return name.rsplit("-", 1)[0].replace("_", ":")
 
 
 def _mounts(code_dir: str | None, opt_dir: str | None) -> tuple[Mount, ...]:

@@ -11,11 +11,11 @@ import threading
 from pathlib import Path
 
 from emulator import wire
-from emulator.cleanup import is_stale
+from emulator.cleanup import OWNER_LABEL, is_stale
 from emulator.code import code_dir
 from emulator.config import EmulatorConfig, FunctionConfig
-from emulator.containers import ContainerBackend
-from emulator.environment import Environment, RuntimeImage
+from emulator.containers import ContainerBackend, tmpdisk
+from emulator.environment import Environment, RuntimeImage, owner_of_disk
 from emulator.errors import ConfigError
 from emulator.invoker import Invoker
 from emulator.logstream import LineSink
@@ -48,8 +48,12 @@ class Emulator:
         self._invoker = Invoker(self._pool)
         if sweep_leftovers:
             removed = backend.remove_stale(is_stale)
+            # Containers first: a leftover disk is unmounted once nothing uses it.
+            removed += tmpdisk.sweep(
+                tmpdisk.default_root(), lambda name: is_stale({OWNER_LABEL: owner_of_disk(name)})
+            )
             if removed:
-                LOG.info("removed %d leftover container(s) of earlier runs", removed)
+                LOG.info("removed %d leftover container(s) and /tmp disk(s) of earlier runs", removed)
 
     def runtime_image(self, runtime_id: str) -> RuntimeImage:
         """The runtime's image, built first if it is missing (cached after the first call)."""

@@ -11,10 +11,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from emulator import wire
 from emulator.config import FunctionConfig
 from emulator.environment import Environment
-from emulator.logstream import end_line, report_line, timeout_line
+from emulator.logstream import end_line, init_report_line, report_line, timeout_line
 from emulator.models import Invocation, InvocationResult, error_body
 from emulator.pool import EnvironmentPool
-from emulator.runtime_api import ReplyKind, RuntimeReply
+from emulator.runtime_api import PendingInvocation, ReplyKind, RuntimeReply
 
 LOG = logging.getLogger(__name__)
 
@@ -35,11 +35,20 @@ class Invoker:
 
     def _run(self, env: Environment, function: FunctionConfig, invocation: Invocation) -> InvocationResult:
         request_id = invocation.request_id
-        submitted = time.monotonic()
         pending = env.submit(invocation)
-        # Init has its own 10 s limit before the invoke phase's clock starts (contract §2).
-        pending.wait_started(wire.INIT_TIMEOUT_S + pending.timeout_s)
-        start = pending.handed_out_at or submitted
+        init_report = self._init_failure(env, pending)
+        if init_report:
+            # Lambda retries a failed or timed-out init once, inside the invoke phase and under the
+            # function's own timeout ("suppressed init"), so an init error shows twice in the log.
+            env.log.note(init_report)
+            invoke_started = time.monotonic()
+            env.reset()
+            env.log.wait_eof(_LOG_GRACE_S)
+            init_report = env.log.init_output() + init_report  # the failed init's own output first
+            env.start()
+            pending = env.submit(invocation, invoke_started=invoke_started)
+            pending.wait_started(pending.timeout_s)
+        start = pending.invoke_started or time.monotonic()
         try:
             reply: RuntimeReply | None = pending.future.result(
                 timeout=max(0.0, start + pending.timeout_s - time.monotonic())
@@ -48,6 +57,8 @@ class Invoker:
             reply = None
         memory = env.max_memory_used_mb()  # read before any reset: a killed container's cgroup is gone
         init_ms = env.take_init_duration_ms()
+        if init_report:
+            init_ms = None  # the retried init ran inside the invoke phase: it is part of Duration
 
         status: str | None = None
         trailer = ""
@@ -63,7 +74,7 @@ class Invoker:
             env.log.wait_end(request_id, _LOG_GRACE_S)
             env.log.platform(request_id, timeout_line(request_id, elapsed))
         else:
-            duration_ms = (reply.received_at - start) * 1000 if pending.handed_out_at else 0.0
+            duration_ms = (reply.received_at - start) * 1000 if pending.invoke_started else 0.0
             payload, error_type = reply.body, None
             if reply.kind is ReplyKind.RESPONSE:
                 env.finished()
@@ -103,8 +114,22 @@ class Invoker:
             executed_version=env.version,
         )
         env.log.platform(request_id, end_line(request_id) + report_line(result, status=status) + trailer)
-        init_logs = env.log.init_output() if init_ms is not None else ""
+        init_logs = init_report + (env.log.init_output() if init_ms is not None or init_report else "")
         return _with_logs(result, env.log.log_of(request_id), init_logs)
+
+    @staticmethod
+    def _init_failure(env: Environment, pending: PendingInvocation) -> str:
+        """INIT_REPORT text when the init phase failed or passed its 10 s limit; "" when it succeeded."""
+        if not pending.wait_started(wire.INIT_TIMEOUT_S):
+            return init_report_line(wire.INIT_TIMEOUT_S * 1000, "timeout")
+        if pending.handed_out_at is not None or not pending.future.done():
+            return ""
+        reply = pending.future.result()
+        if reply.kind is ReplyKind.INIT_ERROR:
+            return init_report_line(env.init_elapsed_ms(), "error", _error_type(reply))
+        if reply.kind is ReplyKind.EXITED:
+            return init_report_line(env.init_elapsed_ms(), "error", wire.E_EXIT)
+        return ""
 
 
 def _error_type(reply: RuntimeReply) -> str:

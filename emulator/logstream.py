@@ -43,6 +43,14 @@ def report_line(result: InvocationResult, *, status: str | None = None) -> str:
     return "\t".join(fields) + "\t\n"
 
 
+def init_report_line(duration_ms: float, status: str, error_type: str | None = None) -> str:
+    """Lambda's line for an init phase that failed or timed out (before it is retried in the invoke)."""
+    fields = [f"INIT_REPORT Init Duration: {duration_ms:.2f} ms", "Phase: init", f"Status: {status}"]
+    if error_type:
+        fields.append(f"Error Type: {error_type}")
+    return "\t".join(fields) + "\n"
+
+
 def timeout_line(request_id: str, elapsed_s: float) -> str:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     return f"{now} {request_id} Task timed out after {elapsed_s:.2f} seconds\n"
@@ -166,9 +174,22 @@ class LogStream:
                     buffer.append(line)
                 self._emit(line)
 
+    def note(self, text: str) -> None:
+        """A platform line outside any invocation (INIT_REPORT): shown, not kept."""
+        with self._cond:
+            for line in text.splitlines(keepends=True):
+                self._emit(line)
+
     def log_of(self, request_id: str) -> str:
         with self._cond:
             return "".join(self._buffers.get(request_id, []))
+
+    def wait_eof(self, timeout: float) -> None:
+        """Wait until the (killed) runtime's output is all in."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._eof and (remaining := deadline - time.monotonic()) > 0:
+                self._cond.wait(remaining)
 
     def init_output(self) -> str:
         with self._cond:

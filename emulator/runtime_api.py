@@ -56,6 +56,9 @@ class PendingInvocation:
     future: Future[RuntimeReply] = field(default_factory=Future)
     handed_out_at: float | None = None  # monotonic time /next returned it
     deadline_ms: int | None = None  # absolute epoch ms, fixed at hand-out
+    # Monotonic start of the invoke phase when it began before the hand-out (a re-init inside the
+    # invoke phase runs under the function's timeout); None: the phase starts at hand-out.
+    invoke_started: float | None = None
     _handed_out: threading.Event = field(default_factory=threading.Event)
 
     def wait_started(self, timeout: float) -> bool:
@@ -102,8 +105,10 @@ class RuntimeApi:
         return self._state
 
     # ---- the environment's side
-    def submit(self, invocation: Invocation, timeout_s: float) -> PendingInvocation:
-        pending = PendingInvocation(invocation, timeout_s)
+    def submit(
+        self, invocation: Invocation, timeout_s: float, *, invoke_started: float | None = None
+    ) -> PendingInvocation:
+        pending = PendingInvocation(invocation, timeout_s, invoke_started=invoke_started)
         with self._cond:
             if self._state is ApiState.CLOSED:
                 raise RuntimeApiError(500, wire.E_SANDBOX_FAILURE, "environment is closed")
@@ -160,9 +165,13 @@ class RuntimeApi:
             pending, self._pending = self._pending, None
             self._current = pending
             self._state = ApiState.INVOKING
-            pending.handed_out_at = time.monotonic()
-            # Absolute epoch ms (contract §1): the invocation's deadline starts when the event goes out.
-            pending.deadline_ms = int(time.time() * 1000 + pending.timeout_s * 1000)
+            now = time.monotonic()
+            pending.handed_out_at = now
+            if pending.invoke_started is None:
+                pending.invoke_started = now
+            # Absolute epoch ms (contract §1): the invoke phase's start plus the function's timeout.
+            elapsed = now - pending.invoke_started
+            pending.deadline_ms = int((time.time() - elapsed + pending.timeout_s) * 1000)
             if self._on_handout is not None:
                 self._on_handout(pending.invocation.request_id)
             pending._handed_out.set()

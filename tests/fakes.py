@@ -28,6 +28,7 @@ class ProcessContainer:
         self._started: float | None = None
         self.removed = False
         self.starts = 0
+        self.cpu_quota: float | None = None
 
     def attach(self) -> Iterator[bytes]:
         read_fd, self._write_fd = os.pipe()
@@ -62,6 +63,9 @@ class ProcessContainer:
 
     def started_at(self) -> float | None:
         return self._started
+
+    def set_cpu_quota(self, vcpus: float | None) -> None:
+        self.cpu_quota = vcpus
 
     def kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -28,6 +28,12 @@ class ContainerSpec:
     mounts: tuple[Mount, ...] = ()
     working_dir: str | None = "/var/task"
     user: str | None = None  # None: the image's own USER
+    tmpfs_mb: int | None = None  # a size-limited tmpfs at /tmp, where no disk-backed /tmp is mounted
+    cpu_shares: int | None = None  # relative weight under contention (1024 = one vCPU's worth)
+    # Lambda's sandbox: read-only root file system, 1,024 processes+threads and file descriptors.
+    read_only_root: bool = True
+    max_processes: int = 1024
+    max_open_files: int = 1024
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,10 @@ class ContainerHandle(Protocol):
 
     def wait(self) -> ExitStatus:
         """Block until the process ends."""
+        ...
+
+    def set_cpu_quota(self, vcpus: float | None) -> None:
+        """A hard CPU quota in vCPUs from now on (None lifts it)."""
         ...
 
     def started_at(self) -> float | None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 _CGROUP_V1 = Path("/sys/fs/cgroup/memory")
+_CFS_PERIOD_US = 100_000
 
 
 class DockerContainer:
@@ -45,6 +46,13 @@ class DockerContainer:
             LOG.debug("wait on %s failed: %s", self.id[:12], exc)
             return ExitStatus(code=-1)
         return ExitStatus(code=code, oom_killed=oom)
+
+    def set_cpu_quota(self, vcpus: float | None) -> None:
+        quota = -1 if vcpus is None else max(1000, int(vcpus * _CFS_PERIOD_US))
+        try:
+            self._container.update(cpu_period=_CFS_PERIOD_US, cpu_quota=quota)
+        except Exception as exc:  # the container may be gone already (killed, removed)
+            LOG.debug("cpu quota of %s: %s", self.id[:12], exc)
 
     def started_at(self) -> float | None:
         try:
@@ -110,6 +118,7 @@ class DockerBackend:
     def create(self, spec: ContainerSpec) -> DockerContainer:
         import docker.errors
         from docker.types import Mount as DockerMount
+        from docker.types import Ulimit
 
         mounts = [
             DockerMount(target=m.target, source=m.source, type="bind", read_only=m.read_only)
@@ -131,6 +140,15 @@ class DockerBackend:
                 # MemorySize is a hard limit with no swap, as in Lambda.
                 mem_limit=f"{spec.memory_mb}m",
                 memswap_limit=f"{spec.memory_mb}m",
+                cpu_shares=spec.cpu_shares,
+                # Lambda's sandbox: nothing writable but /tmp, no capabilities, no privilege escalation,
+                # 1,024 processes+threads (a cgroup limit: per environment, unlike a per-user ulimit).
+                read_only=spec.read_only_root,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                pids_limit=spec.max_processes,
+                ulimits=[Ulimit(name="nofile", soft=spec.max_open_files, hard=spec.max_open_files)],
+                tmpfs={"/tmp": f"size={spec.tmpfs_mb}m,mode=1777"} if spec.tmpfs_mb else None,
                 # A real PID 1 reaps the handler's orphans and reports a killed runtime as 128+signal.
                 init=True,
                 stdin_open=False,

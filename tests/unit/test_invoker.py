@@ -126,16 +126,46 @@ def test_function_error_keeps_the_environment(
     assert backend.created[0].starts == 1
 
 
-def test_init_error_is_returned_and_the_environment_is_reset(
+def test_init_error_is_retried_once_in_the_invoke_phase_then_returned(
     pool: EnvironmentPool, backend: ProcessBackend, code: Path
 ) -> None:
     function = fn("broken.handler", code)
     result = call(pool, function)
     assert result.error_type == "Runtime.ImportModuleError"
     assert "No module named 'not_a_module_anywhere'" in json.loads(result.payload)["errorMessage"]
+    assert backend.created[0].starts == 2, "Lambda re-runs a failed init inside the first invoke"
+    assert "INIT_REPORT Init Duration: " in result.init_logs
+    assert "Status: error\tError Type: Runtime.ImportModuleError" in result.init_logs
+    assert result.init_duration_ms is None, "the retried init is part of the invoke's Duration"
     again = call(pool, function)
     assert again.error_type == "Runtime.ImportModuleError"
-    assert backend.created[0].starts == 2
+    assert backend.created[0].starts == 4
+
+
+def test_a_flaky_init_succeeds_on_the_retry(pool: EnvironmentPool, code: Path, tmp_path: Path) -> None:
+    (code / "flaky.py").write_text(
+        "import os\n"
+        "if not os.path.exists('/tmp/flaky-' + os.environ['AWS_LAMBDA_LOG_STREAM_NAME'][-8:]):\n"
+        "    open('/tmp/flaky-' + os.environ['AWS_LAMBDA_LOG_STREAM_NAME'][-8:], 'w').close()\n"
+        "    raise RuntimeError('first init fails')\n"
+        "def handler(event, context):\n    return 'second init worked'\n"
+    )
+    result = call(pool, fn("flaky.handler", code))
+    assert json.loads(result.payload) == "second init worked"
+    assert "Status: error" in result.init_logs
+
+
+def test_init_past_ten_seconds_is_cut_and_retried_under_the_function_timeout(
+    pool: EnvironmentPool, code: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emulator import wire
+
+    monkeypatch.setattr(wire, "INIT_TIMEOUT_S", 0.5)  # Lambda's 10 s, shortened for the test
+    (code / "hang.py").write_text("import time\ntime.sleep(30)\ndef handler(e, c):\n    return 1\n")
+    result = call(pool, fn("hang.handler", code, timeout=1))
+    assert "INIT_REPORT Init Duration: 500.00 ms\tPhase: init\tStatus: timeout" in result.init_logs
+    assert result.error_type == "Sandbox.Timedout"
+    assert 1000 <= result.duration_ms < 2500
 
 
 def test_different_configurations_get_different_environments(
