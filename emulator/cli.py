@@ -3,7 +3,6 @@ click or writes to the terminal, and the one place errors become exit statuses."
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -234,6 +233,13 @@ def _function_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("-e", "--event", "event_file", metavar="FILE", help="Event JSON file; - reads stdin.")
 @click.option("--payload", help="Event JSON given inline. Without -e or --payload the event is {}.")
 @click.option("--client-context", metavar="BASE64", help="Client context: base64 of a JSON object.")
+@click.option(
+    "--cpu-limit/--no-cpu-limit",
+    default=True,
+    show_default=True,
+    help="Give the function Lambda's CPU share (memory / 1,769 MB vCPUs); --no-cpu-limit trades that "
+    "fidelity for speed.",
+)
 @_function_options
 @click.pass_context
 def invoke(
@@ -242,6 +248,7 @@ def invoke(
     event_file: str | None,
     payload: str | None,
     client_context: str | None,
+    cpu_limit: bool,
     template: Path | None,
     parameter_overrides: str | None,
     env_vars_file: Path | None,
@@ -285,6 +292,7 @@ def invoke(
             },
             env=_parse_env_pairs(env_pairs),
         )
+        emulator_config = replace(emulator_config, cpu_limit=cpu_limit)
         event = _read_event(event_file, payload)
         with Emulator(
             emulator_config, backend=DockerBackend(), images=_image_builder(), sink=_stderr_sink
@@ -336,11 +344,3 @@ def runtimes_build(runtime_ids: tuple[str, ...], force: bool, base: str | None) 
             started = time.monotonic()
             tag = builder.build(get_runtime(runtime_id), force=force)
             click.echo(f"{runtime_id}: {tag} ({time.monotonic() - started:.1f} s)")
-
-
-def _json_default(value: object) -> str:
-    return str(value)
-
-
-def dump_json(value: object) -> str:
-    return json.dumps(value, default=_json_default, indent=2)

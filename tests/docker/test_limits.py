@@ -70,7 +70,9 @@ def test_cpu_quota_is_proportional_to_memory_during_invokes(
     assert int(probe["cpu_shares"]) == max(2, round(1024 * memory / 1769))
 
 
-def test_cpu_limit_switch_turns_the_quota_off(config: EmulatorConfig, functions: dict[str, FunctionConfig]) -> None:
+def test_cpu_limit_switch_turns_the_quota_off(
+    config: EmulatorConfig, functions: dict[str, FunctionConfig]
+) -> None:
     fast = replace(config, cpu_limit=False)
     with Emulator(fast, backend=DockerBackend(), images=ImageBuilder(DockerImages())) as emu:
         probe = body(invoke(emu, functions["SandboxProbeFunction"]))
@@ -124,7 +126,9 @@ def test_max_memory_used_is_the_real_peak(emu: Emulator, functions: dict[str, Fu
     assert f"Max Memory Used: {big.max_memory_used_mb} MB" in big.logs
 
 
-def test_response_over_6_mb_is_response_size_too_large(emu: Emulator, functions: dict[str, FunctionConfig]) -> None:
+def test_response_over_6_mb_is_response_size_too_large(
+    emu: Emulator, functions: dict[str, FunctionConfig]
+) -> None:
     result = invoke(emu, functions["BigResponseFunction"], {"mb": 7})
     assert result.error_type == "Function.ResponseSizeTooLarge"
     assert body(result)["errorMessage"] == (
@@ -141,7 +145,9 @@ def test_request_over_6_mb_is_refused_before_anything_runs(
     with pytest.raises(ConfigError) as caught:
         emu.invocation(functions["EchoFunction"], payload)
     assert caught.value.error_code == "RequestEntityTooLargeException"
-    assert "Request must be smaller than 6291456 bytes for the InvokeFunction operation" in caught.value.message
+    assert (
+        "Request must be smaller than 6291456 bytes for the InvokeFunction operation" in caught.value.message
+    )
 
 
 def test_init_error_is_logged_twice_as_lambda_retries_init(

@@ -213,3 +213,10 @@ def test_help_explains_options_with_examples() -> None:
     assert done.returncode == 0
     for words in ("--event", "--payload", "--parameter-overrides", "--env-vars", "Examples:", "Exit status"):
         assert words in done.stdout
+
+
+def test_cpu_limit_is_on_by_default_and_the_switch_turns_it_off() -> None:
+    limited = json.loads(run("invoke", "SandboxProbeFunction").stdout)
+    assert int(limited["cpu_quota_us"]) == int(128 / 1769 * 100_000)
+    free = json.loads(run("invoke", "SandboxProbeFunction", "--no-cpu-limit").stdout)
+    assert free["cpu_quota_us"] == "-1"
