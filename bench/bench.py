@@ -4,6 +4,7 @@ in the same run, so noisy machines still give honest ratios. Run with `make benc
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -50,19 +51,13 @@ def docker_run_floor(image: str, runs: int) -> list[float]:
 
 def warm_invokes(runs: int) -> tuple[list[float], list[float], str]:
     """Warm invokes in-process through the invoker: wall time per call, and the Duration Lambda would
-    report (hand-out to response), whose difference is the emulator's own overhead."""
-    from emulator.config import EmulatorConfig
-    from emulator.containers.docker import DockerBackend
-    from emulator.containers.images import DockerImages
-    from emulator.facade import Emulator
-    from emulator.runtimes import ImageBuilder
-    from emulator.template import load_template
-
-    config = EmulatorConfig(state_dir=ROOT / ".lambda-emu")
-    function = load_template(TEMPLATE, emulator=config).function("EchoFunction")
+    report (hand-out to response), whose difference is the emulator's own overhead. The CPU quota is off
+    here: at 128 MB Lambda's share (0.07 vCPU) would throttle the runtime and hide what we measure."""
+    emu, template = _emulator(cpu_limit=False)
+    function = template.function("EchoFunction")
     walls: list[float] = []
     durations: list[float] = []
-    with Emulator(config, backend=DockerBackend(), images=ImageBuilder(DockerImages())) as emu:
+    with emu:
         image = emu.runtime_image(function.runtime).image
         emu.invoke(function, emu.invocation(function, b"{}"))  # cold start, not counted
         for _ in range(runs):
@@ -74,10 +69,55 @@ def warm_invokes(runs: int) -> tuple[list[float], list[float], str]:
     return walls, durations, image
 
 
+def _emulator(cpu_limit: bool = True):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from emulator.config import EmulatorConfig
+    from emulator.containers.docker import DockerBackend
+    from emulator.containers.images import DockerImages
+    from emulator.facade import Emulator
+    from emulator.runtimes import ImageBuilder
+    from emulator.template import load_template
+
+    config = replace(EmulatorConfig(state_dir=ROOT / ".lambda-emu"), cpu_limit=cpu_limit)
+    template = load_template(TEMPLATE, emulator=config)
+    return Emulator(config, backend=DockerBackend(), images=ImageBuilder(DockerImages())), template
+
+
+def cpu_share(runs: int, loops: int) -> list[tuple[int, float]]:
+    """Median handler time of a fixed CPU-bound job at several memory sizes (warm, quota applied)."""
+    from dataclasses import replace
+
+    emu, template = _emulator()
+    rows = []
+    with emu:
+        for memory in (128, 256, 1769):
+            function = replace(template.function("CpuBurnFunction"), memory_size=memory)
+            emu.invoke(function, emu.invocation(function, b'{"loops": 1}'))  # cold start, not counted
+            seconds = []
+            for _ in range(runs):
+                result = emu.invoke(function, emu.invocation(function, f'{{"loops": {loops}}}'.encode()))
+                seconds.append(json.loads(result.payload)["seconds"] * 1000)
+            rows.append((memory, statistics.median(seconds)))
+    return rows
+
+
+def memory_used(megabytes: int) -> int:
+    from dataclasses import replace
+
+    emu, template = _emulator()
+    with emu:
+        function = replace(template.function("MemoryFunction"), memory_size=512)
+        payload = json.dumps({"mb": megabytes}).encode()
+        return emu.invoke(function, emu.invocation(function, payload)).max_memory_used_mb
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument("--warm-runs", type=int, default=500)
+    parser.add_argument("--cpu-runs", type=int, default=3)
+    parser.add_argument("--cpu-loops", type=int, default=1_000_000)
     args = parser.parse_args()
 
     walls, durations, image = warm_invokes(args.warm_runs)
@@ -88,7 +128,7 @@ def main() -> int:
     rows = [
         ("cold invoke: `lambda-emu invoke` end to end", statistics.median(cold), max(cold), "<= 1000 ms"),
         ("floor: `docker run --rm --network host IMAGE true`", statistics.median(floor), max(floor), ""),
-        ("warm invoke: wall time through the invoker", statistics.median(walls), percentile(walls, 0.99), ""),
+        ("warm invoke: wall time (CPU quota off)", statistics.median(walls), percentile(walls, 0.99), ""),
         (
             "warm invoke: emulator overhead (wall - Duration)",
             statistics.median(overhead),
@@ -114,6 +154,25 @@ def main() -> int:
         f"\ncold invoke / docker-run floor: {ratio:.2f}x   "
         f"(reference: SAM CLI `sam local invoke` 1,172 ms, warm SAM start-lambda 16.8 ms p50)"
     )
+
+    shares = cpu_share(args.cpu_runs, args.cpu_loops)
+    full = shares[-1][1]
+    print(f"\nCPU share: CPU-bound handler ({args.cpu_loops:,} loops), median of {args.cpu_runs} warm runs\n")
+    print(
+        f"| {'MemorySize':>10} | {'vCPU':>6} | {'handler ms':>10} | {'time / 1,769 MB time':>20} | {'Lambda':>7} |"
+    )
+    print(f"|{'-' * 12}|{'-' * 8}|{'-' * 12}|{'-' * 22}|{'-' * 9}|")
+    for memory, millis in shares:
+        print(
+            f"| {memory:>10} | {memory / 1769:>6.3f} | {millis:>10.1f} | {millis / full:>19.2f}x | "
+            f"{1769 / memory:>6.2f}x |"
+        )
+    by_memory = dict(shares)
+    print(f"\n128 MB / 256 MB handler time: {by_memory[128] / by_memory[256]:.2f}x (Lambda: 2.00x)")
+
+    held = 100
+    used = memory_used(held)
+    print(f"\nMax Memory Used for a handler holding {held} MB: {used} MB (target 100-130 MB)")
     return 0
 
 
