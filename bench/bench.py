@@ -158,9 +158,8 @@ def main() -> int:
     shares = cpu_share(args.cpu_runs, args.cpu_loops)
     full = shares[-1][1]
     print(f"\nCPU share: CPU-bound handler ({args.cpu_loops:,} loops), median of {args.cpu_runs} warm runs\n")
-    print(
-        f"| {'MemorySize':>10} | {'vCPU':>6} | {'handler ms':>10} | {'time / 1,769 MB time':>20} | {'Lambda':>7} |"
-    )
+    names = ("MemorySize", "vCPU", "handler ms", "time / 1,769 MB time", "Lambda")
+    print(f"| {names[0]:>10} | {names[1]:>6} | {names[2]:>10} | {names[3]:>20} | {names[4]:>7} |")
     print(f"|{'-' * 12}|{'-' * 8}|{'-' * 12}|{'-' * 22}|{'-' * 9}|")
     for memory, millis in shares:
         print(
