@@ -65,6 +65,23 @@ class ImageConfig:
 
 
 @dataclass(frozen=True)
+class AsyncConfig:
+    """How Event invocations of a function are retried and where failures go (EventInvokeConfig and
+    DeadLetterConfig). Destinations and the DLQ target are ARNs."""
+
+    maximum_retry_attempts: int = 2
+    maximum_event_age_seconds: int = 21_600
+    on_success: str | None = None
+    on_failure: str | None = None
+    dead_letter_target: str | None = None
+
+    def validate(self) -> AsyncConfig:
+        _check_range("MaximumRetryAttempts", self.maximum_retry_attempts, (0, 2))
+        _check_range("MaximumEventAgeInSeconds", self.maximum_event_age_seconds, (60, 21_600))
+        return self
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     """One function's configuration, as Lambda's FunctionConfiguration holds it."""
 
@@ -83,6 +100,8 @@ class FunctionConfig:
     image_uri: str | None = None
     image_config: ImageConfig | None = None
     layers: tuple[Path, ...] = ()  # local layer contents (folders or zips), extracted to /opt in order
+    async_config: AsyncConfig = field(default_factory=AsyncConfig)
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions; 0 throttles every call
 
     def validate(self) -> FunctionConfig:
         """Raise ConfigError naming the field and the rule, as Lambda's API would; return self."""

@@ -4,6 +4,7 @@
     ├── ConfigError                bad usage or configuration (CLI exit status 2)
     │   ├── TemplateError          a SAM/CloudFormation template that cannot be loaded
     │   └── FunctionNotFoundError  no such function in the template
+    ├── ThrottledError             over a concurrency limit (429 TooManyRequestsException + Reason)
     ├── ImageError                 a runtime image is missing or cannot be built
     ├── ContainerError             the container engine refused or failed
     └── RuntimeApiError            a Runtime API protocol breach (status + Lambda's error type)
@@ -43,6 +44,14 @@ class FunctionNotFoundError(ConfigError):
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message, hint=hint, error_code="ResourceNotFoundException")
+
+
+class ThrottledError(LambdaEmuError):
+    """No capacity for the call: `reason` is Lambda's (e.g. ReservedFunctionConcurrentInvocationLimitExceeded)."""
+
+    def __init__(self, reason: str, message: str = "Rate Exceeded.") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ImageError(LambdaEmuError):
