@@ -15,7 +15,7 @@ from emulator.errors import ConfigError, FunctionNotFoundError
 
 LOG = logging.getLogger(__name__)
 
-# name | name:qualifier | 123456789012:function:name[:qualifier] | arn:aws:lambda:region:acct:function:name[:q]
+# name, name:qualifier, 123456789012:function:name[:qualifier], arn:aws:lambda:region:acct:function:name[:q]
 _ARN = re.compile(
     r"^(?:arn:(?P<partition>[a-z-]+):lambda:(?P<region>[a-z0-9-]+):)?"
     r"(?:(?P<account>\d{12}):function:)?"
