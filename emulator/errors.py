@@ -47,7 +47,7 @@ class FunctionNotFoundError(ConfigError):
 
 
 class ThrottledError(LambdaEmuError):
-    """No capacity for the call; `reason` is Lambda's (ReservedFunctionConcurrentInvocationLimitExceeded...)."""
+    """No capacity for the call; `reason` is Lambda's, such as ConcurrentInvocationLimitExceeded."""
 
     def __init__(self, reason: str, message: str = "Rate Exceeded.") -> None:
         super().__init__(message)
