@@ -4,11 +4,8 @@ each validating the call, moving the protocol's state machine and rendering RAPI
 from __future__ import annotations
 
 import enum
-import http.server
 import json
 import logging
-import selectors
-import socket
 import threading
 import time
 from collections import deque
@@ -18,6 +15,7 @@ from dataclasses import dataclass, field
 
 from emulator import wire
 from emulator.errors import RuntimeApiError
+from emulator.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
 from emulator.models import Invocation
 
 LOG = logging.getLogger(__name__)
@@ -205,61 +203,15 @@ class RuntimeApi:
             pending.finish(reply)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuickHandler):
     server: _HttpServer
 
-    def setup(self) -> None:
-        super().setup()
-        # Without TCP_NODELAY every small reply waits for a delayed ACK: ~40 ms per call.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        self.server.untrack(self.connection)
-        super().finish()
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
-        LOG.debug("runtime api: " + format, *args)
-
-    def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-        # One write per reply: headers and body in the same segment.
-        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
-        all_headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
-        all_headers.update(headers or {})
-        lines += [f"{name}: {value}" for name, value in all_headers.items()]
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-
     def _reply_error(self, exc: RuntimeApiError) -> None:
-        self._reply(exc.status, _error_json(exc.error_type, exc.message))
-
-    def _read_body(self, limit: int) -> bytes | None:
-        """The request body, or None (after draining it) when it is larger than `limit`."""
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks, size = [], 0
-            while True:
-                length = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if length == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    break
-                data = self.rfile.read(length)
-                self.rfile.readline()
-                size += length
-                if size <= limit:
-                    chunks.append(data)
-            return b"".join(chunks) if size <= limit else None
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > limit:
-            remaining = length
-            while remaining > 0:  # drain, so the connection stays usable
-                remaining -= len(self.rfile.read(min(remaining, 1 << 20)) or b"x" * remaining)
-            return None
-        return self.rfile.read(length) if length else b""
+        self.reply(exc.status, _error_json(exc.error_type, exc.message))
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.path != wire.PATH_NEXT:
-            self._reply(404, _error_json("NotFound", "Not found"))
+            self.reply(404, _error_json("NotFound", "Not found"))
             return
         try:
             pending = self.server.api.next_invocation()
@@ -284,23 +236,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         ):
             if value:
                 headers[name] = value
-        self._reply(200, inv.payload, headers)
+        self.reply(200, inv.payload, headers)
 
     def do_POST(self) -> None:  # noqa: N802
         api = self.server.api
         path = self.path
         try:
             if path == wire.PATH_INIT_ERROR:
-                body = self._read_body(wire.MAX_RESPONSE_BYTES) or b""
+                body = self.read_body(wire.MAX_RESPONSE_BYTES) or b""
                 api.report_init_error(self._error_reply(ReplyKind.INIT_ERROR, body))
-                self._reply(202, b'{"status":"OK"}')
+                self.reply(202, b'{"status":"OK"}')
                 return
             if not path.startswith(wire.INVOCATION_PREFIX):
-                self._reply(404, _error_json("NotFound", "Not found"))
+                self.reply(404, _error_json("NotFound", "Not found"))
                 return
             request_id, _, action = path[len(wire.INVOCATION_PREFIX) :].rpartition("/")
             if action == "response":
-                result = self._read_body(wire.MAX_RESPONSE_BYTES)
+                result = self.read_body(wire.MAX_RESPONSE_BYTES)
                 if result is None:
                     self._response_too_large(request_id)
                     return
@@ -308,12 +260,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     ReplyKind.RESPONSE, result, self.headers.get("Content-Type") or "application/json"
                 )
             elif action == "error":
-                reply = self._error_reply(ReplyKind.ERROR, self._read_body(wire.MAX_RESPONSE_BYTES) or b"")
+                reply = self._error_reply(ReplyKind.ERROR, self.read_body(wire.MAX_RESPONSE_BYTES) or b"")
             else:
-                self._reply(404, _error_json("NotFound", "Not found"))
+                self.reply(404, _error_json("NotFound", "Not found"))
                 return
             api.complete(request_id, reply)
-            self._reply(202, b'{"status":"OK"}')
+            self.reply(202, b'{"status":"OK"}')
         except RuntimeApiError as exc:
             self._reply_error(exc)
 
@@ -328,81 +280,33 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             f"Response payload size exceeded maximum allowed payload size ({limit} bytes).",
         )
         self.server.api.complete(request_id, RuntimeReply(ReplyKind.TOO_LARGE, caller_body))
-        self._reply(
+        self.reply(
             413,
             _error_json(wire.E_REQUEST_TOO_LARGE, f"Exceeded maximum allowed payload size ({limit} bytes)."),
         )
 
 
-class _HttpServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, address: tuple[str, int], api: RuntimeApi) -> None:
-        super().__init__(address, _Handler)
+class _HttpServer(TrackingHttpServer):
+    def __init__(self, address: tuple[str, int], api: RuntimeApi, name: str) -> None:
+        super().__init__(address, _Handler, name=name)
         self.api = api
-        self._connections: set[socket.socket] = set()
-        self._conn_lock = threading.Lock()
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # A runtime that dies mid-request (kill, OOM, timeout) leaves a broken socket: expected, not news.
-        LOG.debug("runtime api connection from %s ended", client_address, exc_info=True)
-
-    def track(self, conn: socket.socket) -> None:
-        with self._conn_lock:
-            self._connections.add(conn)
-
-    def untrack(self, conn: socket.socket) -> None:
-        with self._conn_lock:
-            self._connections.discard(conn)
-
-    def drop_connections(self) -> None:
-        with self._conn_lock:
-            for conn in self._connections:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            self._connections.clear()
 
 
 class RuntimeApiServer:
     """The HTTP endpoint of one RuntimeApi on 127.0.0.1 (a port of its own per environment, because a
-    runtime addresses the API by host:port only). Closing it stops at once: no polling interval."""
+    runtime addresses the API by host:port only). Closing it stops at once."""
 
     def __init__(self, api: RuntimeApi, *, host: str = "127.0.0.1", name: str = "runtime-api") -> None:
         self.api = api
-        self._httpd = _HttpServer((host, 0), api)
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
-        self._thread.start()
+        self._server = BackgroundServer(_HttpServer((host, 0), api, name))
 
     @property
     def address(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"{host.decode() if isinstance(host, bytes) else host}:{port}"
-
-    def _serve(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._httpd.socket, selectors.EVENT_READ)
-            selector.register(self._wake_r, selectors.EVENT_READ)
-            while True:
-                for key, _ in selector.select():
-                    if key.fileobj is self._wake_r:
-                        return
-                    self._httpd.handle_request()  # readable: accepts at once, hands to a connection thread
+        return self._server.address
 
     def close(self) -> None:
         self.api.close()
-        try:
-            self._wake_w.send(b"x")
-        except OSError:
-            pass
-        self._thread.join(timeout=5)
-        self._httpd.drop_connections()
-        self._httpd.server_close()
-        self._wake_r.close()
-        self._wake_w.close()
+        self._server.close()
 
     def __enter__(self) -> RuntimeApiServer:
         return self

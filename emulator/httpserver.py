@@ -1,0 +1,135 @@
+"""The HTTP plumbing our two servers share (the Runtime API and the Invoke API): keep-alive HTTP/1.1 with
+TCP_NODELAY, one write per reply, bounded request bodies, and a server that closes at once."""
+
+from __future__ import annotations
+
+import http.server
+import logging
+import selectors
+import socket
+import threading
+from collections.abc import Mapping
+
+LOG = logging.getLogger(__name__)
+
+
+class QuickHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler for small, fast JSON exchanges on loopback."""
+
+    protocol_version = "HTTP/1.1"
+    server: TrackingHttpServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Without TCP_NODELAY every small reply waits for a delayed ACK: ~40 ms per call.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        self.server.untrack(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        LOG.debug("%s: " + format, self.server.name, *args)
+
+    def reply(self, status: int, body: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
+        """Headers and body in one write, so they leave in one segment."""
+        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+        all_headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        all_headers.update(headers or {})
+        lines += [f"{name}: {value}" for name, value in all_headers.items()]
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+    def read_body(self, limit: int) -> bytes | None:
+        """The request body, or None (after draining it) when it is larger than `limit`."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks, size = [], 0
+            while True:
+                length = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if length == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                data = self.rfile.read(length)
+                self.rfile.readline()
+                size += length
+                if size <= limit:
+                    chunks.append(data)
+            return b"".join(chunks) if size <= limit else None
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            remaining = length
+            while remaining > 0:  # drain, so the connection stays usable
+                remaining -= len(self.rfile.read(min(remaining, 1 << 20)) or b"x" * remaining)
+            return None
+        return self.rfile.read(length) if length else b""
+
+
+class TrackingHttpServer(http.server.ThreadingHTTPServer):
+    """Knows its open connections, so closing the server also ends keep-alive connections."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], handler: type[QuickHandler], *, name: str) -> None:
+        super().__init__(address, handler)
+        self.name = name
+        self._connections: set[socket.socket] = set()
+        self._conn_lock = threading.Lock()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A peer that dies mid-request (a killed runtime, a client gone) leaves a broken socket.
+        LOG.debug("%s: connection from %s ended", self.name, client_address, exc_info=True)
+
+    def track(self, conn: socket.socket) -> None:
+        with self._conn_lock:
+            self._connections.add(conn)
+
+    def untrack(self, conn: socket.socket) -> None:
+        with self._conn_lock:
+            self._connections.discard(conn)
+
+    def drop_connections(self) -> None:
+        with self._conn_lock:
+            for conn in self._connections:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._connections.clear()
+
+
+class BackgroundServer:
+    """Serves `httpd` on a named thread; `close` stops at once (a wake-up socket, no polling interval)."""
+
+    def __init__(self, httpd: TrackingHttpServer) -> None:
+        self.httpd = httpd
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name=httpd.name, daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"{host.decode() if isinstance(host, bytes) else host}:{port}"
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.httpd.socket, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self._wake_r:
+                        return
+                    self.httpd.handle_request()  # readable: accepts at once, hands to a connection thread
+
+    def close(self) -> None:
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        self._thread.join(timeout=5)
+        self.httpd.drop_connections()
+        self.httpd.server_close()
+        self._wake_r.close()
+        self._wake_w.close()
