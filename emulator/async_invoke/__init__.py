@@ -1,0 +1,1 @@
+"""Asynchronous (Event) invocations: a durable queue, Lambda's retry policy, dead letters and destinations."""
