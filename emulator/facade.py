@@ -12,12 +12,14 @@ from pathlib import Path
 
 from emulator import wire
 from emulator.cleanup import OWNER_LABEL, is_stale
-from emulator.code import code_dir
-from emulator.config import EmulatorConfig, FunctionConfig
+from emulator.code import code_dir, function_image
+from emulator.config import EmulatorConfig, FunctionConfig, ImageConfig
 from emulator.containers import ContainerBackend, tmpdisk
+from emulator.containers.images import ImageBackend
 from emulator.environment import Environment, RuntimeImage, owner_of_disk
 from emulator.errors import ConfigError
 from emulator.invoker import Invoker
+from emulator.layers import check_limits, opt_dir
 from emulator.logstream import LineSink
 from emulator.models import Invocation, InvocationResult
 from emulator.pool import EnvironmentPool
@@ -37,10 +39,14 @@ class Emulator:
         images: ImageBuilder,
         sink: LineSink | None = None,
         sweep_leftovers: bool = True,
+        function_images: ImageBackend | None = None,
     ) -> None:
         self.config = config
         self._backend = backend
         self._images = images
+        # Where container-image functions' images are looked up and built (the Docker engine by default).
+        self._function_images = function_images
+        self._build_lock = threading.Lock()
         self._sink = sink
         self._runtime_images: dict[str, RuntimeImage] = {}
         self._lock = threading.Lock()
@@ -73,13 +79,55 @@ class Emulator:
             self._runtime_images[runtime_id] = image
         return image
 
+    def function_image(self, function: FunctionConfig) -> RuntimeImage:
+        """A container-image function's image (built first when the engine lacks it and the function says
+        how), run as Lambda runs images: the image's own runtime client, no code mount, no runtime
+        variables, the ImageConfig overrides."""
+        if self._function_images is None:
+            from emulator.containers.images import DockerImages
+
+            self._function_images = DockerImages()
+        with self._build_lock:  # concurrent first invocations must not build twice
+            tag = function_image(function, self._function_images)
+        overrides = function.image_config or ImageConfig()
+        return RuntimeImage(
+            image=tag,
+            execution_env=None,  # AWS_EXECUTION_ENV names managed runtimes only
+            log_markers=False,  # a foreign runtime client writes none of our markers
+            # Lambda runs every container image as its own least-privileged user, whatever USER the image
+            # names ("The default Lambda user must be able to read all the files required to run your
+            # function code": AWS docs, Create a Lambda function using a container image, Requirements);
+            # it is the managed runtimes' sbx_user1051, uid 993.
+            user="993:990",
+            entrypoint=overrides.entry_point,
+            command=overrides.command,
+            working_dir=overrides.working_directory,  # None: the image's own WORKDIR
+        )
+
     def _new_environment(self, function: FunctionConfig) -> Environment:
+        if function.package_type == "Image":
+            if function.layers:
+                raise ConfigError(
+                    f"Function {function.name} is a container image: Lambda adds no layers to images.",
+                    hint="Copy the layer's content into the image instead.",
+                )
+            return Environment(
+                function,
+                self.function_image(function),
+                backend=self._backend,
+                emulator=self.config,
+                code_dir=None,  # the code is in the image
+                sink=self._sink,
+            )
+        check_limits(function)
+        layers = opt_dir(function.layers, self.config.state_dir)
         return Environment(
             function,
             self.runtime_image(function.runtime),
             backend=self._backend,
             emulator=self.config,
             code_dir=str(code_dir(function.code_path, self.config.state_dir)),
+            opt_dir=str(layers) if layers else None,
             sink=self._sink,
         )
 

@@ -21,6 +21,7 @@ LOG = logging.getLogger(__name__)
 STACK_NAME = "lambda-emu"
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
+_LAYER_ARN = "arn:aws:lambda:{region}:{account}:layer:{name}:1"
 # Resources whose Ref and some attributes lambda-emu can know, given the physical name: the name property
 # the template sets, or else the logical ID (the rule lambda-emu names functions by). type → (name
 # property, Ref format, attribute formats); formats take {name}, {region} and {account}.
@@ -49,6 +50,9 @@ _NAMED_TYPES: dict[str, tuple[str, str, Mapping[str, str]]] = {
         {"TopicArn": "arn:aws:sns:{region}:{account}:{name}", "TopicName": "{name}"},
     ),
     "AWS::SSM::Parameter": ("Name", "{name}", {}),
+    # Ref to a layer version is its ARN; lambda-emu numbers every local layer version 1.
+    "AWS::Serverless::LayerVersion": ("LayerName", _LAYER_ARN, {}),
+    "AWS::Lambda::LayerVersion": ("LayerName", _LAYER_ARN, {"LayerVersionArn": _LAYER_ARN}),
 }  # fmt: skip
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 

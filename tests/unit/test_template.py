@@ -457,12 +457,12 @@ def test_lambda_function_without_code_is_a_template_error(tmp_path):
         load(tmp_path, LAMBDA_FUNCTION.replace("      Code: {code}\n", ""))
 
 
-def test_image_functions_are_skipped_with_a_reason(tmp_path):
+def test_image_function_without_image_uri_or_metadata_is_a_template_error(tmp_path):
     text = template(resources="Img:\n  Type: AWS::Serverless::Function\n  Properties: {PackageType: Image}\n")
-    loaded = load(tmp_path, text)
-    assert list(loaded.functions) == ["Fn"]
-    with pytest.raises(FunctionNotFoundError, match="Img .*container-image"):
-        loaded.function("Img")
+    with pytest.raises(
+        TemplateError, match="resource Img, property ImageUri: is required for PackageType Image"
+    ):
+        load(tmp_path, text)
 
 
 def test_layer_content_uri_that_does_not_exist_is_named(tmp_path):
@@ -817,3 +817,229 @@ def test_language_extensions_length_to_json_string_and_find_in_map_default(tmp_p
 def test_numbers_written_as_text_convert_for_integer_properties(tmp_path):
     function = load(tmp_path, template("MemorySize: '1024'\nTimeout: -5\n")).function("Fn")
     assert (function.memory_size, function.timeout) == (1024, -5)  # the range is validate()'s to check
+
+
+# ---- layers ------------------------------------------------------------------------------------------
+LAYERED = """\
+Globals:
+  Function:
+    Layers: [!Ref Shared]
+Resources:
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {LayerName: shared, ContentUri: layers/shared}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Handler: app.handler
+      Runtime: python3.12
+      Layers: [!Ref Zipped, !GetAtt Plain.LayerVersionArn]
+  Zipped:
+    Type: AWS::Serverless::LayerVersion
+    Properties: {ContentUri: layers/zipped.zip}
+  Plain:
+    Type: AWS::Lambda::LayerVersion
+    Properties: {Content: layers/plain}
+"""
+
+
+def layer_folders(tmp_path: Path) -> None:
+    for name in ("shared", "plain"):
+        (tmp_path / "layers" / name / "python").mkdir(parents=True)
+    with zipfile.ZipFile(tmp_path / "layers" / "zipped.zip", "w") as archive:
+        archive.writestr("python/zipped.py", "X = 1\n")
+
+
+def test_layers_load_in_order_globals_first_from_both_layer_types(tmp_path):
+    layer_folders(tmp_path)
+    function = load(tmp_path, LAYERED).function("Fn")
+    assert function.layers == (
+        (tmp_path / "layers" / "shared").resolve(),
+        (tmp_path / "layers" / "zipped.zip").resolve(),
+        (tmp_path / "layers" / "plain").resolve(),
+    )
+
+
+def test_ref_to_a_layer_is_its_arn(tmp_path):
+    layer_folders(tmp_path)
+    text = LAYERED.replace(
+        "      Layers: [!Ref Zipped, !GetAtt Plain.LayerVersionArn]\n",
+        "      Layers: []\n      Environment: {Variables: {ARN: !Ref Shared, PLAIN: !Ref Plain}}\n",
+    )
+    env = load(tmp_path, text).function("Fn").environment
+    assert env["ARN"] == "arn:aws:lambda:eu-west-1:111122223333:layer:shared:1"
+    assert env["PLAIN"] == "arn:aws:lambda:eu-west-1:111122223333:layer:Plain:1"
+
+
+def test_function_without_layers_has_none(tmp_path):
+    assert load(tmp_path, template()).function("Fn").layers == ()
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "arn:aws:lambda:us-east-1:123456789012:layer:remote:3",
+        "!Sub 'arn:aws:lambda:${AWS::Region}:1:layer:x:1'",
+    ],
+)
+def test_remote_layer_arn_is_a_template_error_saying_only_local_layers_run(tmp_path, layer):
+    with pytest.raises(
+        TemplateError, match="property Layers: .* lambda-emu supports only local layers"
+    ) as info:
+        load(tmp_path, template(f"Layers: [{layer}]\n"))
+    assert "LayerVersion" in (info.value.hint or "")
+
+
+def test_layer_with_a_false_condition_is_named_when_a_function_uses_it(tmp_path):
+    (tmp_path / "dep").mkdir()
+    text = template(
+        "Layers: [!Ref Dep]\n",
+        sections="Conditions:\n  Never: !Equals [a, b]\n",
+        resources="Dep:\n  Type: AWS::Serverless::LayerVersion\n  Condition: Never\n"
+        "  Properties: {ContentUri: dep}\n",
+    )
+    with pytest.raises(TemplateError, match="layer Dep is not loaded: its Condition is false"):
+        load(tmp_path, text)
+
+
+def test_layer_content_on_s3_is_a_template_error(tmp_path):
+    text = template(
+        resources="Dep:\n  Type: AWS::Lambda::LayerVersion\n"
+        "  Properties: {Content: {S3Bucket: b, S3Key: k}}\n"
+    )
+    with pytest.raises(TemplateError, match="resource Dep, property Content: points to S3"):
+        load(tmp_path, text)
+
+
+def test_layer_without_content_is_a_template_error(tmp_path):
+    text = template(resources="Dep:\n  Type: AWS::Serverless::LayerVersion\n  Properties: {LayerName: d}\n")
+    with pytest.raises(TemplateError, match="resource Dep, property ContentUri: is required"):
+        load(tmp_path, text)
+
+
+def test_layers_that_are_not_a_list_are_a_template_error(tmp_path):
+    with pytest.raises(TemplateError, match="property Layers: must be a list"):
+        load(tmp_path, template("Layers: just-one\n"))
+
+
+# ---- container-image functions -----------------------------------------------------------------------
+IMAGE = """\
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: app.handler
+    CodeUri: src
+    Timeout: 9
+    Environment: {Variables: {STAGE: dev}}
+Resources:
+  Img:
+    Type: AWS::Serverless::Function
+    Properties:
+      PackageType: Image
+      ImageUri: 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1
+      MemorySize: 512
+      ImageConfig:
+        EntryPoint: [python3, -m, awslambdaric]
+        Command: [app.other]
+        WorkingDirectory: /app
+"""
+
+
+def test_image_function_reads_image_uri_and_image_config_and_takes_no_zip_globals(tmp_path):
+    function = load(tmp_path, IMAGE).function("Img")
+    assert function.package_type == "Image"
+    assert function.image_uri == "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1"
+    assert function.image_config is not None
+    assert function.image_config.entry_point == ("python3", "-m", "awslambdaric")
+    assert function.image_config.command == ("app.other",)
+    assert function.image_config.working_directory == "/app"
+    assert (function.runtime, function.handler, function.layers) == ("", "", ())
+    assert (function.memory_size, function.timeout) == (512, 9)
+    assert function.environment == {"STAGE": "dev"}
+    function.validate()
+
+
+def test_image_function_without_image_config_keeps_the_images_own(tmp_path):
+    text = IMAGE[: IMAGE.index("      ImageConfig:")]
+    assert load(tmp_path, text).function("Img").image_config is None
+
+
+def test_ignore_globals_drops_all_or_the_named_globals(tmp_path):
+    everything = IMAGE.replace("  Img:\n", "  Img:\n    IgnoreGlobals: '*'\n")
+    assert load(tmp_path, everything).function("Img").timeout == 3
+    some = IMAGE.replace("  Img:\n", "  Img:\n    IgnoreGlobals: [Environment]\n")
+    loaded = load(tmp_path, some).function("Img")
+    assert (loaded.timeout, dict(loaded.environment)) == (9, {})
+
+
+def test_ignore_globals_naming_a_property_globals_lack_is_a_template_error(tmp_path):
+    text = IMAGE.replace("  Img:\n", "  Img:\n    IgnoreGlobals: [MemorySize]\n")
+    with pytest.raises(TemplateError, match="IgnoreGlobals names MemorySize"):
+        load(tmp_path, text)
+
+
+@pytest.mark.parametrize("key", ["Runtime: python3.12", "Handler: app.handler", "Layers: []"])
+def test_image_function_with_its_own_zip_properties_is_a_template_error(tmp_path, key):
+    text = IMAGE.replace("      MemorySize: 512\n", f"      MemorySize: 512\n      {key}\n")
+    with pytest.raises(TemplateError, match=f"property {key.split(':')[0]}: .*PackageType is Image"):
+        load(tmp_path, text)
+
+
+def test_image_function_built_from_metadata_is_tagged_as_sam_build_tags_it(tmp_path):
+    (tmp_path / "img").mkdir()
+    text = """\
+    Resources:
+      MyImage:
+        Type: AWS::Serverless::Function
+        Properties: {PackageType: Image}
+        Metadata:
+          DockerContext: img
+          Dockerfile: Dockerfile
+          DockerTag: v2
+          DockerBuildArgs: {BASE: !Ref AWS::Region}
+    """
+    function = load(tmp_path, text).function("MyImage")
+    assert function.image_uri == "myimage:v2"
+    recipe = function.recipe  # type: ignore[attr-defined]
+    assert recipe.context_dir == (tmp_path / "img").resolve()
+    assert (recipe.dockerfile, dict(recipe.build_args), recipe.target) == (
+        "Dockerfile",
+        {"BASE": "eu-west-1"},
+        None,
+    )
+
+
+def test_image_uri_wins_over_the_metadata_tag_and_keeps_the_recipe(tmp_path):
+    (tmp_path / "img").mkdir()
+    text = IMAGE + "    Metadata: {DockerContext: img}\n"
+    function = load(tmp_path, text).function("Img")
+    assert function.image_uri.endswith("/app:v1")
+    assert function.recipe.context_dir == (tmp_path / "img").resolve()  # type: ignore[attr-defined]
+
+
+def test_metadata_docker_context_that_is_missing_is_a_template_error(tmp_path):
+    text = IMAGE + "    Metadata: {DockerContext: nowhere, Dockerfile: Dockerfile}\n"
+    with pytest.raises(TemplateError, match="Metadata.DockerContext: .*nowhere is not a folder"):
+        load(tmp_path, text)
+
+
+def test_lambda_function_image_from_code_image_uri(tmp_path):
+    text = """\
+    Resources:
+      Plain:
+        Type: AWS::Lambda::Function
+        Properties:
+          PackageType: Image
+          Code: {ImageUri: local/app:latest}
+          ImageConfig: {Command: [app.handler]}
+    """
+    function = load(tmp_path, text).function("Plain")
+    assert (function.package_type, function.image_uri) == ("Image", "local/app:latest")
+    assert function.image_config is not None and function.image_config.command == ("app.handler",)
+
+
+def test_image_config_with_wrong_types_is_a_template_error(tmp_path):
+    text = IMAGE.replace("Command: [app.other]", "Command: app.other")
+    with pytest.raises(TemplateError, match="property ImageConfig.Command: must be a list of strings"):
+        load(tmp_path, text)
