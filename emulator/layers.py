@@ -22,16 +22,15 @@ MAX_UNZIPPED_BYTES = 262_144_000
 
 
 def check_limits(function: FunctionConfig) -> None:
-    """ConfigError in Lambda's words when the function's layers break Lambda's limits."""
-    if not function.layers:
-        return
+    """ConfigError in Lambda's words when the function's code and layers break Lambda's limits."""
     if len(function.layers) > MAX_LAYERS:
         # Lambda's CreateFunction / UpdateFunctionConfiguration refuse a sixth layer (wording recalled).
         raise ConfigError(
             f"Cannot reference more than {MAX_LAYERS} layers (function {function.name} has "
             f"{len(function.layers)})."
         )
-    # Lambda counts the function's code and all its layers, extracted, against one limit.
+    # Lambda counts the function's code and all its layers, extracted, against one limit; a zip is measured
+    # from its directory, before anything is extracted.
     total = unzipped_size(function.code_path) + sum(unzipped_size(layer) for layer in function.layers)
     if total > MAX_UNZIPPED_BYTES:
         raise ConfigError(

@@ -11,6 +11,7 @@ from typing import Any
 
 from emulator.config import EmulatorConfig, FunctionConfig
 from emulator.errors import TemplateError
+from emulator.layers import MAX_LAYERS
 from emulator.template.intrinsics import (
     NO_VALUE,
     Resolver,
@@ -120,6 +121,9 @@ class ResourceReader:
         arns = self.get("Layers", [])
         if not isinstance(arns, list) or not all(isinstance(arn, str) for arn in arns):
             raise self.error("Layers", f"must be a list of layer ARNs or Refs to layers; got {arns!r}")
+        if len(arns) > MAX_LAYERS:
+            # Refused where Lambda refuses it, at deployment, rather than at the first invoke.
+            raise self.error("Layers", f"cannot reference more than {MAX_LAYERS} layers; got {len(arns)}")
         paths = []
         for arn in arns:
             if arn in local:

@@ -918,6 +918,16 @@ def test_layer_without_content_is_a_template_error(tmp_path):
         load(tmp_path, text)
 
 
+def test_more_than_five_layers_are_a_template_error_as_lambda_refuses_them_at_deployment(tmp_path):
+    layer_folders(tmp_path)
+    text = LAYERED.replace(
+        "      Layers: [!Ref Zipped, !GetAtt Plain.LayerVersionArn]\n",
+        "      Layers: [!Ref Zipped, !Ref Zipped, !Ref Plain, !Ref Plain, !Ref Zipped]\n",
+    )
+    with pytest.raises(TemplateError, match="property Layers: cannot reference more than 5 layers; got 6"):
+        load(tmp_path, text)
+
+
 def test_layers_that_are_not_a_list_are_a_template_error(tmp_path):
     with pytest.raises(TemplateError, match="property Layers: must be a list"):
         load(tmp_path, template("Layers: just-one\n"))

@@ -1,0 +1,1 @@
+WHERE = "/opt/python (common layer)"
