@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -126,6 +127,40 @@ def _read_event(event_file: str | None, payload: str | None) -> bytes:
     return b"{}"
 
 
+def _template_path(template: Path | None) -> Path:
+    from emulator.template import find_template
+
+    if template is None:
+        template = find_template(Path.cwd())
+        if template is None:
+            raise ConfigError(
+                "No template (template.yaml, template.yml or template.json) here and no --handler given.",
+                hint="Pass -t TEMPLATE, or --runtime, --handler and --code to invoke without a template.",
+            )
+    return template
+
+
+def load_functions(
+    template: Path,
+    *,
+    state_dir: Path,
+    parameter_overrides: str | None,
+    env_vars: Mapping[str, Mapping[str, str]] | None,
+) -> Any:
+    """(EmulatorConfig, Template): every function the template defines."""
+    from emulator.config import EmulatorConfig, host_environ
+    from emulator.template import load_template, parse_parameter_overrides
+
+    emulator = EmulatorConfig.from_environ(host_environ(), state_dir=state_dir)
+    loaded = load_template(
+        template,
+        emulator=emulator,
+        parameter_overrides=parse_parameter_overrides(parameter_overrides or ""),
+        env_vars=env_vars,
+    )
+    return emulator, loaded
+
+
 def resolve_function(
     name: str | None,
     *,
@@ -138,22 +173,14 @@ def resolve_function(
 ) -> Any:
     """The FunctionConfig to run: from the template, or from flags alone (--handler given, no -t)."""
     from emulator.config import EmulatorConfig, FunctionConfig, host_environ
-    from emulator.template import find_template, load_env_vars_file, load_template, parse_parameter_overrides
+    from emulator.template import load_env_vars_file
 
-    emulator = EmulatorConfig.from_environ(host_environ(), state_dir=state_dir)
     env_vars = load_env_vars_file(env_vars_file) if env_vars_file else None
-    if template is None and overrides.get("handler") is None:
-        template = find_template(Path.cwd())
-        if template is None:
-            raise ConfigError(
-                "No template (template.yaml, template.yml or template.json) here and no --handler given.",
-                hint="Pass -t TEMPLATE, or --runtime, --handler and --code to invoke without a template.",
-            )
-    if template is not None:
-        loaded = load_template(
-            template,
-            emulator=emulator,
-            parameter_overrides=parse_parameter_overrides(parameter_overrides or ""),
+    if template is not None or overrides.get("handler") is None:
+        emulator, loaded = load_functions(
+            _template_path(template),
+            state_dir=state_dir,
+            parameter_overrides=parameter_overrides,
             env_vars=env_vars,
         )
         if name is None:
@@ -163,6 +190,7 @@ def resolve_function(
             name = next(iter(loaded.functions))
         function = loaded.function(name)
     else:
+        emulator = EmulatorConfig.from_environ(host_environ(), state_dir=state_dir)
         function_name = name or "function"
         variables: dict[str, str] = {}
         if env_vars:
@@ -234,6 +262,22 @@ def _function_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--payload", help="Event JSON given inline. Without -e or --payload the event is {}.")
 @click.option("--client-context", metavar="BASE64", help="Client context: base64 of a JSON object.")
 @click.option(
+    "--invocation-type",
+    type=click.Choice(["RequestResponse", "Event", "DryRun"]),
+    default="RequestResponse",
+    show_default=True,
+    help="Event queues the call (202) and, without a running server, delivers it here with Lambda's "
+    "retries; DryRun only checks that the call would be accepted (204).",
+)
+@click.option(
+    "--server/--no-server",
+    "use_server",
+    default=True,
+    show_default=True,
+    help="Send the call to a running `lambda-emu serve` of the same template and state directory (warm "
+    "environments), when there is one and no flag changes the function.",
+)
+@click.option(
     "--cpu-limit/--no-cpu-limit",
     default=True,
     show_default=True,
@@ -248,6 +292,8 @@ def invoke(
     event_file: str | None,
     payload: str | None,
     client_context: str | None,
+    invocation_type: str,
+    use_server: bool,
     cpu_limit: bool,
     template: Path | None,
     parameter_overrides: str | None,
@@ -260,7 +306,7 @@ def invoke(
     ephemeral_storage: int | None,
     env_pairs: tuple[str, ...],
 ) -> None:
-    """Invoke a function once (RequestResponse) and print its response on stdout.
+    """Invoke a function once and print its response on stdout.
 
     The function's output is shown on stderr between Lambda's START, END and REPORT lines. Exit status:
     0 success, 1 the function failed (its error payload is printed), 2 bad usage or configuration,
@@ -271,38 +317,209 @@ def invoke(
       lambda-emu invoke EchoFunction --payload '{"hello": "world"}'
       echo '{"n": 1}' | lambda-emu invoke EchoFunction -e -
       lambda-emu invoke --runtime python3.13 --handler app.handler --code src/ --env STAGE=dev
+      lambda-emu invoke RaiseFunction --invocation-type Event
+    """
+    with _errors_to_exit_status():
+        overrides = {
+            "runtime": runtime,
+            "handler": handler,
+            "code": code,
+            "memory_size": memory_size,
+            "timeout": timeout,
+            "ephemeral_storage": ephemeral_storage,
+        }
+        event = _read_event(event_file, payload)
+        state_dir = ctx.obj["state_dir"]
+        changes_function = any(v is not None for v in overrides.values()) or env_pairs or env_vars_file
+        if use_server and not changes_function and not parameter_overrides and name:
+            from emulator.server import find_server
+
+            url = find_server(state_dir, _template_path(template)) if handler is None else None
+            if url is not None:
+                _invoke_remote(url, name, event, invocation_type, client_context)
+                return
+        emulator_config, function = resolve_function(
+            name,
+            template=template,
+            state_dir=state_dir,
+            parameter_overrides=parameter_overrides,
+            env_vars_file=env_vars_file,
+            overrides=overrides,
+            env=_parse_env_pairs(env_pairs),
+        )
+        emulator_config = replace(emulator_config, cpu_limit=cpu_limit)
+        _invoke_here(emulator_config, function, event, invocation_type, client_context)
+
+
+def _invoke_here(
+    emulator_config: Any, function: Any, event: bytes, invocation_type: str, client_context: str | None
+) -> None:
+    from emulator.containers.docker import DockerBackend
+    from emulator.facade import Emulator
+
+    with Emulator(
+        emulator_config, backend=DockerBackend(), images=_image_builder(), sink=_stderr_sink
+    ) as emu:
+        invocation = emu.invocation(function, event, client_context_b64=client_context)
+        if invocation_type == "DryRun":
+            _progress(f"DryRun: {function.name} would be invoked (204); nothing ran")
+            return
+        if invocation_type == "Event":
+            from emulator.server import deliver_event_here
+
+            _progress("Event: accepted (202); delivering it here, with Lambda's retries")
+            deliver_event_here(emu, function, invocation)
+            return
+        result = emu.invoke(function, invocation)
+    sys.stdout.buffer.write(result.payload + b"\n")
+    sys.stdout.flush()
+    if result.failed:
+        sys.exit(EXIT_FUNCTION_ERROR)
+
+
+def _invoke_remote(
+    url: str, name: str, event: bytes, invocation_type: str, client_context: str | None
+) -> None:
+    """The call through a running `serve`: its warm environments run it, its log comes back here."""
+    from emulator.api.client import invoke_through
+
+    _progress(f"invoking through the server at {url}")
+    outcome = invoke_through(url, name, event, invocation_type=invocation_type, client_context=client_context)
+    if invocation_type != "RequestResponse":
+        _progress(f"{invocation_type}: {outcome.status}")
+        return
+    sys.stderr.write(outcome.log)
+    sys.stderr.flush()
+    sys.stdout.buffer.write(outcome.payload + b"\n")
+    sys.stdout.flush()
+    if outcome.function_error:
+        sys.exit(EXIT_FUNCTION_ERROR)
+
+
+@main.command()
+@click.option(
+    "-t",
+    "--template",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SAM or CloudFormation template (default: template.yaml or template.yml here).",
+)
+@click.option(
+    "--parameter-overrides", metavar="'K=V K2=V2'", help="Template parameter values, as SAM takes them."
+)
+@click.option(
+    "--env-vars",
+    "env_vars_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='SAM\'s JSON env-vars file: a section per function plus "Parameters" for all.',
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=3001, show_default=True, type=int, help="Port to listen on (0: any free).")
+@click.option(
+    "--keep-alive",
+    default=600.0,
+    show_default=True,
+    type=float,
+    help="Seconds an idle environment stays warm before it is stopped.",
+)
+@click.option(
+    "--account-concurrency",
+    default=1000,
+    show_default=True,
+    type=int,
+    help="The account's concurrency limit (Lambda's default quota: 1,000).",
+)
+@click.option(
+    "--async-retry-delays",
+    default="60,120",
+    show_default=True,
+    metavar="FIRST,SECOND",
+    help="Seconds before the first and the second retry of a failed Event invocation (Lambda: ~60, 120).",
+)
+@click.option(
+    "--sqs-endpoint-url",
+    metavar="URL",
+    help="Send SQS/SNS dead letters and destination records to this endpoint (else AWS_ENDPOINT_URL_SQS "
+    "or AWS_ENDPOINT_URL); without one they go to the local sink that `lambda-emu dlq list` prints.",
+)
+@click.option(
+    "--cpu-limit/--no-cpu-limit",
+    default=True,
+    show_default=True,
+    help="Give functions Lambda's CPU share; --no-cpu-limit trades that fidelity for speed.",
+)
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    template: Path | None,
+    parameter_overrides: str | None,
+    env_vars_file: Path | None,
+    host: str,
+    port: int,
+    keep_alive: float,
+    account_concurrency: int,
+    async_retry_delays: str,
+    sqs_endpoint_url: str | None,
+    cpu_limit: bool,
+) -> None:
+    """Serve the template's functions on a local Lambda API endpoint that AWS SDKs and the aws CLI use.
+
+    Environments stay warm between calls and scale out for concurrent ones; Event invocations are queued
+    durably in the state directory. Ctrl-C stops it cleanly: in-flight calls finish, containers go.
+
+    \b
+    Examples:
+      lambda-emu serve -t template.yaml --async-retry-delays 1,1
+      aws lambda invoke --endpoint-url http://127.0.0.1:3001 --function-name HelloFunction out.json
     """
     with _errors_to_exit_status():
         from emulator.containers.docker import DockerBackend
         from emulator.facade import Emulator
+        from emulator.server import LambdaServer, ServeConfig
+        from emulator.template import load_env_vars_file
 
-        emulator_config, function = resolve_function(
-            name,
-            template=template,
+        path = _template_path(template)
+        emulator_config, loaded = load_functions(
+            path,
             state_dir=ctx.obj["state_dir"],
             parameter_overrides=parameter_overrides,
-            env_vars_file=env_vars_file,
-            overrides={
-                "runtime": runtime,
-                "handler": handler,
-                "code": code,
-                "memory_size": memory_size,
-                "timeout": timeout,
-                "ephemeral_storage": ephemeral_storage,
-            },
-            env=_parse_env_pairs(env_pairs),
+            env_vars=load_env_vars_file(env_vars_file) if env_vars_file else None,
         )
-        emulator_config = replace(emulator_config, cpu_limit=cpu_limit)
-        event = _read_event(event_file, payload)
-        with Emulator(
-            emulator_config, backend=DockerBackend(), images=_image_builder(), sink=_stderr_sink
-        ) as emu:
-            invocation = emu.invocation(function, event, client_context_b64=client_context)
-            result = emu.invoke(function, invocation)
-        sys.stdout.buffer.write(result.payload + b"\n")
-        sys.stdout.flush()
-        if result.failed:
-            sys.exit(EXIT_FUNCTION_ERROR)
+        config = ServeConfig(
+            host=host,
+            port=port,
+            keep_alive=keep_alive,
+            account_concurrency=account_concurrency,
+            retry_delays=_parse_delays(async_retry_delays),
+            sqs_endpoint_url=sqs_endpoint_url
+            or os.environ.get("AWS_ENDPOINT_URL_SQS")
+            or os.environ.get("AWS_ENDPOINT_URL"),
+            template=path,
+        )
+        emulator = Emulator(
+            replace(emulator_config, cpu_limit=cpu_limit),
+            backend=DockerBackend(),
+            images=_image_builder(),
+            sink=_stderr_sink,
+        )
+        with LambdaServer(emulator, loaded.functions.values(), config) as server:
+            names = ", ".join(loaded.functions) or "none"
+            _progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
+            _progress("Ctrl-C to stop")
+            try:
+                threading.Event().wait()  # until Ctrl-C or SIGTERM (raised here as KeyboardInterrupt)
+            except KeyboardInterrupt:
+                _progress("stopping: in-flight invocations finish, then every container is removed")
+        _progress("stopped")
+
+
+def _parse_delays(text: str) -> tuple[float, float]:
+    try:
+        first, second = (float(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"--async-retry-delays takes two numbers of seconds, e.g. 1,1; got {text!r}."
+        ) from None
+    return first, second
 
 
 @main.group()

@@ -180,6 +180,14 @@ class Emulator:
     def environments(self) -> list[Environment]:
         return self._pool.environments()
 
+    def stop_idle(self, idle_for: float) -> int:
+        """Stop environments unused for `idle_for` seconds, as Lambda reclaims idle ones."""
+        return self._pool.stop_idle(idle_for)
+
+    def retire(self, function_name: str) -> int:
+        """Stop a function's idle environments: its code or configuration changed."""
+        return self._pool.retire(function_name)
+
     def close(self) -> None:
         self._pool.close()
 

@@ -123,12 +123,17 @@ class BackgroundServer:
                         return
                     self.httpd.handle_request()  # readable: accepts at once, hands to a connection thread
 
-    def close(self) -> None:
+    def stop_accepting(self) -> None:
+        """End the accept loop and close the listening socket; open connections go on."""
         try:
             self._wake_w.send(b"x")
         except OSError:
             pass
         self._thread.join(timeout=5)
+        self.httpd.socket.close()
+
+    def close(self) -> None:
+        self.stop_accepting()
         self.httpd.drop_connections()
         self.httpd.server_close()
         self._wake_r.close()

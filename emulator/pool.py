@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -27,6 +28,7 @@ class EnvironmentPool:
         self._factory = factory
         self._lock = threading.Lock()
         self._idle: defaultdict[str, list[Environment]] = defaultdict(list)
+        self._released_at: dict[str, float] = {}  # environment id → when it last became idle
         self._all: list[Environment] = []
         self._closed = False
 
@@ -51,6 +53,39 @@ class EnvironmentPool:
             if self._closed or env.state is EnvState.CLOSED:
                 return
             self._idle[pool_key(env.function)].append(env)
+            self._released_at[env.id] = time.monotonic()
+
+    def stop_idle(self, idle_for: float) -> int:
+        """Stop environments idle for at least `idle_for` seconds (Lambda reclaims idle ones too)."""
+        cutoff = time.monotonic() - idle_for
+        with self._lock:
+            stale = [
+                env
+                for envs in self._idle.values()
+                for env in envs
+                if self._released_at.get(env.id, 0) <= cutoff
+            ]
+            for env in stale:
+                self._idle[pool_key(env.function)].remove(env)
+                self._all.remove(env)
+                self._released_at.pop(env.id, None)
+        for env in stale:
+            env.close()
+        return len(stale)
+
+    def retire(self, function_name: str) -> int:
+        """Stop the idle environments of a function (its code or configuration changed); busy ones end
+        their invocation and are not reused, since a new configuration has another pool key."""
+        with self._lock:
+            stale = [
+                env for envs in self._idle.values() for env in envs if env.function.name == function_name
+            ]
+            for env in stale:
+                self._idle[pool_key(env.function)].remove(env)
+                self._all.remove(env)
+        for env in stale:
+            env.close()
+        return len(stale)
 
     def environments(self) -> list[Environment]:
         with self._lock:

@@ -17,6 +17,17 @@ H_TENANT_ID = "Lambda-Runtime-Aws-Tenant-Id"
 # Headers the runtime may send with an error.
 H_FUNCTION_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 
+# The Invoke API (contract §5): its path and headers, request and response.
+INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
+X_INVOCATION_TYPE = "X-Amz-Invocation-Type"
+X_LOG_TYPE = "X-Amz-Log-Type"
+X_CLIENT_CONTEXT = "X-Amz-Client-Context"
+X_LOG_RESULT = "X-Amz-Log-Result"
+X_FUNCTION_ERROR = "X-Amz-Function-Error"
+X_EXECUTED_VERSION = "X-Amz-Executed-Version"
+X_ERROR_TYPE = "x-amzn-ErrorType"
+X_REQUEST_ID = "x-amzn-RequestId"
+
 # Runtime API error types (RAPID's bodies: {"errorMessage": ..., "errorType": ...}).
 E_INVALID_REQUEST_ID = "InvalidRequestID"
 E_INVALID_STATE_TRANSITION = "InvalidStateTransition"

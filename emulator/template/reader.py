@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import zipfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from emulator.config import EmulatorConfig, FunctionConfig
-from emulator.errors import TemplateError
+from emulator.config import AsyncConfig, EmulatorConfig, FunctionConfig
+from emulator.errors import ConfigError, TemplateError
 from emulator.layers import MAX_LAYERS
 from emulator.template.intrinsics import (
     NO_VALUE,
@@ -101,7 +102,68 @@ class ResourceReader:
             "architectures": tuple(architectures),
             "description": self.string("Description", ""),
             "logical_id": self.lid,
+            "reserved_concurrency": self.optional_whole("ReservedConcurrentExecutions"),
+            "async_config": self.async_config(),
         }
+
+    def optional_whole(self, key: str) -> int | None:
+        value = self.get(key, None)
+        return None if value is None else self.whole(key, value)
+
+    def async_config(self) -> AsyncConfig:
+        """EventInvokeConfig (SAM's property) and the dead-letter target: SAM's DeadLetterQueue
+        {Type, TargetArn} or CloudFormation's DeadLetterConfig {TargetArn}."""
+        invoke_config = self.get("EventInvokeConfig", {}) if self.serverless else {}
+        if not isinstance(invoke_config, dict):
+            raise self.error("EventInvokeConfig", f"must be a mapping; got {invoke_config!r}")
+        dlq_key = "DeadLetterQueue" if self.serverless else "DeadLetterConfig"
+        dlq = self.get(dlq_key, {})
+        if not isinstance(dlq, dict):
+            raise self.error(dlq_key, f"must be a mapping with TargetArn; got {dlq!r}")
+        return self.event_invoke_config(
+            invoke_config, "EventInvokeConfig", AsyncConfig(dead_letter_target=self._arn(dlq_key, dlq))
+        )
+
+    def event_invoke_config(self, fields: Mapping[str, Any], key: str, base: AsyncConfig) -> AsyncConfig:
+        """EventInvokeConfig fields (SAM's property or an AWS::Lambda::EventInvokeConfig resource) over
+        `base`, validated as Lambda validates them."""
+        destinations = fields.get("DestinationConfig", {})
+        if not isinstance(destinations, dict):
+            raise self.error(f"{key}.DestinationConfig", f"must be a mapping; got {destinations!r}")
+        config = replace(
+            base,
+            maximum_retry_attempts=self.whole(
+                f"{key}.MaximumRetryAttempts", fields.get("MaximumRetryAttempts", base.maximum_retry_attempts)
+            ),
+            maximum_event_age_seconds=self.whole(
+                f"{key}.MaximumEventAgeInSeconds",
+                fields.get("MaximumEventAgeInSeconds", base.maximum_event_age_seconds),
+            ),
+            on_success=self._destination(key, destinations, "OnSuccess") or base.on_success,
+            on_failure=self._destination(key, destinations, "OnFailure") or base.on_failure,
+        )
+        try:
+            return config.validate()
+        except ConfigError as exc:
+            raise self.error(key, exc.message) from exc
+
+    def _destination(self, key: str, destinations: Mapping[str, Any], which: str) -> str | None:
+        target = destinations.get(which)
+        if target is None:
+            return None
+        if not isinstance(target, dict):
+            raise self.error(f"{key}.DestinationConfig.{which}", f"must be a mapping; got {target!r}")
+        # SAM's form names the ARN "Destination" (plus a Type); so does CloudFormation's.
+        return self._arn(f"{key}.DestinationConfig.{which}", target, field_name="Destination")
+
+    def _arn(self, key: str, mapping: Mapping[str, Any], field_name: str = "TargetArn") -> str | None:
+        value = mapping.get(field_name)
+        if value is None:
+            return None
+        value = self.resolve_as(f"{key}.{field_name}", value)
+        if not isinstance(value, str) or not value.startswith("arn:"):
+            raise self.error(f"{key}.{field_name}", f"must be an ARN; got {value!r}")
+        return value
 
     def function(
         self, local_layers: Mapping[str, Path], excluded_layers: Mapping[str, str]

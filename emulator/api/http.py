@@ -1,0 +1,268 @@
+"""The Lambda API over HTTP, as AWS SDKs speak it (rest-json): routes, status codes, headers and error
+bodies exactly as Lambda sends them (contract §5)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from emulator import wire
+from emulator.api.client import LOCAL_INVOKE_PATH
+from emulator.api.service import LambdaService
+from emulator.errors import ConfigError, LambdaEmuError, ThrottledError
+from emulator.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
+
+LOG = logging.getLogger(__name__)
+
+# Status of each error code Lambda answers with (the rest are ServiceException, 500).
+_STATUS = {
+    "InvalidParameterValueException": 400,
+    "InvalidRequestContentException": 400,
+    "ValidationException": 400,
+    "ResourceNotFoundException": 404,
+    "ResourceConflictException": 409,
+    "PreconditionFailedException": 412,
+    "RequestEntityTooLargeException": 413,
+    "UnsupportedMediaTypeException": 415,
+    "TooManyRequestsException": 429,
+    "ServiceException": 500,
+}
+# Bodies larger than this are drained and refused before they are read into memory.
+_MAX_BODY = wire.MAX_SYNC_REQUEST_BYTES + 1
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] | None = None
+
+
+Route = Callable[[LambdaService, "Request"], Reply]
+
+
+@dataclass(frozen=True)
+class Request:
+    function_name: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+
+def _json(status: int, value: object) -> Reply:
+    return Reply(status, json.dumps(value).encode())
+
+
+def _invoke(service: LambdaService, request: Request) -> Reply:
+    outcome = service.invoke(
+        request.function_name,
+        request.body,
+        qualifier=request.query.get("Qualifier"),
+        invocation_type=request.headers.get(wire.X_INVOCATION_TYPE.lower()),
+        log_type=request.headers.get(wire.X_LOG_TYPE.lower()),
+        client_context=request.headers.get(wire.X_CLIENT_CONTEXT.lower()),
+    )
+    headers = dict(outcome.headers, **{wire.X_REQUEST_ID: outcome.request_id})
+    return Reply(outcome.status, outcome.payload, headers)
+
+
+def _local_invoke(service: LambdaService, request: Request) -> Reply:
+    """Ours: a RequestResponse Invoke answered with the payload and the invocation's whole log as JSON,
+    for `lambda-emu invoke` run against a server."""
+    outcome = service.invoke(
+        request.function_name,
+        request.body,
+        client_context=request.headers.get(wire.X_CLIENT_CONTEXT.lower()),
+    )
+    result = outcome.result
+    assert result is not None  # a RequestResponse call always runs
+    answer = {
+        "StatusCode": outcome.status,
+        "Payload": base64.b64encode(result.payload).decode(),
+        "FunctionError": result.function_error,
+        "Log": result.init_logs + result.logs,
+    }
+    return _json(200, answer)
+
+
+def _no_content(operation: Callable[[str], None], request: Request) -> Reply:
+    operation(request.function_name)
+    return Reply(204)
+
+
+def _path(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.escape(template).replace(re.escape("{name}"), "(?P<name>[^/]+)") + "$")
+
+
+_ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
+    ("POST", _path(wire.INVOKE_PATH), _invoke),
+    ("POST", _path(LOCAL_INVOKE_PATH), _local_invoke),
+    (
+        "PUT",
+        re.compile(r"^/2017-10-31/functions/(?P<name>[^/]+)/concurrency$"),
+        lambda s, r: _json(200, s.put_concurrency(r.function_name, r.body)),
+    ),
+    (
+        "GET",
+        re.compile(r"^/2019-09-30/functions/(?P<name>[^/]+)/concurrency$"),
+        lambda s, r: _json(200, s.get_concurrency(r.function_name)),
+    ),
+    (
+        "DELETE",
+        re.compile(r"^/2017-10-31/functions/(?P<name>[^/]+)/concurrency$"),
+        lambda s, r: _no_content(s.delete_concurrency, r),
+    ),
+    (
+        "PUT",
+        re.compile(r"^/2019-09-25/functions/(?P<name>[^/]+)/event-invoke-config$"),
+        lambda s, r: _json(200, s.put_event_invoke_config(r.function_name, r.body, merge=False)),
+    ),
+    (
+        "POST",
+        re.compile(r"^/2019-09-25/functions/(?P<name>[^/]+)/event-invoke-config$"),
+        lambda s, r: _json(200, s.put_event_invoke_config(r.function_name, r.body, merge=True)),
+    ),
+    (
+        "GET",
+        re.compile(r"^/2019-09-25/functions/(?P<name>[^/]+)/event-invoke-config$"),
+        lambda s, r: _json(200, s.get_event_invoke_config(r.function_name)),
+    ),
+    (
+        "DELETE",
+        re.compile(r"^/2019-09-25/functions/(?P<name>[^/]+)/event-invoke-config$"),
+        lambda s, r: _no_content(s.delete_event_invoke_config, r),
+    ),
+]
+
+
+def error_reply(exc: Exception) -> Reply:
+    """An exception as Lambda renders a service error: x-amzn-ErrorType and {"Type", "message"}."""
+    if isinstance(exc, ThrottledError):
+        code = "TooManyRequestsException"
+        body: dict[str, str] = {"Reason": exc.reason, "Type": "User", "message": exc.message}
+        return Reply(429, json.dumps(body).encode(), {wire.X_ERROR_TYPE: code, "Retry-After": "1"})
+    if isinstance(exc, ConfigError):
+        code, message, kind = exc.error_code, exc.message, "User"
+    elif isinstance(exc, LambdaEmuError):
+        code, message, kind = "ServiceException", exc.message, "Service"
+    else:
+        LOG.exception("unexpected error in the Lambda API")
+        code, message, kind = "ServiceException", "An internal error occurred.", "Service"
+    # ResourceNotFoundException's body says "Message", the others "message" (botocore reads both).
+    key = "Message" if code == "ResourceNotFoundException" else "message"
+    return Reply(
+        _STATUS.get(code, 500), json.dumps({"Type": kind, key: message}).encode(), {wire.X_ERROR_TYPE: code}
+    )
+
+
+def _find_route(method: str, path: str) -> tuple[Route, str] | None:
+    for verb, pattern, route in _ROUTES:
+        match = pattern.match(path)
+        if verb == method and match:
+            return route, unquote(match.group("name"))
+    return None
+
+
+class _Handler(QuickHandler):
+    server: _ApiHttpServer
+
+    def _handle(self, method: str) -> None:
+        with self.server.in_flight():
+            self._route(method)
+
+    def _route(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        body = self.read_body(_MAX_BODY)
+        request_id = str(uuid.uuid4())
+        found = _find_route(method, url.path)
+        if found is None:
+            unknown = b'{"Type":"User","message":"Unknown operation"}'
+            self._send(Reply(404, unknown, {wire.X_ERROR_TYPE: "UnknownOperationException"}), request_id)
+            return
+        route, function_name = found
+        try:
+            if body is None:
+                limit = wire.MAX_SYNC_REQUEST_BYTES
+                raise ConfigError(
+                    f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+                    error_code="RequestEntityTooLargeException",
+                )
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            reply = route(self.server.service, Request(function_name, query, headers, body))
+        except Exception as exc:  # every failure becomes Lambda's error shape, never a dropped connection
+            reply = error_reply(exc)
+        self._send(reply, request_id)
+
+    def _send(self, reply: Reply, request_id: str) -> None:
+        headers = {wire.X_REQUEST_ID: request_id, **(reply.headers or {})}
+        self.reply(reply.status, reply.body, headers)
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self._handle("POST")
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._handle("GET")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._handle("DELETE")
+
+
+class _ApiHttpServer(TrackingHttpServer):
+    def __init__(self, address: tuple[str, int], service: LambdaService) -> None:
+        super().__init__(address, _Handler, name="lambda-api")
+        self.service = service
+        self._busy = 0
+        self._idle = threading.Condition()
+
+    @contextmanager
+    def in_flight(self) -> Iterator[None]:
+        with self._idle:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is being handled (for a graceful shutdown); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
+
+class InvokeApiServer:
+    """The Lambda API on host:port (127.0.0.1 by default: nothing else can reach it)."""
+
+    def __init__(self, service: LambdaService, *, host: str = "127.0.0.1", port: int = 3001) -> None:
+        self._server = BackgroundServer(_ApiHttpServer((host, port), service))
+
+    @property
+    def address(self) -> str:
+        return self._server.address
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def stop_accepting(self) -> None:
+        """Close the listening socket; requests already in progress go on."""
+        self._server.stop_accepting()
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self._server.httpd.wait_idle(timeout)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._server.close()
