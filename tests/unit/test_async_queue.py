@@ -1,0 +1,216 @@
+"""The durable event queue: claims, schedules, and events that outlive a crash of the emulator."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+from emulator.async_invoke.queue import EventQueue
+from emulator.async_invoke.retry import EventHistory, LastError
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = 1_000_000.0
+
+
+def test_an_accepted_event_is_claimed_once(tmp_path: Path) -> None:
+    with EventQueue(tmp_path / "events.sqlite3") as queue:
+        queue.put("fn", "req-1", b'{"n": 1}', now=T0)
+        event = queue.claim_due(T0)
+        assert event is not None
+        assert (event.function_name, event.request_id, event.payload) == ("fn", "req-1", b'{"n": 1}')
+        assert event.history == EventHistory(T0)
+        assert event.last_error is None
+        assert queue.claim_due(T0 + 1) is None  # claimed: no one else gets it
+        assert queue.pending() == 1
+        assert queue.finish(event.id)
+        assert queue.pending() == 0
+        assert not queue.finish(event.id)
+
+
+def test_events_come_out_in_due_order(tmp_path: Path) -> None:
+    with EventQueue(tmp_path / "q.sqlite3") as queue:
+        for n in range(3):
+            queue.put("fn", f"req-{n}", b"{}", now=T0 + n)
+        assert queue.claim_due(T0 - 1) is None
+        assert [queue.claim_due(T0 + 10).request_id for _ in range(3)] == ["req-0", "req-1", "req-2"]  # type: ignore[union-attr]
+
+
+def test_a_rescheduled_event_waits_for_its_time_and_keeps_its_history(tmp_path: Path) -> None:
+    error = LastError(200, "boom", "Exception", b'{"errorMessage": "boom"}', "$LATEST")
+    with EventQueue(tmp_path / "q.sqlite3") as queue:
+        queue.put("fn", "req-1", b"{}", now=T0)
+        event = queue.claim_due(T0)
+        assert event is not None
+        history = EventHistory(T0, attempts=2, runs=1, throttles=1)
+        assert queue.reschedule(event.id, T0 + 60, history, error)
+        assert queue.next_due() == T0 + 60
+        assert queue.claim_due(T0 + 59.9) is None
+        again = queue.claim_due(T0 + 60)
+        assert again is not None
+        assert again.history == history
+        assert again.last_error == error
+        assert again.due_at == T0 + 60
+
+
+def test_counts_per_function(tmp_path: Path) -> None:
+    with EventQueue(tmp_path / "q.sqlite3") as queue:
+        queue.put("a", "1", b"{}", now=T0)
+        queue.put("a", "2", b"{}", now=T0)
+        queue.put("b", "3", b"{}", now=T0)
+        assert queue.counts() == {"a": 2, "b": 1}
+        assert queue.pending("a") == 2
+        assert queue.next_due() == T0
+
+
+def test_a_claim_left_by_a_queue_closed_without_finishing_is_due_again(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    queue = EventQueue(path)
+    queue.put("fn", "req-1", b'{"n": 1}', now=T0)
+    assert queue.claim_due(T0) is not None
+    queue.close()  # as if the emulator died mid-delivery
+
+    with EventQueue(path) as reopened:
+        event = reopened.claim_due(T0)
+        assert event is not None and event.request_id == "req-1"
+        assert event.payload == b'{"n": 1}'
+
+
+def test_an_open_queue_keeps_its_claims_from_another(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    with EventQueue(path) as first:
+        first.put("fn", "req-1", b"{}", now=T0)
+        event = first.claim_due(T0)
+        assert event is not None
+        with EventQueue(path) as second:
+            assert second.claim_due(T0 + 1) is None
+            assert not second.finish(event.id)
+        assert first.finish(event.id)
+
+
+def test_a_stale_claim_is_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    with EventQueue(path, stale_after=30) as first, EventQueue(path, stale_after=30) as second:
+        first.put("fn", "req-1", b"{}", now=T0)
+        assert first.claim_due(T0) is not None
+        assert second.claim_due(T0 + 29) is None
+        event = second.claim_due(T0 + 31)
+        assert event is not None and event.request_id == "req-1"
+
+
+def test_concurrent_workers_never_claim_the_same_event(tmp_path: Path) -> None:
+    with EventQueue(tmp_path / "q.sqlite3") as queue:
+        for n in range(200):
+            queue.put("fn", f"req-{n}", b"{}", now=T0)
+        claimed: list[str] = []
+        lock = threading.Lock()
+
+        def work() -> None:
+            while (event := queue.claim_due(T0)) is not None:
+                with lock:
+                    claimed.append(event.request_id)
+                queue.finish(event.id)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(claimed) == sorted(f"req-{n}" for n in range(200))
+        assert queue.pending() == 0
+
+
+def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    with EventQueue(path):
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_closed_queue_refuses_work(tmp_path: Path) -> None:
+    queue = EventQueue(tmp_path / "q.sqlite3")
+    queue.close()
+    try:
+        queue.put("fn", "req", b"{}")
+    except RuntimeError as exc:
+        assert "closed" in str(exc)
+    else:
+        raise AssertionError("a closed queue accepted an event")
+
+
+# A real emulator-like process: accepts two events, starts delivering the first, and hangs there.
+CRASHING_PROCESS = textwrap.dedent(
+    """
+    import sys, threading
+    from pathlib import Path
+    from emulator.async_invoke import EventDispatcher, EventQueue, Sinks
+    from emulator.config import AsyncConfig
+
+    state = Path(sys.argv[1])
+
+    def deliver(name, payload, request_id):
+        print("delivering", request_id, flush=True)
+        threading.Event().wait()  # in flight until the kill
+
+    dispatcher = EventDispatcher(
+        EventQueue(state / "events.sqlite3"), deliver, lambda name: AsyncConfig(), Sinks(state), workers=1
+    )
+    dispatcher.start()
+    dispatcher.accept("fn", b'{"n": 1}', "req-1")
+    dispatcher.accept("fn", b'{"n": 2}', "req-2")
+    print("accepted", flush=True)
+    threading.Event().wait()
+    """
+)
+
+
+def _read_lines_until(proc: subprocess.Popen[str], wanted: set[str], timeout: float) -> set[str]:
+    assert proc.stdout is not None
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while not wanted <= seen:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                break
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.add(line.strip())
+    return seen
+
+
+def test_events_survive_a_kill_9_of_the_process_that_accepted_them(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_PROCESS, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        wanted = {"accepted", "delivering req-1"}
+        seen = _read_lines_until(proc, wanted, timeout=60)
+        assert wanted <= seen, f"the process said only {seen}"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+    with EventQueue(tmp_path / "events.sqlite3") as queue:
+        assert queue.pending() == 2
+        found = [queue.claim_due(time.time()) for _ in range(2)]
+        assert sorted((e.request_id, e.payload) for e in found if e) == [
+            ("req-1", b'{"n": 1}'),  # was in flight when the process died
+            ("req-2", b'{"n": 2}'),  # was still waiting
+        ]
