@@ -1,0 +1,112 @@
+"""A live `lambda-emu serve` for the API tests: started as users start it, stopped with SIGTERM, and
+checked for leftovers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+API_SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions" / "api"
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    url: str
+    state_dir: Path
+    log_path: Path
+
+    def client(self, **config: object):  # boto3's Lambda client pointed at the server
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "lambda",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=120, **config),
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+def start_server(state_dir: Path, *args: str, template: Path = API_SAMPLES / "template.yaml") -> Served:
+    exe = shutil.which("lambda-emu")
+    assert exe, "lambda-emu is not installed (make install)"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    discovery = state_dir / "server.json"
+    discovery.unlink(missing_ok=True)
+    log_path = state_dir / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [exe, "--state-dir", str(state_dir), "serve", "-t", str(template), "--port", "0", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            record = json.loads(discovery.read_text())
+            if record.get("pid") == process.pid:
+                return Served(process, record["url"], state_dir, log_path)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"serve did not come up within 120 s:\n{log_path.read_text()}")
+
+
+def containers_of(pid: int) -> list[str]:
+    """Our containers owned by process `pid`."""
+    from emulator.cleanup import OWNER_LABEL, owner_token
+
+    try:
+        token = owner_token(pid)
+    except Exception:  # the process is gone: look its containers up by pid prefix below
+        token = None
+    out = subprocess.run(
+        ["docker", "ps", "-a", "--filter", f"label={OWNER_LABEL}", "--format", "{{.ID}} {{.Labels}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    found = []
+    for line in out:
+        container, _, labels = line.partition(" ")
+        for label in labels.split(","):
+            key, _, value = label.partition("=")
+            if key == OWNER_LABEL and (value == token or value.startswith(f"{pid}:")):
+                found.append(container)
+    return found
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    server = start_server(
+        tmp_path_factory.mktemp("serve"), "--async-retry-delays", "0.5,0.5", "--keep-alive", "120"
+    )
+    yield server
+    pid = server.process.pid
+    status = server.stop()
+    assert status == 0, server.log()
+    assert containers_of(pid) == [], "serve left containers behind"
+    assert not (server.state_dir / "server.json").exists()
