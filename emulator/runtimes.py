@@ -75,9 +75,55 @@ def _python(version: str, suite: str) -> RuntimeSpec:
     )
 
 
-# Debian's python3 is 3.11 in bookworm and 3.13 in trixie: each runtime uses the suite that ships it.
+def _nodejs(major: str, suite: str) -> RuntimeSpec:
+    return RuntimeSpec(
+        id=f"nodejs{major}.x",
+        family="nodejs",
+        debian_suite=suite,
+        # ca-certificates and tzdata for the same reasons as Python: a system CA bundle and zone files.
+        debian_packages=("nodejs", "ca-certificates", "tzdata"),
+        execution_env=f"AWS_Lambda_nodejs{major}.x",
+        # Lambda's Node.js runtimes start with this NODE_PATH: layers first, then the runtime, then the code.
+        runtime_vars=MappingProxyType(
+            {
+                "NODE_PATH": f"/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules"
+                ":/var/runtime/node_modules:/var/runtime:/var/task"
+            }
+        ),
+        registry_base=f"node:{major}-{suite}-slim",
+    )
+
+
+def _provided(runtime_id: str) -> RuntimeSpec:
+    return RuntimeSpec(
+        id=runtime_id,
+        family="provided",
+        # OS-only runtimes: the function brings its own bootstrap. Both use bookworm (glibc 2.36), which
+        # runs binaries built for Amazon Linux 2 (2.26) and 2023 (2.34) alike, and so share one base.
+        # curl (and its CA bundle) lets a shell bootstrap speak HTTP to the Runtime API, as on Lambda.
+        debian_suite="bookworm",
+        debian_packages=("curl", "ca-certificates"),
+        execution_env=None,  # AWS_EXECUTION_ENV is absent on OS-only runtimes
+        registry_base="buildpack-deps:bookworm-curl",
+        # The function's own bootstrap writes no log markers: its output is cut by quiet time.
+        log_markers=False,
+    )
+
+
+# Each runtime uses the Debian suite that ships its interpreter: python3 is 3.11 in bookworm and 3.13 in
+# trixie; nodejs is 18 in bookworm and 20 in trixie.
 RUNTIMES: Mapping[str, RuntimeSpec] = MappingProxyType(
-    {spec.id: spec for spec in (_python("3.11", "bookworm"), _python("3.13", "trixie"))}
+    {
+        spec.id: spec
+        for spec in (
+            _python("3.11", "bookworm"),
+            _python("3.13", "trixie"),
+            _nodejs("18", "bookworm"),
+            _nodejs("20", "trixie"),
+            _provided("provided.al2023"),
+            _provided("provided"),
+        )
+    }
 )
 
 

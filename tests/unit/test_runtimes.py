@@ -137,10 +137,41 @@ def test_get_runtime_knows_python_versions_and_their_debian_suites() -> None:
     assert PY311.bootstrap == "/var/runtime/bootstrap"
 
 
+def test_get_runtime_knows_nodejs_and_the_os_only_runtimes() -> None:
+    node18, node20 = get_runtime("nodejs18.x"), get_runtime("nodejs20.x")
+    assert (node18.debian_suite, node20.debian_suite) == ("bookworm", "trixie")
+    assert node20.family == "nodejs" and "nodejs" in node20.debian_packages
+    assert node20.execution_env == "AWS_Lambda_nodejs20.x"
+    # Lambda's NODE_PATH: the layer folders first (the versioned one before the shared one).
+    assert node20.runtime_vars["NODE_PATH"].split(":")[:2] == [
+        "/opt/nodejs/node20/node_modules",
+        "/opt/nodejs/node_modules",
+    ]
+    for runtime_id in ("provided", "provided.al2023"):
+        spec = get_runtime(runtime_id)
+        assert spec.family == "provided" and spec.execution_env is None and "curl" in spec.debian_packages
+        assert not spec.log_markers, "a custom bootstrap writes none of our log markers"
+    assert PY311.log_markers and node18.log_markers
+
+
 def test_get_runtime_rejects_unknown_ids_listing_the_supported_ones() -> None:
-    expected = r"Unsupported runtime 'nodejs99'\. Supported: python3\.11, python3\.13\."
+    expected = (
+        r"Unsupported runtime 'nodejs99'\. Supported: nodejs18\.x, nodejs20\.x, provided, provided\.al2023, "
+        r"python3\.11, python3\.13\."
+    )
     with pytest.raises(ConfigError, match=expected):
         get_runtime("nodejs99")
+
+
+def test_node_runtime_client_uses_the_wire_names_of_emulator_wire() -> None:
+    """index.mjs runs without the emulator package, so it repeats wire.py's names: they must agree."""
+    from emulator import wire
+
+    source = (runtimes_root() / "nodejs" / "index.mjs").read_text()
+    constants = dict(re.findall(r"^const (\w+) = '([^'$]*)';$", source, flags=re.MULTILINE))
+    for name in ("RUNTIME_API_VERSION", "ENV_LOG_MARKER", *(n for n in constants if n.startswith("H_"))):
+        assert constants[name] == getattr(wire, name), name
+    assert "const PATH_NEXT = `${RUNTIME_PREFIX}/invocation/next`;" in source
 
 
 def test_image_tag_is_deterministic_and_names_the_runtime(rig: Rig, root: Path) -> None:
@@ -315,6 +346,11 @@ def test_force_rebuilds_base_and_runtime(rig: Rig, root: Path) -> None:
 
 
 def test_list_reports_every_runtime_with_its_image_and_base(rig: Rig, root: Path) -> None:
+    for family in {spec.family for spec in RUNTIMES.values()} - {"python"}:
+        folder = root / family
+        folder.mkdir()
+        (folder / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+        (folder / "bootstrap").write_text(f"#!/bin/sh\n# stand-in for {family}\n")
     builder = rig.builder(root)
     builder.ensure(PY313)
     rows = {row.id: row for row in builder.list()}
@@ -323,6 +359,11 @@ def test_list_reports_every_runtime_with_its_image_and_base(rig: Rig, root: Path
     assert not rows["python3.11"].built and rows["python3.11"].size is None
     assert rows["python3.11"].tag == builder.image_tag(PY311)
     assert rows["python3.13"].base.startswith("lambda-emu-base/trixie:")
+    assert not rows["nodejs20.x"].built and rows["nodejs20.x"].base.startswith("lambda-emu-base/trixie:")
+    # provided and provided.al2023 share a family and a base, but each runtime has its own image.
+    assert rows["provided"].base == rows["provided.al2023"].base
+    assert rows["provided"].tag.split(":")[0] == "lambda-emu/provided"
+    assert rows["provided"].tag != rows["provided.al2023"].tag
 
 
 def test_a_failed_build_says_how_to_retry(rig: Rig, root: Path) -> None:

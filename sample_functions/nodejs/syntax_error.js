@@ -1,0 +1,4 @@
+// Not valid JavaScript: init fails with Runtime.UserCodeSyntaxError.
+exports.handler = async (event) => {
+  return { broken: ;
+};
