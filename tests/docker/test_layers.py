@@ -86,6 +86,14 @@ def test_layer_bin_is_on_the_path(emu: Emulator, layered: FunctionConfig) -> Non
     assert answer(invoke(emu, layered, {}))["tool"] == "/opt/bin/layer-tool"
 
 
+def test_node_function_requires_a_package_from_its_layer(emu: Emulator, config: EmulatorConfig) -> None:
+    node = load_template(SAMPLE / "template.yaml", emulator=config).functions["NodeLayeredFunction"]
+    seen = answer(invoke(emu, node, {"name": "Grace"}))
+    assert seen["greeting"] == "Hello, Grace, from the common layer (Node.js)"
+    assert seen["resolved"] == "/opt/nodejs/node_modules/greeting/index.js"
+    assert seen["overlap"] == "overrides: the second layer's copy wins"
+
+
 def test_opt_is_read_only(emu: Emulator, layered: FunctionConfig) -> None:
     seen = answer(invoke(emu, layered, {"action": "write_opt"}))
     assert seen["written"] is False
