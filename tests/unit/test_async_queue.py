@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import selectors
 import signal
 import sqlite3
 import subprocess
@@ -12,6 +11,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from queue import Empty, Queue
 
 from emulator.async_invoke.queue import EventQueue
 from emulator.async_invoke.retry import EventHistory, LastError
@@ -172,19 +172,27 @@ CRASHING_PROCESS = textwrap.dedent(
 
 
 def _read_lines_until(proc: subprocess.Popen[str], wanted: set[str], timeout: float) -> set[str]:
+    # A reader thread rather than select(): a buffered readline may take two lines off the pipe at once.
     assert proc.stdout is not None
+    stdout = proc.stdout
+    lines: Queue[str | None] = Queue()
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line.strip())
+        lines.put(None)
+
+    threading.Thread(target=read, name="test-reader", daemon=True).start()
     seen: set[str] = set()
     deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        while not wanted <= seen:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not selector.select(remaining):
-                break
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen.add(line.strip())
+    while not wanted <= seen:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except Empty:
+            break
+        if line is None:
+            break
+        seen.add(line)
     return seen
 
 
@@ -204,12 +212,10 @@ def test_events_survive_a_kill_9_of_the_process_that_accepted_them(tmp_path: Pat
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
-        assert proc.stdout is not None
-        proc.stdout.close()
 
-    with EventQueue(tmp_path / "events.sqlite3") as queue:
-        assert queue.pending() == 2
-        found = [queue.claim_due(time.time()) for _ in range(2)]
+    with EventQueue(tmp_path / "events.sqlite3") as events:
+        assert events.pending() == 2
+        found = [events.claim_due(time.time()) for _ in range(2)]
         assert sorted((e.request_id, e.payload) for e in found if e) == [
             ("req-1", b'{"n": 1}'),  # was in flight when the process died
             ("req-2", b'{"n": 2}'),  # was still waiting
