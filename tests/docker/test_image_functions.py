@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import shutil
 import subprocess
 import sys
@@ -15,13 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from invocations import answer, invoke
 
 from emulator.config import EmulatorConfig, FunctionConfig, ImageConfig
 from emulator.containers.docker import DockerBackend
 from emulator.containers.images import DockerImages
 from emulator.errors import ImageError
 from emulator.facade import Emulator
-from emulator.models import InvocationResult
 from emulator.runtimes import ImageBuilder, get_runtime
 from emulator.template import Template, load_template
 
@@ -97,17 +96,6 @@ def image_app(template: Template, emu: Emulator) -> FunctionConfig:
     function = template.functions["ImageFunction"]
     emu.function_image(function)  # built here, so the invocations below time only running
     return function
-
-
-def invoke(emu: Emulator, function: FunctionConfig, event: object) -> InvocationResult:
-    return emu.invoke(function, emu.invocation(function, json.dumps(event).encode()))
-
-
-def answer(result: InvocationResult) -> dict:  # type: ignore[type-arg]
-    assert not result.failed, result.payload
-    value = json.loads(result.payload)
-    assert isinstance(value, dict)
-    return value
 
 
 def test_awslambdaric_image_returns_the_handlers_result(emu: Emulator, image_app: FunctionConfig) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from invocations import answer, invoke
 
 from emulator.config import EmulatorConfig, FunctionConfig
 from emulator.containers.docker import DockerBackend
@@ -17,7 +17,6 @@ from emulator.containers.images import DockerImages
 from emulator.errors import ConfigError
 from emulator.facade import Emulator
 from emulator.layers import MAX_UNZIPPED_BYTES
-from emulator.models import InvocationResult
 from emulator.runtimes import ImageBuilder
 from emulator.template import load_template
 
@@ -38,17 +37,6 @@ def layered(config: EmulatorConfig) -> FunctionConfig:
 def emu(config: EmulatorConfig) -> Iterator[Emulator]:
     with Emulator(config, backend=DockerBackend(), images=ImageBuilder(DockerImages())) as e:
         yield e
-
-
-def invoke(emu: Emulator, function: FunctionConfig, event: object) -> InvocationResult:
-    return emu.invoke(function, emu.invocation(function, json.dumps(event).encode()))
-
-
-def answer(result: InvocationResult) -> dict:  # type: ignore[type-arg]
-    assert not result.failed, result.payload
-    value = json.loads(result.payload)
-    assert isinstance(value, dict)
-    return value
 
 
 def test_function_imports_a_module_from_its_folder_layer(emu: Emulator, layered: FunctionConfig) -> None:
