@@ -114,6 +114,12 @@ class EventDispatcher:
             LOG.warning("event workers still delivering after %.1f s: %s", timeout, ", ".join(alive))
         return not alive
 
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop, then close the queue: for an owner that handed the queue over for good."""
+        stopped = self.stop(timeout)
+        self.queue.close()
+        return stopped
+
     def __enter__(self) -> EventDispatcher:
         self.start()
         return self

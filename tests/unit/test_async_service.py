@@ -1,0 +1,149 @@
+"""The Event pipeline assembled behind the real LambdaService, with a fake of the facade below it (no Docker):
+Invoke with InvocationType Event answers 202, the event runs with the same request id, failures retry and
+reach the DLQ; reserved concurrency 0 and PutFunctionEventInvokeConfig are honoured."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from emulator.api.service import LambdaService
+from emulator.async_invoke import (
+    QUEUE_FILE,
+    EventDispatcher,
+    EventQueue,
+    RetryDelays,
+    Sinks,
+    read_dead_letters,
+    read_destination_records,
+)
+from emulator.concurrency import ConcurrencyLimits
+from emulator.config import AsyncConfig, EmulatorConfig, FunctionConfig
+from emulator.models import Invocation, InvocationResult, InvocationType, error_body
+from emulator.registry import FunctionRegistry
+
+DLQ = "arn:aws:sqs:us-east-1:123456789012:dlq"
+WAIT = 30.0
+
+
+class FakeEmulator:
+    """The facade's two calls the service makes; `fn` always fails, `audit` succeeds."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.runs: list[tuple[str, Invocation]] = []
+        self._cond = threading.Condition()
+
+    def invocation(
+        self,
+        function: FunctionConfig,
+        payload: bytes,
+        *,
+        client_context_b64: str | None = None,
+        qualifier: str | None = None,
+    ) -> Invocation:
+        return Invocation(payload or b"{}", self.config.function_arn(function.name, qualifier))
+
+    def invoke(self, function: FunctionConfig, invocation: Invocation) -> InvocationResult:
+        with self._cond:
+            self.runs.append((function.name, invocation))
+            self._cond.notify_all()
+        if function.name == "fn":
+            return InvocationResult(invocation.request_id, error_body("RuntimeError", "no"), "RuntimeError")
+        return InvocationResult(invocation.request_id, b'"done"')
+
+    def wait_runs(self, count: int) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self.runs) >= count, WAIT)
+
+
+@dataclass
+class Stack:
+    service: LambdaService
+    emulator: FakeEmulator
+    limits: ConcurrencyLimits
+    events: EventDispatcher
+    state: Path
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    config = EmulatorConfig(state_dir=tmp_path)
+    functions = [
+        FunctionConfig(
+            "fn",
+            "python3.13",
+            "app.handler",
+            tmp_path,
+            async_config=AsyncConfig(maximum_retry_attempts=1, dead_letter_target=DLQ),
+        ),
+        FunctionConfig("audit", "python3.13", "app.handler", tmp_path),
+    ]
+    emulator = FakeEmulator(config)
+    limits = ConcurrencyLimits()
+    service = LambdaService(emulator, FunctionRegistry(config, functions), limits)  # type: ignore[arg-type]
+    events = EventDispatcher(
+        EventQueue(config.state_dir / QUEUE_FILE),
+        service.deliver_event,
+        service.async_config,
+        Sinks(config.state_dir, region=config.region),
+        delays=RetryDelays((0.05, 0.05)),
+        reserved_concurrency=limits.reserved,
+        function_arn=config.function_arn,
+    )
+    service.events = events  # type: ignore[assignment]  # EventSink is a class, not a Protocol
+    events.start()
+    try:
+        yield Stack(service, emulator, limits, events, tmp_path)
+    finally:
+        assert events.close(WAIT)
+
+
+def test_an_event_invoke_is_answered_202_and_run_with_its_request_id(stack: Stack) -> None:
+    outcome = stack.service.invoke("fn", b'{"a": 1}', invocation_type="Event")
+    assert outcome.status == 202 and outcome.payload == b""
+    assert stack.events.wait_idle(WAIT)
+    assert len(stack.emulator.runs) == 2  # MaximumRetryAttempts 1
+    for name, invocation in stack.emulator.runs:
+        assert name == "fn"
+        assert invocation.request_id == outcome.request_id
+        assert invocation.invocation_type is InvocationType.EVENT
+        assert invocation.payload == b'{"a": 1}'
+    (letter,) = read_dead_letters(stack.state, "fn")
+    assert letter["requestId"] == outcome.request_id
+    assert letter["body"] == '{"a": 1}'
+    assert letter["messageAttributes"]["ErrorMessage"]["StringValue"] == "no"
+
+
+def test_reserved_concurrency_zero_dead_letters_without_running(stack: Stack) -> None:
+    stack.service.put_concurrency("fn", b'{"ReservedConcurrentExecutions": 0}')
+    outcome = stack.service.invoke("fn", b"{}", invocation_type="Event")
+    assert outcome.status == 202
+    assert stack.events.wait_idle(WAIT)
+    assert stack.emulator.runs == []
+    (letter,) = read_dead_letters(stack.state, "fn")
+    assert letter["messageAttributes"]["ErrorCode"]["StringValue"] == "429"
+
+
+def test_the_event_invoke_config_set_through_the_api_is_honoured(stack: Stack) -> None:
+    audit_arn = stack.emulator.config.function_arn("audit")
+    body = {"MaximumRetryAttempts": 0, "DestinationConfig": {"OnFailure": {"Destination": audit_arn}}}
+    stack.service.put_event_invoke_config("fn", json.dumps(body).encode(), merge=False)
+    stack.service.invoke("fn", b'{"b": 2}', invocation_type="Event")
+    assert stack.emulator.wait_runs(2)
+    assert stack.events.wait_idle(WAIT)
+    assert [name for name, _ in stack.emulator.runs] == ["fn", "audit"]
+    record = json.loads(stack.emulator.runs[1][1].payload)
+    assert (
+        record["requestContext"]["functionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:fn:$LATEST"
+    )
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["requestPayload"] == {"b": 2}
+    # The DLQ is the function's configuration, not the EventInvokeConfig that PUT replaced: it still gets one.
+    assert len(read_dead_letters(stack.state, "fn")) == 1
+    assert [entry["deliveredTo"] for entry in read_destination_records(stack.state, "fn")] == ["lambda"]
