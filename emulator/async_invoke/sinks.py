@@ -1,7 +1,6 @@
-"""Where dead letters and destination records of Event invocations go: always a local JSON-lines store
-under the state dir; an SQS queue or SNS topic when an AWS endpoint is configured (boto3, the `aws` extra,
-imported only here); a local function, as a new Event invocation, for a Lambda destination.
-A delivery that fails is logged and dropped, as Lambda drops it (DeadLetterErrors)."""
+"""Where dead letters and destination records go: a local JSON-lines store under the state dir, always;
+SQS, SNS and EventBridge when an AWS endpoint is configured (boto3, imported only here); local functions as
+new Event invocations. A failed delivery is logged and dropped, as Lambda drops it."""
 
 from __future__ import annotations
 
@@ -25,6 +24,8 @@ LOG = logging.getLogger(__name__)
 
 DEAD_LETTERS_DIR = "dead-letters"
 DESTINATIONS_DIR = "destinations"
+EVENTBRIDGE_SUCCESS = "Lambda Function Invocation Result - Success"
+EVENTBRIDGE_FAILURE = "Lambda Function Invocation Result - Failure"
 
 _ARN = re.compile(
     r"arn:(?P<partition>[^:]+):(?P<service>[^:]+):(?P<region>[^:]*):(?P<account>[^:]*):(?P<rest>.+)"
@@ -137,8 +138,11 @@ class Sinks:
             elif target.service in ("sqs", "sns") and self.endpoint_url:
                 self._send(target, text, {})
                 delivered = target.service
-            elif target.service not in ("sqs", "sns"):
-                # EventBridge and S3 destinations are kept locally only.
+            elif target.service == "events" and self.endpoint_url:
+                self._put_event(target, record)
+                delivered = target.service
+            elif target.service not in ("sqs", "sns", "events"):
+                # S3 (on-failure) destinations are kept locally only.
                 LOG.info("destination %s of %s is kept locally only", target_arn, function_name)
         except Exception as exc:
             problem = _describe(exc)
@@ -164,6 +168,20 @@ class Sinks:
             client.send_message(QueueUrl=url, MessageBody=message, MessageAttributes=attrs)
         else:
             client.publish(TopicArn=target.arn, Message=message, MessageAttributes=attrs)
+
+    def _put_event(self, target: Target, record: Mapping[str, Any]) -> None:
+        # The record is the event's detail; source "lambda", and the function and destination as resources.
+        success = record.get("requestContext", {}).get("condition") == "Success"
+        entry = {
+            "Source": "lambda",
+            "DetailType": EVENTBRIDGE_SUCCESS if success else EVENTBRIDGE_FAILURE,
+            "Detail": json.dumps(record),
+            "EventBusName": target.arn,
+            "Resources": [str(record.get("requestContext", {}).get("functionArn", "")), target.arn],
+        }
+        answer = self._client("events", target.region or self.region).put_events(Entries=[entry])
+        if answer.get("FailedEntryCount"):
+            raise ConfigError(f"EventBridge refused the record: {answer.get('Entries')}")
 
     def _client(self, service: str, region: str) -> Any:
         with self._client_lock:

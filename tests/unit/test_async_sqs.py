@@ -63,6 +63,10 @@ def receive_one(endpoint: str, url: str) -> dict[str, Any]:
     raise AssertionError(f"nothing arrived in {url}")
 
 
+def succeeding(name: str, payload: bytes, request_id: str) -> InvocationResult:
+    return InvocationResult(request_id, b'{"ok": true}')
+
+
 def failing(name: str, payload: bytes, request_id: str) -> InvocationResult:
     return InvocationResult(request_id, error_body("KeyError", "'order_id'"), "KeyError")
 
@@ -127,6 +131,33 @@ def test_a_dead_letter_reaches_an_sns_topic(tmp_path: Path, endpoint: str) -> No
     assert message["Body"] == '{"n": 1}'
     assert message["MessageAttributes"]["RequestID"]["StringValue"] == "req-sns"
     assert message["MessageAttributes"]["ErrorCode"]["StringValue"] == "200"
+
+
+def test_a_success_record_reaches_an_eventbridge_bus(tmp_path: Path, endpoint: str) -> None:
+    events = client(endpoint, "events")
+    bus_arn = events.create_event_bus(Name="results")["EventBusArn"]
+    url, queue_arn = new_queue(endpoint, "results-subscriber")
+    events.put_rule(
+        Name="from-lambda", EventBusName="results", EventPattern=json.dumps({"source": ["lambda"]})
+    )
+    events.put_targets(
+        Rule="from-lambda", EventBusName="results", Targets=[{"Id": "queue", "Arn": queue_arn}]
+    )
+    sinks = Sinks(tmp_path, endpoint_url=endpoint, region=REGION, credentials=CREDENTIALS)
+    queue = EventQueue(tmp_path / "events.sqlite3")
+    engine = EventDispatcher(queue, succeeding, lambda name: AsyncConfig(on_success=bus_arn), sinks)
+    with engine:
+        engine.accept("orders", b'{"n": 3}', "req-eb")
+        assert engine.wait_idle(WAIT)
+    queue.close()
+
+    event = json.loads(receive_one(endpoint, url)["Body"])
+    assert event["source"] == "lambda"
+    assert event["detail-type"] == "Lambda Function Invocation Result - Success"
+    assert event["resources"] == [f"arn:aws:lambda:{REGION}:123456789012:function:orders:$LATEST", bus_arn]
+    assert event["detail"]["requestContext"]["condition"] == "Success"
+    assert event["detail"]["requestPayload"] == {"n": 3}
+    assert event["detail"]["responsePayload"] == {"ok": True}
 
 
 def test_a_dead_letter_to_a_missing_queue_is_logged_and_dropped(
