@@ -57,7 +57,9 @@ def _errors_to_exit_status() -> Iterator[None]:
 
 
 def _stderr_sink(text: str) -> None:
-    sys.stderr.write(text)
+    # Runtime clients such as awslambdaric join a multi-line record with "\r" (CloudWatch shows it as a line
+    # break); a terminal would overwrite the line instead, so show it as CloudWatch does.
+    sys.stderr.write(text.replace("\r\n", "\n").replace("\r", "\n"))
     sys.stderr.flush()
 
 
@@ -388,8 +390,7 @@ def _invoke_remote(
     if invocation_type != "RequestResponse":
         _progress(f"{invocation_type}: {outcome.status}")
         return
-    sys.stderr.write(outcome.log)
-    sys.stderr.flush()
+    _stderr_sink(outcome.log)
     sys.stdout.buffer.write(outcome.payload + b"\n")
     sys.stdout.flush()
     if outcome.function_error:

@@ -149,12 +149,15 @@ class LogStream:
 
     def wait_end(self, request_id: str, timeout: float) -> str:
         """The invocation's log so far, once its output is complete (END marker, process gone, or timeout)."""
-        deadline = time.monotonic() + timeout
+        asked = time.monotonic()
+        deadline = asked + timeout
         with self._cond:
             while not (request_id in self._ended or self._eof):
                 remaining = deadline - time.monotonic()
                 if self._marker is None:
-                    quiet_left = self._last_data + _QUIET_S - time.monotonic()
+                    # Quiet counted from the response too: output written just before it may still be on
+                    # its way through the engine's log stream.
+                    quiet_left = max(self._last_data, asked) + _QUIET_S - time.monotonic()
                     if quiet_left <= 0:
                         break
                     remaining = min(remaining, quiet_left)

@@ -140,10 +140,6 @@ def test_log_is_framed_by_lambdas_platform_lines(emu: Emulator, image_app: Funct
     assert lines[-1].startswith(f"REPORT RequestId: {result.request_id}\tDuration: ")
 
 
-@pytest.mark.xfail(
-    reason="known bug in emulator/logstream.py (LogStream.wait_end without markers): the quiet time is "
-    "counted from the last output, not from the response, so output still in flight is lost",
-)
 def test_warm_invoke_log_keeps_the_handlers_output(emu: Emulator, image_app: FunctionConfig) -> None:
     invoke(emu, image_app, {})
     time.sleep(0.2)  # the environment's output has been quiet for a while when the next event goes out

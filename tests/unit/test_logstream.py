@@ -86,6 +86,24 @@ def test_without_markers_output_is_complete_after_a_quiet_spell() -> None:
     assert "foreign runtime line" in stream.wait_end("r1", 5)
 
 
+def test_without_markers_output_arriving_just_after_a_quiet_spell_is_kept() -> None:
+    """The quiet time runs from the wait's start: output still in the engine's log stream when the
+    response arrives belongs to the invocation, however long the environment was quiet before."""
+    import threading
+    import time
+
+    stream = LogStream(marker=None)
+    stream.feed(b"earlier output\n")
+    time.sleep(0.2)  # quiet for longer than the quiet time before this invocation
+    stream.begin("r1", "$LATEST")
+    late = threading.Timer(0.02, lambda: stream.feed(b"late line\n"))
+    late.start()
+    try:
+        assert "late line" in stream.wait_end("r1", 5)
+    finally:
+        late.join()
+
+
 def test_report_line_has_lambdas_fields_tabs_and_trailing_tab() -> None:
     result = InvocationResult(
         request_id="r1",
