@@ -14,7 +14,7 @@ from emulator.async_invoke.queue import EventQueue, QueuedEvent
 from emulator.async_invoke.retry import LastError, Outcome, RetryDelays
 from emulator.async_invoke.sinks import Sinks
 from emulator.config import AsyncConfig
-from emulator.errors import FunctionNotFoundError, LambdaEmuError, ThrottledError
+from emulator.errors import ConfigError, FunctionNotFoundError, LambdaEmuError, ThrottledError
 from emulator.models import InvocationResult
 
 LOG = logging.getLogger(__name__)
@@ -237,6 +237,9 @@ class EventDispatcher:
             return Outcome.THROTTLED, LastError(retry.STATUS_THROTTLED, f"{exc.message} ({exc.reason})"), None
         except FunctionNotFoundError as exc:
             return Outcome.FUNCTION_GONE, LastError(retry.STATUS_NOT_FOUND, exc.message), None
+        except ConfigError as exc:
+            LOG.warning("event %s of %s refused: %s", event.request_id, event.function_name, exc.message)
+            return Outcome.INVALID, LastError(retry.STATUS_BAD_REQUEST, exc.message), None
         except LambdaEmuError as exc:
             LOG.warning(
                 "event %s of %s could not run: %s", event.request_id, event.function_name, exc.message

@@ -25,6 +25,7 @@ SUCCESS = "Success"
 
 # ErrorCode of a dead letter is the HTTP status of the last attempt: a function error is answered with 200.
 STATUS_OK = 200
+STATUS_BAD_REQUEST = 400
 STATUS_NOT_FOUND = 404
 STATUS_THROTTLED = 429
 STATUS_SERVICE_ERROR = 500
@@ -38,6 +39,7 @@ class Outcome(enum.Enum):
     THROTTLED = "throttled"  # 429: no concurrency available
     SYSTEM_ERROR = "system-error"  # 5xx-like: the emulator could not run the function
     FUNCTION_GONE = "function-gone"  # the function no longer exists
+    INVALID = "invalid"  # 4xx-like: the request or the function's configuration is refused as it stands
 
 
 @dataclass(frozen=True)
@@ -163,8 +165,8 @@ def decide(
         return Deliver(tried)
     if error is None:
         error = LastError(STATUS_SERVICE_ERROR, outcome.value)
-    if outcome is Outcome.FUNCTION_GONE:
-        # Nothing left to run it: retrying for hours would only delay the inevitable.
+    if outcome in (Outcome.FUNCTION_GONE, Outcome.INVALID):
+        # Lambda retries only function errors, throttles and 5xx; a refusal would only be refused again.
         return Discard(RETRIES_EXHAUSTED, tried, error)
     if outcome is Outcome.FUNCTION_ERROR:
         ran = EventHistory(tried.accepted_at, tried.attempts, tried.runs + 1, throttles=0)

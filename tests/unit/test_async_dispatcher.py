@@ -20,7 +20,7 @@ from emulator.async_invoke import (
 )
 from emulator.async_invoke.queue import QueuedEvent
 from emulator.config import AsyncConfig
-from emulator.errors import ContainerError, FunctionNotFoundError, ThrottledError
+from emulator.errors import ConfigError, ContainerError, FunctionNotFoundError, ThrottledError
 from emulator.models import InvocationResult, error_body
 
 FAST = RetryDelays((0.2, 0.4), backoff_first=0.05, backoff_max=0.2)
@@ -53,6 +53,8 @@ class FakeFunction:
             raise ContainerError("the container engine went away")
         if step == "gone":
             raise FunctionNotFoundError(f"Function not found: {name}")
+        if step == "invalid":
+            raise ConfigError("MemorySize must be a whole number from 128 to 10240; got 64.")
         if step == "error":
             return InvocationResult(
                 request_id, error_body("ValueError", f"bad input {len(self.calls)}"), "ValueError"
@@ -223,6 +225,27 @@ def test_an_event_of_a_deleted_function_is_dropped(tmp_path: Path) -> None:
         assert engine.wait_idle(WAIT)
     assert fn.calls == []
     assert read_dead_letters(tmp_path) == [] and read_destination_records(tmp_path) == []
+
+
+def test_an_attempt_refused_as_invalid_goes_to_the_dlq_at_once(tmp_path: Path) -> None:
+    fn = FakeFunction("invalid")
+    with dispatcher(tmp_path, fn, AsyncConfig(dead_letter_target=DLQ)) as engine:
+        engine.accept("fn", b"{}", "req-1")
+        assert engine.wait_idle(WAIT)
+    assert len(fn.calls) == 1
+    (letter,) = read_dead_letters(tmp_path, "fn")
+    assert letter["messageAttributes"]["ErrorCode"]["StringValue"] == "400"
+    assert "MemorySize" in letter["messageAttributes"]["ErrorMessage"]["StringValue"]
+
+
+def test_a_function_deleted_after_its_config_was_read_is_dead_lettered(tmp_path: Path) -> None:
+    fn = FakeFunction("gone")
+    with dispatcher(tmp_path, fn, AsyncConfig(dead_letter_target=DLQ)) as engine:
+        engine.accept("fn", b"{}", "req-1")
+        assert engine.wait_idle(WAIT)
+    assert len(fn.calls) == 1
+    (letter,) = read_dead_letters(tmp_path, "fn")
+    assert letter["messageAttributes"]["ErrorCode"]["StringValue"] == "404"
 
 
 def test_a_discarded_event_without_dlq_or_destination_leaves_nothing(tmp_path: Path) -> None:

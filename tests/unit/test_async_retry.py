@@ -174,10 +174,17 @@ def test_a_throttle_under_some_reserved_concurrency_is_retried(reserved: int | N
     assert isinstance(decision, Retry) and decision.at == T0 + 1
 
 
-def test_a_function_that_is_gone_is_not_retried() -> None:
-    gone = LastError(404, "Function not found")
-    decision = decide(EventHistory(T0), Outcome.FUNCTION_GONE, AsyncConfig(), LAMBDA, T0, error=gone)
-    assert isinstance(decision, Discard) and decision.error == gone
+@pytest.mark.parametrize(
+    ("outcome", "error"),
+    [
+        (Outcome.FUNCTION_GONE, LastError(404, "Function not found")),
+        (Outcome.INVALID, LastError(400, "Handler 'x y' must be 1-128 characters without spaces.")),
+    ],
+)
+def test_a_gone_function_or_a_refused_request_is_not_retried(outcome: Outcome, error: LastError) -> None:
+    decision = decide(EventHistory(T0), outcome, AsyncConfig(), LAMBDA, T0, error=error)
+    assert isinstance(decision, Discard) and decision.error == error
+    assert decision.condition == retry.RETRIES_EXHAUSTED
 
 
 def test_an_error_without_details_still_reports_a_status() -> None:
