@@ -90,6 +90,11 @@ class Emulator:
         with self._build_lock:  # concurrent first invocations must not build twice
             tag = function_image(function, self._function_images)
         overrides = function.image_config or ImageConfig()
+        command = overrides.command
+        if overrides.entry_point is not None and command is None:
+            # Each ImageConfig field defaults to the image's own, but Docker drops an image's CMD when the
+            # entry point is replaced: pass the image's CMD along, as Lambda keeps it.
+            command = self._function_images.command(tag)
         return RuntimeImage(
             image=tag,
             execution_env=None,  # AWS_EXECUTION_ENV names managed runtimes only
@@ -100,7 +105,7 @@ class Emulator:
             # it is the managed runtimes' sbx_user1051, uid 993.
             user="993:990",
             entrypoint=overrides.entry_point,
-            command=overrides.command,
+            command=command,
             working_dir=overrides.working_directory,  # None: the image's own WORKDIR
         )
 

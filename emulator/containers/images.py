@@ -49,6 +49,10 @@ class ImageBackend(Protocol):
 
     def pull(self, ref: str) -> None: ...
 
+    def command(self, tag: str) -> tuple[str, ...] | None:
+        """The image's own CMD (None when it has none or the image is absent)."""
+        ...
+
 
 class DockerImages:
     """ImageBackend over the local Docker engine."""
@@ -62,6 +66,11 @@ class DockerImages:
     def size(self, tag: str) -> int | None:
         attrs = self._inspect(tag)
         return None if attrs is None else int(attrs.get("Size") or 0)
+
+    def command(self, tag: str) -> tuple[str, ...] | None:
+        attrs = self._inspect(tag)
+        cmd = ((attrs or {}).get("Config") or {}).get("Cmd")
+        return tuple(cmd) if cmd else None
 
     def _inspect(self, tag: str) -> dict[str, Any] | None:
         import docker.errors

@@ -179,12 +179,6 @@ def test_image_config_entry_point_and_working_directory_replace_the_images(
     assert answer(invoke(emu, moved, {}))["cwd"] == "/tmp"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known divergence: Docker drops the image's CMD when only the entry point is replaced, Lambda "
-    "keeps it (each ImageConfig field defaults to the image's own); needs the image's CMD from "
-    "emulator/containers/images.py",
-)
 def test_image_config_entry_point_alone_keeps_the_images_command(
     emu: Emulator, image_app: FunctionConfig
 ) -> None:
