@@ -3,6 +3,7 @@ click or writes to the terminal, and the one place errors become exit statuses."
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -258,6 +259,15 @@ def _function_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+_RETRY_DELAYS_OPTION = click.option(
+    "--async-retry-delays",
+    default="60,120",
+    show_default=True,
+    metavar="FIRST,SECOND",
+    help="Seconds before the first and the second retry of a failed Event invocation (Lambda: ~60, 120).",
+)
+
+
 @main.command()
 @click.argument("name", required=False)
 @click.option("-e", "--event", "event_file", metavar="FILE", help="Event JSON file; - reads stdin.")
@@ -271,6 +281,7 @@ def _function_options(command: Callable[..., Any]) -> Callable[..., Any]:
     help="Event queues the call (202) and, without a running server, delivers it here with Lambda's "
     "retries; DryRun only checks that the call would be accepted (204).",
 )
+@_RETRY_DELAYS_OPTION
 @click.option(
     "--server/--no-server",
     "use_server",
@@ -295,6 +306,7 @@ def invoke(
     payload: str | None,
     client_context: str | None,
     invocation_type: str,
+    async_retry_delays: str,
     use_server: bool,
     cpu_limit: bool,
     template: Path | None,
@@ -350,11 +362,17 @@ def invoke(
             env=_parse_env_pairs(env_pairs),
         )
         emulator_config = replace(emulator_config, cpu_limit=cpu_limit)
-        _invoke_here(emulator_config, function, event, invocation_type, client_context)
+        delays = _parse_delays(async_retry_delays)
+        _invoke_here(emulator_config, function, event, invocation_type, client_context, delays)
 
 
 def _invoke_here(
-    emulator_config: Any, function: Any, event: bytes, invocation_type: str, client_context: str | None
+    emulator_config: Any,
+    function: Any,
+    event: bytes,
+    invocation_type: str,
+    client_context: str | None,
+    retry_delays: tuple[float, float],
 ) -> None:
     from emulator.containers.docker import DockerBackend
     from emulator.facade import Emulator
@@ -367,10 +385,10 @@ def _invoke_here(
             _progress(f"DryRun: {function.name} would be invoked (204); nothing ran")
             return
         if invocation_type == "Event":
-            from emulator.server import deliver_event_here
+            from emulator.server import ServeConfig, deliver_event_here
 
             _progress("Event: accepted (202); delivering it here, with Lambda's retries")
-            deliver_event_here(emu, function, invocation)
+            deliver_event_here(emu, function, invocation, ServeConfig(retry_delays=retry_delays))
             return
         result = emu.invoke(function, invocation)
     sys.stdout.buffer.write(result.payload + b"\n")
@@ -429,12 +447,13 @@ def _invoke_remote(
     type=int,
     help="The account's concurrency limit (Lambda's default quota: 1,000).",
 )
+@_RETRY_DELAYS_OPTION
 @click.option(
-    "--async-retry-delays",
-    default="60,120",
+    "--async-workers",
+    default=4,
     show_default=True,
-    metavar="FIRST,SECOND",
-    help="Seconds before the first and the second retry of a failed Event invocation (Lambda: ~60, 120).",
+    type=int,
+    help="Event invocations delivered at the same time.",
 )
 @click.option(
     "--sqs-endpoint-url",
@@ -459,6 +478,7 @@ def serve(
     keep_alive: float,
     account_concurrency: int,
     async_retry_delays: str,
+    async_workers: int,
     sqs_endpoint_url: str | None,
     cpu_limit: bool,
 ) -> None:
@@ -491,6 +511,7 @@ def serve(
             keep_alive=keep_alive,
             account_concurrency=account_concurrency,
             retry_delays=_parse_delays(async_retry_delays),
+            async_workers=async_workers,
             sqs_endpoint_url=sqs_endpoint_url
             or os.environ.get("AWS_ENDPOINT_URL_SQS")
             or os.environ.get("AWS_ENDPOINT_URL"),
@@ -521,6 +542,37 @@ def _parse_delays(text: str) -> tuple[float, float]:
             f"--async-retry-delays takes two numbers of seconds, e.g. 1,1; got {text!r}."
         ) from None
     return first, second
+
+
+@main.group()
+def dlq() -> None:
+    """Dead letters: Event invocations that failed every attempt, as the local sink keeps them."""
+
+
+@dlq.command("list")
+@click.argument("target", required=False)
+@click.pass_context
+def dlq_list(ctx: click.Context, target: str | None) -> None:
+    """Print the dead letters (JSON lines: the payload and Lambda's RequestID, ErrorCode and ErrorMessage
+    attributes), of every function or of the one named; TARGET may also be a dead-letter queue's ARN.
+
+    \b
+    Example:
+      lambda-emu dlq list RetriedFunction
+    """
+    with _errors_to_exit_status():
+        from emulator.async_invoke import read_dead_letters
+
+        letters = read_dead_letters(ctx.obj["state_dir"])
+        if target is not None:
+            # A function's name, or the dead-letter target's ARN or queue/topic name.
+            letters = [
+                x
+                for x in letters
+                if target in (x.get("function"), x.get("target"), str(x.get("target", "")).rsplit(":", 1)[-1])
+            ]
+        for letter in letters:
+            click.echo(json.dumps(letter))
 
 
 @main.group()

@@ -7,16 +7,18 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from emulator.api.http import InvokeApiServer
 from emulator.api.service import LambdaService
+from emulator.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, RetryDelays, Sinks
 from emulator.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
 from emulator.config import FunctionConfig
 from emulator.errors import ConfigError
 from emulator.facade import Emulator
+from emulator.models import Invocation
 from emulator.registry import FunctionRegistry
 
 LOG = logging.getLogger(__name__)
@@ -34,11 +36,14 @@ class ServeConfig:
     account_concurrency: int = DEFAULT_ACCOUNT_LIMIT
     retry_delays: Sequence[float] = LAMBDA_RETRY_DELAYS
     sqs_endpoint_url: str | None = None  # where SQS/SNS dead letters and destinations are sent
+    async_workers: int = 4  # Event invocations delivered at once
     template: Path | None = None  # recorded in the discovery file: invokes of this template come here
 
     def validate(self) -> ServeConfig:
         if self.keep_alive <= 0:
             raise ConfigError("--keep-alive must be more than 0 seconds.")
+        if self.async_workers < 1:
+            raise ConfigError("--async-workers must be 1 or more.")
         if self.account_concurrency < 1:
             raise ConfigError("--account-concurrency must be 1 or more.")
         if len(self.retry_delays) != 2 or any(delay < 0 for delay in self.retry_delays):
@@ -63,15 +68,16 @@ class LambdaServer:
             if reserved is not None:
                 self.limits.reserve(name, reserved)
         self.service = LambdaService(emulator, self.registry, self.limits)
-        self.events = _event_pipeline(self.service, emulator.config.state_dir, config)
+        self.events = event_pipeline(
+            self.service, emulator.config.state_dir, config, functions=self.registry.names()
+        )
         self.service.events = self.events
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="idle-reaper", daemon=True)
         self.api: InvokeApiServer | None = None
 
     def start(self) -> LambdaServer:
-        if self.events is not None:
-            self.events.start()
+        self.events.start()
         self.api = InvokeApiServer(self.service, host=self.config.host, port=self.config.port)
         self._reaper.start()
         self._write_discovery()
@@ -121,8 +127,8 @@ class LambdaServer:
             self.api.stop_accepting()
             if not self.api.wait_idle(grace):
                 LOG.warning("in-flight invocations did not finish within %.0f s; stopping them", grace)
-        if self.events is not None:
-            self.events.stop(timeout=grace)
+        # Undelivered events stay in the queue on disk: the next serve of this state directory sends them.
+        self.events.close(timeout=grace)
         self.emulator.close()  # removes every environment: cuts any invocation still running
         if self.api is not None:
             self.api.close()
@@ -136,9 +142,46 @@ class LambdaServer:
         self.close()
 
 
-def _event_pipeline(service: LambdaService, state_dir: Path, config: ServeConfig):  # type: ignore[no-untyped-def]
-    """The durable Event pipeline, or None while it is not available."""
-    return None
+def event_pipeline(
+    service: LambdaService, state_dir: Path, config: ServeConfig, functions: Collection[str] | None = None
+) -> EventDispatcher:
+    """The durable Event pipeline in front of the service's synchronous invoke: accepted events wait in
+    SQLite under the state directory, attempts go through the same concurrency limits."""
+    emulator = service.emulator.config
+    return EventDispatcher(
+        EventQueue(state_dir / QUEUE_FILE, functions=functions),
+        service.deliver_event,
+        service.async_config,
+        Sinks(
+            state_dir,
+            endpoint_url=config.sqs_endpoint_url,
+            region=emulator.region,
+            credentials=emulator.credentials,
+        ),
+        workers=config.async_workers,
+        delays=RetryDelays(tuple(config.retry_delays)),
+        reserved_concurrency=service.limits.reserved,
+        function_arn=emulator.function_arn,
+    )
+
+
+def deliver_event_here(
+    emulator: Emulator, function: FunctionConfig, invocation: Invocation, config: ServeConfig
+) -> None:
+    """An Event invocation from the terminal with no server running: queued durably like the server's,
+    then delivered in this process with Lambda's retries; returns once it is delivered or discarded."""
+    registry = FunctionRegistry(emulator.config, [function])
+    limits = ConcurrencyLimits(config.account_concurrency)
+    if function.reserved_concurrency is not None:
+        limits.reserve(function.name, function.reserved_concurrency)
+    service = LambdaService(emulator, registry, limits)
+    events = event_pipeline(service, emulator.config.state_dir, config, functions=[function.name])
+    events.start()
+    try:
+        events.accept(function.name, invocation.payload, invocation.request_id)
+        events.wait_idle(timeout=float("inf"))
+    finally:
+        events.close(timeout=30)
 
 
 def find_server(state_dir: Path, template: Path | None) -> str | None:

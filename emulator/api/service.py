@@ -9,7 +9,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from emulator import wire
 from emulator.concurrency import ConcurrencyLimits
@@ -27,8 +27,8 @@ MAX_EVENT_REQUEST_BYTES = 1024 * 1024  # Event invocations: 1 MB (contract §1)
 TAIL_BYTES = 4096
 
 
-class EventSink:
-    """Where accepted Event invocations go (the durable event queue)."""
+class EventSink(Protocol):
+    """Where accepted Event invocations go (the durable event queue): kept on disk before it returns."""
 
     def accept(self, function_name: str, payload: bytes, request_id: str) -> None: ...
 

@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +73,17 @@ class QueuedEvent:
 class EventQueue:
     """Thread-safe: one connection behind a lock (each operation is a short transaction)."""
 
-    def __init__(self, path: Path, *, stale_after: float = DEFAULT_STALE_AFTER) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        functions: Collection[str] | None = None,
+    ) -> None:
         self.path = Path(path)
+        # The functions this queue delivers (None: all). Events of others stay on disk for the process
+        # that knows them: a terminal invoke must not take (and drop) a server's events.
+        self.functions = tuple(sorted(functions)) if functions is not None else None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.stale_after = stale_after
         self._owner = f"{os.getpid()}:{uuid.uuid4().hex}"
@@ -124,10 +133,11 @@ class EventQueue:
     def claim_due(self, now: float) -> QueuedEvent | None:
         """The earliest due event, now claimed by this queue; None when nothing is due."""
         with self._transaction() as db:
+            scope, names = self._scope()
             row = db.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE (claimed_by IS NULL AND due_at <= ?) "
-                "OR (claimed_by IS NOT NULL AND claimed_at < ?) ORDER BY due_at, id LIMIT 1",
-                (now, now - self.stale_after),
+                f"SELECT {_COLUMNS} FROM events WHERE ((claimed_by IS NULL AND due_at <= ?) "
+                f"OR (claimed_by IS NOT NULL AND claimed_at < ?)){scope} ORDER BY due_at, id LIMIT 1",
+                (now, now - self.stale_after, *names),
             ).fetchone()
             if row is None:
                 return None
@@ -188,15 +198,23 @@ class EventQueue:
     # ---- reading
     def next_due(self) -> float | None:
         """When the earliest unclaimed event is due (it may be in the past)."""
+        scope, names = self._scope()
         with self._lock:
-            row = self._conn().execute("SELECT MIN(due_at) FROM events WHERE claimed_by IS NULL").fetchone()
+            row = (
+                self._conn()
+                .execute(f"SELECT MIN(due_at) FROM events WHERE claimed_by IS NULL{scope}", names)
+                .fetchone()
+            )
         return None if row is None or row[0] is None else float(row[0])
 
     def pending(self, function_name: str | None = None) -> int:
         """Events not yet finished (claimed ones included)."""
-        query, args = "SELECT COUNT(*) FROM events", ()
+        args: tuple[str, ...]
         if function_name is not None:
-            query, args = query + " WHERE function_name = ?", (function_name,)  # type: ignore[assignment]
+            query, args = "SELECT COUNT(*) FROM events WHERE function_name = ?", (function_name,)
+        else:
+            scope, args = self._scope()
+            query = "SELECT COUNT(*) FROM events WHERE 1 = 1" + scope
         with self._lock:
             return int(self._conn().execute(query, args).fetchone()[0])
 
@@ -207,6 +225,12 @@ class EventQueue:
             return {name: int(count) for name, count in rows}
 
     # ---- plumbing
+    def _scope(self) -> tuple[str, tuple[str, ...]]:
+        """SQL restricting a query to this queue's functions, and its arguments."""
+        if self.functions is None:
+            return "", ()
+        return f" AND function_name IN ({', '.join('?' * len(self.functions))})", self.functions
+
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             raise RuntimeError(f"the event queue {self.path} is closed")

@@ -110,3 +110,55 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     assert status == 0, server.log()
     assert containers_of(pid) == [], "serve left containers behind"
     assert not (server.state_dir / "server.json").exists()
+
+
+class Reports:
+    """A loopback HTTP sink the sample functions post each attempt to (from inside their containers)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.records: list[dict] = []
+        self._cond = threading.Condition()
+        reports = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with reports._cond:
+                    reports.records.append(json.loads(body))
+                    reports._cond.notify_all()
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="reports", daemon=True)
+        self._thread.start()
+
+    def where(self, **fields: object) -> list[dict]:
+        with self._cond:
+            return [r for r in self.records if all(r["event"].get(k) == v for k, v in fields.items())]
+
+    def wait_for(self, count: int, timeout: float = 60, **fields: object) -> list[dict]:
+        """At least `count` records whose event has `fields`, waiting up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(found := self.where(**fields)) < count and time.monotonic() < deadline:
+                self._cond.wait(0.2)
+        return found
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def reports() -> Iterator[Reports]:
+    sink = Reports()
+    yield sink
+    sink.close()

@@ -220,3 +220,20 @@ def test_events_survive_a_kill_9_of_the_process_that_accepted_them(tmp_path: Pat
             ("req-1", b'{"n": 1}'),  # was in flight when the process died
             ("req-2", b'{"n": 2}'),  # was still waiting
         ]
+
+
+def test_a_queue_scoped_to_some_functions_leaves_the_others_events_alone(tmp_path):
+    path = tmp_path / "events.sqlite3"
+    with EventQueue(path) as everything:
+        everything.put("server-fn", "r-server", b"{}", now=100.0)
+        everything.put("cli-fn", "r-cli", b"{}", now=101.0)
+    with EventQueue(path, functions=["cli-fn"]) as scoped:
+        assert scoped.pending() == 1
+        assert scoped.next_due() == 101.0
+        claimed = scoped.claim_due(200.0)
+        assert claimed is not None and claimed.request_id == "r-cli"
+        assert scoped.claim_due(200.0) is None  # the server's event is not this queue's
+        scoped.finish(claimed.id)
+    with EventQueue(path) as everything:
+        left = everything.claim_due(200.0)
+        assert left is not None and left.request_id == "r-server"
