@@ -14,12 +14,13 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
+from emulator.architectures import Architecture, get_architecture, is_foreign, require_emulation
 from emulator.config import RUNTIME_DIR
 from emulator.containers.engine import LABEL, LABEL_VALUE
 from emulator.containers.images import ImageBackend
@@ -33,6 +34,7 @@ BUILDER_VERSION = "1"
 IMAGE_REPOSITORY = "lambda-emu"
 BASE_REPOSITORY = "lambda-emu-base"
 RUNTIME_LABEL = f"{LABEL}.runtime"
+ARCH_LABEL = f"{LABEL}.architecture"
 BASE_LABEL = f"{LABEL}.base"
 # Lambda's runtime user, created in every runtime image (for ContainerSpec.user).
 SANDBOX_USER = "sbx_user1051"
@@ -58,6 +60,9 @@ class RuntimeSpec:
     # Our own runtime clients write the log markers of runtimes/README.md; a custom runtime's
     # bootstrap (provided*) does not, so its output is cut by quiet time instead.
     log_markers: bool = True
+    # A foreign architecture (Lambda's name) whose image runs under emulation; None: this machine's own,
+    # whose image names and hashes leave the architecture out, as they did before architectures existed.
+    foreign_arch: str | None = None
 
 
 def _python(version: str, suite: str) -> RuntimeSpec:
@@ -127,13 +132,17 @@ RUNTIMES: Mapping[str, RuntimeSpec] = MappingProxyType(
 )
 
 
-def get_runtime(runtime_id: str) -> RuntimeSpec:
+def get_runtime(runtime_id: str, architecture: str | None = None) -> RuntimeSpec:
+    """The runtime, for `architecture` (Lambda's name) when given and not this machine's own."""
     try:
-        return RUNTIMES[runtime_id]
+        spec = RUNTIMES[runtime_id]
     except KeyError:
         raise ConfigError(
             f"Unsupported runtime {runtime_id!r}. Supported: {', '.join(sorted(RUNTIMES))}."
         ) from None
+    if architecture is None or not is_foreign(get_architecture(architecture).name):
+        return spec
+    return replace(spec, foreign_arch=architecture)
 
 
 def runtimes_root() -> Path:
@@ -175,12 +184,23 @@ def _digest(lines: Iterable[str | bytes]) -> str:
     return sha.hexdigest()[:12]
 
 
+def _arch_tag(spec: RuntimeSpec, parts: Sequence[str | bytes]) -> str:
+    """The content hash of `parts` as an image tag; for a foreign architecture the hash covers it too and
+    the tag names it (`<hash>-arm64`). Native tags stay as they were, so no native image is rebuilt."""
+    if not spec.foreign_arch:
+        return _digest(parts)
+    return f"{_digest([*parts, f'arch={spec.foreign_arch}'])}-{spec.foreign_arch}"
+
+
 class RootfsBuilder(Protocol):
-    """Makes a Debian root filesystem tarball; `recipe` names everything that shapes its content."""
+    """Makes a Debian root filesystem tarball; `recipe` names everything that shapes its content (but the
+    architecture, which callers hash themselves). `arch` is dpkg's name; None: this machine's."""
 
     recipe: str
 
-    def build(self, suite: str, packages: tuple[str, ...], dest: Path, on_line: LineSink) -> None: ...
+    def build(
+        self, suite: str, packages: tuple[str, ...], dest: Path, on_line: LineSink, *, arch: str | None = None
+    ) -> None: ...
 
 
 class Mmdebstrap:
@@ -202,14 +222,18 @@ class Mmdebstrap:
             self.options.append(f"--hook-dir={self._MERGED_USR_HOOKS}")
         self.recipe = " ".join(["mmdebstrap", *self.options])
 
-    def build(self, suite: str, packages: tuple[str, ...], dest: Path, on_line: LineSink) -> None:
+    def build(
+        self, suite: str, packages: tuple[str, ...], dest: Path, on_line: LineSink, *, arch: str | None = None
+    ) -> None:
         exe = shutil.which(self.executable)
         if exe is None:
             raise ImageError(
                 "mmdebstrap is not installed: it makes the Debian base of runtime images.",
                 hint="Install it (apt-get install mmdebstrap), or use a registry image: --base registry.",
             )
-        command = [exe, *self.options, f"--include={','.join(packages)}", suite, str(dest)]
+        # A foreign --arch runs the packages' maintainer scripts under qemu-user (binfmt_misc).
+        arch_option = [f"--arch={arch}"] if arch else []
+        command = [exe, *self.options, *arch_option, f"--include={','.join(packages)}", suite, str(dest)]
         LOG.info("running %s", " ".join(command))
         tail: list[str] = []
         # Its own process group: mmdebstrap's main process ignores signals while a worker runs, so
@@ -287,6 +311,7 @@ class ImageBuilder:
         build_dir: Path | None = None,
         runtimes_root: Path | None = None,
         rootfs: RootfsBuilder | None = None,
+        emulation: Callable[[Architecture], None] = require_emulation,
     ) -> None:
         # base: "debian" (mmdebstrap, works offline from registries), "registry" (spec.registry_base),
         # or any image reference used as FROM for every runtime.
@@ -298,6 +323,7 @@ class ImageBuilder:
         self._build_dir = build_dir
         self._root = runtimes_root
         self._rootfs = rootfs or Mmdebstrap()
+        self._emulation = emulation  # raises unless a foreign architecture's binaries can run here
         # One build at a time per builder: concurrent first invocations must not build twice.
         self._lock = threading.Lock()
 
@@ -305,10 +331,13 @@ class ImageBuilder:
     def base_image(self, spec: RuntimeSpec) -> str:
         """The image a runtime image is built FROM, for this builder's base choice."""
         if self.base == "debian":
-            digest = _digest(
-                [BUILDER_VERSION, self._rootfs.recipe, spec.debian_suite, *sorted(spec.debian_packages)]
+            parts = [BUILDER_VERSION, self._rootfs.recipe, spec.debian_suite, *sorted(spec.debian_packages)]
+            return f"{BASE_REPOSITORY}/{spec.debian_suite}:{_arch_tag(spec, parts)}"
+        if spec.foreign_arch:
+            raise ConfigError(
+                f"{spec.id} for {spec.foreign_arch} is built from Debian packages only.",
+                hint=f"Use the Debian base: lambda-emu runtimes build {spec.id} --base debian",
             )
-            return f"{BASE_REPOSITORY}/{spec.debian_suite}:{digest}"
         if self.base == "registry":
             if not spec.registry_base:
                 raise ConfigError(
@@ -330,7 +359,7 @@ class ImageBuilder:
         for path in context_files(folder):
             mode = "x" if path.stat().st_mode & 0o111 else "-"
             parts += [path.relative_to(folder).as_posix(), mode, path.read_bytes()]
-        return f"{IMAGE_REPOSITORY}/{spec.id}:{_digest(parts)}"
+        return f"{IMAGE_REPOSITORY}/{spec.id}:{_arch_tag(spec, parts)}"
 
     # ---- orchestration -------------------------------------------------------------------------
     def is_built(self, spec: RuntimeSpec) -> bool:
@@ -346,6 +375,9 @@ class ImageBuilder:
 
     def provide(self, spec: RuntimeSpec, *, force: bool = False) -> BuildReport:
         """ensure/build with a report of what was done (for the CLI's messages and for tests)."""
+        if spec.foreign_arch:
+            # Checked even when the image exists: every process in it runs under the emulator too.
+            self._emulation(get_architecture(spec.foreign_arch))
         with self._lock:
             started = time.monotonic()
             tag = self.image_tag(spec)
@@ -377,15 +409,25 @@ class ImageBuilder:
             return False
         if self._images.exists(base) and not force:
             return False
-        self._say(f"{spec.id}: making Debian {spec.debian_suite} base {base} with mmdebstrap (about 30 s)")
+        arch = get_architecture(spec.foreign_arch) if spec.foreign_arch else None
+        debian = f"{spec.debian_suite}/{arch.debian}" if arch else spec.debian_suite
+        # Under emulation the maintainer scripts run several times slower.
+        expected = "a few minutes: its packages are set up under emulation" if arch else "about 30 s"
+        self._say(f"{spec.id}: making Debian {debian} base {base} with mmdebstrap ({expected})")
         with tempfile.TemporaryDirectory(prefix="lambda-emu-base-", dir=self._build_dir) as tmp:
             tar = Path(tmp) / "rootfs.tar"
-            self._rootfs.build(spec.debian_suite, spec.debian_packages, tar, self._say_line("mmdebstrap"))
+            self._rootfs.build(
+                spec.debian_suite,
+                spec.debian_packages,
+                tar,
+                self._say_line("mmdebstrap"),
+                arch=arch.debian if arch else None,
+            )
             self._say(f"{spec.id}: importing {tar.stat().st_size // 2**20} MiB root file system as {base}")
             self._images.import_tar(
                 tar,
                 base,
-                labels={LABEL: LABEL_VALUE, BASE_LABEL: f"debian:{spec.debian_suite}"},
+                labels={LABEL: LABEL_VALUE, BASE_LABEL: f"debian:{debian}"},
                 # An imported tarball has no environment; give it the usual PATH.
                 changes=[f"ENV PATH={_BASE_PATH}"],
             )
@@ -422,7 +464,12 @@ class ImageBuilder:
                     Path(tmp),
                     tag,
                     buildargs={"BASE_IMAGE": base, "RUNTIME_ID": spec.id},
-                    labels={LABEL: LABEL_VALUE, RUNTIME_LABEL: spec.id, BASE_LABEL: base},
+                    labels={
+                        LABEL: LABEL_VALUE,
+                        RUNTIME_LABEL: spec.id,
+                        BASE_LABEL: base,
+                        **({ARCH_LABEL: spec.foreign_arch} if spec.foreign_arch else {}),
+                    },
                     on_line=self._say_line("build"),
                 )
             except ImageError as exc:

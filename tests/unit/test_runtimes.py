@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.architectures import get_architecture, native_architecture, require_emulation
 from emulator.containers.images import split_reference
 from emulator.errors import ConfigError, ImageError
 from emulator.runtimes import (
@@ -68,6 +69,9 @@ class FakeImages:
         assert buildargs["BASE_IMAGE"] in self.images, "FROM an image that does not exist"
         self.images[tag] = dict(labels)
 
+    def command(self, tag: str) -> tuple[str, ...] | None:
+        return None  # runtime images are built from their Dockerfile's CMD; nothing here asks
+
     def pull(self, ref: str) -> None:
         self.pulls.append(ref)
         if ref not in self.pullable:
@@ -80,10 +84,14 @@ class FakeRootfs:
 
     def __init__(self, interrupt: bool = False) -> None:
         self.calls: list[tuple[str, tuple[str, ...]]] = []
+        self.arches: list[str | None] = []
         self.interrupt = interrupt
 
-    def build(self, suite: str, packages: tuple[str, ...], dest: Path, on_line: LineSink) -> None:
+    def build(
+        self, suite: str, packages: tuple[str, ...], dest: Path, on_line: LineSink, *, arch: str | None = None
+    ) -> None:
         self.calls.append((suite, packages))
+        self.arches.append(arch)
         with tarfile.open(dest, "w") as tar:
             tar.addfile(tarfile.TarInfo("etc"))
         on_line("I: success in 0.1 seconds")
@@ -256,8 +264,16 @@ def test_a_file_edited_during_the_build_gets_the_tag_of_what_was_built(rig: Rig,
     before = rig.builder(root).image_tag(PY311)
 
     class EditingRootfs(FakeRootfs):
-        def build(self, suite: str, packages: tuple[str, ...], dest: Path, on_line: LineSink) -> None:
-            super().build(suite, packages, dest, on_line)
+        def build(
+            self,
+            suite: str,
+            packages: tuple[str, ...],
+            dest: Path,
+            on_line: LineSink,
+            *,
+            arch: str | None = None,
+        ) -> None:
+            super().build(suite, packages, dest, on_line, arch=arch)
             client.write_text("print('edited while the base was being made')\n")
 
     rig.rootfs = EditingRootfs()
@@ -472,3 +488,77 @@ def test_the_shipped_build_contexts_are_found() -> None:
 )
 def test_split_reference_separates_repository_and_tag(ref: str, expected: tuple[str, str | None]) -> None:
     assert split_reference(ref) == expected
+
+
+# ---- architectures -----------------------------------------------------------------------------
+NATIVE = native_architecture() or "x86_64"
+FOREIGN = "arm64" if NATIVE == "x86_64" else "x86_64"
+
+
+def test_the_native_architecture_leaves_spec_and_tags_unchanged(rig: Rig, root: Path) -> None:
+    assert get_runtime("python3.11", NATIVE) is PY311
+    assert get_runtime("python3.11", None) is PY311
+    assert native_architecture("aarch64") == "arm64" and native_architecture("AMD64") == "x86_64"
+    assert native_architecture("riscv64") is None
+
+
+def test_a_foreign_architecture_gets_its_own_base_and_image(rig: Rig, root: Path) -> None:
+    foreign = get_runtime("python3.11", FOREIGN)
+    assert foreign.foreign_arch == FOREIGN and foreign.id == "python3.11"
+    checked: list[str] = []
+    builder = ImageBuilder(
+        rig.images,
+        build_dir=rig.build_dir,
+        runtimes_root=root,
+        rootfs=rig.rootfs,
+        emulation=lambda arch: checked.append(arch.name),
+    )
+    native_tag, native_base = builder.image_tag(PY311), builder.base_image(PY311)
+    report = builder.provide(foreign)
+    assert report.tag.startswith("lambda-emu/python3.11:") and report.tag.endswith(f"-{FOREIGN}")
+    assert report.base.endswith(f"-{FOREIGN}") and report.base != native_base
+    assert report.tag.split(":")[1].split("-")[0] != native_tag.split(":")[1], "the hash covers the arch"
+    assert rig.rootfs.arches == [get_architecture(FOREIGN).debian]
+    assert rig.images.images[report.tag]["dev.lambda-emu.architecture"] == FOREIGN
+    builder.provide(foreign)
+    assert checked == [FOREIGN, FOREIGN], "emulation is checked on every use, built or not"
+    assert builder.image_tag(PY311) == native_tag and not rig.images.exists(native_tag)
+
+
+def test_a_foreign_architecture_is_built_from_debian_only(rig: Rig, root: Path) -> None:
+    with pytest.raises(ConfigError, match="from Debian packages only"):
+        rig.builder(root, "registry").image_tag(get_runtime("python3.11", FOREIGN))
+
+
+def test_unknown_architectures_are_rejected() -> None:
+    with pytest.raises(ConfigError, match="Unsupported architecture 'ppc64le'"):
+        get_runtime("python3.11", "ppc64le")
+
+
+def _binfmt(tmp_path: Path, text: str | None) -> Path:
+    folder = tmp_path / "binfmt_misc"
+    folder.mkdir()
+    if text is not None:
+        (folder / "qemu-aarch64").write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("entry", "message", "hint"),
+    [
+        (None, "no qemu-aarch64 binfmt_misc entry", "apt-get install -y qemu-user-static binfmt-support"),
+        ("disabled\ninterpreter /x\nflags: PF\n", "is disabled", "update-binfmts --enable qemu-aarch64"),
+        ("enabled\ninterpreter /x\nflags: P\n", "lacks the F flag", "apt-get install -y qemu-user-static"),
+    ],
+)
+def test_emulation_that_cannot_run_says_what_to_install(
+    tmp_path: Path, entry: str | None, message: str, hint: str
+) -> None:
+    with pytest.raises(ImageError, match=message) as caught:
+        require_emulation(get_architecture("arm64"), _binfmt(tmp_path, entry))
+    assert hint in (caught.value.hint or "")
+
+
+def test_a_registered_static_emulator_is_accepted(tmp_path: Path) -> None:
+    folder = _binfmt(tmp_path, "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\n")
+    require_emulation(get_architecture("arm64"), folder)
