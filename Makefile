@@ -31,6 +31,7 @@ images:
 ## bench: medians of cold and warm invokes beside the floor measured in the same run
 bench: docker install images
 	$(PYTHON) bench/bench.py
+	$(PYTHON) bench/api_bench.py
 
 lint:
 	ruff check emulator runtimes tests bench

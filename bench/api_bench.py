@@ -1,0 +1,178 @@
+"""The Lambda API server's benchmark: a live `lambda-emu serve` driven by boto3 (what users run) beside
+the floors measured in the same run (the same calls over raw HTTP, and boto3 against an operation that
+does no work), so the table separates our cost from the client's. Run by `make bench`."""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "sample_functions" / "api" / "template.yaml"
+NOOP = "NoOpFunction"
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def start_server(state_dir: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    exe = shutil.which("lambda-emu") or sys.exit("lambda-emu is not installed (make install)")
+    process = subprocess.Popen(
+        [exe, "--state-dir", str(state_dir), "serve", "-t", str(TEMPLATE), "--port", "0", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # the functions' logs: not part of what is measured
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            record = json.loads((state_dir / "server.json").read_text())
+            if record["pid"] == process.pid:
+                return process, record["url"]
+        except (OSError, ValueError, KeyError):
+            pass
+        if process.poll() is not None:
+            sys.exit(f"serve exited with {process.returncode}")
+        time.sleep(0.05)
+    process.kill()
+    sys.exit("serve did not start within 120 s")
+
+
+def client(url: str):  # type: ignore[no-untyped-def]
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "lambda",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=Config(retries={"max_attempts": 1}, max_pool_connections=16),
+    )
+
+
+def timed(action, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def raw_invoke(url: str, runs: int, invocation_type: str = "RequestResponse") -> list[float]:
+    """The same Invoke over one keep-alive connection with no SDK: the server's own latency."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port))
+    headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": invocation_type}
+
+    def once() -> None:
+        connection.request("POST", f"/2015-03-31/functions/{NOOP}/invocations", b"{}", headers)
+        response = connection.getresponse()
+        response.read()
+        assert response.status in (200, 202), response.status
+
+    once()
+    samples = timed(once, runs)
+    connection.close()
+    return samples
+
+
+def _worker(url: str, calls: int, ready, go, results) -> None:  # type: ignore[no-untyped-def]
+    lambda_client = client(url)
+    lambda_client.invoke(FunctionName=NOOP)  # connection and client set up before the clock starts
+    ready.wait()
+    go.wait()
+    for _ in range(calls):
+        lambda_client.invoke(FunctionName=NOOP)
+    results.put(calls)
+
+
+def throughput(url: str, clients: int, calls_each: int) -> float:
+    """Invokes per second with `clients` client processes (one process each: the SDK's own CPU cost is
+    not serialised behind one interpreter lock), each calling in a loop."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(clients + 1)
+    go = context.Event()
+    results = context.Queue()
+    workers = [
+        context.Process(target=_worker, args=(url, calls_each, ready, go, results)) for _ in range(clients)
+    ]
+    for worker in workers:
+        worker.start()
+    ready.wait()
+    started = time.perf_counter()
+    go.set()
+    total = sum(results.get(timeout=600) for _ in workers)
+    elapsed = time.perf_counter() - started
+    for worker in workers:
+        worker.join(60)
+    return total / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--calls-each", type=int, default=250)
+    parser.add_argument("--cpu-limit", action="store_true", help="Keep Lambda's CPU share (default: off)")
+    args = parser.parse_args()
+
+    state_dir = Path(tempfile.mkdtemp(prefix="lambda-emu-bench-"))
+    # The quota is off by default: a 128 MB function's 0.07 vCPU would measure Lambda's CPU share, not us.
+    process, url = start_server(state_dir, *([] if args.cpu_limit else ["--no-cpu-limit"]))
+    try:
+        lambda_client = client(url)
+        lambda_client.invoke(FunctionName=NOOP)  # the cold start, not counted
+        warm = timed(lambda: lambda_client.invoke(FunctionName=NOOP), args.runs)
+        raw = raw_invoke(url, args.runs)
+        sdk_floor = timed(lambda: lambda_client.get_function_concurrency(FunctionName=NOOP), args.runs)
+        event = timed(lambda: lambda_client.invoke(FunctionName=NOOP, InvocationType="Event"), args.runs)
+        raw_event = raw_invoke(url, args.runs, "Event")
+        sequential = args.runs / (sum(warm) / 1000)
+        eight = throughput(url, 8, args.calls_each)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(120)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+    print(f"\nlambda-emu serve: no-op python3.11 handler, boto3 client, {args.runs} runs per row\n")
+    print(f"| {'what':<56} | {'p50 ms':>8} | {'p99 ms':>8} | {'target':<10} |")
+    print(f"|{'-' * 58}|{'-' * 10}|{'-' * 10}|{'-' * 12}|")
+    rows = [
+        ("warm invoke through boto3", warm, "<= 2 ms"),
+        ("  floor: boto3 call of an operation that does no work", sdk_floor, ""),
+        ("  warm invoke over raw HTTP (no SDK): the server's part", raw, ""),
+        ("Event accept through boto3 (202, stored durably)", event, "<= 5 ms"),
+        ("  Event accept over raw HTTP", raw_event, ""),
+    ]
+    for label, samples, target in rows:
+        print(
+            f"| {label:<56} | {statistics.median(samples):>8.2f} | {percentile(samples, 0.99):>8.2f} "
+            f"| {target:<10} |"
+        )
+    over = statistics.median(warm) - statistics.median(sdk_floor)
+    print(f"\nwarm invoke through boto3 minus the boto3 floor: {over:.2f} ms (p50)")
+    print(f"sequential throughput (one boto3 client): {sequential:,.0f} invokes/s")
+    print(f"throughput with 8 concurrent boto3 clients: {eight:,.0f} invokes/s (target >= 500)")
+    print(
+        "AWS SAM CLI `sam local start-lambda` cannot run on this machine (it pulls its emulation images "
+        "from public.ecr.aws, which is unreachable here); its published warm p50 is 16.8 ms "
+        "(../shared/reference/performance.md)."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
