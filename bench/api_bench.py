@@ -17,14 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import percentile, timed  # bench/bench.py: run as a script, bench/ is on the path
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "sample_functions" / "api" / "template.yaml"
 NOOP = "NoOpFunction"
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def start_server(state_dir: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -61,15 +58,6 @@ def client(url: str):  # type: ignore[no-untyped-def]
         aws_secret_access_key="bench",
         config=Config(retries={"max_attempts": 1}, max_pool_connections=16),
     )
-
-
-def timed(action, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
 
 
 def raw_invoke(url: str, runs: int, invocation_type: str = "RequestResponse") -> list[float]:
