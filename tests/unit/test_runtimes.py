@@ -14,14 +14,8 @@ import pytest
 from emulator.architectures import get_architecture, native_architecture, require_emulation
 from emulator.containers.images import split_reference
 from emulator.errors import ConfigError, ImageError
-from emulator.runtimes import (
-    RUNTIMES,
-    ImageBuilder,
-    LineSink,
-    Mmdebstrap,
-    get_runtime,
-    runtimes_root,
-)
+from emulator.rootfs import LineSink, Mmdebstrap
+from emulator.runtimes import RUNTIMES, ImageBuilder, get_runtime, runtimes_root
 
 PY311 = RUNTIMES["python3.11"]
 PY313 = RUNTIMES["python3.13"]
