@@ -585,9 +585,9 @@ def runtimes_list() -> None:
     """List the supported runtimes and whether their images are built."""
     with _errors_to_exit_status():
         rows = _image_builder().list()
-        click.echo(f"{'RUNTIME':<14} {'BUILT':<6} {'IMAGE':<36} BASE")
+        click.echo(f"{'RUNTIME':<16} {'BUILT':<6} {'IMAGE':<36} BASE")
         for row in rows:
-            click.echo(f"{row.id:<14} {'yes' if row.built else 'no':<6} {row.tag:<36} {row.base}")
+            click.echo(f"{row.id:<16} {'yes' if row.built else 'no':<6} {row.tag:<36} {row.base}")
 
 
 @runtimes.command("build")
@@ -598,7 +598,12 @@ def runtimes_list() -> None:
     help="debian (build from Debian packages, offline; default), registry (an ordinary image such as "
     "python:3.11-slim), or any image reference. Also LAMBDA_EMU_BASE_IMAGE.",
 )
-def runtimes_build(runtime_ids: tuple[str, ...], force: bool, base: str | None) -> None:
+@click.option(
+    "--arch",
+    type=click.Choice(["x86_64", "arm64"]),
+    help="Build for this architecture (default: this machine's); another one runs under qemu emulation.",
+)
+def runtimes_build(runtime_ids: tuple[str, ...], force: bool, base: str | None, arch: str | None) -> None:
     """Build runtime images (all supported runtimes when none is named). Nothing is rebuilt when nothing
     changed.
 
@@ -612,5 +617,5 @@ def runtimes_build(runtime_ids: tuple[str, ...], force: bool, base: str | None) 
         builder = _image_builder(base)
         for runtime_id in runtime_ids or tuple(RUNTIMES):
             started = time.monotonic()
-            tag = builder.build(get_runtime(runtime_id), force=force)
+            tag = builder.build(get_runtime(runtime_id, arch), force=force)
             click.echo(f"{runtime_id}: {tag} ({time.monotonic() - started:.1f} s)")

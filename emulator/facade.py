@@ -48,7 +48,7 @@ class Emulator:
         self._function_images = function_images
         self._build_lock = threading.Lock()
         self._sink = sink
-        self._runtime_images: dict[str, RuntimeImage] = {}
+        self._runtime_images: dict[tuple[str, str | None], RuntimeImage] = {}
         self._lock = threading.Lock()
         self._pool = EnvironmentPool(self._new_environment)
         self._invoker = Invoker(self._pool)
@@ -61,13 +61,16 @@ class Emulator:
             if removed:
                 LOG.info("removed %d leftover container(s) and /tmp disk(s) of earlier runs", removed)
 
-    def runtime_image(self, runtime_id: str) -> RuntimeImage:
-        """The runtime's image, built first if it is missing (cached after the first call)."""
+    def runtime_image(self, runtime_id: str, architecture: str | None = None) -> RuntimeImage:
+        """The runtime's image for `architecture` (this machine's when None; another one runs under
+        emulation, or fails clearly without it), built first if it is missing (cached after the first
+        call)."""
+        spec = get_runtime(runtime_id, architecture)
+        key = (runtime_id, spec.foreign_arch)
         with self._lock:
-            cached = self._runtime_images.get(runtime_id)
+            cached = self._runtime_images.get(key)
         if cached is not None:
             return cached
-        spec = get_runtime(runtime_id)
         tag = self._images.ensure(spec)
         image = RuntimeImage(
             image=tag,
@@ -76,7 +79,7 @@ class Emulator:
             log_markers=spec.log_markers,
         )
         with self._lock:
-            self._runtime_images[runtime_id] = image
+            self._runtime_images[key] = image
         return image
 
     def function_image(self, function: FunctionConfig) -> RuntimeImage:
@@ -128,7 +131,7 @@ class Emulator:
         layers = opt_dir(function.layers, self.config.state_dir)
         return Environment(
             function,
-            self.runtime_image(function.runtime),
+            self.runtime_image(function.runtime, function.architectures[0]),
             backend=self._backend,
             emulator=self.config,
             code_dir=str(code_dir(function.code_path, self.config.state_dir)),
