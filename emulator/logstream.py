@@ -142,7 +142,9 @@ class LogStream:
             while len(self._buffers) > _KEEP_INVOCATIONS:
                 old, _ = self._buffers.popitem(last=False)
                 self._ended.discard(old)
-            if self._ready or self._marker is None:
+            if self._marker is None:
+                self._ready = True  # without markers, the init phase ends when the first event goes out
+            if self._ready:
                 self._open(request_id, version)
             else:
                 self._start_pending = (request_id, version)

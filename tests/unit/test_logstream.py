@@ -104,6 +104,17 @@ def test_without_markers_output_arriving_just_after_a_quiet_spell_is_kept() -> N
         late.join()
 
 
+def test_without_markers_output_between_invocations_is_not_kept_as_init_output() -> None:
+    stream = LogStream(marker=None)
+    stream.feed(b"init line\n")
+    stream.begin("r1", "$LATEST")
+    stream.feed(b"handler line\n")
+    stream.wait_end("r1", 5)
+    stream.feed(b"a timer firing after the response\n")
+    assert stream.init_output() == "init line\n"
+    assert "handler line" in stream.log_of("r1")
+
+
 def test_report_line_has_lambdas_fields_tabs_and_trailing_tab() -> None:
     result = InvocationResult(
         request_id="r1",
