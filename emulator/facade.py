@@ -192,10 +192,6 @@ class Emulator:
         """Stop environments unused for `idle_for` seconds, as Lambda reclaims idle ones."""
         return self._pool.stop_idle(idle_for)
 
-    def retire(self, function_name: str) -> int:
-        """Stop a function's idle environments: its code or configuration changed."""
-        return self._pool.retire(function_name)
-
     def close(self) -> None:
         self._pool.close()
 

@@ -27,8 +27,8 @@ class EnvironmentPool:
     def __init__(self, factory: EnvironmentFactory) -> None:
         self._factory = factory
         self._lock = threading.Lock()
-        self._idle: defaultdict[str, list[Environment]] = defaultdict(list)
-        self._released_at: dict[str, float] = {}  # environment id → when it last became idle
+        # pool key → (when it became idle, environment), most recently released last
+        self._idle: defaultdict[str, list[tuple[float, Environment]]] = defaultdict(list)
         self._all: list[Environment] = []
         self._closed = False
 
@@ -39,7 +39,7 @@ class EnvironmentPool:
             if self._closed:
                 raise RuntimeError("pool is closed")
             idle = self._idle[key]
-            env = idle.pop() if idle else None
+            env = idle.pop()[1] if idle else None
         if env is None:
             env = self._factory(function)
             with self._lock:
@@ -52,37 +52,16 @@ class EnvironmentPool:
         with self._lock:
             if self._closed or env.state is EnvState.CLOSED:
                 return
-            self._idle[pool_key(env.function)].append(env)
-            self._released_at[env.id] = time.monotonic()
+            self._idle[pool_key(env.function)].append((time.monotonic(), env))
 
     def stop_idle(self, idle_for: float) -> int:
         """Stop environments idle for at least `idle_for` seconds (Lambda reclaims idle ones too)."""
         cutoff = time.monotonic() - idle_for
         with self._lock:
-            stale = [
-                env
-                for envs in self._idle.values()
-                for env in envs
-                if self._released_at.get(env.id, 0) <= cutoff
-            ]
-            for env in stale:
-                self._idle[pool_key(env.function)].remove(env)
-                self._all.remove(env)
-                self._released_at.pop(env.id, None)
-        for env in stale:
-            env.close()
-        return len(stale)
-
-    def retire(self, function_name: str) -> int:
-        """Stop the idle environments of a function (its code or configuration changed); busy ones end
-        their invocation and are not reused, since a new configuration has another pool key."""
-        with self._lock:
-            stale = [
-                env for envs in self._idle.values() for env in envs if env.function.name == function_name
-            ]
-            for env in stale:
-                self._idle[pool_key(env.function)].remove(env)
-                self._all.remove(env)
+            stale = [env for idle in self._idle.values() for since, env in idle if since <= cutoff]
+            for key, idle in self._idle.items():
+                self._idle[key] = [(since, env) for since, env in idle if since > cutoff]
+            self._all = [env for env in self._all if env not in stale]
         for env in stale:
             env.close()
         return len(stale)
