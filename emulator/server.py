@@ -14,6 +14,7 @@ from pathlib import Path
 from emulator.api.http import InvokeApiServer
 from emulator.api.service import LambdaService
 from emulator.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, RetryDelays, Sinks
+from emulator.cleanup import owner_alive, owner_token
 from emulator.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
 from emulator.config import FunctionConfig
 from emulator.errors import ConfigError
@@ -61,15 +62,9 @@ class LambdaServer:
     ) -> None:
         self.config = config.validate()
         self.emulator = emulator
-        self.registry = FunctionRegistry(emulator.config, functions)
-        self.limits = ConcurrencyLimits(config.account_concurrency)
-        for name in self.registry.names():
-            reserved = self.registry.get(name).reserved_concurrency
-            if reserved is not None:
-                self.limits.reserve(name, reserved)
-        self.service = LambdaService(emulator, self.registry, self.limits)
+        self.service = lambda_service(emulator, functions, config)
         self.events = event_pipeline(
-            self.service, emulator.config.state_dir, config, functions=self.registry.names()
+            self.service, emulator.config.state_dir, config, functions=self.service.registry.names()
         )
         self.service.events = self.events
         self._stop = threading.Event()
@@ -105,6 +100,7 @@ class LambdaServer:
         path.parent.mkdir(parents=True, exist_ok=True)
         record = {
             "pid": os.getpid(),
+            "owner": owner_token(),  # pid and start time: a reused pid does not look like this server
             "url": self.url,
             "template": str(self.config.template.resolve()) if self.config.template else None,
         }
@@ -142,6 +138,19 @@ class LambdaServer:
         self.close()
 
 
+def lambda_service(
+    emulator: Emulator, functions: Iterable[FunctionConfig], config: ServeConfig
+) -> LambdaService:
+    """The Lambda API's operations over `functions`, reserved concurrency carved out of the account's."""
+    registry = FunctionRegistry(emulator.config, functions)
+    limits = ConcurrencyLimits(config.account_concurrency)
+    for name in registry.names():
+        reserved = registry.get(name).reserved_concurrency
+        if reserved is not None:
+            limits.reserve(name, reserved)
+    return LambdaService(emulator, registry, limits)
+
+
 def event_pipeline(
     service: LambdaService, state_dir: Path, config: ServeConfig, functions: Collection[str] | None = None
 ) -> EventDispatcher:
@@ -170,11 +179,7 @@ def deliver_event_here(
 ) -> None:
     """An Event invocation from the terminal with no server running: queued durably like the server's,
     then delivered in this process with Lambda's retries; returns once it is delivered or discarded."""
-    registry = FunctionRegistry(emulator.config, [function])
-    limits = ConcurrencyLimits(config.account_concurrency)
-    if function.reserved_concurrency is not None:
-        limits.reserve(function.name, function.reserved_concurrency)
-    service = LambdaService(emulator, registry, limits)
+    service = lambda_service(emulator, [function], config)
     events = event_pipeline(service, emulator.config.state_dir, config, functions=[function.name])
     events.start()
     try:
@@ -193,18 +198,8 @@ def find_server(state_dir: Path, template: Path | None) -> str | None:
     wanted = str(template.resolve()) if template else None
     if not isinstance(record, dict) or record.get("template") != wanted:
         return None
-    pid = record.get("pid")
-    if not isinstance(pid, int) or not _alive(pid):
+    owner = record.get("owner")
+    if not isinstance(owner, str) or not owner_alive(owner):
         return None
     url = record.get("url")
     return url if isinstance(url, str) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
