@@ -165,8 +165,7 @@ def error_reply(exc: Exception) -> Reply:
 
 def _find_route(method: str, path: str) -> tuple[Route, str] | None:
     for verb, pattern, route in _ROUTES:
-        match = pattern.match(path)
-        if verb == method and match:
+        if verb == method and (match := pattern.match(path)):
             return route, unquote(match.group("name"))
     return None
 

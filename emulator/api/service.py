@@ -4,10 +4,9 @@ concurrency and event-invoke configuration calls, with Lambda's validation and t
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import logging
-import uuid
+import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,7 +55,7 @@ class LambdaService:
         self.registry = registry
         self.limits = limits
         self.events = events
-        self._event_configs: dict[str, tuple[AsyncConfig, str]] = {}  # name → (config, LastModified)
+        self._event_configs: dict[str, tuple[AsyncConfig, float]] = {}  # name → (config, LastModified)
 
     # ---- Invoke
     def invoke(
@@ -168,8 +167,7 @@ class LambdaService:
             config.validate()
         except ConfigError as exc:
             raise ConfigError(exc.message, error_code="ValidationException") from exc
-        stamp = datetime.datetime.now(datetime.timezone.utc).timestamp()
-        self._event_configs[name] = (config, f"{stamp:.3f}")
+        self._event_configs[name] = (config, round(time.time(), 3))  # epoch seconds, as Lambda answers
         return self._render_event_config(name)
 
     def get_event_invoke_config(self, function_name: str) -> dict[str, object]:
@@ -188,7 +186,7 @@ class LambdaService:
     def _render_event_config(self, name: str) -> dict[str, object]:
         config, modified = self._event_configs[name]
         return {
-            "LastModified": float(modified),
+            "LastModified": modified,
             "FunctionArn": self.emulator.config.function_arn(name, wire.LATEST),
             "MaximumRetryAttempts": config.maximum_retry_attempts,
             "MaximumEventAgeInSeconds": config.maximum_event_age_seconds,
@@ -222,7 +220,3 @@ def _json_object(body: bytes) -> dict[str, Any]:  # values checked by the caller
             "The request body must be a JSON object.", error_code="InvalidRequestContentException"
         )
     return value
-
-
-def new_request_id() -> str:
-    return str(uuid.uuid4())
