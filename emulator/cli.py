@@ -259,6 +259,22 @@ def _function_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def _template_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """-t, --parameter-overrides and --env-vars: the options that choose and read the template."""
+    for option in reversed(_FUNCTION_OPTIONS[:3]):
+        command = option(command)
+    return command
+
+
+_CPU_LIMIT_OPTION = click.option(
+    "--cpu-limit/--no-cpu-limit",
+    default=True,
+    show_default=True,
+    help="Give functions Lambda's CPU share (memory / 1,769 MB vCPUs); --no-cpu-limit trades that "
+    "fidelity for speed.",
+)
+
+
 _RETRY_DELAYS_OPTION = click.option(
     "--async-retry-delays",
     default="60,120",
@@ -290,13 +306,7 @@ _RETRY_DELAYS_OPTION = click.option(
     help="Send the call to a running `lambda-emu serve` of the same template and state directory (warm "
     "environments), when there is one and no flag changes the function.",
 )
-@click.option(
-    "--cpu-limit/--no-cpu-limit",
-    default=True,
-    show_default=True,
-    help="Give the function Lambda's CPU share (memory / 1,769 MB vCPUs); --no-cpu-limit trades that "
-    "fidelity for speed.",
-)
+@_CPU_LIMIT_OPTION
 @_function_options
 @click.pass_context
 def invoke(
@@ -344,11 +354,12 @@ def invoke(
         }
         event = _read_event(event_file, payload)
         state_dir = ctx.obj["state_dir"]
-        changes_function = any(v is not None for v in overrides.values()) or env_pairs or env_vars_file
-        if use_server and not changes_function and not parameter_overrides and name:
+        # Flags that change the function make it another function than the server's: run it here.
+        as_served = not (any(v is not None for v in overrides.values()) or env_pairs or env_vars_file)
+        if use_server and as_served and not parameter_overrides and name:
             from emulator.server import find_server
 
-            url = find_server(state_dir, _template_path(template)) if handler is None else None
+            url = find_server(state_dir, _template_path(template))
             if url is not None:
                 _invoke_remote(url, name, event, invocation_type, client_context)
                 return
@@ -416,21 +427,7 @@ def _invoke_remote(
 
 
 @main.command()
-@click.option(
-    "-t",
-    "--template",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SAM or CloudFormation template (default: template.yaml or template.yml here).",
-)
-@click.option(
-    "--parameter-overrides", metavar="'K=V K2=V2'", help="Template parameter values, as SAM takes them."
-)
-@click.option(
-    "--env-vars",
-    "env_vars_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help='SAM\'s JSON env-vars file: a section per function plus "Parameters" for all.',
-)
+@_template_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=3001, show_default=True, type=int, help="Port to listen on (0: any free).")
 @click.option(
@@ -461,12 +458,7 @@ def _invoke_remote(
     help="Send SQS/SNS dead letters and destination records to this endpoint (else AWS_ENDPOINT_URL_SQS "
     "or AWS_ENDPOINT_URL); without one they go to the local sink that `lambda-emu dlq list` prints.",
 )
-@click.option(
-    "--cpu-limit/--no-cpu-limit",
-    default=True,
-    show_default=True,
-    help="Give functions Lambda's CPU share; --no-cpu-limit trades that fidelity for speed.",
-)
+@_CPU_LIMIT_OPTION
 @click.pass_context
 def serve(
     ctx: click.Context,
