@@ -1,0 +1,100 @@
+"""The click group, the terminal sinks and the one place errors become exit statuses."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from emulator.errors import ConfigError, LambdaEmuError
+
+LOG = logging.getLogger(__name__)
+
+# Exit statuses: 0 the function succeeded; 1 the function failed (its error payload is printed);
+# 2 bad usage or configuration; 3 the emulator could not run it (engine or image trouble); 130 Ctrl-C.
+EXIT_FUNCTION_ERROR = 1
+EXIT_USAGE = 2
+EXIT_ENVIRONMENT = 3
+EXIT_INTERRUPTED = 130
+
+
+def _fail(exc: LambdaEmuError) -> NoReturn:
+    status = EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ENVIRONMENT
+    click.echo(f"lambda-emu: error: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"lambda-emu: hint: {exc.hint}", err=True)
+    sys.exit(status)
+
+
+@contextmanager
+def errors_to_exit_status() -> Iterator[None]:
+    """The one error → exit status map; SIGTERM unwinds like Ctrl-C so every `finally` cleans up."""
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    except LambdaEmuError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        click.echo("lambda-emu: interrupted; containers removed", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def stderr_sink(text: str) -> None:
+    # Runtime clients such as awslambdaric join a multi-line record with "\r" (CloudWatch shows it as a line
+    # break); a terminal would overwrite the line instead, so show it as CloudWatch does.
+    sys.stderr.write(text.replace("\r\n", "\n").replace("\r", "\n"))
+    sys.stderr.flush()
+
+
+def progress(message: str) -> None:
+    click.echo(f"lambda-emu: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--debug", is_flag=True, help="Show lambda-emu's own diagnostics on stderr.")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".lambda-emu",
+    show_default=True,
+    help="Where lambda-emu keeps extracted code and other state.",
+)
+@click.version_option(package_name="lambda-emu")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, state_dir: Path) -> None:
+    """Run AWS Lambda functions locally, in containers that behave like Lambda's execution environments.
+
+    \b
+    Examples:
+      lambda-emu invoke HelloFunction -e event.json       # a function of ./template.yaml
+      lambda-emu invoke --runtime python3.11 --handler app.handler --code ./src --payload '{"a": 1}'
+      lambda-emu runtimes build python3.11                # build a runtime image ahead of time
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="lambda-emu: %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = {"state_dir": state_dir}
+
+
+def image_builder(base: str | None = None) -> Any:
+    from emulator.containers.images import DockerImages
+    from emulator.runtimes import ImageBuilder
+
+    return ImageBuilder(
+        DockerImages(), base=base or os.environ.get("LAMBDA_EMU_BASE_IMAGE") or "debian", progress=progress
+    )

@@ -1,0 +1,97 @@
+"""Which functions a command runs: the template's, or one made from flags alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from emulator.errors import ConfigError
+
+
+def template_path(template: Path | None) -> Path:
+    from emulator.template import find_template
+
+    if template is None:
+        template = find_template(Path.cwd())
+        if template is None:
+            raise ConfigError(
+                "No template (template.yaml, template.yml or template.json) here and no --handler given.",
+                hint="Pass -t TEMPLATE, or --runtime, --handler and --code to invoke without a template.",
+            )
+    return template
+
+
+def load_functions(
+    template: Path,
+    *,
+    state_dir: Path,
+    parameter_overrides: str | None,
+    env_vars: Mapping[str, Mapping[str, str]] | None,
+) -> Any:
+    """(EmulatorConfig, Template): every function the template defines."""
+    from emulator.config import EmulatorConfig, host_environ
+    from emulator.template import load_template, parse_parameter_overrides
+
+    emulator = EmulatorConfig.from_environ(host_environ(), state_dir=state_dir)
+    loaded = load_template(
+        template,
+        emulator=emulator,
+        parameter_overrides=parse_parameter_overrides(parameter_overrides or ""),
+        env_vars=env_vars,
+    )
+    return emulator, loaded
+
+
+def resolve_function(
+    name: str | None,
+    *,
+    template: Path | None,
+    state_dir: Path,
+    parameter_overrides: str | None,
+    env_vars_file: Path | None,
+    overrides: Mapping[str, Any],
+    env: Mapping[str, str],
+) -> Any:
+    """The FunctionConfig to run: from the template, or from flags alone (--handler given, no -t)."""
+    from emulator.config import EmulatorConfig, FunctionConfig, host_environ
+    from emulator.template import load_env_vars_file
+
+    env_vars = load_env_vars_file(env_vars_file) if env_vars_file else None
+    if template is not None or overrides.get("handler") is None:
+        emulator, loaded = load_functions(
+            template_path(template),
+            state_dir=state_dir,
+            parameter_overrides=parameter_overrides,
+            env_vars=env_vars,
+        )
+        if name is None:
+            if len(loaded.functions) != 1:
+                names = ", ".join(loaded.functions) or "none"
+                raise ConfigError(f"Name the function to invoke; the template defines: {names}.")
+            name = next(iter(loaded.functions))
+        function = loaded.function(name)
+    else:
+        emulator = EmulatorConfig.from_environ(host_environ(), state_dir=state_dir)
+        function_name = name or "function"
+        variables: dict[str, str] = {}
+        if env_vars:
+            variables.update(env_vars.get("Parameters", {}))
+            variables.update(env_vars.get(function_name, {}))
+        function = FunctionConfig(
+            name=function_name,
+            runtime=overrides.get("runtime") or "python3.11",
+            handler=overrides["handler"],
+            code_path=Path(overrides.get("code") or "."),
+            environment=variables,
+        )
+    changes = {k: v for k, v in overrides.items() if v is not None and k in ("runtime", "handler")}
+    if overrides.get("code") is not None:
+        changes["code_path"] = Path(overrides["code"])
+    for key in ("memory_size", "timeout", "ephemeral_storage"):
+        if overrides.get(key) is not None:
+            changes[key] = overrides[key]
+    if env:
+        changes["environment"] = {**function.environment, **env}
+    return emulator, replace(function, **changes).validate()
