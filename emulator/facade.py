@@ -192,6 +192,11 @@ class Emulator:
         """Stop environments unused for `idle_for` seconds, as Lambda reclaims idle ones."""
         return self._pool.stop_idle(idle_for)
 
+    def retire(self, function_name: str) -> int:
+        """Retire the function's warm environments (its code or configuration changed): the next invocation
+        starts a new one, with a new Init phase, as Lambda does after an update."""
+        return self._pool.retire(function_name)
+
     def close(self) -> None:
         self._pool.close()
 

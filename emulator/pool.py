@@ -30,6 +30,8 @@ class EnvironmentPool:
         # pool key → (when it became idle, environment), most recently released last
         self._idle: defaultdict[str, list[tuple[float, Environment]]] = defaultdict(list)
         self._all: list[Environment] = []
+        # Busy environments of a retired function: closed when their invocation releases them.
+        self._retiring: set[str] = set()
         self._closed = False
 
     def acquire(self, function: FunctionConfig) -> Environment:
@@ -50,9 +52,30 @@ class EnvironmentPool:
 
     def release(self, env: Environment) -> None:
         with self._lock:
-            if self._closed or env.state is EnvState.CLOSED:
+            retired = env.id in self._retiring
+            if retired:
+                self._retiring.discard(env.id)
+                self._all = [other for other in self._all if other is not env]
+            elif not self._closed and env.state is not EnvState.CLOSED:
+                self._idle[pool_key(env.function)].append((time.monotonic(), env))
                 return
-            self._idle[pool_key(env.function)].append((time.monotonic(), env))
+        if retired:
+            env.close()
+
+    def retire(self, function_name: str) -> int:
+        """Stop the function's environments (its code or configuration changed): idle ones now, busy ones
+        when their invocation ends, so the next invocation runs a new Init phase. Returns how many."""
+        with self._lock:
+            mine = [env for env in self._all if env.function.name == function_name]
+            idle_ids = {env.id for idle in self._idle.values() for _, env in idle}
+            stale = [env for env in mine if env.id in idle_ids]
+            for key, idle in self._idle.items():
+                self._idle[key] = [(since, env) for since, env in idle if env.function.name != function_name]
+            self._retiring.update(env.id for env in mine if env.id not in idle_ids)
+            self._all = [env for env in self._all if env not in stale]
+        for env in stale:
+            env.close()
+        return len(mine)
 
     def stop_idle(self, idle_for: float) -> int:
         """Stop environments idle for at least `idle_for` seconds (Lambda reclaims idle ones too)."""

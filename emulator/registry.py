@@ -49,6 +49,10 @@ class FunctionRegistry:
         with self._lock:
             self._functions[function.name] = function
 
+    def remove(self, name: str) -> None:
+        with self._lock:
+            self._functions.pop(name, None)
+
     def names(self) -> list[str]:
         with self._lock:
             return list(self._functions)

@@ -184,3 +184,29 @@ def test_close_removes_every_container_and_closes_environments(
     pool.close()
     assert all(c.removed for c in backend.created)
     assert all(env.state is EnvState.CLOSED for env in envs)
+
+
+def test_retire_stops_idle_environments_and_the_next_invoke_inits_anew(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    function = fn("app.echo", code)
+    call(pool, function)
+    other = FunctionConfig(name="other", runtime="python3.11", handler="app.echo", code_path=code)
+    call(pool, other)
+    assert pool.retire("fn") == 1
+    assert backend.created[0].removed and not backend.created[1].removed
+    again = call(pool, function)
+    assert again.init_duration_ms is not None and json.loads(again.payload)["calls"] == 1
+    assert len(pool.environments()) == 2
+
+
+def test_a_busy_environment_is_retired_when_its_invocation_ends(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    function = fn("app.echo", code)
+    env = pool.acquire(function)
+    assert pool.retire("fn") == 1
+    assert not backend.created[0].removed  # in use: not cut
+    pool.release(env)
+    assert backend.created[0].removed and env.state is EnvState.CLOSED
+    assert pool.environments() == []
