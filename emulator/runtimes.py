@@ -7,6 +7,7 @@ import builtins
 import hashlib
 import importlib.resources
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -207,6 +208,16 @@ class RuntimeStatus:
     built: bool
     size: int | None  # bytes, when built
     base: str
+
+
+def local_image_builder(base: str | None = None, *, progress: LineSink | None = None) -> ImageBuilder:
+    """The builder every front end uses: images on the local Docker engine, from `base`, else
+    LAMBDA_EMU_BASE_IMAGE, else Debian packages."""
+    from emulator.containers.images import DockerImages
+
+    return ImageBuilder(
+        DockerImages(), base=base or os.environ.get("LAMBDA_EMU_BASE_IMAGE") or "debian", progress=progress
+    )
 
 
 class ImageBuilder:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -92,9 +91,6 @@ def main(ctx: click.Context, debug: bool, state_dir: Path) -> None:
 
 
 def image_builder(base: str | None = None) -> Any:
-    from emulator.containers.images import DockerImages
-    from emulator.runtimes import ImageBuilder
+    from emulator.runtimes import local_image_builder
 
-    return ImageBuilder(
-        DockerImages(), base=base or os.environ.get("LAMBDA_EMU_BASE_IMAGE") or "debian", progress=progress
-    )
+    return local_image_builder(base, progress=progress)
