@@ -9,18 +9,22 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from emulator import wire
+from emulator.api import management
 from emulator.api.client import LOCAL_INVOKE_PATH
+from emulator.api.routes import Reply, Request, Route, RouteTable, path
+from emulator.api.routes import json_reply as _json
 from emulator.api.service import LambdaService
 from emulator.errors import ConfigError, LambdaEmuError, ThrottledError
 from emulator.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
 
 LOG = logging.getLogger(__name__)
+
+__all__ = ["InvokeApiServer", "Reply", "Request", "error_reply"]
 
 # Status of each error code Lambda answers with (the rest are ServiceException, 500).
 _STATUS = {
@@ -37,28 +41,6 @@ _STATUS = {
 }
 # Bodies larger than this are drained and refused before they are read into memory.
 _MAX_BODY = wire.MAX_SYNC_REQUEST_BYTES + 1
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] | None = None
-
-
-Route = Callable[[LambdaService, "Request"], Reply]
-
-
-@dataclass(frozen=True)
-class Request:
-    function_name: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-
-def _json(status: int, value: object) -> Reply:
-    return Reply(status, json.dumps(value).encode())
 
 
 def _invoke(service: LambdaService, request: Request) -> Reply:
@@ -98,13 +80,10 @@ def _no_content(operation: Callable[[str], None], request: Request) -> Reply:
     return Reply(204)
 
 
-def _path(template: str) -> re.Pattern[str]:
-    return re.compile("^" + re.escape(template).replace(re.escape("{name}"), "(?P<name>[^/]+)") + "$")
-
-
-_ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
-    ("POST", _path(wire.INVOKE_PATH), _invoke),
-    ("POST", _path(LOCAL_INVOKE_PATH), _local_invoke),
+# Invoke first: it is the hot path, matched before any other route is tried.
+_ROUTES: RouteTable = [
+    ("POST", path(wire.INVOKE_PATH), _invoke),
+    ("POST", path(LOCAL_INVOKE_PATH), _local_invoke),
     (
         "PUT",
         re.compile(r"^/2017-10-31/functions/(?P<name>[^/]+)/concurrency$"),
@@ -140,6 +119,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
         re.compile(r"^/2019-09-25/functions/(?P<name>[^/]+)/event-invoke-config$"),
         lambda s, r: _no_content(s.delete_event_invoke_config, r),
     ),
+    *management.ROUTES,
 ]
 
 
@@ -163,10 +143,10 @@ def error_reply(exc: Exception) -> Reply:
     )
 
 
-def _find_route(method: str, path: str) -> tuple[Route, str] | None:
+def _find_route(method: str, url_path: str) -> tuple[Route, Mapping[str, str]] | None:
     for verb, pattern, route in _ROUTES:
-        if verb == method and (match := pattern.match(path)):
-            return route, unquote(match.group("name"))
+        if verb == method and (match := pattern.match(url_path)):
+            return route, {key: unquote(value) for key, value in match.groupdict().items()}
     return None
 
 
@@ -187,7 +167,7 @@ class _Handler(QuickHandler):
             unknown = b'{"Type":"User","message":"Unknown operation"}'
             self._send(Reply(404, unknown, {wire.X_ERROR_TYPE: "UnknownOperationException"}), request_id)
             return
-        route, function_name = found
+        route, params = found
         try:
             if body is None:
                 limit = wire.MAX_SYNC_REQUEST_BYTES
@@ -196,7 +176,8 @@ class _Handler(QuickHandler):
                     error_code="RequestEntityTooLargeException",
                 )
             headers = {name.lower(): value for name, value in self.headers.items()}
-            reply = route(self.server.service, Request(function_name, query, headers, body))
+            request = Request(params.get("name", ""), query, headers, body, params)
+            reply = route(self.server.service, request)
         except Exception as exc:  # every failure becomes Lambda's error shape, never a dropped connection
             reply = error_reply(exc)
         self._send(reply, request_id)
