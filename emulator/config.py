@@ -102,6 +102,10 @@ class FunctionConfig:
     layers: tuple[Path, ...] = ()  # local layer contents (folders or zips), extracted to /opt in order
     async_config: AsyncConfig = field(default_factory=AsyncConfig)
     reserved_concurrency: int | None = None  # ReservedConcurrentExecutions; 0 throttles every call
+    # $LATEST, or the published version number this configuration is a snapshot of: a version runs in
+    # environments of its own, whose AWS_LAMBDA_FUNCTION_VERSION and context say so (contract §4, §8).
+    version: str = wire.LATEST
+    auto_publish_alias: str | None = None  # SAM's AutoPublishAlias: publish at load, point this alias at it
 
     def validate(self) -> FunctionConfig:
         """Raise ConfigError naming the field and the rule, as Lambda's API would; return self."""

@@ -126,6 +126,7 @@ class Emulator:
                 emulator=self.config,
                 code_dir=None,  # the code is in the image
                 sink=self._sink,
+                version=function.version,
             )
         check_limits(function)
         layers = opt_dir(function.layers, self.config.state_dir)
@@ -137,6 +138,7 @@ class Emulator:
             code_dir=str(code_dir(function.code_path, self.config.state_dir)),
             opt_dir=str(layers) if layers else None,
             sink=self._sink,
+            version=function.version,
         )
 
     def invocation(
