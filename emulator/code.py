@@ -133,25 +133,36 @@ def unzipped_size(path: Path) -> int:
         raise ConfigError(f"Cannot read {path} as a folder or a zip file: {exc}") from exc
 
 
-_digests: dict[tuple[str, int, int], str] = {}
+# path → (size, mtime, ctime, inode: the file's signature, its digest). One entry per path, so a file saved
+# thousands of times (hot reload) holds one; the inode and ctime tell an atomic replace or a rewrite apart
+# even when size and mtime come out equal.
+_digests: dict[str, tuple[tuple[int, int, int, int], str]] = {}
 _digests_lock = threading.Lock()
 
 
 def file_digest(path: Path) -> str:
-    """16 hex digits of a file's content hash, remembered while its size and mtime stay the same."""
+    """16 hex digits of a file's content hash, remembered while the file's signature stays the same."""
     info = path.stat()
-    key = (str(path), info.st_size, info.st_mtime_ns)
+    signature = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
     with _digests_lock:
-        known = _digests.get(key)
-    if known is None:
-        digest = hashlib.sha256()
-        with path.open("rb") as stream:
-            while chunk := stream.read(1 << 20):
-                digest.update(chunk)
-        known = digest.hexdigest()[:16]
-        with _digests_lock:
-            _digests[key] = known
-    return known
+        known = _digests.get(str(path))
+    if known is not None and known[0] == signature:
+        return known[1]
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    value = digest.hexdigest()[:16]
+    with _digests_lock:
+        _digests[str(path)] = (signature, value)
+    return value
+
+
+def forget_digest(path: Path) -> None:
+    """Drop the remembered digest of `path` (it changed): its next use hashes the content again, even if
+    the change fell within one tick of the file system's clock."""
+    with _digests_lock:
+        _digests.pop(str(path.expanduser().resolve()), None)
 
 
 def _inside(target: Path, folder: Path) -> bool:
