@@ -28,7 +28,7 @@ from emulator.config import (
 from emulator.containers import ContainerBackend, ContainerHandle, ContainerSpec, ExitStatus, Mount
 from emulator.containers.tmpdisk import TmpDisk, default_root
 from emulator.errors import LambdaEmuError
-from emulator.logstream import LineSink, LogStream
+from emulator.logstream import LineSink, LogOrigin, LogStream, SinkFactory, tee
 from emulator.models import Invocation
 from emulator.runtime_api import PendingInvocation, ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
 
@@ -83,6 +83,7 @@ class Environment:
         code_dir: str | None,
         opt_dir: str | None = None,
         sink: LineSink | None = None,
+        sink_for: SinkFactory | None = None,
         version: str = wire.LATEST,
         tmp_root: Path | None = None,
     ) -> None:
@@ -93,6 +94,11 @@ class Environment:
         self._lock = threading.Lock()
         self._state = EnvState.NEW
         self._marker = secrets.token_hex(16) if runtime.log_markers else None
+        today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y/%m/%d")
+        self.log_stream_name = log_stream_name(today, version, self.id)
+        if sink_for is not None:  # a sink that knows whose lines it gets (log store, prefixed terminal)
+            own = sink_for(LogOrigin(function.name, function.log_group_name, self.log_stream_name))
+            sink = tee(own, sink) if sink else own
         self.log = LogStream(marker=self._marker, sink=sink)
         self.api = RuntimeApi(on_ready=self._on_ready, on_handout=self._on_handout)
         self._server = RuntimeApiServer(self.api, name=f"runtime-api-{function.name}-{self.id[:6]}")
@@ -108,8 +114,6 @@ class Environment:
         # phase has been observed to run faster than the handler at small memory sizes).
         self._vcpus = vcpus_for(function.memory_size, os.cpu_count() or 1) if emulator.cpu_limit else None
         self._quota_applied = False
-        today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y/%m/%d")
-        self.log_stream_name = log_stream_name(today, version, self.id)
         environment = function_environment(
             function,
             emulator,

@@ -20,7 +20,7 @@ from emulator.environment import Environment, RuntimeImage, owner_of_disk
 from emulator.errors import ConfigError
 from emulator.invoker import Invoker
 from emulator.layers import check_limits, opt_dir
-from emulator.logstream import LineSink
+from emulator.logstream import LineSink, SinkFactory
 from emulator.models import Invocation, InvocationResult
 from emulator.pool import EnvironmentPool
 from emulator.runtimes import ImageBuilder, get_runtime
@@ -38,6 +38,7 @@ class Emulator:
         backend: ContainerBackend,
         images: ImageBuilder,
         sink: LineSink | None = None,
+        sink_for: SinkFactory | None = None,
         sweep_leftovers: bool = True,
         function_images: ImageBackend | None = None,
     ) -> None:
@@ -48,6 +49,7 @@ class Emulator:
         self._function_images = function_images
         self._build_lock = threading.Lock()
         self._sink = sink
+        self._sink_for = sink_for  # per environment: knows the function and log stream of its lines
         self._runtime_images: dict[tuple[str, str | None], RuntimeImage] = {}
         self._lock = threading.Lock()
         self._pool = EnvironmentPool(self._new_environment)
@@ -126,6 +128,7 @@ class Emulator:
                 emulator=self.config,
                 code_dir=None,  # the code is in the image
                 sink=self._sink,
+                sink_for=self._sink_for,
                 version=function.version,
             )
         check_limits(function)
@@ -138,6 +141,7 @@ class Emulator:
             code_dir=str(code_dir(function.code_path, self.config.state_dir)),
             opt_dir=str(layers) if layers else None,
             sink=self._sink,
+            sink_for=self._sink_for,
             version=function.version,
         )
 

@@ -9,14 +9,40 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from emulator.models import InvocationResult
 
 LOG = logging.getLogger(__name__)
 
 LineSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LogOrigin:
+    """Whose output a line is: the function, its log group and its environment's log stream."""
+
+    function: str
+    group: str
+    stream: str
+
+
+# Makes the sink of one environment's lines (e.g. the log store's stream plus the terminal).
+SinkFactory = Callable[[LogOrigin], LineSink]
 _KEEP_INVOCATIONS = 32  # per-invocation buffers kept for callers that collect late
 _QUIET_S = 0.05  # without markers (foreign runtimes): output is taken as complete after this quiet time
+
+
+def tee(*sinks: LineSink) -> LineSink:
+    """One sink feeding each of `sinks` in turn."""
+    if len(sinks) == 1:
+        return sinks[0]
+
+    def feed(text: str) -> None:
+        for sink in sinks:
+            sink(text)
+
+    return feed
 
 
 def start_line(request_id: str, version: str) -> str:
