@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from emulator import wire
-from emulator.api import management
+from emulator.api import management, permissions
 from emulator.api.client import LOCAL_INVOKE_PATH
 from emulator.api.routes import Reply, Request, Route, RouteTable, path
 from emulator.api.routes import json_reply as _json
@@ -30,7 +30,9 @@ __all__ = ["InvokeApiServer", "Reply", "Request", "error_reply"]
 _STATUS = {
     "InvalidParameterValueException": 400,
     "InvalidRequestContentException": 400,
+    "PolicyLengthExceededException": 400,
     "ValidationException": 400,
+    "AccessDeniedException": 403,
     "ResourceNotFoundException": 404,
     "ResourceConflictException": 409,
     "PreconditionFailedException": 412,
@@ -44,13 +46,16 @@ _MAX_BODY = wire.MAX_SYNC_REQUEST_BYTES + 1
 
 
 def _invoke(service: LambdaService, request: Request) -> Reply:
+    invocation_type = request.headers.get(wire.X_INVOCATION_TYPE.lower())
     outcome = service.invoke(
         request.function_name,
         request.body,
         qualifier=request.query.get("Qualifier"),
-        invocation_type=request.headers.get(wire.X_INVOCATION_TYPE.lower()),
+        invocation_type=invocation_type,
         log_type=request.headers.get(wire.X_LOG_TYPE.lower()),
         client_context=request.headers.get(wire.X_CLIENT_CONTEXT.lower()),
+        # Only a DryRun answers who may invoke; other calls never look at the signature.
+        caller=permissions.signed_caller(service, request.headers) if invocation_type == "DryRun" else None,
     )
     headers = dict(outcome.headers, **{wire.X_REQUEST_ID: outcome.request_id})
     return Reply(outcome.status, outcome.payload, headers)
@@ -120,6 +125,7 @@ _ROUTES: RouteTable = [
         lambda s, r: _no_content(s.delete_event_invoke_config, r),
     ),
     *management.ROUTES,
+    *permissions.ROUTES,
 ]
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from emulator import wire
 from emulator.concurrency import ConcurrencyLimits
 from emulator.config import AsyncConfig
+from emulator.control.policy import POLICY_FILE, PolicyStore
 from emulator.errors import ConfigError
 from emulator.models import InvocationResult, InvocationType
 from emulator.registry import FunctionRegistry
@@ -56,6 +57,7 @@ class LambdaService:
         self.limits = limits
         self.events = events
         self._event_configs: dict[str, tuple[AsyncConfig, float]] = {}  # name → (config, LastModified)
+        self.policies = PolicyStore(emulator.config.state_dir / POLICY_FILE)  # read on first use
 
     # ---- Invoke
     def invoke(
@@ -67,6 +69,7 @@ class LambdaService:
         invocation_type: str | None = None,
         log_type: str | None = None,
         client_context: str | None = None,
+        caller: str | None = None,  # who signed a DryRun (an IAM ARN): checked against the function's policy
     ) -> InvokeOutcome:
         kind = _invocation_type(invocation_type)
         if log_type not in (None, "None", "Tail"):
@@ -90,6 +93,11 @@ class LambdaService:
         )
         version = {wire.X_EXECUTED_VERSION: ref.executed_version}
         if kind is InvocationType.DRY_RUN:
+            if caller is not None:
+                # $LATEST has no policy of its own: the unqualified function's governs it.
+                qualifier = None if ref.qualifier == wire.LATEST else ref.qualifier
+                arn = self.emulator.config.function_arn(ref.function.name, qualifier)
+                self.policies.check_invoke(caller, ref.function.name, qualifier, arn)
             return InvokeOutcome(204, invocation.request_id, headers=version)
         if kind is InvocationType.EVENT:
             if self.events is None:

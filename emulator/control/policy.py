@@ -240,6 +240,16 @@ class PolicyStore:
             policy = self._loaded().get(function, {}).get(qualifier or "")
             return list(policy["Statement"]) if policy else []
 
+    def check_invoke(self, caller: str, function: str, qualifier: str | None, resource_arn: str) -> None:
+        """AccessDeniedException unless the policy of `function` at `qualifier` lets `caller` invoke
+        `resource_arn` (only the resource-based policy counts: the emulator has no identity policies)."""
+        if not allows(
+            self.statements(function, qualifier), caller=caller, action=INVOKE_ACTION, resource=resource_arn
+        ):
+            raise ConfigError(
+                denial_message(caller, INVOKE_ACTION, resource_arn), error_code="AccessDeniedException"
+            )
+
     def add(
         self, function: str, qualifier: str | None, statement: Statement, *, revision_id: str | None
     ) -> None:
