@@ -327,7 +327,6 @@ class Reloader:
     def _apply(self, changes: Changes) -> None:
         if not changes:
             return
-        self.reloads += 1
         for path in changes.files:
             forget_digest(Path(path))  # a zip rewritten within one mtime tick must not look unchanged
         reloads: list[Reload] = []
@@ -345,6 +344,7 @@ class Reloader:
                 self.config.on_reload(reload)
             elif reload.error is not None:
                 LOG.error("%s", reload)
+        self.reloads += 1  # counted once applied, so a caller seeing the count sees its effects
 
     def _reload_template(self) -> list[Reload]:
         if self.config.load is None:
