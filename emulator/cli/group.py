@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
+from emulator.cli.terminal import TERMINAL
 from emulator.errors import ConfigError, LambdaEmuError
 
 LOG = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ EXIT_INTERRUPTED = 130
 
 def _fail(exc: LambdaEmuError) -> NoReturn:
     status = EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ENVIRONMENT
+    TERMINAL.finish()
     click.echo(f"lambda-emu: error: {exc.message}", err=True)
     if exc.hint:
         click.echo(f"lambda-emu: hint: {exc.hint}", err=True)
@@ -45,21 +47,22 @@ def errors_to_exit_status() -> Iterator[None]:
     except LambdaEmuError as exc:
         _fail(exc)
     except KeyboardInterrupt:
+        TERMINAL.finish()
         click.echo("lambda-emu: interrupted; containers removed", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
+        TERMINAL.finish()
         signal.signal(signal.SIGTERM, previous)
 
 
 def stderr_sink(text: str) -> None:
-    # Runtime clients such as awslambdaric join a multi-line record with "\r" (CloudWatch shows it as a line
-    # break); a terminal would overwrite the line instead, so show it as CloudWatch does.
-    sys.stderr.write(text.replace("\r\n", "\n").replace("\r", "\n"))
-    sys.stderr.flush()
+    """Function output, unprefixed (`invoke` runs one function); see terminal.py for `serve`'s."""
+    TERMINAL.plain_sink(text)
 
 
 def progress(message: str) -> None:
-    click.echo(f"lambda-emu: {message}", err=True)
+    """Progress on stderr; on a terminal a long build step shows as one live line with its elapsed time."""
+    TERMINAL.progress(message)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

@@ -129,10 +129,12 @@ def _invoke_here(
     client_context: str | None,
     retry_delays: tuple[float, float],
 ) -> None:
+    from emulator.cli.terminal import log_sinks
     from emulator.containers.docker import DockerBackend
     from emulator.facade import Emulator
 
-    with Emulator(emulator_config, backend=DockerBackend(), images=image_builder(), sink=stderr_sink) as emu:
+    sinks = log_sinks(emulator_config.state_dir)  # the log store and stderr, unprefixed
+    with Emulator(emulator_config, backend=DockerBackend(), images=image_builder(), sink_for=sinks) as emu:
         invocation = emu.invocation(function, event, client_context_b64=client_context)
         if invocation_type == "DryRun":
             progress(f"DryRun: {function.name} would be invoked (204); nothing ran")

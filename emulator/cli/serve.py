@@ -9,9 +9,10 @@ from pathlib import Path
 
 import click
 
-from emulator.cli.group import errors_to_exit_status, image_builder, main, progress, stderr_sink
+from emulator.cli.group import errors_to_exit_status, image_builder, main, progress
 from emulator.cli.loading import load_functions, template_path
 from emulator.cli.options import CPU_LIMIT_OPTION, RETRY_DELAYS_OPTION, parse_delays, template_options
+from emulator.cli.terminal import log_sinks
 
 
 @main.command()
@@ -101,7 +102,7 @@ def serve(
             replace(emulator_config, cpu_limit=cpu_limit),
             backend=DockerBackend(),
             images=image_builder(),
-            sink=stderr_sink,
+            sink_for=log_sinks(emulator_config.state_dir, served=[f.name for f in loaded.functions.values()]),
         )
         with LambdaServer(emulator, loaded.functions.values(), config) as server:
             names = ", ".join(loaded.functions) or "none"
