@@ -218,12 +218,11 @@ class Debouncer:
 
 # ---- the shell: watchdog and one worker thread ---------------------------------------------------
 class FunctionTable(Protocol):
-    """The functions being served (FunctionRegistry), replaced in place on a template reload."""
+    """Where the template's functions are served (FunctionRegistry): told of each one added, changed or
+    removed by a template reload."""
 
     def put(self, function: FunctionConfig) -> None: ...
     def remove(self, name: str) -> None: ...
-    def names(self) -> list[str]: ...
-    def get(self, name: str) -> FunctionConfig: ...
 
 
 class Retiring(Protocol):
@@ -249,11 +248,20 @@ class WatchConfig:
 
 
 class Reloader:
-    """Owns a watchdog observer and the worker thread applying debounced changes; `close()` stops both."""
+    """Owns a watchdog observer and the worker thread applying debounced changes; `close()` stops both.
+    `functions` are the template's as loaded: the reloader keeps its own copy (what it watches and diffs a
+    reloaded template against), whatever the table makes of them."""
 
-    def __init__(self, emulator: Retiring, table: FunctionTable, config: WatchConfig = WatchConfig()) -> None:
+    def __init__(
+        self,
+        emulator: Retiring,
+        table: FunctionTable,
+        functions: Iterable[FunctionConfig],
+        config: WatchConfig = WatchConfig(),
+    ) -> None:
         self._emulator = emulator
         self._table = table
+        self._functions = {function.name: function for function in functions}
         self.config = config
         self._cond = threading.Condition()
         self._debouncer = Debouncer(config.quiet, config.max_delay)
@@ -284,8 +292,7 @@ class Reloader:
 
     def _replan(self) -> None:
         """Watch what the current functions need: new folders get a watch, dropped ones lose theirs."""
-        functions = [self._table.get(name) for name in self._table.names()]
-        targets = watch_targets(functions, self._config_files())
+        targets = watch_targets(self._functions.values(), self._config_files())
         roots = {root for root in watch_roots(targets) if os.path.isdir(root[0])}
         with self._cond:
             self._targets = targets
@@ -334,7 +341,7 @@ class Reloader:
             reloads += self._reload_template()
         handled = {reload.function for reload in reloads}
         for name, kind in sorted(changes.code.items()):
-            if name in handled or name not in self._table.names():
+            if name in handled or name not in self._functions:
                 continue
             self._emulator.retire(name)
             reloads.append(Reload(name, f"{kind.value} changed"))
@@ -353,8 +360,7 @@ class Reloader:
             loaded = {function.name: function for function in self.config.load()}
         except LambdaEmuError as exc:
             return [Reload(None, "template", error=exc.message + (f" ({exc.hint})" if exc.hint else ""))]
-        old = {name: self._table.get(name) for name in self._table.names()}
-        reloads = table_changes(old, loaded)
+        reloads = table_changes(self._functions, loaded)
         for reload in reloads:
             assert reload.function is not None
             if reload.function in loaded:
@@ -363,6 +369,7 @@ class Reloader:
                 self._table.remove(reload.function)
             # Lambda: an updated function's next invocation gets a new environment, with a new Init phase.
             self._emulator.retire(reload.function)
+        self._functions = loaded
         self._replan()
         return reloads
 

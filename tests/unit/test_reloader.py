@@ -15,7 +15,6 @@ import pytest
 from emulator.code import code_dir
 from emulator.config import EmulatorConfig, FunctionConfig
 from emulator.errors import TemplateError
-from emulator.registry import FunctionRegistry
 from emulator.reloader import (
     Changes,
     Debouncer,
@@ -54,6 +53,25 @@ class FakeEmulator:
                 self._cond.wait(0.05)
             assert len(self.retired) >= count, f"retired {self.retired}, wanted {count}"
             return list(self.retired)
+
+
+class FakeTable:
+    """The served functions, as the server's registry holds them."""
+
+    def __init__(self, functions: tuple[FunctionConfig, ...]) -> None:
+        self.functions = {function.name: function for function in functions}
+
+    def put(self, function: FunctionConfig) -> None:
+        self.functions[function.name] = function
+
+    def remove(self, name: str) -> None:
+        del self.functions[name]
+
+    def names(self) -> list[str]:
+        return list(self.functions)
+
+    def get(self, name: str) -> FunctionConfig:
+        return self.functions[name]
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
@@ -212,16 +230,14 @@ def app(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def watch(tmp_path: Path) -> Iterator[Callable[..., tuple[Reloader, FakeEmulator, FunctionRegistry]]]:
+def watch(tmp_path: Path) -> Iterator[Callable[..., tuple[Reloader, FakeEmulator, FakeTable]]]:
     started: list[Reloader] = []
 
-    def start(
-        *functions: FunctionConfig, **config: object
-    ) -> tuple[Reloader, FakeEmulator, FunctionRegistry]:
+    def start(*functions: FunctionConfig, **config: object) -> tuple[Reloader, FakeEmulator, FakeTable]:
         emulator = FakeEmulator(tmp_path / ".lambda-emu")
-        registry = FunctionRegistry(emulator.config, functions)
+        registry = FakeTable(functions)
         options = {"quiet": 0.1, "max_delay": 5.0, **config}
-        reloader = Reloader(emulator, registry, WatchConfig(**options)).start()  # type: ignore[arg-type]
+        reloader = Reloader(emulator, registry, functions, WatchConfig(**options)).start()  # type: ignore[arg-type]
         started.append(reloader)
         return reloader, emulator, registry
 
