@@ -22,7 +22,7 @@ LOG = logging.getLogger(__name__)
     "Amazon EventBridge (CloudWatch Events) scheduled event",
     {
         "rule": "the schedule rule's name",
-        "region": "AWS region (default: the emulator's)",
+        "region": "AWS region (follows AWS_REGION, as the emulator does)",
         "account_id": "AWS account id",
     },
     aliases=(("events", "scheduled"), ("eventbridge", "scheduled")),

@@ -37,7 +37,7 @@ _COMMON_HELP = {
     "source_ip": "client IP address",
     "authorizer": "the authorizer's context, a mapping (absent when none)",
     "api_id": "API id (random when not given)",
-    "region": "AWS region (default: the emulator's)",
+    "region": "AWS region (follows AWS_REGION, as the emulator does)",
     "account_id": "AWS account id",
 }
 

@@ -20,7 +20,7 @@ _FIELDS = {
     "version_id": "object version id (absent when the bucket is not versioned)",
     "source_ip": "IP address the request came from",
     "configuration_id": "the bucket notification configuration's id",
-    "region": "AWS region (default: the emulator's)",
+    "region": "AWS region (follows AWS_REGION, as the emulator does)",
 }
 
 

@@ -84,7 +84,7 @@ def _size(item: Mapping[str, Any]) -> int:
         "old_image": "the item before the change (plain values; default: the keys plus a message)",
         "event_name": f"what happened: {', '.join(EVENT_NAMES)}",
         "stream_view_type": f"what the stream carries: {', '.join(VIEW_TYPES)}",
-        "region": "AWS region (default: the emulator's)",
+        "region": "AWS region (follows AWS_REGION, as the emulator does)",
         "account_id": "AWS account id",
     },
     json_fields=frozenset({"keys", "new_image", "old_image"}),
@@ -159,7 +159,7 @@ def _bytes(data: Data) -> bytes:
         "stream": "stream name",
         "sequence": "sequence number of the first record (random when not given)",
         "shard_id": "shard id",
-        "region": "AWS region (default: the emulator's)",
+        "region": "AWS region (follows AWS_REGION, as the emulator does)",
         "account_id": "AWS account id",
     },
 )
