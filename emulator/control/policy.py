@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emulator.control.validation import validate_function_request
 from emulator.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ Statement = dict[str, Any]
 
 @dataclass(frozen=True)
 class Permission:
-    """An AddPermission request's fields (the API model's names), checked by the caller."""
+    """An AddPermission request's fields (the API model's names)."""
 
     statement_id: str
     action: str
@@ -52,13 +53,8 @@ class Permission:
 
     @classmethod
     def from_request(cls, body: Mapping[str, Any]) -> Permission:
-        for required in ("StatementId", "Action", "Principal"):
-            if not isinstance(body.get(required), str) or not body[required]:
-                raise ConfigError(
-                    f"1 validation error detected: Value null at '{required[0].lower() + required[1:]}' "
-                    "failed to satisfy constraint: Member must not be null",
-                    error_code="ValidationException",
-                )
+        """The fields of an AddPermission body, after the API model's checks (ValidationException)."""
+        validate_function_request("AddPermission", body)
         return cls(
             statement_id=body["StatementId"],
             action=body["Action"],

@@ -54,12 +54,14 @@ def test_a_service_permission_renders_as_lambda_writes_it_with_its_conditions():
 
 
 def test_organization_function_url_and_token_conditions():
-    statement = permission(
-        Principal="*",
-        PrincipalOrgID="o-a1b2c3d4e5f",
-        FunctionUrlAuthType="NONE",
-        EventSourceToken="tok",
-        InvokedViaFunctionUrl=True,
+    statement = Permission(
+        statement_id="sid",
+        action=INVOKE_ACTION,
+        principal="*",
+        principal_org_id="o-a1b2c3d4e5f",
+        function_url_auth_type="NONE",
+        event_source_token="tok",
+        invoked_via_function_url=True,
     ).statement(FN)
     assert statement["Principal"] == "*"
     assert statement["Condition"] == {
@@ -95,10 +97,16 @@ def test_a_principal_of_no_known_form_is_invalid(principal):
     assert message == "The provided principal was invalid. Please check the principal and try again."
 
 
-def test_missing_required_fields_are_validation_errors():
+def test_requests_are_checked_against_the_api_model_first():
     code, message = code_of(lambda: Permission.from_request({"StatementId": "a", "Action": "lambda:*"}))
     assert code == "ValidationException"
-    assert "'principal'" in message
+    assert "Value null at 'principal'" in message
+    code, message = code_of(lambda: permission(StatementId="has space"))
+    assert (code, message) == (
+        "ValidationException",
+        "1 validation error detected: Value 'has space' at 'statementId' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: ([a-zA-Z0-9-_]+)",
+    )
 
 
 def test_policy_document_is_compact_json_with_version_and_default_id():
