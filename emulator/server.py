@@ -10,6 +10,7 @@ import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from emulator.api.http import InvokeApiServer
 from emulator.api.service import LambdaService
@@ -21,6 +22,9 @@ from emulator.errors import ConfigError
 from emulator.facade import Emulator
 from emulator.models import Invocation
 from emulator.registry import FunctionRegistry
+
+if TYPE_CHECKING:
+    from emulator.reloader import Reloader, WatchConfig
 
 LOG = logging.getLogger(__name__)
 
@@ -58,10 +62,19 @@ class LambdaServer:
     stay queued on disk), then every environment is removed."""
 
     def __init__(
-        self, emulator: Emulator, functions: Iterable[FunctionConfig], config: ServeConfig = ServeConfig()
+        self,
+        emulator: Emulator,
+        functions: Iterable[FunctionConfig],
+        config: ServeConfig = ServeConfig(),
+        *,
+        watch: WatchConfig | None = None,  # hot reload of the functions' code, layers and template
     ) -> None:
         self.config = config.validate()
         self.emulator = emulator
+        functions = list(functions)
+        self._watch = watch
+        self._functions = functions
+        self.reloader: Reloader | None = None
         self.service = lambda_service(emulator, functions, config)
         self.events = event_pipeline(
             self.service, emulator.config.state_dir, config, functions=self.service.registry.names()
@@ -75,6 +88,11 @@ class LambdaServer:
         self.events.start()
         self.api = InvokeApiServer(self.service, host=self.config.host, port=self.config.port)
         self._reaper.start()
+        if self._watch is not None:
+            from emulator.reloader import Reloader
+
+            registry = self.service.registry
+            self.reloader = Reloader(self.emulator, registry, self._functions, self._watch).start()
         self._write_discovery()
         LOG.info("Lambda API at %s", self.api.url)
         return self
@@ -118,6 +136,8 @@ class LambdaServer:
 
     def close(self, grace: float = 30.0) -> None:
         self._stop.set()
+        if self.reloader is not None:
+            self.reloader.close()  # no reload may retire environments while they are being removed
         self._remove_discovery()
         if self.api is not None:
             self.api.stop_accepting()
