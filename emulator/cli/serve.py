@@ -48,6 +48,13 @@ from emulator.cli.terminal import log_sinks
     "or AWS_ENDPOINT_URL); without one they go to the local sink that `lambda-emu dlq list` prints.",
 )
 @CPU_LIMIT_OPTION
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Hot reload: a saved change to a function's code or layers makes its next invoke a cold start with "
+    "the new code; a saved template is read again (functions added, changed, removed).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -62,6 +69,7 @@ def serve(
     async_workers: int,
     sqs_endpoint_url: str | None,
     cpu_limit: bool,
+    watch: bool,
 ) -> None:
     """Serve the template's functions on a local Lambda API endpoint that AWS SDKs and the aws CLI use.
 
@@ -104,10 +112,20 @@ def serve(
             images=image_builder(),
             sink_for=log_sinks(emulator_config.state_dir, served=[f.name for f in loaded.functions.values()]),
         )
-        with LambdaServer(emulator, loaded.functions.values(), config) as server:
+        reload = None
+        if watch:
+            from emulator.cli.watching import template_watch
+
+            reload = template_watch(
+                path,
+                state_dir=ctx.obj["state_dir"],
+                parameter_overrides=parameter_overrides,
+                env_vars_file=env_vars_file,
+            )
+        with LambdaServer(emulator, loaded.functions.values(), config, watch=reload) as server:
             names = ", ".join(loaded.functions) or "none"
             progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
-            progress("Ctrl-C to stop")
+            progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
             try:
                 threading.Event().wait()  # until Ctrl-C or SIGTERM (raised here as KeyboardInterrupt)
             except KeyboardInterrupt:
