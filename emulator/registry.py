@@ -4,13 +4,16 @@ full ARN, with or without a qualifier (contract §5)."""
 from __future__ import annotations
 
 import logging
+import random
 import re
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from emulator import wire
 from emulator.config import EmulatorConfig, FunctionConfig
+from emulator.control.aliases import auto_publish, pick_version
+from emulator.control.model import ACTIVE, FunctionRecord, template_record
+from emulator.control.store import CODE_DIR, FunctionStore
 from emulator.errors import ConfigError, FunctionNotFoundError
 
 LOG = logging.getLogger(__name__)
@@ -25,47 +28,55 @@ _ARN = re.compile(
 
 @dataclass(frozen=True)
 class FunctionRef:
-    """What a FunctionName (+ Qualifier) names: the function and the qualifier it was invoked with."""
+    """What a FunctionName (+ Qualifier) names: the configuration that runs and the qualifier given."""
 
-    function: FunctionConfig
+    function: FunctionConfig  # of the version that runs: $LATEST, a number, or the one an alias picked
     qualifier: str | None  # as given (None: unqualified, i.e. $LATEST)
 
     @property
     def executed_version(self) -> str:
-        return wire.LATEST
+        return self.function.version
 
 
 class FunctionRegistry:
-    """Thread-safe: the server's handlers read it while a reload may replace a function."""
+    """The functions an emulator serves: a view over the control plane's FunctionStore (thread-safe: the
+    server's handlers read it while a reload or an API call changes a function). `put` and `remove` are how
+    a template's functions come and go; API changes go through emulator.control.plane."""
 
-    def __init__(self, config: EmulatorConfig, functions: Iterable[FunctionConfig] = ()) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        functions: Iterable[FunctionConfig] = (),
+        store: FunctionStore | None = None,
+    ) -> None:
         self._config = config
-        self._lock = threading.Lock()
-        self._functions: dict[str, FunctionConfig] = {}
+        self.store = store if store is not None else FunctionStore(config.state_dir / CODE_DIR)
         for function in functions:
             self.put(function)
 
     def put(self, function: FunctionConfig) -> None:
-        with self._lock:
-            self._functions[function.name] = function
+        """A template's function, new or changed: its $LATEST is the template's (AutoPublishAlias: a version
+        is published and the alias pointed at it, as SAM deploys do)."""
+        with self.store.lock:
+            self.store.put_latest(template_record(function, self.store.latest(function.name)))
+            if function.auto_publish_alias:
+                auto_publish(self.store, function.name, function.auto_publish_alias)
 
     def remove(self, name: str) -> None:
-        with self._lock:
-            self._functions.pop(name, None)
+        self.store.remove(name)
 
     def names(self) -> list[str]:
-        with self._lock:
-            return list(self._functions)
+        return self.store.names()
 
     def get(self, name: str) -> FunctionConfig:
-        with self._lock:
-            function = self._functions.get(name)
-        if function is None:
+        record = self.store.latest(name)
+        if record is None:
             raise FunctionNotFoundError(f"Function not found: {self._config.function_arn(name)}")
-        return function
+        return record.serving
 
-    def resolve(self, function_name: str, qualifier: str | None = None) -> FunctionRef:
-        """Lambda's resolution of the Invoke API's FunctionName path parameter and Qualifier."""
+    def parse(self, function_name: str, qualifier: str | None = None) -> tuple[str, str | None]:
+        """(name, qualifier) of a FunctionName path parameter (name, partial or full ARN, optionally with a
+        qualifier suffix) and a Qualifier, checked as Lambda checks them (contract §5)."""
         match = _ARN.match(function_name or "")
         if not match or len(function_name) > 256:
             raise ConfigError(
@@ -82,15 +93,45 @@ class FunctionRegistry:
             )
         qualifier = qualifier or derived
         name = match.group("name")
-        full_arn = self._config.function_arn(name, qualifier)
         wrong_place = (match.group("account") and match.group("account") != self._config.account_id) or (
             match.group("region") and match.group("region") != self._config.region
         )
-        with self._lock:
-            function = self._functions.get(name)
-        if function is None or wrong_place:
-            raise FunctionNotFoundError(f"Function not found: {full_arn}")
-        if qualifier not in (None, wire.LATEST):
-            # Versions and aliases come with function management; until then only $LATEST exists.
-            raise FunctionNotFoundError(f"Function not found: {full_arn}")
-        return FunctionRef(function, qualifier)
+        if wrong_place:
+            raise FunctionNotFoundError(f"Function not found: {self._config.function_arn(name, qualifier)}")
+        return name, qualifier
+
+    def record(self, function_name: str, qualifier: str | None = None) -> FunctionRecord:
+        """The stored version a FunctionName + Qualifier names ($LATEST, a number or an alias's primary)."""
+        name, qualifier = self.parse(function_name, qualifier)
+        found = self._lookup(name, qualifier)
+        if found is None:
+            raise FunctionNotFoundError(f"Function not found: {self._config.function_arn(name, qualifier)}")
+        return found
+
+    def resolve(self, function_name: str, qualifier: str | None = None) -> FunctionRef:
+        """Lambda's resolution of the Invoke API's FunctionName path parameter and Qualifier; an alias with
+        a routing configuration picks its version at random by weight, per call."""
+        name, qualifier = self.parse(function_name, qualifier)
+        record = self._lookup(name, qualifier, route=True)
+        if record is None:
+            raise FunctionNotFoundError(f"Function not found: {self._config.function_arn(name, qualifier)}")
+        if record.state != ACTIVE:
+            # Contract §8: invokes fail while a function is Pending (being created) or Failed.
+            raise ConfigError(
+                "The operation cannot be performed at this time. The function is currently in the following "
+                f"state: {record.state}",
+                error_code="ResourceConflictException",
+            )
+        return FunctionRef(record.serving, qualifier)
+
+    def _lookup(self, name: str, qualifier: str | None, *, route: bool = False) -> FunctionRecord | None:
+        latest = self.store.latest(name)
+        if latest is None or qualifier is None or qualifier == wire.LATEST:
+            return latest
+        if qualifier.isdigit():
+            return self.store.version(name, qualifier)
+        alias = self.store.alias(name, qualifier)
+        if alias is None:
+            return None
+        version = pick_version(alias, random.random()) if route else alias.function_version
+        return latest if version == wire.LATEST else self.store.version(name, version)
