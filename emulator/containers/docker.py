@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ class DockerContainer:
         self._container = container
         self.id: str = container.id
         self._cgroup_peak: Path | None = None
+        self._peak_fd: int | None = None
 
     def attach(self) -> Iterator[bytes]:
         try:
@@ -69,13 +71,27 @@ class DockerContainer:
             LOG.debug("kill %s: %s", self.id[:12], exc)
 
     def max_memory_bytes(self) -> int | None:
-        peak = self._peak_file()
-        if peak is None:
-            return None
-        try:
-            return int(peak.read_text())
-        except (OSError, ValueError):
-            return None
+        # Read on every invoke: an fd kept open and read from offset 0 costs a tenth of an open per read. A
+        # restarted container has a new cgroup, and reads of the old one's file fail: then reopen once.
+        for _ in range(2):
+            if self._peak_fd is None:
+                peak = self._peak_file()
+                if peak is None:
+                    return None
+                try:
+                    self._peak_fd = os.open(peak, os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
+                    return None
+            try:
+                return int(os.pread(self._peak_fd, 64, 0))
+            except (OSError, ValueError):
+                self._close_peak()
+        return None
+
+    def _close_peak(self) -> None:
+        fd, self._peak_fd = self._peak_fd, None
+        if fd is not None:
+            os.close(fd)
 
     def _peak_file(self) -> Path | None:
         if self._cgroup_peak is None:
@@ -92,6 +108,7 @@ class DockerContainer:
         return self._cgroup_peak
 
     def remove(self) -> None:
+        self._close_peak()
         try:
             self._container.remove(force=True)
         except Exception as exc:
