@@ -90,6 +90,8 @@ def _broken_rules(shape: Shape, value: Any) -> list[str]:
         rules.append(_enum_rule(shape))
     if shape.pattern is not None and isinstance(value, str) and not _fullmatch(shape.pattern, value):
         rules.append(f"Member must satisfy regular expression pattern: {shape.pattern}")
+    if shape.min is None and shape.max is None:
+        return rules
     measure = "value" if shape.kind in ("integer", "double") else "length"
     size = value if measure == "value" else len(value)
     if shape.max is not None and size > shape.max:
