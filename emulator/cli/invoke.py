@@ -26,6 +26,7 @@ from emulator.cli.options import (
     parse_env_pairs,
     read_event,
 )
+from emulator.errors import ConfigError, LambdaEmuError
 
 
 @main.command()
@@ -50,6 +51,13 @@ from emulator.cli.options import (
     help="Send the call to a running `lambda-emu serve` of the same template and state directory (warm "
     "environments), when there is one and no flag changes the function.",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Invoke, then invoke again each time the function's code, layers or template are saved, printing "
+    "each result (a cold start with the new code), until Ctrl-C (exit status 130). Runs here, not through "
+    "a server.",
+)
 @CPU_LIMIT_OPTION
 @function_options
 @click.pass_context
@@ -62,6 +70,7 @@ def invoke(
     invocation_type: str,
     async_retry_delays: str,
     use_server: bool,
+    watch: bool,
     cpu_limit: bool,
     template: Path | None,
     parameter_overrides: str | None,
@@ -86,6 +95,7 @@ def invoke(
       echo '{"n": 1}' | lambda-emu invoke EchoFunction -e -
       lambda-emu invoke --runtime python3.13 --handler app.handler --code src/ --env STAGE=dev
       lambda-emu invoke RaiseFunction --invocation-type Event
+      lambda-emu invoke HelloFunction -e events/hello.json --watch   # again on every save
     """
     with errors_to_exit_status():
         overrides = {
@@ -100,23 +110,43 @@ def invoke(
         state_dir = ctx.obj["state_dir"]
         # Flags that change the function make it another function than the server's: run it here.
         as_served = not (any(v is not None for v in overrides.values()) or env_pairs or env_vars_file)
-        if use_server and as_served and not parameter_overrides and name:
+        if watch and invocation_type != "RequestResponse":
+            raise ConfigError("--watch invokes RequestResponse only; leave out --invocation-type.")
+        if use_server and as_served and not parameter_overrides and name and not watch:
             from emulator.server import find_server
 
             url = find_server(state_dir, template_path(template))
             if url is not None:
                 _invoke_remote(url, name, event, invocation_type, client_context)
                 return
-        emulator_config, function = resolve_function(
-            name,
-            template=template,
-            state_dir=state_dir,
-            parameter_overrides=parameter_overrides,
-            env_vars_file=env_vars_file,
-            overrides=overrides,
-            env=parse_env_pairs(env_pairs),
-        )
+
+        def resolve() -> Any:
+            return resolve_function(
+                name,
+                template=template,
+                state_dir=state_dir,
+                parameter_overrides=parameter_overrides,
+                env_vars_file=env_vars_file,
+                overrides=overrides,
+                env=parse_env_pairs(env_pairs),
+            )
+
+        emulator_config, function = resolve()
         emulator_config = replace(emulator_config, cpu_limit=cpu_limit)
+        if watch:
+            from emulator.cli.watching import template_watch
+
+            # the template `resolve` reads, if any: without -t, --handler alone means no template
+            watched = template_path(template) if template is not None or handler is None else None
+            reload = template_watch(
+                watched,
+                state_dir=state_dir,
+                parameter_overrides=parameter_overrides,
+                env_vars_file=env_vars_file,
+                load=lambda: [resolve()[1]],  # the same function, flags applied again
+            )
+            _invoke_on_change(emulator_config, function, event, client_context, reload)
+            return  # only Ctrl-C ends the loop
         delays = parse_delays(async_retry_delays)
         _invoke_here(emulator_config, function, event, invocation_type, client_context, delays)
 
@@ -150,6 +180,60 @@ def _invoke_here(
     sys.stdout.flush()
     if result.failed:
         sys.exit(EXIT_FUNCTION_ERROR)
+
+
+class _Watched:
+    """The function `invoke --watch` runs, as the reloader updates it (renamed: the new one, then the old
+    one removed)."""
+
+    def __init__(self, function: Any) -> None:
+        self.function = function
+
+    def put(self, function: Any) -> None:
+        self.function = function
+
+    def remove(self, name: str) -> None:
+        pass  # the function stays invocable until the template names another
+
+
+def _invoke_on_change(
+    emulator_config: Any, function: Any, event: bytes, client_context: str | None, watch: Any
+) -> None:
+    """Invoke now and after every reload, with one Emulator (so a template change is honoured as well as a
+    code change), until Ctrl-C: KeyboardInterrupt unwinds through both `with`s, removing the containers."""
+    import threading
+    from dataclasses import replace as with_fields
+
+    from emulator.cli.terminal import log_sinks
+    from emulator.containers.docker import DockerBackend
+    from emulator.facade import Emulator
+    from emulator.reloader import Reload, Reloader
+
+    changed = threading.Event()
+
+    def on_reload(reload: Reload) -> None:
+        watch.on_reload(reload)  # shown on stderr
+        if reload.error is None:
+            changed.set()
+
+    current = _Watched(function)
+    sinks = log_sinks(emulator_config.state_dir)
+    with (
+        Emulator(emulator_config, backend=DockerBackend(), images=image_builder(), sink_for=sinks) as emu,
+        Reloader(emu, current, [function], with_fields(watch, on_reload=on_reload)),
+    ):
+        while True:
+            changed.clear()
+            try:
+                invocation = emu.invocation(current.function, event, client_context_b64=client_context)
+                result = emu.invoke(current.function, invocation)
+                sys.stdout.buffer.write(result.payload + b"\n")
+                sys.stdout.flush()
+            except LambdaEmuError as exc:  # e.g. the code folder is gone for a moment: wait for the next save
+                progress(f"error: {exc.message}" + (f" (hint: {exc.hint})" if exc.hint else ""))
+            progress("watching for changes; Ctrl-C to stop")
+            while not changed.wait(1.0):
+                pass
 
 
 def _invoke_remote(
