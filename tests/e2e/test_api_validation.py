@@ -1,0 +1,157 @@
+"""UpdateFunctionConfiguration against a live `lambda-emu serve`, one bad value per rule, through boto3 with
+its own parameter validation off: each is answered 400 with Lambda's exception name and message, and changes
+nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+FUNCTION = "AttemptsFunction"
+ONE = "1 validation error detected: "
+LAYER = "arn:aws:lambda:us-east-1:123456789012:layer:layer{}:1"
+RESERVED = (
+    "Lambda was unable to configure your environment variables because the environment variables you "
+    "have provided contains reserved keys that are currently not supported for modification. "
+    "Reserved keys used in this request: AWS_REGION"
+)
+
+# (parameters, exception name, the message the user sees)
+CASES: list[tuple[dict[str, Any], str, str]] = [
+    (
+        {"MemorySize": 127},
+        "ValidationException",
+        ONE + "Value '127' at 'memorySize' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 128",
+    ),
+    (
+        {"MemorySize": 10_241},
+        "ValidationException",
+        "'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to 10240",
+    ),
+    (
+        {"Description": "d" * 257},
+        "ValidationException",
+        ONE + f"Value '{'d' * 257}' at 'description' failed to satisfy constraint: "
+        "Member must have length less than or equal to 256",
+    ),
+    (
+        {"Handler": "app handler"},
+        "ValidationException",
+        ONE + "Value 'app handler' at 'handler' failed to satisfy constraint: "
+        r"Member must satisfy regular expression pattern: [^\s]+",
+    ),
+    (
+        {"Role": "lambda-role"},
+        "ValidationException",
+        ONE + "Value 'lambda-role' at 'role' failed to satisfy constraint: Member must satisfy regular "
+        r"expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+",
+    ),
+    (
+        {"Timeout": 0},
+        "ValidationException",
+        ONE + "Value '0' at 'timeout' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 1",
+    ),
+    (
+        {"Timeout": 901},
+        "ValidationException",
+        ONE + "Value '901' at 'timeout' failed to satisfy constraint: "
+        "Member must have value less than or equal to 900",
+    ),
+    (
+        {"EphemeralStorage": {"Size": 511}},
+        "ValidationException",
+        ONE + "Value '511' at 'ephemeralStorage.size' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 512",
+    ),
+    (
+        {"TracingConfig": {"Mode": "On"}},
+        "ValidationException",
+        ONE + "Value 'On' at 'tracingConfig.mode' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [Active, PassThrough]",
+    ),
+    (
+        {"LoggingConfig": {"LogFormat": "XML"}},
+        "ValidationException",
+        ONE + "Value 'XML' at 'loggingConfig.logFormat' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [JSON, Text]",
+    ),
+    (
+        {"MemorySize": 64, "Handler": "a b"},
+        "ValidationException",
+        "2 validation errors detected: Value 'a b' at 'handler' failed to satisfy constraint: "
+        r"Member must satisfy regular expression pattern: [^\s]+; Value '64' at 'memorySize' failed to "
+        "satisfy constraint: Member must have value greater than or equal to 128",
+    ),
+    (
+        {"Runtime": "python2.7"},
+        "InvalidParameterValueException",
+        "The runtime parameter of python2.7 is no longer supported for creating or updating AWS Lambda "
+        "functions. We recommend you use the new runtime (python3.14) while creating or updating functions.",
+    ),
+    (
+        {"Layers": [LAYER.format(i) for i in range(6)]},
+        "InvalidParameterValueException",
+        "Cannot reference more than 5 layers.",
+    ),
+    (
+        {"Environment": {"Variables": {"STAGE": "dev", "AWS_REGION": "eu-west-1"}}},
+        "InvalidParameterValueException",
+        RESERVED,
+    ),
+    (
+        {"Environment": {"Variables": {"BIG": "x" * 4096}}},
+        "InvalidParameterValueException",
+        "Lambda was unable to configure your environment variables because the environment variables you "
+        f'have provided exceeded the 4KB limit. String measured: {{"BIG":"{"x" * 4096}"}}',
+    ),
+]
+
+
+def _client(served):
+    return served.client(parameter_validation=False)
+
+
+@pytest.mark.parametrize(("parameters", "code", "message"), CASES)
+def test_a_bad_value_is_answered_400_with_lambdas_exception_and_message(served, parameters, code, message):
+    with pytest.raises(ClientError) as caught:
+        _client(served).update_function_configuration(FunctionName=FUNCTION, **parameters)
+    answer = caught.value.response
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert answer["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == code
+    assert (answer["Error"]["Code"], answer["Error"]["Message"]) == (code, message)
+
+
+def test_an_unknown_runtime_names_the_runtimes_lambda_accepts(served):
+    with pytest.raises(ClientError) as caught:
+        _client(served).update_function_configuration(FunctionName=FUNCTION, Runtime="python3.99")
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidParameterValueException"
+    assert error["Message"].startswith(
+        "Value python3.99 at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: ["
+    )
+    assert error["Message"].endswith("] or be a valid ARN")
+    for runtime in ("python3.11", "python3.13", "nodejs20.x", "provided.al2023"):
+        assert f" {runtime}," in error["Message"]
+
+
+def test_a_rejected_update_changes_nothing(served):
+    client = _client(served)
+    before = client.get_function_configuration(FunctionName=FUNCTION)
+    with pytest.raises(ClientError):
+        # MemorySize and Timeout are good; the reserved variable refuses the whole request.
+        client.update_function_configuration(
+            FunctionName=FUNCTION,
+            MemorySize=before["MemorySize"] + 128,
+            Timeout=before["Timeout"] + 1,
+            Environment={"Variables": {"AWS_REGION": "eu-west-1"}},
+        )
+    after = client.get_function_configuration(FunctionName=FUNCTION)
+    assert (after["MemorySize"], after["Timeout"], after["RevisionId"]) == (
+        before["MemorySize"],
+        before["Timeout"],
+        before["RevisionId"],
+    )
