@@ -143,7 +143,11 @@ def _request_headers(
     "apigateway",
     "aws-proxy",
     "API Gateway REST API proxy integration request (payload format 1.0)",
-    {**_COMMON_HELP, "resource": "resource template, e.g. /items/{id} (path parameters come from it)"},
+    {
+        **_COMMON_HELP,
+        "resource": "resource template, e.g. /items/{id}; path parameters come from it (default: / for the "
+        "root path, else /{proxy+})",
+    },
     json_fields=frozenset({"headers", "stage_variables", "path_parameters", "authorizer"}),
 )
 def api_gateway_proxy(
@@ -153,7 +157,7 @@ def api_gateway_proxy(
     body: Body = None,
     query: Query = None,
     headers: Headers = None,
-    resource: str = "/{proxy+}",
+    resource: str | None = None,
     stage: str = "prod",
     stage_variables: Mapping[str, str] | None = None,
     path_parameters: Mapping[str, str] | None = None,
@@ -184,6 +188,8 @@ def api_gateway_proxy(
     )
     multi_headers = _grouped(header_pairs)
     multi_query = _grouped(query_pairs)
+    # A greedy {proxy+} resource does not match the root: an API answers / with a resource of its own.
+    resource = resource or ("/" if path == "/" else "/{proxy+}")
     if path_parameters is None and resource != path:
         path_parameters = match_path(resource, path)
     user_agent = next((v for n, v in header_pairs if n.lower() == "user-agent"), _USER_AGENT)
