@@ -11,7 +11,12 @@ from emulator.cli.group import errors_to_exit_status, main
 
 @main.group()
 def dlq() -> None:
-    """Dead letters: Event invocations that failed every attempt, as the local sink keeps them."""
+    """Dead letters: Event invocations that failed every attempt, as the local sink keeps them.
+
+    \b
+    Example:
+      lambda-emu dlq list RetriedFunction
+    """
 
 
 @dlq.command("list")

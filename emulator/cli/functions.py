@@ -120,7 +120,12 @@ def functions() -> None:
 @_JSON
 @click.pass_context
 def list_functions(ctx: click.Context, template: Path | None, as_json: bool) -> None:
-    """List the server's functions: name, runtime, memory, timeout, handler, last modified."""
+    """List the server's functions: name, runtime, memory, timeout, handler, last modified.
+
+    \b
+    Example:
+      lambda-emu functions list
+    """
     with errors_to_exit_status():
         url = _server_url(ctx.obj["state_dir"], template)
         found: list[dict[str, Any]] = []
@@ -152,7 +157,12 @@ def list_functions(ctx: click.Context, template: Path | None, as_json: bool) -> 
 def show_function(
     ctx: click.Context, name: str, template: Path | None, show_values: bool, as_json: bool
 ) -> None:
-    """Print a function's configuration (GetFunction)."""
+    """Print a function's configuration (GetFunction).
+
+    \b
+    Example:
+      lambda-emu functions show EchoFunction
+    """
     with errors_to_exit_status():
         url = _server_url(ctx.obj["state_dir"], template)
         answer = _call(url, "GET", FUNCTION_PATH.format(name=quote(name, safe="")))
@@ -200,6 +210,10 @@ def update_function(
 
     Lambda's rules apply: a bad value is refused with Lambda's error, e.g.
     "ValidationException: 1 validation error detected: Value '64' at 'memorySize' …".
+
+    \b
+    Example:
+      lambda-emu functions update EchoFunction --memory-size 256 --env STAGE=dev
     """
     with errors_to_exit_status():
         changes: dict[str, Any] = {

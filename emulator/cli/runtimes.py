@@ -11,12 +11,23 @@ from emulator.cli.group import errors_to_exit_status, image_builder, main
 
 @main.group()
 def runtimes() -> None:
-    """Runtime images: list them, build them ahead of time."""
+    """Runtime images: list them, build them ahead of time.
+
+    \b
+    Examples:
+      lambda-emu runtimes list
+      lambda-emu runtimes build python3.11 python3.13
+    """
 
 
 @runtimes.command("list")
 def runtimes_list() -> None:
-    """List the supported runtimes and whether their images are built."""
+    """List the supported runtimes and whether their images are built.
+
+    \b
+    Example:
+      lambda-emu runtimes list
+    """
     with errors_to_exit_status():
         rows = image_builder().list()
         click.echo(f"{'RUNTIME':<16} {'BUILT':<6} {'IMAGE':<36} BASE")
