@@ -19,7 +19,15 @@ _RESULTS = pytest.StashKey[list[LambdaResult]]()
 _SESSION = pytest.StashKey[LambdaSession]()
 _REPORTED = pytest.StashKey[int]()
 
-__all__ = ["CONFIG_OVERRIDES", "MARKER", "EventFactories", "LambdaInvoker", "LambdaResult", "LambdaSession"]
+__all__ = [
+    "CONFIG_OVERRIDES",
+    "MARKER",
+    "EventFactories",
+    "LambdaInvoker",
+    "LambdaResult",
+    "LambdaSession",
+    "PluginSettings",
+]
 
 
 # ---- settings -------------------------------------------------------------------------------------------

@@ -108,7 +108,8 @@ def test_an_invocation_returns_the_functions_result(project: pytest.Pytester) ->
     result = run(
         project,
         """
-def test_echo(lambda_invoke):
+def test_echo(lambda_invoke, lambda_emulator):
+    assert lambda_emulator.function("EchoFunction").handler == "app.echo"
     result = lambda_invoke("EchoFunction", {"hello": "world"}, client_context={"custom": {"k": "v"}})
     result.assert_ok()
     assert result.payload["event"] == {"hello": "world"}
@@ -298,6 +299,24 @@ def test_unaffected():
             "*hint: Set lambda_emu_template in your pytest ini file, or pass --lambda-emu-template FILE.",
         ]
     )
+
+
+def test_settings_come_from_the_ini_file_and_the_command_line(pytester: pytest.Pytester) -> None:
+    from emulator.pytest_plugin import PluginSettings
+
+    (pytester.path / "infra").mkdir()
+    pytester.makeini(
+        "[pytest]\nlambda_emu_template = infra/stack.yaml\nlambda_emu_parameter_overrides = Stage=test\n"
+    )
+    config = pytester.parseconfigure()
+    settings = PluginSettings.from_config(config)
+    assert settings.template == pytester.path / "infra" / "stack.yaml"
+    assert settings.state_dir == pytester.path / "infra" / ".lambda-emu"
+    assert (settings.parameter_overrides, settings.cpu_limit) == ("Stage=test", True)
+
+    config = pytester.parseconfigure("--lambda-emu-template", "other.yaml", "--lambda-emu-no-cpu-limit")
+    settings = PluginSettings.from_config(config)
+    assert (settings.template, settings.cpu_limit) == (pytester.path / "other.yaml", False)
 
 
 def test_the_sample_apps_own_tests_pass() -> None:
