@@ -43,9 +43,12 @@ class Terminal:
     """stderr shared by function output and progress: one lock, and a live line erased before any other
     output so the two never tangle."""
 
-    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, live: bool | None = None, tick_s: float = _TICK_S
+    ) -> None:
         self._stream = stream
         self._live = live
+        self._tick_s = tick_s
         self._lock = threading.Lock()
         self._stage_at = time.monotonic()
         self._step_started: float | None = None
@@ -103,7 +106,7 @@ class Terminal:
 
     def _tick(self) -> None:
         while True:
-            time.sleep(_TICK_S)
+            time.sleep(self._tick_s)
             with self._lock:
                 if self._step_started is not None:
                     self._draw()
@@ -113,7 +116,7 @@ class Terminal:
         if self._step_started is None:
             return
         elapsed = time.monotonic() - self._step_started
-        spinner = _SPINNER[int(elapsed / _TICK_S) % len(_SPINNER)]
+        spinner = _SPINNER[int(elapsed / self._tick_s) % len(_SPINNER)]
         line = f"  {spinner} {elapsed:5.1f} s  {self._detail}"
         width = shutil.get_terminal_size((100, 20)).columns - 1
         self.stream.write("\r\x1b[2K" + line[:width])
