@@ -155,3 +155,12 @@ def test_a_rejected_update_changes_nothing(served):
         before["Timeout"],
         before["RevisionId"],
     )
+
+
+def test_a_value_of_the_wrong_type_is_an_unreadable_request(served):
+    with pytest.raises(ClientError) as caught:
+        _client(served).update_function_configuration(FunctionName=FUNCTION, MemorySize="256")
+    answer = caught.value.response
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert answer["Error"]["Code"] == "InvalidRequestContentException"
+    assert "'memorySize'" in answer["Error"]["Message"]
