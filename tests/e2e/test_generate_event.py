@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 EXE = shutil.which("lambda-emu")
 
@@ -91,3 +92,18 @@ def test_unknown_service_event_or_bad_value_exit_2_with_the_choices() -> None:
     assert done.returncode == 2 and "not JSON" in done.stderr
     done = run("generate-event", "dynamodb", "update", "--event-name", "UPSERT")
     assert done.returncode == 2 and "INSERT, MODIFY, REMOVE" in done.stderr
+
+
+def test_readme_pipe_into_invoke() -> None:
+    """The README's example: a generated event piped into `lambda-emu invoke ... -e -`."""
+    samples = Path(__file__).resolve().parents[2] / "sample_functions"
+    line = (
+        "lambda-emu generate-event s3 put --bucket photos --key 'cat 1.jpg' "
+        "| lambda-emu invoke EchoFunction -e -"
+    )
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", line], cwd=samples, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)["event"]["Records"][0]
+    assert record["s3"]["bucket"]["name"] == "photos" and record["s3"]["object"]["key"] == "cat+1.jpg"
