@@ -27,6 +27,9 @@ class LambdaInvoker:
         self._defaults = defaults
         self._record = record
 
+    def __repr__(self) -> str:  # shown in failing tests' tracebacks
+        return f"<lambda_invoke defaults={dict(self._defaults)}>"
+
     def __call__(
         self,
         name: str,
@@ -76,6 +79,9 @@ def marker_overrides(item: pytest.Item) -> dict[str, Any]:
 class EventFactories:
     """What the lambda_events fixture returns: emulator.events' sample-event factories, imported at first
     use (lambda_events.s3_put(bucket="b", key="k"), lambda_events.generate("s3", "put", ...))."""
+
+    def __repr__(self) -> str:
+        return "<lambda_events: emulator.events factories>"
 
     def _module(self) -> Any:
         import importlib
