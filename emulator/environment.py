@@ -172,7 +172,15 @@ class Environment:
             self._ready_wall = None
             self._cold = True
             if self._container is None:
+                created = time.monotonic()
                 self._container = self._backend.create(self._with_tmp(self._spec))
+                LOG.debug(
+                    "environment %s: container %s (%s) created in %.1f ms",
+                    self.id[:8],
+                    self._container.id[:12],
+                    self._spec.name,
+                    (time.monotonic() - created) * 1000,
+                )
             elif self._quota_applied:
                 self._container.set_cpu_quota(None)  # a re-init runs unthrottled, as the first init did
                 self._quota_applied = False
@@ -187,6 +195,11 @@ class Environment:
             with self._lock:
                 self._move(EnvState.DEAD)
             raise
+        LOG.debug(
+            "environment %s: container started in %.1f ms",
+            self.id[:8],
+            (time.time() - self._start_called_wall) * 1000,
+        )
         self._spawn("waiter", self._wait_exit, container)
 
     def _spawn(self, role: str, target: object, *args: object) -> None:
@@ -226,6 +239,11 @@ class Environment:
 
     def _on_ready(self, _monotonic: float) -> None:
         self._ready_wall = time.time()
+        LOG.debug(
+            "environment %s: init done %.1f ms after start",
+            self.id[:8],
+            (self._ready_wall - self._start_called_wall) * 1000,
+        )
         if self._vcpus is not None and self._container is not None:
             self._container.set_cpu_quota(self._vcpus)
             self._quota_applied = True

@@ -86,10 +86,16 @@ def main(ctx: click.Context, debug: bool, state_dir: Path) -> None:
       lambda-emu runtimes build python3.11                # build a runtime image ahead of time
     """
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="lambda-emu: %(levelname)s %(name)s: %(message)s",
+        level=logging.WARNING,
+        # With --debug each line says when (ms since start), so the diagnostics read as a timeline.
+        format="lambda-emu: "
+        + ("%(relativeCreated)7.0f ms " if debug else "")
+        + "%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if debug:
+        # Our own diagnostics only: the Docker SDK's and urllib3's request lines would drown them.
+        logging.getLogger("emulator").setLevel(logging.DEBUG)
     ctx.obj = {"state_dir": state_dir}
 
 
