@@ -72,7 +72,12 @@ class _ServiceGroup(click.Group):
     """One service's events, built from the catalog when asked for; aliases work but are not listed."""
 
     def __init__(self, service: str, events: list[str], alias_events: dict[str, tuple[str, str]]) -> None:
-        super().__init__(service, help=f"Sample {service} events: {', '.join(events)}.")
+        first = events[0] if events else next(iter(alias_events), "")
+        super().__init__(
+            service,
+            help=f"Sample {service} events: {', '.join(events or alias_events)}.\n\n\b\nExample:\n"
+            f"  lambda-emu generate-event {service} {first} --help",
+        )
         self._events = events
         self._aliases = alias_events
 
