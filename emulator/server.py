@@ -18,6 +18,7 @@ from emulator.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, Retry
 from emulator.cleanup import owner_alive, owner_token
 from emulator.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
 from emulator.config import FunctionConfig
+from emulator.control.store import FunctionStore, open_store
 from emulator.errors import ConfigError
 from emulator.facade import Emulator
 from emulator.models import Invocation
@@ -75,7 +76,11 @@ class LambdaServer:
         self._watch = watch
         self._functions = functions
         self.reloader: Reloader | None = None
-        self.service = lambda_service(emulator, functions, config)
+        functions = list(functions)
+        # The control plane's state (functions made through the API, versions, aliases) outlives the server.
+        store = open_store(emulator.config.state_dir)
+        self.service = lambda_service(emulator, functions, config, store=store)
+        store.keep_template_functions(function.name for function in functions)
         self.events = event_pipeline(
             self.service, emulator.config.state_dir, config, functions=self.service.registry.names()
         )
@@ -159,10 +164,14 @@ class LambdaServer:
 
 
 def lambda_service(
-    emulator: Emulator, functions: Iterable[FunctionConfig], config: ServeConfig
+    emulator: Emulator,
+    functions: Iterable[FunctionConfig],
+    config: ServeConfig,
+    store: FunctionStore | None = None,
 ) -> LambdaService:
-    """The Lambda API's operations over `functions`, reserved concurrency carved out of the account's."""
-    registry = FunctionRegistry(emulator.config, functions)
+    """The Lambda API's operations over `functions` (and `store`'s, when given), reserved concurrency carved
+    out of the account's."""
+    registry = FunctionRegistry(emulator.config, functions, store)
     limits = ConcurrencyLimits(config.account_concurrency)
     for name in registry.names():
         reserved = registry.get(name).reserved_concurrency

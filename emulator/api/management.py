@@ -5,8 +5,93 @@ from __future__ import annotations
 
 import logging
 
-from emulator.api.routes import RouteTable
+from emulator.api.routes import Reply, Request, RouteTable, json_reply, path
+from emulator.api.service import LambdaService, _json_object
 
 LOG = logging.getLogger(__name__)
 
-ROUTES: RouteTable = []
+FUNCTIONS = "/2015-03-31/functions"
+FUNCTION = FUNCTIONS + "/{name}"
+
+
+def _get_function(service: LambdaService, request: Request) -> Reply:
+    ref_name = service.registry.parse(request.function_name)[0]
+    reserved = service.limits.reserved(ref_name) if ref_name in service.registry.names() else None
+    answer = service.control.get_function(request.function_name, request.query.get("Qualifier"), reserved)
+    return json_reply(200, answer)
+
+
+def _delete_function(service: LambdaService, request: Request) -> Reply:
+    service.control.delete_function(request.function_name, request.query.get("Qualifier"))
+    return Reply(204)
+
+
+def _delete_alias(service: LambdaService, request: Request) -> Reply:
+    service.control.delete_alias(request.function_name, request.params["alias"])
+    return Reply(204)
+
+
+ROUTES: RouteTable = [
+    ("GET", path(FUNCTIONS + "/"), lambda s, r: json_reply(200, s.control.list_functions(r.query))),
+    ("GET", path(FUNCTIONS), lambda s, r: json_reply(200, s.control.list_functions(r.query))),
+    ("POST", path(FUNCTIONS), lambda s, r: json_reply(201, s.control.create_function(_json_object(r.body)))),
+    (
+        "POST",
+        path(FUNCTIONS + "/"),
+        lambda s, r: json_reply(201, s.control.create_function(_json_object(r.body))),
+    ),
+    ("GET", path(FUNCTION), _get_function),
+    ("DELETE", path(FUNCTION), _delete_function),
+    (
+        "GET",
+        path(FUNCTION + "/configuration"),
+        lambda s, r: json_reply(
+            200, s.control.get_function_configuration(r.function_name, r.query.get("Qualifier"))
+        ),
+    ),
+    (
+        "PUT",
+        path(FUNCTION + "/configuration"),
+        lambda s, r: json_reply(
+            200, s.control.update_function_configuration(r.function_name, _json_object(r.body))
+        ),
+    ),
+    (
+        "PUT",
+        path(FUNCTION + "/code"),
+        lambda s, r: json_reply(200, s.control.update_function_code(r.function_name, _json_object(r.body))),
+    ),
+    (
+        "POST",
+        path(FUNCTION + "/versions"),
+        lambda s, r: json_reply(201, s.control.publish_version(r.function_name, _json_object(r.body))),
+    ),
+    (
+        "GET",
+        path(FUNCTION + "/versions"),
+        lambda s, r: json_reply(200, s.control.list_versions(r.function_name, r.query)),
+    ),
+    (
+        "POST",
+        path(FUNCTION + "/aliases"),
+        lambda s, r: json_reply(201, s.control.create_alias(r.function_name, _json_object(r.body))),
+    ),
+    (
+        "GET",
+        path(FUNCTION + "/aliases"),
+        lambda s, r: json_reply(200, s.control.list_aliases(r.function_name, r.query)),
+    ),
+    (
+        "GET",
+        path(FUNCTION + "/aliases/{alias}"),
+        lambda s, r: json_reply(200, s.control.get_alias(r.function_name, r.params["alias"])),
+    ),
+    (
+        "PUT",
+        path(FUNCTION + "/aliases/{alias}"),
+        lambda s, r: json_reply(
+            200, s.control.update_alias(r.function_name, r.params["alias"], _json_object(r.body))
+        ),
+    ),
+    ("DELETE", path(FUNCTION + "/aliases/{alias}"), _delete_alias),
+]

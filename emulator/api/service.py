@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from emulator import wire
 from emulator.concurrency import ConcurrencyLimits
 from emulator.config import AsyncConfig
+from emulator.control.plane import ControlPlane
 from emulator.control.policy import POLICY_FILE, PolicyStore
 from emulator.errors import ConfigError
 from emulator.models import InvocationResult, InvocationType
@@ -58,6 +59,8 @@ class LambdaService:
         self.events = events
         self._event_configs: dict[str, tuple[AsyncConfig, float]] = {}  # name → (config, LastModified)
         self.policies = PolicyStore(emulator.config.state_dir / POLICY_FILE)  # read on first use
+        # Function management; retire is looked up per call (the emulator's warm environments at that time).
+        self.control = ControlPlane(registry, lambda name: emulator.retire(name), emulator.config)
 
     # ---- Invoke
     def invoke(

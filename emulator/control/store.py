@@ -177,3 +177,12 @@ def _comparable(config: FunctionConfig) -> FunctionConfig:
     """What must match for two versions to be the same: all but where the code lives, the version's own
     description and number."""
     return replace(config, version=wire.LATEST, code_path=Path(), description="", auto_publish_alias=None)
+
+
+def open_store(state_dir: Path) -> FunctionStore:
+    """The store of a state directory, persistent: control.db beside its key file (made on first use)."""
+    from emulator.control.database import DB_FILE
+    from emulator.control.vault import KEY_FILE, EnvironmentVault
+
+    database = ControlDatabase(state_dir / DB_FILE, EnvironmentVault(state_dir / KEY_FILE))
+    return FunctionStore(state_dir / CODE_DIR, database)
