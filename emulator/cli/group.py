@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
-from emulator.cli.terminal import TERMINAL
+from emulator.cli.terminal import TERMINAL, fallback_hint
 from emulator.errors import ConfigError, LambdaEmuError
 
 LOG = logging.getLogger(__name__)
@@ -29,8 +29,9 @@ def _fail(exc: LambdaEmuError) -> NoReturn:
     status = EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ENVIRONMENT
     TERMINAL.finish()
     click.echo(f"lambda-emu: error: {exc.message}", err=True)
-    if exc.hint:
-        click.echo(f"lambda-emu: hint: {exc.hint}", err=True)
+    context = click.get_current_context(silent=True)
+    hint = exc.hint or fallback_hint(exc, context.command_path if context else None)
+    click.echo(f"lambda-emu: hint: {hint}", err=True)
     sys.exit(status)
 
 
@@ -46,6 +47,12 @@ def errors_to_exit_status() -> Iterator[None]:
         yield
     except LambdaEmuError as exc:
         _fail(exc)
+    except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise  # click's own usage errors and exits: it reports them
+    except Exception as exc:
+        # A bug or an unwrapped library error: one line and a hint here, the traceback under --debug.
+        LOG.debug("unexpected error", exc_info=True)
+        _fail(LambdaEmuError(f"unexpected {type(exc).__name__}: {exc}"))
     except KeyboardInterrupt:
         TERMINAL.finish()
         click.echo("lambda-emu: interrupted; containers removed", err=True)

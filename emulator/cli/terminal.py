@@ -174,3 +174,21 @@ def log_sinks(state_dir: Path, *, served: Collection[str] | None = None) -> Sink
         return tee(store.sink(origin), shown)
 
     return sinks
+
+
+def fallback_hint(exc: Exception, command_path: str | None) -> str:
+    """What to do about an error that carries no hint of its own, by its kind (errors.py's tree)."""
+    from emulator.errors import ConfigError, ContainerError, ImageError, TemplateError
+
+    command = command_path or "lambda-emu"
+    if isinstance(exc, TemplateError):
+        return f"Check the template named above (path, syntax, resources) or pass another: {command} -t FILE"
+    if isinstance(exc, ConfigError):
+        return f"Fix the value named above; `{command} --help` explains every option, with examples."
+    if isinstance(exc, ContainerError):
+        return (
+            "Check the Docker engine (`docker info`); `lambda-emu --debug ...` shows each step with timings."
+        )
+    if isinstance(exc, ImageError):
+        return "`lambda-emu runtimes build RUNTIME` rebuilds with the whole output; --debug shows more."
+    return "Run it again as `lambda-emu --debug ...` to see lambda-emu's own diagnostics."

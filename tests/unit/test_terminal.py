@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.cli.terminal import PrefixedLines, Terminal, colour_wanted, log_sinks
+from emulator.cli.group import errors_to_exit_status
+from emulator.cli.terminal import PrefixedLines, Terminal, colour_wanted, fallback_hint, log_sinks
+from emulator.errors import ConfigError, ContainerError, ImageError, LambdaEmuError, TemplateError
 from emulator.logstore import LogStore
 from emulator.logstream import LogOrigin
 
@@ -98,3 +100,28 @@ def test_log_sinks_keep_the_lines_in_the_store_and_show_them(
     assert "Fn | hello from Fn" in capsys.readouterr().err
     events = LogStore.of_state_dir(tmp_path).events("/aws/lambda/Fn")
     assert [(e.stream, e.message) for e in events] == [(STREAM, "hello from Fn")]
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (TemplateError("t.yaml: YAML syntax error"), "-t"),
+        (ConfigError("--env takes KEY=VALUE"), "lambda-emu invoke --help"),
+        (ContainerError("Cannot start container"), "docker info"),
+        (ImageError("build failed"), "lambda-emu runtimes build"),
+        (LambdaEmuError("anything else"), "--debug"),
+    ],
+)
+def test_every_kind_of_error_gets_a_hint(error: LambdaEmuError, expected: str) -> None:
+    assert expected in fallback_hint(error, "lambda-emu invoke")
+
+
+def test_an_unexpected_exception_is_one_line_with_a_hint_and_exit_status_3(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited, errors_to_exit_status():
+        raise RuntimeError("engine said no")
+    assert exited.value.code == 3
+    err = capsys.readouterr().err
+    assert "error: unexpected RuntimeError: engine said no" in err and "hint: " in err
+    assert "Traceback" not in err
