@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import socket
 import threading
 import time
 from collections import deque
@@ -72,6 +73,19 @@ class PendingInvocation:
         return True
 
 
+# Writes the reply of a parked /next: the event, or None when the environment was reset or closed.
+EventWriter = Callable[["PendingInvocation | None"], None]
+
+
+def _write_event(parked: EventWriter | None, pending: PendingInvocation | None) -> None:
+    if parked is None:
+        return
+    try:
+        parked(pending)
+    except OSError as exc:  # the runtime is gone: its exit ends the invocation (fail_outstanding)
+        LOG.debug("the runtime's /next connection is gone: %s", exc)
+
+
 def _error_json(error_type: str, message: str) -> bytes:
     return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
 
@@ -90,7 +104,7 @@ class RuntimeApi:
     ) -> None:
         self._cond = threading.Condition()
         self._state = ApiState.INITIALIZING
-        self._generation = 0  # bumped on reset: waits of a dead runtime's requests end
+        self._parked: EventWriter | None = None  # the runtime's /next, waiting for an event
         self._pending: PendingInvocation | None = None
         self._current: PendingInvocation | None = None
         self._finished: deque[str] = deque(maxlen=64)
@@ -115,8 +129,12 @@ class RuntimeApi:
             if self.init_error is not None:
                 pending.finish(self.init_error)
                 return pending
-            self._pending = pending
-            self._cond.notify_all()
+            parked = self._unpark()
+            if parked is None:
+                self._pending = pending  # taken by the runtime's next /next
+                return pending
+            self._hand_out(pending)
+        _write_event(parked, pending)
         return pending
 
     def fail_outstanding(self, reply: RuntimeReply) -> None:
@@ -130,50 +148,61 @@ class RuntimeApi:
     def reset(self) -> None:
         """A new runtime process starts from scratch (after a crash, a timeout or an init error)."""
         with self._cond:
-            self._generation += 1
             if self._state is not ApiState.CLOSED:
                 self._state = ApiState.INITIALIZING
             self._current = self._pending = None
             self.init_error = None
-            self._cond.notify_all()
+            parked = self._unpark()
+        _write_event(parked, None)
 
     def close(self) -> None:
         with self._cond:
             self._state = ApiState.CLOSED
-            self._generation += 1
-            self._cond.notify_all()
+            parked = self._unpark()
+        _write_event(parked, None)
 
     # ---- the runtime's side, one method per endpoint
-    def next_invocation(self) -> PendingInvocation:
-        """GET /runtime/invocation/next: block until an event exists, then hand it out."""
+    def next_invocation(self, deliver: EventWriter) -> PendingInvocation | None:
+        """GET /runtime/invocation/next. With an event waiting, it is handed out and returned: the caller
+        replies. Otherwise the request is parked and None returned: the thread that submits the next event
+        hands it out and calls `deliver` with it, writing the reply itself (no thread hop between the Invoke
+        and the runtime), and a reset or close calls `deliver(None)`."""
         with self._cond:
             if self._state is ApiState.INVOKING:
                 raise RuntimeApiError(
                     403, wire.E_INVALID_STATE_TRANSITION, "State transition from Running to Ready failed"
                 )
+            if self._state is ApiState.CLOSED:
+                raise RuntimeApiError(500, wire.E_SANDBOX_FAILURE, "environment closed")
             if self._state is ApiState.INITIALIZING:
                 self._state = ApiState.IDLE
                 if self._on_ready is not None:
                     self._on_ready(time.monotonic())
-            generation = self._generation
-            while self._pending is None:
-                if self._generation != generation or self._state is ApiState.CLOSED:
-                    raise RuntimeApiError(500, wire.E_SANDBOX_FAILURE, "environment reset")
-                self._cond.wait()
+            if self._pending is None:
+                self._parked = deliver
+                return None
             pending, self._pending = self._pending, None
-            self._current = pending
-            self._state = ApiState.INVOKING
-            now = time.monotonic()
-            pending.handed_out_at = now
-            if pending.invoke_started is None:
-                pending.invoke_started = now
-            # Absolute epoch ms (contract §1): the invoke phase's start plus the function's timeout.
-            elapsed = now - pending.invoke_started
-            pending.deadline_ms = int((time.time() - elapsed + pending.timeout_s) * 1000)
-            if self._on_handout is not None:
-                self._on_handout(pending.invocation.request_id)
-            pending._handed_out.set()
+            self._hand_out(pending)
             return pending
+
+    def _hand_out(self, pending: PendingInvocation) -> None:
+        """Under the lock: the event goes out now; its deadline starts from when the invoke started."""
+        self._current = pending
+        self._state = ApiState.INVOKING
+        now = time.monotonic()
+        pending.handed_out_at = now
+        if pending.invoke_started is None:
+            pending.invoke_started = now
+        elapsed = now - pending.invoke_started
+        pending.deadline_ms = int((time.time() - elapsed + pending.timeout_s) * 1000)
+        if self._on_handout is not None:
+            self._on_handout(pending.invocation.request_id)
+        pending._handed_out.set()
+
+    def _unpark(self) -> EventWriter | None:
+        """Under the lock: the parked /next, taken (a reset or close answers it with a 500)."""
+        parked, self._parked = self._parked, None
+        return parked
 
     def complete(self, request_id: str, reply: RuntimeReply) -> None:
         """POST /invocation/{id}/response or /error."""
@@ -214,11 +243,17 @@ class _Handler(QuickHandler):
             self.reply(404, _error_json("NotFound", "Not found"))
             return
         try:
-            pending = self.server.api.next_invocation()
+            pending = self.server.api.next_invocation(self._write_event)
         except RuntimeApiError as exc:
-            self._reply_error(exc)
-            if exc.status >= 500:
-                self.close_connection = True
+            self._write_error(exc)
+            return
+        if pending is not None:
+            self._write_event(pending)
+        # else parked: this thread goes back to reading the connection; the submitter writes the event.
+
+    def _write_event(self, pending: PendingInvocation | None) -> None:
+        if pending is None:
+            self._write_error(RuntimeApiError(500, wire.E_SANDBOX_FAILURE, "environment reset"))
             return
         inv = pending.invocation
         headers = {
@@ -228,7 +263,6 @@ class _Handler(QuickHandler):
             wire.H_FUNCTION_ARN: inv.invoked_function_arn,
             wire.H_TRACE_ID: inv.trace_id,
         }
-        # RAPID omits headers whose value is empty.
         for name, value in (
             (wire.H_CLIENT_CONTEXT, inv.client_context),
             (wire.H_COGNITO_IDENTITY, inv.cognito_identity),
@@ -237,6 +271,17 @@ class _Handler(QuickHandler):
             if value:
                 headers[name] = value
         self.reply(200, inv.payload, headers)
+
+    def _write_error(self, exc: RuntimeApiError) -> None:
+        self._reply_error(exc)
+        if exc.status >= 500:
+            # The runtime is being replaced: end its connection (also wakes this handler's read when the
+            # reply comes from another thread).
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def do_POST(self) -> None:  # noqa: N802
         api = self.server.api
