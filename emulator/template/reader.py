@@ -104,6 +104,8 @@ class ResourceReader:
             "logical_id": self.lid,
             "reserved_concurrency": self.optional_whole("ReservedConcurrentExecutions"),
             "async_config": self.async_config(),
+            # SAM: publish a version when code or configuration changed and point this alias at it.
+            "auto_publish_alias": self.string("AutoPublishAlias", "") or None,
         }
 
     def optional_whole(self, key: str) -> int | None:
