@@ -12,11 +12,12 @@ import time
 import zlib
 from collections.abc import Collection
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from emulator.logstream import LineSink, LogOrigin, SinkFactory, tee
+if TYPE_CHECKING:  # imported when used: every command starts with this module, few need these
+    from emulator.logstream import LineSink, LogOrigin, SinkFactory
 
 LOG = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ _PALETTE = ("cyan", "magenta", "yellow", "green", "blue", "bright_cyan", "bright
 # they make the live line of the step that the last stage message began.
 _DETAIL = "  "
 _TICK_S = 0.2
-_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+_SPINNER = "-\\|/"  # ASCII: any terminal encoding can show it
 
 
 def colour_wanted(stream: TextIO) -> bool:
@@ -163,6 +164,7 @@ def log_sinks(state_dir: Path, *, served: Collection[str] | None = None) -> Sink
     """Where each environment's lines go: its stream in the log store (`lambda-emu logs`), and stderr,
     plain for `invoke` or prefixed by function name for `serve` (`served`: the names to pad to)."""
     from emulator.logstore import LogStore
+    from emulator.logstream import tee
 
     store = LogStore.of_state_dir(state_dir)
     prefixed = (
