@@ -105,17 +105,18 @@ class FunctionStore:
         with self.lock:
             latest = self._latest[name]
             versions = self._versions.setdefault(name, {})
-            if versions:
-                last = versions[max(versions, key=int)]
-                same_code = last.code_sha256 == latest.code_sha256
-                same_config = _comparable(last.config) == _comparable(latest.config)
-                if same_code and same_config and dict(last.settings) == dict(latest.settings):
-                    return last, False
-            number = self._last_version.get(name, 0) + 1
             code = None
             if latest.config.package_type == "Zip":
+                # Frozen as it is now: a folder's files may have changed since $LATEST was recorded.
                 current = CodePackage(latest.config.code_path, latest.code_sha256, latest.code_size)
                 code = packages.freeze(current, self.code_root)
+            sha = code.sha256 if code else latest.code_sha256
+            if versions:
+                last = versions[max(versions, key=int)]
+                same_config = _comparable(last.config) == _comparable(latest.config)
+                if last.code_sha256 == sha and same_config and dict(last.settings) == dict(latest.settings):
+                    return last, False
+            number = self._last_version.get(name, 0) + 1
             config = replace(
                 latest.config,
                 version=str(number),
