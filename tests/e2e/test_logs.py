@@ -138,3 +138,13 @@ def test_serve_prefixes_each_line_with_the_function_name_and_keeps_the_logs(tmp_
     assert "\x1b[" not in served  # not a terminal: no colour
     kept = lambda_emu(tmp_path, "logs", "NoOpFunction", "-t", str(API_SAMPLES / "template.yaml"))
     assert kept.returncode == 0 and f"REPORT RequestId: {request_id}" in kept.stdout
+
+
+def test_a_logical_id_finds_the_log_group_of_its_function_name(tmp_path: Path) -> None:
+    done = lambda_emu(tmp_path, "invoke", "Python313Function", "--payload", "{}", "--no-server")
+    assert done.returncode == 0, done.stderr
+    request_id = request_id_of(done.stderr)
+    assert (tmp_path / "logs" / "aws" / "lambda" / "echo-python313").is_dir()  # /aws/lambda/<FunctionName>
+    for name in ("Python313Function", "echo-python313"):
+        shown = lambda_emu(tmp_path, "logs", name)
+        assert shown.returncode == 0 and f"END RequestId: {request_id}" in shown.stdout, shown.stderr
