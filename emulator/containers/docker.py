@@ -184,12 +184,16 @@ class DockerBackend:
     def remove_stale(self, is_stale: StalePredicate) -> int:
         removed = 0
         try:
-            containers = self._client.containers.list(all=True, filters={"label": f"{LABEL}={LABEL_VALUE}"})
+            # sparse: the list's own fields (labels included), without inspecting each container, which
+            # fails with 404 when another process removes one of them meanwhile.
+            containers = self._client.containers.list(
+                all=True, sparse=True, filters={"label": f"{LABEL}={LABEL_VALUE}"}
+            )
         except Exception as exc:
             raise ContainerError(f"Cannot list containers: {exc}") from exc
         for container in containers:
-            if is_stale(container.labels):
-                LOG.info("removing leftover container %s", container.name)
+            if is_stale(container.attrs.get("Labels") or {}):
+                LOG.info("removing leftover container %s", container.id[:12])
                 DockerContainer(container).remove()
                 removed += 1
         return removed
