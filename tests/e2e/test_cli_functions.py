@@ -25,6 +25,12 @@ def run(state_dir: Path, *args: str, cwd: Path | None = None) -> subprocess.Comp
     )
 
 
+def fields_of(shown: str) -> dict[str, str]:
+    """`functions show`'s "Key  value" lines (indented lines are environment variables)."""
+    pairs = (line.split(None, 1) for line in shown.splitlines() if line and not line.startswith(" "))
+    return {pair[0]: pair[1] if len(pair) > 1 else "" for pair in pairs}
+
+
 def test_without_a_running_server_it_exits_2_with_a_hint(tmp_path):
     done = run(tmp_path / "state", "list", "-t", str(TEMPLATE))
     assert done.returncode == 2
@@ -46,11 +52,9 @@ def test_list_prints_a_table_of_the_servers_functions(served):
 def test_show_prints_the_configuration_with_values_hidden_unless_asked(served):
     done = run(served.state_dir, "show", "AttemptsFunction", "-t", str(TEMPLATE))
     assert done.returncode == 0, done.stderr
-    fields = dict(
-        line.split(None, 1) for line in done.stdout.splitlines() if line and not line.startswith(" ")
-    )
+    fields = fields_of(done.stdout)
     assert fields["FunctionName"] == "AttemptsFunction"
-    assert fields["FunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:AttemptsFunction"
+    assert fields["FunctionArn"].startswith("arn:aws:lambda:us-east-1:123456789012:function:AttemptsFunction")
     assert fields["MemorySize"].isdigit()
 
 
@@ -86,13 +90,11 @@ def test_update_changes_the_configuration_and_the_next_invoke_uses_it(served):
     assert done.returncode == 0, done.stderr
     assert "MemorySize" in done.stdout and "256" in done.stdout
     assert "  GREETING=****" in done.stdout  # a value is shown only with --show-values
-    assert "hi" not in done.stdout.replace("changed", "")
+    assert "GREETING=hi" not in done.stdout
 
     shown = run(served.state_dir, "show", "NoOpFunction", "--show-values", "-t", str(TEMPLATE))
     assert "  GREETING=hi" in shown.stdout
-    fields = dict(
-        line.split(None, 1) for line in shown.stdout.splitlines() if line and not line.startswith(" ")
-    )
+    fields = fields_of(shown.stdout)
     assert (fields["MemorySize"], fields["Timeout"]) == ("256", "7")
     assert fields["Description"] == "changed from the terminal"
 
