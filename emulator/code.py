@@ -10,6 +10,7 @@ import shutil
 import stat
 import tempfile
 import threading
+import time
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -194,8 +195,11 @@ class ImageFunctionConfig(FunctionConfig):
     recipe: ImageRecipe | None = None
 
 
-def function_image(function: FunctionConfig, images: ImageBackend) -> str:
-    """The tag of a container-image function's image, built from its recipe if the engine lacks it."""
+def function_image(
+    function: FunctionConfig, images: ImageBackend, *, progress: Callable[[str], None] | None = None
+) -> str:
+    """The tag of a container-image function's image, built from its recipe if the engine lacks it;
+    `progress` hears the build (a stage line, then the build's own lines indented, as runtime builds)."""
     tag = function.image_uri or ""
     if images.exists(tag):
         return tag
@@ -225,11 +229,20 @@ def function_image(function: FunctionConfig, images: ImageBackend) -> str:
             hint="Check the function's Metadata: DockerContext and Dockerfile.",
         )
     LOG.info("building image %s of function %s from %s", tag, function.name, recipe.context_dir)
+    say = progress or (lambda message: None)
+    say(f"{function.name}: building its image {tag} from {recipe.context_dir}")
+
+    def relay(line: str) -> None:
+        LOG.debug("build %s: %s", tag, line)
+        say(f"  build: {line}")
+
+    started = time.monotonic()
     images.build(
         recipe.context_dir,
         tag,
         buildargs=recipe.build_args,
         labels={LABEL: LABEL_VALUE, FUNCTION_IMAGE_LABEL: function.name},
-        on_line=lambda line: LOG.debug("build %s: %s", tag, line),
+        on_line=relay,
     )
+    say(f"{function.name}: built {tag} in {time.monotonic() - started:.1f} s")
     return tag

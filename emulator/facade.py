@@ -93,7 +93,7 @@ class Emulator:
 
             self._function_images = DockerImages()
         with self._build_lock:  # concurrent first invocations must not build twice
-            tag = function_image(function, self._function_images)
+            tag = function_image(function, self._function_images, progress=self._images.progress)
         overrides = function.image_config or ImageConfig()
         command = overrides.command
         if overrides.entry_point is not None and command is None:

@@ -248,6 +248,11 @@ class ImageBuilder:
         # One build at a time per builder: concurrent first invocations must not build twice.
         self._lock = threading.Lock()
 
+    @property
+    def progress(self) -> LineSink:
+        """Where build progress goes; the facade reports container-image functions' builds there too."""
+        return self._progress
+
     # ---- pure policy: names and hashes -------------------------------------------------------
     def base_image(self, spec: RuntimeSpec) -> str:
         """The image a runtime image is built FROM, for this builder's base choice."""
