@@ -211,7 +211,8 @@ class ControlPlane:
         with self.store.lock:
             items = [self._existing(name), *self.store.versions(name)]
         page, marker = _page(items, query)
-        return {"Versions": [self._render(record) for record in page], **marker}
+        rendered = [render.function_configuration(r, self.emulator, qualified_latest=True) for r in page]
+        return {"Versions": rendered, **marker}
 
     # ---- aliases
     def create_alias(self, function_name: str, body: Mapping[str, Any]) -> dict[str, Any]:

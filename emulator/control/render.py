@@ -12,12 +12,17 @@ from emulator.control.model import AliasRecord, FunctionRecord
 LOG = logging.getLogger(__name__)
 
 
-def function_configuration(record: FunctionRecord, emulator: EmulatorConfig) -> dict[str, Any]:
+def function_configuration(
+    record: FunctionRecord, emulator: EmulatorConfig, *, qualified_latest: bool = False
+) -> dict[str, Any]:
+    """FunctionConfiguration. $LATEST's FunctionArn is unqualified, except in ListVersionsByFunction
+    (`qualified_latest`), where each entry names its version."""
     config = record.config
     settings = record.settings
+    qualifier = None if record.is_latest and not qualified_latest else config.version
     answer: dict[str, Any] = {
         "FunctionName": config.name,
-        "FunctionArn": emulator.function_arn(config.name, config.version),
+        "FunctionArn": emulator.function_arn(config.name, qualifier),
         "Role": settings.get("Role") or default_role(config.name, emulator),
         "CodeSize": record.code_size,
         "Description": config.description,

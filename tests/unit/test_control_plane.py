@@ -1,0 +1,199 @@
+"""The management operations without HTTP: create, update, the RevisionId precondition, InProgress and its
+conflicts, settling (Failed with a reason code), pagination, versions and aliases, rendering."""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator.config import EmulatorConfig
+from emulator.control.plane import ControlPlane
+from emulator.control.store import open_store
+from emulator.errors import ConfigError
+from emulator.registry import FunctionRegistry
+
+
+def zip_b64(source: str = "def handler(event, context):\n    return 1\n") -> str:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+class Retirements:
+    """Emulator.retire stand-in that can hold a settle in progress (to observe InProgress)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, name: str) -> int:
+        self.gate.wait(10)
+        self.names.append(name)
+        return 0
+
+
+@pytest.fixture
+def retire() -> Retirements:
+    return Retirements()
+
+
+@pytest.fixture
+def plane(tmp_path: Path, retire: Retirements) -> ControlPlane:
+    config = EmulatorConfig(state_dir=tmp_path)
+    return ControlPlane(FunctionRegistry(config, store=open_store(tmp_path)), retire, config)
+
+
+def create(plane: ControlPlane, name: str = "fn", **fields: Any) -> dict[str, Any]:
+    body = {
+        "FunctionName": name,
+        "Runtime": "python3.11",
+        "Role": "arn:aws:iam::123456789012:role/lambda",
+        "Handler": "app.handler",
+        "Code": {"ZipFile": zip_b64()},
+        **fields,
+    }
+    answer = plane.create_function(body)
+    assert plane.wait_settled(name, 10)
+    return answer
+
+
+def test_create_answers_pending_then_the_function_is_active(plane: ControlPlane) -> None:
+    answer = create(plane, Description="hello", Tags={"team": "a"})
+    assert answer["State"] == "Pending" and answer["StateReasonCode"] == "Creating"
+    assert answer["FunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:fn"
+    assert answer["Version"] == "$LATEST" and answer["CodeSize"] > 0 and len(answer["CodeSha256"]) == 44
+    now = plane.get_function_configuration("fn", None)
+    assert (now["State"], now["LastUpdateStatus"]) == ("Active", "Successful")
+    assert plane.get_function("fn", None, 5)["Tags"] == {"team": "a"}
+    assert plane.get_function("fn", None, 5)["Concurrency"] == {"ReservedConcurrentExecutions": 5}
+    with pytest.raises(ConfigError) as conflict:
+        create(plane)
+    assert conflict.value.error_code == "ResourceConflictException"
+
+
+def test_update_keeps_omitted_fields_and_changes_the_revision(
+    plane: ControlPlane, retire: Retirements
+) -> None:
+    before = create(plane, MemorySize=256, Environment={"Variables": {"AB": "1"}}, Description="d")
+    after = plane.update_function_configuration("fn", {"Timeout": 30})
+    assert (after["Timeout"], after["MemorySize"], after["Description"]) == (30, 256, "d")
+    assert after["Environment"] == {"Variables": {"AB": "1"}}
+    assert after["RevisionId"] != before["RevisionId"] and after["LastUpdateStatus"] == "InProgress"
+    assert plane.wait_settled("fn", 10)
+    assert "fn" in retire.names  # the old configuration's environments were retired
+
+
+def test_a_stale_revision_id_is_refused_with_412(plane: ControlPlane) -> None:
+    revision = create(plane)["RevisionId"]
+    plane.update_function_configuration("fn", {"MemorySize": 512, "RevisionId": revision})
+    plane.wait_settled("fn", 10)
+    with pytest.raises(ConfigError) as stale:
+        plane.update_function_configuration("fn", {"MemorySize": 1024, "RevisionId": revision})
+    assert stale.value.error_code == "PreconditionFailedException"
+    assert "does not match the latest Revision Id" in stale.value.message
+    assert plane.get_function_configuration("fn", None)["MemorySize"] == 512
+
+
+def test_an_update_while_one_is_in_progress_conflicts_and_invokes_use_the_old_one(
+    plane: ControlPlane, retire: Retirements
+) -> None:
+    create(plane, MemorySize=128)
+    retire.gate.clear()  # hold the settle: the update stays InProgress
+    plane.update_function_configuration("fn", {"MemorySize": 256})
+    assert plane.registry.resolve("fn").function.memory_size == 128
+    with pytest.raises(ConfigError) as busy:
+        plane.update_function_configuration("fn", {"MemorySize": 512})
+    assert busy.value.error_code == "ResourceConflictException"
+    assert "An update is in progress for resource: arn:aws:lambda:" in busy.value.message
+    retire.gate.set()
+    assert plane.wait_settled("fn", 10)
+    assert plane.registry.resolve("fn").function.memory_size == 256
+
+
+def test_a_runtime_lambda_emu_cannot_run_fails_the_update_with_a_reason_code(plane: ControlPlane) -> None:
+    create(plane)
+    plane.update_function_configuration("fn", {"Runtime": "java21"})
+    assert plane.wait_settled("fn", 10)
+    now = plane.get_function_configuration("fn", None)
+    assert (now["LastUpdateStatus"], now["LastUpdateStatusReasonCode"]) == ("Failed", "InvalidRuntime")
+    assert plane.registry.resolve("fn").function.runtime == "python3.11"  # the last good configuration
+
+
+def test_a_qualified_name_cannot_be_updated(plane: ControlPlane) -> None:
+    create(plane)
+    with pytest.raises(ConfigError, match="does not support versions other than \\$LATEST"):
+        plane.update_function_configuration("fn:1", {"Timeout": 5})
+
+
+def test_list_functions_paginates_with_next_marker(plane: ControlPlane) -> None:
+    for index in range(5):
+        create(plane, f"fn{index}")
+    seen: list[str] = []
+    query: dict[str, str] = {"MaxItems": "2"}
+    pages = 0
+    while True:
+        page = plane.list_functions(query)
+        seen += [item["FunctionName"] for item in page["Functions"]]
+        pages += 1
+        if "NextMarker" not in page:
+            break
+        query = {"MaxItems": "2", "Marker": page["NextMarker"]}
+    assert (seen, pages) == ([f"fn{index}" for index in range(5)], 3)
+    with pytest.raises(ConfigError) as bad:
+        plane.list_functions({"MaxItems": "0"})
+    assert bad.value.error_code == "ValidationException"
+
+
+def test_versions_aliases_and_their_rules(plane: ControlPlane) -> None:
+    create(plane, MemorySize=128)
+    one = plane.publish_version("fn", {"Description": "first"})
+    assert (one["Version"], one["Description"], one["FunctionArn"][-2:]) == ("1", "first", ":1")
+    assert plane.publish_version("fn", {})["Version"] == "1"  # nothing changed: the same version
+    plane.update_function_configuration("fn", {"MemorySize": 256})
+    plane.wait_settled("fn", 10)
+    assert plane.publish_version("fn", {})["Version"] == "2"
+    versions = plane.list_versions("fn", {})["Versions"]
+    assert [(v["Version"], v["MemorySize"]) for v in versions] == [("$LATEST", 256), ("1", 128), ("2", 256)]
+
+    alias = plane.create_alias(
+        "fn",
+        {"Name": "live", "FunctionVersion": "1", "RoutingConfig": {"AdditionalVersionWeights": {"2": 0.5}}},
+    )
+    assert alias["AliasArn"].endswith(":fn:live") and alias["RoutingConfig"]["AdditionalVersionWeights"] == {
+        "2": 0.5
+    }
+    with pytest.raises(ConfigError) as stale:
+        plane.update_alias("fn", "live", {"FunctionVersion": "2", "RevisionId": "stale"})
+    assert stale.value.error_code == "PreconditionFailedException"
+    updated = plane.update_alias("fn", "live", {"RoutingConfig": {}, "RevisionId": alias["RevisionId"]})
+    assert "RoutingConfig" not in updated and updated["RevisionId"] != alias["RevisionId"]
+    with pytest.raises(ConfigError) as in_use:
+        plane.delete_function("fn", "1")
+    assert in_use.value.error_code == "ResourceConflictException"
+    assert [a["Name"] for a in plane.list_aliases("fn", {"FunctionVersion": "1"})["Aliases"]] == ["live"]
+    plane.delete_alias("fn", "live")
+    plane.delete_function("fn", "1")
+    assert [v["Version"] for v in plane.list_versions("fn", {})["Versions"]] == ["$LATEST", "2"]
+    plane.delete_function("fn", None)
+    with pytest.raises(ConfigError) as gone:
+        plane.get_function_configuration("fn", None)
+    assert gone.value.error_code == "ResourceNotFoundException"
+
+
+def test_local_folder_code_and_no_s3(plane: ControlPlane, tmp_path: Path) -> None:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    answer = create(plane, Code={"S3Bucket": "lambda-emu-local", "S3Key": str(folder)})
+    assert plane.registry.resolve("fn").function.code_path == folder
+    assert answer["CodeSize"] > 0
+    with pytest.raises(ConfigError, match="no S3"):
+        create(plane, "other", Code={"S3Bucket": "my-bucket", "S3Key": "code.zip"})
