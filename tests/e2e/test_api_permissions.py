@@ -238,3 +238,32 @@ def test_policies_survive_a_restart_of_serve(tmp_path):
         assert answer["RevisionId"] == revision
     finally:
         assert second.stop() == 0, second.log()
+
+
+def test_a_permission_on_an_alias_governs_only_invokes_through_that_alias(served):
+    # "Versioning, aliases, and resource policies": a permission applies only to the ARN it was added for.
+    (served.state_dir / "principals.json").write_text(json.dumps({"AKIAALICE": ALICE}))
+    client = served.client()
+    version = client.publish_version(FunctionName="NeverFunction")["Version"]
+    client.create_alias(FunctionName="NeverFunction", Name="PROD", FunctionVersion=version)
+    added = client.add_permission(
+        FunctionName="NeverFunction",
+        Qualifier="PROD",
+        StatementId="alias",
+        Action="lambda:InvokeFunction",
+        Principal=ALICE,
+    )
+    assert json.loads(added["Statement"])["Resource"] == f"{FUNCTION_ARN}:NeverFunction:PROD"
+    policy = json.loads(client.get_policy(FunctionName="NeverFunction:PROD")["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["alias"]
+    unqualified = error_of(lambda: client.get_policy(FunctionName="NeverFunction"))
+    assert unqualified.response["Error"]["Code"] == "ResourceNotFoundException"
+
+    alice = signed_client(served, "AKIAALICE")
+    answer = alice.invoke(FunctionName="NeverFunction", Qualifier="PROD", InvocationType="DryRun")
+    assert answer["StatusCode"] == 204
+    for kwargs in ({}, {"Qualifier": version}):
+        denied = error_of(
+            lambda kw=kwargs: alice.invoke(FunctionName="NeverFunction", InvocationType="DryRun", **kw)
+        )
+        assert denied.response["Error"]["Code"] == "AccessDeniedException"
