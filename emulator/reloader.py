@@ -26,7 +26,7 @@ from emulator.errors import LambdaEmuError
 
 LOG = logging.getLogger(__name__)
 
-QUIET_SECONDS = 0.1  # a burst of saves ends after this long without an event
+QUIET_SECONDS = 0.05  # a burst of saves ends after this long without an event (an editor's save: a few ms)
 MAX_DELAY_SECONDS = 1.0  # a file written without pause still reloads this often
 IDLE_WAIT_SECONDS = 1.0  # the worker's longest wait: it also notices close() within this time
 
