@@ -65,7 +65,8 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
                 self.send_error(400, f"Bad header line ({raw[:80]!r})")
                 return False
             key, value = name.strip().lower(), value.strip()
-            headers[key] = f"{dict.__getitem__(headers, key)}, {value}" if key in headers else value
+            earlier = dict.get(headers, key)
+            headers[key] = value if earlier is None else f"{earlier}, {value}"
         else:
             self.send_error(431, "Too many headers")
             return False
