@@ -85,7 +85,8 @@ def invoke(
 ) -> None:
     """Invoke a function once and print its response on stdout.
 
-    The function's output is shown on stderr between Lambda's START, END and REPORT lines. Exit status:
+    The function's output is shown on stderr between Lambda's START, END and REPORT lines, and kept for
+    `lambda-emu logs NAME`. Exit status:
     0 success, 1 the function failed (its error payload is printed), 2 bad usage or configuration,
     3 the engine or image failed.
 

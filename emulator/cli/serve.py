@@ -75,6 +75,8 @@ def serve(
 
     Environments stay warm between calls and scale out for concurrent ones; Event invocations are queued
     durably in the state directory. Ctrl-C stops it cleanly: in-flight calls finish, containers go.
+    Functions' output is printed live, each line prefixed by the function's name (coloured on a terminal,
+    unless NO_COLOR is set), and kept for `lambda-emu logs NAME`.
 
     \b
     Examples:
