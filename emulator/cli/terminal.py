@@ -26,6 +26,7 @@ _PALETTE = ("cyan", "magenta", "yellow", "green", "blue", "bright_cyan", "bright
 # they make the live line of the step that the last stage message began.
 _DETAIL = "  "
 _TICK_S = 0.2
+_MAX_PAD = 24
 _SPINNER = "-\\|/"  # ASCII: any terminal encoding can show it
 
 
@@ -141,7 +142,8 @@ class PrefixedLines:
     def __init__(self, terminal: Terminal, names: Collection[str], *, colour: bool) -> None:
         self._terminal = terminal
         self._names = sorted(names)
-        self._width = max((len(name) for name in names), default=0)
+        # Padded to the longest name, up to a point: a template of long names must not eat the line.
+        self._width = min(_MAX_PAD, max((len(name) for name in names), default=0))
         self._colour = colour
 
     def prefix(self, function: str) -> str:

@@ -35,6 +35,13 @@ def test_serve_lines_are_prefixed_by_the_function_name_padded_to_the_longest() -
     )
 
 
+def test_padding_stops_at_24_characters() -> None:
+    out = io.StringIO()
+    lines = PrefixedLines(Terminal(out, live=False), ["Fn", "N" * 40], colour=False)
+    lines.sink_for(origin("Fn"))("x\n")
+    assert out.getvalue() == "Fn" + " " * 22 + " | x\n"
+
+
 def test_a_record_joined_with_carriage_returns_shows_as_prefixed_lines() -> None:
     out = io.StringIO()
     lines = PrefixedLines(Terminal(out, live=False), ["Fn"], colour=False)
