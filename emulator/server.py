@@ -96,8 +96,8 @@ class LambdaServer:
         if self._watch is not None:
             from emulator.reloader import Reloader
 
-            registry = self.service.registry
-            self.reloader = Reloader(self.emulator, registry, self._functions, self._watch).start()
+            table = _ReloadedFunctions(self.service, self.events.queue)
+            self.reloader = Reloader(self.emulator, table, self._functions, self._watch).start()
         self._write_discovery()
         LOG.info("Lambda API at %s", self.api.url)
         return self
@@ -161,6 +161,31 @@ class LambdaServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _ReloadedFunctions:
+    """What a template reload changes in a running server: the registry, the reserved concurrency the
+    template sets (as a deploy sets it) and the functions whose Event invocations this server delivers."""
+
+    def __init__(self, service: LambdaService, queue: EventQueue) -> None:
+        self._service = service
+        self._queue = queue
+
+    def put(self, function: FunctionConfig) -> None:
+        self._service.registry.put(function)
+        try:
+            if function.reserved_concurrency is None:
+                self._service.limits.unreserve(function.name)
+            else:
+                self._service.limits.reserve(function.name, function.reserved_concurrency)
+        except ConfigError as exc:
+            LOG.warning("%s: %s", function.name, exc.message)
+        self._queue.functions = tuple(sorted(self._service.registry.names()))
+
+    def remove(self, name: str) -> None:
+        self._service.registry.remove(name)
+        self._service.limits.unreserve(name)
+        self._queue.functions = tuple(sorted(self._service.registry.names()))
 
 
 def lambda_service(

@@ -462,3 +462,26 @@ def test_thousands_of_changes_leak_no_threads_or_watches(
     wait_until(
         lambda: not any(t.name in ("reloader", "reload-observer") for t in threading.enumerate()), "stop"
     )
+
+
+def test_the_servers_table_follows_reserved_concurrency_and_event_scope(tmp_path: Path, app: Path) -> None:
+    from emulator.api.service import LambdaService
+    from emulator.async_invoke import EventQueue
+    from emulator.concurrency import ConcurrencyLimits
+    from emulator.registry import FunctionRegistry
+    from emulator.server import _ReloadedFunctions
+
+    config = EmulatorConfig(state_dir=tmp_path / "state")
+    service = LambdaService(
+        FakeEmulator(tmp_path), FunctionRegistry(config, [function("A", app)]), ConcurrencyLimits()
+    )  # type: ignore[arg-type]
+    queue = EventQueue(tmp_path / "queue.sqlite3", functions=["A"])
+    table = _ReloadedFunctions(service, queue)
+    table.put(function("B", app, reserved_concurrency=0))  # added by a saved template
+    assert service.limits.reserved("B") == 0
+    assert queue.functions == ("A", "B")  # its Event invocations are delivered by this server
+    table.put(function("B", app))
+    assert service.limits.reserved("B") is None
+    table.remove("A")
+    assert queue.functions == ("B",) and service.registry.names() == ["B"]
+    queue.close()
