@@ -485,3 +485,17 @@ def test_the_servers_table_follows_reserved_concurrency_and_event_scope(tmp_path
     table.remove("A")
     assert queue.functions == ("B",) and service.registry.names() == ["B"]
     queue.close()
+
+
+def test_a_layer_change_retires_the_functions_using_it(
+    tmp_path: Path, app: Path, watch: Callable[..., tuple]
+) -> None:
+    layer = tmp_path / "layer" / "python"
+    layer.mkdir(parents=True)
+    seen: list[Reload] = []
+    functions = (function("A", app, layers=(layer.parent,)), function("B", tmp_path / "b"))
+    (tmp_path / "b").mkdir()
+    _, emulator, _ = watch(*functions, on_reload=seen.append)
+    (layer / "shared.py").write_text("VALUE = 2\n")
+    assert emulator.wait_retired(1) == ["A"]
+    assert seen == [Reload("A", "layer changed")]
