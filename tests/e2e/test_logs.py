@@ -74,8 +74,10 @@ def test_filter_keeps_only_matching_events(invoked: tuple[Path, str]) -> None:
 
 def test_since_keeps_events_from_that_time_on(invoked: tuple[Path, str]) -> None:
     state_dir, request_id = invoked
-    recent = lambda_emu(state_dir, "logs", "HelloFunction", "--since", "1h")
-    assert recent.returncode == 0 and f"START RequestId: {request_id}" in recent.stdout
+    # The README's example: the module's one invocation was made seconds ago.
+    recent = lambda_emu(state_dir, "logs", "HelloFunction", "--since", "10m", "--filter", "REPORT")
+    lines = recent.stdout.splitlines()
+    assert recent.returncode == 0 and len(lines) == 1 and f"REPORT RequestId: {request_id}" in lines[0]
     later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
     future = lambda_emu(state_dir, "logs", "HelloFunction", "--since", later.strftime("%Y-%m-%dT%H:%M"))
     assert future.returncode == 0 and future.stdout == ""
