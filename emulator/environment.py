@@ -27,6 +27,7 @@ from emulator.config import (
 )
 from emulator.containers import ContainerBackend, ContainerHandle, ContainerSpec, ExitStatus, Mount
 from emulator.containers.tmpdisk import TmpDisk, default_root
+from emulator.direct_output import DirectOutput
 from emulator.errors import LambdaEmuError
 from emulator.logstream import LineSink, LogOrigin, LogStream, SinkFactory, tee
 from emulator.models import Invocation
@@ -62,6 +63,7 @@ class RuntimeImage:
     execution_env: str | None = None
     runtime_vars: tuple[tuple[str, str], ...] = ()
     log_markers: bool = True  # our own runtime clients write log markers; foreign ones do not
+    direct_output: bool = False  # its runtime client sends its output to the emulator directly
     # Lambda runs functions as sbx_user1051 (uid 993, gid 990), never as root.
     user: str | None = "993:990"
     # Container-image functions: ImageConfig overrides (None keeps the image's own).
@@ -99,7 +101,10 @@ class Environment:
         if sink_for is not None:  # a sink that knows whose lines it gets (log store, prefixed terminal)
             own = sink_for(LogOrigin(function.name, function.log_group_name, self.log_stream_name))
             sink = tee(own, sink) if sink else own
-        self.log = LogStream(marker=self._marker, sink=sink)
+        # Our Python client's output comes over a loopback socket (no engine in the way); the engine's
+        # stream still carries whatever is written before the client connects.
+        self._direct = DirectOutput() if runtime.direct_output and self._marker else None
+        self.log = LogStream(marker=self._marker, sink=sink, sources=2 if self._direct else 1)
         self.api = RuntimeApi(on_ready=self._on_ready, on_handout=self._on_handout)
         self._server = RuntimeApiServer(self.api, name=f"runtime-api-{function.name}-{self.id[:6]}")
         self._container: ContainerHandle | None = None
@@ -125,6 +130,8 @@ class Environment:
         )
         if self._marker:
             environment[wire.ENV_LOG_MARKER] = self._marker
+        if self._direct is not None:
+            environment[wire.ENV_LOG_ADDRESS] = self._direct.address
         self._spec = ContainerSpec(
             image=runtime.image,
             name=f"lambda-emu-{function.name[:40]}-{self.id[:8]}",
@@ -187,7 +194,10 @@ class Environment:
             container = self._container
             output = container.attach()
             self._move(EnvState.STARTING)
-        self._spawn("output", self._read_output, output)
+        ended = threading.Event()  # this start's engine stream is over
+        self._spawn("output", self._read_output, output, ended)
+        if self._direct is not None:
+            self._spawn("direct", self._read_direct, self._direct, ended)
         self._start_called_wall = time.time()
         try:
             container.start()
@@ -212,7 +222,7 @@ class Environment:
         self._threads.append(thread)
         thread.start()
 
-    def _read_output(self, output: Iterator[bytes]) -> None:
+    def _read_output(self, output: Iterator[bytes], ended: threading.Event) -> None:
         try:
             for chunk in output:
                 self.log.feed(chunk)
@@ -220,6 +230,15 @@ class Environment:
             LOG.debug("output of %s ended: %s", self.id[:8], exc)
         finally:
             self.log.eof()
+            ended.set()
+            if self._direct is not None:
+                self._direct.wake()  # a runtime that never connected: the direct reader ends too
+
+    def _read_direct(self, direct: DirectOutput, ended: threading.Event) -> None:
+        try:
+            direct.read(lambda data: self.log.feed(data, source=1), ended)
+        finally:
+            self.log.eof(source=1)
 
     def _wait_exit(self, container: ContainerHandle) -> None:
         status = container.wait()
@@ -313,6 +332,8 @@ class Environment:
             container.remove()  # force-removes: kills the process too
         self._tmp.close()
         self._server.close()
+        if self._direct is not None:
+            self._direct.close()
         for thread in self._threads:
             thread.join(timeout=5)
 

@@ -79,6 +79,7 @@ class Emulator:
             execution_env=spec.execution_env,
             runtime_vars=tuple(sorted(spec.runtime_vars.items())),
             log_markers=spec.log_markers,
+            direct_output=spec.direct_output,
         )
         with self._lock:
             self._runtime_images[key] = image

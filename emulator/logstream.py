@@ -88,11 +88,15 @@ class LogStream:
     With a marker token the runtime writes "<token> READY" once init is done and "<token> END <id>" after
     each invocation's output, so an invocation's log is complete exactly when its END marker arrives."""
 
-    def __init__(self, *, marker: str | None, sink: LineSink | None = None) -> None:
+    def __init__(self, *, marker: str | None, sink: LineSink | None = None, sources: int = 1) -> None:
         self._marker = marker.encode() + b" " if marker else None
         self._sink = sink
         self._cond = threading.Condition()
-        self._partial = b""
+        # Output may come by more than one way (the engine's stream, a direct socket): lines are split per
+        # source, and the process's output is complete when every source has ended.
+        self._sources = sources
+        self._partials: dict[int, bytes] = {}
+        self._open_sources = set(range(sources))
         self._ready = False
         self._eof = False
         self._current: str | None = None
@@ -103,22 +107,23 @@ class LogStream:
         self._last_data = time.monotonic()
 
     # ---- the reader's side
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes, source: int = 0) -> None:
         with self._cond:
             self._last_data = time.monotonic()
-            lines = (self._partial + data).split(b"\n")
-            self._partial = lines.pop()
+            lines = (self._partials.get(source, b"") + data).split(b"\n")
+            self._partials[source] = lines.pop()
             for raw in lines:
                 self._line(raw)
             self._cond.notify_all()
 
-    def eof(self) -> None:
-        """The runtime process is gone: whatever it wrote is in."""
+    def eof(self, source: int = 0) -> None:
+        """A source ended; once all have, the runtime process is gone and whatever it wrote is in."""
         with self._cond:
-            if self._partial:
-                self._line(self._partial)
-                self._partial = b""
-            self._eof = True
+            partial = self._partials.pop(source, b"")
+            if partial:
+                self._line(partial)
+            self._open_sources.discard(source)
+            self._eof = not self._open_sources
             self._cond.notify_all()
 
     def _line(self, raw: bytes) -> None:
@@ -231,7 +236,8 @@ class LogStream:
         with self._cond:
             self._ready = False
             self._eof = False
-            self._partial = b""
+            self._partials = {}
+            self._open_sources = set(range(self._sources))
             self._current = None
             self._start_pending = None
             self._init = []

@@ -57,6 +57,8 @@ class RuntimeSpec:
     # Our own runtime clients write the log markers of runtimes/README.md; a custom runtime's
     # bootstrap (provided*) does not, so its output is cut by quiet time instead.
     log_markers: bool = True
+    # The runtime client connects its stdout and stderr to the emulator directly (ENV_LOG_ADDRESS).
+    direct_output: bool = False
     # A foreign architecture (Lambda's name) whose image runs under emulation; None: this machine's own,
     # whose image names and hashes leave the architecture out, as they did before architectures existed.
     foreign_arch: str | None = None
@@ -66,6 +68,7 @@ def _python(version: str, suite: str) -> RuntimeSpec:
     return RuntimeSpec(
         id=f"python{version}",
         family="python",
+        direct_output=True,
         debian_suite=suite,
         # python3 (not python3-minimal) for the full standard library; ca-certificates and tzdata because
         # Lambda's images carry a system CA bundle (for ssl/urllib) and zone files (for zoneinfo).

@@ -36,6 +36,7 @@ H_COGNITO_IDENTITY = "Lambda-Runtime-Cognito-Identity"
 H_TENANT_ID = "Lambda-Runtime-Aws-Tenant-Id"
 H_FUNCTION_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 ENV_LOG_MARKER = "_LAMBDA_EMU_LOG_MARKER"
+ENV_LOG_ADDRESS = "_LAMBDA_EMU_LOG_ADDRESS"
 
 # errorTypes of the faults the runtime itself reports (awslambdaric's FaultException).
 E_MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
@@ -655,6 +656,21 @@ def serve(api: RuntimeApiClient, handler: Handler, marker: LogMarker | None) -> 
         handle(api, handler, api.next_invocation(), marker)
 
 
+def connect_output(address: str) -> None:
+    """Send fd 1 and 2 (ours, the function's, its subprocesses') to the emulator over loopback instead of
+    through the container engine's stream; if that fails, the engine's stream still carries everything."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        sock = socket.create_connection((host, int(port)), timeout=5)
+    except (OSError, ValueError):
+        return
+    with sock:
+        os.dup2(sock.fileno(), 1)
+        os.dup2(sock.fileno(), 2)
+
+
 def fatal(reason: str) -> NoReturn:
     flush_output()
     try:
@@ -667,8 +683,11 @@ def fatal(reason: str) -> NoReturn:
 def main() -> None:
     # Popped first, so the function never sees it (and nor do its subprocesses).
     token = os.environ.pop(ENV_LOG_MARKER, "")
+    log_address = os.environ.pop(ENV_LOG_ADDRESS, "")
     if token:
         os.dup2(1, 2)  # one ordered stream, as Lambda merges stdout and stderr into one log anyway
+        if log_address:
+            connect_output(log_address)
     install_output_streams()
     marker = LogMarker(token) if token else None
 

@@ -210,3 +210,40 @@ def test_a_busy_environment_is_retired_when_its_invocation_ends(
     pool.release(env)
     assert backend.created[0].removed and env.state is EnvState.CLOSED
     assert pool.environments() == []
+
+
+def test_direct_output_carries_the_functions_and_its_childrens_lines_in_order(
+    backend: ProcessBackend, code: Path
+) -> None:
+    (code / "talk.py").write_text(
+        "import os, sys\n"
+        "print('init line')\n"
+        "def handler(event, context):\n"
+        "    print('before')\n"
+        "    os.system('echo from a child')\n"
+        "    sys.stderr.write('to stderr\\n')\n"
+        "    if event.get('crash'):\n"
+        "        print('last words'); os._exit(3)\n"
+        "    return 'ok'\n"
+    )
+    config = EmulatorConfig()
+
+    def factory(function: FunctionConfig) -> Environment:
+        image = RuntimeImage(image="fake", user=None, direct_output=True)
+        return Environment(function, image, backend=backend, emulator=config, code_dir=str(code))
+
+    pool = EnvironmentPool(factory)
+    try:
+        function = fn("talk.handler", code)
+        first = call(pool, function)
+        assert first.init_logs.splitlines() == ["init line"]
+        assert first.logs.splitlines()[1:4] == ["before", "from a child", "to stderr"]
+        second = call(pool, function)
+        assert second.logs.splitlines()[1:4] == ["before", "from a child", "to stderr"]
+        crashed = call(pool, function, {"crash": True})
+        assert crashed.error_type == "Runtime.ExitError"
+        assert "last words" in crashed.logs.splitlines()
+        again = call(pool, function)  # the restarted runtime connects again
+        assert again.logs.splitlines()[1:4] == ["before", "from a child", "to stderr"]
+    finally:
+        pool.close()
