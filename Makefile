@@ -32,6 +32,7 @@ images:
 bench: docker install images
 	$(PYTHON) bench/bench.py
 	$(PYTHON) bench/api_bench.py
+	$(PYTHON) bench/reload_bench.py
 
 lint:
 	ruff check emulator runtimes tests bench

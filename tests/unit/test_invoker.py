@@ -208,8 +208,9 @@ def test_a_busy_environment_is_retired_when_its_invocation_ends(
     assert pool.retire("fn") == 1
     assert not backend.created[0].removed  # in use: not cut
     pool.release(env)
-    assert backend.created[0].removed and env.state is EnvState.CLOSED
     assert pool.environments() == []
+    pool.close()  # waits for the retired environment's removal, done off the caller's thread
+    assert backend.created[0].removed and env.state is EnvState.CLOSED
 
 
 def test_direct_output_carries_the_functions_and_its_childrens_lines_in_order(
