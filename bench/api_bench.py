@@ -24,10 +24,13 @@ TEMPLATE = ROOT / "sample_functions" / "api" / "template.yaml"
 NOOP = "NoOpFunction"
 
 
-def start_server(state_dir: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    state_dir: Path, *args: str, template: Path = TEMPLATE
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A `lambda-emu serve` on a free port, and its URL once its discovery file names it."""
     exe = shutil.which("lambda-emu") or sys.exit("lambda-emu is not installed (make install)")
     process = subprocess.Popen(
-        [exe, "--state-dir", str(state_dir), "serve", "-t", str(TEMPLATE), "--port", "0", *args],
+        [exe, "--state-dir", str(state_dir), "serve", "-t", str(template), "--port", "0", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,  # the functions' logs: not part of what is measured
     )

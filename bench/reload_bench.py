@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from api_bench import start_server as serve
+
 from bench import percentile  # bench/bench.py: run as a script, bench/ is on the path
 from emulator.reloader import QUIET_SECONDS
 
@@ -35,26 +37,7 @@ HANDLER = "def handler(event, context):\n    return {{'version': {version}}}\n"
 
 
 def start_server(project: Path) -> tuple[subprocess.Popen[bytes], str]:
-    exe = shutil.which("lambda-emu") or sys.exit("lambda-emu is not installed (make install)")
-    state_dir = project / ".lambda-emu"
-    process = subprocess.Popen(
-        [exe, "--state-dir", str(state_dir), "serve", "-t", str(project / "template.yaml"), "--port", "0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            record = json.loads((state_dir / "server.json").read_text())
-            if record["pid"] == process.pid:
-                return process, record["url"]
-        except (OSError, ValueError, KeyError):
-            pass
-        if process.poll() is not None:
-            sys.exit(f"serve exited with {process.returncode}")
-        time.sleep(0.02)
-    process.kill()
-    sys.exit("serve did not start within 120 s")
+    return serve(project / ".lambda-emu", template=project / "template.yaml")
 
 
 class Invoker:
