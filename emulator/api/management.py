@@ -22,12 +22,19 @@ def _get_function(service: LambdaService, request: Request) -> Reply:
 
 
 def _delete_function(service: LambdaService, request: Request) -> Reply:
-    service.control.delete_function(request.function_name, request.query.get("Qualifier"))
+    qualifier = request.query.get("Qualifier")
+    service.control.delete_function(request.function_name, qualifier)
+    # A function created again later under the name must not inherit the deleted one's permissions.
+    name, qualifier = service.registry.parse(request.function_name, qualifier)
+    service.policies.forget(name, qualifier, every_qualifier=qualifier is None)
     return Reply(204)
 
 
 def _delete_alias(service: LambdaService, request: Request) -> Reply:
-    service.control.delete_alias(request.function_name, request.params["alias"])
+    alias = request.params["alias"]
+    service.control.delete_alias(request.function_name, alias)
+    name, _ = service.registry.parse(request.function_name, None)
+    service.policies.forget(name, alias, every_qualifier=False)
     return Reply(204)
 
 

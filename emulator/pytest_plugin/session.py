@@ -104,6 +104,7 @@ class LambdaSession:
         from emulator.config import EmulatorConfig, host_environ
         from emulator.containers.docker import DockerBackend
         from emulator.facade import Emulator
+        from emulator.logstore import LogStore
         from emulator.runtimes import local_image_builder
         from emulator.template import load_env_vars_file, load_template, parse_parameter_overrides
 
@@ -119,7 +120,9 @@ class LambdaSession:
         )
         # A runtime image is built once, on the first invocation needing it; its progress goes to the log.
         images = local_image_builder(progress=lambda message: LOG.info("%s", message))
-        return template, Emulator(config, backend=DockerBackend(), images=images)
+        # Tests' invocations are kept in the log store too, so `lambda-emu logs NAME` shows them.
+        store = LogStore.of_state_dir(config.state_dir)
+        return template, Emulator(config, backend=DockerBackend(), images=images, sink_for=store.sink)
 
     def _on_sigterm_unwind(self) -> None:
         # SIGTERM (a CI job cancelled) would kill pytest without teardown: unwind like Ctrl-C instead, so

@@ -18,6 +18,7 @@ from emulator.template.reader import LAYER_TYPES, SERVERLESS_FUNCTION, ResourceR
 from emulator.template.source import read_template
 
 LOG = logging.getLogger(__name__)
+EVENT_INVOKE_CONFIG = "AWS::Lambda::EventInvokeConfig"
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def load_template(
         else:
             functions[lid] = reader.function(layers, excluded_layers)
 
+    functions = _with_event_invoke_configs(path, resources, functions, resolver, emulator)
     names: dict[str, str] = {}
     for lid, config in functions.items():
         if config.name in names:
@@ -105,6 +107,42 @@ def load_template(
             )
     loaded = {lid: _with_env_vars(config, env_vars or {}) for lid, config in functions.items()}
     return Template(path, MappingProxyType(loaded), MappingProxyType(skipped))
+
+
+def _with_event_invoke_configs(
+    path: Path,
+    resources: Mapping[str, Any],
+    functions: Mapping[str, FunctionConfig],
+    resolver: Resolver,
+    emulator: EmulatorConfig,
+) -> dict[str, FunctionConfig]:
+    """CloudFormation's AWS::Lambda::EventInvokeConfig resources, each over its function's settings (as
+    SAM's EventInvokeConfig property, which SAM turns into this very resource)."""
+    by_name = {config.name: lid for lid, config in functions.items()}
+    result = dict(functions)
+    for lid, resource in resources.items():
+        if resource["Type"] != EVENT_INVOKE_CONFIG:
+            continue
+        properties = resource.get("Properties") or {}
+        if not isinstance(properties, dict):
+            raise TemplateError(f"{path}: resource {lid}, property Properties: must be a mapping.")
+        reader = ResourceReader(path, lid, resource, resolver, emulator, properties)
+        if not reader.included():
+            continue
+        # A Ref to the function gives its name; Fn::GetAtt …Arn its ARN (qualified or not).
+        target = str(reader.get("FunctionName", ""))
+        name = target.split(":function:", 1)[1].split(":", 1)[0] if ":function:" in target else target
+        function_lid = by_name.get(name)
+        if function_lid is None:
+            raise TemplateError(
+                f"{path}: resource {lid}, property FunctionName: {target!r} is no function of this template."
+            )
+        # Async invocations run $LATEST here, so a qualifier's configuration is the function's.
+        function = result[function_lid]
+        fields = {key: reader.get(key, None) for key in properties}
+        async_config = reader.event_invoke_config(fields, "Properties", function.async_config)
+        result[function_lid] = replace(function, async_config=async_config)
+    return result
 
 
 def _with_env_vars(config: FunctionConfig, env_vars: Mapping[str, Mapping[str, str]]) -> FunctionConfig:

@@ -186,3 +186,16 @@ def test_a_restart_keeps_a_created_function(tmp_path: Path) -> None:
         assert invoke(client, "mgmt-kept")[1]["tag"] == "secret-value"
     finally:
         assert again.stop() == 0, again.log()
+
+
+def test_a_function_created_again_does_not_inherit_the_deleted_ones_permissions(served: Served) -> None:
+    client = served.client()
+    create(client, "reborn")
+    client.add_permission(
+        FunctionName="reborn", StatementId="s3", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com"
+    )
+    assert json.loads(client.get_policy(FunctionName="reborn")["Policy"])["Statement"]
+    client.delete_function(FunctionName="reborn")
+    create(client, "reborn")
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_policy(FunctionName="reborn")

@@ -123,6 +123,9 @@ def test_echo(lambda_invoke, lambda_emulator):
 """,
     )
     result.assert_outcomes(passed=1)
+    # Kept in the log store as every invocation is: `lambda-emu logs` shows the tests' invocations too.
+    streams = list((project.path / ".lambda-emu" / "logs").rglob("*.jsonl"))
+    assert streams and any("REPORT RequestId" in stream.read_text() for stream in streams)
 
 
 def test_a_failing_assertion_shows_the_functions_logs(project: pytest.Pytester) -> None:

@@ -107,3 +107,41 @@ Fn:
 def test_out_of_range_or_malformed_values_name_the_property(tmp_path, fragment, words):
     with pytest.raises(TemplateError, match=words):
         load(tmp_path, SAM_FUNCTION + fragment)
+
+
+def test_a_cloudformation_event_invoke_config_resource_configures_its_function(tmp_path):
+    loaded = load(
+        tmp_path,
+        SAM_FUNCTION
+        + """Other:
+  Type: AWS::Serverless::Function
+  Properties: {Runtime: python3.11, Handler: app.handler, CodeUri: src}
+FnAsync:
+  Type: AWS::Lambda::EventInvokeConfig
+  Properties:
+    FunctionName: !Ref Fn
+    Qualifier: $LATEST
+    MaximumRetryAttempts: 0
+    MaximumEventAgeInSeconds: 60
+    DestinationConfig:
+      OnFailure:
+        Destination: !GetAtt Other.Arn
+""",
+    )
+    config = loaded.function("Fn").async_config
+    assert (config.maximum_retry_attempts, config.maximum_event_age_seconds) == (0, 60)
+    assert config.on_failure is not None and config.on_failure.endswith(":function:Other")
+    assert loaded.function("Other").async_config == AsyncConfig()  # only the named function
+
+
+@pytest.mark.parametrize(
+    ("properties", "wrong"),
+    [
+        ("FunctionName: nobody", "no function of this template"),
+        ("FunctionName: !Ref Fn\n    MaximumRetryAttempts: 5", "MaximumRetryAttempts"),
+    ],
+)
+def test_a_bad_event_invoke_config_resource_is_a_template_error(tmp_path, properties, wrong):
+    resource = f"Cfg:\n  Type: AWS::Lambda::EventInvokeConfig\n  Properties:\n    {properties}\n"
+    with pytest.raises(TemplateError, match=wrong):
+        load(tmp_path, SAM_FUNCTION + resource)
