@@ -85,6 +85,12 @@ class Invoker:
                 error_type = _error_type(reply)
                 status = "error"
                 env.reset()  # the runtime exits after reporting; the next invoke re-inits
+                if error_type == wire.E_INVALID_ENTRYPOINT:
+                    # Lambda's platform (not a runtime) reports a bootstrap it cannot run, in its own form:
+                    # "RequestId: <id> Error: Couldn't find valid bootstrap(s): [...]", also after REPORT.
+                    message = f"RequestId: {request_id} Error: {_error_message(reply)}"
+                    payload = error_body(error_type, message)
+                    trailer = f"{message}\n{error_type}\n"
             else:  # EXITED
                 env.reset()
                 exit_status = env.exit_status
@@ -113,6 +119,8 @@ class Invoker:
             max_memory_used_mb=memory,
             executed_version=env.version,
         )
+        if pending.handed_out_at is None:
+            env.log.begin_unsent(request_id, env.version)
         env.log.platform(request_id, end_line(request_id) + report_line(result, status=status) + trailer)
         init_logs = init_report + (env.log.init_output() if init_ms is not None or init_report else "")
         return _with_logs(result, env.log.log_of(request_id), init_logs)
@@ -141,6 +149,15 @@ def _error_type(reply: RuntimeReply) -> str:
     if isinstance(body, dict) and isinstance(body.get("errorType"), str) and body["errorType"]:
         return str(body["errorType"])
     return reply.error_type or "Unhandled"
+
+
+def _error_message(reply: RuntimeReply) -> str:
+    try:
+        body = json.loads(reply.body)
+    except ValueError:
+        body = None
+    message = body.get("errorMessage") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else reply.body.decode(errors="replace")
 
 
 def _with_logs(result: InvocationResult, logs: str, init_logs: str) -> InvocationResult:

@@ -166,13 +166,26 @@ class LogStream:
         self._emit(line)
 
     # ---- the environment's and invoker's side
+    def _new_buffer(self, request_id: str) -> None:
+        self._buffers[request_id] = []
+        while len(self._buffers) > _KEEP_INVOCATIONS:
+            old, _ = self._buffers.popitem(last=False)
+            self._ended.discard(old)
+
+    def begin_unsent(self, request_id: str, version: str) -> None:
+        """An invocation that ended before its event went out (its init failed in the invoke phase too, or
+        the runtime died first): its log still has START, then END and REPORT, as Lambda's has."""
+        with self._cond:
+            if request_id not in self._buffers:
+                self._new_buffer(request_id)
+                line = start_line(request_id, version)
+                self._buffers[request_id].append(line)
+                self._emit(line)
+
     def begin(self, request_id: str, version: str) -> None:
         """The event went out: the invocation's log starts (after any init output still in flight)."""
         with self._cond:
-            self._buffers[request_id] = []
-            while len(self._buffers) > _KEEP_INVOCATIONS:
-                old, _ = self._buffers.popitem(last=False)
-                self._ended.discard(old)
+            self._new_buffer(request_id)
             if self._marker is None:
                 self._ready = True  # without markers, the init phase ends when the first event goes out
             if self._ready:

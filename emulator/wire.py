@@ -36,6 +36,7 @@ E_REQUEST_TOO_LARGE = "RequestEntityTooLarge"
 # Function error types reported to callers.
 E_TIMEOUT = "Sandbox.Timedout"
 E_EXIT = "Runtime.ExitError"
+E_INVALID_ENTRYPOINT = "Runtime.InvalidEntrypoint"
 E_OUT_OF_MEMORY = "Runtime.OutOfMemory"
 E_RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
 E_SANDBOX_FAILURE = "Sandbox.Failure"

@@ -100,9 +100,14 @@ def test_code_without_a_bootstrap_is_an_invalid_entrypoint(
     function = replace(functions["ProvidedFunction"], name="ProvidedNoBootstrap", code_path=code)
     result = invoke(emu, function)
     assert result.error_type == "Runtime.InvalidEntrypoint"
-    assert body(result)["errorMessage"] == (
+    # As Lambda's platform answers: "RequestId: <id> Error: ...", and the same two lines after REPORT.
+    message = (
+        f"RequestId: {result.request_id} Error: "
         "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
     )
+    assert body(result)["errorMessage"] == message
+    assert result.logs.startswith(f"START RequestId: {result.request_id} ")
+    assert result.logs.endswith(f"{message}\nRuntime.InvalidEntrypoint\n")
 
 
 def test_a_bootstrap_that_is_not_executable_is_an_invalid_entrypoint(
@@ -113,4 +118,5 @@ def test_a_bootstrap_that_is_not_executable_is_an_invalid_entrypoint(
     function = replace(functions["ProvidedFunction"], name="ProvidedNotExecutable", code_path=code)
     result = invoke(emu, function)
     assert result.error_type == "Runtime.InvalidEntrypoint"
-    assert body(result)["errorMessage"] == "fork/exec /var/task/bootstrap: permission denied"
+    message = f"RequestId: {result.request_id} Error: fork/exec /var/task/bootstrap: permission denied"
+    assert body(result)["errorMessage"] == message

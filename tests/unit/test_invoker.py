@@ -137,6 +137,10 @@ def test_init_error_is_retried_once_in_the_invoke_phase_then_returned(
     assert "INIT_REPORT Init Duration: " in result.init_logs
     assert "Status: error\tError Type: Runtime.ImportModuleError" in result.init_logs
     assert result.init_duration_ms is None, "the retried init is part of the invoke's Duration"
+    # The event never went out, yet the invocation's log is framed as Lambda frames it.
+    lines = result.logs.splitlines()
+    assert lines[0] == f"START RequestId: {result.request_id} Version: $LATEST"
+    assert lines[-2] == f"END RequestId: {result.request_id}" and lines[-1].startswith("REPORT RequestId: ")
     again = call(pool, function)
     assert again.error_type == "Runtime.ImportModuleError"
     assert backend.created[0].starts == 4
