@@ -27,6 +27,8 @@ def _delete_function(service: LambdaService, request: Request) -> Reply:
     # A function created again later under the name must not inherit the deleted one's permissions.
     name, qualifier = service.registry.parse(request.function_name, qualifier)
     service.policies.forget(name, qualifier, every_qualifier=qualifier is None)
+    if qualifier is None:
+        service.forget(name)
     return Reply(204)
 
 

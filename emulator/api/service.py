@@ -151,6 +151,12 @@ class LambdaService:
     def delete_concurrency(self, function_name: str) -> None:
         self.limits.unreserve(self.registry.resolve(function_name).function.name)
 
+    def forget(self, name: str) -> None:
+        """A deleted function's settings kept here (reserved concurrency, EventInvokeConfig) go with it: a
+        function created again under the name starts without them, as in Lambda."""
+        self.limits.unreserve(name)
+        self._event_configs.pop(name, None)
+
     # ---- Put/Update/Get/DeleteFunctionEventInvokeConfig
     def async_config(self, function_name: str) -> AsyncConfig:
         """The function's EventInvokeConfig as set through the API, else as its configuration has it."""

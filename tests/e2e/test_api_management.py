@@ -188,14 +188,21 @@ def test_a_restart_keeps_a_created_function(tmp_path: Path) -> None:
         assert again.stop() == 0, again.log()
 
 
-def test_a_function_created_again_does_not_inherit_the_deleted_ones_permissions(served: Served) -> None:
+def test_a_function_created_again_inherits_nothing_of_the_deleted_one(served: Served) -> None:
     client = served.client()
     create(client, "reborn")
     client.add_permission(
         FunctionName="reborn", StatementId="s3", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com"
     )
     assert json.loads(client.get_policy(FunctionName="reborn")["Policy"])["Statement"]
+    client.put_function_concurrency(FunctionName="reborn", ReservedConcurrentExecutions=0)
+    client.put_function_event_invoke_config(FunctionName="reborn", MaximumRetryAttempts=0)
     client.delete_function(FunctionName="reborn")
     create(client, "reborn")
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.get_policy(FunctionName="reborn")
+    assert "ReservedConcurrentExecutions" not in client.get_function_concurrency(FunctionName="reborn")
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_function_event_invoke_config(FunctionName="reborn")
+    answer, _ = invoke(client, "reborn")  # not throttled by the deleted function's reservation of 0
+    assert answer["StatusCode"] == 200
