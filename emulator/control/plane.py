@@ -4,44 +4,31 @@ preconditions, conflicts and the InProgress → Successful/Failed settling of ea
 
 from __future__ import annotations
 
-import base64
-import binascii
-import importlib
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from emulator import wire
-from emulator.config import AsyncConfig, EmulatorConfig, FunctionConfig, ImageConfig
-from emulator.control import packages, render
+from emulator.config import AsyncConfig, EmulatorConfig, FunctionConfig
+from emulator.control import bodies, render
 from emulator.control.model import (
     ACTIVE,
     FAILED,
     IN_PROGRESS,
     ORIGIN_API,
     PENDING,
-    STORED_ONLY,
     SUCCESSFUL,
     AliasRecord,
     FunctionRecord,
     lambda_timestamp,
     new_revision,
 )
-from emulator.control.packages import CodePackage
 from emulator.errors import ConfigError, FunctionNotFoundError
 from emulator.registry import FunctionRegistry
 
 LOG = logging.getLogger(__name__)
-
-DEFAULT_MAX_ITEMS = 50
-MAX_ITEMS_LIMIT = 10_000
-REVISION_MISMATCH = (
-    "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to "
-    "retrieve the latest Revision Id"
-)
 
 
 class ControlPlane:
@@ -63,12 +50,12 @@ class ControlPlane:
 
     # ---- functions
     def create_function(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        _validate("CreateFunction", body)
+        bodies.validate("CreateFunction", body)
         name, qualifier = self.registry.parse(str(body.get("FunctionName", "")))
         if qualifier is not None:
             raise ConfigError("A function name with a qualifier cannot be created.")
         package_type = body.get("PackageType") or "Zip"
-        code = _code_package(body.get("Code") or {}, package_type, self.store.code_root)
+        code = bodies.code_package(body.get("Code") or {}, package_type, self.store.code_root)
         config = FunctionConfig(
             name=name,
             runtime=body.get("Runtime") or "",
@@ -82,16 +69,16 @@ class ControlPlane:
             description=body.get("Description") or "",
             package_type=package_type,
             image_uri=(body.get("Code") or {}).get("ImageUri"),
-            image_config=_image_config(body.get("ImageConfig")),
-            async_config=AsyncConfig(dead_letter_target=_dead_letter(body.get("DeadLetterConfig"))),
+            image_config=bodies.image_config(body.get("ImageConfig")),
+            async_config=AsyncConfig(dead_letter_target=bodies.dead_letter(body.get("DeadLetterConfig"))),
         )
-        _check(config)
+        bodies.check(config)
         record = FunctionRecord(
             config=config,
             code_sha256=code.sha256,
             code_size=code.size,
             origin=ORIGIN_API,
-            settings=_settings(body, {}),
+            settings=bodies.settings(body, {}),
             tags=dict(body.get("Tags") or {}),
             # CreateFunction answers Pending; the function is Active once it can run (contract §8).
             state=PENDING,
@@ -132,18 +119,18 @@ class ControlPlane:
                 items.append(latest)
                 if every_version:
                     items.extend(self.store.versions(name))
-        page, marker = _page(items, query)
+        page, marker = bodies.page(items, query)
         return {"Functions": [self._render(record) for record in page], **marker}
 
     def update_function_configuration(self, function_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         name = self._latest_only(function_name)
         with self.store.lock:
             record = self._existing(name)
-            _validate("UpdateFunctionConfiguration", body, package_type=record.config.package_type)
+            bodies.validate("UpdateFunctionConfiguration", body, package_type=record.config.package_type)
             self._ready_for_change(record, body.get("RevisionId"))
-            config = _configured(record.config, body)
-            _check(config)
-            updated = self._change(record, config=config, settings=_settings(body, record.settings))
+            config = bodies.configured(record.config, body)
+            bodies.check(config)
+            updated = self._change(record, config=config, settings=bodies.settings(body, record.settings))
         self._settle_later(name, updated.revision_id)
         return self._render(updated)
 
@@ -151,17 +138,17 @@ class ControlPlane:
         name = self._latest_only(function_name)
         with self.store.lock:
             record = self._existing(name)
-            _validate("UpdateFunctionCode", body, package_type=record.config.package_type)
+            bodies.validate("UpdateFunctionCode", body, package_type=record.config.package_type)
             self._ready_for_change(record, body.get("RevisionId"))
             source = {key: body[key] for key in ("ZipFile", "S3Bucket", "S3Key", "ImageUri") if key in body}
-            code = _code_package(source, record.config.package_type, self.store.code_root)
+            code = bodies.code_package(source, record.config.package_type, self.store.code_root)
             config = replace(
                 record.config,
                 code_path=code.path,
                 image_uri=body.get("ImageUri") or record.config.image_uri,
                 architectures=tuple(body.get("Architectures") or record.config.architectures),
             )
-            _check(config)
+            bodies.check(config)
             if body.get("DryRun"):  # checked, not applied
                 return self._render(
                     replace(record, config=config, code_sha256=code.sha256, code_size=code.size)
@@ -190,7 +177,8 @@ class ControlPlane:
             else:
                 if self.store.version(name, qualifier) is None:
                     raise FunctionNotFoundError(f"Function not found: {self._arn(name, qualifier)}")
-                using = [alias.name for alias in self.store.aliases(name) if _points_at(alias, qualifier)]
+                aliases = self.store.aliases(name)
+                using = [alias.name for alias in aliases if bodies.points_at(alias, qualifier)]
                 if using:
                     raise ConfigError(
                         "Unable to delete version because the following aliases reference it: "
@@ -203,26 +191,26 @@ class ControlPlane:
 
     # ---- versions
     def publish_version(self, function_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        _validate("PublishVersion", body)
+        bodies.validate("PublishVersion", body)
         return self._publish(self._latest_only(function_name), body)
 
     def list_versions(self, function_name: str, query: Mapping[str, str]) -> dict[str, Any]:
         name = self._latest_only(function_name)
         with self.store.lock:
             items = [self._existing(name), *self.store.versions(name)]
-        page, marker = _page(items, query)
+        page, marker = bodies.page(items, query)
         rendered = [render.function_configuration(r, self.emulator, qualified_latest=True) for r in page]
         return {"Versions": rendered, **marker}
 
     # ---- aliases
     def create_alias(self, function_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        _validate("CreateAlias", body)
+        bodies.validate("CreateAlias", body)
         name = self._latest_only(function_name)
         alias = AliasRecord(
             name=body["Name"],
             function_version=body["FunctionVersion"],
             description=body.get("Description") or "",
-            weights=_weights(body),
+            weights=bodies.weights(body),
         )
         with self.store.lock:
             self._existing(name)
@@ -240,16 +228,16 @@ class ControlPlane:
         return render.alias_configuration(name, self._alias(name, alias_name), self.emulator)
 
     def update_alias(self, function_name: str, alias_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        _validate("UpdateAlias", dict(body, Name=alias_name))
+        bodies.validate("UpdateAlias", dict(body, Name=alias_name))
         name = self._latest_only(function_name)
         with self.store.lock:
             current = self._alias(name, alias_name)
-            _precondition(body.get("RevisionId"), current.revision_id)
+            bodies.precondition(body.get("RevisionId"), current.revision_id)
             alias = replace(
                 current,
                 function_version=body.get("FunctionVersion") or current.function_version,
                 description=body["Description"] if "Description" in body else current.description,
-                weights=_weights(body) if "RoutingConfig" in body else current.weights,
+                weights=bodies.weights(body) if "RoutingConfig" in body else current.weights,
                 revision_id=new_revision(),
             )
             self._check_versions(name, alias)
@@ -269,8 +257,8 @@ class ControlPlane:
             aliases = self.store.aliases(name)
         wanted = query.get("FunctionVersion")
         if wanted:
-            aliases = [alias for alias in aliases if _points_at(alias, wanted)]
-        page, marker = _page(aliases, query)
+            aliases = [alias for alias in aliases if bodies.points_at(alias, wanted)]
+        page, marker = bodies.page(aliases, query)
         return {"Aliases": [render.alias_configuration(name, a, self.emulator) for a in page], **marker}
 
     # ---- settling: InProgress (or Pending) → Successful/Active, or Failed with a reason code
@@ -282,7 +270,7 @@ class ControlPlane:
             record = self.store.latest(name)
             if record is None or record.revision_id != revision_id:
                 return  # deleted, or superseded by a later change that settles itself
-            problem = startup_problem(record.config)
+            problem = bodies.startup_problem(record.config)
             if record.state == PENDING:
                 state, code, reason = (FAILED, *problem) if problem else (ACTIVE, None, None)
                 record = replace(record, state=state, state_reason=reason, state_reason_code=code)
@@ -302,7 +290,7 @@ class ControlPlane:
     def wait_settled(self, name: str, timeout: float) -> bool:
         """Wait until the function has no change in progress (for tests and Publish); False on timeout."""
         with self._settled:
-            return self._settled.wait_for(lambda: not _busy(self.store.latest(name)), timeout)
+            return self._settled.wait_for(lambda: not bodies.busy(self.store.latest(name)), timeout)
 
     def _settle_later(self, name: str, revision_id: str) -> None:
         threading.Thread(
@@ -340,7 +328,7 @@ class ControlPlane:
         return updated
 
     def _ready_for_change(self, record: FunctionRecord, revision_id: str | None) -> None:
-        _precondition(revision_id, record.revision_id)
+        bodies.precondition(revision_id, record.revision_id)
         if record.state == PENDING:
             raise ConfigError(
                 "The operation cannot be performed at this time. The function is currently in the following "
@@ -387,168 +375,3 @@ class ControlPlane:
 
     def _render(self, record: FunctionRecord) -> dict[str, Any]:
         return render.function_configuration(record, self.emulator)
-
-
-def startup_problem(config: FunctionConfig) -> tuple[str, str] | None:
-    """(LastUpdateStatusReasonCode, reason) when the configuration cannot start here, before anything runs;
-    None when it may. What fails only when the code runs (a wrong handler) is the invoke's to report, as
-    Lambda reports it (Runtime.ImportModuleError)."""
-    if config.package_type != "Zip":
-        return None
-    from emulator.runtimes import get_runtime
-
-    try:
-        get_runtime(config.runtime)
-    except ConfigError as exc:
-        return "InvalidRuntime", exc.message
-    if not config.code_path.exists():
-        return "InvalidZipFileException", f"The code {config.code_path} does not exist (any more)."
-    missing = [str(layer) for layer in config.layers if not layer.exists()]
-    if missing:
-        return "InvalidConfiguration", f"Layer content missing: {', '.join(missing)}."
-    return None
-
-
-def _validate(operation: str, body: Mapping[str, Any], *, package_type: str | None = None) -> None:
-    """The request checks of emulator.control.validation (the API model's constraints and Lambda's rules)."""
-    try:
-        validation = importlib.import_module("emulator.control.validation")
-    except ImportError:  # pragma: no cover - only while the validation module is not installed
-        return
-    validation.validate_function_request(operation, body, package_type=package_type)
-
-
-def _check(config: FunctionConfig) -> None:
-    """The runnable configuration's own rules, a backstop behind the request validation."""
-    try:
-        config.validate()
-    except ConfigError as exc:
-        raise ConfigError(exc.message, hint=exc.hint) from exc
-
-
-def _precondition(given: str | None, current: str) -> None:
-    if given and given != current:
-        raise ConfigError(REVISION_MISMATCH, error_code="PreconditionFailedException")
-
-
-def _busy(record: FunctionRecord | None) -> bool:
-    return record is not None and (record.state == PENDING or record.last_update_status == IN_PROGRESS)
-
-
-def _points_at(alias: AliasRecord, version: str) -> bool:
-    return alias.function_version == version or version in alias.weights
-
-
-def _weights(body: Mapping[str, Any]) -> dict[str, float]:
-    routing = body.get("RoutingConfig") or {}
-    return {
-        str(version): float(weight)
-        for version, weight in (routing.get("AdditionalVersionWeights") or {}).items()
-    }
-
-
-def _dead_letter(value: Any) -> str | None:
-    return (value or {}).get("TargetArn") or None
-
-
-def _image_config(value: Mapping[str, Any] | None) -> ImageConfig | None:
-    if not value:
-        return None
-    entry, command = value.get("EntryPoint"), value.get("Command")
-    return ImageConfig(
-        entry_point=tuple(entry) if entry is not None else None,
-        command=tuple(command) if command is not None else None,
-        working_directory=value.get("WorkingDirectory"),
-    )
-
-
-def _settings(body: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-    """The stored-only fields: those in the request replace the current ones, the rest are kept."""
-    settings = dict(current)
-    for key in STORED_ONLY:
-        if key in body:
-            settings[key] = body[key]
-    return settings
-
-
-def _configured(config: FunctionConfig, body: Mapping[str, Any]) -> FunctionConfig:
-    """UpdateFunctionConfiguration: each field in the request replaces the current one; omitted fields are
-    unchanged (an Environment without Variables clears them, as Lambda's does)."""
-    changes: dict[str, Any] = {}
-    for key, attribute in (
-        ("Handler", "handler"),
-        ("Runtime", "runtime"),
-        ("MemorySize", "memory_size"),
-        ("Timeout", "timeout"),
-        ("Description", "description"),
-    ):
-        if key in body:
-            changes[attribute] = body[key]
-    if "Environment" in body:
-        changes["environment"] = dict((body["Environment"] or {}).get("Variables") or {})
-    if "EphemeralStorage" in body:
-        changes["ephemeral_storage"] = (body["EphemeralStorage"] or {}).get("Size", config.ephemeral_storage)
-    if "ImageConfig" in body:
-        changes["image_config"] = _image_config(body["ImageConfig"])
-    if "DeadLetterConfig" in body:
-        changes["async_config"] = replace(
-            config.async_config, dead_letter_target=_dead_letter(body["DeadLetterConfig"])
-        )
-    return replace(config, **changes)
-
-
-def _code_package(code: Mapping[str, Any], package_type: str, code_root: Path) -> CodePackage:
-    """The code of Code (CreateFunction) or of UpdateFunctionCode's fields: ZipFile (base64 in JSON), the
-    local bucket's folder or zip, or an ImageUri."""
-    if package_type == "Image":
-        uri = code.get("ImageUri")
-        if not uri:
-            raise ConfigError("Please provide ImageUri when the function's PackageType is Image.")
-        return CodePackage(Path("."), packages.sha256_b64(str(uri).encode()), 0)
-    if code.get("ZipFile"):
-        try:
-            data = base64.b64decode(code["ZipFile"], validate=True)
-        except (binascii.Error, TypeError, ValueError) as exc:
-            raise ConfigError("ZipFile must be base64-encoded zip content.") from exc
-        return packages.from_zip_bytes(data, code_root)
-    bucket = code.get("S3Bucket")
-    if bucket == packages.LOCAL_BUCKET and code.get("S3Key"):
-        return packages.from_local(str(code["S3Key"]))
-    if bucket:
-        raise ConfigError(
-            f"lambda-emu has no S3: code in bucket {bucket} cannot be fetched.",
-            hint=f'Send the zip as ZipFile, or a local folder as {{"S3Bucket": "{packages.LOCAL_BUCKET}", '
-            '"S3Key": "/abs/path"}.',
-        )
-    raise ConfigError("Please provide a source for function code (ZipFile, or S3Bucket and S3Key).")
-
-
-def _page(items: Sequence[Any], query: Mapping[str, str]) -> tuple[Sequence[Any], dict[str, str]]:
-    """One page of `items` after Marker (opaque: the offset, encoded), at most MaxItems long; NextMarker
-    when more follow."""
-    max_items = query.get("MaxItems")
-    try:
-        size = int(max_items) if max_items is not None else DEFAULT_MAX_ITEMS
-    except ValueError:
-        size = 0
-    if not 1 <= size <= MAX_ITEMS_LIMIT:
-        raise ConfigError(
-            f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy constraint: "
-            "Member must have value "
-            + ("greater than or equal to 1" if size < 1 else f"less than or equal to {MAX_ITEMS_LIMIT}"),
-            error_code="ValidationException",
-        )
-    start = 0
-    if query.get("Marker"):
-        try:
-            start = int(base64.urlsafe_b64decode(query["Marker"].encode()).decode())
-        except (ValueError, binascii.Error):
-            raise ConfigError("Invalid marker.", error_code="InvalidParameterValueException") from None
-    page = items[start : start + size]
-    following = start + size
-    marker = (
-        {"NextMarker": base64.urlsafe_b64encode(str(following).encode()).decode()}
-        if following < len(items)
-        else {}
-    )
-    return page, marker
