@@ -99,7 +99,9 @@ class LogStore:
         path = self.stream_path(origin.group, origin.stream)
 
         def append(text: str) -> None:
-            self._append(path, origin.group, text.rstrip("\n"), int(time.time() * 1000))
+            # A sink may get several lines at once (END and REPORT): one event each, in one write.
+            stamp = int(time.time() * 1000)
+            self._append_lines(path, origin.group, text.rstrip("\n").split("\n"), stamp)
 
         return append
 
@@ -108,7 +110,12 @@ class LogStore:
         self._append(self.stream_path(group, stream), group, message, stamp)
 
     def _append(self, path: Path, group: str, message: str, timestamp_ms: int) -> None:
-        data = (json.dumps({"timestamp": timestamp_ms, "message": message}) + "\n").encode()
+        self._append_lines(path, group, [message], timestamp_ms)
+
+    def _append_lines(self, path: Path, group: str, messages: list[str], timestamp_ms: int) -> None:
+        data = "".join(
+            json.dumps({"timestamp": timestamp_ms, "message": message}) + "\n" for message in messages
+        ).encode()
         with self._lock:
             writer = self._open.get(path)
             if writer is None:

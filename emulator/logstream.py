@@ -83,7 +83,7 @@ def timeout_line(request_id: str, elapsed_s: float) -> str:
 
 
 class LogStream:
-    """Fed by the container's output reader; read by the invoker. `sink` sees every line live, in order.
+    """Fed by the container's output reader; read by the invoker. `sink` sees the output live and in order, whole lines (one or more) per call.
 
     With a marker token the runtime writes "<token> READY" once init is done and "<token> END <id>" after
     each invocation's output, so an invocation's log is complete exactly when its END marker arrives."""
@@ -218,10 +218,9 @@ class LogStream:
         """Append Lambda's own lines (END, REPORT, timeout notices) to an invocation's log."""
         with self._cond:
             buffer = self._buffers.get(request_id)
-            for line in text.splitlines(keepends=True):
-                if buffer is not None:
-                    buffer.append(line)
-                self._emit(line)
+            if buffer is not None:
+                buffer.extend(text.splitlines(keepends=True))
+            self._emit(text)  # END and REPORT reach each sink in one write (sinks take several lines)
 
     def note(self, text: str) -> None:
         """A platform line outside any invocation (INIT_REPORT): shown, not kept."""
