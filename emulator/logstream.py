@@ -83,7 +83,8 @@ def timeout_line(request_id: str, elapsed_s: float) -> str:
 
 
 class LogStream:
-    """Fed by the container's output reader; read by the invoker. `sink` sees the output live and in order, whole lines (one or more) per call.
+    """Fed by the container's output reader; read by the invoker. `sink` sees the output live and in
+    order, in whole lines (one or more per call).
 
     With a marker token the runtime writes "<token> READY" once init is done and "<token> END <id>" after
     each invocation's output, so an invocation's log is complete exactly when its END marker arrives."""
