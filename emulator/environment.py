@@ -292,6 +292,12 @@ class Environment:
             if self._state is EnvState.BUSY:
                 self._move(EnvState.READY)
 
+    @property
+    def warm(self) -> bool:
+        """The runtime has answered an invocation since it started (its init is long over)."""
+        with self._lock:
+            return not self._cold and self._state is EnvState.READY
+
     def take_init_duration_ms(self) -> float | None:
         """Init Duration for the REPORT of the first invocation after a (re)start, then None."""
         with self._lock:

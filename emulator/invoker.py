@@ -35,7 +35,16 @@ class Invoker:
 
     def _run(self, env: Environment, function: FunctionConfig, invocation: Invocation) -> InvocationResult:
         request_id = invocation.request_id
+        warm = env.warm
         pending = env.submit(invocation)
+        if warm and _died_before_taking(pending):
+            # The runtime exited right after answering its last invocation (e.g. Node's uncaught exception
+            # in a timer), before it took this one: no init failed, so this is a plain cold start on a
+            # fresh runtime, with its own Init Duration, as Lambda starts the next invoke.
+            env.reset()
+            env.log.wait_eof(_LOG_GRACE_S)
+            env.start()
+            pending = env.submit(invocation)
         init_report = self._init_failure(env, pending)
         if init_report:
             # Lambda retries a failed or timed-out init once, inside the invoke phase and under the
@@ -138,6 +147,13 @@ class Invoker:
         if reply.kind is ReplyKind.EXITED:
             return init_report_line(env.init_elapsed_ms(), "error", wire.E_EXIT)
         return ""
+
+
+def _died_before_taking(pending: PendingInvocation) -> bool:
+    """Whether the runtime process ended before it took the event (waits for the event to go out)."""
+    if not pending.wait_started(wire.INIT_TIMEOUT_S) or pending.handed_out_at is not None:
+        return False
+    return pending.future.done() and pending.future.result().kind is ReplyKind.EXITED
 
 
 def _error_type(reply: RuntimeReply) -> str:

@@ -199,6 +199,13 @@ class RuntimeApi:
             self._on_handout(pending.invocation.request_id)
         pending._handed_out.set()
 
+    def drop_parked(self, deliver: EventWriter) -> None:
+        """The parked /next's connection ended (the runtime died waiting): an event submitted now waits for
+        a new runtime instead of going to a dead one."""
+        with self._cond:
+            if self._parked == deliver:
+                self._parked = None
+
     def _unpark(self) -> EventWriter | None:
         """Under the lock: the parked /next, taken (a reset or close answers it with a 500)."""
         parked, self._parked = self._parked, None
@@ -234,6 +241,10 @@ class RuntimeApi:
 
 class _Handler(QuickHandler):
     server: _HttpServer
+
+    def finish(self) -> None:
+        self.server.api.drop_parked(self._write_event)
+        super().finish()
 
     def _reply_error(self, exc: RuntimeApiError) -> None:
         self.reply(exc.status, _error_json(exc.error_type, exc.message))

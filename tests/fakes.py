@@ -20,8 +20,10 @@ RUNTIME_CLIENT = Path(__file__).resolve().parent.parent / "runtimes" / "python" 
 
 
 class ProcessContainer:
-    def __init__(self, spec: ContainerSpec) -> None:
+    def __init__(self, spec: ContainerSpec, exit_notice_delay: float = 0.0) -> None:
         self.spec = spec
+        # How long after the process ends `wait` returns: an engine notices an exit late, sometimes.
+        self.exit_notice_delay = exit_notice_delay
         self.id = uuid.uuid4().hex
         self._proc: subprocess.Popen[bytes] | None = None
         self._write_fd: int | None = None
@@ -59,7 +61,11 @@ class ProcessContainer:
     def wait(self) -> ExitStatus:
         assert self._proc is not None
         code = self._proc.wait()
+        time.sleep(self.exit_notice_delay)
         return ExitStatus(128 - code if code < 0 else code)
+
+    def exited(self) -> bool:
+        return self._proc is not None and self._proc.poll() is not None
 
     def started_at(self) -> float | None:
         return self._started
@@ -82,12 +88,13 @@ class ProcessContainer:
 
 
 class ProcessBackend:
-    def __init__(self) -> None:
+    def __init__(self, exit_notice_delay: float = 0.0) -> None:
+        self.exit_notice_delay = exit_notice_delay
         self.created: list[ProcessContainer] = []
         self._lock = threading.Lock()
 
     def create(self, spec: ContainerSpec) -> ProcessContainer:
-        container = ProcessContainer(spec)
+        container = ProcessContainer(spec, self.exit_notice_delay)
         with self._lock:
             self.created.append(container)
         return container

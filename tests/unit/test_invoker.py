@@ -4,6 +4,7 @@ running our runtime client): deadlines, resets, warm reuse and error mapping, wi
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -250,5 +251,40 @@ def test_direct_output_carries_the_functions_and_its_childrens_lines_in_order(
         assert "last words" in crashed.logs.splitlines()
         again = call(pool, function)  # the restarted runtime connects again
         assert again.logs.splitlines()[1:4] == ["before", "from a child", "to stderr"]
+    finally:
+        pool.close()
+
+
+def test_a_runtime_that_dies_after_answering_gives_the_next_invoke_a_plain_cold_start(code: Path) -> None:
+    # Node's uncaught exception in a timer: the answer is posted, then the process ends by itself; the
+    # engine tells of the exit late, so the next invoke finds the environment still ready.
+    (code / "dying.py").write_text(
+        "import os, threading\n"
+        "def handler(event, context):\n"
+        "    threading.Timer(0.05, os._exit, args=(1,)).start()\n"
+        "    return 'answered'\n"
+    )
+    backend = ProcessBackend(exit_notice_delay=0.5)
+    config = EmulatorConfig()
+    pool = EnvironmentPool(
+        lambda function: Environment(
+            function,
+            RuntimeImage(image="fake", user=None),
+            backend=backend,
+            emulator=config,
+            code_dir=str(code),
+        )
+    )
+    try:
+        function = fn("dying.handler", code)
+        for round in range(3):
+            result = call(pool, function)
+            assert json.loads(result.payload) == "answered"
+            assert result.init_duration_ms is not None, "each invoke runs on a freshly started runtime"
+            assert "INIT_REPORT" not in result.init_logs, "no init failed"
+            deadline = time.monotonic() + 5
+            while not backend.created[0].exited() and time.monotonic() < deadline:
+                time.sleep(0.01)  # the runtime ends by itself; its exit is noticed 0.5 s later
+            assert pool.environments()[0].state is EnvState.READY or round == 2
     finally:
         pool.close()
