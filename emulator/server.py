@@ -76,9 +76,8 @@ class LambdaServer:
         self._watch = watch
         self._functions = functions
         self.reloader: Reloader | None = None
-        functions = list(functions)
         # The control plane's state (functions made through the API, versions, aliases) outlives the server.
-        store = open_store(emulator.config.state_dir)
+        self._store = store = open_store(emulator.config.state_dir)
         self.service = lambda_service(emulator, functions, config, store=store)
         store.keep_template_functions(function.name for function in functions)
         self.events = event_pipeline(
@@ -155,6 +154,8 @@ class LambdaServer:
             self.api.close()
         if self._reaper.is_alive():
             self._reaper.join(timeout=5)
+        self.service.control.close()  # changes still settling write to the store: let them finish
+        self._store.close()  # after the API: no operation is left to write to it
 
     def __enter__(self) -> LambdaServer:
         return self.start()

@@ -43,6 +43,7 @@ class ControlPlane:
         self.emulator = emulator
         self._retire = retire
         self._settled = threading.Condition(self.store.lock)
+        self._settlers: list[threading.Thread] = []  # changes being settled; close() waits for them
         for name in self.store.names():  # changes a stopped server left unsettled
             record = self.store.latest(name)
             if record is not None and (record.state == PENDING or record.last_update_status == IN_PROGRESS):
@@ -293,9 +294,19 @@ class ControlPlane:
             return self._settled.wait_for(lambda: not bodies.busy(self.store.latest(name)), timeout)
 
     def _settle_later(self, name: str, revision_id: str) -> None:
-        threading.Thread(
+        thread = threading.Thread(
             target=self.settle, args=(name, revision_id), name=f"settle-{name}", daemon=True
-        ).start()
+        )
+        with self.store.lock:
+            self._settlers = [t for t in self._settlers if t.is_alive()] + [thread]
+        thread.start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Wait for the changes being settled, so none writes to a closed store."""
+        with self.store.lock:
+            settlers = list(self._settlers)
+        for thread in settlers:
+            thread.join(timeout=timeout)
 
     # ---- helpers
     def _publish(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
