@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from emulator.config import EPHEMERAL_RANGE, MEMORY_RANGE
+from emulator.config import EPHEMERAL_RANGE
 
 LOG = logging.getLogger(__name__)
 
@@ -70,7 +70,9 @@ ROLE = _string(pattern=r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@
 HANDLER = _string(0, 128, r"[^\s]+")
 DESCRIPTION = _string(0, 256)
 TIMEOUT = _integer(1)
-MEMORY_SIZE = _integer(MEMORY_RANGE[0], 32_768)  # Lambda's own ceiling is lower
+# Lambda checks MemorySize's range itself, in its own form, on both sides (validation.py): the model pass
+# keeps only the model's far ceiling.
+MEMORY_SIZE = _integer(None, 32_768)
 KMS_KEY_ARN = _string(pattern=ARN)
 # Lambda checks Runtime itself (a runtime ARN is accepted too), so it is a plain string to the model pass.
 RUNTIME = _TEXT

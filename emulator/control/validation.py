@@ -234,12 +234,19 @@ def _check_configuration(body: Mapping[str, Any]) -> None:
     if runtime is not None:
         _check_runtime(runtime)
     memory = body.get("MemorySize")
-    if memory is not None and memory > MEMORY_RANGE[1]:
-        # Lambda's own ceiling under the model's 32,768: a ValidationException in this shorter form, as
-        # observed for the same check at an account's 3,008 MB (ubc-cirrus-lab/parrotfish#38, remotion#2737).
+    if memory is not None and not MEMORY_RANGE[0] <= memory <= MEMORY_RANGE[1]:
+        # Lambda checks MemorySize's range itself: a ValidationException in this shorter form, as observed
+        # at its ceiling (an account's 3,008 MB: ubc-cirrus-lab/parrotfish#38, remotion#2737,
+        # alexcasalboni/aws-lambda-power-tuning#181) and as this project's function-management issue gives
+        # it at the floor ("'MemorySize' value failed to satisfy constraint: Member must have value greater
+        # than or equal to 128").
+        bound = (
+            f"greater than or equal to {MEMORY_RANGE[0]}"
+            if memory < MEMORY_RANGE[0]
+            else f"less than or equal to {MEMORY_RANGE[1]}"
+        )
         raise ConfigError(
-            "'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to "
-            f"{MEMORY_RANGE[1]}",
+            f"'MemorySize' value failed to satisfy constraint: Member must have value {bound}",
             error_code=VALIDATION,
         )
     timeout = body.get("Timeout")

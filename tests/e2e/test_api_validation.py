@@ -23,7 +23,7 @@ CASES: list[tuple[dict[str, Any], str, str]] = [
     (
         {"MemorySize": 127},
         "ValidationException",
-        ONE + "Value '127' at 'memorySize' failed to satisfy constraint: "
+        "'MemorySize' value failed to satisfy constraint: "
         "Member must have value greater than or equal to 128",
     ),
     (
@@ -80,11 +80,11 @@ CASES: list[tuple[dict[str, Any], str, str]] = [
         "Member must satisfy enum value set: [JSON, Text]",
     ),
     (
-        {"MemorySize": 64, "Handler": "a b"},
+        {"Timeout": 0, "Handler": "a b"},
         "ValidationException",
         "2 validation errors detected: Value 'a b' at 'handler' failed to satisfy constraint: "
-        r"Member must satisfy regular expression pattern: [^\s]+; Value '64' at 'memorySize' failed to "
-        "satisfy constraint: Member must have value greater than or equal to 128",
+        r"Member must satisfy regular expression pattern: [^\s]+; Value '0' at 'timeout' failed to "
+        "satisfy constraint: Member must have value greater than or equal to 1",
     ),
     (
         {"Runtime": "python2.7"},

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from emulator.config import MEMORY_RANGE
 from emulator.control.request_shapes import OPERATIONS, RETIRED_RUNTIMES, RUNTIMES, Shape
 from emulator.control.validation import validate_function_request
 from emulator.errors import ConfigError
@@ -30,7 +31,7 @@ BAD = [
         "UpdateFunctionConfiguration",
         {"MemorySize": 127},
         "ValidationException",
-        PREFIX + "Value '127' at 'memorySize' failed to satisfy constraint: "
+        "'MemorySize' value failed to satisfy constraint: "
         "Member must have value greater than or equal to 128",
     ),
     (
@@ -416,14 +417,14 @@ def test_each_rule_is_answered_with_lambdas_exception_and_message(
 
 
 def test_all_model_violations_of_a_request_come_in_one_message() -> None:
-    body = {"MemorySize": 127, "Description": "d" * 257, "Handler": "a b", "TracingConfig": {"Mode": "On"}}
+    body = {"Timeout": 0, "Description": "d" * 257, "Handler": "a b", "TracingConfig": {"Mode": "On"}}
     with pytest.raises(ConfigError) as caught:
         validate_function_request("UpdateFunctionConfiguration", body)
     message = caught.value.message
     assert caught.value.error_code == "ValidationException"
     assert message.startswith("4 validation errors detected: Value 'a b' at 'handler'")
     assert message.count("; Value ") == 3
-    for path in ("'handler'", "'description'", "'memorySize'", "'tracingConfig.mode'"):
+    for path in ("'handler'", "'description'", "'timeout'", "'tracingConfig.mode'"):
         assert path in message
 
 
@@ -611,7 +612,8 @@ def test_an_unknown_operation_is_a_programming_error() -> None:
 
 
 def _botocore_model() -> dict[str, Any]:
-    loaders = pytest.importorskip("botocore.loaders")
+    from botocore import loaders  # a test dependency (boto3): never skipped
+
     return loaders.Loader().load_service_model("lambda", "service-2")  # type: ignore[no-any-return]
 
 
@@ -619,7 +621,10 @@ def _compare(ours: Shape, model: dict[str, Any], shapes: dict[str, Any], where: 
     seen.append(where)
     kind = {"long": "integer", "float": "double"}.get(model["type"], model["type"])
     assert ours.kind == kind, where
-    assert ours.min == model.get("min"), f"{where}: min"
+    if where.endswith(".MemorySize"):  # its range is checked by Lambda's own rule, in its own form
+        assert model.get("min") == MEMORY_RANGE[0], f"{where}: min"
+    else:
+        assert ours.min == model.get("min"), f"{where}: min"
     assert ours.max == model.get("max"), f"{where}: max"
     assert ours.pattern == model.get("pattern"), f"{where}: pattern"
     assert ours.enum == tuple(model.get("enum", ())), f"{where}: enum"
