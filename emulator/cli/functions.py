@@ -210,7 +210,7 @@ def update_function(
     """Change a function's configuration (UpdateFunctionConfiguration); the next invoke uses it.
 
     Lambda's rules apply: a bad value is refused with Lambda's error, e.g.
-    "ValidationException: 1 validation error detected: Value '64' at 'memorySize' …".
+    "ValidationException: 1 validation error detected: Value '901' at 'timeout' …".
 
     \b
     Example:

@@ -31,8 +31,8 @@ def validate_function_request(
     errors: list[str] = []
     _check_structure(shape, body, "", errors)
     if errors:
-        # AWS's request validation: "1 validation error detected: Value '127' at 'memorySize' failed to
-        # satisfy constraint: Member must have value greater than or equal to 128" (ValidationException;
+        # AWS's request validation: "1 validation error detected: Value '901' at 'timeout' failed to
+        # satisfy constraint: Member must have value less than or equal to 900" (ValidationException;
         # observed in aws/aws-cli#3229, covidatlas/li#575, aarondfrancis/sidecar#147), "; "-joined when more.
         count = f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected"
         raise ConfigError(f"{count}: {'; '.join(errors)}", error_code=VALIDATION)

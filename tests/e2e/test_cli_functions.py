@@ -67,8 +67,10 @@ def test_an_unknown_function_is_lambdas_error_with_exit_2(served):
 def test_a_bad_value_is_refused_with_lambdas_validation_error(served):
     done = run(served.state_dir, "update", "SleeperFunction", "--memory-size", "64", "-t", str(TEMPLATE))
     assert done.returncode == 2
-    assert done.stderr.startswith("lambda-emu: error: ValidationException: 1 validation error detected: ")
-    assert "'memorySize'" in done.stderr
+    assert done.stderr.startswith(
+        "lambda-emu: error: ValidationException: 'MemorySize' value failed to satisfy constraint: "
+        "Member must have value greater than or equal to 128"
+    )
 
 
 def test_update_changes_the_configuration_and_the_next_invoke_uses_it(served):
