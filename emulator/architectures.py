@@ -52,8 +52,8 @@ def native_architecture(machine: str | None = None) -> str | None:
     return _MACHINES.get((machine or platform.machine()).lower())
 
 
-def is_foreign(name: str, machine: str | None = None) -> bool:
-    return name != native_architecture(machine)
+def is_foreign(name: str) -> bool:
+    return name != native_architecture()
 
 
 def require_emulation(arch: Architecture, binfmt_dir: Path = BINFMT_DIR) -> None:

@@ -33,8 +33,6 @@ BASE_REPOSITORY = "lambda-emu-base"
 RUNTIME_LABEL = f"{LABEL}.runtime"
 ARCH_LABEL = f"{LABEL}.architecture"
 BASE_LABEL = f"{LABEL}.base"
-# Lambda's runtime user, created in every runtime image (for ContainerSpec.user).
-SANDBOX_USER = "sbx_user1051"
 # The package runtimes/ is installed as (pyproject's package-dir). It cannot be emulator.runtimes: that
 # name is this module, and a regular package of the same name would shadow it once installed.
 DATA_PACKAGE = "emulator.runtime_contexts"
@@ -291,9 +289,6 @@ class ImageBuilder:
         return f"{IMAGE_REPOSITORY}/{spec.id}:{_arch_tag(spec, parts)}"
 
     # ---- orchestration -------------------------------------------------------------------------
-    def is_built(self, spec: RuntimeSpec) -> bool:
-        return self._images.exists(self.image_tag(spec))
-
     def ensure(self, spec: RuntimeSpec) -> str:
         """The runtime's image tag, building it (and its base) only when missing."""
         return self.provide(spec).tag
