@@ -50,7 +50,7 @@ def invocation_record(
         response_context["functionError"] = function_error
     record: dict[str, Any] = {
         "version": RECORD_VERSION,
-        "timestamp": _timestamp(now),
+        "timestamp": timestamp(now),
         "requestContext": {
             "requestId": request_id,
             "functionArn": function_arn,
@@ -115,6 +115,7 @@ def _truncate(text: str, limit: int) -> str:
     return text.encode()[:limit].decode("utf-8", "ignore")
 
 
-def _timestamp(now: float) -> str:
+def timestamp(now: float) -> str:
+    """Epoch seconds as UTC with milliseconds: 2026-11-23T10:00:00.123Z."""
     moment = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

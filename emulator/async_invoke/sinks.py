@@ -4,7 +4,6 @@ new Event invocations. A failed delivery is logged and dropped, as Lambda drops 
 
 from __future__ import annotations
 
-import datetime
 import importlib.util
 import json
 import logging
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator import wire
+from emulator.async_invoke.records import timestamp
 from emulator.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class Sinks:
             {
                 "function": function_name,
                 "target": target_arn,
-                "timestamp": self._now(),
+                "timestamp": timestamp(self._clock()),
                 "requestId": attributes.get("RequestID", {}).get("StringValue"),
                 "body": text,
                 "messageAttributes": {key: dict(value) for key, value in attributes.items()},
@@ -208,10 +208,6 @@ class Sinks:
                     out.write(json.dumps(entry) + "\n")
         except (OSError, ConfigError) as exc:
             LOG.warning("could not keep a record of %s under %s: %s", function_name, self.state_dir, exc)
-
-    def _now(self) -> str:
-        moment = datetime.datetime.fromtimestamp(self._clock(), datetime.timezone.utc)
-        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def read_dead_letters(state_dir: Path, function: str | None = None) -> list[dict[str, Any]]:
