@@ -102,7 +102,7 @@ class RuntimeApi:
         on_ready: Callable[[float], None] | None = None,
         on_handout: Callable[[str], None] | None = None,
     ) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # nothing waits on the state: a parked /next is a callback
         self._state = ApiState.INITIALIZING
         self._parked: EventWriter | None = None  # the runtime's /next, waiting for an event
         self._pending: PendingInvocation | None = None
@@ -121,7 +121,7 @@ class RuntimeApi:
         self, invocation: Invocation, timeout_s: float, *, invoke_started: float | None = None
     ) -> PendingInvocation:
         pending = PendingInvocation(invocation, timeout_s, invoke_started=invoke_started)
-        with self._cond:
+        with self._lock:
             if self._state is ApiState.CLOSED:
                 raise RuntimeApiError(500, wire.E_SANDBOX_FAILURE, "environment is closed")
             if self._pending is not None or self._current is not None:
@@ -139,7 +139,7 @@ class RuntimeApi:
 
     def fail_outstanding(self, reply: RuntimeReply) -> None:
         """The runtime is gone (exit, kill): end whatever invocation it held or was about to get."""
-        with self._cond:
+        with self._lock:
             for pending in (self._current, self._pending):
                 if pending is not None:
                     pending.finish(reply)
@@ -147,7 +147,7 @@ class RuntimeApi:
 
     def reset(self) -> None:
         """A new runtime process starts from scratch (after a crash, a timeout or an init error)."""
-        with self._cond:
+        with self._lock:
             if self._state is not ApiState.CLOSED:
                 self._state = ApiState.INITIALIZING
             self._current = self._pending = None
@@ -156,7 +156,7 @@ class RuntimeApi:
         _write_event(parked, None)
 
     def close(self) -> None:
-        with self._cond:
+        with self._lock:
             self._state = ApiState.CLOSED
             parked = self._unpark()
         _write_event(parked, None)
@@ -167,7 +167,7 @@ class RuntimeApi:
         replies. Otherwise the request is parked and None returned: the thread that submits the next event
         hands it out and calls `deliver` with it, writing the reply itself (no thread hop between the Invoke
         and the runtime), and a reset or close calls `deliver(None)`."""
-        with self._cond:
+        with self._lock:
             if self._state is ApiState.INVOKING:
                 raise RuntimeApiError(
                     403, wire.E_INVALID_STATE_TRANSITION, "State transition from Running to Ready failed"
@@ -202,7 +202,7 @@ class RuntimeApi:
     def drop_parked(self, deliver: EventWriter) -> None:
         """The parked /next's connection ended (the runtime died waiting): an event submitted now waits for
         a new runtime instead of going to a dead one."""
-        with self._cond:
+        with self._lock:
             if self._parked == deliver:
                 self._parked = None
 
@@ -213,7 +213,7 @@ class RuntimeApi:
 
     def complete(self, request_id: str, reply: RuntimeReply) -> None:
         """POST /invocation/{id}/response or /error."""
-        with self._cond:
+        with self._lock:
             current = self._current
             if current is None or current.invocation.request_id != request_id:
                 if request_id in self._finished:
@@ -228,7 +228,7 @@ class RuntimeApi:
 
     def report_init_error(self, reply: RuntimeReply) -> None:
         """POST /runtime/init/error: only before the first /next."""
-        with self._cond:
+        with self._lock:
             if self._state is not ApiState.INITIALIZING:
                 raise RuntimeApiError(
                     403, wire.E_INVALID_STATE_TRANSITION, "Init error is only accepted during init"
