@@ -37,7 +37,9 @@ class Invoker:
         request_id = invocation.request_id
         warm = env.warm
         pending = env.submit(invocation)
-        if warm and _died_before_taking(pending):
+        started = pending.wait_started(wire.INIT_TIMEOUT_S)
+        unsent = _unsent_reply(pending) if warm and started else None
+        if unsent is not None and unsent.kind is ReplyKind.EXITED:
             # The runtime exited right after answering its last invocation (e.g. Node's uncaught exception
             # in a timer), before it took this one: no init failed, so this is a plain cold start on a
             # fresh runtime, with its own Init Duration, as Lambda starts the next invoke.
@@ -45,7 +47,8 @@ class Invoker:
             env.log.wait_eof(_LOG_GRACE_S)
             env.start()
             pending = env.submit(invocation)
-        init_report = self._init_failure(env, pending)
+            started = pending.wait_started(wire.INIT_TIMEOUT_S)
+        init_report = self._init_failure(env, pending, started)
         if init_report:
             # Lambda retries a failed or timed-out init once, inside the invoke phase and under the
             # function's own timeout ("suppressed init"), so an init error shows twice in the log.
@@ -135,13 +138,14 @@ class Invoker:
         return _with_logs(result, env.log.log_of(request_id), init_logs)
 
     @staticmethod
-    def _init_failure(env: Environment, pending: PendingInvocation) -> str:
-        """INIT_REPORT text when the init phase failed or passed its 10 s limit; "" when it succeeded."""
-        if not pending.wait_started(wire.INIT_TIMEOUT_S):
+    def _init_failure(env: Environment, pending: PendingInvocation, started: bool) -> str:
+        """INIT_REPORT text when the init phase failed or passed its 10 s limit (`started` is False); ""
+        when it succeeded."""
+        if not started:
             return init_report_line(wire.INIT_TIMEOUT_S * 1000, "timeout")
-        if pending.handed_out_at is not None or not pending.future.done():
+        reply = _unsent_reply(pending)
+        if reply is None:
             return ""
-        reply = pending.future.result()
         if reply.kind is ReplyKind.INIT_ERROR:
             return init_report_line(env.init_elapsed_ms(), "error", _error_type(reply))
         if reply.kind is ReplyKind.EXITED:
@@ -149,11 +153,12 @@ class Invoker:
         return ""
 
 
-def _died_before_taking(pending: PendingInvocation) -> bool:
-    """Whether the runtime process ended before it took the event (waits for the event to go out)."""
-    if not pending.wait_started(wire.INIT_TIMEOUT_S) or pending.handed_out_at is not None:
-        return False
-    return pending.future.done() and pending.future.result().kind is ReplyKind.EXITED
+def _unsent_reply(pending: PendingInvocation) -> RuntimeReply | None:
+    """Once `wait_started` returned True: the reply of an invocation that ended before its event went out
+    (a failed init, a runtime that exited first), else None."""
+    if pending.handed_out_at is not None or not pending.future.done():
+        return None
+    return pending.future.result()
 
 
 def _error_type(reply: RuntimeReply) -> str:
