@@ -3,19 +3,18 @@ Lambda API on loopback; an idle-environment reaper; a discovery file so terminal
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from emulator.api.discovery import find_server as find_server  # re-exported: the CLI's import of it
+from emulator.api.discovery import remove_discovery, write_discovery
 from emulator.api.http import InvokeApiServer
 from emulator.api.service import LambdaService
 from emulator.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, RetryDelays, Sinks
-from emulator.cleanup import owner_alive, owner_token
 from emulator.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
 from emulator.config import FunctionConfig
 from emulator.control.store import FunctionStore, open_store
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-DISCOVERY_FILE = "server.json"
 # Lambda's documented retry delays for Event invocations: about 1 minute, then 2 (contract §7).
 LAMBDA_RETRY_DELAYS = (60.0, 120.0)
 
@@ -97,7 +95,7 @@ class LambdaServer:
 
             table = _ReloadedFunctions(self.service, self.events.queue)
             self.reloader = Reloader(self.emulator, table, self._functions, self._watch).start()
-        self._write_discovery()
+        write_discovery(self.emulator.config.state_dir, self.url, self.config.template)
         LOG.info("Lambda API at %s", self.api.url)
         return self
 
@@ -114,35 +112,11 @@ class LambdaServer:
             if stopped:
                 LOG.info("stopped %d idle environment(s)", stopped)
 
-    def _discovery_path(self) -> Path:
-        return self.emulator.config.state_dir / DISCOVERY_FILE
-
-    def _write_discovery(self) -> None:
-        path = self._discovery_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        record = {
-            "pid": os.getpid(),
-            "owner": owner_token(),  # pid and start time: a reused pid does not look like this server
-            "url": self.url,
-            "template": str(self.config.template.resolve()) if self.config.template else None,
-        }
-        staging = path.with_suffix(".tmp")
-        staging.write_text(json.dumps(record))
-        os.replace(staging, path)
-
-    def _remove_discovery(self) -> None:
-        path = self._discovery_path()
-        try:
-            if json.loads(path.read_text()).get("pid") == os.getpid():
-                path.unlink()
-        except (OSError, ValueError):
-            pass
-
     def close(self, grace: float = 30.0) -> None:
         self._stop.set()
         if self.reloader is not None:
             self.reloader.close()  # no reload may retire environments while they are being removed
-        self._remove_discovery()
+        remove_discovery(self.emulator.config.state_dir)
         if self.api is not None:
             self.api.stop_accepting()
             if not self.api.wait_idle(grace):
@@ -242,19 +216,3 @@ def deliver_event_here(
         events.wait_idle(timeout=float("inf"))
     finally:
         events.close(timeout=30)
-
-
-def find_server(state_dir: Path, template: Path | None) -> str | None:
-    """The URL of a running `serve` of `template` that keeps its state in `state_dir`, else None."""
-    try:
-        record = json.loads((state_dir / DISCOVERY_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    wanted = str(template.resolve()) if template else None
-    if not isinstance(record, dict) or record.get("template") != wanted:
-        return None
-    owner = record.get("owner")
-    if not isinstance(owner, str) or not owner_alive(owner):
-        return None
-    url = record.get("url")
-    return url if isinstance(url, str) else None
