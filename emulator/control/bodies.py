@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -52,15 +51,6 @@ def startup_problem(config: FunctionConfig) -> tuple[str, str] | None:
     if missing:
         return "InvalidConfiguration", f"Layer content missing: {', '.join(missing)}."
     return None
-
-
-def validate(operation: str, body: Mapping[str, Any], *, package_type: str | None = None) -> None:
-    """The request checks of emulator.control.validation (the API model's constraints and Lambda's rules)."""
-    try:
-        validation = importlib.import_module("emulator.control.validation")
-    except ImportError:  # pragma: no cover - only while the validation module is not installed
-        return
-    validation.validate_function_request(operation, body, package_type=package_type)
 
 
 def check(config: FunctionConfig) -> None:

@@ -25,6 +25,7 @@ from emulator.control.model import (
     lambda_timestamp,
     new_revision,
 )
+from emulator.control.validation import validate_function_request
 from emulator.errors import ConfigError, FunctionNotFoundError
 from emulator.registry import FunctionRegistry
 
@@ -46,12 +47,12 @@ class ControlPlane:
         self._settlers: list[threading.Thread] = []  # changes being settled; close() waits for them
         for name in self.store.names():  # changes a stopped server left unsettled
             record = self.store.latest(name)
-            if record is not None and (record.state == PENDING or record.last_update_status == IN_PROGRESS):
+            if record is not None and bodies.busy(record):
                 self._settle_later(name, record.revision_id)
 
     # ---- functions
     def create_function(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        bodies.validate("CreateFunction", body)
+        validate_function_request("CreateFunction", body)
         name, qualifier = self.registry.parse(str(body.get("FunctionName", "")))
         if qualifier is not None:
             raise ConfigError("A function name with a qualifier cannot be created.")
@@ -127,7 +128,9 @@ class ControlPlane:
         name = self._latest_only(function_name)
         with self.store.lock:
             record = self._existing(name)
-            bodies.validate("UpdateFunctionConfiguration", body, package_type=record.config.package_type)
+            validate_function_request(
+                "UpdateFunctionConfiguration", body, package_type=record.config.package_type
+            )
             self._ready_for_change(record, body.get("RevisionId"))
             config = bodies.configured(record.config, body)
             bodies.check(config)
@@ -139,7 +142,7 @@ class ControlPlane:
         name = self._latest_only(function_name)
         with self.store.lock:
             record = self._existing(name)
-            bodies.validate("UpdateFunctionCode", body, package_type=record.config.package_type)
+            validate_function_request("UpdateFunctionCode", body, package_type=record.config.package_type)
             self._ready_for_change(record, body.get("RevisionId"))
             source = {key: body[key] for key in ("ZipFile", "S3Bucket", "S3Key", "ImageUri") if key in body}
             code = bodies.code_package(source, record.config.package_type, self.store.code_root)
@@ -192,7 +195,7 @@ class ControlPlane:
 
     # ---- versions
     def publish_version(self, function_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        bodies.validate("PublishVersion", body)
+        validate_function_request("PublishVersion", body)
         return self._publish(self._latest_only(function_name), body)
 
     def list_versions(self, function_name: str, query: Mapping[str, str]) -> dict[str, Any]:
@@ -205,7 +208,7 @@ class ControlPlane:
 
     # ---- aliases
     def create_alias(self, function_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        bodies.validate("CreateAlias", body)
+        validate_function_request("CreateAlias", body)
         name = self._latest_only(function_name)
         alias = AliasRecord(
             name=body["Name"],
@@ -229,7 +232,7 @@ class ControlPlane:
         return render.alias_configuration(name, self._alias(name, alias_name), self.emulator)
 
     def update_alias(self, function_name: str, alias_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        bodies.validate("UpdateAlias", dict(body, Name=alias_name))
+        validate_function_request("UpdateAlias", dict(body, Name=alias_name))
         name = self._latest_only(function_name)
         with self.store.lock:
             current = self._alias(name, alias_name)
