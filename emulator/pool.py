@@ -76,28 +76,30 @@ class EnvironmentPool:
         """Stop the function's environments (its code or configuration changed): idle ones now, busy ones
         when their invocation ends, so the next invocation runs a new Init phase. Returns how many."""
         with self._lock:
-            mine = [env for env in self._all if env.function.name == function_name]
-            idle_ids = {env.id for idle in self._idle.values() for _, env in idle}
-            stale = [env for env in mine if env.id in idle_ids]
-            for key, idle in self._idle.items():
-                self._idle[key] = [(since, env) for since, env in idle if env.function.name != function_name]
-            self._retiring.update(env.id for env in mine if env.id not in idle_ids)
-            self._all = [env for env in self._all if env not in stale]
+            stale = self._take_idle(lambda since, env: env.function.name == function_name)
+            busy = [env for env in self._all if env.function.name == function_name]
+            self._retiring.update(env.id for env in busy)
         for env in stale:
             env.close()
-        return len(mine)
+        return len(stale) + len(busy)
 
     def stop_idle(self, idle_for: float) -> int:
         """Stop environments idle for at least `idle_for` seconds (Lambda reclaims idle ones too)."""
         cutoff = time.monotonic() - idle_for
         with self._lock:
-            stale = [env for idle in self._idle.values() for since, env in idle if since <= cutoff]
-            for key, idle in self._idle.items():
-                self._idle[key] = [(since, env) for since, env in idle if since > cutoff]
-            self._all = [env for env in self._all if env not in stale]
+            stale = self._take_idle(lambda since, env: since <= cutoff)
         for env in stale:
             env.close()
         return len(stale)
+
+    def _take_idle(self, chosen: Callable[[float, Environment], bool]) -> list[Environment]:
+        """Under the lock: the idle environments `chosen(idle since, env)` picks, out of the pool."""
+        taken = []
+        for key, idle in self._idle.items():
+            taken += [env for since, env in idle if chosen(since, env)]
+            self._idle[key] = [(since, env) for since, env in idle if not chosen(since, env)]
+        self._all = [env for env in self._all if env not in taken]
+        return taken
 
     def environments(self) -> list[Environment]:
         with self._lock:
