@@ -8,12 +8,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from emulator import wire
 from emulator.async_invoke import records, retry
 from emulator.async_invoke.queue import EventQueue, QueuedEvent
 from emulator.async_invoke.retry import LastError, Outcome, RetryDelays
 from emulator.async_invoke.sinks import Sinks
-from emulator.config import AsyncConfig
+from emulator.config import AsyncConfig, EmulatorConfig
 from emulator.errors import ConfigError, FunctionNotFoundError, LambdaEmuError, ThrottledError
 from emulator.models import InvocationResult
 
@@ -29,11 +28,6 @@ FunctionArn = Callable[[str, str | None], str]
 IDLE_WAIT = 30.0
 # A floor under a wait for an event already due that another worker took: no hot loop on a race.
 MIN_WAIT = 0.005
-
-
-def _default_arn(name: str, qualifier: str | None = None) -> str:
-    arn = f"arn:aws:lambda:{wire.DEFAULT_REGION}:{wire.DEFAULT_ACCOUNT_ID}:function:{name}"
-    return f"{arn}:{qualifier}" if qualifier else arn
 
 
 class EventDispatcher:
@@ -53,7 +47,7 @@ class EventDispatcher:
         workers: int = 2,
         delays: RetryDelays | None = None,
         reserved_concurrency: ReservedFor | None = None,
-        function_arn: FunctionArn = _default_arn,
+        function_arn: FunctionArn | None = None,
         clock: Callable[[], float] = time.time,
         idle_wait: float = IDLE_WAIT,
     ) -> None:
@@ -66,7 +60,7 @@ class EventDispatcher:
         self.workers = workers
         self.delays = delays or RetryDelays()
         self.reserved_concurrency = reserved_concurrency or (lambda name: None)
-        self.function_arn = function_arn
+        self.function_arn = function_arn or EmulatorConfig().function_arn  # the default region's
         self.idle_wait = idle_wait
         self._clock = clock
         self._cond = threading.Condition()

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from emulator import wire
 from emulator.async_invoke.retry import EventHistory, LastError
 
 LOG = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ def _event(row: tuple) -> QueuedEvent:  # type: ignore[type-arg]
     status, message, error_type, response, version = row[9:]
     error = None
     if status is not None:
-        error = LastError(int(status), message or "", error_type, response, version or "$LATEST")
+        error = LastError(int(status), message or "", error_type, response, version or wire.LATEST)
     history = EventHistory(float(accepted), int(attempts), int(runs), int(throttles))
     return QueuedEvent(
         int(event_id), name, request_id, bytes(payload), float(accepted), float(due), history, error

@@ -7,6 +7,7 @@ import enum
 import logging
 from dataclasses import dataclass
 
+from emulator import wire
 from emulator.config import AsyncConfig
 from emulator.errors import ConfigError
 
@@ -94,7 +95,7 @@ class LastError:
     message: str
     error_type: str | None = None
     response: bytes | None = None  # the function's error payload, when the function ran
-    executed_version: str = "$LATEST"
+    executed_version: str = wire.LATEST
 
 
 @dataclass(frozen=True)
