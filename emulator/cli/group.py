@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -110,3 +110,14 @@ def image_builder(base: str | None = None) -> Any:
     from emulator.runtimes import local_image_builder
 
     return local_image_builder(base, progress=progress)
+
+
+def local_emulator(config: Any, *, served: Collection[str] | None = None) -> Any:
+    """The Emulator a command runs functions with: Docker, runtime images built here with progress shown,
+    function output kept in the log store and shown on stderr (prefixed by function name when `served`)."""
+    from emulator.cli.terminal import log_sinks
+    from emulator.containers.docker import DockerBackend
+    from emulator.facade import Emulator
+
+    sinks = log_sinks(config.state_dir, served=served)
+    return Emulator(config, backend=DockerBackend(), images=image_builder(), sink_for=sinks)

@@ -12,7 +12,7 @@ import click
 from emulator.cli.group import (
     EXIT_FUNCTION_ERROR,
     errors_to_exit_status,
-    image_builder,
+    local_emulator,
     main,
     progress,
     stderr_sink,
@@ -160,12 +160,7 @@ def _invoke_here(
     client_context: str | None,
     retry_delays: tuple[float, float],
 ) -> None:
-    from emulator.cli.terminal import log_sinks
-    from emulator.containers.docker import DockerBackend
-    from emulator.facade import Emulator
-
-    sinks = log_sinks(emulator_config.state_dir)  # the log store and stderr, unprefixed
-    with Emulator(emulator_config, backend=DockerBackend(), images=image_builder(), sink_for=sinks) as emu:
+    with local_emulator(emulator_config) as emu:  # output to the log store and stderr, unprefixed
         invocation = emu.invocation(function, event, client_context_b64=client_context)
         if invocation_type == "DryRun":
             progress(f"DryRun: {function.name} would be invoked (204); nothing ran")
@@ -203,11 +198,7 @@ def _invoke_on_change(
     """Invoke now and after every reload, with one Emulator (so a template change is honoured as well as a
     code change), until Ctrl-C: KeyboardInterrupt unwinds through both `with`s, removing the containers."""
     import threading
-    from dataclasses import replace as with_fields
 
-    from emulator.cli.terminal import log_sinks
-    from emulator.containers.docker import DockerBackend
-    from emulator.facade import Emulator
     from emulator.reloader import Reload, Reloader
 
     changed = threading.Event()
@@ -218,10 +209,9 @@ def _invoke_on_change(
             changed.set()
 
     current = _Watched(function)
-    sinks = log_sinks(emulator_config.state_dir)
     with (
-        Emulator(emulator_config, backend=DockerBackend(), images=image_builder(), sink_for=sinks) as emu,
-        Reloader(emu, current, [function], with_fields(watch, on_reload=on_reload)),
+        local_emulator(emulator_config) as emu,
+        Reloader(emu, current, [function], replace(watch, on_reload=on_reload)),
     ):
         while True:
             changed.clear()

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import click
 
-from emulator.cli.group import errors_to_exit_status, image_builder, main, progress
+from emulator.cli.group import errors_to_exit_status, local_emulator, main, progress
 from emulator.cli.loading import load_functions, template_path
 from emulator.cli.options import CPU_LIMIT_OPTION, RETRY_DELAYS_OPTION, parse_delays, template_options
-from emulator.cli.terminal import log_sinks
 
 
 @main.command()
@@ -84,8 +83,6 @@ def serve(
       aws lambda invoke --endpoint-url http://127.0.0.1:3001 --function-name HelloFunction out.json
     """
     with errors_to_exit_status():
-        from emulator.containers.docker import DockerBackend
-        from emulator.facade import Emulator
         from emulator.server import LambdaServer, ServeConfig
         from emulator.template import load_env_vars_file
 
@@ -108,11 +105,8 @@ def serve(
             or os.environ.get("AWS_ENDPOINT_URL"),
             template=path,
         )
-        emulator = Emulator(
-            replace(emulator_config, cpu_limit=cpu_limit),
-            backend=DockerBackend(),
-            images=image_builder(),
-            sink_for=log_sinks(emulator_config.state_dir, served=[f.name for f in loaded.functions.values()]),
+        emulator = local_emulator(
+            replace(emulator_config, cpu_limit=cpu_limit), served=[f.name for f in loaded.functions.values()]
         )
         reload = None
         if watch:
