@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import percentile, timed  # bench/bench.py: run as a script, bench/ is on the path
+from bench import percentile, print_table, timed  # bench/bench.py: run as a script, bench/ is on the path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "sample_functions" / "api" / "template.yaml"
@@ -150,8 +150,6 @@ def main() -> int:
         shutil.rmtree(state_dir, ignore_errors=True)
 
     print(f"\nlambda-emu serve: no-op python3.11 handler, boto3 client, {args.runs} runs per row\n")
-    print(f"| {'what':<56} | {'p50 ms':>8} | {'p99 ms':>8} | {'target':<10} |")
-    print(f"|{'-' * 58}|{'-' * 10}|{'-' * 10}|{'-' * 12}|")
     rows = [
         ("warm invoke through boto3", warm, "<= 2 ms"),
         ("  floor: boto3 call of an operation that does no work", sdk_floor, ""),
@@ -159,11 +157,14 @@ def main() -> int:
         ("Event accept through boto3 (202, stored durably)", event, "<= 5 ms"),
         ("  Event accept over raw HTTP", raw_event, ""),
     ]
-    for label, samples, target in rows:
-        print(
-            f"| {label:<56} | {statistics.median(samples):>8.2f} | {percentile(samples, 0.99):>8.2f} "
-            f"| {target:<10} |"
-        )
+    print_table(
+        ("what", "p50 ms", "p99 ms", "target"),
+        (56, 8, 10),
+        (
+            (label, statistics.median(samples), percentile(samples, 0.99), target)
+            for label, samples, target in rows
+        ),
+    )
     over = statistics.median(warm) - statistics.median(sdk_floor)
     print(f"\nwarm invoke through boto3 minus the boto3 floor: {over:.2f} ms (p50)")
     print(f"sequential throughput (one boto3 client): {sequential:,.0f} invokes/s")

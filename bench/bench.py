@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +19,20 @@ TEMPLATE = ROOT / "sample_functions" / "template.yaml"
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def print_table(
+    heads: tuple[str, str, str, str],
+    widths: tuple[int, int, int],
+    rows: Iterable[tuple[str, float, float, str]],
+) -> None:
+    """A Markdown table of (what, figure, figure, target) rows, the figures in ms to two decimals;
+    `widths`: of the label, of each figure and of the target."""
+    label, figure, target = widths
+    print(f"| {heads[0]:<{label}} | {heads[1]:>{figure}} | {heads[2]:>{figure}} | {heads[3]:<{target}} |")
+    print(f"|{'-' * (label + 2)}|{'-' * (figure + 2)}|{'-' * (figure + 2)}|{'-' * (target + 2)}|")
+    for what, first, second, goal in rows:
+        print(f"| {what:<{label}} | {first:>{figure}.2f} | {second:>{figure}.2f} | {goal:<{target}} |")
 
 
 def timed(action: Callable[[], object], runs: int) -> list[float]:
@@ -145,10 +159,7 @@ def main() -> int:
     print(
         f"\nlambda-emu bench: python3.11 echo handler, {args.cold_runs} cold / {args.warm_runs} warm runs\n"
     )
-    print(f"| {'what':<52} | {'median ms':>10} | {'p99/max ms':>10} | {'target':<12} |")
-    print(f"|{'-' * 54}|{'-' * 12}|{'-' * 12}|{'-' * 14}|")
-    for label, median, tail, target in rows:
-        print(f"| {label:<52} | {median:>10.2f} | {tail:>10.2f} | {target:<12} |")
+    print_table(("what", "median ms", "p99/max ms", "target"), (52, 10, 12), rows)
     ratio = statistics.median(cold) / statistics.median(floor)
     print(
         f"\ncold invoke / docker-run floor: {ratio:.2f}x   "

@@ -12,15 +12,14 @@ import json
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from api_bench import start_server as serve
+from api_bench import start_server
 
-from bench import percentile  # bench/bench.py: run as a script, bench/ is on the path
+from bench import percentile, print_table  # bench/bench.py: run as a script, bench/ is on the path
 from emulator.reloader import QUIET_SECONDS
 
 TARGET_MS = 500.0
@@ -34,10 +33,6 @@ Resources:
       Runtime: python3.11
 """
 HANDLER = "def handler(event, context):\n    return {{'version': {version}}}\n"
-
-
-def start_server(project: Path) -> tuple[subprocess.Popen[bytes], str]:
-    return serve(project / ".lambda-emu", template=project / "template.yaml")
 
 
 class Invoker:
@@ -85,7 +80,7 @@ def main() -> int:
     handler = project / "src" / "app.py"
     handler.write_text(HANDLER.format(version=0))
     (project / "template.yaml").write_text(TEMPLATE)
-    process, url = start_server(project)
+    process, url = start_server(project / ".lambda-emu", template=project / "template.yaml")
     invoker = Invoker(url)
     try:
         invoker.version()  # the first invoke: a cold start, nothing to reload
@@ -103,15 +98,18 @@ def main() -> int:
         shutil.rmtree(project, ignore_errors=True)
 
     print(f"\nlambda-emu hot reload: python3.11 handler saved {args.edits} times under a live serve\n")
-    print(f"| {'what':<52} | {'median ms':>10} | {'p90 ms':>10} | {'target':<12} |")
-    print(f"|{'-' * 54}|{'-' * 12}|{'-' * 12}|{'-' * 14}|")
     rows = [
         ("file saved -> next invoke returns the new result", samples, f"<= {TARGET_MS:.0f} ms"),
         ("floor: that invoke alone (cold start, new code)", colds, ""),
     ]
-    for label, values, target in rows:
-        median, p90 = statistics.median(values), percentile(values, 0.9)
-        print(f"| {label:<52} | {median:>10.2f} | {p90:>10.2f} | {target:<12} |")
+    print_table(
+        ("what", "median ms", "p90 ms", "target"),
+        (52, 10, 12),
+        (
+            (label, statistics.median(values), percentile(values, 0.9), target)
+            for label, values, target in rows
+        ),
+    )
     overhead = statistics.median(t - c for t, c in zip(samples, colds, strict=True))
     print(
         f"\nreload overhead (saved -> reloaded, median): {overhead:.0f} ms; "
