@@ -66,7 +66,8 @@ def opt_dir(layers: Sequence[Path], state_dir: Path) -> Path | None:
     return publish(target, fill)
 
 
-_tree_digests: dict[tuple[str, str], str] = {}
+# folder → (signature of its entries, digest): one entry per folder however often it changes (hot reload).
+_tree_digests: dict[str, tuple[str, str]] = {}
 _tree_lock = threading.Lock()
 
 
@@ -78,9 +79,9 @@ def content_digest(path: Path) -> str:
     entries = sorted(_walk(path))
     signature = hashlib.sha256(repr(entries).encode()).hexdigest()
     with _tree_lock:
-        known = _tree_digests.get((str(path), signature))
-    if known is not None:
-        return known
+        known = _tree_digests.get(str(path))
+    if known is not None and known[0] == signature:
+        return known[1]
     digest = hashlib.sha256()
     for relative, mode, _size, _mtime, link in entries:
         digest.update(f"{relative}\0{mode:o}\0{link}\0".encode())
@@ -88,10 +89,10 @@ def content_digest(path: Path) -> str:
             with (path / relative).open("rb") as stream:
                 while chunk := stream.read(1 << 20):
                     digest.update(chunk)
-    known = digest.hexdigest()[:16]
+    value = digest.hexdigest()[:16]
     with _tree_lock:
-        _tree_digests[(str(path), signature)] = known
-    return known
+        _tree_digests[str(path)] = (signature, value)
+    return value
 
 
 def _walk(folder: Path) -> list[tuple[str, int, int, int, str | None]]:
