@@ -163,22 +163,23 @@ def _unsent_reply(pending: PendingInvocation) -> RuntimeReply | None:
 
 def _error_type(reply: RuntimeReply) -> str:
     """The error's type as the body names it (Lambda relays the body verbatim), else the header's."""
-    try:
-        body = json.loads(reply.body)
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("errorType"), str) and body["errorType"]:
-        return str(body["errorType"])
-    return reply.error_type or "Unhandled"
+    error_type = _error_field(reply, "errorType")
+    return error_type or reply.error_type or "Unhandled"
 
 
 def _error_message(reply: RuntimeReply) -> str:
+    message = _error_field(reply, "errorMessage")
+    return message if message is not None else reply.body.decode(errors="replace")
+
+
+def _error_field(reply: RuntimeReply, name: str) -> str | None:
+    """A string member of the runtime's JSON error body, when it has one."""
     try:
         body = json.loads(reply.body)
     except ValueError:
-        body = None
-    message = body.get("errorMessage") if isinstance(body, dict) else None
-    return message if isinstance(message, str) else reply.body.decode(errors="replace")
+        return None
+    value = body.get(name) if isinstance(body, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _with_logs(result: InvocationResult, logs: str, init_logs: str) -> InvocationResult:
