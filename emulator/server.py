@@ -155,12 +155,15 @@ class _ReloadedFunctions:
                 self._service.limits.reserve(function.name, function.reserved_concurrency)
         except ConfigError as exc:
             LOG.warning("%s: %s", function.name, exc.message)
-        self._queue.functions = tuple(sorted(self._service.registry.names()))
+        self._deliver_registered()
 
     def remove(self, name: str) -> None:
         self._service.registry.remove(name)
         self._service.limits.unreserve(name)
-        self._queue.functions = tuple(sorted(self._service.registry.names()))
+        self._deliver_registered()
+
+    def _deliver_registered(self) -> None:
+        self._queue.functions = tuple(self._service.registry.names())  # sorted already
 
 
 def lambda_service(
