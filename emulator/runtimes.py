@@ -145,8 +145,7 @@ def get_runtime(runtime_id: str, architecture: str | None = None) -> RuntimeSpec
 
 def runtimes_root() -> Path:
     """The folder of build contexts: the data package DATA_PACKAGE when installed, else the checkout's."""
-    here = Path(__file__).resolve().parent
-    candidates = [here / "runtimes", here.parent / "runtimes"]
+    candidates = [Path(__file__).resolve().parent.parent / "runtimes"]
     try:
         shipped = importlib.resources.files(DATA_PACKAGE)
         if isinstance(shipped, Path):
