@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -85,45 +84,29 @@ def _no_content(operation: Callable[[str], None], request: Request) -> Reply:
     return Reply(204)
 
 
+_CONCURRENCY = path("/2017-10-31/functions/{name}/concurrency")
+_GET_CONCURRENCY = path("/2019-09-30/functions/{name}/concurrency")  # GetFunctionConcurrency's own date
+_EVENT_INVOKE_CONFIG = path("/2019-09-25/functions/{name}/event-invoke-config")
+
 # Invoke first: it is the hot path, matched before any other route is tried.
 _ROUTES: RouteTable = [
     ("POST", path(wire.INVOKE_PATH), _invoke),
     ("POST", path(LOCAL_INVOKE_PATH), _local_invoke),
+    ("PUT", _CONCURRENCY, lambda s, r: _json(200, s.put_concurrency(r.function_name, r.body))),
+    ("GET", _GET_CONCURRENCY, lambda s, r: _json(200, s.get_concurrency(r.function_name))),
+    ("DELETE", _CONCURRENCY, lambda s, r: _no_content(s.delete_concurrency, r)),
     (
         "PUT",
-        re.compile(r"^/2017-10-31/functions/(?P<name>[^/]+)/concurrency$"),
-        lambda s, r: _json(200, s.put_concurrency(r.function_name, r.body)),
-    ),
-    (
-        "GET",
-        re.compile(r"^/2019-09-30/functions/(?P<name>[^/]+)/concurrency$"),
-        lambda s, r: _json(200, s.get_concurrency(r.function_name)),
-    ),
-    (
-        "DELETE",
-        re.compile(r"^/2017-10-31/functions/(?P<name>[^/]+)/concurrency$"),
-        lambda s, r: _no_content(s.delete_concurrency, r),
-    ),
-    (
-        "PUT",
-        re.compile(r"^/2019-09-25/functions/(?P<name>[^/]+)/event-invoke-config$"),
+        _EVENT_INVOKE_CONFIG,
         lambda s, r: _json(200, s.put_event_invoke_config(r.function_name, r.body, merge=False)),
     ),
     (
         "POST",
-        re.compile(r"^/2019-09-25/functions/(?P<name>[^/]+)/event-invoke-config$"),
+        _EVENT_INVOKE_CONFIG,
         lambda s, r: _json(200, s.put_event_invoke_config(r.function_name, r.body, merge=True)),
     ),
-    (
-        "GET",
-        re.compile(r"^/2019-09-25/functions/(?P<name>[^/]+)/event-invoke-config$"),
-        lambda s, r: _json(200, s.get_event_invoke_config(r.function_name)),
-    ),
-    (
-        "DELETE",
-        re.compile(r"^/2019-09-25/functions/(?P<name>[^/]+)/event-invoke-config$"),
-        lambda s, r: _no_content(s.delete_event_invoke_config, r),
-    ),
+    ("GET", _EVENT_INVOKE_CONFIG, lambda s, r: _json(200, s.get_event_invoke_config(r.function_name))),
+    ("DELETE", _EVENT_INVOKE_CONFIG, lambda s, r: _no_content(s.delete_event_invoke_config, r)),
     *management.ROUTES,
     *permissions.ROUTES,
 ]
