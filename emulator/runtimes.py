@@ -198,7 +198,6 @@ class BuildReport:
     base: str  # the image the runtime image is FROM
     built: bool
     base_built: bool = False
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -312,7 +311,7 @@ class ImageBuilder:
             tag = self._build_runtime(spec, base)
             seconds = time.monotonic() - started
             self._say(f"{spec.id}: built {tag} in {seconds:.1f} s")
-            return BuildReport(spec.id, tag, base, built=True, base_built=base_built, seconds=seconds)
+            return BuildReport(spec.id, tag, base, built=True, base_built=base_built)
 
     def list(self) -> builtins.list[RuntimeStatus]:
         """Every supported runtime with the image this builder would use, and whether it exists."""
