@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from emulator.api.routes import Reply, Request, RouteTable, json_reply, path
-from emulator.api.service import LambdaService, _json_object
+from emulator.api.service import LambdaService, json_object
 
 LOG = logging.getLogger(__name__)
 
@@ -43,11 +43,11 @@ def _delete_alias(service: LambdaService, request: Request) -> Reply:
 ROUTES: RouteTable = [
     ("GET", path(FUNCTIONS + "/"), lambda s, r: json_reply(200, s.control.list_functions(r.query))),
     ("GET", path(FUNCTIONS), lambda s, r: json_reply(200, s.control.list_functions(r.query))),
-    ("POST", path(FUNCTIONS), lambda s, r: json_reply(201, s.control.create_function(_json_object(r.body)))),
+    ("POST", path(FUNCTIONS), lambda s, r: json_reply(201, s.control.create_function(json_object(r.body)))),
     (
         "POST",
         path(FUNCTIONS + "/"),
-        lambda s, r: json_reply(201, s.control.create_function(_json_object(r.body))),
+        lambda s, r: json_reply(201, s.control.create_function(json_object(r.body))),
     ),
     ("GET", path(FUNCTION), _get_function),
     ("DELETE", path(FUNCTION), _delete_function),
@@ -62,18 +62,18 @@ ROUTES: RouteTable = [
         "PUT",
         path(FUNCTION + "/configuration"),
         lambda s, r: json_reply(
-            200, s.control.update_function_configuration(r.function_name, _json_object(r.body))
+            200, s.control.update_function_configuration(r.function_name, json_object(r.body))
         ),
     ),
     (
         "PUT",
         path(FUNCTION + "/code"),
-        lambda s, r: json_reply(200, s.control.update_function_code(r.function_name, _json_object(r.body))),
+        lambda s, r: json_reply(200, s.control.update_function_code(r.function_name, json_object(r.body))),
     ),
     (
         "POST",
         path(FUNCTION + "/versions"),
-        lambda s, r: json_reply(201, s.control.publish_version(r.function_name, _json_object(r.body))),
+        lambda s, r: json_reply(201, s.control.publish_version(r.function_name, json_object(r.body))),
     ),
     (
         "GET",
@@ -83,7 +83,7 @@ ROUTES: RouteTable = [
     (
         "POST",
         path(FUNCTION + "/aliases"),
-        lambda s, r: json_reply(201, s.control.create_alias(r.function_name, _json_object(r.body))),
+        lambda s, r: json_reply(201, s.control.create_alias(r.function_name, json_object(r.body))),
     ),
     (
         "GET",
@@ -99,7 +99,7 @@ ROUTES: RouteTable = [
         "PUT",
         path(FUNCTION + "/aliases/{alias}"),
         lambda s, r: json_reply(
-            200, s.control.update_alias(r.function_name, r.params["alias"], _json_object(r.body))
+            200, s.control.update_alias(r.function_name, r.params["alias"], json_object(r.body))
         ),
     ),
     ("DELETE", path(FUNCTION + "/aliases/{alias}"), _delete_alias),

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from emulator import wire
 from emulator.api.routes import Reply, Request, RouteTable, json_reply, path
-from emulator.api.service import LambdaService, _json_object
+from emulator.api.service import LambdaService, json_object
 from emulator.control.policy import Permission, compact, load_principals, render
 from emulator.errors import ConfigError
 
@@ -33,7 +33,7 @@ def add_permission(service: LambdaService, request: Request) -> Reply:
     name, qualifier = _policy_target(service, request)
     if qualifier == wire.LATEST:
         raise ConfigError("We currently do not support adding policies for $LATEST.")
-    body = _json_object(request.body)
+    body = json_object(request.body)
     statement = Permission.from_request(body).statement(service.emulator.config.function_arn(name, qualifier))
     revision_id = body.get("RevisionId")
     service.policies.add(

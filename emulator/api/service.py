@@ -133,7 +133,7 @@ class LambdaService:
     # ---- PutFunctionConcurrency / GetFunctionConcurrency / DeleteFunctionConcurrency
     def put_concurrency(self, function_name: str, body: bytes) -> dict[str, int]:
         name = self.registry.resolve(function_name).function.name
-        amount = _json_object(body).get("ReservedConcurrentExecutions")
+        amount = json_object(body).get("ReservedConcurrentExecutions")
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
             raise ConfigError(
                 "1 validation error detected: Value at 'reservedConcurrentExecutions' failed to satisfy "
@@ -166,7 +166,7 @@ class LambdaService:
     def put_event_invoke_config(self, function_name: str, body: bytes, *, merge: bool) -> dict[str, object]:
         ref = self.registry.resolve(function_name)
         name = ref.function.name
-        fields = _json_object(body)
+        fields = json_object(body)
         current = self.async_config(name)
         # PUT replaces the whole EventInvokeConfig; POST (Update) merges into it. The DLQ is not part of it.
         base = current if merge else AsyncConfig(dead_letter_target=current.dead_letter_target)
@@ -225,7 +225,7 @@ def _invocation_type(value: str | None) -> InvocationType:
         ) from None
 
 
-def _json_object(body: bytes) -> dict[str, Any]:  # values checked by the callers
+def json_object(body: bytes) -> dict[str, Any]:  # values checked by the callers
     try:
         value = json.loads(body or b"{}")
     except ValueError as exc:
