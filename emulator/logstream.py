@@ -162,6 +162,9 @@ class LogStream:
 
     def _open(self, request_id: str, version: str) -> None:
         self._current = request_id
+        self._start(request_id, version)
+
+    def _start(self, request_id: str, version: str) -> None:
         line = start_line(request_id, version)
         self._buffers[request_id].append(line)
         self._emit(line)
@@ -179,9 +182,7 @@ class LogStream:
         with self._cond:
             if request_id not in self._buffers:
                 self._new_buffer(request_id)
-                line = start_line(request_id, version)
-                self._buffers[request_id].append(line)
-                self._emit(line)
+                self._start(request_id, version)
 
     def begin(self, request_id: str, version: str) -> None:
         """The event went out: the invocation's log starts (after any init output still in flight)."""
@@ -226,8 +227,7 @@ class LogStream:
     def note(self, text: str) -> None:
         """A platform line outside any invocation (INIT_REPORT): shown, not kept."""
         with self._cond:
-            for line in text.splitlines(keepends=True):
-                self._emit(line)
+            self._emit(text)
 
     def log_of(self, request_id: str) -> str:
         with self._cond:
