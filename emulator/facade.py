@@ -116,30 +116,26 @@ class Emulator:
         )
 
     def _new_environment(self, function: FunctionConfig) -> Environment:
+        code: str | None = None  # an image function's code is in its image
+        layers = None
         if function.package_type == "Image":
             if function.layers:
                 raise ConfigError(
                     f"Function {function.name} is a container image: Lambda adds no layers to images.",
                     hint="Copy the layer's content into the image instead.",
                 )
-            return Environment(
-                function,
-                self.function_image(function),
-                backend=self._backend,
-                emulator=self.config,
-                code_dir=None,  # the code is in the image
-                sink=self._sink,
-                sink_for=self._sink_for,
-                version=function.version,
-            )
-        check_limits(function)
-        layers = opt_dir(function.layers, self.config.state_dir)
+            image = self.function_image(function)
+        else:
+            check_limits(function)
+            layers = opt_dir(function.layers, self.config.state_dir)
+            image = self.runtime_image(function.runtime, function.architectures[0])
+            code = str(code_dir(function.code_path, self.config.state_dir))
         return Environment(
             function,
-            self.runtime_image(function.runtime, function.architectures[0]),
+            image,
             backend=self._backend,
             emulator=self.config,
-            code_dir=str(code_dir(function.code_path, self.config.state_dir)),
+            code_dir=code,
             opt_dir=str(layers) if layers else None,
             sink=self._sink,
             sink_for=self._sink_for,
