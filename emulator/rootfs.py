@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -60,7 +61,7 @@ class Mmdebstrap:
         arch_option = [f"--arch={arch}"] if arch else []
         command = [exe, *self.options, *arch_option, f"--include={','.join(packages)}", suite, str(dest)]
         LOG.info("running %s", " ".join(command))
-        tail: list[str] = []
+        tail: deque[str] = deque(maxlen=self._TAIL)
         # Its own process group: mmdebstrap's main process ignores signals while a worker runs, so
         # stopping it means signalling the workers too (a terminal's Ctrl-C would reach only us).
         proc = subprocess.Popen(
@@ -75,7 +76,7 @@ class Mmdebstrap:
             assert proc.stderr is not None
             for raw in proc.stderr:
                 line = raw.rstrip()
-                tail = [*tail[-(self._TAIL - 1) :], line]
+                tail.append(line)
                 on_line(line)
             code = proc.wait()
         except BaseException:  # Ctrl-C included: never leave mmdebstrap writing into a removed folder
