@@ -28,18 +28,18 @@ def load_functions(
     *,
     state_dir: Path,
     parameter_overrides: str | None,
-    env_vars: Mapping[str, Mapping[str, str]] | None,
+    env_vars_file: Path | None,
 ) -> Any:
     """(EmulatorConfig, Template): every function the template defines."""
     from emulator.config import EmulatorConfig, host_environ
-    from emulator.template import load_template, parse_parameter_overrides
+    from emulator.template import load_env_vars_file, load_template, parse_parameter_overrides
 
     emulator = EmulatorConfig.from_environ(host_environ(), state_dir=state_dir)
     loaded = load_template(
         template,
         emulator=emulator,
         parameter_overrides=parse_parameter_overrides(parameter_overrides or ""),
-        env_vars=env_vars,
+        env_vars=load_env_vars_file(env_vars_file) if env_vars_file else None,
     )
     return emulator, loaded
 
@@ -58,13 +58,12 @@ def resolve_function(
     from emulator.config import EmulatorConfig, FunctionConfig, host_environ
     from emulator.template import load_env_vars_file
 
-    env_vars = load_env_vars_file(env_vars_file) if env_vars_file else None
     if template is not None or overrides.get("handler") is None:
         emulator, loaded = load_functions(
             template_path(template),
             state_dir=state_dir,
             parameter_overrides=parameter_overrides,
-            env_vars=env_vars,
+            env_vars_file=env_vars_file,
         )
         if name is None:
             if len(loaded.functions) != 1:
@@ -76,6 +75,7 @@ def resolve_function(
         emulator = EmulatorConfig.from_environ(host_environ(), state_dir=state_dir)
         function_name = name or "function"
         variables: dict[str, str] = {}
+        env_vars = load_env_vars_file(env_vars_file) if env_vars_file else None
         if env_vars:
             variables.update(env_vars.get("Parameters", {}))
             variables.update(env_vars.get(function_name, {}))

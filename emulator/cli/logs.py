@@ -108,7 +108,7 @@ def _function_name(name: str, template: Path | None, state_dir: Path) -> tuple[s
     try:
         from emulator.cli.loading import load_functions
 
-        _, loaded = load_functions(path, state_dir=state_dir, parameter_overrides=None, env_vars=None)
+        _, loaded = load_functions(path, state_dir=state_dir, parameter_overrides=None, env_vars_file=None)
         return loaded.function(name).name, True
     except FunctionNotFoundError:
         return name, False

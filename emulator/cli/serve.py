@@ -84,14 +84,13 @@ def serve(
     """
     with errors_to_exit_status():
         from emulator.server import LambdaServer, ServeConfig
-        from emulator.template import load_env_vars_file
 
         path = template_path(template)
         emulator_config, loaded = load_functions(
             path,
             state_dir=ctx.obj["state_dir"],
             parameter_overrides=parameter_overrides,
-            env_vars=load_env_vars_file(env_vars_file) if env_vars_file else None,
+            env_vars_file=env_vars_file,
         )
         config = ServeConfig(
             host=host,

@@ -34,7 +34,6 @@ def template_watch(
     """Watch the functions, the template and the env-vars file; a template change reads the template again
     as the command first read it (`load`, else all its functions)."""
     from emulator.reloader import WatchConfig
-    from emulator.template import load_env_vars_file
 
     def load_all() -> Iterable[FunctionConfig]:
         assert template is not None
@@ -42,7 +41,7 @@ def template_watch(
             template,
             state_dir=state_dir,
             parameter_overrides=parameter_overrides,
-            env_vars=load_env_vars_file(env_vars_file) if env_vars_file else None,
+            env_vars_file=env_vars_file,
         )
         return list(loaded.functions.values())
 
