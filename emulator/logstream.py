@@ -128,14 +128,14 @@ class LogStream:
             self._cond.notify_all()
 
     def _line(self, raw: bytes) -> None:
-        if self._marker is not None and self._marker in raw and not raw.startswith(self._marker):
+        at = raw.find(self._marker) if self._marker is not None else -1
+        if at > 0:
             # A child process may leave a line unfinished on fd 1, so the marker lands mid-line.
-            before, _, after = raw.partition(self._marker)
-            self._line(before)
-            self._line(self._marker + after)
+            self._line(raw[:at])
+            self._line(raw[at:])
             return
-        if self._marker is not None and raw.startswith(self._marker):
-            word, _, arg = raw[len(self._marker) :].decode(errors="replace").partition(" ")
+        if at == 0:  # "<token> READY" or "<token> END <id>"
+            word, _, arg = raw.partition(b" ")[2].decode(errors="replace").partition(" ")
             if word == "READY":
                 self._ready = True
                 if self._start_pending is not None:
