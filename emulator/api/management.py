@@ -15,8 +15,8 @@ FUNCTION = FUNCTIONS + "/{name}"
 
 
 def _get_function(service: LambdaService, request: Request) -> Reply:
-    ref_name = service.registry.parse(request.function_name)[0]
-    reserved = service.limits.reserved(ref_name) if ref_name in service.registry.names() else None
+    # The control plane answers 404 for a function that does not exist, whatever the limits hold.
+    reserved = service.limits.reserved(service.registry.parse(request.function_name)[0])
     answer = service.control.get_function(request.function_name, request.query.get("Qualifier"), reserved)
     return json_reply(200, answer)
 
