@@ -127,7 +127,7 @@ class FunctionStore:
             record = replace(
                 latest,
                 config=config,
-                code_sha256=code.sha256 if code else latest.code_sha256,
+                code_sha256=sha,
                 code_size=code.size if code else latest.code_size,
                 revision_id=new_revision(),
                 state=ACTIVE,
