@@ -12,11 +12,11 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
-from emulator.config import FunctionConfig
+# ImageRecipe and ImageFunctionConfig are configuration (emulator.config); imported from here too.
+from emulator.config import FunctionConfig, ImageFunctionConfig, ImageRecipe  # noqa: F401
 from emulator.containers.engine import LABEL, LABEL_VALUE
 from emulator.containers.images import ImageBackend
 from emulator.errors import ConfigError, ImageError
@@ -178,23 +178,6 @@ def _remove(path: Path) -> None:
 
 
 # ---- container-image functions -------------------------------------------------------------------
-@dataclass(frozen=True)
-class ImageRecipe:
-    """How to build a function's image (SAM's Metadata: DockerContext, Dockerfile, DockerBuildArgs)."""
-
-    context_dir: Path
-    dockerfile: str = "Dockerfile"
-    build_args: Mapping[str, str] = field(default_factory=dict)
-    target: str | None = None  # DockerBuildTarget
-
-
-@dataclass(frozen=True)
-class ImageFunctionConfig(FunctionConfig):
-    """A container-image function whose template says how to build its image when it is missing."""
-
-    recipe: ImageRecipe | None = None
-
-
 def function_image(
     function: FunctionConfig, images: ImageBackend, *, progress: Callable[[str], None] | None = None
 ) -> str:

@@ -19,6 +19,7 @@ MEMORY_RANGE = (128, 10_240)
 TIMEOUT_RANGE = (1, 900)
 EPHEMERAL_RANGE = (512, 10_240)
 ENV_TOTAL_LIMIT = 4 * 1024
+MAX_LAYERS = 5  # a function's layers (contract §3)
 _ENV_KEY = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
 _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _HANDLER = re.compile(r"[^\s]{1,128}")
@@ -62,6 +63,16 @@ class ImageConfig:
     entry_point: tuple[str, ...] | None = None
     command: tuple[str, ...] | None = None
     working_directory: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageRecipe:
+    """How to build a function's image (SAM's Metadata: DockerContext, Dockerfile, DockerBuildArgs)."""
+
+    context_dir: Path
+    dockerfile: str = "Dockerfile"
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None  # DockerBuildTarget
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,13 @@ class FunctionConfig:
     @property
     def log_group_name(self) -> str:
         return f"/aws/lambda/{self.name}"
+
+
+@dataclass(frozen=True)
+class ImageFunctionConfig(FunctionConfig):
+    """A container-image function whose template says how to build its image when it is missing."""
+
+    recipe: ImageRecipe | None = None
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from emulator.code import copy_tree, extract_zip, file_digest, publish, unzipped_size
-from emulator.config import FunctionConfig
+from emulator.config import MAX_LAYERS, FunctionConfig
 from emulator.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
 
-MAX_LAYERS = 5
 MAX_UNZIPPED_BYTES = 262_144_000
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from emulator.code import ImageFunctionConfig, ImageRecipe
-from emulator.config import ImageConfig
+from emulator.config import ImageConfig, ImageFunctionConfig, ImageRecipe
 from emulator.errors import TemplateError
 from emulator.template.reader import ResourceReader
 

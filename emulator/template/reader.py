@@ -10,9 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from emulator.config import AsyncConfig, EmulatorConfig, FunctionConfig
+from emulator.config import MAX_LAYERS, AsyncConfig, EmulatorConfig, FunctionConfig
 from emulator.errors import ConfigError, TemplateError
-from emulator.layers import MAX_LAYERS
 from emulator.template.intrinsics import (
     NO_VALUE,
     Resolver,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.code import FUNCTION_IMAGE_LABEL, ImageFunctionConfig, ImageRecipe, function_image
+from emulator.code import FUNCTION_IMAGE_LABEL, function_image
+from emulator.config import ImageFunctionConfig, ImageRecipe
 from emulator.errors import ImageError
 
 
