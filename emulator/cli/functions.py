@@ -26,7 +26,7 @@ HIDDEN = "****"
 
 
 def _server_url(state_dir: Path, template: Path | None) -> str:
-    from emulator.server import find_server
+    from emulator.api.discovery import find_server
     from emulator.template import find_template
 
     template = template or find_template(Path.cwd())

@@ -114,7 +114,7 @@ def invoke(
         if watch and invocation_type != "RequestResponse":
             raise ConfigError("--watch invokes RequestResponse only; leave out --invocation-type.")
         if use_server and as_served and not parameter_overrides and name and not watch:
-            from emulator.server import find_server
+            from emulator.api.discovery import find_server
 
             url = find_server(state_dir, template_path(template))
             if url is not None:
