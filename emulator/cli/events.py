@@ -64,11 +64,22 @@ def _event_command(service: str, event: str, hidden: bool = False) -> click.Comm
     )
 
 
-def _choices(kind: str, name: str, valid: list[str]) -> click.UsageError:
-    return click.UsageError(f"unknown {kind} {name!r}; choose from: {', '.join(valid)}")
+class _ChoiceGroup(click.Group):
+    """A group whose unknown subcommand is a usage error naming the listed choices."""
+
+    kind = "command"
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        command = self.get_command(ctx, args[0])
+        if command is None:
+            choices = ", ".join(self.list_commands(ctx))
+            raise click.UsageError(f"unknown {self.kind} {args[0]!r}; choose from: {choices}")
+        return args[0], command, args[1:]
 
 
-class _ServiceGroup(click.Group):
+class _ServiceGroup(_ChoiceGroup):
     """One service's events, built from the catalog when asked for; aliases work but are not listed."""
 
     def __init__(self, service: str, events: list[str], alias_events: dict[str, tuple[str, str]]) -> None:
@@ -80,6 +91,7 @@ class _ServiceGroup(click.Group):
         )
         self._events = events
         self._aliases = alias_events
+        self.kind = f"{service} event"
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self._events)
@@ -91,16 +103,10 @@ class _ServiceGroup(click.Group):
             return _event_command(*self._aliases[cmd_name], hidden=True)
         return None
 
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        command = self.get_command(ctx, args[0])
-        if command is None:
-            raise _choices(f"{self.name} event", args[0], self._events)
-        return args[0], command, args[1:]
 
+class _GenerateEventGroup(_ChoiceGroup):
+    kind = "event service"
 
-class _GenerateEventGroup(click.Group):
     def _services(self) -> tuple[dict[str, list[str]], dict[str, dict[str, tuple[str, str]]]]:
         from emulator.events import aliases, catalog
 
@@ -120,14 +126,6 @@ class _GenerateEventGroup(click.Group):
         group = _ServiceGroup(cmd_name, listed.get(cmd_name, []), alias_map.get(cmd_name, {}))
         group.hidden = cmd_name not in listed
         return group
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        command = self.get_command(ctx, args[0])
-        if command is None:
-            raise _choices("event service", args[0], self.list_commands(ctx))
-        return args[0], command, args[1:]
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         from emulator.events import catalog
