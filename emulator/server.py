@@ -77,7 +77,6 @@ class LambdaServer:
         # The control plane's state (functions made through the API, versions, aliases) outlives the server.
         self._store = store = open_store(emulator.config.state_dir)
         self.service = lambda_service(emulator, functions, config, store=store)
-        store.keep_template_functions(function.name for function in functions)
         self.events = event_pipeline(
             self.service, emulator.config.state_dir, config, functions=self.service.registry.names()
         )
@@ -174,6 +173,10 @@ def lambda_service(
 ) -> LambdaService:
     """The Lambda API's operations over `functions` (and `store`'s, when given), reserved concurrency carved
     out of the account's."""
+    functions = list(functions)
+    if store is not None:
+        # Before any reservation is made: a function an earlier template had must not hold one still.
+        store.keep_template_functions(function.name for function in functions)
     registry = FunctionRegistry(emulator.config, functions, store)
     limits = ConcurrencyLimits(config.account_concurrency)
     for name in registry.names():

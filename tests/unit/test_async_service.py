@@ -147,3 +147,21 @@ def test_the_event_invoke_config_set_through_the_api_is_honoured(stack: Stack) -
     # The DLQ is the function's configuration, not the EventInvokeConfig that PUT replaced: it still gets one.
     assert len(read_dead_letters(stack.state, "fn")) == 1
     assert [entry["deliveredTo"] for entry in read_destination_records(stack.state, "fn")] == ["lambda"]
+
+
+def test_a_template_function_gone_since_the_last_serve_keeps_no_reserved_concurrency(tmp_path: Path) -> None:
+    from emulator.control.store import open_store
+    from emulator.server import ServeConfig, lambda_service
+
+    config = EmulatorConfig(state_dir=tmp_path)
+    emulator = FakeEmulator(config)
+    old = FunctionConfig("old", "python3.13", "app.handler", tmp_path, reserved_concurrency=900)
+    store = open_store(tmp_path)
+    lambda_service(emulator, [old], ServeConfig(), store=store)  # type: ignore[arg-type]
+    # The template now has `new` instead, with the same reservation: both would leave too little unreserved.
+    new = FunctionConfig("new", "python3.13", "app.handler", tmp_path, reserved_concurrency=900)
+    service = lambda_service(emulator, [new], ServeConfig(), store=store)  # type: ignore[arg-type]
+    assert service.registry.names() == ["new"]
+    assert service.limits.reserved("old") is None
+    assert service.limits.reserved("new") == 900
+    store.close()
