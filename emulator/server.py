@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emulator.api.discovery import find_server as find_server  # re-exported: the CLI's import of it
 from emulator.api.discovery import remove_discovery, write_discovery
 from emulator.api.http import InvokeApiServer
 from emulator.api.service import LambdaService
