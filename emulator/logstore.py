@@ -60,7 +60,7 @@ class _Writer:
     def write(self, data: bytes, limit: int) -> None:
         if self.size and self.size + len(data) > limit:
             os.close(self.fd)
-            os.replace(self.path, self.path.with_name(self.path.name[: -len(_SUFFIX)] + _ROTATED))
+            os.replace(self.path, _rotated(self.path))
             self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             self.size = 0
         os.write(self.fd, data)
@@ -107,10 +107,7 @@ class LogStore:
 
     def append(self, group: str, stream: str, message: str, timestamp_ms: int | None = None) -> None:
         stamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-        self._append(self.stream_path(group, stream), group, message, stamp)
-
-    def _append(self, path: Path, group: str, message: str, timestamp_ms: int) -> None:
-        self._append_lines(path, group, [message], timestamp_ms)
+        self._append_lines(self.stream_path(group, stream), group, [message], stamp)
 
     def _append_lines(self, path: Path, group: str, messages: list[str], timestamp_ms: int) -> None:
         data = "".join(
@@ -211,8 +208,7 @@ class LogTail:
                 return
             if size < offset:
                 # Rotated since the last poll: the rest of what was read is in the rotated file.
-                rotated = path.with_name(path.name[: -len(_SUFFIX)] + _ROTATED)
-                yield from self._parse(stream, _read_from(rotated, offset))
+                yield from self._parse(stream, _read_from(_rotated(path), offset))
                 offset = 0
             if size == offset:
                 return
@@ -236,6 +232,11 @@ class LogTail:
                 continue
             if matches(self._terms, event.message):
                 yield event
+
+
+def _rotated(path: Path) -> Path:
+    """A stream file's one rotated predecessor: `<stream>.1.jsonl` beside `<stream>.jsonl`."""
+    return path.with_name(path.name[: -len(_SUFFIX)] + _ROTATED)
 
 
 def _read_from(path: Path, offset: int) -> bytes:

@@ -126,7 +126,7 @@ def _printer(colour: bool) -> Any:
         head = f"{format_timestamp(event.timestamp_ms)} {event.stream}"
         if colour:
             head = click.style(head, dim=True)
-        message = "\n".join(as_lines(event.message)) or ""
+        message = "\n".join(as_lines(event.message))
         sys.stdout.write(f"{head} {message}\n")
         sys.stdout.flush()
 
