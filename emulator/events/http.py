@@ -61,14 +61,15 @@ def _query_pairs(query: Query) -> tuple[str, list[tuple[str, str]]]:
     if isinstance(query, str):
         raw = query.removeprefix("?")
         return raw, parse_qsl(raw, keep_blank_values=True)
-    pairs = [(k, v) for k, vs in query.items() for v in ([vs] if isinstance(vs, str) else vs)]
+    pairs = _pairs(query)
     return urlencode(pairs), pairs
 
 
-def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
-    if headers is None:
+def _pairs(values: Headers) -> list[tuple[str, str]]:
+    """(name, value) pairs of a mapping of name to value or values, in order."""
+    if values is None:
         return []
-    return [(k, v) for k, vs in headers.items() for v in ([vs] if isinstance(vs, str) else vs)]
+    return [(k, v) for k, vs in values.items() for v in ([vs] if isinstance(vs, str) else vs)]
 
 
 def _merge_headers(defaults: list[tuple[str, str]], given: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -184,7 +185,7 @@ def api_gateway_proxy(
             ("-".join(p.capitalize() for p in n.split("-")), v)
             for n, v in _request_headers(domain, source_ip, body, text, at)
         ],
-        _header_pairs(headers),
+        _pairs(headers),
     )
     multi_headers = _grouped(header_pairs)
     multi_query = _grouped(query_pairs)
@@ -285,7 +286,7 @@ def http_api_proxy(
     raw_query, query_pairs = _query_pairs(query)
     header_pairs = _merge_headers(
         _request_headers(domain, source_ip, body, text, at),
-        [(n.lower(), v) for n, v in _header_pairs(headers)],
+        [(n.lower(), v) for n, v in _pairs(headers)],
     )
     all_cookies = list(cookies or [])
     for name, value in header_pairs:
