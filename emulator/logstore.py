@@ -178,6 +178,9 @@ class LogStore:
         return LogTail(self, group, since_ms=since_ms, pattern=pattern)
 
 
+_HEAD_BYTES = 64  # a file's first bytes: with its inode, what tells it from a later file
+
+
 class LogTail:
     """Reads a group's streams incrementally: each poll returns the events written since the last one
     (the first poll: everything kept), so following costs a stat per stream when nothing changed."""
@@ -189,36 +192,44 @@ class LogTail:
         self._group = group
         self._since_ms = since_ms
         self._terms = filter_terms(pattern)
-        self._offsets: dict[Path, int] = {}
+        # Read offsets by file, not name: rotation renames the live file (its offset goes with it) and
+        # starts a new one at 0. A file is its inode plus its first bytes (files are append-only), since a
+        # deleted file's inode number is soon given to a new one.
+        self._offsets: dict[tuple[int, int], tuple[bytes, int]] = {}
 
     def poll(self) -> list[LogEvent]:
         found: list[LogEvent] = []
+        present: set[tuple[int, int]] = set()
         for stream, files in self._store._stream_files(self._group).items():
-            for path in files:
-                found.extend(self._read_new(stream, path))
+            for path in files:  # the rotated file first: its tail is older than the live file
+                found.extend(self._read_new(stream, path, present))
+        for gone in self._offsets.keys() - present:
+            del self._offsets[gone]
         found.sort(key=lambda event: event.timestamp_ms)  # stable: a stream's own order is kept
         return found
 
-    def _read_new(self, stream: str, path: Path) -> Iterator[LogEvent]:
-        offset = self._offsets.get(path, 0)
+    def _read_new(self, stream: str, path: Path, present: set[tuple[int, int]]) -> list[LogEvent]:
         try:
-            size = path.stat().st_size
-            if self._since_ms is not None and offset == 0 and _mtime(path) * 1000 < self._since_ms:
-                self._offsets[path] = size  # nothing in it is recent enough: skip it unread
-                return
-            if size < offset:
-                # Rotated since the last poll: the rest of what was read is in the rotated file.
-                yield from self._parse(stream, _read_from(_rotated(path), offset))
-                offset = 0
-            if size == offset:
-                return
-            data = _read_from(path, offset)
-        except FileNotFoundError:  # pruned or rotated meanwhile
-            self._offsets.pop(path, None)
-            return
+            with path.open("rb") as file:  # opened first: a rename meanwhile cannot mix two files up
+                status = os.fstat(file.fileno())
+                key = (status.st_dev, status.st_ino)
+                present.add(key)
+                head = os.pread(file.fileno(), _HEAD_BYTES, 0)
+                known_head, offset = self._offsets.get(key, (b"", 0))
+                if not head.startswith(known_head):
+                    offset = 0  # another file under a reused inode number
+                if self._since_ms is not None and offset == 0 and status.st_mtime * 1000 < self._since_ms:
+                    self._offsets[key] = (head, status.st_size)  # nothing recent enough: skip it unread
+                    return []
+                if status.st_size <= offset:
+                    return []
+                file.seek(offset)
+                data = file.read()
+        except FileNotFoundError:  # pruned or rotated away meanwhile
+            return []
         complete = data[: data.rfind(b"\n") + 1]  # a line being written is read at the next poll
-        self._offsets[path] = offset + len(complete)
-        yield from self._parse(stream, complete)
+        self._offsets[key] = (head, offset + len(complete))
+        return list(self._parse(stream, complete))
 
     def _parse(self, stream: str, data: bytes) -> Iterator[LogEvent]:
         for line in data.splitlines():
@@ -237,15 +248,6 @@ class LogTail:
 def _rotated(path: Path) -> Path:
     """A stream file's one rotated predecessor: `<stream>.1.jsonl` beside `<stream>.jsonl`."""
     return path.with_name(path.name[: -len(_SUFFIX)] + _ROTATED)
-
-
-def _read_from(path: Path, offset: int) -> bytes:
-    try:
-        with path.open("rb") as file:
-            file.seek(offset)
-            return file.read()
-    except FileNotFoundError:
-        return b""
 
 
 def _mtime(path: Path) -> float:

@@ -182,3 +182,15 @@ def test_a_bad_since_is_a_config_error_with_a_hint() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_since("yesterday-ish")
     assert caught.value.hint and "10m" in caught.value.hint
+
+
+def test_following_across_many_rotations_yields_each_event_once(tmp_path: Path) -> None:
+    store = LogStore(tmp_path, max_stream_bytes=200)
+    tail = store.tail(GROUP)
+    seen: list[str] = []
+    for n in range(40):
+        store.append(GROUP, STREAM_A, f"m{n:02d}", 1000 + n)
+        if n % 3 == 2:  # a poll every third event: rotations happen between polls
+            seen += [e.message for e in tail.poll()]
+    seen += [e.message for e in tail.poll()]
+    assert seen == [f"m{n:02d}" for n in range(40)]
