@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Collection, Iterator
@@ -23,6 +24,7 @@ EXIT_FUNCTION_ERROR = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command its pipe's reader left
 
 
 def _fail(exc: LambdaEmuError) -> NoReturn:
@@ -49,6 +51,11 @@ def errors_to_exit_status() -> Iterator[None]:
         _fail(exc)
     except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise  # click's own usage errors and exits: it reports them
+    except BrokenPipeError:
+        # The reader of our output went away (`lambda-emu logs NAME | head`): stop quietly, as Unix tools
+        # do, with SIGPIPE's status; stdout goes to /dev/null so the interpreter's last flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     except Exception as exc:
         # A bug or an unwrapped library error: one line and a hint here, the traceback under --debug.
         LOG.debug("unexpected error", exc_info=True)

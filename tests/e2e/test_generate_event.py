@@ -107,3 +107,16 @@ def test_readme_pipe_into_invoke() -> None:
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)["event"]["Records"][0]
     assert record["s3"]["bucket"]["name"] == "photos" and record["s3"]["object"]["key"] == "cat+1.jpg"
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    # `lambda-emu generate-event … | head -0`, made certain: the pipe's reader is gone before any output.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    assert EXE, "lambda-emu is not installed (make install)"
+    done = subprocess.run(
+        [EXE, "generate-event", "s3", "put"], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60
+    )
+    os.close(write_end)
+    assert done.returncode == 141  # as a shell reports a command whose pipe's reader left (128 + SIGPIPE)
+    assert done.stderr == ""  # no traceback, no "unexpected error"
