@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 # ImageRecipe and ImageFunctionConfig are configuration (emulator.config); imported from here too.
-from emulator.config import FunctionConfig, ImageFunctionConfig, ImageRecipe  # noqa: F401
+from emulator.config import FunctionConfig, ImageFunctionConfig
 from emulator.containers.engine import LABEL, LABEL_VALUE
 from emulator.containers.images import ImageBackend
 from emulator.errors import ConfigError, ImageError

@@ -11,8 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.code import ImageFunctionConfig, ImageRecipe
-from emulator.config import AsyncConfig, FunctionConfig, ImageConfig
+from emulator.config import AsyncConfig, FunctionConfig, ImageConfig, ImageFunctionConfig, ImageRecipe
 from emulator.control.model import AliasRecord, FunctionRecord
 from emulator.control.vault import EnvironmentVault
 
