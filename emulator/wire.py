@@ -18,7 +18,10 @@ H_TENANT_ID = "Lambda-Runtime-Aws-Tenant-Id"
 H_FUNCTION_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 
 # The Invoke API (contract §5): its path and headers, request and response.
-INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
+FUNCTIONS_PATH = "/2015-03-31/functions"  # the management API's functions (contract §8)
+FUNCTION_PATH = FUNCTIONS_PATH + "/{name}"
+CONFIGURATION_PATH = FUNCTION_PATH + "/configuration"
+INVOKE_PATH = FUNCTION_PATH + "/invocations"
 X_INVOCATION_TYPE = "X-Amz-Invocation-Type"
 X_LOG_TYPE = "X-Amz-Log-Type"
 X_CLIENT_CONTEXT = "X-Amz-Client-Context"

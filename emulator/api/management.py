@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 
+from emulator import wire
 from emulator.api.routes import Reply, Request, RouteTable, json_reply, path
 from emulator.api.service import LambdaService, json_object
 
 LOG = logging.getLogger(__name__)
 
-FUNCTIONS = "/2015-03-31/functions"
-FUNCTION = FUNCTIONS + "/{name}"
+FUNCTIONS = wire.FUNCTIONS_PATH
+FUNCTION = wire.FUNCTION_PATH
 
 
 def _get_function(service: LambdaService, request: Request) -> Reply:
@@ -53,14 +54,14 @@ ROUTES: RouteTable = [
     ("DELETE", path(FUNCTION), _delete_function),
     (
         "GET",
-        path(FUNCTION + "/configuration"),
+        path(wire.CONFIGURATION_PATH),
         lambda s, r: json_reply(
             200, s.control.get_function_configuration(r.function_name, r.query.get("Qualifier"))
         ),
     ),
     (
         "PUT",
-        path(FUNCTION + "/configuration"),
+        path(wire.CONFIGURATION_PATH),
         lambda s, r: json_reply(
             200, s.control.update_function_configuration(r.function_name, json_object(r.body))
         ),

@@ -19,9 +19,6 @@ from emulator.errors import ConfigError, LambdaEmuError
 
 LOG = logging.getLogger(__name__)
 
-FUNCTIONS_PATH = "/2015-03-31/functions/"
-FUNCTION_PATH = "/2015-03-31/functions/{name}"
-CONFIGURATION_PATH = "/2015-03-31/functions/{name}/configuration"
 HIDDEN = "****"
 
 
@@ -133,7 +130,7 @@ def list_functions(ctx: click.Context, template: Path | None, as_json: bool) -> 
         marker: str | None = None
         while True:  # ListFunctions is paginated: follow NextMarker to the end
             query = "?" + urlencode({"Marker": marker}) if marker else ""
-            page = _call(url, "GET", FUNCTIONS_PATH + query)
+            page = _call(url, "GET", wire.FUNCTIONS_PATH + "/" + query)
             found.extend(page.get("Functions") or [])
             marker = page.get("NextMarker")
             if not marker:
@@ -166,7 +163,7 @@ def show_function(
     """
     with errors_to_exit_status():
         url = _server_url(ctx.obj["state_dir"], template)
-        answer = _call(url, "GET", FUNCTION_PATH.format(name=quote(name, safe="")))
+        answer = _call(url, "GET", wire.FUNCTION_PATH.format(name=quote(name, safe="")))
         configuration = _masked(answer.get("Configuration") or {}, show_values)
         if as_json:
             click.echo(json.dumps({**answer, "Configuration": configuration}, indent=2))
@@ -234,7 +231,7 @@ def update_function(
         if not changes and not env and not unset_env:
             raise ConfigError("Nothing to update.", hint="Give --memory-size, --timeout, --env K=V, ….")
         url = _server_url(ctx.obj["state_dir"], template)
-        path = CONFIGURATION_PATH.format(name=quote(name, safe=""))
+        path = wire.CONFIGURATION_PATH.format(name=quote(name, safe=""))
         current = _call(url, "GET", path)
         if env or unset_env:
             # Lambda replaces the whole Environment; this command changes only the variables named.
