@@ -76,7 +76,7 @@ def content_digest(path: Path) -> str:
     if not path.is_dir():
         return file_digest(path)
     entries = sorted(_walk(path))
-    signature = hashlib.sha256(repr(entries).encode()).hexdigest()
+    signature = _signature(entries)
     with _tree_lock:
         known = _tree_digests.get(str(path))
     if known is not None and known[0] == signature:
@@ -92,6 +92,16 @@ def content_digest(path: Path) -> str:
     with _tree_lock:
         _tree_digests[str(path)] = (signature, value)
     return value
+
+
+def tree_signature(folder: Path) -> str:
+    """What changes whenever a file under `folder` is added, removed, renamed, rewritten or chmodded
+    (names, modes, sizes, mtimes, link targets): a stat walk, no file read."""
+    return _signature(sorted(_walk(folder)))
+
+
+def _signature(entries: list[tuple[str, int, int, int, str | None]]) -> str:
+    return hashlib.sha256(repr(entries).encode()).hexdigest()
 
 
 def _walk(folder: Path) -> list[tuple[str, int, int, int, str | None]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emulator.errors import ConfigError
+from emulator.layers import tree_signature
 
 LOG = logging.getLogger(__name__)
 
@@ -68,11 +69,23 @@ def from_local(path_text: str) -> CodePackage:
     return describe(path)
 
 
+# folder → (its tree signature, its package): a template's functions often share one code folder, and every
+# start and template reload describes each of them again.
+_described: dict[Path, tuple[str, CodePackage]] = {}
+
+
 def describe(path: Path) -> CodePackage:
-    """CodeSha256 and CodeSize of the code at `path` (a folder: of its deterministic zip)."""
+    """CodeSha256 and CodeSize of the code at `path` (a folder: of its deterministic zip, zipped again
+    only when a file under it changed)."""
     if path.is_dir():
+        signature = tree_signature(path)
+        known = _described.get(path)
+        if known is not None and known[0] == signature:
+            return known[1]
         data = folder_zip(path)
-        return CodePackage(path, sha256_b64(data), len(data))
+        package = CodePackage(path, sha256_b64(data), len(data))
+        _described[path] = (signature, package)
+        return package
     try:
         data = path.read_bytes()
     except OSError as exc:
