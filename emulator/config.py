@@ -148,7 +148,7 @@ class FunctionConfig:
 
     @property
     def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.name}"
+        return log_group_name(self.name)
 
 
 @dataclass(frozen=True)
@@ -224,6 +224,11 @@ def validate_environment(variables: Mapping[str, str]) -> None:
             f"Lambda was unable to configure your environment variables because the environment variables "
             f"you have provided exceeded the 4KB limit. String measured: {total} bytes."
         )
+
+
+def log_group_name(function_name: str) -> str:
+    """Lambda's default log group of a function."""
+    return f"/aws/lambda/{function_name}"
 
 
 def log_stream_name(date: str, version: str, instance_id: str) -> str:

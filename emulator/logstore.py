@@ -42,11 +42,6 @@ class LogEvent:
     message: str
 
 
-def group_name(function_name: str) -> str:
-    """Lambda's default log group of a function."""
-    return f"/aws/lambda/{function_name}"
-
-
 class _Writer:
     """One stream's file, opened for appending without a Python buffer: each event is one write(2), so a
     tailing reader sees it at once and no fsync is needed (a crash of the emulator loses nothing written)."""

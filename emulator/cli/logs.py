@@ -62,13 +62,14 @@ def logs(
       lambda-emu logs HelloFunction --follow            # and new events until Ctrl-C
     """
     with errors_to_exit_status():
-        from emulator.logstore import LogStore, group_name, parse_since
+        from emulator.config import log_group_name
+        from emulator.logstore import LogStore, parse_since
 
         state_dir: Path = ctx.obj["state_dir"]
         store = LogStore.of_state_dir(state_dir)
         since_ms = parse_since(since) if since else None
         function_name, known = _function_name(name, template, state_dir)
-        group = group_name(function_name)
+        group = log_group_name(function_name)
         if not store.has_group(group) and not (follow and known):
             with_logs = ", ".join(g.rsplit("/", 1)[-1] for g in store.groups()) or "none"
             raise ConfigError(

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.config import FunctionConfig, log_stream_name
+from emulator.config import FunctionConfig, log_group_name, log_stream_name
 from emulator.errors import ConfigError
-from emulator.logstore import LogStore, filter_terms, format_timestamp, group_name, matches, parse_since
+from emulator.logstore import LogStore, filter_terms, format_timestamp, matches, parse_since
 from emulator.logstream import LogOrigin
 
 STREAM_A = "2026/11/23/[$LATEST]" + "a" * 32
@@ -22,7 +22,7 @@ GROUP = "/aws/lambda/Fn"
 
 def test_group_and_stream_names_are_lambdas() -> None:
     assert (
-        group_name("Fn")
+        log_group_name("Fn")
         == "/aws/lambda/Fn"
         == FunctionConfig("Fn", "python3.11", "a.b", Path(".")).log_group_name
     )
