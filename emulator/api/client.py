@@ -9,6 +9,7 @@ import logging
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from emulator import wire
@@ -63,13 +64,20 @@ def invoke_through(
     )
 
 
-def _error_of(status: int, code: str | None, body: bytes) -> LambdaEmuError:
-    """The server's error answer as the exception the emulator would have raised running the call here."""
+def error_fields(status: int, body: bytes) -> tuple[str, dict[str, Any]]:
+    """An error answer's message and fields, as Lambda writes them ({"Type", "message"} or "Message")."""
     try:
         fields = json.loads(body)
     except ValueError:
         fields = {}
-    message = fields.get("message") or fields.get("Message") or f"HTTP {status}"
+    if not isinstance(fields, dict):
+        fields = {}
+    return str(fields.get("message") or fields.get("Message") or f"HTTP {status}"), fields
+
+
+def _error_of(status: int, code: str | None, body: bytes) -> LambdaEmuError:
+    """The server's error answer as the exception the emulator would have raised running the call here."""
+    message, fields = error_fields(status, body)
     if status == 429:
         return ThrottledError(fields.get("Reason", "ConcurrentInvocationLimitExceeded"))
     if status < 500 and code:

@@ -52,12 +52,10 @@ def _call(url: str, method: str, path: str, body: dict[str, Any] | None = None) 
         with urllib.request.urlopen(request, timeout=120) as response:
             answer = response.read()
     except urllib.error.HTTPError as exc:
+        from emulator.api.client import error_fields
+
         code = (exc.headers.get(wire.X_ERROR_TYPE) or "ServiceException").split(":")[0]
-        try:
-            fields = json.loads(exc.read())
-        except ValueError:
-            fields = {}
-        message = fields.get("message") or fields.get("Message") or f"HTTP {exc.code}"
+        message, _ = error_fields(exc.code, exc.read())
         if exc.code < 500:
             raise ConfigError(f"{code}: {message}") from None
         raise LambdaEmuError(f"{code}: {message}") from None
