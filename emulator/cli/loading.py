@@ -23,27 +23,6 @@ def template_path(template: Path | None) -> Path:
     return template
 
 
-def load_functions(
-    template: Path,
-    *,
-    state_dir: Path,
-    parameter_overrides: str | None,
-    env_vars_file: Path | None,
-) -> Any:
-    """(EmulatorConfig, Template): every function the template defines."""
-    from emulator.config import EmulatorConfig, host_environ
-    from emulator.template import load_env_vars_file, load_template, parse_parameter_overrides
-
-    emulator = EmulatorConfig.from_environ(host_environ(), state_dir=state_dir)
-    loaded = load_template(
-        template,
-        emulator=emulator,
-        parameter_overrides=parse_parameter_overrides(parameter_overrides or ""),
-        env_vars=load_env_vars_file(env_vars_file) if env_vars_file else None,
-    )
-    return emulator, loaded
-
-
 def resolve_function(
     name: str | None,
     *,
@@ -59,6 +38,8 @@ def resolve_function(
     from emulator.template import load_env_vars_file
 
     if template is not None or overrides.get("handler") is None:
+        from emulator.template import load_functions
+
         emulator, loaded = load_functions(
             template_path(template),
             state_dir=state_dir,

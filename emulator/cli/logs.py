@@ -107,7 +107,7 @@ def _function_name(name: str, template: Path | None, state_dir: Path) -> tuple[s
     if path is None:
         return name, False
     try:
-        from emulator.cli.loading import load_functions
+        from emulator.template import load_functions
 
         _, loaded = load_functions(path, state_dir=state_dir, parameter_overrides=None, env_vars_file=None)
         return loaded.function(name).name, True

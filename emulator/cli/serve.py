@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from emulator.cli.group import errors_to_exit_status, local_emulator, main, progress
-from emulator.cli.loading import load_functions, template_path
+from emulator.cli.loading import template_path
 from emulator.cli.options import CPU_LIMIT_OPTION, RETRY_DELAYS_OPTION, parse_delays, template_options
 
 
@@ -84,6 +84,7 @@ def serve(
     """
     with errors_to_exit_status():
         from emulator.server import LambdaServer, ServeConfig
+        from emulator.template import load_functions
 
         path = template_path(template)
         emulator_config, loaded = load_functions(

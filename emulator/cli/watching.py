@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emulator.cli.group import progress
-from emulator.cli.loading import load_functions
 
 if TYPE_CHECKING:
     from emulator.config import FunctionConfig
@@ -34,6 +33,7 @@ def template_watch(
     """Watch the functions, the template and the env-vars file; a template change reads the template again
     as the command first read it (`load`, else all its functions)."""
     from emulator.reloader import WatchConfig
+    from emulator.template import load_functions
 
     def load_all() -> Iterable[FunctionConfig]:
         assert template is not None

@@ -101,22 +101,19 @@ class LambdaSession:
             return self._emulator, self._template
 
     def _open(self) -> tuple[Template, Emulator]:
-        from emulator.config import EmulatorConfig, host_environ
         from emulator.containers.docker import DockerBackend
         from emulator.facade import Emulator
         from emulator.logstore import LogStore
         from emulator.runtimes import local_image_builder
-        from emulator.template import load_env_vars_file, load_template, parse_parameter_overrides
+        from emulator.template import load_functions
 
         settings = self._settings()
-        config = EmulatorConfig.from_environ(
-            host_environ(), state_dir=settings.state_dir, cpu_limit=settings.cpu_limit
-        )
-        template = load_template(
+        config, template = load_functions(
             settings.template,
-            emulator=config,
-            parameter_overrides=parse_parameter_overrides(settings.parameter_overrides),
-            env_vars=load_env_vars_file(settings.env_vars) if settings.env_vars else None,
+            state_dir=settings.state_dir,
+            parameter_overrides=settings.parameter_overrides,
+            env_vars_file=settings.env_vars,
+            cpu_limit=settings.cpu_limit,
         )
         # A runtime image is built once, on the first invocation needing it; its progress goes to the log.
         images = local_image_builder(progress=lambda message: LOG.info("%s", message))

@@ -7,7 +7,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from emulator.template.loader import Template, load_template
+    from emulator.template.loader import Template, load_functions, load_template
     from emulator.template.overrides import load_env_vars_file, parse_parameter_overrides
     from emulator.template.source import find_template
 
@@ -16,12 +16,20 @@ if TYPE_CHECKING:
 _HOMES = {
     "Template": "loader",
     "load_template": "loader",
+    "load_functions": "loader",
     "load_env_vars_file": "overrides",
     "parse_parameter_overrides": "overrides",
     "find_template": "source",
 }
 
-__all__ = ["Template", "find_template", "load_env_vars_file", "load_template", "parse_parameter_overrides"]
+__all__ = [
+    "Template",
+    "find_template",
+    "load_env_vars_file",
+    "load_functions",
+    "load_template",
+    "parse_parameter_overrides",
+]
 
 
 def __getattr__(name: str) -> Any:

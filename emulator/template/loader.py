@@ -50,6 +50,30 @@ class Template:
         )
 
 
+def load_functions(
+    template: Path,
+    *,
+    state_dir: Path,
+    parameter_overrides: str | None,
+    env_vars_file: Path | None,
+    cpu_limit: bool = True,
+) -> tuple[EmulatorConfig, Template]:
+    """The emulator's configuration (from this machine's environment) and every function the template
+    defines, with SAM's parameter overrides ("K=V K2=V2") and env-vars file applied: what `invoke`,
+    `serve`, a template reload and the pytest plugin each start from."""
+    from emulator.config import host_environ
+    from emulator.template.overrides import load_env_vars_file, parse_parameter_overrides
+
+    emulator = EmulatorConfig.from_environ(host_environ(), state_dir=state_dir, cpu_limit=cpu_limit)
+    loaded = load_template(
+        template,
+        emulator=emulator,
+        parameter_overrides=parse_parameter_overrides(parameter_overrides or ""),
+        env_vars=load_env_vars_file(env_vars_file) if env_vars_file else None,
+    )
+    return emulator, loaded
+
+
 def load_template(
     path: Path,
     *,
