@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from concurrent.futures import TimeoutError as FutureTimeout
 
 from emulator import wire
 from emulator.config import FunctionConfig
@@ -31,6 +30,7 @@ class Invoker:
         try:
             return self._run(env, function, invocation)
         finally:
+            env.api.settle()  # the runtime connection the reply came on is read again
             self._pool.release(env)
 
     def _run(self, env: Environment, function: FunctionConfig, invocation: Invocation) -> InvocationResult:
@@ -61,12 +61,7 @@ class Invoker:
             pending = env.submit(invocation, invoke_started=invoke_started)
             pending.wait_started(pending.timeout_s)
         start = pending.invoke_started or time.monotonic()
-        try:
-            reply: RuntimeReply | None = pending.future.result(
-                timeout=max(0.0, start + pending.timeout_s - time.monotonic())
-            )
-        except FutureTimeout:
-            reply = None
+        reply = pending.wait_reply(max(0.0, start + pending.timeout_s - time.monotonic()))
         memory = env.max_memory_used_mb()  # read before any reset: a killed container's cgroup is gone
         init_ms = env.take_init_duration_ms()
         if init_report:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import select
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from emulator import wire
 from emulator.errors import RuntimeApiError
@@ -59,10 +62,26 @@ class PendingInvocation:
     # invoke phase runs under the function's timeout); None: the phase starts at hand-out.
     invoke_started: float | None = None
     _handed_out: threading.Event = field(default_factory=threading.Event)
+    # The connection the event went out on, when the submitting thread wrote it: `wait_reply` reads the
+    # runtime's answer from it directly.
+    _connection: RuntimeConnection | None = None
+    _waker: Callable[[], None] | None = None  # set while a thread serves `_connection`
 
     def wait_started(self, timeout: float) -> bool:
         """Wait until the runtime took the event or the invocation already ended; False on timeout."""
         return self._handed_out.wait(timeout)
+
+    def wait_reply(self, timeout: float) -> RuntimeReply | None:
+        """The runtime's reply, or None when `timeout` seconds pass first. The one way to wait for it: an
+        event written by the submitting thread is answered on a connection only this call reads."""
+        deadline = time.monotonic() + timeout
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.serve(self, deadline)
+        try:
+            return self.future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            return None
 
     def finish(self, reply: RuntimeReply) -> bool:
         """Complete once; later replies (e.g. an exit after a response) are ignored."""
@@ -70,20 +89,34 @@ class PendingInvocation:
             return False
         self.future.set_result(reply)
         self._handed_out.set()  # wake anyone still waiting for the start
+        waker = self._waker
+        if waker is not None:
+            waker()  # a thread reading the event's connection: the reply came another way
         return True
 
 
-# Writes the reply of a parked /next: the event, or None when the environment was reset or closed.
-EventWriter = Callable[["PendingInvocation | None"], None]
+class RuntimeConnection(Protocol):
+    """A runtime's connection whose GET /next is parked. It has no reader while parked: the thread that
+    submits the next event writes it and then reads the runtime's answer itself, so the reply reaches the
+    waiting Invoke without a hop between threads."""
 
+    def ended(self) -> bool:
+        """The runtime closed the connection while it waited (checked before an event goes out)."""
 
-def _write_event(parked: EventWriter | None, pending: PendingInvocation | None) -> None:
-    if parked is None:
-        return
-    try:
-        parked(pending)
-    except OSError as exc:  # the runtime is gone: its exit ends the invocation (fail_outstanding)
-        LOG.debug("the runtime's /next connection is gone: %s", exc)
+    def deliver(self, pending: PendingInvocation | None) -> bool:
+        """Write the event (or, for None, the error of a reset or close, which ends the connection);
+        False when the connection is gone."""
+
+    def serve(self, pending: PendingInvocation, deadline: float) -> None:
+        """Answer the runtime's requests on this connection until `pending` has its reply, the connection
+        ends or `deadline` (monotonic) passes."""
+
+    def settle(self) -> None:
+        """The invocation is over: take the runtime's next GET /next here when it already came (parked
+        again), else give the connection back to its own thread."""
+
+    def release(self) -> None:
+        """Give the connection back to its own thread, which reads it again."""
 
 
 def _error_json(error_type: str, message: str) -> bytes:
@@ -104,7 +137,8 @@ class RuntimeApi:
     ) -> None:
         self._lock = threading.Lock()  # nothing waits on the state: a parked /next is a callback
         self._state = ApiState.INITIALIZING
-        self._parked: EventWriter | None = None  # the runtime's /next, waiting for an event
+        self._parked: RuntimeConnection | None = None  # the runtime's /next, waiting for an event
+        self._lent: RuntimeConnection | None = None  # an event went out on it; settled after the call
         self._pending: PendingInvocation | None = None
         self._current: PendingInvocation | None = None
         self._finished: deque[str] = deque(maxlen=64)
@@ -130,12 +164,26 @@ class RuntimeApi:
                 pending.finish(self.init_error)
                 return pending
             parked = self._unpark()
-            if parked is None:
-                self._pending = pending  # taken by the runtime's next /next
-                return pending
-            self._hand_out(pending)
-        _write_event(parked, pending)
+            if parked is None or parked.ended():
+                self._pending = pending  # taken by the runtime's next /next (a new runtime's, if it died)
+            else:
+                self._hand_out(pending)
+                self._lent = pending._connection = parked
+        if parked is None:
+            return pending
+        if pending._connection is None:
+            parked.release()  # its thread reads the end of the connection and finishes
+        elif not parked.deliver(pending):
+            pending._connection = None  # the runtime is gone: its exit ends the invocation
         return pending
+
+    def settle(self) -> None:
+        """An invocation is over: the connection its event went out on is read again (see
+        RuntimeConnection.settle). Called once the caller has the reply, whatever it was."""
+        with self._lock:
+            lent, self._lent = self._lent, None
+        if lent is not None:
+            lent.settle()
 
     def fail_outstanding(self, reply: RuntimeReply) -> None:
         """The runtime is gone (exit, kill): end whatever invocation it held or was about to get."""
@@ -153,20 +201,30 @@ class RuntimeApi:
             self._current = self._pending = None
             self.init_error = None
             parked = self._unpark()
-        _write_event(parked, None)
+            lent, self._lent = self._lent, None
+        self._end(parked, lent)
 
     def close(self) -> None:
         with self._lock:
             self._state = ApiState.CLOSED
             parked = self._unpark()
-        _write_event(parked, None)
+            lent, self._lent = self._lent, None
+        self._end(parked, lent)
+
+    @staticmethod
+    def _end(parked: RuntimeConnection | None, lent: RuntimeConnection | None) -> None:
+        """After a reset or close: the parked /next gets the error; a lent connection goes home."""
+        if parked is not None:
+            parked.deliver(None)
+        if lent is not None and lent is not parked:
+            lent.release()
 
     # ---- the runtime's side, one method per endpoint
-    def next_invocation(self, deliver: EventWriter) -> PendingInvocation | None:
+    def next_invocation(self, connection: RuntimeConnection) -> PendingInvocation | None:
         """GET /runtime/invocation/next. With an event waiting, it is handed out and returned: the caller
-        replies. Otherwise the request is parked and None returned: the thread that submits the next event
-        hands it out and calls `deliver` with it, writing the reply itself (no thread hop between the Invoke
-        and the runtime), and a reset or close calls `deliver(None)`."""
+        replies. Otherwise the connection is parked and None returned: the thread that submits the next
+        event delivers it and serves the connection until the reply (RuntimeConnection), and a reset or
+        close delivers None."""
         with self._lock:
             if self._state is ApiState.INVOKING:
                 raise RuntimeApiError(
@@ -178,12 +236,14 @@ class RuntimeApi:
                 self._state = ApiState.IDLE
                 if self._on_ready is not None:
                     self._on_ready(time.monotonic())
-            if self._pending is None:
-                self._parked = deliver
-                return None
-            pending, self._pending = self._pending, None
-            self._hand_out(pending)
-            return pending
+            if self._pending is not None:
+                pending, self._pending = self._pending, None
+                self._hand_out(pending)
+                return pending
+            displaced, self._parked = self._parked, connection
+        if displaced is not None and displaced is not connection:
+            displaced.release()  # a second /next took its place: its thread reads it again, unanswered
+        return None
 
     def _hand_out(self, pending: PendingInvocation) -> None:
         """Under the lock: the event goes out now; its deadline starts from when the invoke started."""
@@ -199,14 +259,14 @@ class RuntimeApi:
             self._on_handout(pending.invocation.request_id)
         pending._handed_out.set()
 
-    def drop_parked(self, deliver: EventWriter) -> None:
-        """The parked /next's connection ended (the runtime died waiting): an event submitted now waits for
-        a new runtime instead of going to a dead one."""
+    def drop_parked(self, connection: RuntimeConnection) -> None:
+        """The parked /next's connection ended: an event submitted now waits for a new runtime instead of
+        going to a dead one."""
         with self._lock:
-            if self._parked == deliver:
+            if self._parked is connection:
                 self._parked = None
 
-    def _unpark(self) -> EventWriter | None:
+    def _unpark(self) -> RuntimeConnection | None:
         """Under the lock: the parked /next, taken (a reset or close answers it with a 500)."""
         parked, self._parked = self._parked, None
         return parked
@@ -239,11 +299,30 @@ class RuntimeApi:
             pending.finish(reply)
 
 
+# How long `settle` may spend reading a request that has begun to arrive (the runtime's next /next).
+_SETTLE_READ_S = 1.0
+
+
 class _Handler(QuickHandler):
+    """One runtime connection. Its own thread reads it, except while its GET /next is parked: then the
+    connection is lent (RuntimeConnection) and this thread waits until it is given back."""
+
     server: _HttpServer
 
+    def setup(self) -> None:
+        super().setup()
+        self._home_thread = threading.get_ident()
+        self._home = threading.Event()  # set when the connection is given back to this thread
+        self._reparked = False  # a borrowing thread parked the runtime's next /next itself
+        self._serving = 0  # ident of the thread in `serve`
+        self._wake_r: socket.socket | None = None  # wakes `serve` when the reply came another way
+        self._wake_w: socket.socket | None = None
+
     def finish(self) -> None:
-        self.server.api.drop_parked(self._write_event)
+        self.server.api.drop_parked(self)
+        for sock in (self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()
         super().finish()
 
     def _reply_error(self, exc: RuntimeApiError) -> None:
@@ -253,14 +332,92 @@ class _Handler(QuickHandler):
         if self.path != wire.PATH_NEXT:
             self.reply(404, _error_json("NotFound", "Not found"))
             return
+        at_home = threading.get_ident() == self._home_thread
+        if at_home:
+            self._home.clear()
         try:
-            pending = self.server.api.next_invocation(self._write_event)
+            pending = self.server.api.next_invocation(self)
         except RuntimeApiError as exc:
             self._write_error(exc)
             return
         if pending is not None:
             self._write_event(pending)
-        # else parked: this thread goes back to reading the connection; the submitter writes the event.
+        elif at_home:
+            self._home.wait()  # parked: the connection is lent until given back
+        else:
+            self._reparked = True
+
+    # ---- RuntimeConnection: called by other threads while the /next is parked
+    def ended(self) -> bool:
+        sock = self.connection
+        try:
+            # select first: a socket with a timeout would wait that long in recv, even with MSG_DONTWAIT.
+            return bool(select.select([sock], [], [], 0)[0]) and sock.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def deliver(self, pending: PendingInvocation | None) -> bool:
+        try:
+            self._write_event(pending)
+        except OSError as exc:
+            LOG.debug("the runtime's /next connection is gone: %s", exc)
+            self.release()
+            return False
+        if pending is None:
+            self.release()
+        return pending is not None
+
+    def serve(self, pending: PendingInvocation, deadline: float) -> None:
+        sock = self.connection
+        if self._wake_r is None:
+            self._wake_r, self._wake_w = socket.socketpair()
+        self._serving = threading.get_ident()
+        pending._waker = self._wake_serving
+        try:
+            while not pending.future.done() and not self.close_connection:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                ready, _, _ = select.select([sock, self._wake_r], [], [], remaining)
+                if self._wake_r in ready:
+                    self._wake_r.recv(64)
+                elif ready:
+                    sock.settimeout(remaining)  # a request begun but never finished cannot pass the deadline
+                    self.handle_one_request()
+        finally:
+            pending._waker = None
+            self._serving = 0
+
+    def _wake_serving(self) -> None:
+        if self._serving and threading.get_ident() != self._serving and self._wake_w is not None:
+            try:
+                self._wake_w.send(b"x")
+            except OSError:
+                pass
+
+    def settle(self) -> None:
+        self._reparked = False
+        try:
+            if not self.close_connection and select.select([self.connection], [], [], 0)[0]:
+                self.connection.settimeout(_SETTLE_READ_S)
+                self.handle_one_request()  # the runtime asked for its next event already: park it here
+        except OSError as exc:
+            LOG.debug("runtime connection ended: %s", exc)
+            self.close_connection = True
+        if self._reparked and not self.close_connection:
+            self._blocking()  # parked again, with no reader until the next event is delivered
+        else:
+            self.release()
+
+    def release(self) -> None:
+        self._blocking()
+        self._home.set()
+
+    def _blocking(self) -> None:
+        try:
+            self.connection.settimeout(None)
+        except OSError:
+            pass
 
     def _write_event(self, pending: PendingInvocation | None) -> None:
         if pending is None:

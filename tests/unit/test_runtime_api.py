@@ -229,13 +229,27 @@ def test_unknown_path_is_404(server: RuntimeApiServer) -> None:
 
 
 def test_one_keep_alive_connection_serves_many_invocations(server: RuntimeApiServer) -> None:
+    """As the invoker drives it: submit, wait for the reply (read by the waiting thread when the event went
+    out on a parked /next), then settle; whether the next /next was parked yet or not."""
     conn = connect(server)
+    replies: list[RuntimeReply | None] = []
+
+    def invoke(n: int) -> None:
+        pending = server.api.submit(Invocation(json.dumps({"n": n}).encode(), ARN), 3)
+        replies.append(pending.wait_reply(3))
+        if n % 2:
+            time.sleep(0.01)  # the runtime's next /next is in: settle parks it on this thread
+        server.api.settle()
+
     for n in range(20):
-        threading.Timer(0.001, server.api.submit, (Invocation(json.dumps({"n": n}).encode(), ARN), 3)).start()
+        submitter = threading.Timer(0.001 * (n % 3), invoke, (n,))
+        submitter.start()
         status, headers, body = call(conn, "GET", wire.PATH_NEXT)
         assert json.loads(body) == {"n": n}
         rid = headers[wire.H_REQUEST_ID]
-        assert call(conn, "POST", f"{wire.INVOCATION_PREFIX}{rid}/response", b"null")[0] == 202
+        assert call(conn, "POST", f"{wire.INVOCATION_PREFIX}{rid}/response", json.dumps(n).encode())[0] == 202
+        submitter.join(5)
+    assert [json.loads(r.body) for r in replies if r is not None] == list(range(20))
 
 
 def test_exit_of_the_runtime_ends_the_outstanding_invocation(server: RuntimeApiServer) -> None:

@@ -792,7 +792,8 @@ def test_round_trips_through_the_emulators_runtime_api(launch: Launch) -> None:
         replies: list[RuntimeReply] = []
         for payload in (b'"hi"', b'"fail"', b'"big"', b'"again"'):
             pending = server.api.submit(Invocation(payload, ARN, request_id=f"id-{len(replies)}"), 30)
-            replies.append(pending.future.result(WAIT_S))
+            replies.append(pending.wait_reply(WAIT_S))
+            server.api.settle()
         assert [r.kind for r in replies] == [
             ReplyKind.RESPONSE,
             ReplyKind.ERROR,
