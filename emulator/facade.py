@@ -8,6 +8,7 @@ import binascii
 import json
 import logging
 import threading
+import weakref
 from pathlib import Path
 
 from emulator import wire
@@ -54,6 +55,8 @@ class Emulator:
         self._lock = threading.Lock()
         self._pool = EnvironmentPool(self._new_environment)
         self._invoker = Invoker(self._pool)
+        # Configurations already validated, by identity (they are frozen): not checked again per invoke.
+        self._validated: weakref.WeakValueDictionary[int, FunctionConfig] = weakref.WeakValueDictionary()
         if sweep_leftovers:
             removed = backend.remove_stale(is_stale)
             # Containers first: a leftover disk is unmounted once nothing uses it.
@@ -186,7 +189,9 @@ class Emulator:
 
     def invoke(self, function: FunctionConfig, invocation: Invocation) -> InvocationResult:
         """A RequestResponse invocation: run it, return what Lambda would (errors are results)."""
-        return self._invoker.invoke(function.validate(), invocation)
+        if self._validated.get(id(function)) is not function:  # a configuration is checked once
+            self._validated[id(function)] = function.validate()
+        return self._invoker.invoke(function, invocation)
 
     def environments(self) -> list[Environment]:
         return self._pool.environments()

@@ -42,6 +42,9 @@ class LogEvent:
     message: str
 
 
+_json_string = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
 class _Writer:
     """One stream's file, opened for appending without a Python buffer: each event is one write(2), so a
     tailing reader sees it at once and no fsync is needed (a crash of the emulator loses nothing written)."""
@@ -105,8 +108,9 @@ class LogStore:
         self._append_lines(self.stream_path(group, stream), group, [message], stamp)
 
     def _append_lines(self, path: Path, group: str, messages: list[str], timestamp_ms: int) -> None:
+        # json.dumps({"timestamp": …, "message": …}) byte for byte, without building a dict per line.
         data = "".join(
-            json.dumps({"timestamp": timestamp_ms, "message": message}) + "\n" for message in messages
+            f'{{"timestamp": {timestamp_ms}, "message": {_json_string(message)}}}\n' for message in messages
         ).encode()
         with self._lock:
             writer = self._open.get(path)

@@ -106,6 +106,10 @@ class LogStream:
         self._ended: set[str] = set()
         self._init: list[str] = []
         self._last_data = time.monotonic()
+        # An invocation's START, not yet written to the sink: it goes out with the invocation's first
+        # output or its END and REPORT (a quick, quiet invocation's lines reach the sink in one write),
+        # or when `flush_start` is called (the invoker does, once an invocation has run a while).
+        self._held_start = ""
 
     # ---- the reader's side
     def feed(self, data: bytes, source: int = 0) -> None:
@@ -154,7 +158,9 @@ class LogStream:
         self._emit(text)
 
     def _emit(self, text: str) -> None:
-        if self._sink is not None:
+        if self._held_start:
+            text, self._held_start = self._held_start + text, ""
+        if self._sink is not None and text:
             try:
                 self._sink(text)
             except Exception:  # a broken terminal must not break the environment
@@ -167,7 +173,13 @@ class LogStream:
     def _start(self, request_id: str, version: str) -> None:
         line = start_line(request_id, version)
         self._buffers[request_id].append(line)
-        self._emit(line)
+        self._emit("")  # an earlier START still held goes out first
+        self._held_start = line
+
+    def flush_start(self) -> None:
+        """Write a held START to the sink now (an invocation that runs a while shows it has started)."""
+        with self._cond:
+            self._emit("")
 
     # ---- the environment's and invoker's side
     def _new_buffer(self, request_id: str) -> None:

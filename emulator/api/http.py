@@ -8,8 +8,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from emulator import wire
@@ -143,18 +142,23 @@ class _Handler(QuickHandler):
     server: _ApiHttpServer
 
     def _handle(self, method: str) -> None:
-        with self.server.in_flight():
+        self.server.enter()
+        try:
             self._route(method)
+        finally:
+            self.server.leave()
 
     def _route(self, method: str) -> None:
-        url = urlsplit(self.path)
-        query = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        if "?" in self.path or "#" in self.path:
+            url = urlsplit(self.path)
+            url_path, query = url.path, {key: values[-1] for key, values in parse_qs(url.query).items()}
+        else:
+            url_path, query = self.path, {}
         body = self.read_body(_MAX_BODY)
-        request_id = str(uuid.uuid4())
-        found = _find_route(method, url.path)
+        found = _find_route(method, url_path)
         if found is None:
             unknown = b'{"Type":"User","message":"Unknown operation"}'
-            self._send(Reply(404, unknown, {wire.X_ERROR_TYPE: "UnknownOperationException"}), request_id)
+            self._send(Reply(404, unknown, {wire.X_ERROR_TYPE: "UnknownOperationException"}))
             return
         route, params = found
         try:
@@ -164,15 +168,18 @@ class _Handler(QuickHandler):
                     f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
                     error_code="RequestEntityTooLargeException",
                 )
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            request = Request(params.get("name", ""), query, headers, body, params)
+            # QuickHandler's headers are keyed by lower-case name already.
+            request = Request(params.get("name", ""), query, self.headers, body, params)  # type: ignore[arg-type]
             reply = route(self.server.service, request)
         except Exception as exc:  # every failure becomes Lambda's error shape, never a dropped connection
             reply = error_reply(exc)
-        self._send(reply, request_id)
+        self._send(reply)
 
-    def _send(self, reply: Reply, request_id: str) -> None:
-        headers = {wire.X_REQUEST_ID: request_id, **(reply.headers or {})}
+    def _send(self, reply: Reply) -> None:
+        """The reply, with a request id of its own unless it carries one (an Invoke's is the invocation's)."""
+        headers = reply.headers or {}
+        if wire.X_REQUEST_ID not in headers:
+            headers = {wire.X_REQUEST_ID: str(uuid.uuid4()), **headers}
         self.reply(reply.status, reply.body, headers)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
@@ -195,15 +202,15 @@ class _ApiHttpServer(TrackingHttpServer):
         self._busy = 0
         self._idle = threading.Condition()
 
-    @contextmanager
-    def in_flight(self) -> Iterator[None]:
+    # enter/leave around each request, not a context manager: a generator-based one costs more per call.
+    def enter(self) -> None:
         with self._idle:
             self._busy += 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._busy -= 1
+
+    def leave(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            if not self._busy:
                 self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:

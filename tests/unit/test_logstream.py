@@ -20,7 +20,8 @@ def test_init_output_comes_before_start_even_when_the_event_goes_out_first() -> 
     stream.feed(b"importing\n")
     stream.begin("r1", "$LATEST")  # hand-out can overtake init output still in flight
     stream.feed(b"more init\n" + marker("READY") + b"in handler\n" + marker("END r1"))
-    assert seen == ["importing\n", "more init\n", start_line("r1", "$LATEST"), "in handler\n"]
+    # (START reaches the sink with the invocation's first output: one write)
+    assert "".join(seen) == "importing\nmore init\n" + start_line("r1", "$LATEST") + "in handler\n"
     assert stream.init_output() == "importing\nmore init\n"
     assert stream.wait_end("r1", 1) == start_line("r1", "$LATEST") + "in handler\n"
 
@@ -144,3 +145,26 @@ def test_a_marker_after_an_unfinished_line_is_still_recognised() -> None:
     stream.feed(b"child wrote no newline" + marker("END r1"))
     assert stream.wait_end("r1", 0.5).endswith("child wrote no newline\n")
     assert not any(TOKEN in line for line in seen)
+
+
+def test_a_quiet_invocations_start_reaches_the_sink_with_its_end_in_one_write() -> None:
+    seen: list[str] = []
+    stream = LogStream(marker=TOKEN, sink=seen.append)
+    stream.feed(marker("READY"))
+    stream.begin("r1", "$LATEST")
+    assert seen == []  # held: nothing written yet
+    assert stream.log_of("r1") == start_line("r1", "$LATEST")  # but the invocation's log has it
+    stream.feed(marker("END r1"))
+    stream.platform("r1", "END RequestId: r1\n")
+    assert seen == [start_line("r1", "$LATEST") + "END RequestId: r1\n"]
+
+
+def test_flush_start_writes_a_held_start_at_once_and_only_once() -> None:
+    seen: list[str] = []
+    stream = LogStream(marker=TOKEN, sink=seen.append)
+    stream.feed(marker("READY"))
+    stream.begin("r1", "$LATEST")
+    stream.flush_start()
+    stream.flush_start()
+    stream.feed(b"working\n")
+    assert seen == [start_line("r1", "$LATEST"), "working\n"]
