@@ -75,9 +75,8 @@ class PendingInvocation:
         """The runtime's reply, or None when `timeout` seconds pass first. The one way to wait for it: an
         event written by the submitting thread is answered on a connection only this call reads."""
         deadline = time.monotonic() + timeout
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.serve(self, deadline)
+        if self._connection is not None:
+            self._connection.serve(self, deadline)  # returns at once once the reply is in
         try:
             return self.future.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
@@ -135,7 +134,7 @@ class RuntimeApi:
         on_ready: Callable[[float], None] | None = None,
         on_handout: Callable[[str], None] | None = None,
     ) -> None:
-        self._lock = threading.Lock()  # nothing waits on the state: a parked /next is a callback
+        self._lock = threading.Lock()  # nothing waits on the state: a parked /next is a connection object
         self._state = ApiState.INITIALIZING
         self._parked: RuntimeConnection | None = None  # the runtime's /next, waiting for an event
         self._lent: RuntimeConnection | None = None  # an event went out on it; settled after the call
@@ -154,6 +153,9 @@ class RuntimeApi:
     def submit(
         self, invocation: Invocation, timeout_s: float, *, invoke_started: float | None = None
     ) -> PendingInvocation:
+        """Queue an invocation, or deliver it at once to a parked /next. The caller waits for the reply
+        with `pending.wait_reply` (which reads the runtime's answer when the event went out here) and then
+        calls `settle`."""
         pending = PendingInvocation(invocation, timeout_s, invoke_started=invoke_started)
         with self._lock:
             if self._state is ApiState.CLOSED:
@@ -175,6 +177,9 @@ class RuntimeApi:
             parked.release()  # its thread reads the end of the connection and finishes
         elif not parked.deliver(pending):
             pending._connection = None  # the runtime is gone: its exit ends the invocation
+            with self._lock:
+                if self._lent is parked:
+                    self._lent = None  # released by deliver: its own thread reads it again
         return pending
 
     def settle(self) -> None:
