@@ -71,7 +71,3 @@ class ConcurrencyLimits:
                 if unreserved_running >= unreserved_pool:
                     raise ThrottledError("ConcurrentInvocationLimitExceeded")
             self._running[function] = running + 1
-
-    def running(self, function: str) -> int:
-        with self._lock:
-            return self._running.get(function, 0)

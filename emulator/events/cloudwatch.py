@@ -10,6 +10,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from emulator import wire
+from emulator.config import log_stream_name
 from emulator.events import ids
 from emulator.events.catalog import sample_event
 
@@ -83,7 +85,7 @@ def cloudwatch_logs(
         "messageType": "DATA_MESSAGE",
         "owner": account_id or ids.default_account(),
         "logGroup": log_group,
-        "logStream": log_stream or f"{at:%Y/%m/%d}/[$LATEST]{ids.lower_hex(32)}",
+        "logStream": log_stream or log_stream_name(f"{at:%Y/%m/%d}", wire.LATEST, ids.lower_hex(32)),
         "subscriptionFilters": [filter_name],
         "logEvents": [
             {"id": ids.digits(56), "timestamp": stamp + i, "message": m} for i, m in enumerate(messages)
