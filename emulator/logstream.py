@@ -265,4 +265,5 @@ class LogStream:
             self._open_sources = set(range(self._sources))
             self._current = None
             self._start_pending = None
+            self._held_start = ""  # an unfinished invocation's START: not glued to the new init output
             self._init = []

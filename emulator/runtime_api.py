@@ -387,8 +387,15 @@ class _Handler(QuickHandler):
                 if self._wake_r in ready:
                     self._wake_r.recv(64)
                 elif ready:
-                    sock.settimeout(remaining)  # a request begun but never finished cannot pass the deadline
-                    self.handle_one_request()
+                    # A request begun but never finished cannot outlast the invocation's own deadline (not
+                    # this call's: a caller may wait in slices, and a request can straddle two).
+                    ends = (pending.invoke_started or time.monotonic()) + pending.timeout_s
+                    sock.settimeout(max(0.001, ends - time.monotonic()))
+                    try:
+                        self.handle_one_request()
+                    except OSError as exc:  # reset by the runtime: its exit ends the invocation
+                        LOG.debug("runtime connection ended: %s", exc)
+                        self.close_connection = True
         finally:
             pending._waker = None
             self._serving = 0

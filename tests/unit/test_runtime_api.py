@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -276,3 +278,46 @@ def test_close_stops_the_server_at_once() -> None:
     assert time.monotonic() - started < 1.0
     with pytest.raises(OSError):
         call(connect(server), "GET", wire.PATH_NEXT)
+
+
+def _parked_runtime(server: RuntimeApiServer) -> socket.socket:
+    host, port = server.address.split(":")
+    runtime = socket.create_connection((host, int(port)), timeout=10)
+    runtime.sendall(f"GET {wire.PATH_NEXT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    deadline = time.monotonic() + 5
+    while server.api._parked is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return runtime
+
+
+def test_a_response_arriving_across_the_waiters_slices_is_read_whole(server: RuntimeApiServer) -> None:
+    """The invoker waits in slices (START goes live after 100 ms): a POST begun in one slice and finished in
+    the next is still read, under the invocation's own deadline."""
+    runtime = _parked_runtime(server)
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    runtime.recv(65536)  # the event
+    rid = pending.invocation.request_id
+    head = f"POST {wire.INVOCATION_PREFIX}{rid}/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n"
+    threading.Timer(0.05, runtime.sendall, (head.encode(),)).start()
+    threading.Timer(0.3, runtime.sendall, (b'"k',)).start()
+    reply = pending.wait_reply(0.1) or pending.wait_reply(2.5)
+    server.api.settle()
+    assert reply is not None and reply.kind is ReplyKind.RESPONSE and reply.body == b'"k'
+    runtime.close()
+
+
+def test_a_runtime_resetting_its_connection_mid_wait_is_no_exception_for_the_waiter(
+    server: RuntimeApiServer,
+) -> None:
+    runtime = _parked_runtime(server)
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    runtime.recv(65536)
+    rid = pending.invocation.request_id
+    runtime.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    head = f"POST {wire.INVOCATION_PREFIX}{rid}/response HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n"
+    runtime.sendall(head.encode() + b"{")
+    runtime.close()  # RST mid-body
+    threading.Timer(0.2, server.api.fail_outstanding, (RuntimeReply(ReplyKind.EXITED),)).start()
+    reply = pending.wait_reply(2)
+    server.api.settle()
+    assert reply is not None and reply.kind is ReplyKind.EXITED
