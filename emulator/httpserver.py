@@ -93,12 +93,16 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
         LOG.debug("%s: " + format, self.server.name, *args)
 
     def reply(self, status: int, body: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
-        """Headers and body in one write, so they leave in one segment."""
-        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
-        all_headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
-        all_headers.update(headers or {})
-        lines += [f"{name}: {value}" for name, value in all_headers.items()]
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        """Headers and body in one write, so they leave in one segment. JSON unless `headers` name another
+        Content-Type; the length is always the body's."""
+        head = f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\nContent-Length: {len(body)}\r\n"
+        if headers is None or "Content-Type" not in headers:
+            head += "Content-Type: application/json\r\n"
+        if headers:
+            head += "".join(
+                [f"{name}: {value}\r\n" for name, value in headers.items() if name != "Content-Length"]
+            )
+        self.wfile.write((head + "\r\n").encode("latin-1") + body)
 
     def read_body(self, limit: int) -> bytes | None:
         """The request body, or None (after draining it) when it is larger than `limit`."""
