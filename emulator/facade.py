@@ -19,7 +19,7 @@ from emulator.containers import ContainerBackend, tmpdisk
 from emulator.containers.images import ImageBackend
 from emulator.environment import Environment, RuntimeImage, owner_of_disk
 from emulator.errors import ConfigError
-from emulator.invoker import Invoker
+from emulator.invoker import Answered, Invoker
 from emulator.layers import check_limits, opt_dir
 from emulator.logstream import LineSink, SinkFactory
 from emulator.models import Invocation, InvocationResult
@@ -187,11 +187,14 @@ class Emulator:
             client_context=client_context,
         )
 
-    def invoke(self, function: FunctionConfig, invocation: Invocation) -> InvocationResult:
-        """A RequestResponse invocation: run it, return what Lambda would (errors are results)."""
+    def invoke(
+        self, function: FunctionConfig, invocation: Invocation, *, answered: Answered | None = None
+    ) -> InvocationResult:
+        """A RequestResponse invocation: run it, return what Lambda would (errors are results). `answered`
+        gets the caller's answer before the invocation's bookkeeping is done (Invoker.invoke)."""
         if self._validated.get(id(function)) is not function:  # a configuration is checked once
             self._validated[id(function)] = function.validate()
-        return self._invoker.invoke(function, invocation)
+        return self._invoker.invoke(function, invocation, answered=answered)
 
     def environments(self) -> list[Environment]:
         return self._pool.environments()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from emulator import wire
 from emulator.config import FunctionConfig
@@ -24,19 +25,37 @@ _LOG_GRACE_S = 2.0
 _LIVE_START_S = 0.1
 
 
+# Replies the runtime posted (a response, or a function error it reported): the environment lives on.
+_POSTED = (ReplyKind.RESPONSE, ReplyKind.ERROR, ReplyKind.TOO_LARGE)
+# Told the caller's answer before the invocation's bookkeeping is done (see Invoker.invoke).
+Answered = Callable[[InvocationResult], None]
+
+
 class Invoker:
     def __init__(self, pool: EnvironmentPool) -> None:
         self._pool = pool
 
-    def invoke(self, function: FunctionConfig, invocation: Invocation) -> InvocationResult:
+    def invoke(
+        self, function: FunctionConfig, invocation: Invocation, *, answered: Answered | None = None
+    ) -> InvocationResult:
+        """Run the invocation and return its whole result (REPORT figures and logs included).
+
+        `answered`, when given, is called with the result as soon as the runtime has posted its response or
+        function error: payload, error, Duration and version, but no memory figure and no logs yet. A caller
+        that answers from it (the Invoke API without LogType=Tail) does not wait for the bookkeeping that
+        follows: reading the cgroup, writing END and REPORT, and taking the runtime's next /next. Lambda too
+        returns the response before it writes the REPORT line. Timeouts, crashes and init failures are only
+        returned."""
         env = self._pool.acquire(function)
         try:
-            return self._run(env, function, invocation)
+            return self._run(env, function, invocation, answered)
         finally:
             env.api.settle()  # the runtime connection the reply came on is read again
             self._pool.release(env)
 
-    def _run(self, env: Environment, function: FunctionConfig, invocation: Invocation) -> InvocationResult:
+    def _run(
+        self, env: Environment, function: FunctionConfig, invocation: Invocation, answered: Answered | None
+    ) -> InvocationResult:
         request_id = invocation.request_id
         warm = env.warm
         pending = env.submit(invocation)
@@ -65,6 +84,12 @@ class Invoker:
             pending.wait_started(pending.timeout_s)
         start = pending.invoke_started or time.monotonic()
         reply = _wait_reply(env, pending, start + pending.timeout_s)
+        if answered is not None and reply is not None and reply.kind in _POSTED and pending.invoke_started:
+            self._pool.answered(env)  # a call arriving now waits for this environment, not a cold start
+            try:
+                answered(_early_result(reply, request_id, start, function, env.version))
+            except Exception:  # the caller's trouble: this invocation's bookkeeping still has to finish
+                LOG.exception("answering invocation %s failed", request_id)
         memory = env.max_memory_used_mb()  # read before any reset: a killed container's cgroup is gone
         init_ms = env.take_init_duration_ms()
         if init_report:
@@ -86,10 +111,8 @@ class Invoker:
         else:
             duration_ms = (reply.received_at - start) * 1000 if pending.invoke_started else 0.0
             payload, error_type = reply.body, None
-            if reply.kind is ReplyKind.RESPONSE:
-                env.finished()
-            elif reply.kind in (ReplyKind.ERROR, ReplyKind.TOO_LARGE):
-                error_type = _error_type(reply)
+            if reply.kind in _POSTED:
+                error_type = None if reply.kind is ReplyKind.RESPONSE else _error_type(reply)
                 env.finished()
             elif reply.kind is ReplyKind.INIT_ERROR:
                 error_type = _error_type(reply)
@@ -120,9 +143,7 @@ class Invoker:
             request_id=request_id,
             payload=payload,
             error_type=error_type,
-            content_type=reply.content_type
-            if reply and reply.kind is ReplyKind.RESPONSE
-            else "application/json",
+            content_type=_content_type(reply),
             duration_ms=duration_ms,
             init_duration_ms=init_ms,
             memory_size_mb=function.memory_size,
@@ -149,6 +170,28 @@ class Invoker:
         if reply.kind is ReplyKind.EXITED:
             return init_report_line(env.init_elapsed_ms(), "error", wire.E_EXIT)
         return ""
+
+
+def _early_result(
+    reply: RuntimeReply, request_id: str, start: float, function: FunctionConfig, version: str
+) -> InvocationResult:
+    """The result of a posted reply as the caller sees it, before the REPORT figures are read."""
+    return InvocationResult(
+        request_id=request_id,
+        payload=reply.body,
+        error_type=None if reply.kind is ReplyKind.RESPONSE else _error_type(reply),
+        content_type=_content_type(reply),
+        duration_ms=(reply.received_at - start) * 1000,
+        memory_size_mb=function.memory_size,
+        executed_version=version,
+    )
+
+
+def _content_type(reply: RuntimeReply | None) -> str:
+    """A response's own Content-Type; errors, timeouts and crashes answer JSON."""
+    if reply is not None and reply.kind is ReplyKind.RESPONSE:
+        return reply.content_type
+    return "application/json"
 
 
 def _wait_reply(env: Environment, pending: PendingInvocation, deadline: float) -> RuntimeReply | None:

@@ -4,6 +4,7 @@ running our runtime client): deadlines, resets, warm reuse and error mapping, wi
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,6 +126,77 @@ def test_function_error_keeps_the_environment(
     assert result.error_type == "KeyError" and result.function_error == "Unhandled"
     call(pool, function)
     assert backend.created[0].starts == 1
+
+
+def test_the_caller_is_answered_before_the_report_is_written(pool: EnvironmentPool, code: Path) -> None:
+    function = fn("app.echo", code)
+    arn = EmulatorConfig().function_arn(function.name)
+    early: list[tuple[InvocationResult, str]] = []
+
+    def answered(result: InvocationResult) -> None:
+        env = pool.environments()[0]
+        early.append((result, env.log.log_of(result.request_id)))
+
+    final = Invoker(pool).invoke(function, Invocation(b"{}", arn), answered=answered)
+    [(result, log_then)] = early
+    assert result.payload == final.payload and result.request_id == final.request_id
+    assert result.error_type is None and result.executed_version == final.executed_version
+    assert 0 < result.duration_ms <= final.duration_ms + 1
+    # The bookkeeping came after the answer: no REPORT yet then, and the memory figure only in the end.
+    assert "REPORT RequestId" not in log_then and "REPORT RequestId" in final.logs
+    assert result.max_memory_used_mb == 0
+
+
+def test_a_function_error_is_answered_early_and_a_timeout_only_returned(
+    pool: EnvironmentPool, code: Path
+) -> None:
+    early: list[InvocationResult] = []
+    arn = EmulatorConfig().function_arn("fn")
+    invoker = Invoker(pool)
+    failed = invoker.invoke(fn("app.fail", code), Invocation(b"{}", arn), answered=early.append)
+    assert [r.error_type for r in early] == ["KeyError"] and failed.error_type == "KeyError"
+    early.clear()
+    slow = fn("app.slow", code, timeout=1)
+    timed_out = invoker.invoke(slow, Invocation(b'{"seconds": 5}', arn), answered=early.append)
+    assert early == [] and timed_out.error_type == "Sandbox.Timedout"
+
+
+def test_a_caller_that_fails_to_take_its_answer_leaves_the_environment_usable(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    function = fn("app.echo", code)
+    arn = EmulatorConfig().function_arn(function.name)
+
+    def gone(result: InvocationResult) -> None:
+        raise BrokenPipeError("the caller left")
+
+    result = Invoker(pool).invoke(function, Invocation(b"{}", arn), answered=gone)
+    assert json.loads(result.payload)["calls"] == 1 and "REPORT RequestId" in result.logs
+    assert json.loads(call(pool, function).payload)["calls"] == 2
+    assert backend.created[0].starts == 1
+
+
+def test_a_call_made_as_soon_as_it_is_answered_gets_the_same_environment(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    """A caller that invokes again the moment it has its answer (on another connection, another thread)
+    waits for the environment that is finishing, rather than cold-starting a second one."""
+    function = fn("app.echo", code)
+    arn = EmulatorConfig().function_arn(function.name)
+    call(pool, function)  # warm
+    second: list[InvocationResult] = []
+
+    def answered(result: InvocationResult) -> None:
+        thread = threading.Thread(target=lambda: second.append(call(pool, function)))
+        thread.start()
+        time.sleep(0.02)  # the other call is waiting in the pool while this invocation finishes
+
+    Invoker(pool).invoke(function, Invocation(b"{}", arn), answered=answered)
+    deadline = time.monotonic() + 10
+    while not second and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert json.loads(second[0].payload)["calls"] == 3
+    assert len(backend.created) == 1 and backend.created[0].starts == 1
 
 
 def test_init_error_is_retried_once_in_the_invoke_phase_then_returned(
