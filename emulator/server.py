@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +14,7 @@ from emulator.api.discovery import remove_discovery, write_discovery
 from emulator.api.http import InvokeApiServer
 from emulator.api.service import LambdaService
 from emulator.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, RetryDelays, Sinks
+from emulator.async_invoke.queue import FunctionScope
 from emulator.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
 from emulator.config import FunctionConfig
 from emulator.control.store import FunctionStore, open_store
@@ -76,8 +77,10 @@ class LambdaServer:
         # The control plane's state (functions made through the API, versions, aliases) outlives the server.
         self._store = store = open_store(emulator.config.state_dir)
         self.service = lambda_service(emulator, functions, config, store=store)
+        # The registry's names, read at every claim: a function created through the API or a template
+        # reload while the server runs has its Event invocations delivered too.
         self.events = event_pipeline(
-            self.service, emulator.config.state_dir, config, functions=self.service.registry.names()
+            self.service, emulator.config.state_dir, config, functions=self.service.registry.names
         )
         self.service.events = self.events
         self._stop = threading.Event()
@@ -137,12 +140,13 @@ class LambdaServer:
 
 
 class _ReloadedFunctions:
-    """What a template reload changes in a running server: the registry, the reserved concurrency the
-    template sets (as a deploy sets it) and the functions whose Event invocations this server delivers."""
+    """What a template reload changes in a running server: the registry and the reserved concurrency the
+    template sets (as a deploy sets it); the functions whose Event invocations this server delivers
+    follow the registry."""
 
     def __init__(self, service: LambdaService, queue: EventQueue) -> None:
         self._service = service
-        self._queue = queue
+        queue.functions = service.registry.names
 
     def put(self, function: FunctionConfig) -> None:
         self._service.registry.put(function)
@@ -153,15 +157,10 @@ class _ReloadedFunctions:
                 self._service.limits.reserve(function.name, function.reserved_concurrency)
         except ConfigError as exc:
             LOG.warning("%s: %s", function.name, exc.message)
-        self._deliver_registered()
 
     def remove(self, name: str) -> None:
         self._service.registry.remove(name)
         self._service.limits.unreserve(name)
-        self._deliver_registered()
-
-    def _deliver_registered(self) -> None:
-        self._queue.functions = tuple(self._service.registry.names())  # sorted already
 
 
 def lambda_service(
@@ -186,7 +185,7 @@ def lambda_service(
 
 
 def event_pipeline(
-    service: LambdaService, state_dir: Path, config: ServeConfig, functions: Collection[str] | None = None
+    service: LambdaService, state_dir: Path, config: ServeConfig, functions: FunctionScope | None = None
 ) -> EventDispatcher:
     """The durable Event pipeline in front of the service's synchronous invoke: accepted events wait in
     SQLite under the state directory, attempts go through the same concurrency limits."""

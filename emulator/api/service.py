@@ -33,6 +33,9 @@ class EventSink(Protocol):
 
     def accept(self, function_name: str, payload: bytes, request_id: str) -> None: ...
 
+    def forget(self, function_name: str) -> None:
+        """Drop the queued events of a deleted function."""
+
 
 @dataclass(frozen=True)
 class InvokeOutcome:
@@ -152,10 +155,12 @@ class LambdaService:
         self.limits.unreserve(self.registry.resolve(function_name).function.name)
 
     def forget(self, name: str) -> None:
-        """A deleted function's settings kept here (reserved concurrency, EventInvokeConfig) go with it: a
-        function created again under the name starts without them, as in Lambda."""
+        """A deleted function's settings kept here (reserved concurrency, EventInvokeConfig) and its queued
+        events go with it: a function created again under the name starts without them, as in Lambda."""
         self.limits.unreserve(name)
         self._event_configs.pop(name, None)
+        if self.events is not None:
+            self.events.forget(name)
 
     # ---- Put/Update/Get/DeleteFunctionEventInvokeConfig
     def async_config(self, function_name: str) -> AsyncConfig:

@@ -79,6 +79,14 @@ class EventDispatcher:
         LOG.debug("accepted event %s for %s", request_id, function_name)
         self._wake()
 
+    def forget(self, function_name: str) -> None:
+        """A deleted function's queued events go with it: Lambda has nothing left to run them on, and a
+        function created again under the name must not receive them."""
+        dropped = self.queue.discard(function_name)
+        if dropped:
+            LOG.info("dropped %d queued event(s) of deleted function %s", dropped, function_name)
+        self._settle()
+
     # ---- lifecycle
     def start(self) -> None:
         with self._cond:

@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +51,10 @@ _COLUMNS = (
     "last_status, last_message, last_error_type, last_response, last_version"
 )
 
+# Which functions a queue delivers: fixed names, or a source read at every claim (a server's registry,
+# which the API and template reloads change while the queue runs).
+FunctionScope = Collection[str] | Callable[[], Collection[str]]
+
 # Queues open in this process, by owner token: a claim by this process whose queue is no longer open was
 # left by a queue closed without finishing (what a crash looks like from inside one process).
 _OPEN_OWNERS: set[str] = set()
@@ -79,12 +83,10 @@ class EventQueue:
         path: Path,
         *,
         stale_after: float = DEFAULT_STALE_AFTER,
-        functions: Collection[str] | None = None,
+        functions: FunctionScope | None = None,
     ) -> None:
         self.path = Path(path)
-        # The functions this queue delivers (None: all). Events of others stay on disk for the process
-        # that knows them: a terminal invoke must not take (and drop) a server's events.
-        self.functions = tuple(sorted(functions)) if functions is not None else None
+        self.functions = functions
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.stale_after = stale_after
         self._owner = f"{os.getpid()}:{uuid.uuid4().hex}"
@@ -103,6 +105,19 @@ class EventQueue:
         released = self.recover()
         if released:
             LOG.info("%d event(s) left in flight by an earlier run are due again", released)
+
+    @property
+    def functions(self) -> tuple[str, ...] | None:
+        """The functions this queue delivers (None: all). Events of others stay on disk for the process
+        that knows them: a terminal invoke must not take (and drop) a server's events."""
+        source = self._functions
+        if source is None:
+            return None
+        return tuple(sorted(source() if callable(source) else source))
+
+    @functions.setter
+    def functions(self, scope: FunctionScope | None) -> None:
+        self._functions = scope if scope is None or callable(scope) else tuple(scope)
 
     # ---- lifecycle
     def close(self) -> None:
@@ -133,8 +148,8 @@ class EventQueue:
 
     def claim_due(self, now: float) -> QueuedEvent | None:
         """The earliest due event, now claimed by this queue; None when nothing is due."""
+        scope, names = self._scope()  # before the queue's lock: a registry's scope takes the store's lock
         with self._transaction() as db:
-            scope, names = self._scope()
             row = db.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE ((claimed_by IS NULL AND due_at <= ?) "
                 f"OR (claimed_by IS NOT NULL AND claimed_at < ?)){scope} ORDER BY due_at, id LIMIT 1",
@@ -178,6 +193,12 @@ class EventQueue:
                 ),
             )
             return cursor.rowcount == 1
+
+    def discard(self, function_name: str) -> int:
+        """Drop every event of a deleted function, claimed ones too (their attempt's claim is gone, so it
+        neither finishes nor reschedules them); returns how many."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM events WHERE function_name = ?", (function_name,)).rowcount
 
     def recover(self) -> int:
         """Release the claims of owners that are gone: a dead process, or a queue of this process that
@@ -228,9 +249,10 @@ class EventQueue:
     # ---- plumbing
     def _scope(self) -> tuple[str, tuple[str, ...]]:
         """SQL restricting a query to this queue's functions, and its arguments."""
-        if self.functions is None:
+        functions = self.functions
+        if functions is None:
             return "", ()
-        return f" AND function_name IN ({', '.join('?' * len(self.functions))})", self.functions
+        return f" AND function_name IN ({', '.join('?' * len(functions))})", functions
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:

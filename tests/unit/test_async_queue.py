@@ -35,6 +35,29 @@ def test_an_accepted_event_is_claimed_once(tmp_path: Path) -> None:
         assert not queue.finish(event.id)
 
 
+def test_a_queue_scoped_by_a_source_follows_it(tmp_path: Path) -> None:
+    known = ["a"]
+    with EventQueue(tmp_path / "q.sqlite3", functions=lambda: known) as queue:
+        queue.put("b", "req-b", b"{}", now=T0)
+        assert queue.claim_due(T0) is None and queue.pending() == 0
+        known.append("b")  # created after the queue opened
+        assert queue.functions == ("a", "b")
+        claimed = queue.claim_due(T0)
+        assert claimed is not None and claimed.request_id == "req-b"
+
+
+def test_discarding_a_functions_events_leaves_the_others(tmp_path: Path) -> None:
+    with EventQueue(tmp_path / "q.sqlite3") as queue:
+        queue.put("a", "1", b"{}", now=T0)
+        queue.put("a", "2", b"{}", now=T0)
+        queue.put("b", "3", b"{}", now=T0)
+        claimed = queue.claim_due(T0)
+        assert claimed is not None and claimed.function_name == "a"
+        assert queue.discard("a") == 2
+        assert not queue.finish(claimed.id)  # the claim went with its event
+        assert queue.counts() == {"b": 1}
+
+
 def test_events_come_out_in_due_order(tmp_path: Path) -> None:
     with EventQueue(tmp_path / "q.sqlite3") as queue:
         for n in range(3):

@@ -57,6 +57,9 @@ class FakeEmulator:
             return InvocationResult(invocation.request_id, error_body("RuntimeError", "no"), "RuntimeError")
         return InvocationResult(invocation.request_id, b'"done"')
 
+    def close(self) -> None:
+        pass
+
     def wait_runs(self, count: int) -> bool:
         with self._cond:
             return self._cond.wait_for(lambda: len(self.runs) >= count, WAIT)
@@ -165,3 +168,42 @@ def test_a_template_function_gone_since_the_last_serve_keeps_no_reserved_concurr
     assert service.limits.reserved("old") is None
     assert service.limits.reserved("new") == 900
     store.close()
+
+
+def test_a_server_delivers_the_events_of_a_function_added_after_it_started(tmp_path: Path) -> None:
+    from emulator.server import LambdaServer, ServeConfig
+
+    emulator = FakeEmulator(EmulatorConfig(state_dir=tmp_path / "state"))
+    code = tmp_path / "code"
+    code.mkdir()
+    server = LambdaServer(emulator, [], ServeConfig(retry_delays=(0.05, 0.05)))  # type: ignore[arg-type]
+    server.events.start()
+    try:
+        # As CreateFunction (or a template reload) adds one while the server runs.
+        server.service.registry.put(FunctionConfig("later", "python3.13", "app.handler", code))
+        server.service.invoke("later", b"{}", invocation_type="Event")
+        assert emulator.wait_runs(1)
+        assert server.events.wait_idle(WAIT)
+        assert [name for name, _ in emulator.runs] == ["later"]
+    finally:
+        server.close(grace=WAIT)
+
+
+def test_a_deleted_functions_queued_events_go_with_it(tmp_path: Path) -> None:
+    from emulator.server import LambdaServer, ServeConfig
+
+    emulator = FakeEmulator(EmulatorConfig(state_dir=tmp_path / "state"))
+    (tmp_path / "code").mkdir()
+    function = FunctionConfig("gone", "python3.13", "app.handler", tmp_path / "code")
+    server = LambdaServer(emulator, [function], ServeConfig())  # type: ignore[arg-type]
+    try:
+        server.service.invoke("gone", b"{}", invocation_type="Event")  # no worker runs: it stays queued
+        assert server.events.queue.pending("gone") == 1
+        server.service.registry.remove("gone")
+        server.service.forget("gone")
+        # A function created again under the name must not receive them.
+        server.service.registry.put(function)
+        assert server.events.queue.pending("gone") == 0
+    finally:
+        server.close(grace=WAIT)
+    assert emulator.runs == []
