@@ -216,7 +216,7 @@ def deliver_event_here(
     events = event_pipeline(service, emulator.config.state_dir, config, functions=[function.name])
     events.start()
     try:
-        events.accept(function.name, invocation.payload, invocation.request_id)
+        events.accept(function.name, None, invocation.payload, invocation.request_id)
         events.wait_idle(timeout=float("inf"))
     finally:
         events.close(timeout=30)

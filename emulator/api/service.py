@@ -29,9 +29,10 @@ TAIL_BYTES = 4096
 
 
 class EventSink(Protocol):
-    """Where accepted Event invocations go (the durable event queue): kept on disk before it returns."""
+    """Where accepted Event invocations go (the durable event queue): kept on disk before it returns.
+    `qualifier` is the alias or version invoked; None (or $LATEST) when unqualified."""
 
-    def accept(self, function_name: str, payload: bytes, request_id: str) -> None: ...
+    def accept(self, function_name: str, qualifier: str | None, payload: bytes, request_id: str) -> None: ...
 
     def forget(self, function_name: str) -> None:
         """Drop the queued events of a deleted function."""
@@ -110,7 +111,9 @@ class LambdaService:
                 raise ConfigError(
                     "This emulator accepts no Event invocations.", error_code="ServiceException"
                 )
-            self.events.accept(ref.function.name, invocation.payload, invocation.request_id)
+            # The qualifier, not the version resolved now: each attempt resolves it again (an alias may
+            # have moved, or pick another version by weight), as Lambda runs an alias per attempt.
+            self.events.accept(ref.function.name, ref.qualifier, invocation.payload, invocation.request_id)
             return InvokeOutcome(202, invocation.request_id)
         with self.limits.slot(ref.function.name):
             result = self.emulator.invoke(ref.function, invocation)
@@ -122,11 +125,14 @@ class LambdaService:
             headers[wire.X_LOG_RESULT] = base64.b64encode(tail).decode()
         return InvokeOutcome(200, result.request_id, result.payload, headers, result)
 
-    def deliver_event(self, function_name: str, payload: bytes, request_id: str) -> InvocationResult:
-        """One attempt at an accepted Event invocation (called by the event queue)."""
-        ref = self.registry.resolve(function_name)
+    def deliver_event(
+        self, function_name: str, qualifier: str | None, payload: bytes, request_id: str
+    ) -> InvocationResult:
+        """One attempt at an accepted Event invocation of `function_name` at `qualifier` (alias, version,
+        or None for $LATEST), called by the event queue."""
+        ref = self.registry.resolve(function_name, qualifier)
         invocation = replace(
-            self.emulator.invocation(ref.function, payload),
+            self.emulator.invocation(ref.function, payload, qualifier=ref.qualifier),
             request_id=request_id,
             invocation_type=InvocationType.EVENT,
         )

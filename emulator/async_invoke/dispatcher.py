@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from emulator import wire
 from emulator.async_invoke import records, retry
 from emulator.async_invoke.queue import EventQueue, QueuedEvent
 from emulator.async_invoke.retry import LastError, Outcome, RetryDelays
@@ -18,8 +19,9 @@ from emulator.models import InvocationResult
 
 LOG = logging.getLogger(__name__)
 
-# One attempt at an Event invocation: raises ThrottledError / FunctionNotFoundError when it cannot run.
-DeliverEvent = Callable[[str, bytes, str], InvocationResult]
+# One attempt at an Event invocation of (function name, qualifier, payload, request id): raises
+# ThrottledError / FunctionNotFoundError when it cannot run.
+DeliverEvent = Callable[[str, str | None, bytes, str], InvocationResult]
 ConfigFor = Callable[[str], AsyncConfig]
 ReservedFor = Callable[[str], int | None]
 FunctionArn = Callable[[str, str | None], str]
@@ -73,10 +75,13 @@ class EventDispatcher:
             sinks.accept = self.accept
 
     # ---- the EventSink the Lambda API calls
-    def accept(self, function_name: str, payload: bytes, request_id: str) -> None:
-        """Keep the event durably (the 202 follows), then wake a worker."""
-        self.queue.put(function_name, request_id, payload, now=self._clock())
-        LOG.debug("accepted event %s for %s", request_id, function_name)
+    def accept(self, function_name: str, qualifier: str | None, payload: bytes, request_id: str) -> None:
+        """Keep the event durably (the 202 follows), then wake a worker. `qualifier` is the alias or
+        version invoked (None or $LATEST: unqualified): every attempt resolves it again, as Lambda does."""
+        if qualifier == wire.LATEST:
+            qualifier = None  # one spelling of "unqualified" in the queue
+        self.queue.put(function_name, request_id, payload, qualifier=qualifier, now=self._clock())
+        LOG.debug("accepted event %s for %s (%s)", request_id, function_name, qualifier or wire.LATEST)
         self._wake()
 
     def forget(self, function_name: str) -> None:
@@ -234,7 +239,7 @@ class EventDispatcher:
 
     def _attempt(self, event: QueuedEvent) -> tuple[Outcome, LastError | None, InvocationResult | None]:
         try:
-            result = self.deliver(event.function_name, event.payload, event.request_id)
+            result = self.deliver(event.function_name, event.qualifier, event.payload, event.request_id)
         except ThrottledError as exc:
             return Outcome.THROTTLED, LastError(retry.STATUS_THROTTLED, f"{exc.message} ({exc.reason})"), None
         except FunctionNotFoundError as exc:
@@ -271,7 +276,7 @@ class EventDispatcher:
         if config.on_success:
             record = records.invocation_record(
                 request_id=event.request_id,
-                function_arn=self.function_arn(event.function_name, result.executed_version),
+                function_arn=self._invoked_arn(event),
                 condition=retry.SUCCESS,
                 invoke_count=decision.history.attempts,
                 request_payload=event.payload,
@@ -298,7 +303,7 @@ class EventDispatcher:
         if config.on_failure:
             record = records.failure_record(
                 request_id=event.request_id,
-                function_arn=lambda version: self.function_arn(name, version),
+                function_arn=self._invoked_arn(event),
                 condition=decision.condition,
                 invoke_count=decision.history.attempts,
                 request_payload=event.payload,
@@ -308,3 +313,8 @@ class EventDispatcher:
             self.sinks.destination(name, config.on_failure, record)
         # Sent first, finished after: a crash in between repeats the dead letter rather than lose it.
         self.queue.finish(event.id)
+
+    def _invoked_arn(self, event: QueuedEvent) -> str:
+        # A record names the function as invoked (alias or version, $LATEST when unqualified, contract §7);
+        # the version an alias picked is its responseContext.executedVersion.
+        return self.function_arn(event.function_name, event.qualifier or wire.LATEST)

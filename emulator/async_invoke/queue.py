@@ -28,6 +28,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     function_name TEXT NOT NULL,
+    qualifier TEXT,
     request_id TEXT NOT NULL,
     payload BLOB NOT NULL,
     accepted_at REAL NOT NULL,
@@ -46,8 +47,12 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_due ON events (claimed_by, due_at);
 """
 
+# Columns added after the first release, with their types: a queue file written by an older emulator
+# gains them when opened (its events read NULL there, which is what they meant).
+_ADDED_COLUMNS = {"qualifier": "TEXT"}
+
 _COLUMNS = (
-    "id, function_name, request_id, payload, accepted_at, due_at, attempts, runs, throttles, "
+    "id, function_name, qualifier, request_id, payload, accepted_at, due_at, attempts, runs, throttles, "
     "last_status, last_message, last_error_type, last_response, last_version"
 )
 
@@ -67,6 +72,7 @@ class QueuedEvent:
 
     id: int
     function_name: str
+    qualifier: str | None  # the alias or version the caller invoked; None: unqualified ($LATEST)
     request_id: str
     payload: bytes
     accepted_at: float
@@ -100,6 +106,7 @@ class EventQueue:
         # FULL: the 202 of an Event invocation promises the event is kept, so its row is on disk first.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         with _OPEN_LOCK:
             _OPEN_OWNERS.add(self._owner)
         released = self.recover()
@@ -119,6 +126,15 @@ class EventQueue:
     def functions(self, scope: FunctionScope | None) -> None:
         self._functions = scope if scope is None or callable(scope) else tuple(scope)
 
+    def _migrate(self) -> None:
+        # In one write transaction: two processes opening an old file at once must not both add a column.
+        with self._transaction() as db:
+            present = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE events ADD COLUMN {column} {kind}")
+                    LOG.info("event queue %s: added column %s", self.path, column)
+
     # ---- lifecycle
     def close(self) -> None:
         with self._lock:
@@ -135,14 +151,22 @@ class EventQueue:
         self.close()
 
     # ---- writing
-    def put(self, function_name: str, request_id: str, payload: bytes, *, now: float | None = None) -> int:
+    def put(
+        self,
+        function_name: str,
+        request_id: str,
+        payload: bytes,
+        *,
+        qualifier: str | None = None,
+        now: float | None = None,
+    ) -> int:
         """Keep an accepted event, due at once; returns its queue id once it is on disk."""
         now = time.time() if now is None else now
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO events (function_name, request_id, payload, accepted_at, due_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (function_name, request_id, bytes(payload), now, now),
+                "INSERT INTO events (function_name, qualifier, request_id, payload, accepted_at, due_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (function_name, qualifier, request_id, bytes(payload), now, now),
             )
             return int(cursor.lastrowid or 0)
 
@@ -273,14 +297,22 @@ class EventQueue:
 
 
 def _event(row: tuple) -> QueuedEvent:  # type: ignore[type-arg]
-    (event_id, name, request_id, payload, accepted, due, attempts, runs, throttles) = row[:9]
-    status, message, error_type, response, version = row[9:]
+    (event_id, name, qualifier, request_id, payload, accepted, due, attempts, runs, throttles) = row[:10]
+    status, message, error_type, response, version = row[10:]
     error = None
     if status is not None:
         error = LastError(int(status), message or "", error_type, response, version or wire.LATEST)
     history = EventHistory(float(accepted), int(attempts), int(runs), int(throttles))
     return QueuedEvent(
-        int(event_id), name, request_id, bytes(payload), float(accepted), float(due), history, error
+        int(event_id),
+        name,
+        qualifier,
+        request_id,
+        bytes(payload),
+        float(accepted),
+        float(due),
+        history,
+        error,
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from emulator import wire
@@ -69,7 +68,7 @@ def invocation_record(
 def failure_record(
     *,
     request_id: str,
-    function_arn: Callable[[str | None], str],
+    function_arn: str,
     condition: str,
     invoke_count: int,
     request_payload: bytes,
@@ -80,7 +79,7 @@ def failure_record(
     version = error.executed_version if error else wire.LATEST
     return invocation_record(
         request_id=request_id,
-        function_arn=function_arn(version),
+        function_arn=function_arn,
         condition=condition,
         invoke_count=invoke_count,
         request_payload=request_payload,

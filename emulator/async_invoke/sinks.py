@@ -32,8 +32,9 @@ _ARN = re.compile(
 )
 _FILE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
-# Accepts an Event invocation of a local function (the dispatcher's accept).
-AcceptEvent = Callable[[str, bytes, str], None]
+# Accepts an Event invocation of a local function: (name, qualifier, payload, request id), the
+# dispatcher's accept.
+AcceptEvent = Callable[[str, str | None, bytes, str], None]
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class Target:
     service: str  # sqs | sns | lambda | events | s3 | ...
     region: str
     account: str
-    name: str  # queue name, topic name, function name (qualifier dropped), ...
+    name: str  # queue name, topic name, function name (without its qualifier), ...
+    qualifier: str | None = None  # a function's alias or version, when the ARN names one
 
     @classmethod
     def parse(cls, arn: str) -> Target:
@@ -52,13 +54,14 @@ class Target:
         if not match:
             raise ConfigError(f"{arn!r} is not an ARN.")
         service, rest = match["service"], match["rest"]
-        name = rest
+        name, qualifier = rest, None
         if service == "lambda":
             parts = rest.split(":")
             if parts[0] != "function" or len(parts) < 2:
                 raise ConfigError(f"{arn!r} is not the ARN of a Lambda function.")
             name = parts[1]
-        return cls(arn, service, match["region"], match["account"], name)
+            qualifier = parts[2] if len(parts) > 2 and parts[2] else None
+        return cls(arn, service, match["region"], match["account"], name, qualifier)
 
 
 class Sinks:
@@ -133,7 +136,7 @@ class Sinks:
             if target.service == "lambda":
                 if self.accept is None:
                     raise ConfigError("no local function can be invoked from here")
-                self.accept(target.name, text.encode(), str(uuid.uuid4()))
+                self.accept(target.name, target.qualifier, text.encode(), str(uuid.uuid4()))
                 delivered = "lambda"
             elif target.service in ("sqs", "sns") and self.endpoint_url:
                 self._send(target, text, {})

@@ -4,16 +4,30 @@ destinations, throttles, and nothing lost when the server is killed with SIGKILL
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import signal
 import subprocess
 import time
 import uuid
+import zipfile
 
+import pytest
 from conftest import API_SAMPLES, containers_of, start_server
 
 TEMPLATE = str(API_SAMPLES / "template.yaml")
+ROLE = "arn:aws:iam::123456789012:role/lambda-emu-test"
+# Reports which version ran, with what configuration, to the loopback sink the event names.
+VERSION_REPORTER = """
+import json, os, urllib.request
+def handler(event, context):
+    record = {"request_id": context.aws_request_id, "event": event, "version": context.function_version,
+              "tag": os.environ.get("TAG"), "arn": context.invoked_function_arn}
+    request = urllib.request.Request(event["report_to"], data=json.dumps(record).encode(), method="POST")
+    urllib.request.urlopen(request, timeout=5).close()
+    return {"id": event["id"], "report_to": event["report_to"]}
+"""
 
 
 def cli(state_dir, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -36,8 +50,10 @@ def wait_until(check, timeout: float = 60):  # type: ignore[no-untyped-def]
     return value
 
 
-def event(client, function: str, payload: dict) -> dict:
-    answer = client.invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(payload))
+def event(client, function: str, payload: dict, **fields: str) -> dict:
+    answer = client.invoke(
+        FunctionName=function, InvocationType="Event", Payload=json.dumps(payload), **fields
+    )
     assert answer["StatusCode"] == 202
     assert answer["Payload"].read() == b""
     return answer
@@ -95,6 +111,53 @@ def test_maximum_retry_attempts_and_destinations(served, reports):
     assert record["requestContext"]["functionArn"].endswith(":function:OneRetryFunction:$LATEST")
     assert record["responseContext"]["statusCode"] == 200
     assert record["responsePayload"]["id"] == succeeding
+
+
+def test_an_event_to_a_version_or_an_alias_runs_that_version(served, reports):
+    client = served.client()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as package:
+        package.writestr("app.py", VERSION_REPORTER)
+    client.create_function(
+        FunctionName="async-versions",
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": archive.getvalue()},
+        Environment={"Variables": {"TAG": "one"}},
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName="async-versions", WaiterConfig={"Delay": 1})
+    assert client.publish_version(FunctionName="async-versions")["Version"] == "1"
+    client.update_function_configuration(
+        FunctionName="async-versions", Environment={"Variables": {"TAG": "two"}}
+    )
+    client.get_waiter("function_updated_v2").wait(FunctionName="async-versions", WaiterConfig={"Delay": 1})
+    client.create_alias(FunctionName="async-versions", Name="live", FunctionVersion="1")
+    attempts = client.get_function(FunctionName="AttemptsFunction")["Configuration"]["FunctionArn"]
+    client.put_function_event_invoke_config(
+        FunctionName="async-versions", DestinationConfig={"OnSuccess": {"Destination": attempts}}
+    )
+
+    marks = {how: str(uuid.uuid4()) for how in ("version", "alias", "unqualified")}
+    event(client, "async-versions", {"report_to": reports.url, "id": marks["version"]}, Qualifier="1")
+    event(client, "async-versions:live", {"report_to": reports.url, "id": marks["alias"]})
+    event(client, "async-versions", {"report_to": reports.url, "id": marks["unqualified"]})
+    ran = {how: reports.wait_for(1, id=mark) for how, mark in marks.items()}
+    arn = client.get_function(FunctionName="async-versions")["Configuration"]["FunctionArn"]
+    assert {how: [(r["version"], r["tag"], r["arn"]) for r in found] for how, found in ran.items()} == {
+        "version": [("1", "one", f"{arn}:1")],
+        "alias": [("1", "one", f"{arn}:live")],
+        "unqualified": [("$LATEST", "two", arn)],
+    }
+    # The on-success record names the function as it was invoked (contract §7), here through the alias.
+    records = reports.wait_for(1, requestPayload={"report_to": reports.url, "id": marks["alias"]})
+    assert records, "the on-success destination was not invoked"
+    context = records[0]["event"]["requestContext"]
+    assert context["functionArn"] == f"{arn}:live"
+    assert records[0]["event"]["responseContext"]["executedVersion"] == "1"
+
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        event(client, "async-versions", {"report_to": reports.url, "id": "never"}, Qualifier="9")
 
 
 def test_reserved_concurrency_zero_sends_events_straight_to_the_dead_letter_queue(served, reports):

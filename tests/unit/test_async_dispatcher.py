@@ -37,13 +37,13 @@ class FakeFunction:
     def __init__(self, *script: str, block: threading.Event | None = None) -> None:
         self.script = list(script)
         self.block = block
-        self.calls: list[tuple[float, str, str, bytes]] = []
+        self.calls: list[tuple[float, str, str, bytes, str | None]] = []  # ..., the qualifier last
         self._cond = threading.Condition()
 
-    def __call__(self, name: str, payload: bytes, request_id: str) -> InvocationResult:
+    def __call__(self, name: str, qualifier: str | None, payload: bytes, request_id: str) -> InvocationResult:
         with self._cond:
             step = self.script[min(len(self.calls), len(self.script) - 1)]
-            self.calls.append((time.monotonic(), name, request_id, payload))
+            self.calls.append((time.monotonic(), name, request_id, payload, qualifier))
             self._cond.notify_all()
         if self.block is not None:
             self.block.wait(WAIT)
@@ -73,7 +73,7 @@ class FakeFunction:
 @contextmanager
 def dispatcher(
     state: Path,
-    deliver: Callable[[str, bytes, str], InvocationResult],
+    deliver: Callable[[str, str | None, bytes, str], InvocationResult],
     config: AsyncConfig | Callable[[str], AsyncConfig] | None = None,
     **options: object,
 ) -> Iterator[EventDispatcher]:
@@ -93,7 +93,7 @@ def dispatcher(
 def test_a_successful_event_sends_its_record_to_the_on_success_destination(tmp_path: Path) -> None:
     fn = FakeFunction("ok")
     with dispatcher(tmp_path, fn, AsyncConfig(on_success=ON_SUCCESS, dead_letter_target=DLQ)) as engine:
-        engine.accept("fn", b'{"n": 1}', "req-1")
+        engine.accept("fn", None, b'{"n": 1}', "req-1")
         assert engine.wait_idle(WAIT)
     assert [(c[1], c[2], c[3]) for c in fn.calls] == [("fn", "req-1", b'{"n": 1}')]
     (entry,) = read_destination_records(tmp_path, "fn")
@@ -117,7 +117,7 @@ def test_function_errors_are_retried_at_the_configured_delays_then_dead_lettered
     fn = FakeFunction("error")
     config = AsyncConfig(dead_letter_target=DLQ, on_failure=ON_FAILURE, on_success=ON_SUCCESS)
     with dispatcher(tmp_path, fn, config) as engine:
-        engine.accept("fn", b'{"order": 7}', "req-1")
+        engine.accept("fn", None, b'{"order": 7}', "req-1")
         assert engine.wait_idle(WAIT)
     assert len(fn.calls) == 3  # the attempt and MaximumRetryAttempts (2) retries
     first_gap, second_gap = fn.gaps()
@@ -151,7 +151,7 @@ def test_function_errors_are_retried_at_the_configured_delays_then_dead_lettered
 def test_an_event_that_fails_once_succeeds_on_its_retry(tmp_path: Path) -> None:
     fn = FakeFunction("error", "ok")
     with dispatcher(tmp_path, fn, AsyncConfig(dead_letter_target=DLQ, on_success=ON_SUCCESS)) as engine:
-        engine.accept("fn", b"{}", "req-1")
+        engine.accept("fn", None, b"{}", "req-1")
         assert engine.wait_idle(WAIT)
     assert len(fn.calls) == 2
     assert read_dead_letters(tmp_path) == []
@@ -162,7 +162,7 @@ def test_an_event_that_fails_once_succeeds_on_its_retry(tmp_path: Path) -> None:
 def test_zero_retry_attempts_dead_letters_after_one_run(tmp_path: Path) -> None:
     fn = FakeFunction("error")
     with dispatcher(tmp_path, fn, AsyncConfig(maximum_retry_attempts=0, dead_letter_target=DLQ)) as engine:
-        engine.accept("fn", b"{}", "req-1")
+        engine.accept("fn", None, b"{}", "req-1")
         assert engine.wait_idle(WAIT)
     assert len(fn.calls) == 1
     assert len(read_dead_letters(tmp_path, "fn")) == 1
@@ -171,7 +171,7 @@ def test_zero_retry_attempts_dead_letters_after_one_run(tmp_path: Path) -> None:
 def test_throttles_back_off_without_using_up_retries(tmp_path: Path) -> None:
     fn = FakeFunction("throttle", "throttle", "throttle", "system", "error")
     with dispatcher(tmp_path, fn, AsyncConfig(maximum_retry_attempts=1, dead_letter_target=DLQ)) as engine:
-        engine.accept("fn", b"{}", "req-1")
+        engine.accept("fn", None, b"{}", "req-1")
         assert engine.wait_idle(WAIT)
     # Three throttles and a system error, then the attempt and its one retry.
     assert len(fn.calls) == 6
@@ -187,7 +187,7 @@ def test_zero_reserved_concurrency_sends_events_to_the_dlq_without_retries(tmp_p
     fn = FakeFunction("throttle")
     config = AsyncConfig(dead_letter_target=DLQ, on_failure=ON_FAILURE)
     with dispatcher(tmp_path, fn, config, reserved_concurrency=lambda name: 0) as engine:
-        engine.accept("fn", b'{"n": 1}', "req-1")
+        engine.accept("fn", None, b'{"n": 1}', "req-1")
         assert engine.wait_idle(WAIT)
     assert len(fn.calls) == 1
     (letter,) = read_dead_letters(tmp_path, "fn")
@@ -204,7 +204,7 @@ def test_an_event_too_old_is_discarded_with_event_age_exceeded(tmp_path: Path) -
     delays = RetryDelays((0.2, 0.4), backoff_first=0.05, backoff_max=0.1, max_event_age=1.0)
     with dispatcher(tmp_path, fn, AsyncConfig(on_failure=ON_FAILURE), delays=delays) as engine:
         started = time.monotonic()
-        engine.accept("fn", b"{}", "req-1")
+        engine.accept("fn", None, b"{}", "req-1")
         assert engine.wait_idle(WAIT)
         elapsed = time.monotonic() - started
     assert elapsed >= 1.0 - SLACK
@@ -223,7 +223,7 @@ def test_an_event_of_a_deleted_function_is_dropped(tmp_path: Path) -> None:
         raise FunctionNotFoundError(f"Function not found: {name}")
 
     with dispatcher(tmp_path, fn, config_for) as engine:
-        engine.accept("gone", b"{}", "req-1")
+        engine.accept("gone", None, b"{}", "req-1")
         assert engine.wait_idle(WAIT)
     assert fn.calls == []
     assert read_dead_letters(tmp_path) == [] and read_destination_records(tmp_path) == []
@@ -232,7 +232,7 @@ def test_an_event_of_a_deleted_function_is_dropped(tmp_path: Path) -> None:
 def test_an_attempt_refused_as_invalid_goes_to_the_dlq_at_once(tmp_path: Path) -> None:
     fn = FakeFunction("invalid")
     with dispatcher(tmp_path, fn, AsyncConfig(dead_letter_target=DLQ)) as engine:
-        engine.accept("fn", b"{}", "req-1")
+        engine.accept("fn", None, b"{}", "req-1")
         assert engine.wait_idle(WAIT)
     assert len(fn.calls) == 1
     (letter,) = read_dead_letters(tmp_path, "fn")
@@ -243,7 +243,7 @@ def test_an_attempt_refused_as_invalid_goes_to_the_dlq_at_once(tmp_path: Path) -
 def test_a_function_deleted_after_its_config_was_read_is_dead_lettered(tmp_path: Path) -> None:
     fn = FakeFunction("gone")
     with dispatcher(tmp_path, fn, AsyncConfig(dead_letter_target=DLQ)) as engine:
-        engine.accept("fn", b"{}", "req-1")
+        engine.accept("fn", None, b"{}", "req-1")
         assert engine.wait_idle(WAIT)
     assert len(fn.calls) == 1
     (letter,) = read_dead_letters(tmp_path, "fn")
@@ -253,7 +253,7 @@ def test_a_function_deleted_after_its_config_was_read_is_dead_lettered(tmp_path:
 def test_a_discarded_event_without_dlq_or_destination_leaves_nothing(tmp_path: Path) -> None:
     fn = FakeFunction("error")
     with dispatcher(tmp_path, fn, AsyncConfig(maximum_retry_attempts=0)) as engine:
-        engine.accept("fn", b"{}", "req-1")
+        engine.accept("fn", None, b"{}", "req-1")
         assert engine.wait_idle(WAIT)
     assert len(fn.calls) == 1
     assert read_dead_letters(tmp_path) == [] and read_destination_records(tmp_path) == []
@@ -268,11 +268,12 @@ def test_a_lambda_destination_is_an_event_invocation_of_that_function(tmp_path: 
         "audit": AsyncConfig(),
     }
     with dispatcher(tmp_path, fn, configs.__getitem__) as engine:
-        engine.accept("fn", b'{"n": 1}', "req-1")
+        engine.accept("fn", None, b'{"n": 1}', "req-1")
         assert fn.wait_calls(2)
         assert engine.wait_idle(WAIT)
-    name, request_id, payload = fn.calls[1][1:]
+    name, request_id, payload, qualifier = fn.calls[1][1:]
     assert name == "audit" and request_id != "req-1"
+    assert qualifier == "live"  # the destination ARN's alias is the one invoked
     record = json.loads(payload)
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestPayload"] == {"n": 1}
@@ -298,7 +299,7 @@ def test_workers_sleep_until_woken_by_an_accept(tmp_path: Path) -> None:
         time.sleep(0.3)  # idle on purpose: this is the time in which no polling must happen
         assert len(claims) <= 2 * engine.workers, f"{len(claims)} claims while idle"
         started = time.monotonic()
-        engine.accept("fn", b"{}", "req-1")
+        engine.accept("fn", None, b"{}", "req-1")
         assert fn.wait_calls(1)
         assert time.monotonic() - started < 10  # woken, not waiting out idle_wait (60 s)
     finally:
@@ -315,7 +316,7 @@ def test_stop_joins_the_workers_and_keeps_later_events_for_the_next_start(tmp_pa
     assert engine.stop(WAIT)
     assert not [t for t in threading.enumerate() if t.name.startswith("lambda-emu-events-")]
 
-    engine.accept("fn", b'{"late": true}', "req-late")  # accepted while stopped: kept, not run
+    engine.accept("fn", None, b'{"late": true}', "req-late")  # accepted while stopped: kept, not run
     assert queue.pending() == 1 and fn.calls == []
     queue.close()
 
@@ -330,7 +331,7 @@ def test_an_event_in_flight_at_stop_is_delivered_again_after_a_restart(tmp_path:
     queue = EventQueue(tmp_path / "events.sqlite3")
     engine = EventDispatcher(queue, stuck, lambda name: AsyncConfig(), Sinks(tmp_path), workers=1)
     engine.start()
-    engine.accept("fn", b"{}", "req-1")
+    engine.accept("fn", None, b"{}", "req-1")
     assert stuck.wait_calls(1)
     assert not engine.stop(0.1)  # the attempt is still running
     queue.close()  # the emulator goes away before the attempt ends

@@ -58,6 +58,49 @@ def test_discarding_a_functions_events_leaves_the_others(tmp_path: Path) -> None
         assert queue.counts() == {"b": 1}
 
 
+def test_an_event_keeps_the_qualifier_it_was_invoked_with(tmp_path: Path) -> None:
+    with EventQueue(tmp_path / "events.sqlite3") as queue:
+        queue.put("fn", "req-1", b"{}", qualifier="live", now=T0)
+        queue.put("fn", "req-2", b"{}", now=T0 + 1)
+        first = queue.claim_due(T0 + 1)
+        assert first is not None and first.qualifier == "live"
+        assert queue.reschedule(first.id, T0 + 5, EventHistory(T0, attempts=1))
+        second = queue.claim_due(T0 + 1)
+        assert second is not None and second.qualifier is None
+        again = queue.claim_due(T0 + 5)
+        assert again is not None and (again.request_id, again.qualifier) == ("req-1", "live")
+
+
+# The events table as the first released emulator wrote it, before events kept their qualifier.
+_FIRST_SCHEMA = """
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, function_name TEXT NOT NULL, request_id TEXT NOT NULL,
+    payload BLOB NOT NULL, accepted_at REAL NOT NULL, due_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, runs INTEGER NOT NULL DEFAULT 0,
+    throttles INTEGER NOT NULL DEFAULT 0,
+    last_status INTEGER, last_message TEXT, last_error_type TEXT, last_response BLOB, last_version TEXT,
+    claimed_by TEXT, claimed_at REAL
+);
+CREATE INDEX events_due ON events (claimed_by, due_at);
+INSERT INTO events (function_name, request_id, payload, accepted_at, due_at)
+    VALUES ('fn', 'req-old', X'7B7D', 1000000.0, 1000000.0);
+"""
+
+
+def test_a_queue_file_of_an_older_emulator_opens_and_keeps_its_events(tmp_path: Path) -> None:
+    path = tmp_path / "events.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(_FIRST_SCHEMA)
+    old.close()
+    with EventQueue(path) as queue, EventQueue(path) as second:  # a second opener finds it migrated
+        queue.put("fn", "req-new", b"{}", qualifier="2", now=T0 + 1)
+        kept = queue.claim_due(T0 + 1)
+        assert kept is not None
+        assert (kept.request_id, kept.qualifier, kept.payload) == ("req-old", None, b"{}")
+        new = second.claim_due(T0 + 1)
+        assert new is not None and (new.request_id, new.qualifier) == ("req-new", "2")
+
+
 def test_events_come_out_in_due_order(tmp_path: Path) -> None:
     with EventQueue(tmp_path / "q.sqlite3") as queue:
         for n in range(3):
@@ -178,7 +221,7 @@ CRASHING_PROCESS = textwrap.dedent(
 
     state = Path(sys.argv[1])
 
-    def deliver(name, payload, request_id):
+    def deliver(name, qualifier, payload, request_id):
         print("delivering", request_id, flush=True)
         threading.Event().wait()  # in flight until the kill
 
@@ -186,8 +229,8 @@ CRASHING_PROCESS = textwrap.dedent(
         EventQueue(state / "events.sqlite3"), deliver, lambda name: AsyncConfig(), Sinks(state), workers=1
     )
     dispatcher.start()
-    dispatcher.accept("fn", b'{"n": 1}', "req-1")
-    dispatcher.accept("fn", b'{"n": 2}', "req-2")
+    dispatcher.accept("fn", None, b'{"n": 1}', "req-1")
+    dispatcher.accept("fn", None, b'{"n": 2}', "req-2")
     print("accepted", flush=True)
     threading.Event().wait()
     """

@@ -36,7 +36,7 @@ def test_a_failure_record_has_lambdas_shape() -> None:
     )
     record = failure_record(
         request_id="req",
-        function_arn=lambda version: f"arn:aws:lambda:us-east-2:123456789012:function:fn:{version}",
+        function_arn="arn:aws:lambda:us-east-2:123456789012:function:fn:$LATEST",
         condition="RetriesExhausted",
         invoke_count=3,
         request_payload=b'{"ORDER_IDS": [1, 2]}',
@@ -61,7 +61,7 @@ def test_a_failure_record_has_lambdas_shape() -> None:
 def test_a_payload_that_is_not_json_is_kept_as_text() -> None:
     record = failure_record(
         request_id="req",
-        function_arn=lambda version: "arn",
+        function_arn="arn",
         condition="EventAgeExceeded",
         invoke_count=0,
         request_payload=b"plain text",

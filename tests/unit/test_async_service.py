@@ -24,6 +24,7 @@ from emulator.async_invoke import (
 )
 from emulator.concurrency import ConcurrencyLimits
 from emulator.config import AsyncConfig, EmulatorConfig, FunctionConfig
+from emulator.errors import FunctionNotFoundError
 from emulator.models import Invocation, InvocationResult, InvocationType, error_body
 from emulator.registry import FunctionRegistry
 
@@ -37,6 +38,7 @@ class FakeEmulator:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.runs: list[tuple[str, Invocation]] = []
+        self.versions: dict[str, str] = {}  # request id → the version that ran
         self._cond = threading.Condition()
 
     def invocation(
@@ -52,10 +54,16 @@ class FakeEmulator:
     def invoke(self, function: FunctionConfig, invocation: Invocation) -> InvocationResult:
         with self._cond:
             self.runs.append((function.name, invocation))
+            self.versions[invocation.request_id] = function.version
             self._cond.notify_all()
         if function.name == "fn":
-            return InvocationResult(invocation.request_id, error_body("RuntimeError", "no"), "RuntimeError")
-        return InvocationResult(invocation.request_id, b'"done"')
+            return InvocationResult(
+                invocation.request_id,
+                error_body("RuntimeError", "no"),
+                "RuntimeError",
+                executed_version=function.version,
+            )
+        return InvocationResult(invocation.request_id, b'"done"', executed_version=function.version)
 
     def close(self) -> None:
         pass
@@ -77,15 +85,17 @@ class Stack:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     config = EmulatorConfig(state_dir=tmp_path)
+    code = tmp_path / "code"  # apart from the state directory: publishing a version zips it
+    code.mkdir()
     functions = [
         FunctionConfig(
             "fn",
             "python3.13",
             "app.handler",
-            tmp_path,
+            code,
             async_config=AsyncConfig(maximum_retry_attempts=1, dead_letter_target=DLQ),
         ),
-        FunctionConfig("audit", "python3.13", "app.handler", tmp_path),
+        FunctionConfig("audit", "python3.13", "app.handler", code),
     ]
     emulator = FakeEmulator(config)
     limits = ConcurrencyLimits()
@@ -150,6 +160,54 @@ def test_the_event_invoke_config_set_through_the_api_is_honoured(stack: Stack) -
     # The DLQ is the function's configuration, not the EventInvokeConfig that PUT replaced: it still gets one.
     assert len(read_dead_letters(stack.state, "fn")) == 1
     assert [entry["deliveredTo"] for entry in read_destination_records(stack.state, "fn")] == ["lambda"]
+
+
+def test_an_event_invoke_of_a_version_or_an_alias_runs_that_version(stack: Stack) -> None:
+    stack.service.control.publish_version("audit", {})
+    stack.service.control.create_alias("audit", {"Name": "live", "FunctionVersion": "1"})
+    by_qualifier = stack.service.invoke("audit", b"{}", qualifier="1", invocation_type="Event")
+    by_alias = stack.service.invoke("audit:live", b"{}", invocation_type="Event")
+    unqualified = stack.service.invoke("audit", b"{}", invocation_type="Event")
+    assert stack.emulator.wait_runs(3)
+    assert stack.events.wait_idle(WAIT)
+    arn = stack.emulator.config.function_arn("audit")
+    ran = {
+        inv.request_id: (stack.emulator.versions[inv.request_id], inv.invoked_function_arn)
+        for _, inv in stack.emulator.runs
+    }
+    assert ran == {
+        by_qualifier.request_id: ("1", f"{arn}:1"),
+        by_alias.request_id: ("1", f"{arn}:live"),
+        unqualified.request_id: ("$LATEST", arn),
+    }
+
+
+def test_the_records_of_an_aliased_event_name_the_alias(stack: Stack) -> None:
+    for name in ("fn", "audit"):
+        stack.service.control.publish_version(name, {})
+        stack.service.control.create_alias(name, {"Name": "live", "FunctionVersion": "1"})
+    outcomes = "arn:aws:sqs:us-east-1:123456789012:outcomes"  # kept locally: no endpoint configured
+    body = {"DestinationConfig": {"OnSuccess": {"Destination": outcomes}}}
+    stack.service.put_event_invoke_config("audit", json.dumps(body).encode(), merge=False)
+    body = {"MaximumRetryAttempts": 0, "DestinationConfig": {"OnFailure": {"Destination": outcomes}}}
+    stack.service.put_event_invoke_config("fn", json.dumps(body).encode(), merge=False)
+    stack.service.invoke("audit", b"{}", qualifier="live", invocation_type="Event")
+    stack.service.invoke("fn:live", b"{}", invocation_type="Event")
+    assert stack.events.wait_idle(WAIT)
+    for name in ("fn", "audit"):
+        (entry,) = read_destination_records(stack.state, name)
+        context = entry["record"]["requestContext"]
+        assert context["functionArn"] == stack.emulator.config.function_arn(name, "live")
+        assert entry["record"]["responseContext"]["executedVersion"] == "1"
+    assert len(read_dead_letters(stack.state, "fn")) == 1
+
+
+def test_an_event_invoke_of_a_missing_version_is_refused_before_it_is_queued(stack: Stack) -> None:
+    with pytest.raises(FunctionNotFoundError):
+        stack.service.invoke("audit", b"{}", qualifier="7", invocation_type="Event")
+    with pytest.raises(FunctionNotFoundError):
+        stack.service.invoke("audit:nope", b"{}", invocation_type="Event")
+    assert stack.events.queue.pending() == 0
 
 
 def test_a_template_function_gone_since_the_last_serve_keeps_no_reserved_concurrency(tmp_path: Path) -> None:

@@ -63,11 +63,11 @@ def receive_one(endpoint: str, url: str) -> dict[str, Any]:
     raise AssertionError(f"nothing arrived in {url}")
 
 
-def succeeding(name: str, payload: bytes, request_id: str) -> InvocationResult:
+def succeeding(name: str, qualifier: str | None, payload: bytes, request_id: str) -> InvocationResult:
     return InvocationResult(request_id, b'{"ok": true}')
 
 
-def failing(name: str, payload: bytes, request_id: str) -> InvocationResult:
+def failing(name: str, qualifier: str | None, payload: bytes, request_id: str) -> InvocationResult:
     return InvocationResult(request_id, error_body("KeyError", "'order_id'"), "KeyError")
 
 
@@ -78,7 +78,7 @@ def run_one_failing_event(
     engine = EventDispatcher(queue, failing, lambda name: config, sinks, delays=RetryDelays((0.05,)))
     engine.start()
     try:
-        engine.accept("orders", payload, request_id)
+        engine.accept("orders", None, payload, request_id)
         assert engine.wait_idle(WAIT)
     finally:
         assert engine.stop(WAIT)
@@ -147,7 +147,7 @@ def test_a_success_record_reaches_an_eventbridge_bus(tmp_path: Path, endpoint: s
     queue = EventQueue(tmp_path / "events.sqlite3")
     engine = EventDispatcher(queue, succeeding, lambda name: AsyncConfig(on_success=bus_arn), sinks)
     with engine:
-        engine.accept("orders", b'{"n": 3}', "req-eb")
+        engine.accept("orders", None, b'{"n": 3}', "req-eb")
         assert engine.wait_idle(WAIT)
     queue.close()
 
