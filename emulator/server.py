@@ -160,7 +160,7 @@ class _ReloadedFunctions:
 
     def remove(self, name: str) -> None:
         self._service.registry.remove(name)
-        self._service.limits.unreserve(name)
+        self._service.forget(name)
 
 
 def lambda_service(
@@ -172,16 +172,20 @@ def lambda_service(
     """The Lambda API's operations over `functions` (and `store`'s, when given), reserved concurrency carved
     out of the account's."""
     functions = list(functions)
+    gone: list[str] = []
     if store is not None:
         # Before any reservation is made: a function an earlier template had must not hold one still.
-        store.keep_template_functions(function.name for function in functions)
+        gone = store.keep_template_functions(function.name for function in functions)
     registry = FunctionRegistry(emulator.config, functions, store)
     limits = ConcurrencyLimits(config.account_concurrency)
+    service = LambdaService(emulator, registry, limits)
+    for name in gone:
+        service.forget(name)  # its resource policies, kept in the state directory, go with it
     for name in registry.names():
         reserved = registry.get(name).reserved_concurrency
         if reserved is not None:
             limits.reserve(name, reserved)
-    return LambdaService(emulator, registry, limits)
+    return service
 
 
 def event_pipeline(

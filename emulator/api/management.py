@@ -25,11 +25,11 @@ def _get_function(service: LambdaService, request: Request) -> Reply:
 def _delete_function(service: LambdaService, request: Request) -> Reply:
     qualifier = request.query.get("Qualifier")
     service.control.delete_function(request.function_name, qualifier)
-    # A function created again later under the name must not inherit the deleted one's permissions.
     name, qualifier = service.registry.parse(request.function_name, qualifier)
-    service.policies.forget(name, qualifier, every_qualifier=qualifier is None)
     if qualifier is None:
         service.forget(name)
+    else:  # a version: its own policy goes, the function's settings stay
+        service.policies.forget(name, qualifier, every_qualifier=False)
     return Reply(204)
 
 

@@ -161,10 +161,13 @@ class LambdaService:
         self.limits.unreserve(self.registry.resolve(function_name).function.name)
 
     def forget(self, name: str) -> None:
-        """A deleted function's settings kept here (reserved concurrency, EventInvokeConfig) and its queued
-        events go with it: a function created again under the name starts without them, as in Lambda."""
+        """Everything kept about a function apart from the function store goes when the function does,
+        however it went (DeleteFunction, a template reload, a template that no longer has it at start):
+        reserved concurrency, EventInvokeConfig, the resource policies of every qualifier and its queued
+        events. A function created again under the name starts without them, as in Lambda."""
         self.limits.unreserve(name)
         self._event_configs.pop(name, None)
+        self.policies.forget(name)
         if self.events is not None:
             self.events.forget(name)
 
