@@ -23,10 +23,13 @@ _SIGV4_CREDENTIAL = re.compile(r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/,\s]+
 
 def _policy_target(service: LambdaService, request: Request) -> tuple[str, str | None]:
     """The function and qualifier (None: the unqualified function) whose policy the request names."""
-    ref = service.registry.resolve(request.function_name, request.query.get("Qualifier"))
+    name, qualifier = service.registry.parse(request.function_name, request.query.get("Qualifier"))
+    # Found as GetFunction finds it (404 for an unknown function, version or alias), not as Invoke resolves
+    # it: a function's policy can be managed whatever its state.
+    service.registry.record(name, qualifier)
     # A policy of $LATEST cannot be added (AddPermission: "Lambda does not support adding policies to
     # version $LATEST"); invoking $LATEST is governed by the unqualified function's policy.
-    return ref.function.name, ref.qualifier
+    return name, qualifier
 
 
 def add_permission(service: LambdaService, request: Request) -> Reply:

@@ -141,7 +141,7 @@ class LambdaService:
 
     # ---- PutFunctionConcurrency / GetFunctionConcurrency / DeleteFunctionConcurrency
     def put_concurrency(self, function_name: str, body: bytes) -> dict[str, int]:
-        name = self.registry.resolve(function_name).function.name
+        name = self._function_name(function_name)
         amount = json_object(body).get("ReservedConcurrentExecutions")
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
             raise ConfigError(
@@ -153,12 +153,12 @@ class LambdaService:
         return {"ReservedConcurrentExecutions": amount}
 
     def get_concurrency(self, function_name: str) -> dict[str, int]:
-        name = self.registry.resolve(function_name).function.name
+        name = self._function_name(function_name)
         amount = self.limits.reserved(name)
         return {} if amount is None else {"ReservedConcurrentExecutions": amount}
 
     def delete_concurrency(self, function_name: str) -> None:
-        self.limits.unreserve(self.registry.resolve(function_name).function.name)
+        self.limits.unreserve(self._function_name(function_name))
 
     def forget(self, name: str) -> None:
         """Everything kept about a function apart from the function store goes when the function does,
@@ -178,8 +178,7 @@ class LambdaService:
         return stored[0] if stored else self.registry.get(function_name).async_config
 
     def put_event_invoke_config(self, function_name: str, body: bytes, *, merge: bool) -> dict[str, object]:
-        ref = self.registry.resolve(function_name)
-        name = ref.function.name
+        name = self._function_name(function_name)
         fields = json_object(body)
         current = self.async_config(name)
         # PUT replaces the whole EventInvokeConfig; POST (Update) merges into it. The DLQ is not part of it.
@@ -202,7 +201,7 @@ class LambdaService:
         return self._render_event_config(name)
 
     def get_event_invoke_config(self, function_name: str) -> dict[str, object]:
-        name = self.registry.resolve(function_name).function.name
+        name = self._function_name(function_name)
         if name not in self._event_configs:
             raise ConfigError(
                 f"The function {self.emulator.config.function_arn(name)} doesn't have an EventInvokeConfig",
@@ -212,7 +211,13 @@ class LambdaService:
 
     def delete_event_invoke_config(self, function_name: str) -> None:
         self.get_event_invoke_config(function_name)
-        del self._event_configs[self.registry.resolve(function_name).function.name]
+        del self._event_configs[self._function_name(function_name)]
+
+    def _function_name(self, function_name: str) -> str:
+        """The function a configuration call names (name, partial or full ARN), looked up as GetFunction
+        looks it up rather than as Invoke resolves it: these calls run nothing, so neither Invoke's check
+        that the function is Active nor an alias's weighted pick of a version applies."""
+        return self.registry.record(function_name).name
 
     def _render_event_config(self, name: str) -> dict[str, object]:
         config, modified = self._event_configs[name]
