@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from emulator.errors import ConfigError, ThrottledError
 
@@ -46,15 +44,15 @@ class ConcurrencyLimits:
             self._reserved.pop(function, None)
 
     # ---- invocations
-    @contextmanager
-    def slot(self, function: str) -> Iterator[None]:
-        """Hold one unit of concurrency for the call; ThrottledError when none is free."""
+    def slot(self, function: str) -> Slot:
+        """Hold one unit of concurrency for the call, until the with-block ends or the slot is released;
+        ThrottledError when none is free."""
         self._take(function)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running[function] -= 1
+        return Slot(self, function)
+
+    def _give_back(self, function: str) -> None:
+        with self._lock:
+            self._running[function] -= 1
 
     def _take(self, function: str) -> None:
         with self._lock:
@@ -71,3 +69,26 @@ class ConcurrencyLimits:
                 if unreserved_running >= unreserved_pool:
                     raise ThrottledError("ConcurrentInvocationLimitExceeded")
             self._running[function] = running + 1
+
+
+class Slot:
+    """One unit of a function's concurrency, held by one call. Released once, whichever comes first: an
+    explicit `release` (the Invoke API gives it back when it has answered, so a caller that invokes again
+    at once is not throttled by the bookkeeping of its previous call) or the end of its with-block."""
+
+    __slots__ = ("_function", "_limits")
+
+    def __init__(self, limits: ConcurrencyLimits, function: str) -> None:
+        self._limits: ConcurrencyLimits | None = limits
+        self._function = function
+
+    def release(self) -> None:
+        limits, self._limits = self._limits, None
+        if limits is not None:
+            limits._give_back(self._function)
+
+    def __enter__(self) -> Slot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
