@@ -16,7 +16,7 @@ from emulator.api import management, permissions
 from emulator.api.client import LOCAL_INVOKE_PATH
 from emulator.api.routes import Reply, Request, Route, RouteTable, path
 from emulator.api.routes import json_reply as _json
-from emulator.api.service import LambdaService
+from emulator.api.service import InvokeOutcome, LambdaService
 from emulator.errors import ConfigError, LambdaEmuError, ThrottledError
 from emulator.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
 
@@ -45,6 +45,7 @@ _MAX_BODY = wire.MAX_SYNC_REQUEST_BYTES + 1
 
 def _invoke(service: LambdaService, request: Request) -> Reply:
     invocation_type = request.headers.get(wire.X_INVOCATION_TYPE.lower())
+    answer = request.answer
     outcome = service.invoke(
         request.function_name,
         request.body,
@@ -54,9 +55,15 @@ def _invoke(service: LambdaService, request: Request) -> Reply:
         client_context=request.headers.get(wire.X_CLIENT_CONTEXT.lower()),
         # Only a DryRun answers who may invoke; other calls never look at the signature.
         caller=permissions.signed_caller(service, request.headers) if invocation_type == "DryRun" else None,
+        respond=None if answer is None else lambda early: answer(_invoke_reply(early)),
     )
-    headers = dict(outcome.headers, **{wire.X_REQUEST_ID: outcome.request_id})
-    return Reply(outcome.status, outcome.payload, headers)
+    return _invoke_reply(outcome)
+
+
+def _invoke_reply(outcome: InvokeOutcome) -> Reply:
+    return Reply(
+        outcome.status, outcome.payload, dict(outcome.headers, **{wire.X_REQUEST_ID: outcome.request_id})
+    )
 
 
 def _local_invoke(service: LambdaService, request: Request) -> Reply:
@@ -149,6 +156,7 @@ class _Handler(QuickHandler):
             self.server.leave()
 
     def _route(self, method: str) -> None:
+        self._answered = False
         if "?" in self.path or "#" in self.path:
             url = urlsplit(self.path)
             url_path, query = url.path, {key: values[-1] for key, values in parse_qs(url.query).items()}
@@ -169,11 +177,24 @@ class _Handler(QuickHandler):
                     error_code="RequestEntityTooLargeException",
                 )
             # QuickHandler's headers are keyed by lower-case name already.
-            request = Request(params.get("name", ""), query, self.headers, body, params)  # type: ignore[arg-type]
+            request = Request(params.get("name", ""), query, self.headers, body, params, self._answer)  # type: ignore[arg-type]
             reply = route(self.server.service, request)
         except Exception as exc:  # every failure becomes Lambda's error shape, never a dropped connection
+            if self._answered:  # the caller has its answer: a failure after it is ours alone
+                LOG.exception("%s %s failed after it answered", method, url_path)
+                return
             reply = error_reply(exc)
-        self._send(reply)
+        if not self._answered:
+            self._send(reply)
+
+    def _answer(self, reply: Reply) -> None:
+        """A route's reply sent before the route returns (Request.answer)."""
+        self._answered = True
+        try:
+            self._send(reply)
+        except OSError as exc:  # the caller is gone; the route goes on to its end
+            LOG.debug("%s: the caller left before its answer: %s", self.server.name, exc)
+            self.close_connection = True
 
     def _send(self, reply: Reply) -> None:
         """The reply, with a request id of its own unless it carries one (an Invoke's is the invocation's)."""

@@ -30,6 +30,9 @@ class Request:
     headers: dict[str, str]  # lower-case names
     body: bytes
     params: Mapping[str, str] = field(default_factory=dict)  # every {group} of the path, unquoted
+    # Sends a reply before the route returns (the route's own reply is then dropped): Invoke answers as
+    # soon as the function has, and finishes the invocation's bookkeeping after. None: not over HTTP.
+    answer: Callable[[Reply], None] | None = None
 
 
 Route = Callable[["LambdaService", Request], Reply]

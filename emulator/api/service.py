@@ -7,6 +7,7 @@ import base64
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -77,7 +78,11 @@ class LambdaService:
         log_type: str | None = None,
         client_context: str | None = None,
         caller: str | None = None,  # who signed a DryRun (an IAM ARN): checked against the function's policy
+        respond: Callable[[InvokeOutcome], None] | None = None,
     ) -> InvokeOutcome:
+        """One Invoke. `respond`, when given, gets a RequestResponse call's outcome as soon as the function
+        has answered (not for LogType=Tail, whose log is complete only after); the call then goes on with
+        the invocation's bookkeeping and returns the same outcome."""
         kind = _invocation_type(invocation_type)
         if log_type not in (None, "None", "Tail"):
             raise ConfigError(
@@ -115,15 +120,20 @@ class LambdaService:
             # have moved, or pick another version by weight), as Lambda runs an alias per attempt.
             self.events.accept(ref.function.name, ref.qualifier, invocation.payload, invocation.request_id)
             return InvokeOutcome(202, invocation.request_id)
-        with self.limits.slot(ref.function.name):
-            result = self.emulator.invoke(ref.function, invocation)
-        headers = dict(version, **{"Content-Type": result.content_type})
-        if result.function_error:
-            headers[wire.X_FUNCTION_ERROR] = result.function_error
+        answered: Callable[[InvocationResult], None] | None = None
+        with self.limits.slot(ref.function.name) as slot:
+            if respond is not None and log_type != "Tail":
+
+                def answered(early: InvocationResult) -> None:
+                    slot.release()  # answered: the caller may invoke again at once, unthrottled
+                    respond(_invoked(early, version))
+
+            result = self.emulator.invoke(ref.function, invocation, answered=answered)
+        outcome = _invoked(result, version)
         if log_type == "Tail":
             tail = result.logs.encode()[-TAIL_BYTES:]
-            headers[wire.X_LOG_RESULT] = base64.b64encode(tail).decode()
-        return InvokeOutcome(200, result.request_id, result.payload, headers, result)
+            outcome.headers[wire.X_LOG_RESULT] = base64.b64encode(tail).decode()
+        return outcome
 
     def deliver_event(
         self, function_name: str, qualifier: str | None, payload: bytes, request_id: str
@@ -231,6 +241,14 @@ class LambdaService:
                 "OnFailure": {"Destination": config.on_failure} if config.on_failure else {},
             },
         }
+
+
+def _invoked(result: InvocationResult, version: dict[str, str]) -> InvokeOutcome:
+    """A RequestResponse call's outcome: the payload, with Lambda's headers."""
+    headers = dict(version, **{"Content-Type": result.content_type})
+    if result.function_error:
+        headers[wire.X_FUNCTION_ERROR] = result.function_error
+    return InvokeOutcome(200, result.request_id, result.payload, headers, result)
 
 
 def _invocation_type(value: str | None) -> InvocationType:

@@ -4,6 +4,7 @@ qualifiers, errors in Lambda's shapes, concurrency and throttling, shutdown."""
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import shutil
 import signal
@@ -176,6 +177,23 @@ def test_reserved_concurrency_of_one_throttles_the_second_concurrent_call(served
     throttled = [o for o in outcomes if isinstance(o, ClientError)]
     assert len(throttled) == 1, "the second concurrent call was never throttled"
     assert throttled[0].response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+
+def test_a_call_made_the_moment_the_last_one_answered_finds_its_environment_and_concurrency_free(served):
+    """The server answers as soon as the function has, then writes END and REPORT and takes the runtime's
+    next /next. A caller that invokes again at once, on a new connection as many clients do, is neither
+    throttled by that bookkeeping (reserved concurrency 1) nor sent to a second, cold environment."""
+    host, port = served.url.removeprefix("http://").split(":")
+    environments = set()
+    for _ in range(30):
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("POST", "/2015-03-31/functions/OneAtATimeFunction/invocations", b'{"seconds": 0}')
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+        assert response.status == 200, body
+        environments.add(json.loads(body)["environment"])
+    assert len(environments) == 1
 
 
 def test_function_concurrency_operations_round_trip(served):
