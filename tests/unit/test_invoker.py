@@ -189,7 +189,7 @@ def test_a_call_made_as_soon_as_it_is_answered_gets_the_same_environment(
     def answered(result: InvocationResult) -> None:
         thread = threading.Thread(target=lambda: second.append(call(pool, function)))
         thread.start()
-        time.sleep(0.02)  # the other call is waiting in the pool while this invocation finishes
+        time.sleep(0.005)  # the other call is waiting in the pool while this invocation finishes
 
     Invoker(pool).invoke(function, Invocation(b"{}", arn), answered=answered)
     deadline = time.monotonic() + 10
