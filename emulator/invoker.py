@@ -50,8 +50,10 @@ class Invoker:
         try:
             return self._run(env, function, invocation, answered)
         finally:
-            env.api.settle()  # the runtime connection the reply came on is read again
-            self._pool.release(env)
+            try:
+                env.api.settle()  # the runtime connection the reply came on is read again
+            finally:
+                self._pool.release(env)
 
     def _run(
         self, env: Environment, function: FunctionConfig, invocation: Invocation, answered: Answered | None
@@ -84,10 +86,13 @@ class Invoker:
             pending.wait_started(pending.timeout_s)
         start = pending.invoke_started or time.monotonic()
         reply = _wait_reply(env, pending, start + pending.timeout_s)
-        if answered is not None and reply is not None and reply.kind in _POSTED and pending.invoke_started:
+        # A reply the runtime posted (its event went out, so `start` is the hand-out): the caller's answer,
+        # complete but for the REPORT figures read below.
+        posted = _posted_result(reply, request_id, start, function, env.version)
+        if answered is not None and posted is not None:
             self._pool.answered(env)  # a call arriving now waits for this environment, not a cold start
             try:
-                answered(_early_result(reply, request_id, start, function, env.version))
+                answered(posted)
             except Exception:  # the caller's trouble: this invocation's bookkeeping still has to finish
                 LOG.exception("answering invocation %s failed", request_id)
         memory = env.max_memory_used_mb()  # read before any reset: a killed container's cgroup is gone
@@ -111,8 +116,8 @@ class Invoker:
         else:
             duration_ms = (reply.received_at - start) * 1000 if pending.invoke_started else 0.0
             payload, error_type = reply.body, None
-            if reply.kind in _POSTED:
-                error_type = None if reply.kind is ReplyKind.RESPONSE else _error_type(reply)
+            if posted is not None:
+                error_type = posted.error_type
                 env.finished()
             elif reply.kind is ReplyKind.INIT_ERROR:
                 error_type = _error_type(reply)
@@ -172,10 +177,13 @@ class Invoker:
         return ""
 
 
-def _early_result(
-    reply: RuntimeReply, request_id: str, start: float, function: FunctionConfig, version: str
-) -> InvocationResult:
-    """The result of a posted reply as the caller sees it, before the REPORT figures are read."""
+def _posted_result(
+    reply: RuntimeReply | None, request_id: str, start: float, function: FunctionConfig, version: str
+) -> InvocationResult | None:
+    """The result of a reply the runtime posted (a response or a function error), as the caller sees it
+    before the REPORT figures are read; None for any other outcome."""
+    if reply is None or reply.kind not in _POSTED:
+        return None
     return InvocationResult(
         request_id=request_id,
         payload=reply.body,

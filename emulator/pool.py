@@ -16,8 +16,10 @@ LOG = logging.getLogger(__name__)
 EnvironmentFactory = Callable[[FunctionConfig], Environment]
 
 # How long a call waits for an environment that has answered its caller and is finishing its invocation
-# (writing the REPORT, taking the runtime's next /next: well under a millisecond) before it starts another.
-ANSWERED_WAIT_S = 0.1
+# (writing END and REPORT, taking the runtime's next /next) before it starts another. Finishing takes well
+# under a millisecond, but may wait for the function's output up to the invoker's log grace (2 s): a
+# function's unit of concurrency is free from the answer on, so a second environment would break it.
+ANSWERED_WAIT_S = 2.0
 
 
 def pool_key(function: FunctionConfig) -> str:
@@ -53,11 +55,16 @@ class EnvironmentPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("pool is closed")
-            idle = self._idle[key]
-            if not idle and self._finishing(key):
+            if not self._idle[key] and self._finishing(key):
                 # A caller that invokes again at once (on another connection) gets the environment that
-                # just answered it, as in Lambda, rather than a cold start beside it.
-                self._released.wait_for(lambda: idle or not self._finishing(key), ANSWERED_WAIT_S)
+                # just answered it, as in Lambda, rather than a cold start beside it. The idle list is
+                # looked up again after the wait: stop_idle and retire replace it.
+                self._released.wait_for(
+                    lambda: self._closed or self._idle[key] or not self._finishing(key), ANSWERED_WAIT_S
+                )
+                if self._closed:
+                    raise RuntimeError("pool is closed")
+            idle = self._idle[key]
             env = idle.pop()[1] if idle else None
         if env is None:
             env = self._factory(function)
@@ -133,6 +140,7 @@ class EnvironmentPool:
             self._closed = True
             envs, self._all = self._all, []
             self._idle.clear()
+            self._released.notify_all()  # a call waiting for a finishing environment gives up
         # Removing containers one by one costs ~15 ms each; in parallel the pool closes at once.
         threads = [threading.Thread(target=env.close, name=f"close-{env.id[:6]}") for env in envs]
         for thread in threads:

@@ -393,12 +393,18 @@ class _Handler(QuickHandler):
                     sock.settimeout(max(0.001, ends - time.monotonic()))
                     try:
                         self.handle_one_request()
-                    except OSError as exc:  # reset by the runtime: its exit ends the invocation
-                        LOG.debug("runtime connection ended: %s", exc)
-                        self.close_connection = True
+                    except Exception as exc:  # see _ended_by
+                        self._ended_by(exc)
         finally:
             pending._waker = None
             self._serving = 0
+
+    def _ended_by(self, exc: Exception) -> None:
+        """A request read by a borrowing thread failed: a reset by the runtime, or a request it cannot
+        parse (a bad Content-Length). Its own thread would end the connection (handle_error); so does the
+        borrower, instead of raising into the invoker. The runtime's exit ends the invocation."""
+        LOG.debug("runtime connection ended: %r", exc)
+        self.close_connection = True
 
     def _wake_serving(self) -> None:
         if self._serving and threading.get_ident() != self._serving and self._wake_w is not None:
@@ -413,9 +419,8 @@ class _Handler(QuickHandler):
             if not self.close_connection and select.select([self.connection], [], [], 0)[0]:
                 self.connection.settimeout(_SETTLE_READ_S)
                 self.handle_one_request()  # the runtime asked for its next event already: park it here
-        except OSError as exc:
-            LOG.debug("runtime connection ended: %s", exc)
-            self.close_connection = True
+        except Exception as exc:  # see _ended_by
+            self._ended_by(exc)
         if self._reparked and not self.close_connection:
             self._blocking()  # parked again, with no reader until the next event is delivered
         else:

@@ -321,3 +321,19 @@ def test_a_runtime_resetting_its_connection_mid_wait_is_no_exception_for_the_wai
     reply = pending.wait_reply(2)
     server.api.settle()
     assert reply is not None and reply.kind is ReplyKind.EXITED
+
+
+def test_an_unreadable_request_on_a_lent_connection_ends_it_instead_of_raising_into_the_waiter(
+    server: RuntimeApiServer,
+) -> None:
+    runtime = _parked_runtime(server)
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    runtime.recv(65536)
+    rid = pending.invocation.request_id
+    head = f"POST {wire.INVOCATION_PREFIX}{rid}/response HTTP/1.1\r\nHost: x\r\nContent-Length: two\r\n\r\n"
+    runtime.sendall(head.encode())
+    threading.Timer(0.2, server.api.fail_outstanding, (RuntimeReply(ReplyKind.EXITED),)).start()
+    reply = pending.wait_reply(2)
+    server.api.settle()
+    assert reply is not None and reply.kind is ReplyKind.EXITED
+    runtime.close()

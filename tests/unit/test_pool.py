@@ -1,0 +1,80 @@
+"""The environment pool's choice of environment, over stand-in environments (no runtime needed)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from emulator.config import FunctionConfig
+from emulator.environment import EnvState
+from emulator.pool import EnvironmentPool
+
+
+class StandIn:
+    """What the pool reads of an environment: its id, function and state."""
+
+    def __init__(self, function: FunctionConfig) -> None:
+        self.id = uuid.uuid4().hex
+        self.function = function
+        self.state = EnvState.READY
+
+    def start(self) -> None:
+        self.state = EnvState.READY
+
+    def close(self) -> None:
+        self.state = EnvState.CLOSED
+
+
+FUNCTION = FunctionConfig(name="fn", runtime="python3.11", handler="app.handler", code_path=Path("."))
+
+
+def _acquire_later(pool: EnvironmentPool) -> list[object]:
+    got: list[object] = []
+    threading.Thread(target=lambda: got.append(pool.acquire(FUNCTION)), daemon=True).start()
+    time.sleep(0.05)  # the call is waiting for the finishing environment
+    return got
+
+
+def test_a_call_waiting_for_a_finishing_environment_gets_it_even_when_idle_lists_were_rebuilt() -> None:
+    made: list[StandIn] = []
+
+    def factory(function: FunctionConfig) -> StandIn:
+        made.append(StandIn(function))
+        return made[-1]
+
+    pool = EnvironmentPool(factory)  # type: ignore[arg-type]  # stand-ins, not Environments
+    env = pool.acquire(FUNCTION)
+    pool.answered(env)
+    got = _acquire_later(pool)
+    pool.stop_idle(3600)  # rebuilds every idle list while the call waits
+    pool.release(env)
+    deadline = time.monotonic() + 5
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert got == [env] and len(made) == 1
+
+
+def test_closing_the_pool_ends_a_wait_for_a_finishing_environment() -> None:
+    pool = EnvironmentPool(StandIn)  # type: ignore[arg-type]
+    env = pool.acquire(FUNCTION)
+    pool.answered(env)
+    errors: list[Exception] = []
+
+    def acquire() -> None:
+        try:
+            pool.acquire(FUNCTION)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    waiter = threading.Thread(target=acquire, daemon=True)
+    waiter.start()
+    time.sleep(0.05)
+    pool.close()
+    waiter.join(1)
+    assert not waiter.is_alive() and [str(e) for e in errors] == ["pool is closed"]
+    with pytest.raises(RuntimeError):
+        pool.acquire(FUNCTION)
