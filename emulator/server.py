@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emulator.api.discovery import remove_discovery, write_discovery
 from emulator.api.http import InvokeApiServer
-from emulator.api.service import LambdaService
+from emulator.api.service import EventSink, LambdaService
 from emulator.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, RetryDelays, Sinks
 from emulator.async_invoke.queue import FunctionScope
 from emulator.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
@@ -76,16 +76,19 @@ class LambdaServer:
         self.reloader: Reloader | None = None
         # The control plane's state (functions made through the API, versions, aliases) outlives the server.
         self._store = store = open_store(emulator.config.state_dir)
-        self.service = lambda_service(emulator, functions, config, store=store)
-        # The registry's names, read at every claim: a function created through the API or a template
-        # reload while the server runs has its Event invocations delivered too.
-        self.events = event_pipeline(
-            self.service, emulator.config.state_dir, config, functions=self.service.registry.names
-        )
-        self.service.events = self.events
+        self.events: EventDispatcher  # made by lambda_service, through _event_pipeline
+        self.service = lambda_service(emulator, functions, config, store=store, events=self._event_pipeline)
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="idle-reaper", daemon=True)
         self.api: InvokeApiServer | None = None
+
+    def _event_pipeline(self, service: LambdaService) -> EventDispatcher:
+        # The registry's names, read at every claim: a function created through the API or a template
+        # reload while the server runs has its Event invocations delivered too.
+        self.events = event_pipeline(
+            service, self.emulator.config.state_dir, self.config, functions=service.registry.names
+        )
+        return self.events
 
     def start(self) -> LambdaServer:
         self.events.start()
@@ -94,7 +97,7 @@ class LambdaServer:
         if self._watch is not None:
             from emulator.reloader import Reloader
 
-            table = _ReloadedFunctions(self.service, self.events.queue)
+            table = _ReloadedFunctions(self.service)
             self.reloader = Reloader(self.emulator, table, self._functions, self._watch).start()
         write_discovery(self.emulator.config.state_dir, self.url, self.config.template)
         LOG.info("Lambda API at %s", self.api.url)
@@ -142,11 +145,10 @@ class LambdaServer:
 class _ReloadedFunctions:
     """What a template reload changes in a running server: the registry and the reserved concurrency the
     template sets (as a deploy sets it); the functions whose Event invocations this server delivers
-    follow the registry."""
+    follow the registry (the event queue reads its names)."""
 
-    def __init__(self, service: LambdaService, queue: EventQueue) -> None:
+    def __init__(self, service: LambdaService) -> None:
         self._service = service
-        queue.functions = service.registry.names
 
     def put(self, function: FunctionConfig) -> None:
         self._service.registry.put(function)
@@ -168,9 +170,11 @@ def lambda_service(
     functions: Iterable[FunctionConfig],
     config: ServeConfig,
     store: FunctionStore | None = None,
+    events: Callable[[LambdaService], EventSink] | None = None,
 ) -> LambdaService:
     """The Lambda API's operations over `functions` (and `store`'s, when given), reserved concurrency carved
-    out of the account's."""
+    out of the account's; `events` makes its Event pipeline, before functions gone from the template are
+    forgotten (their queued events go too)."""
     functions = list(functions)
     gone: list[str] = []
     if store is not None:
@@ -179,8 +183,10 @@ def lambda_service(
     registry = FunctionRegistry(emulator.config, functions, store)
     limits = ConcurrencyLimits(config.account_concurrency)
     service = LambdaService(emulator, registry, limits)
+    if events is not None:
+        service.events = events(service)
     for name in gone:
-        service.forget(name)  # its resource policies, kept in the state directory, go with it
+        service.forget(name)  # its resource policies and queued events, kept in the state directory, go too
     for name in registry.names():
         reserved = registry.get(name).reserved_concurrency
         if reserved is not None:

@@ -475,8 +475,8 @@ def test_the_servers_table_follows_reserved_concurrency_and_event_scope(tmp_path
     service = LambdaService(
         FakeEmulator(tmp_path), FunctionRegistry(config, [function("A", app)]), ConcurrencyLimits()
     )  # type: ignore[arg-type]
-    queue = EventQueue(tmp_path / "queue.sqlite3", functions=["A"])
-    table = _ReloadedFunctions(service, queue)
+    queue = EventQueue(tmp_path / "queue.sqlite3", functions=service.registry.names)
+    table = _ReloadedFunctions(service)
     table.put(function("B", app, reserved_concurrency=0))  # added by a saved template
     assert service.limits.reserved("B") == 0
     assert queue.functions == ("A", "B")  # its Event invocations are delivered by this server

@@ -87,8 +87,8 @@ def test_a_function_removed_by_a_template_reload_leaves_nothing_behind(tmp_path:
     service = LambdaService(
         FakeEmulator(config), FunctionRegistry(config, [function("A", code)]), ConcurrencyLimits()
     )  # type: ignore[arg-type]
-    queue = EventQueue(tmp_path / "events.sqlite3")
-    table = _ReloadedFunctions(service, queue)
+    queue = EventQueue(tmp_path / "events.sqlite3", functions=service.registry.names)
+    table = _ReloadedFunctions(service)
     table.put(function("B", code))
     configure(service, "B")
     table.remove("B")  # the saved template no longer has it
@@ -109,4 +109,30 @@ def test_a_template_function_gone_since_the_last_serve_keeps_no_policy(tmp_path:
         again = lambda_service(emulator, [function("old", code)], ServeConfig(), store=store)  # type: ignore[arg-type]
         assert_unconfigured(again, "old")
     finally:
+        store.close()
+
+
+def test_a_template_function_gone_since_the_last_serve_leaves_no_queued_events(
+    tmp_path: Path, code: Path
+) -> None:
+    from emulator.server import event_pipeline
+
+    config = EmulatorConfig(state_dir=tmp_path / "state")
+    emulator = FakeEmulator(config)
+    serve = ServeConfig()
+    store = open_store(config.state_dir)
+    pipelines = []
+
+    def events(service: LambdaService):  # type: ignore[no-untyped-def]
+        pipelines.append(event_pipeline(service, config.state_dir, serve, functions=service.registry.names))
+        return pipelines[-1]
+
+    try:
+        first = lambda_service(emulator, [function("old", code)], serve, store=store, events=events)  # type: ignore[arg-type]
+        first.events.accept("old", None, b"{}", "request-1")  # type: ignore[union-attr]
+        lambda_service(emulator, [function("new", code)], serve, store=store, events=events)  # type: ignore[arg-type]
+        assert pipelines[-1].queue.counts() == {}  # a later "old" must not receive the old one's event
+    finally:
+        for pipeline in pipelines:
+            pipeline.queue.close()
         store.close()
