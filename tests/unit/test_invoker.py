@@ -185,16 +185,20 @@ def test_a_call_made_as_soon_as_it_is_answered_gets_the_same_environment(
     arn = EmulatorConfig().function_arn(function.name)
     call(pool, function)  # warm
     second: list[InvocationResult] = []
+    threads: list[threading.Thread] = []
+    waited: list[bool] = []  # asserted here: the invoker logs what `answered` raises
 
     def answered(result: InvocationResult) -> None:
-        thread = threading.Thread(target=lambda: second.append(call(pool, function)))
-        thread.start()
-        time.sleep(0.005)  # the other call is waiting in the pool while this invocation finishes
+        threads.append(threading.Thread(target=lambda: second.append(call(pool, function))))
+        threads[0].start()
+        deadline = time.monotonic() + 10
+        while not pool._released._waiters and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.001)  # until the other call waits in the pool while this invocation finishes
+        waited.append(bool(pool._released._waiters))  # type: ignore[attr-defined]
 
     Invoker(pool).invoke(function, Invocation(b"{}", arn), answered=answered)
-    deadline = time.monotonic() + 10
-    while not second and time.monotonic() < deadline:
-        time.sleep(0.01)
+    threads[0].join(10)
+    assert waited == [True], "the second call never waited for this environment"
     assert json.loads(second[0].payload)["calls"] == 3
     assert len(backend.created) == 1 and backend.created[0].starts == 1
 
