@@ -102,19 +102,13 @@ class FunctionRegistry:
 
     def record(self, function_name: str, qualifier: str | None = None) -> FunctionRecord:
         """The stored version a FunctionName + Qualifier names ($LATEST, a number or an alias's primary)."""
-        name, qualifier = self.parse(function_name, qualifier)
-        found = self._lookup(name, qualifier)
-        if found is None:
-            raise FunctionNotFoundError(f"Function not found: {self._config.function_arn(name, qualifier)}")
-        return found
+        return self._found(*self.parse(function_name, qualifier))
 
     def resolve(self, function_name: str, qualifier: str | None = None) -> FunctionRef:
         """Lambda's resolution of the Invoke API's FunctionName path parameter and Qualifier; an alias with
         a routing configuration picks its version at random by weight, per call."""
         name, qualifier = self.parse(function_name, qualifier)
-        record = self._lookup(name, qualifier, route=True)
-        if record is None:
-            raise FunctionNotFoundError(f"Function not found: {self._config.function_arn(name, qualifier)}")
+        record = self._found(name, qualifier, route=True)
         if record.state != ACTIVE:
             # Contract §8: invokes fail while a function is Pending (being created) or Failed.
             raise ConfigError(
@@ -123,6 +117,13 @@ class FunctionRegistry:
                 error_code="ResourceConflictException",
             )
         return FunctionRef(record.serving, qualifier)
+
+    def _found(self, name: str, qualifier: str | None, *, route: bool = False) -> FunctionRecord:
+        """The record `_lookup` finds; FunctionNotFoundError when there is none."""
+        record = self._lookup(name, qualifier, route=route)
+        if record is None:
+            raise FunctionNotFoundError(f"Function not found: {self._config.function_arn(name, qualifier)}")
+        return record
 
     def _lookup(self, name: str, qualifier: str | None, *, route: bool = False) -> FunctionRecord | None:
         latest = self.store.latest(name)

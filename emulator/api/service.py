@@ -211,17 +211,20 @@ class LambdaService:
         return self._render_event_config(name)
 
     def get_event_invoke_config(self, function_name: str) -> dict[str, object]:
+        return self._render_event_config(self._configured(function_name))
+
+    def delete_event_invoke_config(self, function_name: str) -> None:
+        del self._event_configs[self._configured(function_name)]
+
+    def _configured(self, function_name: str) -> str:
+        """The name of a function that has an EventInvokeConfig set through the API."""
         name = self._function_name(function_name)
         if name not in self._event_configs:
             raise ConfigError(
                 f"The function {self.emulator.config.function_arn(name)} doesn't have an EventInvokeConfig",
                 error_code="ResourceNotFoundException",
             )
-        return self._render_event_config(name)
-
-    def delete_event_invoke_config(self, function_name: str) -> None:
-        self.get_event_invoke_config(function_name)
-        del self._event_configs[self._function_name(function_name)]
+        return name
 
     def _function_name(self, function_name: str) -> str:
         """The function a configuration call names (name, partial or full ARN), looked up as GetFunction
