@@ -130,10 +130,10 @@ def invoke(
                 env_vars_file=env_vars_file,
                 overrides=overrides,
                 env=parse_env_pairs(env_pairs),
+                cpu_limit=cpu_limit,
             )
 
         emulator_config, function = resolve()
-        emulator_config = replace(emulator_config, cpu_limit=cpu_limit)
         if watch:
             from emulator.cli.watching import template_watch
 

@@ -32,10 +32,11 @@ def resolve_function(
     env_vars_file: Path | None,
     overrides: Mapping[str, Any],
     env: Mapping[str, str],
+    cpu_limit: bool = True,
 ) -> Any:
     """The FunctionConfig to run: from the template, or from flags alone (--handler given, no -t)."""
     from emulator.config import EmulatorConfig, FunctionConfig, host_environ
-    from emulator.template import load_env_vars_file
+    from emulator.template.overrides import load_env_vars_file, with_env_vars
 
     if template is not None or overrides.get("handler") is None:
         from emulator.template import load_functions
@@ -45,6 +46,7 @@ def resolve_function(
             state_dir=state_dir,
             parameter_overrides=parameter_overrides,
             env_vars_file=env_vars_file,
+            cpu_limit=cpu_limit,
         )
         if name is None:
             if len(loaded.functions) != 1:
@@ -53,20 +55,15 @@ def resolve_function(
             name = next(iter(loaded.functions))
         function = loaded.function(name)
     else:
-        emulator = EmulatorConfig.from_environ(host_environ(), state_dir=state_dir)
-        function_name = name or "function"
-        variables: dict[str, str] = {}
-        env_vars = load_env_vars_file(env_vars_file) if env_vars_file else None
-        if env_vars:
-            variables.update(env_vars.get("Parameters", {}))
-            variables.update(env_vars.get(function_name, {}))
+        emulator = EmulatorConfig.from_environ(host_environ(), state_dir=state_dir, cpu_limit=cpu_limit)
         function = FunctionConfig(
-            name=function_name,
+            name=name or "function",
             runtime=overrides.get("runtime") or "python3.11",
             handler=overrides["handler"],
             code_path=Path(overrides.get("code") or "."),
-            environment=variables,
         )
+        if env_vars_file:
+            function = with_env_vars(function, load_env_vars_file(env_vars_file))
     changes = {k: v for k, v in overrides.items() if v is not None and k in ("runtime", "handler")}
     if overrides.get("code") is not None:
         changes["code_path"] = Path(overrides["code"])

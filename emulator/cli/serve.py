@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -92,6 +91,7 @@ def serve(
             state_dir=ctx.obj["state_dir"],
             parameter_overrides=parameter_overrides,
             env_vars_file=env_vars_file,
+            cpu_limit=cpu_limit,
         )
         config = ServeConfig(
             host=host,
@@ -105,9 +105,7 @@ def serve(
             or os.environ.get("AWS_ENDPOINT_URL"),
             template=path,
         )
-        emulator = local_emulator(
-            replace(emulator_config, cpu_limit=cpu_limit), served=[f.name for f in loaded.functions.values()]
-        )
+        emulator = local_emulator(emulator_config, served=[f.name for f in loaded.functions.values()])
         reload = None
         if watch:
             from emulator.cli.watching import template_watch

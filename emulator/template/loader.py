@@ -13,6 +13,7 @@ from emulator.config import EmulatorConfig, FunctionConfig
 from emulator.errors import FunctionNotFoundError, TemplateError
 from emulator.template.images import ZIP_ONLY, image_function
 from emulator.template.intrinsics import FUNCTION_TYPES, Resolver, is_intrinsic
+from emulator.template.overrides import with_env_vars
 from emulator.template.parameters import parameter_values
 from emulator.template.reader import LAYER_TYPES, SERVERLESS_FUNCTION, ResourceReader
 from emulator.template.source import read_template
@@ -129,7 +130,7 @@ def load_template(
             LOG.warning(
                 "Environment variables for %s are not used: the template has no such function.", section
             )
-    loaded = {lid: _with_env_vars(config, env_vars or {}) for lid, config in functions.items()}
+    loaded = {lid: with_env_vars(config, env_vars or {}) for lid, config in functions.items()}
     return Template(path, MappingProxyType(loaded), MappingProxyType(skipped))
 
 
@@ -167,15 +168,6 @@ def _with_event_invoke_configs(
         async_config = reader.event_invoke_config(fields, "Properties", function.async_config)
         result[function_lid] = replace(function, async_config=async_config)
     return result
-
-
-def _with_env_vars(config: FunctionConfig, env_vars: Mapping[str, Mapping[str, str]]) -> FunctionConfig:
-    # As SAM's --env-vars: the "Parameters" section applies to every function, a function's own section
-    # (by logical ID, then FunctionName) wins. Unlike SAM, variables the template lacks are added too.
-    environment = dict(config.environment)
-    for section in ("Parameters", config.logical_id or "", config.name):
-        environment.update(env_vars.get(section, {}))
-    return replace(config, environment=environment)
 
 
 def _reader(

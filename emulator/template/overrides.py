@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from emulator.config import FunctionConfig
 from emulator.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -75,3 +78,12 @@ def _text(path: Path, section: str, name: str, value: Any) -> str:
     raise ConfigError(
         f"{path}: variable {name} of section {section!r} must be a string; got {json.dumps(value)}."
     )
+
+
+def with_env_vars(config: FunctionConfig, env_vars: Mapping[str, Mapping[str, str]]) -> FunctionConfig:
+    """As SAM's --env-vars: the "Parameters" section applies to every function, a function's own section
+    (by logical ID, then FunctionName) wins. Unlike SAM, variables the template lacks are added too."""
+    environment = dict(config.environment)
+    for section in ("Parameters", config.logical_id or "", config.name):
+        environment.update(env_vars.get(section, {}))
+    return replace(config, environment=environment)
