@@ -94,14 +94,12 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
 
     def reply(self, status: int, body: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
         """Headers and body in one write, so they leave in one segment. JSON unless `headers` name another
-        Content-Type; the length is always the body's."""
+        "Content-Type" (spelled so); Content-Length is set here, never by the caller."""
         head = f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\nContent-Length: {len(body)}\r\n"
-        if headers is None or "Content-Type" not in headers:
+        if not headers or "Content-Type" not in headers:
             head += "Content-Type: application/json\r\n"
         if headers:
-            head += "".join(
-                [f"{name}: {value}\r\n" for name, value in headers.items() if name != "Content-Length"]
-            )
+            head += "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
         self.wfile.write((head + "\r\n").encode("latin-1") + body)
 
     def read_body(self, limit: int) -> bytes | None:
