@@ -110,9 +110,10 @@ class RuntimeConnection(Protocol):
         """Answer the runtime's requests on this connection until `pending` has its reply, the connection
         ends or `deadline` (monotonic) passes."""
 
-    def settle(self) -> None:
+    def settle(self) -> bool:
         """The invocation is over: take the runtime's next GET /next here when it already came (parked
-        again), else give the connection back to its own thread."""
+        again). True: no thread reads the connection now (its /next is parked, or has not come yet);
+        False: it was given back to its own thread."""
 
     def release(self) -> None:
         """Give the connection back to its own thread, which reads it again."""
@@ -138,6 +139,9 @@ class RuntimeApi:
         self._state = ApiState.INITIALIZING
         self._parked: RuntimeConnection | None = None  # the runtime's /next, waiting for an event
         self._lent: RuntimeConnection | None = None  # an event went out on it; settled after the call
+        # Settled before the runtime's next /next came: nobody reads it until the next submit, which takes
+        # that /next itself. Waking the connection's own thread for it cost a thread switch per invoke.
+        self._unread: RuntimeConnection | None = None
         self._pending: PendingInvocation | None = None
         self._current: PendingInvocation | None = None
         self._finished: deque[str] = deque(maxlen=64)
@@ -157,6 +161,10 @@ class RuntimeApi:
         with `pending.wait_reply` (which reads the runtime's answer when the event went out here) and then
         calls `settle`."""
         pending = PendingInvocation(invocation, timeout_s, invoke_started=invoke_started)
+        with self._lock:
+            unread, self._unread = self._unread, None
+        if unread is not None:
+            self._take_next(unread)
         with self._lock:
             if self._state is ApiState.CLOSED:
                 raise RuntimeApiError(500, wire.E_SANDBOX_FAILURE, "environment is closed")
@@ -187,8 +195,24 @@ class RuntimeApi:
         RuntimeConnection.settle). Called once the caller has the reply, whatever it was."""
         with self._lock:
             lent, self._lent = self._lent, None
-        if lent is not None:
-            lent.settle()
+        if lent is None or not lent.settle():
+            return
+        with self._lock:
+            if self._parked is lent:
+                return
+            if self._state is ApiState.IDLE and self._unread is None:
+                self._unread = lent  # its /next has not come yet: the next submit reads it
+                return
+        lent.release()  # reset or closed meanwhile: its own thread reads the end of it
+
+    def _take_next(self, connection: RuntimeConnection) -> None:
+        """A connection left unread by `settle`: its /next, when it came meanwhile (as it nearly always
+        has), is parked now. Otherwise its own thread reads it, and that /next takes the event."""
+        if connection.settle():
+            with self._lock:
+                if self._parked is connection:
+                    return
+        connection.release()
 
     def fail_outstanding(self, reply: RuntimeReply) -> None:
         """The runtime is gone (exit, kill): end whatever invocation it held or was about to get."""
@@ -207,22 +231,26 @@ class RuntimeApi:
             self.init_error = None
             parked = self._unpark()
             lent, self._lent = self._lent, None
-        self._end(parked, lent)
+            unread, self._unread = self._unread, None
+        self._end(parked, lent, unread)
 
     def close(self) -> None:
         with self._lock:
             self._state = ApiState.CLOSED
             parked = self._unpark()
             lent, self._lent = self._lent, None
-        self._end(parked, lent)
+            unread, self._unread = self._unread, None
+        self._end(parked, lent, unread)
 
     @staticmethod
-    def _end(parked: RuntimeConnection | None, lent: RuntimeConnection | None) -> None:
-        """After a reset or close: the parked /next gets the error; a lent connection goes home."""
+    def _end(parked: RuntimeConnection | None, *others: RuntimeConnection | None) -> None:
+        """After a reset or close: the parked /next gets the error; a lent or unread connection goes
+        home (its own thread reads the end of it)."""
         if parked is not None:
             parked.deliver(None)
-        if lent is not None and lent is not parked:
-            lent.release()
+        for other in others:
+            if other is not None and other is not parked:
+                other.release()
 
     # ---- the runtime's side, one method per endpoint
     def next_invocation(self, connection: RuntimeConnection) -> PendingInvocation | None:
@@ -413,18 +441,22 @@ class _Handler(QuickHandler):
             except OSError:
                 pass
 
-    def settle(self) -> None:
+    def settle(self) -> bool:
         self._reparked = False
         try:
-            if not self.close_connection and select.select([self.connection], [], [], 0)[0]:
+            if not self.close_connection:
+                if not select.select([self.connection], [], [], 0)[0]:
+                    self._blocking()
+                    return True  # nothing yet: left unread (RuntimeApi decides who reads it)
                 self.connection.settimeout(_SETTLE_READ_S)
                 self.handle_one_request()  # the runtime asked for its next event already: park it here
         except Exception as exc:  # see _ended_by
             self._ended_by(exc)
         if self._reparked and not self.close_connection:
             self._blocking()  # parked again, with no reader until the next event is delivered
-        else:
-            self.release()
+            return True
+        self.release()
+        return False
 
     def release(self) -> None:
         self._blocking()

@@ -337,3 +337,75 @@ def test_an_unreadable_request_on_a_lent_connection_ends_it_instead_of_raising_i
     server.api.settle()
     assert reply is not None and reply.kind is ReplyKind.EXITED
     runtime.close()
+
+
+def _answered_on_lent_connection(server: RuntimeApiServer, runtime: socket.socket, n: int) -> None:
+    """One invocation as the invoker drives a warm one: the event goes out on the parked /next, the runtime
+    answers on it, the submitting thread reads the answer and settles."""
+    pending = server.api.submit(Invocation(json.dumps({"n": n}).encode(), ARN), timeout_s=3)
+    assert pending._connection is not None, "the event went out on the submitting thread"
+    event = runtime.recv(65536)
+    assert event.startswith(b"HTTP/1.1 200") and event.endswith(json.dumps({"n": n}).encode())
+    rid = pending.invocation.request_id
+    head = f"POST {wire.INVOCATION_PREFIX}{rid}/response HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n"
+    runtime.sendall(head.encode() + str(n).encode())
+    reply = pending.wait_reply(3)
+    assert reply is not None and reply.body == str(n).encode()
+    assert runtime.recv(65536).startswith(b"HTTP/1.1 202")
+    server.api.settle()
+
+
+def _handler_of(server: RuntimeApiServer):  # type: ignore[no-untyped-def]
+    handler = server.api._unread or server.api._parked
+    assert handler is not None
+    return handler
+
+
+def test_a_next_that_comes_after_settle_is_taken_by_the_next_submit_not_by_its_own_thread(
+    server: RuntimeApiServer,
+) -> None:
+    """Settling before the runtime's next /next arrived leaves the connection unread; the next submit takes
+    that /next itself, so the connection's own thread is never woken between warm invocations."""
+    runtime = _parked_runtime(server)
+    for n in range(3):
+        _answered_on_lent_connection(server, runtime, n)  # settled at once: the /next is not sent yet
+        handler = _handler_of(server)
+        assert server.api._unread is handler and not handler._home.is_set()
+        runtime.sendall(f"GET {wire.PATH_NEXT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        time.sleep(0.05)
+        assert not handler._home.is_set(), "nobody reads it: the home thread stays asleep"
+    _answered_on_lent_connection(server, runtime, 3)
+    runtime.close()
+
+
+def test_a_submit_before_the_next_came_lets_the_connection_s_own_thread_take_the_event(
+    server: RuntimeApiServer,
+) -> None:
+    runtime = _parked_runtime(server)
+    _answered_on_lent_connection(server, runtime, 0)
+    pending = server.api.submit(Invocation(b'{"n": 1}', ARN), timeout_s=3)  # no /next yet
+    assert pending._connection is None and server.api._unread is None
+    runtime.sendall(f"GET {wire.PATH_NEXT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert runtime.recv(65536).endswith(b'{"n": 1}')
+    assert pending.wait_started(3)
+    runtime.close()
+
+
+@pytest.mark.parametrize("end", ["reset", "close"])
+def test_reset_or_close_gives_an_unread_connection_back_to_its_own_thread(
+    server: RuntimeApiServer, end: str
+) -> None:
+    runtime = _parked_runtime(server)
+    _answered_on_lent_connection(server, runtime, 0)
+    handler = _handler_of(server)
+    getattr(server.api, end)()
+    assert server.api._unread is None and handler._home.is_set()
+    runtime.sendall(f"GET {wire.PATH_NEXT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    if end == "close":
+        assert runtime.recv(65536).startswith(b"HTTP/1.1 500")  # read and answered by its own thread
+    else:  # read by its own thread as a new runtime's first /next: parked there
+        deadline = time.monotonic() + 5
+        while server.api._parked is not handler and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.api._parked is handler and server.api.state is ApiState.IDLE
+    runtime.close()
