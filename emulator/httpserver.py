@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import http.server
 import logging
+import select
 import selectors
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -16,6 +17,17 @@ LOG = logging.getLogger(__name__)
 
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
+
+
+def readable(socks: Sequence[socket.socket], timeout: float | None = None) -> list[socket.socket]:
+    """Those of `socks` with something to read (data or their end) within `timeout` seconds (None: no
+    limit). poll, not select.select: select fails on descriptors past 1,024, which a server running many
+    environments (several sockets each) reaches. A closed socket raises ValueError, as with select."""
+    poller = select.poll()
+    for sock in socks:
+        poller.register(sock, select.POLLIN)
+    ready = {fd for fd, _ in poller.poll(None if timeout is None else timeout * 1000)}
+    return [sock for sock in socks if sock.fileno() in ready]
 
 
 class Headers(dict[str, str]):

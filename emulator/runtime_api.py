@@ -6,7 +6,6 @@ from __future__ import annotations
 import enum
 import json
 import logging
-import select
 import socket
 import threading
 import time
@@ -19,7 +18,7 @@ from typing import Protocol
 
 from emulator import wire
 from emulator.errors import RuntimeApiError
-from emulator.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
+from emulator.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer, readable
 from emulator.models import Invocation
 
 LOG = logging.getLogger(__name__)
@@ -66,6 +65,21 @@ class PendingInvocation:
     # runtime's answer from it directly.
     _connection: RuntimeConnection | None = None
     _waker: Callable[[], None] | None = None  # set while a thread serves `_connection`
+    # Another socket that thread reads as it waits (the runtime's output, see DirectOutput.lend): the
+    # socket, and what reads it (False once it has ended).
+    _output: tuple[socket.socket, Callable[[], bool]] | None = None
+
+    @property
+    def read_by_waiter(self) -> bool:
+        """The reply is read by the thread that waits for it (the event went out on a parked /next)."""
+        return self._connection is not None
+
+    def watch(self, sock: socket.socket, pull: Callable[[], bool]) -> None:
+        """While waiting for the reply, also read `sock` with `pull` (from any thread)."""
+        self._output = (sock, pull)
+        waker = self._waker
+        if waker is not None:
+            waker()  # a thread already waits: it watches the socket from its next turn
 
     def wait_started(self, timeout: float) -> bool:
         """Wait until the runtime took the event or the invocation already ended; False on timeout."""
@@ -384,8 +398,8 @@ class _Handler(QuickHandler):
     def ended(self) -> bool:
         sock = self.connection
         try:
-            # select first: a socket with a timeout would wait that long in recv, even with MSG_DONTWAIT.
-            return bool(select.select([sock], [], [], 0)[0]) and sock.recv(1, socket.MSG_PEEK) == b""
+            # poll first: a socket with a timeout would wait that long in recv, even with MSG_DONTWAIT.
+            return bool(readable([sock], 0)) and sock.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
 
@@ -411,10 +425,20 @@ class _Handler(QuickHandler):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return
-                ready, _, _ = select.select([sock, self._wake_r], [], [], remaining)
+                output = pending._output
+                watched = [sock, self._wake_r] if output is None else [sock, self._wake_r, output[0]]
+                try:
+                    ready = readable(watched, remaining)
+                except (OSError, ValueError):
+                    if output is None:
+                        raise
+                    pending._output = None  # closed by its own reader: the runtime process is gone
+                    continue
+                if output is not None and output[0] in ready and not output[1]():
+                    pending._output = None  # ended: its reader finishes it
                 if self._wake_r in ready:
                     self._wake_r.recv(64)
-                elif ready:
+                elif sock in ready:
                     # A request begun but never finished cannot outlast the invocation's own deadline (not
                     # this call's: a caller may wait in slices, and a request can straddle two).
                     ends = (pending.invoke_started or time.monotonic()) + pending.timeout_s
@@ -426,6 +450,9 @@ class _Handler(QuickHandler):
         finally:
             pending._waker = None
             self._serving = 0
+            output = pending._output
+            if output is not None:
+                output[1]()  # the output written before the reply (its END marker) is in: read it now
 
     def _ended_by(self, exc: Exception) -> None:
         """A request read by a borrowing thread failed: a reset by the runtime, or a request it cannot
@@ -445,7 +472,7 @@ class _Handler(QuickHandler):
         self._reparked = False
         try:
             if not self.close_connection:
-                if not select.select([self.connection], [], [], 0)[0]:
+                if not readable([self.connection], 0):
                     self._blocking()
                     return True  # nothing yet: left unread (RuntimeApi decides who reads it)
                 self.connection.settimeout(_SETTLE_READ_S)

@@ -4,12 +4,13 @@ repeats joined, keep-alive and close, and malformed requests refused with the ri
 from __future__ import annotations
 
 import json
+import resource
 import socket
 from collections.abc import Iterator
 
 import pytest
 
-from emulator.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
+from emulator.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer, readable
 
 
 class _Echo(QuickHandler):
@@ -101,3 +102,22 @@ def test_connection_close_ends_the_connection_after_the_reply(server: Background
 def test_malformed_requests_are_refused(server: BackgroundServer, raw: bytes, status: bytes) -> None:
     (reply,) = exchange(server, raw)
     assert reply.split(b" ")[1] == status
+
+
+def test_readable_works_past_1024_descriptors() -> None:
+    """A server with many environments holds more than 1,024 sockets; select.select fails past that."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1200, hard), hard))
+    pairs = [socket.socketpair() for _ in range(520)]
+    try:
+        quiet, talking = pairs[-2][1], pairs[-1][1]
+        assert talking.fileno() > 1024
+        pairs[-1][0].send(b"x")
+        assert readable([quiet, talking], 0) == [talking]
+        pairs[-2][0].close()  # an end is readable too
+        assert readable([quiet, talking], 1) == [quiet, talking]
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
