@@ -243,6 +243,8 @@ class Environment:
     def _wait_exit(self, container: ContainerHandle) -> None:
         status = container.wait()
         LOG.debug("environment %s: runtime exited (%s)", self.id[:8], status.describe())
+        if self._direct is not None:
+            self._direct.home()  # the process is gone: the reader reads what it left, to the end
         with self._lock:
             self.exit_status = status
             if self._state is not EnvState.CLOSED:
@@ -283,7 +285,27 @@ class Environment:
                 )
             if self._state is EnvState.READY:
                 self._move(EnvState.BUSY)
-        return self.api.submit(invocation, float(self.function.timeout), invoke_started=invoke_started)
+        pending = self.api.submit(invocation, float(self.function.timeout), invoke_started=invoke_started)
+        direct = self._direct
+        if direct is not None:
+            if pending.read_by_waiter:  # warm: the waiting thread reads the output too (DirectOutput)
+                direct.lend(lambda sock: pending.watch(sock, direct.pull))
+            else:
+                direct.home()  # nobody else waits on the runtime: the reader reads it
+        return pending
+
+    def wait_log_end(self, request_id: str, timeout: float) -> None:
+        """Wait until the invocation's output is all in (its END marker, the process gone, or `timeout`).
+        The END marker is written before the reply, so it is normally in already; if not, what has
+        arrived is read here (reads are serialised, so this is safe whoever else reads), and only when the
+        marker is still missing does the reader take the rest (waking it, or keeping it at home: a reader
+        about to leave stays)."""
+        direct = self._direct
+        if direct is not None and not self.log.ended(request_id):
+            direct.pull()
+            if not self.log.ended(request_id):
+                direct.home()
+        self.log.wait_end(request_id, timeout)
 
     def finished(self) -> None:
         """The invocation is over and the runtime lives on: ready for the next one."""
@@ -322,6 +344,8 @@ class Environment:
         container = self._container
         if container is None:
             return
+        if self._direct is not None:
+            self._direct.home()  # what the killed runtime wrote last is read to the end by the reader
         container.kill()
         for thread in self._threads:
             if thread.name.startswith("env-waiter"):

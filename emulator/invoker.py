@@ -111,7 +111,7 @@ class Invoker:
             )
             error_type: str | None = wire.E_TIMEOUT
             duration_ms = elapsed * 1000
-            env.log.wait_end(request_id, _LOG_GRACE_S)
+            env.wait_log_end(request_id, _LOG_GRACE_S)
             env.log.platform(request_id, timeout_line(request_id, elapsed))
         else:
             duration_ms = (reply.received_at - start) * 1000 if pending.invoke_started else 0.0
@@ -142,7 +142,7 @@ class Invoker:
                 payload = error_body(error_type, message)
                 status = "error"
                 trailer = f"{message}\n{error_type}\n"
-            env.log.wait_end(request_id, _LOG_GRACE_S)
+            env.wait_log_end(request_id, _LOG_GRACE_S)
 
         result = InvocationResult(
             request_id=request_id,

@@ -207,6 +207,11 @@ class LogStream:
             else:
                 self._start_pending = (request_id, version)
 
+    def ended(self, request_id: str) -> bool:
+        """The invocation's output is complete (its END marker came, or the process is gone)."""
+        with self._cond:
+            return request_id in self._ended or self._eof
+
     def wait_end(self, request_id: str, timeout: float) -> str:
         """The invocation's log so far, once its output is complete (END marker, process gone, or timeout)."""
         asked = time.monotonic()

@@ -4,6 +4,7 @@ running our runtime client): deadlines, resets, warm reuse and error mapping, wi
 from __future__ import annotations
 
 import json
+import select
 import threading
 import time
 from collections.abc import Iterator
@@ -364,3 +365,144 @@ def test_a_runtime_that_dies_after_answering_gives_the_next_invoke_a_plain_cold_
             assert pool.environments()[0].state is EnvState.READY or round == 2
     finally:
         pool.close()
+
+
+@pytest.fixture
+def direct_pool(backend: ProcessBackend, code: Path) -> Iterator[tuple[EnvironmentPool, list[str]]]:
+    """A pool whose runtime sends its output over the direct socket, and every line its sink saw."""
+    config = EmulatorConfig()
+    seen: list[str] = []
+
+    def factory(function: FunctionConfig) -> Environment:
+        image = RuntimeImage(image="fake", user=None, direct_output=True)
+        return Environment(
+            function, image, backend=backend, emulator=config, code_dir=str(code), sink=seen.append
+        )
+
+    pool = EnvironmentPool(factory)
+    yield pool, seen
+    pool.close()
+
+
+def _direct_reader(env: Environment) -> str:
+    direct = env._direct
+    assert direct is not None
+    return direct._state
+
+
+def _warm_until_the_reader_is_away(pool: EnvironmentPool, function: FunctionConfig) -> Environment:
+    """Warm calls until the direct output's reader has left it to the calling threads. It leaves after
+    its next read, which may take one more call: a call can read the END marker before the reader does."""
+    for _ in range(10):
+        warm_call(pool, function)
+        (env,) = pool.environments()
+        deadline = time.monotonic() + 1
+        while _direct_reader(env) == "leaving" and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if _direct_reader(env) == "away":
+            return env
+    raise AssertionError(f"the reader never left: {_direct_reader(env)}")
+
+
+def _next_is_in(env: Environment) -> None:
+    """Wait until the runtime has asked for its next event, so the next call's event goes out on the
+    calling thread (a call that comes first is handed to the connection's own thread, and so is the
+    output)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        unread = env.api._unread
+        if env.api._parked is not None or (
+            unread is not None and select.select([unread.connection], [], [], 0)[0]  # type: ignore[attr-defined]
+        ):
+            return
+        time.sleep(0.005)
+    raise AssertionError("the runtime never asked for its next event")
+
+
+def warm_call(pool: EnvironmentPool, function: FunctionConfig, event: object = None) -> InvocationResult:
+    for env in pool.environments():
+        _next_is_in(env)
+    return call(pool, function, event)
+
+
+def test_warm_output_is_read_by_the_waiting_thread_and_stays_whole_and_in_order(
+    direct_pool: tuple[EnvironmentPool, list[str]], code: Path
+) -> None:
+    """Once warm, the reader thread leaves the output to the thread waiting for the reply (no thread
+    switch per invoke). Output larger than any socket buffer must still flow while the function runs."""
+    (code / "loud.py").write_text(
+        "import sys\n"
+        "def handler(event, context):\n"
+        "    for i in range(event.get('lines', 3)):\n"
+        "        print(f'line {i} ' + 'x' * 200)\n"
+        "    return event.get('lines', 3)\n"
+    )
+    pool, _ = direct_pool
+    function = fn("loud.handler", code)
+    call(pool, function)
+    _warm_until_the_reader_is_away(pool, function)
+    for _ in range(3):
+        result = warm_call(pool, function)
+        assert [line.split()[:2] for line in result.logs.splitlines()[1:4]] == [
+            ["line", "0"],
+            ["line", "1"],
+            ["line", "2"],
+        ]
+    big = warm_call(pool, function, {"lines": 20_000})  # ~4 MB: read while the function writes, or it blocks
+    assert big.error_type is None and json.loads(big.payload) == 20_000
+    lines = [line for line in big.logs.splitlines() if line.startswith("line ")]
+    assert [int(line.split()[1]) for line in lines] == list(range(20_000))
+    assert big.logs.splitlines()[-2].startswith("END RequestId")
+
+
+def test_output_written_between_invocations_shows_in_the_next_one_as_after_a_thaw(
+    direct_pool: tuple[EnvironmentPool, list[str]], code: Path
+) -> None:
+    """Lambda freezes an idle environment: what a background thread writes after the response shows in
+    the next invocation's log."""
+    (code / "later.py").write_text(
+        "import threading, time\n"
+        "def handler(event, context):\n"
+        "    if event.get('later'):\n"
+        "        threading.Timer(0.1, print, args=('written later',)).start()\n"
+        "    return 'ok'\n"
+    )
+    pool, _ = direct_pool
+    function = fn("later.handler", code)
+    call(pool, function)
+    _warm_until_the_reader_is_away(pool, function)
+    first = warm_call(pool, function, {"later": True})
+    assert "written later" not in first.logs
+    time.sleep(0.4)
+    second = warm_call(pool, function)
+    assert "written later" in second.logs.splitlines()
+
+
+def test_a_runtime_that_exits_while_idle_has_its_last_output_read_and_its_reader_ended(
+    direct_pool: tuple[EnvironmentPool, list[str]], code: Path
+) -> None:
+    (code / "leaving.py").write_text(
+        "import os, sys, threading\n"
+        "def bye():\n"
+        "    print('last words', flush=True)\n"
+        "    os._exit(0)\n"
+        "def handler(event, context):\n"
+        "    if event.get('leave'):\n"
+        "        threading.Timer(0.1, bye).start()\n"
+        "    return 'ok'\n"
+    )
+    pool, seen = direct_pool
+    function = fn("leaving.handler", code)
+    call(pool, function)
+    env = _warm_until_the_reader_is_away(pool, function)
+    warm_call(pool, function, {"leave": True})
+    deadline = time.monotonic() + 5
+    while env.state is not EnvState.DEAD and time.monotonic() < deadline:
+        time.sleep(0.01)
+    readers = [thread for thread in env._threads if thread.name.startswith("env-direct")]
+    for thread in readers:
+        thread.join(2)
+    assert readers and not any(thread.is_alive() for thread in readers), "the reader read to the end"
+    assert any("last words" in text for text in seen)
+    again = call(pool, function)  # a new runtime, whose output is read again
+    assert again.error_type is None and again.init_duration_ms is not None
