@@ -14,6 +14,8 @@ LOG = logging.getLogger(__name__)
 
 # Where the reader of the socket is: reading it, asked to stop after its next read, or stopped.
 _HOME, _LEAVING, _AWAY = "home", "leaving", "away"
+# Who takes the socket from its reader: given it and the `pull` that reads it.
+Borrower = Callable[[socket.socket, Callable[[], bool]], None]
 # What one read found.
 _DATA, _EMPTY, _END = "data", "empty", "end"
 
@@ -40,7 +42,7 @@ class DirectOutput:
         self._conn: socket.socket | None = None  # the runtime process's connection, once accepted
         self._feed: Callable[[bytes], None] | None = None
         self._state = _HOME
-        self._borrower: Callable[[socket.socket], None] | None = None  # told when the reader has left
+        self._borrower: Borrower | None = None  # told when the reader has left
         self._home = threading.Event()  # set unless the reader is away
 
     @property
@@ -70,7 +72,7 @@ class DirectOutput:
                         self._home.clear()
                         borrower, self._borrower = self._borrower, None
                 if borrower is not None:
-                    borrower(conn)
+                    borrower(conn, self.pull)
                 self._home.wait()  # away: until `home` (or `close`: the rest is read up to the end)
                 # Not a blocking recv: a borrower's `pull` would wait for this read's lock meanwhile.
                 readable([conn])
@@ -83,10 +85,10 @@ class DirectOutput:
                 self._conn = self._feed = None
             conn.close()
 
-    def lend(self, to: Callable[[socket.socket], None]) -> None:
-        """For a thread that waits for a warm invocation's reply: `to(socket)` is called with the socket to
-        watch (calling `pull` when it is readable, and once after the reply) as soon as its reader is
-        away: at once, or after the reader's next read (from the reader's thread)."""
+    def lend(self, to: Borrower) -> None:
+        """For a thread that waits for a warm invocation's reply: `to(socket, pull)` is called with the
+        socket to watch (calling `pull` when it is readable, and once after the reply) as soon as its
+        reader is away: at once, or after the reader's next read (from the reader's thread)."""
         with self._lock:
             if self._conn is None or self._closed:
                 return
@@ -94,7 +96,7 @@ class DirectOutput:
                 self._state, self._borrower = _LEAVING, to
                 return
             conn = self._conn
-        to(conn)
+        to(conn, self.pull)
 
     def pull(self) -> bool:
         """Feed whatever has arrived, without waiting; False once the stream has ended (stop watching it:

@@ -289,7 +289,7 @@ class Environment:
         direct = self._direct
         if direct is not None:
             if pending.read_by_waiter:  # warm: the waiting thread reads the output too (DirectOutput)
-                direct.lend(lambda sock: pending.watch(sock, direct.pull))
+                direct.lend(pending.watch)
             else:
                 direct.home()  # nobody else waits on the runtime: the reader reads it
         return pending
@@ -344,9 +344,7 @@ class Environment:
         container = self._container
         if container is None:
             return
-        if self._direct is not None:
-            self._direct.home()  # what the killed runtime wrote last is read to the end by the reader
-        container.kill()
+        container.kill()  # the waiter sees the exit and gives the output back to its reader
         for thread in self._threads:
             if thread.name.startswith("env-waiter"):
                 thread.join(timeout=10)

@@ -243,18 +243,20 @@ class RuntimeApi:
                 self._state = ApiState.INITIALIZING
             self._current = self._pending = None
             self.init_error = None
-            parked = self._unpark()
-            lent, self._lent = self._lent, None
-            unread, self._unread = self._unread, None
-        self._end(parked, lent, unread)
+            connections = self._detach()
+        self._end(*connections)
 
     def close(self) -> None:
         with self._lock:
             self._state = ApiState.CLOSED
-            parked = self._unpark()
-            lent, self._lent = self._lent, None
-            unread, self._unread = self._unread, None
-        self._end(parked, lent, unread)
+            connections = self._detach()
+        self._end(*connections)
+
+    def _detach(self) -> tuple[RuntimeConnection | None, ...]:
+        """Under the lock: the parked, lent and unread connections, taken (for `_end`)."""
+        taken = (self._unpark(), self._lent, self._unread)
+        self._lent = self._unread = None
+        return taken
 
     @staticmethod
     def _end(parked: RuntimeConnection | None, *others: RuntimeConnection | None) -> None:
