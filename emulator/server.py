@@ -144,14 +144,21 @@ class LambdaServer:
 
 class _ReloadedFunctions:
     """What a template reload changes in a running server: the registry and the reserved concurrency the
-    template sets (as a deploy sets it); the functions whose Event invocations this server delivers
+    template sets, when the template changed it (as a deploy sets it); the functions whose Event invocations this server delivers
     follow the registry (the event queue reads its names)."""
 
     def __init__(self, service: LambdaService) -> None:
         self._service = service
 
     def put(self, function: FunctionConfig) -> None:
-        self._service.registry.put(function)
+        registry = self._service.registry
+        known = function.name in registry.names()
+        before = registry.get(function.name).reserved_concurrency if known else None
+        registry.put(function)
+        if function.reserved_concurrency == before:
+            # The template did not change it: a reservation made through the API stands, as a deploy that
+            # leaves the property alone leaves the function's concurrency alone.
+            return
         try:
             if function.reserved_concurrency is None:
                 self._service.limits.unreserve(function.name)

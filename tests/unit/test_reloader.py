@@ -482,6 +482,12 @@ def test_the_servers_table_follows_reserved_concurrency_and_event_scope(tmp_path
     assert queue.functions == ("A", "B")  # its Event invocations are delivered by this server
     table.put(function("B", app))
     assert service.limits.reserved("B") is None
+    # A reservation made through the API outlives a save that leaves the template's property alone.
+    service.put_concurrency("B", b'{"ReservedConcurrentExecutions": 4}')
+    table.put(function("B", app))
+    assert service.limits.reserved("B") == 4
+    table.put(function("B", app, reserved_concurrency=2))  # the template changes it: the template wins
+    assert service.limits.reserved("B") == 2
     table.remove("A")
     assert queue.functions == ("B",) and service.registry.names() == ["B"]
     queue.close()
