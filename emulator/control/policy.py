@@ -6,7 +6,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-import os
 import re
 import threading
 import uuid
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emulator.control.statefile import JsonStateFile
 from emulator.control.validation import validate_function_request
 from emulator.errors import ConfigError
 
@@ -219,9 +219,14 @@ class PolicyStore:
     file under the state directory, replaced atomically on each change. Loaded on first use."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
         self._lock = threading.Lock()
-        self._policies: dict[str, dict[str, dict[str, Any]]] | None = None  # name → qualifier → policy
+        # name → qualifier ("" for the unqualified function) → {"Statement": [...], "RevisionId": ...}
+        self._file = JsonStateFile(
+            path,
+            "policies",
+            holds="the functions' policies",
+            hint="Fix or remove the file (it holds what AddPermission stored).",
+        )
 
     def get(self, function: str, qualifier: str | None) -> tuple[list[Statement], str]:
         """The policy's statements and RevisionId; ResourceNotFoundException when there is none."""
@@ -298,27 +303,10 @@ class PolicyStore:
                 self._save()
 
     def _loaded(self) -> dict[str, dict[str, dict[str, Any]]]:
-        if self._policies is None:
-            try:
-                stored = json.loads(self._path.read_text())
-            except FileNotFoundError:
-                stored = {}
-            except (OSError, ValueError) as exc:
-                raise ConfigError(
-                    f"Cannot read the functions' policies from {self._path}: {exc}.",
-                    hint="Fix or remove the file (it holds what AddPermission stored).",
-                ) from exc
-            self._policies = stored.get("policies", {}) if isinstance(stored, dict) else {}
-        return self._policies
+        return self._file.content()
 
     def _save(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        staging = self._path.with_name(self._path.name + ".tmp")
-        with staging.open("w") as file:
-            json.dump({"version": 1, "policies": self._policies}, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(staging, self._path)
+        self._file.save()
 
 
 def _check_revision(given: str | None, current: str | None) -> None:
