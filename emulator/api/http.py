@@ -90,9 +90,24 @@ def _no_content(operation: Callable[[str], None], request: Request) -> Reply:
     return Reply(204)
 
 
+def _put_event_invoke_config(service: LambdaService, request: Request, *, merge: bool) -> Reply:
+    qualifier = request.query.get("Qualifier")
+    answer = service.put_event_invoke_config(
+        request.function_name, request.body, qualifier=qualifier, merge=merge
+    )
+    return _json(200, answer)
+
+
+def _delete_event_invoke_config(service: LambdaService, request: Request) -> Reply:
+    service.delete_event_invoke_config(request.function_name, request.query.get("Qualifier"))
+    return Reply(204)
+
+
 _CONCURRENCY = path("/2017-10-31/functions/{name}/concurrency")
 _GET_CONCURRENCY = path("/2019-09-30/functions/{name}/concurrency")  # GetFunctionConcurrency's own date
 _EVENT_INVOKE_CONFIG = path("/2019-09-25/functions/{name}/event-invoke-config")
+# ListFunctionEventInvokeConfigs: a path of its own ("list" is no qualifier: those go in the query).
+_EVENT_INVOKE_CONFIGS = path("/2019-09-25/functions/{name}/event-invoke-config/list")
 
 # Invoke first: it is the hot path, matched before any other route is tried.
 _ROUTES: RouteTable = [
@@ -101,18 +116,19 @@ _ROUTES: RouteTable = [
     ("PUT", _CONCURRENCY, lambda s, r: _json(200, s.put_concurrency(r.function_name, r.body))),
     ("GET", _GET_CONCURRENCY, lambda s, r: _json(200, s.get_concurrency(r.function_name))),
     ("DELETE", _CONCURRENCY, lambda s, r: _no_content(s.delete_concurrency, r)),
+    ("PUT", _EVENT_INVOKE_CONFIG, lambda s, r: _put_event_invoke_config(s, r, merge=False)),
+    ("POST", _EVENT_INVOKE_CONFIG, lambda s, r: _put_event_invoke_config(s, r, merge=True)),
     (
-        "PUT",
+        "GET",
         _EVENT_INVOKE_CONFIG,
-        lambda s, r: _json(200, s.put_event_invoke_config(r.function_name, r.body, merge=False)),
+        lambda s, r: _json(200, s.get_event_invoke_config(r.function_name, r.query.get("Qualifier"))),
     ),
+    ("DELETE", _EVENT_INVOKE_CONFIG, _delete_event_invoke_config),
     (
-        "POST",
-        _EVENT_INVOKE_CONFIG,
-        lambda s, r: _json(200, s.put_event_invoke_config(r.function_name, r.body, merge=True)),
+        "GET",
+        _EVENT_INVOKE_CONFIGS,
+        lambda s, r: _json(200, s.list_event_invoke_configs(r.function_name, r.query)),
     ),
-    ("GET", _EVENT_INVOKE_CONFIG, lambda s, r: _json(200, s.get_event_invoke_config(r.function_name))),
-    ("DELETE", _EVENT_INVOKE_CONFIG, lambda s, r: _no_content(s.delete_event_invoke_config, r)),
     *management.ROUTES,
     *permissions.ROUTES,
 ]

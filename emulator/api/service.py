@@ -7,13 +7,15 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from emulator import wire
 from emulator.concurrency import ConcurrencyLimits
 from emulator.config import AsyncConfig
+from emulator.control import bodies, event_configs
+from emulator.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
 from emulator.control.plane import ControlPlane
 from emulator.control.policy import POLICY_FILE, PolicyStore
 from emulator.errors import ConfigError
@@ -62,8 +64,9 @@ class LambdaService:
         self.registry = registry
         self.limits = limits
         self.events = events
-        self._event_configs: dict[str, tuple[AsyncConfig, float]] = {}  # name → (config, LastModified)
-        self.policies = PolicyStore(emulator.config.state_dir / POLICY_FILE)  # read on first use
+        # Both read on first use, kept in the state directory: a restart of serve keeps them, as Lambda does.
+        self.event_configs = EventConfigStore(emulator.config.state_dir / EVENT_CONFIG_FILE)
+        self.policies = PolicyStore(emulator.config.state_dir / POLICY_FILE)
         # Function management; retire is looked up per call (the emulator's warm environments at that time).
         self.control = ControlPlane(registry, lambda name: emulator.retire(name), emulator.config)
 
@@ -173,77 +176,70 @@ class LambdaService:
     def forget(self, name: str) -> None:
         """Everything kept about a function apart from the function store goes when the function does,
         however it went (DeleteFunction, a template reload, a template that no longer has it at start):
-        reserved concurrency, EventInvokeConfig, the resource policies of every qualifier and its queued
+        reserved concurrency, the EventInvokeConfigs and resource policies of every qualifier and its queued
         events. A function created again under the name starts without them, as in Lambda."""
         self.limits.unreserve(name)
-        self._event_configs.pop(name, None)
+        self.event_configs.forget(name)
         self.policies.forget(name)
         if self.events is not None:
             self.events.forget(name)
 
-    # ---- Put/Update/Get/DeleteFunctionEventInvokeConfig
-    def async_config(self, function_name: str) -> AsyncConfig:
-        """The function's EventInvokeConfig as set through the API, else as its configuration has it."""
-        stored = self._event_configs.get(function_name)
-        return stored[0] if stored else self.registry.get(function_name).async_config
+    # ---- Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s)
+    def async_config(self, function_name: str, qualifier: str | None = None) -> AsyncConfig:
+        """How Event invocations of the function at `qualifier` (alias or version; None or $LATEST:
+        unqualified) are retried and where they go: that qualifier's EventInvokeConfig set through the API,
+        else the function's configuration. The DLQ is always the function's DeadLetterConfig."""
+        own = self.registry.get(function_name).async_config
+        stored = self.event_configs.get(function_name, qualifier)
+        return replace(stored[0], dead_letter_target=own.dead_letter_target) if stored else own
 
-    def put_event_invoke_config(self, function_name: str, body: bytes, *, merge: bool) -> dict[str, object]:
+    def put_event_invoke_config(
+        self, function_name: str, body: bytes, *, qualifier: str | None = None, merge: bool
+    ) -> dict[str, object]:
+        name, qualifier = self._event_config_target(function_name, qualifier)
+        config = event_configs.updated(self.async_config(name, qualifier), json_object(body), merge=merge)
+        modified = round(time.time(), 3)  # epoch seconds, as Lambda answers
+        self.event_configs.put(name, qualifier, config, modified)
+        return event_configs.render(config, modified, self.emulator.config.function_arn(name, qualifier))
+
+    def get_event_invoke_config(self, function_name: str, qualifier: str | None = None) -> dict[str, object]:
+        name, qualifier = self._event_config_target(function_name, qualifier)
+        stored = self.event_configs.get(name, qualifier)
+        if stored is None:
+            raise self._no_event_config(name, qualifier)
+        return event_configs.render(*stored, self.emulator.config.function_arn(name, qualifier))
+
+    def delete_event_invoke_config(self, function_name: str, qualifier: str | None = None) -> None:
+        name, qualifier = self._event_config_target(function_name, qualifier)
+        if not self.event_configs.delete(name, qualifier):
+            raise self._no_event_config(name, qualifier)
+
+    def list_event_invoke_configs(self, function_name: str, query: Mapping[str, str]) -> dict[str, object]:
+        """Every qualifier's EventInvokeConfig of the function, a page at a time (Marker, MaxItems)."""
         name = self._function_name(function_name)
-        fields = json_object(body)
-        current = self.async_config(name)
-        # PUT replaces the whole EventInvokeConfig; POST (Update) merges into it. The DLQ is not part of it.
-        base = current if merge else AsyncConfig(dead_letter_target=current.dead_letter_target)
-        destinations = fields.get("DestinationConfig") or {}
-        if not isinstance(destinations, dict):
-            raise ConfigError("DestinationConfig must be an object.")
-        config = replace(
-            base,
-            maximum_retry_attempts=fields.get("MaximumRetryAttempts", base.maximum_retry_attempts),
-            maximum_event_age_seconds=fields.get("MaximumEventAgeInSeconds", base.maximum_event_age_seconds),
-            on_success=(destinations.get("OnSuccess") or {}).get("Destination", base.on_success),
-            on_failure=(destinations.get("OnFailure") or {}).get("Destination", base.on_failure),
+        arn = self.emulator.config.function_arn
+        configs = [event_configs.render(c, m, arn(name, q)) for q, c, m in self.event_configs.all(name)]
+        page, marker = bodies.page(configs, query)
+        return {"FunctionEventInvokeConfigs": list(page), **marker}
+
+    def _event_config_target(self, function_name: str, qualifier: str | None) -> tuple[str, str]:
+        """The function and qualifier whose EventInvokeConfig a call names ($LATEST when unqualified: the
+        same config), found as GetFunction finds them: 404 for an unknown function, version or alias."""
+        name, qualifier = self.registry.parse(function_name, qualifier)
+        self.registry.record(name, qualifier)
+        return name, qualifier or wire.LATEST
+
+    def _no_event_config(self, name: str, qualifier: str) -> ConfigError:
+        arn = self.emulator.config.function_arn(name, qualifier)
+        return ConfigError(
+            f"The function {arn} doesn't have an EventInvokeConfig", error_code="ResourceNotFoundException"
         )
-        try:
-            config.validate()
-        except ConfigError as exc:
-            raise ConfigError(exc.message, error_code="ValidationException") from exc
-        self._event_configs[name] = (config, round(time.time(), 3))  # epoch seconds, as Lambda answers
-        return self._render_event_config(name)
-
-    def get_event_invoke_config(self, function_name: str) -> dict[str, object]:
-        return self._render_event_config(self._configured(function_name))
-
-    def delete_event_invoke_config(self, function_name: str) -> None:
-        del self._event_configs[self._configured(function_name)]
-
-    def _configured(self, function_name: str) -> str:
-        """The name of a function that has an EventInvokeConfig set through the API."""
-        name = self._function_name(function_name)
-        if name not in self._event_configs:
-            raise ConfigError(
-                f"The function {self.emulator.config.function_arn(name)} doesn't have an EventInvokeConfig",
-                error_code="ResourceNotFoundException",
-            )
-        return name
 
     def _function_name(self, function_name: str) -> str:
         """The function a configuration call names (name, partial or full ARN), looked up as GetFunction
         looks it up rather than as Invoke resolves it: these calls run nothing, so neither Invoke's check
         that the function is Active nor an alias's weighted pick of a version applies."""
         return self.registry.record(function_name).name
-
-    def _render_event_config(self, name: str) -> dict[str, object]:
-        config, modified = self._event_configs[name]
-        return {
-            "LastModified": modified,
-            "FunctionArn": self.emulator.config.function_arn(name, wire.LATEST),
-            "MaximumRetryAttempts": config.maximum_retry_attempts,
-            "MaximumEventAgeInSeconds": config.maximum_event_age_seconds,
-            "DestinationConfig": {
-                "OnSuccess": {"Destination": config.on_success} if config.on_success else {},
-                "OnFailure": {"Destination": config.on_failure} if config.on_failure else {},
-            },
-        }
 
 
 def _invoked(result: InvocationResult, version: dict[str, str]) -> InvokeOutcome:

@@ -22,7 +22,8 @@ LOG = logging.getLogger(__name__)
 # One attempt at an Event invocation of (function name, qualifier, payload, request id): raises
 # ThrottledError / FunctionNotFoundError when it cannot run.
 DeliverEvent = Callable[[str, str | None, bytes, str], InvocationResult]
-ConfigFor = Callable[[str], AsyncConfig]
+# The AsyncConfig of (function name, qualifier invoked: alias, version or None for $LATEST).
+ConfigFor = Callable[[str, str | None], AsyncConfig]
 ReservedFor = Callable[[str], int | None]
 FunctionArn = Callable[[str, str | None], str]
 
@@ -35,7 +36,8 @@ MIN_WAIT = 0.005
 class EventDispatcher:
     """Accepts Event invocations (the API's EventSink) and delivers them with Lambda's retries.
 
-    `deliver` runs one attempt, `config_for` gives a function's AsyncConfig, `reserved_concurrency` its
+    `deliver` runs one attempt, `config_for(name, qualifier)` the AsyncConfig of the function as invoked
+    (each version and alias has its own EventInvokeConfig), `reserved_concurrency` the function's
     ReservedConcurrentExecutions (0 sends events straight to the DLQ), `function_arn(name, qualifier)`
     the ARN the records name. Wall-clock `clock`, since due times outlive the process in the queue."""
 
@@ -200,7 +202,7 @@ class EventDispatcher:
     def _process(self, event: QueuedEvent) -> None:
         name = event.function_name
         try:
-            config = self.config_for(name)
+            config = self.config_for(name, event.qualifier)
         except FunctionNotFoundError:
             # Its DLQ and destinations went with the function: nowhere to send the event.
             LOG.warning("event %s dropped: function %s no longer exists", event.request_id, name)

@@ -74,11 +74,11 @@ class FakeFunction:
 def dispatcher(
     state: Path,
     deliver: Callable[[str, str | None, bytes, str], InvocationResult],
-    config: AsyncConfig | Callable[[str], AsyncConfig] | None = None,
+    config: AsyncConfig | Callable[[str, str | None], AsyncConfig] | None = None,
     **options: object,
 ) -> Iterator[EventDispatcher]:
     fixed = config or AsyncConfig()
-    config_for = fixed if callable(fixed) else (lambda name: fixed)
+    config_for = fixed if callable(fixed) else (lambda name, qualifier: fixed)
     queue = EventQueue(state / "events.sqlite3")
     options.setdefault("delays", FAST)
     engine = EventDispatcher(queue, deliver, config_for, Sinks(state), **options)  # type: ignore[arg-type]
@@ -219,7 +219,7 @@ def test_an_event_too_old_is_discarded_with_event_age_exceeded(tmp_path: Path) -
 def test_an_event_of_a_deleted_function_is_dropped(tmp_path: Path) -> None:
     fn = FakeFunction("ok")
 
-    def config_for(name: str) -> AsyncConfig:
+    def config_for(name: str, qualifier: str | None) -> AsyncConfig:
         raise FunctionNotFoundError(f"Function not found: {name}")
 
     with dispatcher(tmp_path, fn, config_for) as engine:
@@ -261,13 +261,13 @@ def test_a_discarded_event_without_dlq_or_destination_leaves_nothing(tmp_path: P
 
 def test_a_lambda_destination_is_an_event_invocation_of_that_function(tmp_path: Path) -> None:
     fn = FakeFunction("error", "ok")  # "fn" fails; "audit", its destination, then succeeds
-    configs = {
-        "fn": AsyncConfig(
+    configs = {  # by (name, qualifier): the audit:live event asks for its alias's config
+        ("fn", None): AsyncConfig(
             maximum_retry_attempts=0, on_failure="arn:aws:lambda:us-east-1:123456789012:function:audit:live"
         ),
-        "audit": AsyncConfig(),
+        ("audit", "live"): AsyncConfig(),
     }
-    with dispatcher(tmp_path, fn, configs.__getitem__) as engine:
+    with dispatcher(tmp_path, fn, lambda name, qualifier: configs[name, qualifier]) as engine:
         engine.accept("fn", None, b'{"n": 1}', "req-1")
         assert fn.wait_calls(2)
         assert engine.wait_idle(WAIT)
@@ -292,7 +292,7 @@ def test_workers_sleep_until_woken_by_an_accept(tmp_path: Path) -> None:
     fn = FakeFunction("ok")
     queue = CountingQueue(tmp_path / "events.sqlite3")
     engine = EventDispatcher(
-        queue, fn, lambda name: AsyncConfig(), Sinks(tmp_path), delays=FAST, idle_wait=60
+        queue, fn, lambda name, qualifier: AsyncConfig(), Sinks(tmp_path), delays=FAST, idle_wait=60
     )
     engine.start()
     try:
@@ -310,7 +310,7 @@ def test_workers_sleep_until_woken_by_an_accept(tmp_path: Path) -> None:
 def test_stop_joins_the_workers_and_keeps_later_events_for_the_next_start(tmp_path: Path) -> None:
     fn = FakeFunction("ok")
     queue = EventQueue(tmp_path / "events.sqlite3")
-    engine = EventDispatcher(queue, fn, lambda name: AsyncConfig(), Sinks(tmp_path), delays=FAST)
+    engine = EventDispatcher(queue, fn, lambda name, qualifier: AsyncConfig(), Sinks(tmp_path), delays=FAST)
     engine.start()
     assert sum(t.name.startswith("lambda-emu-events-") for t in threading.enumerate()) == engine.workers
     assert engine.stop(WAIT)
@@ -329,7 +329,7 @@ def test_an_event_in_flight_at_stop_is_delivered_again_after_a_restart(tmp_path:
     release = threading.Event()
     stuck = FakeFunction("ok", block=release)
     queue = EventQueue(tmp_path / "events.sqlite3")
-    engine = EventDispatcher(queue, stuck, lambda name: AsyncConfig(), Sinks(tmp_path), workers=1)
+    engine = EventDispatcher(queue, stuck, lambda name, qualifier: AsyncConfig(), Sinks(tmp_path), workers=1)
     engine.start()
     engine.accept("fn", None, b"{}", "req-1")
     assert stuck.wait_calls(1)

@@ -225,8 +225,11 @@ CRASHING_PROCESS = textwrap.dedent(
         print("delivering", request_id, flush=True)
         threading.Event().wait()  # in flight until the kill
 
+    def config_for(name, qualifier):
+        return AsyncConfig()
+
     dispatcher = EventDispatcher(
-        EventQueue(state / "events.sqlite3"), deliver, lambda name: AsyncConfig(), Sinks(state), workers=1
+        EventQueue(state / "events.sqlite3"), deliver, config_for, Sinks(state), workers=1
     )
     dispatcher.start()
     dispatcher.accept("fn", None, b'{"n": 1}', "req-1")

@@ -187,10 +187,11 @@ def test_the_records_of_an_aliased_event_name_the_alias(stack: Stack) -> None:
         stack.service.control.publish_version(name, {})
         stack.service.control.create_alias(name, {"Name": "live", "FunctionVersion": "1"})
     outcomes = "arn:aws:sqs:us-east-1:123456789012:outcomes"  # kept locally: no endpoint configured
+    # Set on the alias: an event invoked through it uses the alias's EventInvokeConfig, not $LATEST's.
     body = {"DestinationConfig": {"OnSuccess": {"Destination": outcomes}}}
-    stack.service.put_event_invoke_config("audit", json.dumps(body).encode(), merge=False)
+    stack.service.put_event_invoke_config("audit", json.dumps(body).encode(), qualifier="live", merge=False)
     body = {"MaximumRetryAttempts": 0, "DestinationConfig": {"OnFailure": {"Destination": outcomes}}}
-    stack.service.put_event_invoke_config("fn", json.dumps(body).encode(), merge=False)
+    stack.service.put_event_invoke_config("fn:live", json.dumps(body).encode(), merge=False)
     stack.service.invoke("audit", b"{}", qualifier="live", invocation_type="Event")
     stack.service.invoke("fn:live", b"{}", invocation_type="Event")
     assert stack.events.wait_idle(WAIT)

@@ -75,7 +75,9 @@ def run_one_failing_event(
     state: Path, sinks: Sinks, config: AsyncConfig, payload: bytes, request_id: str
 ) -> None:
     queue = EventQueue(state / "events.sqlite3")
-    engine = EventDispatcher(queue, failing, lambda name: config, sinks, delays=RetryDelays((0.05,)))
+    engine = EventDispatcher(
+        queue, failing, lambda name, qualifier: config, sinks, delays=RetryDelays((0.05,))
+    )
     engine.start()
     try:
         engine.accept("orders", None, payload, request_id)
@@ -145,7 +147,9 @@ def test_a_success_record_reaches_an_eventbridge_bus(tmp_path: Path, endpoint: s
     )
     sinks = Sinks(tmp_path, endpoint_url=endpoint, region=REGION, credentials=CREDENTIALS)
     queue = EventQueue(tmp_path / "events.sqlite3")
-    engine = EventDispatcher(queue, succeeding, lambda name: AsyncConfig(on_success=bus_arn), sinks)
+    engine = EventDispatcher(
+        queue, succeeding, lambda name, qualifier: AsyncConfig(on_success=bus_arn), sinks
+    )
     with engine:
         engine.accept("orders", None, b'{"n": 3}', "req-eb")
         assert engine.wait_idle(WAIT)
