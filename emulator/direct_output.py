@@ -17,7 +17,8 @@ _HOME, _LEAVING, _AWAY = "home", "leaving", "away"
 # Who takes the socket from its reader: given it and the `pull` that reads it.
 Borrower = Callable[[socket.socket, Callable[[], bool]], None]
 # What one read found.
-_DATA, _EMPTY, _END = "data", "empty", "end"
+_DATA, _DRAINED, _EMPTY, _END = "data", "drained", "empty", "end"
+_READ_SIZE = 1 << 16
 
 
 class DirectOutput:
@@ -103,17 +104,18 @@ class DirectOutput:
         the reader is called back, sees the end too and finishes the process's output)."""
         while (got := self._pull_once()) is _DATA:
             pass
-        return got is _EMPTY
+        return got is not _END
 
     def _pull_once(self) -> str:
-        """One read without waiting, fed: _DATA, _EMPTY (nothing there) or _END (the reader, called back,
-        ends the stream)."""
+        """One read without waiting, fed: _DATA (a full read: there may be more), _DRAINED (a short one:
+        there was no more then, so no read that would find nothing), _EMPTY (nothing there) or _END (the
+        reader, called back, ends the stream)."""
         with self._read_lock:
             conn, feed = self._conn, self._feed
             if conn is None or feed is None:
                 return _END
             try:
-                data = conn.recv(1 << 16, socket.MSG_DONTWAIT)
+                data = conn.recv(_READ_SIZE, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 return _EMPTY
             except OSError as exc:  # reset by a killed runtime: what it wrote before is in
@@ -121,7 +123,7 @@ class DirectOutput:
                 data = b""
             if data:
                 feed(data)
-                return _DATA
+                return _DATA if len(data) == _READ_SIZE else _DRAINED
         self.home()  # an end stays readable: the reader reads it again and finishes
         return _END
 

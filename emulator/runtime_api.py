@@ -364,6 +364,9 @@ class _Handler(QuickHandler):
         self._home = threading.Event()  # set when the connection is given back to this thread
         self._reparked = False  # a borrowing thread parked the runtime's next /next itself
         self._serving = 0  # ident of the thread in `serve`
+        # The 202 for a response or error read by the thread in `serve`, written by `settle`: the caller's
+        # answer goes out first, the runtime (which only asks for its next event after it) waits meanwhile.
+        self._ack = False
         self._wake_r: socket.socket | None = None  # wakes `serve` when the reply came another way
         self._wake_w: socket.socket | None = None
 
@@ -450,11 +453,11 @@ class _Handler(QuickHandler):
                     except Exception as exc:  # see _ended_by
                         self._ended_by(exc)
         finally:
+            # The output is not read once more here: what the runtime wrote before its reply (its END
+            # marker) was readable when the reply was, and is read in that turn; the rare rest is read by
+            # the log's wait for its end (Environment.wait_log_end).
             pending._waker = None
             self._serving = 0
-            output = pending._output
-            if output is not None:
-                output[1]()  # the output written before the reply (its END marker) is in: read it now
 
     def _ended_by(self, exc: Exception) -> None:
         """A request read by a borrowing thread failed: a reset by the runtime, or a request it cannot
@@ -473,6 +476,9 @@ class _Handler(QuickHandler):
     def settle(self) -> bool:
         self._reparked = False
         try:
+            if self._ack:
+                self._ack = False
+                self._accepted()
             if not self.close_connection:
                 if not readable([self.connection], 0):
                     self._blocking()
@@ -536,7 +542,7 @@ class _Handler(QuickHandler):
             if path == wire.PATH_INIT_ERROR:
                 body = self.read_body(wire.MAX_RESPONSE_BYTES) or b""
                 api.report_init_error(self._error_reply(ReplyKind.INIT_ERROR, body))
-                self.reply(202, b'{"status":"OK"}')
+                self._accepted()
                 return
             if not path.startswith(wire.INVOCATION_PREFIX):
                 self.reply(404, _error_json("NotFound", "Not found"))
@@ -556,9 +562,15 @@ class _Handler(QuickHandler):
                 self.reply(404, _error_json("NotFound", "Not found"))
                 return
             api.complete(request_id, reply)
-            self.reply(202, b'{"status":"OK"}')
+            if self._serving == threading.get_ident():
+                self._ack = True  # written by `settle`, after the caller has its answer
+            else:
+                self._accepted()
         except RuntimeApiError as exc:
             self._reply_error(exc)
+
+    def _accepted(self) -> None:
+        self.reply(202, b'{"status":"OK"}')
 
     def _error_reply(self, kind: ReplyKind, body: bytes) -> RuntimeReply:
         return RuntimeReply(kind, body, error_type=self.headers.get(wire.H_FUNCTION_ERROR_TYPE))

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import wire
+from emulator.httpserver import readable
 from emulator.models import Invocation
 from emulator.runtime_api import ApiState, ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
 
@@ -351,8 +352,30 @@ def _answered_on_lent_connection(server: RuntimeApiServer, runtime: socket.socke
     runtime.sendall(head.encode() + str(n).encode())
     reply = pending.wait_reply(3)
     assert reply is not None and reply.body == str(n).encode()
-    assert runtime.recv(65536).startswith(b"HTTP/1.1 202")
     server.api.settle()
+    assert runtime.recv(65536).startswith(b"HTTP/1.1 202")
+
+
+def test_a_reply_read_by_the_waiting_thread_is_acknowledged_when_the_invocation_settles(
+    server: RuntimeApiServer,
+) -> None:
+    """The runtime's 202 waits for `settle`, so the caller's answer, sent between the two, goes out first
+    (the runtime asks for its next event only after its 202)."""
+    runtime = _parked_runtime(server)
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    runtime.recv(65536)
+    rid = pending.invocation.request_id
+    head = f"POST {wire.INVOCATION_PREFIX}{rid}/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n"
+    runtime.sendall(head.encode() + b"{}")
+    reply = pending.wait_reply(3)
+    assert reply is not None and reply.body == b"{}"
+    assert not readable([runtime], 0.2), "no 202 before the invocation settles"
+    server.api.settle()
+    assert runtime.recv(65536).startswith(b"HTTP/1.1 202")
+    runtime.sendall(f"GET {wire.PATH_NEXT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    # The protocol goes on: the next event goes out on the /next the runtime sent after its 202.
+    _answered_on_lent_connection(server, runtime, 1)
+    runtime.close()
 
 
 def _handler_of(server: RuntimeApiServer):  # type: ignore[no-untyped-def]
