@@ -10,13 +10,27 @@ from emulator.cli import main
 
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command path, asked as click asks (list_commands/get_command): a group may make its commands
+    on demand (generate-event's SERVICE EVENT pairs), not only hold them in `commands`."""
+    context = click.Context(group)
     found = [path]
-    for name, command in sorted(group.commands.items()):
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         if isinstance(command, click.Group):
             found += _commands(command, (*path, name))
         else:
             found.append((*path, name))
     return found
+
+
+def _command(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = main
+    for name in path:
+        assert isinstance(command, click.Group)
+        found = command.get_command(click.Context(command), name)
+        assert found is not None, path
+        command = found
+    return command
 
 
 COMMANDS = _commands(main)
@@ -27,14 +41,15 @@ def test_help_has_an_example_and_explains_every_option(path: tuple[str, ...]) ->
     done = CliRunner().invoke(main, [*path, "--help"])
     assert done.exit_code == 0, done.output
     assert "Example" in done.output
-    command: click.Command = main
-    for name in path:
-        assert isinstance(command, click.Group)
-        command = command.commands[name]
-    for param in command.params:
+    for param in _command(path).params:
         if isinstance(param, click.Option):
             assert param.help, f"{' '.join(path)} {param.opts[0]} has no help"
 
 
 def test_the_logs_command_is_registered() -> None:
     assert ("logs",) in COMMANDS
+
+
+def test_every_sample_event_is_covered() -> None:
+    assert ("generate-event", "s3", "put") in COMMANDS
+    assert ("generate-event", "sqs", "receive-message") in COMMANDS
