@@ -28,8 +28,8 @@ def _delete_function(service: LambdaService, request: Request) -> Reply:
     name, qualifier = service.registry.parse(request.function_name, qualifier)
     if qualifier is None:
         service.forget(name)
-    else:  # a version: its own policy goes, the function's settings stay
-        service.policies.forget(name, qualifier, every_qualifier=False)
+    else:  # a version: what is attached to it goes, the function's settings stay
+        service.forget_qualifier(name, qualifier)
     return Reply(204)
 
 
@@ -37,7 +37,7 @@ def _delete_alias(service: LambdaService, request: Request) -> Reply:
     alias = request.params["alias"]
     service.control.delete_alias(request.function_name, alias)
     name, _ = service.registry.parse(request.function_name, None)
-    service.policies.forget(name, alias, every_qualifier=False)
+    service.forget_qualifier(name, alias)
     return Reply(204)
 
 

@@ -184,6 +184,13 @@ class LambdaService:
         if self.events is not None:
             self.events.forget(name)
 
+    def forget_qualifier(self, name: str, qualifier: str) -> None:
+        """What is kept about one version or alias goes when it does (DeleteFunction with a version,
+        DeleteAlias): its resource policy and its EventInvokeConfig, both attached to its ARN. The
+        function's own settings stay; an alias created again under the name starts without them."""
+        self.policies.forget(name, qualifier, every_qualifier=False)
+        self.event_configs.delete(name, qualifier)
+
     # ---- Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s)
     def async_config(self, function_name: str, qualifier: str | None = None) -> AsyncConfig:
         """How Event invocations of the function at `qualifier` (alias or version; None or $LATEST:
