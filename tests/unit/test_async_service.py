@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,6 +202,23 @@ def test_the_records_of_an_aliased_event_name_the_alias(stack: Stack) -> None:
         assert context["functionArn"] == stack.emulator.config.function_arn(name, "live")
         assert entry["record"]["responseContext"]["executedVersion"] == "1"
     assert len(read_dead_letters(stack.state, "fn")) == 1
+
+
+def test_an_event_is_retried_as_the_qualifier_it_was_invoked_with_is_configured(stack: Stack) -> None:
+    stack.service.control.publish_version("fn", {})
+    stack.service.control.create_alias("fn", {"Name": "live", "FunctionVersion": "1"})
+    # The alias and the version run the same code, but each has its own EventInvokeConfig.
+    stack.service.put_event_invoke_config("fn:live", b'{"MaximumRetryAttempts": 0}', merge=False)
+    stack.service.put_event_invoke_config("fn", b'{"MaximumRetryAttempts": 2}', qualifier="1", merge=False)
+    by_alias = stack.service.invoke("fn", b"{}", qualifier="live", invocation_type="Event")
+    by_version = stack.service.invoke("fn:1", b"{}", invocation_type="Event")
+    unqualified = stack.service.invoke("fn", b"{}", invocation_type="Event")
+    assert stack.emulator.wait_runs(6)
+    assert stack.events.wait_idle(WAIT)
+    attempts = Counter(invocation.request_id for _, invocation in stack.emulator.runs)
+    # $LATEST has none set through the API: the function's own MaximumRetryAttempts 1 holds.
+    assert attempts == {by_alias.request_id: 1, by_version.request_id: 3, unqualified.request_id: 2}
+    assert len(read_dead_letters(stack.state, "fn")) == 3  # the DLQ is the function's, whatever the qualifier
 
 
 def test_an_event_invoke_of_a_missing_version_is_refused_before_it_is_queued(stack: Stack) -> None:
