@@ -134,8 +134,11 @@ def test_an_event_to_a_version_or_an_alias_runs_that_version(served, reports):
     client.get_waiter("function_updated_v2").wait(FunctionName="async-versions", WaiterConfig={"Delay": 1})
     client.create_alias(FunctionName="async-versions", Name="live", FunctionVersion="1")
     attempts = client.get_function(FunctionName="AttemptsFunction")["Configuration"]["FunctionArn"]
+    # On the alias: its events use its own EventInvokeConfig, not the unqualified function's.
     client.put_function_event_invoke_config(
-        FunctionName="async-versions", DestinationConfig={"OnSuccess": {"Destination": attempts}}
+        FunctionName="async-versions",
+        Qualifier="live",
+        DestinationConfig={"OnSuccess": {"Destination": attempts}},
     )
 
     marks = {how: str(uuid.uuid4()) for how in ("version", "alias", "unqualified")}

@@ -166,12 +166,15 @@ def test_an_alias_splits_invokes_by_its_weights(served: Served) -> None:
     }
 
 
-def test_a_restart_keeps_a_created_function(tmp_path: Path) -> None:
+def test_a_restart_keeps_a_created_function_and_its_event_invoke_config(tmp_path: Path) -> None:
     state = tmp_path / "state"
     server = start_server(state)
     try:
-        create(
-            server.client(), "mgmt-kept", MemorySize=256, Environment={"Variables": {"TAG": "secret-value"}}
+        client = server.client()
+        create(client, "mgmt-kept", MemorySize=256, Environment={"Variables": {"TAG": "secret-value"}})
+        client.publish_version(FunctionName="mgmt-kept")
+        client.put_function_event_invoke_config(
+            FunctionName="mgmt-kept", Qualifier="1", MaximumRetryAttempts=0
         )
     finally:
         assert server.stop() == 0, server.log()
@@ -184,8 +187,34 @@ def test_a_restart_keeps_a_created_function(tmp_path: Path) -> None:
         configuration = client.get_function_configuration(FunctionName="mgmt-kept")
         assert configuration["MemorySize"] == 256
         assert invoke(client, "mgmt-kept")[1]["tag"] == "secret-value"
+        kept = client.get_function_event_invoke_config(FunctionName="mgmt-kept", Qualifier="1")
+        assert kept["MaximumRetryAttempts"] == 0
     finally:
         assert again.stop() == 0, again.log()
+
+
+def test_event_invoke_configs_per_alias_and_version(served: Served) -> None:
+    client = served.client()
+    arn = create(client, "mgmt-event-configs")["FunctionArn"]
+    client.publish_version(FunctionName="mgmt-event-configs")
+    client.create_alias(FunctionName="mgmt-event-configs", Name="live", FunctionVersion="1")
+    put = client.put_function_event_invoke_config(
+        FunctionName="mgmt-event-configs", Qualifier="live", MaximumRetryAttempts=0
+    )
+    assert put["FunctionArn"] == f"{arn}:live"
+    client.put_function_event_invoke_config(FunctionName="mgmt-event-configs:1", MaximumEventAgeInSeconds=60)
+    got = client.get_function_event_invoke_config(FunctionName="mgmt-event-configs", Qualifier="live")
+    assert (got["FunctionArn"], got["MaximumRetryAttempts"]) == (f"{arn}:live", 0)
+    listed = client.list_function_event_invoke_configs(FunctionName="mgmt-event-configs")
+    by_arn = {c["FunctionArn"]: c for c in listed["FunctionEventInvokeConfigs"]}
+    assert set(by_arn) == {f"{arn}:live", f"{arn}:1"}
+    assert by_arn[f"{arn}:1"]["MaximumEventAgeInSeconds"] == 60
+    # Neither is the unqualified function's ($LATEST's): it has none.
+    with pytest.raises(client.exceptions.ResourceNotFoundException) as missing:
+        client.get_function_event_invoke_config(FunctionName="mgmt-event-configs")
+    assert f"{arn}:$LATEST" in missing.value.response["Error"]["Message"]
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_function_event_invoke_config(FunctionName="mgmt-event-configs", Qualifier="nope")
 
 
 def test_a_function_created_again_inherits_nothing_of_the_deleted_one(served: Served) -> None:
