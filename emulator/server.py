@@ -144,8 +144,8 @@ class LambdaServer:
 
 class _ReloadedFunctions:
     """What a template reload changes in a running server: the registry and the reserved concurrency the
-    template sets, when the template changed it (as a deploy sets it); the functions whose Event invocations this server delivers
-    follow the registry (the event queue reads its names)."""
+    template sets, when the template changed it (as a deploy sets it); the functions whose Event
+    invocations this server delivers follow the registry (the event queue reads its names)."""
 
     def __init__(self, service: LambdaService) -> None:
         self._service = service
