@@ -4,7 +4,6 @@ state directory, with how a Put/Update body changes one and how Get renders it."
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ LOG = logging.getLogger(__name__)
 EVENT_CONFIG_FILE = "event-invoke-configs.json"
 # The AsyncConfig fields of an EventInvokeConfig: the DLQ is not one (it is the function's DeadLetterConfig).
 _FIELDS = ("maximum_retry_attempts", "maximum_event_age_seconds", "on_success", "on_failure")
+_FILE_HINT = "Fix or remove the file (it holds what PutFunctionEventInvokeConfig stored)."
 
 
 class EventConfigStore:
@@ -28,14 +28,11 @@ class EventConfigStore:
     keeps them). Thread-safe; one JSON file under the state directory, loaded on first use."""
 
     def __init__(self, path: Path) -> None:
-        self._lock = threading.Lock()
         # name → qualifier → the AsyncConfig fields of _FIELDS and "last_modified" (epoch seconds)
         self._file = JsonStateFile(
-            path,
-            "event_invoke_configs",
-            holds="the functions' EventInvokeConfigs",
-            hint="Fix or remove the file (it holds what PutFunctionEventInvokeConfig stored).",
+            path, "event_invoke_configs", holds="the functions' EventInvokeConfigs", hint=_FILE_HINT
         )
+        self._lock = self._file.lock
 
     def get(self, function: str, qualifier: str | None) -> tuple[AsyncConfig, float] | None:
         """The config of `function` at `qualifier` and when it was last set, or None when there is none."""

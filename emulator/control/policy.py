@@ -7,7 +7,6 @@ import fnmatch
 import json
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ _ROLE_SESSION = re.compile(
 )
 _ARN_ACCOUNT = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:(?P<account>\d{12}):")
 Statement = dict[str, Any]
+_FILE_HINT = "Fix or remove the file (it holds what AddPermission stored)."
 
 
 @dataclass(frozen=True)
@@ -219,14 +219,9 @@ class PolicyStore:
     file under the state directory, replaced atomically on each change. Loaded on first use."""
 
     def __init__(self, path: Path) -> None:
-        self._lock = threading.Lock()
         # name → qualifier ("" for the unqualified function) → {"Statement": [...], "RevisionId": ...}
-        self._file = JsonStateFile(
-            path,
-            "policies",
-            holds="the functions' policies",
-            hint="Fix or remove the file (it holds what AddPermission stored).",
-        )
+        self._file = JsonStateFile(path, "policies", holds="the functions' policies", hint=_FILE_HINT)
+        self._lock = self._file.lock
 
     def get(self, function: str, qualifier: str | None) -> tuple[list[Statement], str]:
         """The policy's statements and RevisionId; ResourceNotFoundException when there is none."""

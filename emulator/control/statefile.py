@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,12 @@ FORMAT_VERSION = 1
 
 
 class JsonStateFile:
-    """`{"version": 1, <key>: {...}}` at `path`. Not thread-safe: the store that owns it holds its own lock
-    around `content()`, the change it makes in place, and `save()`."""
+    """`{"version": 1, <key>: {...}}` at `path`. The store that owns it holds `lock` around `content()`, the
+    change it makes in place, and `save()`: one change at a time, each written whole."""
 
     def __init__(self, path: Path, key: str, *, holds: str, hint: str) -> None:
         self.path = path
+        self.lock = threading.Lock()
         self._key = key
         self._holds = holds  # what the file holds, for the message when it cannot be read
         self._hint = hint

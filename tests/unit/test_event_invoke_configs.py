@@ -15,6 +15,7 @@ from emulator.api.routes import Reply, Request
 from emulator.api.service import LambdaService
 from emulator.concurrency import ConcurrencyLimits
 from emulator.config import AsyncConfig, EmulatorConfig, FunctionConfig
+from emulator.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
 from emulator.control.store import FunctionStore, open_store
 from emulator.errors import ConfigError
 from emulator.registry import FunctionRegistry
@@ -212,3 +213,14 @@ def test_a_deleted_alias_or_version_takes_its_config_with_it(service: LambdaServ
     assert not_found(lambda: service.get_event_invoke_config("fn", "live"))  # a new alias starts without one
     listed = json.loads(call(service, "GET", CONFIG_PATH.format("fn") + "/list", {}).body)
     assert [config["FunctionArn"] for config in listed["FunctionEventInvokeConfigs"]] == [f"{ARN}:$LATEST"]
+
+
+def test_an_unreadable_config_file_is_a_config_error_with_a_hint(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / EVENT_CONFIG_FILE).write_text("{not json")
+    store = EventConfigStore(state / EVENT_CONFIG_FILE)
+    with pytest.raises(ConfigError) as unreadable:
+        store.get("fn", None)
+    assert str(state / EVENT_CONFIG_FILE) in unreadable.value.message
+    assert unreadable.value.hint
