@@ -162,8 +162,9 @@ def main() -> int:
     state_dir = Path(tempfile.mkdtemp(prefix="lambda-emu-bench-"))
     # The quota is off by default: a 128 MB function's 0.07 vCPU would measure Lambda's CPU share, not us.
     process, url = start_server(state_dir, *([] if args.cpu_limit else ["--no-cpu-limit"]))
-    canned, canned_url = start_canned()
+    canned = None  # a daemon process: it also ends with this one
     try:
+        canned, canned_url = start_canned()
         lambda_client, floor_client = client(url), client(canned_url)
         invoke(lambda_client)  # the cold start, not counted
         invoke(floor_client)
@@ -179,7 +180,8 @@ def main() -> int:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(120)
-        canned.kill()
+        if canned is not None:
+            canned.kill()
         shutil.rmtree(state_dir, ignore_errors=True)
 
     print(f"\nlambda-emu serve: no-op python3.11 handler, boto3 client, {args.runs} runs per row\n")
