@@ -18,7 +18,7 @@ from emulator.async_invoke.queue import FunctionScope
 from emulator.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
 from emulator.config import FunctionConfig
 from emulator.control.store import FunctionStore, open_store
-from emulator.errors import ConfigError
+from emulator.errors import ConfigError, FunctionNotFoundError
 from emulator.facade import Emulator
 from emulator.models import Invocation
 from emulator.registry import FunctionRegistry
@@ -152,8 +152,10 @@ class _ReloadedFunctions:
 
     def put(self, function: FunctionConfig) -> None:
         registry = self._service.registry
-        known = function.name in registry.names()
-        before = registry.get(function.name).reserved_concurrency if known else None
+        try:
+            before = registry.get(function.name).reserved_concurrency
+        except FunctionNotFoundError:  # new in this template
+            before = None
         registry.put(function)
         if function.reserved_concurrency == before:
             # The template did not change it: a reservation made through the API stands, as a deploy that

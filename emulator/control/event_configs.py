@@ -3,7 +3,6 @@ state directory, with how a Put/Update body changes one and how Get renders it."
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -13,8 +12,6 @@ from emulator import wire
 from emulator.config import AsyncConfig
 from emulator.control.statefile import JsonStateFile
 from emulator.errors import ConfigError
-
-LOG = logging.getLogger(__name__)
 
 EVENT_CONFIG_FILE = "event-invoke-configs.json"
 # The AsyncConfig fields of an EventInvokeConfig: the DLQ is not one (it is the function's DeadLetterConfig).

@@ -4,15 +4,12 @@ atomically on each change, so a crash leaves the old document or the new one, ne
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
 from emulator.errors import ConfigError
-
-LOG = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 
