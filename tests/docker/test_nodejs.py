@@ -14,6 +14,7 @@ import pytest
 from emulator.config import EmulatorConfig, FunctionConfig
 from emulator.facade import Emulator
 from tests.docker import test_invoke as rig
+from tests.timing import assert_timed_out
 
 # The sample-function rig of the Python tests (one emulator per module, the template's functions), shared
 # rather than copied: pytest finds fixtures by name in this module.
@@ -219,9 +220,7 @@ def test_timeout_kills_the_invocation_and_the_next_invoke_works(
     result = invoke(emu, function, {"seconds": 30})
     assert time.monotonic() - started < 10
     assert result.error_type == "Sandbox.Timedout"
-    assert body(result)["errorMessage"].startswith(
-        f"RequestId: {result.request_id} Error: Task timed out after 1.0"
-    )
+    assert_timed_out(body(result)["errorMessage"], 1, result.request_id)
     assert "\tINFO\tgoing to sleep" in result.logs and "Status: timeout" in result.logs
     after = invoke(emu, function, {"seconds": 0})
     assert json.loads(after.payload) == "woke up"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.timing import assert_timed_out
+
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"
 
 
@@ -61,7 +63,7 @@ def test_timeout_exits_1_with_sandbox_timedout() -> None:
     done = run("invoke", "TimeoutFunction")
     assert done.returncode == 1
     assert json.loads(done.stdout)["errorType"] == "Sandbox.Timedout"
-    assert "Task timed out after 1.0" in done.stderr
+    assert_timed_out(done.stderr, 1)
 
 
 @pytest.mark.parametrize(
