@@ -1,10 +1,16 @@
 # lambda-emu: the two commands a new user needs are `make demo` and `make test`.
-PYTHON ?= python3
-PIP ?= $(PYTHON) -m pip
+# Everything is installed into a virtual environment of the project's own (.venv, made on first use), so
+# `make` never installs into whatever python3 happens to be first on PATH.
+BOOTSTRAP_PYTHON ?= python3
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+PIP := $(PYTHON) -m pip
+# The venv's commands (lambda-emu, ruff, mypy) come first for every recipe, and for the tests' subprocesses.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 DOCKER_UP ?= ../shared/env/docker-up.sh
 RUNTIMES ?= python3.11 python3.13
 
-.PHONY: demo test install docker images bench lint clean-containers
+.PHONY: demo test install venv docker images bench lint clean-containers
 
 ## demo: set everything up and invoke a sample function
 demo: docker install images
@@ -14,9 +20,15 @@ demo: docker install images
 test: docker install images
 	$(PYTHON) -m pytest -ra
 
-## install: lambda-emu and its test dependencies, editable
-install:
-	$(PIP) install --quiet --disable-pip-version-check -e ".[test]"
+## venv: the project's virtual environment
+venv: $(PYTHON)
+$(PYTHON):
+	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check --upgrade pip
+
+## install: lambda-emu with its test and lint tools, editable, into the venv
+install: venv
+	$(PIP) install --quiet --disable-pip-version-check -e ".[dev]"
 
 ## docker: make sure a Docker engine answers (starts one on this project's machines)
 docker:
@@ -25,7 +37,7 @@ docker:
 	  else echo "No Docker engine answers: start Docker, then retry." >&2; exit 1; fi; }
 
 ## images: build the runtime images (cached: nothing is rebuilt when nothing changed)
-images:
+images: install
 	lambda-emu runtimes build $(RUNTIMES)
 
 ## bench: medians of cold and warm invokes beside the floor measured in the same run
@@ -34,8 +46,10 @@ bench: docker install images
 	$(PYTHON) bench/api_bench.py
 	$(PYTHON) bench/reload_bench.py
 
-lint:
+## lint: ruff (lint and format) and mypy, as CI runs them
+lint: install
 	ruff check emulator runtimes tests bench
+	ruff format --check emulator runtimes tests bench
 	mypy emulator
 
 ## clean-containers: remove every container lambda-emu made (only those carry its label)
