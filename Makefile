@@ -48,9 +48,9 @@ bench: docker install images
 
 ## lint: ruff (lint and format) and mypy, as CI runs them
 lint: install
-	ruff check emulator runtimes tests bench
-	ruff format --check emulator runtimes tests bench
-	mypy emulator
+	ruff check lambda_emu runtimes tests bench
+	ruff format --check lambda_emu runtimes tests bench
+	mypy lambda_emu
 
 ## clean-containers: remove every container lambda-emu made (only those carry its label)
 clean-containers:

@@ -86,11 +86,11 @@ def warm_invokes(runs: int) -> tuple[list[float], list[float], str]:
 def _emulator(cpu_limit: bool = True):  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
-    from emulator.config import EmulatorConfig
-    from emulator.containers.docker import DockerBackend
-    from emulator.facade import Emulator
-    from emulator.runtimes import local_image_builder
-    from emulator.template import load_template
+    from lambda_emu.config import EmulatorConfig
+    from lambda_emu.containers.docker import DockerBackend
+    from lambda_emu.facade import Emulator
+    from lambda_emu.runtimes import local_image_builder
+    from lambda_emu.template import load_template
 
     config = replace(EmulatorConfig(state_dir=ROOT / ".lambda-emu"), cpu_limit=cpu_limit)
     template = load_template(TEMPLATE, emulator=config)

@@ -54,7 +54,7 @@ def samples() -> Path:
 def no_leftovers() -> Iterator[None]:
     """Fails the test if it leaves a container of the current process behind."""
     yield
-    from emulator.cleanup import OWNER_LABEL, owner_token
+    from lambda_emu.cleanup import OWNER_LABEL, owner_token
 
     out = subprocess.run(
         ["docker", "ps", "-aq", "--filter", f"label={OWNER_LABEL}={owner_token()}"],

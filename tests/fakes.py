@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from emulator.containers import ContainerSpec, ExitStatus
-from emulator.containers.base import StalePredicate
+from lambda_emu.containers import ContainerSpec, ExitStatus
+from lambda_emu.containers.base import StalePredicate
 
 RUNTIME_CLIENT = Path(__file__).resolve().parent.parent / "runtimes" / "python" / "runtime_client.py"
 

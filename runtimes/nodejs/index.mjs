@@ -12,7 +12,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import util from 'node:util';
 
-// ---- wire names: this file runs without the emulator package, so it mirrors emulator/wire.py
+// ---- wire names: this file runs without the emulator package, so it mirrors lambda_emu/wire.py
 // (tests/unit/test_runtimes.py checks that the two agree).
 const RUNTIME_API_VERSION = '2018-06-01';
 const RUNTIME_PREFIX = `/${RUNTIME_API_VERSION}/runtime`;

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     Handler = Callable[[Any, "LambdaContext"], Any]
 
-# ---- wire names: this file runs without the emulator package, so it mirrors emulator/wire.py
+# ---- wire names: this file runs without the emulator package, so it mirrors lambda_emu/wire.py
 # (tests/unit/test_runtime_client.py checks that the two agree).
 RUNTIME_API_VERSION = "2018-06-01"
 RUNTIME_PREFIX = f"/{RUNTIME_API_VERSION}/runtime"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from emulator.config import FunctionConfig
-from emulator.facade import Emulator
-from emulator.models import InvocationResult
+from lambda_emu.config import FunctionConfig
+from lambda_emu.facade import Emulator
+from lambda_emu.models import InvocationResult
 
 
 def invoke(emu: Emulator, function: FunctionConfig, event: object) -> InvocationResult:

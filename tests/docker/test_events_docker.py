@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from emulator import events
-from emulator.config import EmulatorConfig, FunctionConfig
-from emulator.containers.docker import DockerBackend
-from emulator.containers.images import DockerImages
-from emulator.facade import Emulator
-from emulator.runtimes import ImageBuilder
+from lambda_emu import events
+from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.containers.docker import DockerBackend
+from lambda_emu.containers.images import DockerImages
+from lambda_emu.facade import Emulator
+from lambda_emu.runtimes import ImageBuilder
 from tests.docker.invocations import answer, invoke
 
 HANDLER = """

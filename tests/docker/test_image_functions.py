@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from invocations import answer, invoke
 
-from emulator.config import EmulatorConfig, FunctionConfig, ImageConfig
-from emulator.containers.docker import DockerBackend
-from emulator.containers.images import DockerImages
-from emulator.errors import ImageError
-from emulator.facade import Emulator
-from emulator.runtimes import ImageBuilder, get_runtime
-from emulator.template import Template, load_template
+from lambda_emu.config import EmulatorConfig, FunctionConfig, ImageConfig
+from lambda_emu.containers.docker import DockerBackend
+from lambda_emu.containers.images import DockerImages
+from lambda_emu.errors import ImageError
+from lambda_emu.facade import Emulator
+from lambda_emu.runtimes import ImageBuilder, get_runtime
+from lambda_emu.template import Template, load_template
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_functions" / "images"
 SAMPLE_FILES = ("Dockerfile", "app.py", "template.yaml")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.containers.images import DockerImages
-from emulator.errors import ImageError
-from emulator.runtimes import RUNTIMES, ImageBuilder, runtimes_root
+from lambda_emu.containers.images import DockerImages
+from lambda_emu.errors import ImageError
+from lambda_emu.runtimes import RUNTIMES, ImageBuilder, runtimes_root
 
 pytestmark = pytest.mark.docker
 

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from emulator.cleanup import FUNCTION_LABEL, OWNER_LABEL
-from emulator.config import EmulatorConfig, FunctionConfig
-from emulator.containers import LABEL, LABEL_VALUE
-from emulator.containers.docker import DockerBackend
-from emulator.containers.images import DockerImages
-from emulator.environment import EnvState
-from emulator.facade import Emulator
-from emulator.models import InvocationResult
-from emulator.runtimes import ImageBuilder, get_runtime
-from emulator.template import load_template
+from lambda_emu.cleanup import FUNCTION_LABEL, OWNER_LABEL
+from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.containers import LABEL, LABEL_VALUE
+from lambda_emu.containers.docker import DockerBackend
+from lambda_emu.containers.images import DockerImages
+from lambda_emu.environment import EnvState
+from lambda_emu.facade import Emulator
+from lambda_emu.models import InvocationResult
+from lambda_emu.runtimes import ImageBuilder, get_runtime
+from lambda_emu.template import load_template
 from tests.timing import assert_timed_out
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from emulator.config import EmulatorConfig, FunctionConfig
-from emulator.containers.docker import DockerBackend
-from emulator.containers.images import DockerImages
-from emulator.errors import ConfigError
-from emulator.facade import Emulator
-from emulator.models import InvocationResult
-from emulator.runtimes import ImageBuilder
-from emulator.template import load_template
+from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.containers.docker import DockerBackend
+from lambda_emu.containers.images import DockerImages
+from lambda_emu.errors import ConfigError
+from lambda_emu.facade import Emulator
+from lambda_emu.models import InvocationResult
+from lambda_emu.runtimes import ImageBuilder
+from lambda_emu.template import load_template
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"
 

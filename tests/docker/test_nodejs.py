@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import pytest
 
-from emulator.config import EmulatorConfig, FunctionConfig
-from emulator.facade import Emulator
+from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.facade import Emulator
 from tests.docker import test_invoke as rig
 from tests.timing import assert_timed_out
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.config import FunctionConfig
-from emulator.facade import Emulator
+from lambda_emu.config import FunctionConfig
+from lambda_emu.facade import Emulator
 from tests.docker import test_invoke as rig
 from tests.timing import assert_timed_out
 

@@ -77,7 +77,7 @@ def start_server(state_dir: Path, *args: str, template: Path = API_SAMPLES / "te
 
 def containers_of(pid: int) -> list[str]:
     """Our containers owned by process `pid`."""
-    from emulator.cleanup import OWNER_LABEL, owner_token
+    from lambda_emu.cleanup import OWNER_LABEL, owner_token
 
     try:
         token = owner_token(pid)

@@ -67,7 +67,7 @@ def boom(event, context):
 PREAMBLE = """
 import pathlib
 import pytest
-from emulator.cleanup import owner_token
+from lambda_emu.cleanup import owner_token
 
 pathlib.Path("owner.txt").write_text(owner_token())
 """
@@ -92,7 +92,7 @@ def run(project: pytest.Pytester, tests: str, *args: str) -> pytest.RunResult:
 
 
 def assert_no_containers_left(owner_file: Path) -> None:
-    from emulator.cleanup import OWNER_LABEL
+    from lambda_emu.cleanup import OWNER_LABEL
 
     token = owner_file.read_text()
     left = subprocess.run(
@@ -235,7 +235,7 @@ def test_template_value(lambda_invoke):
     assert lambda_invoke("EchoFunction").payload["memory"] == 128
 
 def test_an_invalid_override_is_refused_as_lambda_refuses_it(lambda_invoke):
-    from emulator.errors import ConfigError
+    from lambda_emu.errors import ConfigError
     with pytest.raises(ConfigError, match="MemorySize"):
         lambda_invoke("EchoFunction", memory_size=64)
 """,
@@ -305,7 +305,7 @@ def test_unaffected():
 
 
 def test_settings_come_from_the_ini_file_and_the_command_line(pytester: pytest.Pytester) -> None:
-    from emulator.pytest_plugin import PluginSettings
+    from lambda_emu.pytest_plugin import PluginSettings
 
     (pytester.path / "infra").mkdir()
     pytester.makeini(

@@ -3,9 +3,9 @@ every path group unquoted; Invoke is still the first route tried."""
 
 from __future__ import annotations
 
-from emulator import wire
-from emulator.api.http import _ROUTES, _find_route
-from emulator.api.routes import path
+from lambda_emu import wire
+from lambda_emu.api.http import _ROUTES, _find_route
+from lambda_emu.api.routes import path
 
 
 def test_a_path_template_matches_one_segment_per_group() -> None:

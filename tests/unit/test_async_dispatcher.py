@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from emulator.async_invoke import (
+from lambda_emu.async_invoke import (
     EventDispatcher,
     EventQueue,
     RetryDelays,
@@ -18,10 +18,10 @@ from emulator.async_invoke import (
     read_dead_letters,
     read_destination_records,
 )
-from emulator.async_invoke.queue import QueuedEvent
-from emulator.config import AsyncConfig
-from emulator.errors import ConfigError, ContainerError, FunctionNotFoundError, ThrottledError
-from emulator.models import InvocationResult, error_body
+from lambda_emu.async_invoke.queue import QueuedEvent
+from lambda_emu.config import AsyncConfig
+from lambda_emu.errors import ConfigError, ContainerError, FunctionNotFoundError, ThrottledError
+from lambda_emu.models import InvocationResult, error_body
 
 FAST = RetryDelays((0.2, 0.4), backoff_first=0.05, backoff_max=0.2)
 DLQ = "arn:aws:sqs:us-east-1:123456789012:dead-letters"

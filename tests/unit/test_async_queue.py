@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from queue import Empty, Queue
 
-from emulator.async_invoke.queue import EventQueue
-from emulator.async_invoke.retry import EventHistory, LastError
+from lambda_emu.async_invoke.queue import EventQueue
+from lambda_emu.async_invoke.retry import EventHistory, LastError
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_000_000.0
@@ -216,8 +216,8 @@ CRASHING_PROCESS = textwrap.dedent(
     """
     import sys, threading
     from pathlib import Path
-    from emulator.async_invoke import EventDispatcher, EventQueue, Sinks
-    from emulator.config import AsyncConfig
+    from lambda_emu.async_invoke import EventDispatcher, EventQueue, Sinks
+    from lambda_emu.config import AsyncConfig
 
     state = Path(sys.argv[1])
 

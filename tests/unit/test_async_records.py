@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from emulator.async_invoke import Sinks, read_dead_letters, read_destination_records
-from emulator.async_invoke.records import dead_letter_attributes, error_message, failure_record
-from emulator.async_invoke.retry import LastError
-from emulator.async_invoke.sinks import Target
-from emulator.errors import ConfigError
+from lambda_emu.async_invoke import Sinks, read_dead_letters, read_destination_records
+from lambda_emu.async_invoke.records import dead_letter_attributes, error_message, failure_record
+from lambda_emu.async_invoke.retry import LastError
+from lambda_emu.async_invoke.sinks import Target
+from lambda_emu.errors import ConfigError
 
 T0 = 1_573_755_365.568  # 2019-11-14T18:16:05.568Z
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.async_invoke import retry
-from emulator.async_invoke.retry import (
+from lambda_emu.async_invoke import retry
+from lambda_emu.async_invoke.retry import (
     Deliver,
     Discard,
     EventHistory,
@@ -16,8 +16,8 @@ from emulator.async_invoke.retry import (
     before_attempt,
     decide,
 )
-from emulator.config import AsyncConfig
-from emulator.errors import ConfigError
+from lambda_emu.config import AsyncConfig
+from lambda_emu.errors import ConfigError
 
 T0 = 1_000_000.0
 LAMBDA = RetryDelays()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.api.service import LambdaService
-from emulator.async_invoke import (
+from lambda_emu.api.service import LambdaService
+from lambda_emu.async_invoke import (
     QUEUE_FILE,
     EventDispatcher,
     EventQueue,
@@ -23,11 +23,11 @@ from emulator.async_invoke import (
     read_dead_letters,
     read_destination_records,
 )
-from emulator.concurrency import ConcurrencyLimits
-from emulator.config import AsyncConfig, EmulatorConfig, FunctionConfig
-from emulator.errors import FunctionNotFoundError
-from emulator.models import Invocation, InvocationResult, InvocationType, error_body
-from emulator.registry import FunctionRegistry
+from lambda_emu.concurrency import ConcurrencyLimits
+from lambda_emu.config import AsyncConfig, EmulatorConfig, FunctionConfig
+from lambda_emu.errors import FunctionNotFoundError
+from lambda_emu.models import Invocation, InvocationResult, InvocationType, error_body
+from lambda_emu.registry import FunctionRegistry
 
 DLQ = "arn:aws:sqs:us-east-1:123456789012:dlq"
 WAIT = 30.0
@@ -230,8 +230,8 @@ def test_an_event_invoke_of_a_missing_version_is_refused_before_it_is_queued(sta
 
 
 def test_a_template_function_gone_since_the_last_serve_keeps_no_reserved_concurrency(tmp_path: Path) -> None:
-    from emulator.control.store import open_store
-    from emulator.server import ServeConfig, lambda_service
+    from lambda_emu.control.store import open_store
+    from lambda_emu.server import ServeConfig, lambda_service
 
     config = EmulatorConfig(state_dir=tmp_path)
     emulator = FakeEmulator(config)
@@ -248,7 +248,7 @@ def test_a_template_function_gone_since_the_last_serve_keeps_no_reserved_concurr
 
 
 def test_a_server_delivers_the_events_of_a_function_added_after_it_started(tmp_path: Path) -> None:
-    from emulator.server import LambdaServer, ServeConfig
+    from lambda_emu.server import LambdaServer, ServeConfig
 
     emulator = FakeEmulator(EmulatorConfig(state_dir=tmp_path / "state"))
     code = tmp_path / "code"
@@ -267,7 +267,7 @@ def test_a_server_delivers_the_events_of_a_function_added_after_it_started(tmp_p
 
 
 def test_a_deleted_functions_queued_events_go_with_it(tmp_path: Path) -> None:
-    from emulator.server import LambdaServer, ServeConfig
+    from lambda_emu.server import LambdaServer, ServeConfig
 
     emulator = FakeEmulator(EmulatorConfig(state_dir=tmp_path / "state"))
     (tmp_path / "code").mkdir()

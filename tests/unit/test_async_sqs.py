@@ -13,10 +13,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from emulator.async_invoke import EventDispatcher, EventQueue, RetryDelays, Sinks, read_dead_letters
-from emulator.config import AsyncConfig
-from emulator.errors import ConfigError
-from emulator.models import InvocationResult, error_body
+from lambda_emu.async_invoke import EventDispatcher, EventQueue, RetryDelays, Sinks, read_dead_letters
+from lambda_emu.config import AsyncConfig
+from lambda_emu.errors import ConfigError
+from lambda_emu.models import InvocationResult, error_body
 
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from emulator.cleanup import OWNER_LABEL, is_stale, owner_alive, owner_token
+from lambda_emu.cleanup import OWNER_LABEL, is_stale, owner_alive, owner_token
 
 
 def test_this_process_is_alive() -> None:

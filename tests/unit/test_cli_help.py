@@ -6,7 +6,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from emulator.cli import main
+from lambda_emu.cli import main
 
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.concurrency import ConcurrencyLimits
-from emulator.errors import ThrottledError
+from lambda_emu.concurrency import ConcurrencyLimits
+from lambda_emu.errors import ThrottledError
 
 
 def test_a_released_slot_frees_its_unit_and_its_with_block_does_not_free_another() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.config import EmulatorConfig, FunctionConfig, function_environment, validate_environment
-from emulator.errors import ConfigError
+from lambda_emu.config import EmulatorConfig, FunctionConfig, function_environment, validate_environment
+from lambda_emu.errors import ConfigError
 
 
 def function(**changes: object) -> FunctionConfig:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from emulator.control.policy import (
+from lambda_emu.control.policy import (
     INVOKE_ACTION,
     MAX_POLICY_BYTES,
     Permission,
@@ -18,7 +18,7 @@ from emulator.control.policy import (
     principal_element,
     render,
 )
-from emulator.errors import ConfigError
+from lambda_emu.errors import ConfigError
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:my-function"
 ALICE = "arn:aws:iam::210987654321:user/alice"

@@ -12,13 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from emulator.config import EmulatorConfig, FunctionConfig
-from emulator.control.aliases import pick_version
-from emulator.control.model import ORIGIN_API, AliasRecord, FunctionRecord, lambda_timestamp, template_record
-from emulator.control.packages import describe, folder_zip
-from emulator.control.store import open_store
-from emulator.errors import FunctionNotFoundError
-from emulator.registry import FunctionRegistry
+from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.control.aliases import pick_version
+from lambda_emu.control.model import (
+    ORIGIN_API,
+    AliasRecord,
+    FunctionRecord,
+    lambda_timestamp,
+    template_record,
+)
+from lambda_emu.control.packages import describe, folder_zip
+from lambda_emu.control.store import open_store
+from lambda_emu.errors import FunctionNotFoundError
+from lambda_emu.registry import FunctionRegistry
 
 
 def function(code: Path, **changes: object) -> FunctionConfig:

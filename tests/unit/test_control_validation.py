@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from emulator.config import MEMORY_RANGE
-from emulator.control.request_shapes import OPERATIONS, RETIRED_RUNTIMES, RUNTIMES, Shape
-from emulator.control.validation import validate_function_request
-from emulator.errors import ConfigError
+from lambda_emu.config import MEMORY_RANGE
+from lambda_emu.control.request_shapes import OPERATIONS, RETIRED_RUNTIMES, RUNTIMES, Shape
+from lambda_emu.control.validation import validate_function_request
+from lambda_emu.errors import ConfigError
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 LAYER = "arn:aws:lambda:us-east-1:123456789012:layer:{}:1"

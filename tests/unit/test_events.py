@@ -13,8 +13,8 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from emulator import events
-from emulator.errors import ConfigError
+from lambda_emu import events
+from lambda_emu.errors import ConfigError
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 ISO_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from emulator.cleanup import owner_token
-from emulator.cli import main
+from lambda_emu.cleanup import owner_token
+from lambda_emu.cli import main
 
 CONFIG = {
     "FunctionName": "fn",

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from emulator.config import EmulatorConfig, FunctionConfig
-from emulator.environment import Environment, EnvState, RuntimeImage
-from emulator.invoker import Invoker
-from emulator.models import Invocation, InvocationResult
-from emulator.pool import EnvironmentPool
+from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.environment import Environment, EnvState, RuntimeImage
+from lambda_emu.invoker import Invoker
+from lambda_emu.models import Invocation, InvocationResult
+from lambda_emu.pool import EnvironmentPool
 from tests.fakes import ProcessBackend
 
 HANDLERS = """
@@ -240,7 +240,7 @@ def test_a_flaky_init_succeeds_on_the_retry(pool: EnvironmentPool, code: Path, t
 def test_init_past_ten_seconds_is_cut_and_retried_under_the_function_timeout(
     pool: EnvironmentPool, code: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from emulator import wire
+    from lambda_emu import wire
 
     monkeypatch.setattr(wire, "INIT_TIMEOUT_S", 0.5)  # Lambda's 10 s, shortened for the test
     (code / "hang.py").write_text("import time\ntime.sleep(30)\ndef handler(e, c):\n    return 1\n")

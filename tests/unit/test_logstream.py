@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from emulator.logstream import LogStream, report_line, start_line
-from emulator.models import InvocationResult
+from lambda_emu.logstream import LogStream, report_line, start_line
+from lambda_emu.models import InvocationResult
 
 TOKEN = "f" * 32
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from emulator.config import FunctionConfig
-from emulator.errors import ConfigError
-from emulator.models import InvocationResult
-from emulator.pytest_plugin import EventFactories, LambdaResult
-from emulator.pytest_plugin.fixtures import merge_overrides
-from emulator.pytest_plugin.session import encode_client_context, encode_event, with_overrides
+from lambda_emu.config import FunctionConfig
+from lambda_emu.errors import ConfigError
+from lambda_emu.models import InvocationResult
+from lambda_emu.pytest_plugin import EventFactories, LambdaResult
+from lambda_emu.pytest_plugin.fixtures import merge_overrides
+from lambda_emu.pytest_plugin.session import encode_client_context, encode_event, with_overrides
 
 FUNCTION = FunctionConfig(
     name="Fn",
@@ -107,7 +107,7 @@ def test_a_failed_result_names_the_error_and_assert_ok_shows_the_log() -> None:
 
 
 def test_event_factories_forward_to_emulator_events() -> None:
-    from emulator import events
+    from lambda_emu import events
 
     factories = EventFactories()
     assert factories.s3_put is events.s3_put

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.config import FunctionConfig
-from emulator.environment import EnvState
-from emulator.pool import EnvironmentPool
+from lambda_emu.config import FunctionConfig
+from lambda_emu.environment import EnvState
+from lambda_emu.pool import EnvironmentPool
 
 
 class StandIn:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from emulator.code import code_dir
-from emulator.config import EmulatorConfig, FunctionConfig
-from emulator.errors import TemplateError
-from emulator.reloader import (
+from lambda_emu.code import code_dir
+from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.errors import TemplateError
+from lambda_emu.reloader import (
     Changes,
     Debouncer,
     Kind,
@@ -29,7 +29,7 @@ from emulator.reloader import (
     watch_roots,
     watch_targets,
 )
-from emulator.template import load_template
+from lambda_emu.template import load_template
 
 DEADLINE = 20.0  # seconds a test waits for the watcher before failing; the machine may be busy
 
@@ -465,11 +465,11 @@ def test_thousands_of_changes_leak_no_threads_or_watches(
 
 
 def test_the_servers_table_follows_reserved_concurrency_and_event_scope(tmp_path: Path, app: Path) -> None:
-    from emulator.api.service import LambdaService
-    from emulator.async_invoke import EventQueue
-    from emulator.concurrency import ConcurrencyLimits
-    from emulator.registry import FunctionRegistry
-    from emulator.server import _ReloadedFunctions
+    from lambda_emu.api.service import LambdaService
+    from lambda_emu.async_invoke import EventQueue
+    from lambda_emu.concurrency import ConcurrencyLimits
+    from lambda_emu.registry import FunctionRegistry
+    from lambda_emu.server import _ReloadedFunctions
 
     config = EmulatorConfig(state_dir=tmp_path / "state")
     service = LambdaService(

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator import wire
-from emulator.httpserver import readable
-from emulator.models import Invocation
-from emulator.runtime_api import ApiState, ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
+from lambda_emu import wire
+from lambda_emu.httpserver import readable
+from lambda_emu.models import Invocation
+from lambda_emu.runtime_api import ApiState, ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:fn"
 

@@ -28,7 +28,7 @@ from typing import IO, Any
 
 import pytest
 
-from emulator import wire
+from lambda_emu import wire
 from tests.conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -778,8 +778,8 @@ def test_replies_framed_otherwise_are_understood(launch: Launch, variant: str) -
 
 
 def test_round_trips_through_the_emulators_runtime_api(launch: Launch) -> None:
-    from emulator.models import Invocation
-    from emulator.runtime_api import ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
+    from lambda_emu.models import Invocation
+    from lambda_emu.runtime_api import ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
 
     source = """\
     def handler(event, context):

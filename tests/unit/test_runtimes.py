@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from emulator.architectures import get_architecture, native_architecture, require_emulation
-from emulator.containers.images import split_reference
-from emulator.errors import ConfigError, ImageError
-from emulator.rootfs import LineSink, Mmdebstrap
-from emulator.runtimes import RUNTIMES, ImageBuilder, get_runtime, runtimes_root
+from lambda_emu.architectures import get_architecture, native_architecture, require_emulation
+from lambda_emu.containers.images import split_reference
+from lambda_emu.errors import ConfigError, ImageError
+from lambda_emu.rootfs import LineSink, Mmdebstrap
+from lambda_emu.runtimes import RUNTIMES, ImageBuilder, get_runtime, runtimes_root
 
 PY311 = RUNTIMES["python3.11"]
 PY313 = RUNTIMES["python3.13"]
@@ -167,7 +167,7 @@ def test_get_runtime_rejects_unknown_ids_listing_the_supported_ones() -> None:
 
 def test_node_runtime_client_uses_the_wire_names_of_emulator_wire() -> None:
     """index.mjs runs without the emulator package, so it repeats wire.py's names: they must agree."""
-    from emulator import wire
+    from lambda_emu import wire
 
     source = (runtimes_root() / "nodejs" / "index.mjs").read_text()
     constants = dict(re.findall(r"^const (\w+) = '([^'$]*)';$", source, flags=re.MULTILINE))

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from emulator.api.service import LambdaService
-from emulator.async_invoke import EventQueue
-from emulator.concurrency import ConcurrencyLimits
-from emulator.config import EmulatorConfig, FunctionConfig
-from emulator.control.policy import Permission, PolicyStore
-from emulator.control.store import open_store
-from emulator.errors import ConfigError
-from emulator.registry import FunctionRegistry
-from emulator.server import ServeConfig, _ReloadedFunctions, lambda_service
+from lambda_emu.api.service import LambdaService
+from lambda_emu.async_invoke import EventQueue
+from lambda_emu.concurrency import ConcurrencyLimits
+from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.control.policy import Permission, PolicyStore
+from lambda_emu.control.store import open_store
+from lambda_emu.errors import ConfigError
+from lambda_emu.registry import FunctionRegistry
+from lambda_emu.server import ServeConfig, _ReloadedFunctions, lambda_service
 
 
 class FakeEmulator:
@@ -115,7 +115,7 @@ def test_a_template_function_gone_since_the_last_serve_keeps_no_policy(tmp_path:
 def test_a_template_function_gone_since_the_last_serve_leaves_no_queued_events(
     tmp_path: Path, code: Path
 ) -> None:
-    from emulator.server import event_pipeline
+    from lambda_emu.server import event_pipeline
 
     config = EmulatorConfig(state_dir=tmp_path / "state")
     emulator = FakeEmulator(config)

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from emulator.config import EmulatorConfig
-from emulator.errors import ConfigError, FunctionNotFoundError, TemplateError
-from emulator.template import (
+from lambda_emu.config import EmulatorConfig
+from lambda_emu.errors import ConfigError, FunctionNotFoundError, TemplateError
+from lambda_emu.template import (
     Template,
     find_template,
     load_env_vars_file,
     load_template,
     parse_parameter_overrides,
 )
-from emulator.template.source import read_template
+from lambda_emu.template.source import read_template
 
 
 def emulator(tmp_path: Path) -> EmulatorConfig:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.config import AsyncConfig, EmulatorConfig
-from emulator.errors import TemplateError
-from emulator.template import load_template
+from lambda_emu.config import AsyncConfig, EmulatorConfig
+from lambda_emu.errors import TemplateError
+from lambda_emu.template import load_template
 
 
 def load(tmp_path: Path, resources: str):

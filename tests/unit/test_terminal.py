@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from emulator.cli.group import errors_to_exit_status
-from emulator.cli.terminal import PrefixedLines, Terminal, colour_wanted, fallback_hint, log_sinks
-from emulator.errors import ConfigError, ContainerError, ImageError, LambdaEmuError, TemplateError
-from emulator.logstore import LogStore
-from emulator.logstream import LogOrigin
+from lambda_emu.cli.group import errors_to_exit_status
+from lambda_emu.cli.terminal import PrefixedLines, Terminal, colour_wanted, fallback_hint, log_sinks
+from lambda_emu.errors import ConfigError, ContainerError, ImageError, LambdaEmuError, TemplateError
+from lambda_emu.logstore import LogStore
+from lambda_emu.logstream import LogOrigin
 
 STREAM = "2026/11/23/[$LATEST]" + "c" * 32
 

@@ -1,7 +1,0 @@
-"""The `lambda-emu` command: options → config objects → the emulator facade. The only package that uses
-click or writes to the terminal. Each command lives in its own module; importing them registers them."""
-
-from emulator.cli import dlq, events, functions, invoke, logs, runtimes, serve  # noqa: F401  (registration)
-from emulator.cli.group import main
-
-__all__ = ["main"]

@@ -1,0 +1,5 @@
+"""`python -m lambda_emu` runs the command-line interface."""
+
+from lambda_emu.cli import main
+
+main()

@@ -1,0 +1,281 @@
+"""The Lambda API over HTTP, as AWS SDKs speak it (rest-json): routes, status codes, headers and error
+bodies exactly as Lambda sends them (contract §5)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from lambda_emu import wire
+from lambda_emu.api import management, permissions
+from lambda_emu.api.client import LOCAL_INVOKE_PATH
+from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
+from lambda_emu.api.routes import json_reply as _json
+from lambda_emu.api.service import InvokeOutcome, LambdaService
+from lambda_emu.errors import ConfigError, LambdaEmuError, ThrottledError
+from lambda_emu.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ["InvokeApiServer", "Reply", "Request", "error_reply"]
+
+# Status of each error code Lambda answers with (the rest are ServiceException, 500).
+_STATUS = {
+    "InvalidParameterValueException": 400,
+    "InvalidRequestContentException": 400,
+    "PolicyLengthExceededException": 400,
+    "ValidationException": 400,
+    "AccessDeniedException": 403,
+    "ResourceNotFoundException": 404,
+    "ResourceConflictException": 409,
+    "PreconditionFailedException": 412,
+    "RequestEntityTooLargeException": 413,
+    "UnsupportedMediaTypeException": 415,
+    "TooManyRequestsException": 429,
+    "ServiceException": 500,
+}
+# Bodies larger than this are drained and refused before they are read into memory.
+_MAX_BODY = wire.MAX_SYNC_REQUEST_BYTES + 1
+
+
+def _invoke(service: LambdaService, request: Request) -> Reply:
+    invocation_type = request.headers.get(wire.X_INVOCATION_TYPE.lower())
+    answer = request.answer
+    outcome = service.invoke(
+        request.function_name,
+        request.body,
+        qualifier=request.query.get("Qualifier"),
+        invocation_type=invocation_type,
+        log_type=request.headers.get(wire.X_LOG_TYPE.lower()),
+        client_context=request.headers.get(wire.X_CLIENT_CONTEXT.lower()),
+        # Only a DryRun answers who may invoke; other calls never look at the signature.
+        caller=permissions.signed_caller(service, request.headers) if invocation_type == "DryRun" else None,
+        respond=None if answer is None else lambda early: answer(_invoke_reply(early)),
+    )
+    return _invoke_reply(outcome)
+
+
+def _invoke_reply(outcome: InvokeOutcome) -> Reply:
+    return Reply(
+        outcome.status, outcome.payload, dict(outcome.headers, **{wire.X_REQUEST_ID: outcome.request_id})
+    )
+
+
+def _local_invoke(service: LambdaService, request: Request) -> Reply:
+    """Ours: a RequestResponse Invoke answered with the payload and the invocation's whole log as JSON,
+    for `lambda-emu invoke` run against a server."""
+    outcome = service.invoke(
+        request.function_name,
+        request.body,
+        client_context=request.headers.get(wire.X_CLIENT_CONTEXT.lower()),
+    )
+    result = outcome.result
+    assert result is not None  # a RequestResponse call always runs
+    answer = {
+        "StatusCode": outcome.status,
+        "Payload": base64.b64encode(result.payload).decode(),
+        "FunctionError": result.function_error,
+        "Log": result.init_logs + result.logs,
+    }
+    return _json(200, answer)
+
+
+def _no_content(operation: Callable[[str], None], request: Request) -> Reply:
+    operation(request.function_name)
+    return Reply(204)
+
+
+def _put_event_invoke_config(service: LambdaService, request: Request, *, merge: bool) -> Reply:
+    qualifier = request.query.get("Qualifier")
+    answer = service.put_event_invoke_config(
+        request.function_name, request.body, qualifier=qualifier, merge=merge
+    )
+    return _json(200, answer)
+
+
+def _delete_event_invoke_config(service: LambdaService, request: Request) -> Reply:
+    service.delete_event_invoke_config(request.function_name, request.query.get("Qualifier"))
+    return Reply(204)
+
+
+_CONCURRENCY = path("/2017-10-31/functions/{name}/concurrency")
+_GET_CONCURRENCY = path("/2019-09-30/functions/{name}/concurrency")  # GetFunctionConcurrency's own date
+_EVENT_INVOKE_CONFIG = path("/2019-09-25/functions/{name}/event-invoke-config")
+# ListFunctionEventInvokeConfigs: a path of its own ("list" is no qualifier: those go in the query).
+_EVENT_INVOKE_CONFIGS = path("/2019-09-25/functions/{name}/event-invoke-config/list")
+
+# Invoke first: it is the hot path, matched before any other route is tried.
+_ROUTES: RouteTable = [
+    ("POST", path(wire.INVOKE_PATH), _invoke),
+    ("POST", path(LOCAL_INVOKE_PATH), _local_invoke),
+    ("PUT", _CONCURRENCY, lambda s, r: _json(200, s.put_concurrency(r.function_name, r.body))),
+    ("GET", _GET_CONCURRENCY, lambda s, r: _json(200, s.get_concurrency(r.function_name))),
+    ("DELETE", _CONCURRENCY, lambda s, r: _no_content(s.delete_concurrency, r)),
+    ("PUT", _EVENT_INVOKE_CONFIG, lambda s, r: _put_event_invoke_config(s, r, merge=False)),
+    ("POST", _EVENT_INVOKE_CONFIG, lambda s, r: _put_event_invoke_config(s, r, merge=True)),
+    (
+        "GET",
+        _EVENT_INVOKE_CONFIG,
+        lambda s, r: _json(200, s.get_event_invoke_config(r.function_name, r.query.get("Qualifier"))),
+    ),
+    ("DELETE", _EVENT_INVOKE_CONFIG, _delete_event_invoke_config),
+    (
+        "GET",
+        _EVENT_INVOKE_CONFIGS,
+        lambda s, r: _json(200, s.list_event_invoke_configs(r.function_name, r.query)),
+    ),
+    *management.ROUTES,
+    *permissions.ROUTES,
+]
+
+
+def error_reply(exc: Exception) -> Reply:
+    """An exception as Lambda renders a service error: x-amzn-ErrorType and {"Type", "message"}."""
+    if isinstance(exc, ThrottledError):
+        code = "TooManyRequestsException"
+        body: dict[str, str] = {"Reason": exc.reason, "Type": "User", "message": exc.message}
+        return Reply(429, json.dumps(body).encode(), {wire.X_ERROR_TYPE: code, "Retry-After": "1"})
+    if isinstance(exc, ConfigError):
+        code, message, kind = exc.error_code, exc.message, "User"
+    elif isinstance(exc, LambdaEmuError):
+        code, message, kind = "ServiceException", exc.message, "Service"
+    else:
+        LOG.exception("unexpected error in the Lambda API")
+        code, message, kind = "ServiceException", "An internal error occurred.", "Service"
+    # ResourceNotFoundException's body says "Message", the others "message" (botocore reads both).
+    key = "Message" if code == "ResourceNotFoundException" else "message"
+    return Reply(
+        _STATUS.get(code, 500), json.dumps({"Type": kind, key: message}).encode(), {wire.X_ERROR_TYPE: code}
+    )
+
+
+def _find_route(method: str, url_path: str) -> tuple[Route, Mapping[str, str]] | None:
+    for verb, pattern, route in _ROUTES:
+        if verb == method and (match := pattern.match(url_path)):
+            return route, {key: unquote(value) for key, value in match.groupdict().items()}
+    return None
+
+
+class _Handler(QuickHandler):
+    server: _ApiHttpServer
+
+    def _handle(self, method: str) -> None:
+        self.server.enter()
+        try:
+            self._route(method)
+        finally:
+            self.server.leave()
+
+    def _route(self, method: str) -> None:
+        self._answered = False
+        if "?" in self.path or "#" in self.path:
+            url = urlsplit(self.path)
+            url_path, query = url.path, {key: values[-1] for key, values in parse_qs(url.query).items()}
+        else:
+            url_path, query = self.path, {}
+        body = self.read_body(_MAX_BODY)
+        found = _find_route(method, url_path)
+        if found is None:
+            unknown = b'{"Type":"User","message":"Unknown operation"}'
+            self._send(Reply(404, unknown, {wire.X_ERROR_TYPE: "UnknownOperationException"}))
+            return
+        route, params = found
+        try:
+            if body is None:
+                limit = wire.MAX_SYNC_REQUEST_BYTES
+                raise ConfigError(
+                    f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+                    error_code="RequestEntityTooLargeException",
+                )
+            # QuickHandler's headers are keyed by lower-case name already.
+            request = Request(params.get("name", ""), query, self.headers, body, params, self._answer)  # type: ignore[arg-type]
+            reply = route(self.server.service, request)
+        except Exception as exc:  # every failure becomes Lambda's error shape, never a dropped connection
+            if self._answered:  # the caller has its answer: a failure after it is ours alone
+                LOG.exception("%s %s failed after it answered", method, url_path)
+                return
+            reply = error_reply(exc)
+        if not self._answered:
+            self._send(reply)
+
+    def _answer(self, reply: Reply) -> None:
+        """A route's reply sent before the route returns (Request.answer)."""
+        self._answered = True
+        try:
+            self._send(reply)
+        except OSError as exc:  # the caller is gone; the route goes on to its end
+            LOG.debug("%s: the caller left before its answer: %s", self.server.name, exc)
+            self.close_connection = True
+
+    def _send(self, reply: Reply) -> None:
+        """The reply, with a request id of its own unless it carries one (an Invoke's is the invocation's)."""
+        headers = reply.headers or {}
+        if wire.X_REQUEST_ID not in headers:
+            headers = {wire.X_REQUEST_ID: str(uuid.uuid4()), **headers}
+        self.reply(reply.status, reply.body, headers)
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self._handle("POST")
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._handle("GET")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._handle("DELETE")
+
+
+class _ApiHttpServer(TrackingHttpServer):
+    def __init__(self, address: tuple[str, int], service: LambdaService) -> None:
+        super().__init__(address, _Handler, name="lambda-api")
+        self.service = service
+        self._busy = 0
+        self._idle = threading.Condition()
+
+    # enter/leave around each request, not a context manager: a generator-based one costs more per call.
+    def enter(self) -> None:
+        with self._idle:
+            self._busy += 1
+
+    def leave(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is being handled (for a graceful shutdown); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
+
+class InvokeApiServer:
+    """The Lambda API on host:port (127.0.0.1 by default: nothing else can reach it)."""
+
+    def __init__(self, service: LambdaService, *, host: str = "127.0.0.1", port: int = 3001) -> None:
+        self._server = BackgroundServer(_ApiHttpServer((host, port), service))
+
+    @property
+    def address(self) -> str:
+        return self._server.address
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def stop_accepting(self) -> None:
+        """Close the listening socket; requests already in progress go on."""
+        self._server.stop_accepting()
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self._server.httpd.wait_idle(timeout)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._server.close()

@@ -1,0 +1,107 @@
+"""Lambda's function management API over HTTP (contract §8): the routes of CreateFunction, GetFunction,
+ListFunctions, Update*, DeleteFunction, versions and aliases, each a thin shell around the control plane."""
+
+from __future__ import annotations
+
+import logging
+
+from lambda_emu import wire
+from lambda_emu.api.routes import Reply, Request, RouteTable, json_reply, path
+from lambda_emu.api.service import LambdaService, json_object
+
+LOG = logging.getLogger(__name__)
+
+FUNCTIONS = wire.FUNCTIONS_PATH
+FUNCTION = wire.FUNCTION_PATH
+
+
+def _get_function(service: LambdaService, request: Request) -> Reply:
+    # The control plane answers 404 for a function that does not exist, whatever the limits hold.
+    reserved = service.limits.reserved(service.registry.parse(request.function_name)[0])
+    answer = service.control.get_function(request.function_name, request.query.get("Qualifier"), reserved)
+    return json_reply(200, answer)
+
+
+def _delete_function(service: LambdaService, request: Request) -> Reply:
+    qualifier = request.query.get("Qualifier")
+    service.control.delete_function(request.function_name, qualifier)
+    name, qualifier = service.registry.parse(request.function_name, qualifier)
+    if qualifier is None:
+        service.forget(name)
+    else:  # a version: what is attached to it goes, the function's settings stay
+        service.forget_qualifier(name, qualifier)
+    return Reply(204)
+
+
+def _delete_alias(service: LambdaService, request: Request) -> Reply:
+    alias = request.params["alias"]
+    service.control.delete_alias(request.function_name, alias)
+    name, _ = service.registry.parse(request.function_name, None)
+    service.forget_qualifier(name, alias)
+    return Reply(204)
+
+
+ROUTES: RouteTable = [
+    ("GET", path(FUNCTIONS + "/"), lambda s, r: json_reply(200, s.control.list_functions(r.query))),
+    ("GET", path(FUNCTIONS), lambda s, r: json_reply(200, s.control.list_functions(r.query))),
+    ("POST", path(FUNCTIONS), lambda s, r: json_reply(201, s.control.create_function(json_object(r.body)))),
+    (
+        "POST",
+        path(FUNCTIONS + "/"),
+        lambda s, r: json_reply(201, s.control.create_function(json_object(r.body))),
+    ),
+    ("GET", path(FUNCTION), _get_function),
+    ("DELETE", path(FUNCTION), _delete_function),
+    (
+        "GET",
+        path(wire.CONFIGURATION_PATH),
+        lambda s, r: json_reply(
+            200, s.control.get_function_configuration(r.function_name, r.query.get("Qualifier"))
+        ),
+    ),
+    (
+        "PUT",
+        path(wire.CONFIGURATION_PATH),
+        lambda s, r: json_reply(
+            200, s.control.update_function_configuration(r.function_name, json_object(r.body))
+        ),
+    ),
+    (
+        "PUT",
+        path(FUNCTION + "/code"),
+        lambda s, r: json_reply(200, s.control.update_function_code(r.function_name, json_object(r.body))),
+    ),
+    (
+        "POST",
+        path(FUNCTION + "/versions"),
+        lambda s, r: json_reply(201, s.control.publish_version(r.function_name, json_object(r.body))),
+    ),
+    (
+        "GET",
+        path(FUNCTION + "/versions"),
+        lambda s, r: json_reply(200, s.control.list_versions(r.function_name, r.query)),
+    ),
+    (
+        "POST",
+        path(FUNCTION + "/aliases"),
+        lambda s, r: json_reply(201, s.control.create_alias(r.function_name, json_object(r.body))),
+    ),
+    (
+        "GET",
+        path(FUNCTION + "/aliases"),
+        lambda s, r: json_reply(200, s.control.list_aliases(r.function_name, r.query)),
+    ),
+    (
+        "GET",
+        path(FUNCTION + "/aliases/{alias}"),
+        lambda s, r: json_reply(200, s.control.get_alias(r.function_name, r.params["alias"])),
+    ),
+    (
+        "PUT",
+        path(FUNCTION + "/aliases/{alias}"),
+        lambda s, r: json_reply(
+            200, s.control.update_alias(r.function_name, r.params["alias"], json_object(r.body))
+        ),
+    ),
+    ("DELETE", path(FUNCTION + "/aliases/{alias}"), _delete_alias),
+]

@@ -1,0 +1,114 @@
+"""Options and inputs shared by the commands: function flags, event input, retry delays."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lambda_emu.errors import ConfigError
+
+
+def parse_env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--env takes KEY=VALUE; got {pair!r}.")
+        env[key] = value
+    return env
+
+
+def read_event(event_file: str | None, payload: str | None) -> bytes:
+    if event_file is not None and payload is not None:
+        raise ConfigError("Give the event with -e/--event or with --payload, not both.")
+    if payload is not None:
+        return payload.encode()
+    if event_file == "-":
+        return sys.stdin.buffer.read()
+    if event_file is not None:
+        try:
+            return Path(event_file).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"Cannot read event file {event_file}: {exc.strerror}.") from exc
+    return b"{}"
+
+
+_FUNCTION_OPTIONS: list[Callable[[Any], Any]] = [
+    click.option(
+        "-t",
+        "--template",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="SAM or CloudFormation template (default: template.yaml or template.yml here).",
+    ),
+    click.option(
+        "--parameter-overrides", metavar="'K=V K2=V2'", help="Template parameter values, as SAM takes them."
+    ),
+    click.option(
+        "--env-vars",
+        "env_vars_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help='SAM\'s JSON env-vars file: a section per function plus "Parameters" for all.',
+    ),
+    click.option("--runtime", help="Runtime id, e.g. python3.11 (without a template, or to override it)."),
+    click.option("--handler", help="Handler, e.g. app.handler. Without -t, this invokes without a template."),
+    click.option(
+        "--code",
+        type=click.Path(exists=True, path_type=Path),
+        help="Code folder or zip (default: the current folder).",
+    ),
+    click.option("--memory-size", type=int, help="MemorySize in MB (128-10240); a hard limit."),
+    click.option("--timeout", type=int, help="Timeout in seconds (1-900)."),
+    click.option("--ephemeral-storage", type=int, help="/tmp size in MB (512-10240)."),
+    click.option(
+        "--env",
+        "env_pairs",
+        multiple=True,
+        metavar="K=V",
+        help="An environment variable for the function (repeatable); wins over the template.",
+    ),
+]
+
+
+def function_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_FUNCTION_OPTIONS):
+        command = option(command)
+    return command
+
+
+def template_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """-t, --parameter-overrides and --env-vars: the options that choose and read the template."""
+    for option in reversed(_FUNCTION_OPTIONS[:3]):
+        command = option(command)
+    return command
+
+
+CPU_LIMIT_OPTION = click.option(
+    "--cpu-limit/--no-cpu-limit",
+    default=True,
+    show_default=True,
+    help="Give functions Lambda's CPU share (memory / 1,769 MB vCPUs); --no-cpu-limit trades that "
+    "fidelity for speed.",
+)
+
+
+RETRY_DELAYS_OPTION = click.option(
+    "--async-retry-delays",
+    default="60,120",
+    show_default=True,
+    metavar="FIRST,SECOND",
+    help="Seconds before the first and the second retry of a failed Event invocation (Lambda: ~60, 120).",
+)
+
+
+def parse_delays(text: str) -> tuple[float, float]:
+    try:
+        first, second = (float(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"--async-retry-delays takes two numbers of seconds, e.g. 1,1; got {text!r}."
+        ) from None
+    return first, second

@@ -1,0 +1,53 @@
+"""Hot reload from the terminal: what `serve` and `invoke --watch` watch, how a template is read again (with
+the same parameter overrides and env-vars file), and how a reload is shown."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambda_emu.cli.group import progress
+
+if TYPE_CHECKING:
+    from lambda_emu.config import FunctionConfig
+    from lambda_emu.reloader import Reload, WatchConfig
+
+LOG = logging.getLogger(__name__)
+
+
+def show_reload(reload: Reload) -> None:
+    progress(str(reload))
+
+
+def template_watch(
+    template: Path | None,
+    *,
+    state_dir: Path,
+    parameter_overrides: str | None,
+    env_vars_file: Path | None,
+    on_reload: Callable[[Reload], None] = show_reload,
+    load: Callable[[], Iterable[FunctionConfig]] | None = None,
+) -> WatchConfig:
+    """Watch the functions, the template and the env-vars file; a template change reads the template again
+    as the command first read it (`load`, else all its functions)."""
+    from lambda_emu.reloader import WatchConfig
+    from lambda_emu.template import load_functions
+
+    def load_all() -> Iterable[FunctionConfig]:
+        assert template is not None
+        _, loaded = load_functions(
+            template,
+            state_dir=state_dir,
+            parameter_overrides=parameter_overrides,
+            env_vars_file=env_vars_file,
+        )
+        return list(loaded.functions.values())
+
+    return WatchConfig(
+        template=template,
+        load=load or (load_all if template is not None else None),
+        extra_files=(env_vars_file,) if env_vars_file else (),
+        on_reload=on_reload,
+    )

@@ -1,0 +1,386 @@
+"""One execution environment: a container running the function's runtime, the Runtime API it talks to,
+and its log stream, under an explicit state machine (new → starting → ready ⇄ busy → dead → … → closed)."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import logging
+import os
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lambda_emu import wire
+from lambda_emu.cleanup import FUNCTION_LABEL, OWNER_LABEL, owner_token
+from lambda_emu.config import (
+    EmulatorConfig,
+    FunctionConfig,
+    cpu_shares_for,
+    function_environment,
+    log_stream_name,
+    vcpus_for,
+)
+from lambda_emu.containers import ContainerBackend, ContainerHandle, ContainerSpec, ExitStatus, Mount
+from lambda_emu.containers.tmpdisk import TmpDisk, default_root
+from lambda_emu.direct_output import DirectOutput
+from lambda_emu.errors import LambdaEmuError
+from lambda_emu.logstream import LineSink, LogOrigin, LogStream, SinkFactory, tee
+from lambda_emu.models import Invocation
+from lambda_emu.runtime_api import PendingInvocation, ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
+
+LOG = logging.getLogger(__name__)
+
+
+class EnvState(enum.Enum):
+    NEW = "new"
+    STARTING = "starting"  # runtime process started, init not finished
+    READY = "ready"  # init done, no invocation
+    BUSY = "busy"
+    DEAD = "dead"  # runtime process gone (crash, kill, init error): restart before use
+    CLOSED = "closed"
+
+
+_TRANSITIONS = {
+    EnvState.NEW: {EnvState.STARTING, EnvState.CLOSED},
+    EnvState.STARTING: {EnvState.READY, EnvState.BUSY, EnvState.DEAD, EnvState.CLOSED},
+    EnvState.READY: {EnvState.BUSY, EnvState.DEAD, EnvState.CLOSED},
+    EnvState.BUSY: {EnvState.READY, EnvState.DEAD, EnvState.CLOSED},
+    EnvState.DEAD: {EnvState.STARTING, EnvState.CLOSED},
+    EnvState.CLOSED: set(),
+}
+
+
+@dataclass(frozen=True)
+class RuntimeImage:
+    """What the environment needs to know of a runtime's image."""
+
+    image: str
+    execution_env: str | None = None
+    runtime_vars: tuple[tuple[str, str], ...] = ()
+    log_markers: bool = True  # our own runtime clients write log markers; foreign ones do not
+    direct_output: bool = False  # its runtime client sends its output to the emulator directly
+    # Lambda runs functions as sbx_user1051 (uid 993, gid 990), never as root.
+    user: str | None = "993:990"
+    # Container-image functions: ImageConfig overrides (None keeps the image's own).
+    entrypoint: tuple[str, ...] | None = None
+    command: tuple[str, ...] | None = None
+    working_dir: str | None = "/var/task"
+
+
+class Environment:
+    """Owns its container, Runtime API server and threads; `close` stops them all."""
+
+    def __init__(
+        self,
+        function: FunctionConfig,
+        runtime: RuntimeImage,
+        *,
+        backend: ContainerBackend,
+        emulator: EmulatorConfig,
+        code_dir: str | None,
+        opt_dir: str | None = None,
+        sink: LineSink | None = None,
+        sink_for: SinkFactory | None = None,
+        version: str = wire.LATEST,
+        tmp_root: Path | None = None,
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.function = function
+        self.version = version
+        self._backend = backend
+        self._lock = threading.Lock()
+        self._state = EnvState.NEW
+        self._marker = secrets.token_hex(16) if runtime.log_markers else None
+        today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y/%m/%d")
+        self.log_stream_name = log_stream_name(today, version, self.id)
+        if sink_for is not None:  # a sink that knows whose lines it gets (log store, prefixed terminal)
+            own = sink_for(LogOrigin(function.name, function.log_group_name, self.log_stream_name))
+            sink = tee(own, sink) if sink else own
+        # Our Python client's output comes over a loopback socket (no engine in the way); the engine's
+        # stream still carries whatever is written before the client connects.
+        self._direct = DirectOutput() if runtime.direct_output and self._marker else None
+        self.log = LogStream(marker=self._marker, sink=sink, sources=2 if self._direct else 1)
+        self.api = RuntimeApi(on_ready=self._on_ready, on_handout=self._on_handout)
+        self._server = RuntimeApiServer(self.api, name=f"runtime-api-{function.name}-{self.id[:6]}")
+        self._container: ContainerHandle | None = None
+        self._threads: list[threading.Thread] = []
+        self._start_called_wall = 0.0
+        self._ready_wall: float | None = None
+        self._cold = True
+        self.exit_status: ExitStatus | None = None
+        owner = owner_token()
+        self._tmp = TmpDisk(tmp_root or default_root(), disk_name(owner, self.id), function.ephemeral_storage)
+        # Lambda's CPU share: a weight from the start, a hard quota once init is over (Lambda's init
+        # phase has been observed to run faster than the handler at small memory sizes).
+        self._vcpus = vcpus_for(function.memory_size, os.cpu_count() or 1) if emulator.cpu_limit else None
+        self._quota_applied = False
+        environment = function_environment(
+            function,
+            emulator,
+            runtime_api=self._server.address,
+            execution_env=runtime.execution_env,
+            log_stream=self.log_stream_name,
+            runtime_vars=dict(runtime.runtime_vars),
+            version=version,
+        )
+        if self._marker:
+            environment[wire.ENV_LOG_MARKER] = self._marker
+        if self._direct is not None:
+            environment[wire.ENV_LOG_ADDRESS] = self._direct.address
+        self._spec = ContainerSpec(
+            image=runtime.image,
+            name=f"lambda-emu-{function.name[:40]}-{self.id[:8]}",
+            environment=environment,
+            labels={OWNER_LABEL: owner, FUNCTION_LABEL: function.name},
+            memory_mb=function.memory_size,
+            cpu_shares=cpu_shares_for(function.memory_size) if emulator.cpu_limit else None,
+            mounts=_mounts(code_dir, opt_dir),
+            user=runtime.user,
+            entrypoint=runtime.entrypoint,
+            command=runtime.command,
+            working_dir=runtime.working_dir,
+        )
+
+    # ---- state
+    @property
+    def container_id(self) -> str | None:
+        return self._container.id if self._container else None
+
+    @property
+    def state(self) -> EnvState:
+        return self._state
+
+    def _move(self, new: EnvState) -> None:
+        """Caller holds the lock."""
+        if new not in _TRANSITIONS[self._state]:
+            raise LambdaEmuError(
+                f"environment {self.id[:8]}: {self._state.value} → {new.value} is not allowed"
+            )
+        LOG.debug("environment %s: %s → %s", self.id[:8], self._state.value, new.value)
+        self._state = new
+
+    # ---- lifecycle
+    def start(self) -> None:
+        """Start (or restart after a reset) the runtime process: a cold start."""
+        with self._lock:
+            if self._state not in (EnvState.NEW, EnvState.DEAD):
+                return
+            for thread in self._threads:  # the previous process's reader and waiter are done or ending
+                thread.join(timeout=5)
+            self._threads = []
+            self.api.reset()
+            self.log.restart()
+            self.exit_status = None
+            self._ready_wall = None
+            self._cold = True
+            if self._container is None:
+                created = time.monotonic()
+                self._container = self._backend.create(self._with_tmp(self._spec))
+                LOG.debug(
+                    "environment %s: container %s (%s) created in %.1f ms",
+                    self.id[:8],
+                    self._container.id[:12],
+                    self._spec.name,
+                    (time.monotonic() - created) * 1000,
+                )
+            elif self._quota_applied:
+                self._container.set_cpu_quota(None)  # a re-init runs unthrottled, as the first init did
+                self._quota_applied = False
+            container = self._container
+            output = container.attach()
+            self._move(EnvState.STARTING)
+        ended = threading.Event()  # this start's engine stream is over
+        self._spawn("output", self._read_output, output, ended)
+        if self._direct is not None:
+            self._spawn("direct", self._read_direct, self._direct, ended)
+        self._start_called_wall = time.time()
+        try:
+            container.start()
+        except Exception:
+            with self._lock:
+                self._move(EnvState.DEAD)
+            raise
+        LOG.debug(
+            "environment %s: container started in %.1f ms",
+            self.id[:8],
+            (time.time() - self._start_called_wall) * 1000,
+        )
+        self._spawn("waiter", self._wait_exit, container)
+
+    def _spawn(self, role: str, target: object, *args: object) -> None:
+        thread = threading.Thread(
+            target=target,  # type: ignore[arg-type]
+            args=args,
+            name=f"env-{role}-{self.function.name}-{self.id[:6]}",
+            daemon=True,
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _read_output(self, output: Iterator[bytes], ended: threading.Event) -> None:
+        try:
+            for chunk in output:
+                self.log.feed(chunk)
+        except Exception as exc:  # the stream breaks when the container is removed
+            LOG.debug("output of %s ended: %s", self.id[:8], exc)
+        finally:
+            self.log.eof()
+            ended.set()
+            if self._direct is not None:
+                self._direct.wake()  # a runtime that never connected: the direct reader ends too
+
+    def _read_direct(self, direct: DirectOutput, ended: threading.Event) -> None:
+        try:
+            direct.read(lambda data: self.log.feed(data, source=1), ended)
+        finally:
+            self.log.eof(source=1)
+
+    def _wait_exit(self, container: ContainerHandle) -> None:
+        status = container.wait()
+        LOG.debug("environment %s: runtime exited (%s)", self.id[:8], status.describe())
+        if self._direct is not None:
+            self._direct.home()  # the process is gone: the reader reads what it left, to the end
+        with self._lock:
+            self.exit_status = status
+            if self._state is not EnvState.CLOSED:
+                self._move(EnvState.DEAD)
+        self.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
+
+    def _with_tmp(self, spec: ContainerSpec) -> ContainerSpec:
+        """The spec with this environment's /tmp: its own disk, else a size-limited tmpfs."""
+        mount_point = self._tmp.open().mount_point
+        if mount_point is None:
+            return replace(spec, tmpfs_mb=self._tmp.size_mb)
+        return replace(spec, mounts=(*spec.mounts, Mount(str(mount_point), "/tmp", read_only=False)))
+
+    def _on_ready(self, _monotonic: float) -> None:
+        self._ready_wall = time.time()
+        LOG.debug(
+            "environment %s: init done %.1f ms after start",
+            self.id[:8],
+            (self._ready_wall - self._start_called_wall) * 1000,
+        )
+        if self._vcpus is not None and self._container is not None:
+            self._container.set_cpu_quota(self._vcpus)
+            self._quota_applied = True
+        with self._lock:
+            if self._state is EnvState.STARTING:
+                self._move(EnvState.READY)
+
+    def _on_handout(self, request_id: str) -> None:
+        self.log.begin(request_id, self.version)
+
+    # ---- invocations
+    def submit(self, invocation: Invocation, *, invoke_started: float | None = None) -> PendingInvocation:
+        """Queue an invocation; the runtime gets it at its next /next (after init on a cold start)."""
+        with self._lock:
+            if self._state in (EnvState.NEW, EnvState.DEAD, EnvState.CLOSED, EnvState.BUSY):
+                raise LambdaEmuError(
+                    f"environment {self.id[:8]} cannot take an invocation: {self._state.value}"
+                )
+            if self._state is EnvState.READY:
+                self._move(EnvState.BUSY)
+        pending = self.api.submit(invocation, float(self.function.timeout), invoke_started=invoke_started)
+        direct = self._direct
+        if direct is not None:
+            if pending.read_by_waiter:  # warm: the waiting thread reads the output too (DirectOutput)
+                direct.lend(pending.watch)
+            else:
+                direct.home()  # nobody else waits on the runtime: the reader reads it
+        return pending
+
+    def wait_log_end(self, request_id: str, timeout: float) -> None:
+        """Wait until the invocation's output is all in (its END marker, the process gone, or `timeout`).
+        The END marker is written before the reply, so it is normally in already; if not, what has
+        arrived is read here (reads are serialised, so this is safe whoever else reads), and only when the
+        marker is still missing does the reader take the rest (waking it, or keeping it at home: a reader
+        about to leave stays)."""
+        direct = self._direct
+        if direct is not None and not self.log.ended(request_id):
+            direct.pull()
+            if not self.log.ended(request_id):
+                direct.home()
+        self.log.wait_end(request_id, timeout)
+
+    def finished(self) -> None:
+        """The invocation is over and the runtime lives on: ready for the next one."""
+        with self._lock:
+            self._cold = False
+            if self._state is EnvState.BUSY:
+                self._move(EnvState.READY)
+
+    @property
+    def warm(self) -> bool:
+        """The runtime has answered an invocation since it started (its init is long over)."""
+        with self._lock:
+            return not self._cold and self._state is EnvState.READY
+
+    def take_init_duration_ms(self) -> float | None:
+        """Init Duration for the REPORT of the first invocation after a (re)start, then None."""
+        with self._lock:
+            if not self._cold or self._ready_wall is None:
+                return None
+            ready, container = self._ready_wall, self._container
+        # Asked once per cold start, so the hot path never pays for the engine call.
+        started = (container.started_at() if container else None) or self._start_called_wall
+        return max(0.0, (ready - started) * 1000)
+
+    def init_elapsed_ms(self) -> float:
+        """How long the current runtime process has been starting (for a failed init's report)."""
+        return max(0.0, (time.time() - self._start_called_wall) * 1000)
+
+    def max_memory_used_mb(self) -> int:
+        peak = self._container.max_memory_bytes() if self._container else None
+        return int(round(peak / (1024 * 1024))) if peak else 0
+
+    def reset(self) -> None:
+        """Kill the runtime (after a timeout or crash); the next use re-inits. /tmp is kept, as in Lambda:
+        the same container starts again."""
+        container = self._container
+        if container is None:
+            return
+        container.kill()  # the waiter sees the exit and gives the output back to its reader
+        for thread in self._threads:
+            if thread.name.startswith("env-waiter"):
+                thread.join(timeout=10)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._state is EnvState.CLOSED:
+                return
+            self._move(EnvState.CLOSED)
+            container = self._container
+        self.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
+        if container is not None:
+            container.remove()  # force-removes: kills the process too
+        self._tmp.close()
+        self._server.close()
+        if self._direct is not None:
+            self._direct.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+def disk_name(owner: str, environment_id: str) -> str:
+    """ "<owner>-<environment>" with the owner token made file-name safe, so a sweep can tell its owner."""
+    return f"{owner.replace(':', '_')}-{environment_id[:12]}"
+
+
+def owner_of_disk(name: str) -> str:
+    return name.rsplit("-", 1)[0].replace("_", ":")
+
+
+def _mounts(code_dir: str | None, opt_dir: str | None) -> tuple[Mount, ...]:
+    """Code at /var/task and layers at /opt, both read-only as in Lambda (an image function has no code
+    mount: its code is in the image)."""
+    mounts = []
+    if code_dir is not None:
+        mounts.append(Mount(code_dir, "/var/task", read_only=True))
+    if opt_dir is not None:
+        mounts.append(Mount(opt_dir, "/opt", read_only=True))
+    return tuple(mounts)

@@ -1,0 +1,222 @@
+"""The emulator as one object: functions in, Lambda's results out. Wires images, containers, the
+environment pool and the invoker together and owns them (close stops every container and thread)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import threading
+import weakref
+from pathlib import Path
+
+from lambda_emu import wire
+from lambda_emu.cleanup import OWNER_LABEL, is_stale
+from lambda_emu.code import code_dir, function_image
+from lambda_emu.config import EmulatorConfig, FunctionConfig, ImageConfig
+from lambda_emu.containers import ContainerBackend, tmpdisk
+from lambda_emu.containers.images import ImageBackend
+from lambda_emu.environment import Environment, RuntimeImage, owner_of_disk
+from lambda_emu.errors import ConfigError
+from lambda_emu.invoker import Answered, Invoker
+from lambda_emu.layers import check_limits, opt_dir
+from lambda_emu.logstream import LineSink, SinkFactory
+from lambda_emu.models import Invocation, InvocationResult
+from lambda_emu.pool import EnvironmentPool
+from lambda_emu.runtimes import ImageBuilder, get_runtime
+
+LOG = logging.getLogger(__name__)
+
+MAX_CLIENT_CONTEXT_BYTES = 3583
+
+
+class Emulator:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        *,
+        backend: ContainerBackend,
+        images: ImageBuilder,
+        sink: LineSink | None = None,
+        sink_for: SinkFactory | None = None,
+        sweep_leftovers: bool = True,
+        function_images: ImageBackend | None = None,
+    ) -> None:
+        self.config = config
+        self._backend = backend
+        self._images = images
+        # Where container-image functions' images are looked up and built (the Docker engine by default).
+        self._function_images = function_images
+        self._build_lock = threading.Lock()
+        self._sink = sink
+        self._sink_for = sink_for  # per environment: knows the function and log stream of its lines
+        self._runtime_images: dict[tuple[str, str | None], RuntimeImage] = {}
+        self._lock = threading.Lock()
+        self._pool = EnvironmentPool(self._new_environment)
+        self._invoker = Invoker(self._pool)
+        # Configurations already validated, by identity (they are frozen): not checked again per invoke.
+        self._validated: weakref.WeakValueDictionary[int, FunctionConfig] = weakref.WeakValueDictionary()
+        if sweep_leftovers:
+            removed = backend.remove_stale(is_stale)
+            # Containers first: a leftover disk is unmounted once nothing uses it.
+            removed += tmpdisk.sweep(
+                tmpdisk.default_root(), lambda name: is_stale({OWNER_LABEL: owner_of_disk(name)})
+            )
+            if removed:
+                LOG.info("removed %d leftover container(s) and /tmp disk(s) of earlier runs", removed)
+
+    def runtime_image(self, runtime_id: str, architecture: str | None = None) -> RuntimeImage:
+        """The runtime's image for `architecture` (this machine's when None; another one runs under
+        emulation, or fails clearly without it), built first if it is missing (cached after the first
+        call)."""
+        spec = get_runtime(runtime_id, architecture)
+        key = (runtime_id, spec.foreign_arch)
+        with self._lock:
+            cached = self._runtime_images.get(key)
+        if cached is not None:
+            return cached
+        tag = self._images.ensure(spec)
+        image = RuntimeImage(
+            image=tag,
+            execution_env=spec.execution_env,
+            runtime_vars=tuple(sorted(spec.runtime_vars.items())),
+            log_markers=spec.log_markers,
+            direct_output=spec.direct_output,
+        )
+        with self._lock:
+            self._runtime_images[key] = image
+        return image
+
+    def function_image(self, function: FunctionConfig) -> RuntimeImage:
+        """A container-image function's image (built first when the engine lacks it and the function says
+        how), run as Lambda runs images: the image's own runtime client, no code mount, no runtime
+        variables, the ImageConfig overrides."""
+        if self._function_images is None:
+            from lambda_emu.containers.images import DockerImages
+
+            self._function_images = DockerImages()
+        with self._build_lock:  # concurrent first invocations must not build twice
+            tag = function_image(function, self._function_images, progress=self._images.progress)
+        overrides = function.image_config or ImageConfig()
+        command = overrides.command
+        if overrides.entry_point is not None and command is None:
+            # Each ImageConfig field defaults to the image's own, but Docker drops an image's CMD when the
+            # entry point is replaced: pass the image's CMD along, as Lambda keeps it.
+            command = self._function_images.command(tag)
+        return RuntimeImage(
+            image=tag,
+            execution_env=None,  # AWS_EXECUTION_ENV names managed runtimes only
+            log_markers=False,  # a foreign runtime client writes none of our markers
+            # Lambda runs every container image as its own least-privileged user, whatever USER the image
+            # names ("The default Lambda user must be able to read all the files required to run your
+            # function code": AWS docs, Create a Lambda function using a container image, Requirements);
+            # it is the managed runtimes' sbx_user1051, uid 993.
+            user="993:990",
+            entrypoint=overrides.entry_point,
+            command=command,
+            working_dir=overrides.working_directory,  # None: the image's own WORKDIR
+        )
+
+    def _new_environment(self, function: FunctionConfig) -> Environment:
+        code: str | None = None  # an image function's code is in its image
+        layers = None
+        if function.package_type == "Image":
+            if function.layers:
+                raise ConfigError(
+                    f"Function {function.name} is a container image: Lambda adds no layers to images.",
+                    hint="Copy the layer's content into the image instead.",
+                )
+            image = self.function_image(function)
+        else:
+            check_limits(function)
+            layers = opt_dir(function.layers, self.config.state_dir)
+            image = self.runtime_image(function.runtime, function.architectures[0])
+            code = str(code_dir(function.code_path, self.config.state_dir))
+        return Environment(
+            function,
+            image,
+            backend=self._backend,
+            emulator=self.config,
+            code_dir=code,
+            opt_dir=str(layers) if layers else None,
+            sink=self._sink,
+            sink_for=self._sink_for,
+            version=function.version,
+        )
+
+    def invocation(
+        self,
+        function: FunctionConfig,
+        payload: bytes,
+        *,
+        client_context_b64: str | None = None,
+        qualifier: str | None = None,
+    ) -> Invocation:
+        """An Invocation checked as Lambda's Invoke API checks the request (contract §5)."""
+        if len(payload) > wire.MAX_SYNC_REQUEST_BYTES:
+            raise ConfigError(
+                f"Request must be smaller than {wire.MAX_SYNC_REQUEST_BYTES} bytes for the InvokeFunction "
+                "operation",
+                error_code="RequestEntityTooLargeException",
+            )
+        payload = payload or b"{}"
+        try:
+            json.loads(payload)
+        except ValueError as exc:
+            raise ConfigError(
+                f"Could not parse request body into json: {exc}", error_code="InvalidRequestContentException"
+            ) from exc
+        client_context = None
+        if client_context_b64:
+            if len(client_context_b64) > MAX_CLIENT_CONTEXT_BYTES:
+                raise ConfigError(
+                    f"Client context must be at most {MAX_CLIENT_CONTEXT_BYTES} bytes.",
+                    error_code="InvalidRequestContentException",
+                )
+            try:
+                client_context = base64.b64decode(client_context_b64, validate=True).decode()
+                json.loads(client_context)
+            except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+                raise ConfigError(
+                    "Client context must be base64-encoded JSON.", error_code="InvalidRequestContentException"
+                ) from exc
+        return Invocation(
+            payload=payload,
+            invoked_function_arn=self.config.function_arn(function.name, qualifier),
+            client_context=client_context,
+        )
+
+    def invoke(
+        self, function: FunctionConfig, invocation: Invocation, *, answered: Answered | None = None
+    ) -> InvocationResult:
+        """A RequestResponse invocation: run it, return what Lambda would (errors are results). `answered`
+        gets the caller's answer before the invocation's bookkeeping is done (Invoker.invoke)."""
+        if self._validated.get(id(function)) is not function:  # a configuration is checked once
+            self._validated[id(function)] = function.validate()
+        return self._invoker.invoke(function, invocation, answered=answered)
+
+    def environments(self) -> list[Environment]:
+        return self._pool.environments()
+
+    def stop_idle(self, idle_for: float) -> int:
+        """Stop environments unused for `idle_for` seconds, as Lambda reclaims idle ones."""
+        return self._pool.stop_idle(idle_for)
+
+    def retire(self, function_name: str) -> int:
+        """Retire the function's warm environments (its code or configuration changed): the next invocation
+        starts a new one, with a new Init phase, as Lambda does after an update."""
+        return self._pool.retire(function_name)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def default_state_dir(cwd: Path | None = None) -> Path:
+    return (cwd or Path.cwd()) / ".lambda-emu"

@@ -1,0 +1,246 @@
+"""Deliver an invocation to an environment, wait for it under the deadline, and release or reset the
+environment: the one place timeouts are enforced and platform failures are turned into Lambda's errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from lambda_emu import wire
+from lambda_emu.config import FunctionConfig
+from lambda_emu.environment import Environment
+from lambda_emu.logstream import end_line, init_report_line, report_line, timeout_line
+from lambda_emu.models import Invocation, InvocationResult, error_body
+from lambda_emu.pool import EnvironmentPool
+from lambda_emu.runtime_api import PendingInvocation, ReplyKind, RuntimeReply
+
+LOG = logging.getLogger(__name__)
+
+# How long an invocation's output may trail its result through the engine's log stream.
+_LOG_GRACE_S = 2.0
+# An invocation still running after this long has its START written to the log sinks; a quicker, quiet
+# one's START goes out with its END and REPORT, in one write.
+_LIVE_START_S = 0.1
+
+
+# Replies the runtime posted (a response, or a function error it reported): the environment lives on.
+_POSTED = (ReplyKind.RESPONSE, ReplyKind.ERROR, ReplyKind.TOO_LARGE)
+# Told the caller's answer before the invocation's bookkeeping is done (see Invoker.invoke).
+Answered = Callable[[InvocationResult], None]
+
+
+class Invoker:
+    def __init__(self, pool: EnvironmentPool) -> None:
+        self._pool = pool
+
+    def invoke(
+        self, function: FunctionConfig, invocation: Invocation, *, answered: Answered | None = None
+    ) -> InvocationResult:
+        """Run the invocation and return its whole result (REPORT figures and logs included).
+
+        `answered`, when given, is called with the result as soon as the runtime has posted its response or
+        function error: payload, error, Duration and version, but no memory figure and no logs yet. A caller
+        that answers from it (the Invoke API without LogType=Tail) does not wait for the bookkeeping that
+        follows: reading the cgroup, writing END and REPORT, and taking the runtime's next /next. Lambda too
+        returns the response before it writes the REPORT line. Timeouts, crashes and init failures are only
+        returned."""
+        env = self._pool.acquire(function)
+        try:
+            return self._run(env, function, invocation, answered)
+        finally:
+            try:
+                env.api.settle()  # the runtime connection the reply came on is read again
+            finally:
+                self._pool.release(env)
+
+    def _run(
+        self, env: Environment, function: FunctionConfig, invocation: Invocation, answered: Answered | None
+    ) -> InvocationResult:
+        request_id = invocation.request_id
+        warm = env.warm
+        pending = env.submit(invocation)
+        started = pending.wait_started(wire.INIT_TIMEOUT_S)
+        unsent = _unsent_reply(pending) if warm and started else None
+        if unsent is not None and unsent.kind is ReplyKind.EXITED:
+            # The runtime exited right after answering its last invocation (e.g. Node's uncaught exception
+            # in a timer), before it took this one: no init failed, so this is a plain cold start on a
+            # fresh runtime, with its own Init Duration, as Lambda starts the next invoke.
+            env.reset()
+            env.log.wait_eof(_LOG_GRACE_S)
+            env.start()
+            pending = env.submit(invocation)
+            started = pending.wait_started(wire.INIT_TIMEOUT_S)
+        init_report = self._init_failure(env, pending, started)
+        if init_report:
+            # Lambda retries a failed or timed-out init once, inside the invoke phase and under the
+            # function's own timeout ("suppressed init"), so an init error shows twice in the log.
+            env.log.note(init_report)
+            invoke_started = time.monotonic()
+            env.reset()
+            env.log.wait_eof(_LOG_GRACE_S)
+            init_report = env.log.init_output() + init_report  # the failed init's own output first
+            env.start()
+            pending = env.submit(invocation, invoke_started=invoke_started)
+            pending.wait_started(pending.timeout_s)
+        start = pending.invoke_started or time.monotonic()
+        reply = _wait_reply(env, pending, start + pending.timeout_s)
+        # A reply the runtime posted (its event went out, so `start` is the hand-out): the caller's answer,
+        # complete but for the REPORT figures read below.
+        posted = _posted_result(reply, request_id, start, function, env.version)
+        if answered is not None and posted is not None:
+            self._pool.answered(env)  # a call arriving now waits for this environment, not a cold start
+            try:
+                answered(posted)
+            except Exception:  # the caller's trouble: this invocation's bookkeeping still has to finish
+                LOG.exception("answering invocation %s failed", request_id)
+        memory = env.max_memory_used_mb()  # read before any reset: a killed container's cgroup is gone
+        init_ms = env.take_init_duration_ms()
+        if init_report:
+            init_ms = None  # the retried init ran inside the invoke phase: it is part of Duration
+
+        status: str | None = None
+        trailer = ""
+        if reply is None:
+            elapsed = time.monotonic() - start
+            env.reset()
+            status = "timeout"
+            payload = error_body(
+                wire.E_TIMEOUT, f"RequestId: {request_id} Error: Task timed out after {elapsed:.2f} seconds"
+            )
+            error_type: str | None = wire.E_TIMEOUT
+            duration_ms = elapsed * 1000
+            env.wait_log_end(request_id, _LOG_GRACE_S)
+            env.log.platform(request_id, timeout_line(request_id, elapsed))
+        else:
+            duration_ms = (reply.received_at - start) * 1000 if pending.invoke_started else 0.0
+            payload, error_type = reply.body, None
+            if posted is not None:
+                error_type = posted.error_type
+                env.finished()
+            elif reply.kind is ReplyKind.INIT_ERROR:
+                error_type = _error_type(reply)
+                status = "error"
+                env.reset()  # the runtime exits after reporting; the next invoke re-inits
+                if error_type == wire.E_INVALID_ENTRYPOINT:
+                    # Lambda's platform (not a runtime) reports a bootstrap it cannot run, in its own form:
+                    # "RequestId: <id> Error: Couldn't find valid bootstrap(s): [...]", also after REPORT.
+                    message = f"RequestId: {request_id} Error: {_error_message(reply)}"
+                    payload = error_body(error_type, message)
+                    trailer = f"{message}\n{error_type}\n"
+            else:  # EXITED
+                env.reset()
+                exit_status = env.exit_status
+                reason = exit_status.describe() if exit_status else "signal: killed"
+                if exit_status is not None and exit_status.code == 0:
+                    message = f"RequestId: {request_id} Error: Runtime exited without providing a reason"
+                else:
+                    message = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
+                oom = exit_status is not None and exit_status.oom_killed
+                error_type = wire.E_OUT_OF_MEMORY if oom else wire.E_EXIT
+                payload = error_body(error_type, message)
+                status = "error"
+                trailer = f"{message}\n{error_type}\n"
+            env.wait_log_end(request_id, _LOG_GRACE_S)
+
+        result = InvocationResult(
+            request_id=request_id,
+            payload=payload,
+            error_type=error_type,
+            content_type=_content_type(reply),
+            duration_ms=duration_ms,
+            init_duration_ms=init_ms,
+            memory_size_mb=function.memory_size,
+            max_memory_used_mb=memory,
+            executed_version=env.version,
+        )
+        if pending.handed_out_at is None:
+            env.log.begin_unsent(request_id, env.version)
+        env.log.platform(request_id, end_line(request_id) + report_line(result, status=status) + trailer)
+        init_logs = init_report + (env.log.init_output() if init_ms is not None or init_report else "")
+        return _with_logs(result, env.log.log_of(request_id), init_logs)
+
+    @staticmethod
+    def _init_failure(env: Environment, pending: PendingInvocation, started: bool) -> str:
+        """INIT_REPORT text when the init phase failed or passed its 10 s limit (`started` is False); ""
+        when it succeeded."""
+        if not started:
+            return init_report_line(wire.INIT_TIMEOUT_S * 1000, "timeout")
+        reply = _unsent_reply(pending)
+        if reply is None:
+            return ""
+        if reply.kind is ReplyKind.INIT_ERROR:
+            return init_report_line(env.init_elapsed_ms(), "error", _error_type(reply))
+        if reply.kind is ReplyKind.EXITED:
+            return init_report_line(env.init_elapsed_ms(), "error", wire.E_EXIT)
+        return ""
+
+
+def _posted_result(
+    reply: RuntimeReply | None, request_id: str, start: float, function: FunctionConfig, version: str
+) -> InvocationResult | None:
+    """The result of a reply the runtime posted (a response or a function error), as the caller sees it
+    before the REPORT figures are read; None for any other outcome."""
+    if reply is None or reply.kind not in _POSTED:
+        return None
+    return InvocationResult(
+        request_id=request_id,
+        payload=reply.body,
+        error_type=None if reply.kind is ReplyKind.RESPONSE else _error_type(reply),
+        content_type=_content_type(reply),
+        duration_ms=(reply.received_at - start) * 1000,
+        memory_size_mb=function.memory_size,
+        executed_version=version,
+    )
+
+
+def _content_type(reply: RuntimeReply | None) -> str:
+    """A response's own Content-Type; errors, timeouts and crashes answer JSON."""
+    if reply is not None and reply.kind is ReplyKind.RESPONSE:
+        return reply.content_type
+    return "application/json"
+
+
+def _wait_reply(env: Environment, pending: PendingInvocation, deadline: float) -> RuntimeReply | None:
+    """The runtime's reply, or None when the (monotonic) deadline passes first."""
+    first = min(deadline, time.monotonic() + _LIVE_START_S)
+    reply = pending.wait_reply(max(0.0, first - time.monotonic()))
+    if reply is None and first < deadline:
+        env.log.flush_start()
+        reply = pending.wait_reply(max(0.0, deadline - time.monotonic()))
+    return reply
+
+
+def _unsent_reply(pending: PendingInvocation) -> RuntimeReply | None:
+    """Once `wait_started` returned True: the reply of an invocation that ended before its event went out
+    (a failed init, a runtime that exited first), else None."""
+    if pending.handed_out_at is not None or not pending.future.done():
+        return None
+    return pending.future.result()
+
+
+def _error_type(reply: RuntimeReply) -> str:
+    """The error's type as the body names it (Lambda relays the body verbatim), else the header's."""
+    error_type = _error_field(reply, "errorType")
+    return error_type or reply.error_type or "Unhandled"
+
+
+def _error_message(reply: RuntimeReply) -> str:
+    message = _error_field(reply, "errorMessage")
+    return message if message is not None else reply.body.decode(errors="replace")
+
+
+def _error_field(reply: RuntimeReply, name: str) -> str | None:
+    """A string member of the runtime's JSON error body, when it has one."""
+    try:
+        body = json.loads(reply.body)
+    except ValueError:
+        return None
+    value = body.get(name) if isinstance(body, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _with_logs(result: InvocationResult, logs: str, init_logs: str) -> InvocationResult:
+    # Not dataclasses.replace: this runs once per invoke, and replace inspects every field each time.
+    return InvocationResult(**{**vars(result), "logs": logs, "init_logs": init_logs})

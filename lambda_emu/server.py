@@ -1,0 +1,241 @@
+"""`lambda-emu serve` assembled: the emulator, its functions, concurrency limits, the Event pipeline and the
+Lambda API on loopback; an idle-environment reaper; a discovery file so terminal invokes find the server."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lambda_emu.api.discovery import remove_discovery, write_discovery
+from lambda_emu.api.http import InvokeApiServer
+from lambda_emu.api.service import EventSink, LambdaService
+from lambda_emu.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, RetryDelays, Sinks
+from lambda_emu.async_invoke.queue import FunctionScope
+from lambda_emu.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
+from lambda_emu.config import FunctionConfig
+from lambda_emu.control.store import FunctionStore, open_store
+from lambda_emu.errors import ConfigError, FunctionNotFoundError
+from lambda_emu.facade import Emulator
+from lambda_emu.models import Invocation
+from lambda_emu.registry import FunctionRegistry
+
+if TYPE_CHECKING:
+    from lambda_emu.reloader import Reloader, WatchConfig
+
+LOG = logging.getLogger(__name__)
+
+# Lambda's documented retry delays for Event invocations: about 1 minute, then 2 (contract §7).
+LAMBDA_RETRY_DELAYS = (60.0, 120.0)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 3001
+    keep_alive: float = 600.0  # seconds an idle environment is kept warm; Lambda keeps them minutes too
+    account_concurrency: int = DEFAULT_ACCOUNT_LIMIT
+    retry_delays: Sequence[float] = LAMBDA_RETRY_DELAYS
+    sqs_endpoint_url: str | None = None  # where SQS/SNS dead letters and destinations are sent
+    async_workers: int = 4  # Event invocations delivered at once
+    template: Path | None = None  # recorded in the discovery file: invokes of this template come here
+
+    def validate(self) -> ServeConfig:
+        if self.keep_alive <= 0:
+            raise ConfigError("--keep-alive must be more than 0 seconds.")
+        if self.async_workers < 1:
+            raise ConfigError("--async-workers must be 1 or more.")
+        if self.account_concurrency < 1:
+            raise ConfigError("--account-concurrency must be 1 or more.")
+        if len(self.retry_delays) != 2 or any(delay < 0 for delay in self.retry_delays):
+            raise ConfigError("--async-retry-delays takes two numbers of seconds, e.g. 1,1.")
+        return self
+
+
+class LambdaServer:
+    """Owns everything `serve` starts; `close()` (or leaving the `with`) stops it all, in order: no new
+    requests, in-flight invokes finish (or are cut at `grace`), the Event pipeline stops (undelivered events
+    stay queued on disk), then every environment is removed."""
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        functions: Iterable[FunctionConfig],
+        config: ServeConfig = ServeConfig(),
+        *,
+        watch: WatchConfig | None = None,  # hot reload of the functions' code, layers and template
+    ) -> None:
+        self.config = config.validate()
+        self.emulator = emulator
+        functions = list(functions)
+        self._watch = watch
+        self._functions = functions
+        self.reloader: Reloader | None = None
+        # The control plane's state (functions made through the API, versions, aliases) outlives the server.
+        self._store = store = open_store(emulator.config.state_dir)
+        self.events: EventDispatcher  # made by lambda_service, through _event_pipeline
+        self.service = lambda_service(emulator, functions, config, store=store, events=self._event_pipeline)
+        self._stop = threading.Event()
+        self._reaper = threading.Thread(target=self._reap, name="idle-reaper", daemon=True)
+        self.api: InvokeApiServer | None = None
+
+    def _event_pipeline(self, service: LambdaService) -> EventDispatcher:
+        # The registry's names, read at every claim: a function created through the API or a template
+        # reload while the server runs has its Event invocations delivered too.
+        self.events = event_pipeline(
+            service, self.emulator.config.state_dir, self.config, functions=service.registry.names
+        )
+        return self.events
+
+    def start(self) -> LambdaServer:
+        self.events.start()
+        self.api = InvokeApiServer(self.service, host=self.config.host, port=self.config.port)
+        self._reaper.start()
+        if self._watch is not None:
+            from lambda_emu.reloader import Reloader
+
+            table = _ReloadedFunctions(self.service)
+            self.reloader = Reloader(self.emulator, table, self._functions, self._watch).start()
+        write_discovery(self.emulator.config.state_dir, self.url, self.config.template)
+        LOG.info("Lambda API at %s", self.api.url)
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self.api is not None, "start() first"
+        return self.api.url
+
+    def _reap(self) -> None:
+        # A check every quarter keep-alive stops an idle environment within 1.25 keep-alives of its last use.
+        interval = max(0.05, self.config.keep_alive / 4)
+        while not self._stop.wait(interval):
+            stopped = self.emulator.stop_idle(self.config.keep_alive)
+            if stopped:
+                LOG.info("stopped %d idle environment(s)", stopped)
+
+    def close(self, grace: float = 30.0) -> None:
+        self._stop.set()
+        if self.reloader is not None:
+            self.reloader.close()  # no reload may retire environments while they are being removed
+        remove_discovery(self.emulator.config.state_dir)
+        if self.api is not None:
+            self.api.stop_accepting()
+            if not self.api.wait_idle(grace):
+                LOG.warning("in-flight invocations did not finish within %.0f s; stopping them", grace)
+        # Undelivered events stay in the queue on disk: the next serve of this state directory sends them.
+        self.events.close(timeout=grace)
+        self.emulator.close()  # removes every environment: cuts any invocation still running
+        if self.api is not None:
+            self.api.close()
+        if self._reaper.is_alive():
+            self._reaper.join(timeout=5)
+        self.service.control.close()  # changes still settling write to the store: let them finish
+        self._store.close()  # after the API: no operation is left to write to it
+
+    def __enter__(self) -> LambdaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _ReloadedFunctions:
+    """What a template reload changes in a running server: the registry and the reserved concurrency the
+    template sets, when the template changed it (as a deploy sets it); the functions whose Event
+    invocations this server delivers follow the registry (the event queue reads its names)."""
+
+    def __init__(self, service: LambdaService) -> None:
+        self._service = service
+
+    def put(self, function: FunctionConfig) -> None:
+        registry = self._service.registry
+        try:
+            before = registry.get(function.name).reserved_concurrency
+        except FunctionNotFoundError:  # new in this template
+            before = None
+        registry.put(function)
+        if function.reserved_concurrency == before:
+            # The template did not change it: a reservation made through the API stands, as a deploy that
+            # leaves the property alone leaves the function's concurrency alone.
+            return
+        try:
+            if function.reserved_concurrency is None:
+                self._service.limits.unreserve(function.name)
+            else:
+                self._service.limits.reserve(function.name, function.reserved_concurrency)
+        except ConfigError as exc:
+            LOG.warning("%s: %s", function.name, exc.message)
+
+    def remove(self, name: str) -> None:
+        self._service.registry.remove(name)
+        self._service.forget(name)
+
+
+def lambda_service(
+    emulator: Emulator,
+    functions: Iterable[FunctionConfig],
+    config: ServeConfig,
+    store: FunctionStore | None = None,
+    events: Callable[[LambdaService], EventSink] | None = None,
+) -> LambdaService:
+    """The Lambda API's operations over `functions` (and `store`'s, when given), reserved concurrency carved
+    out of the account's; `events` makes its Event pipeline, before functions gone from the template are
+    forgotten (their queued events go too)."""
+    functions = list(functions)
+    gone: list[str] = []
+    if store is not None:
+        # Before any reservation is made: a function an earlier template had must not hold one still.
+        gone = store.keep_template_functions(function.name for function in functions)
+    registry = FunctionRegistry(emulator.config, functions, store)
+    limits = ConcurrencyLimits(config.account_concurrency)
+    service = LambdaService(emulator, registry, limits)
+    if events is not None:
+        service.events = events(service)
+    for name in gone:
+        service.forget(name)  # its resource policies and queued events, kept in the state directory, go too
+    for name in registry.names():
+        reserved = registry.get(name).reserved_concurrency
+        if reserved is not None:
+            limits.reserve(name, reserved)
+    return service
+
+
+def event_pipeline(
+    service: LambdaService, state_dir: Path, config: ServeConfig, functions: FunctionScope | None = None
+) -> EventDispatcher:
+    """The durable Event pipeline in front of the service's synchronous invoke: accepted events wait in
+    SQLite under the state directory, attempts go through the same concurrency limits."""
+    emulator = service.emulator.config
+    return EventDispatcher(
+        EventQueue(state_dir / QUEUE_FILE, functions=functions),
+        service.deliver_event,
+        service.async_config,
+        Sinks(
+            state_dir,
+            endpoint_url=config.sqs_endpoint_url,
+            region=emulator.region,
+            credentials=emulator.credentials,
+        ),
+        workers=config.async_workers,
+        delays=RetryDelays(tuple(config.retry_delays)),
+        reserved_concurrency=service.limits.reserved,
+        function_arn=emulator.function_arn,
+    )
+
+
+def deliver_event_here(
+    emulator: Emulator, function: FunctionConfig, invocation: Invocation, config: ServeConfig
+) -> None:
+    """An Event invocation from the terminal with no server running: queued durably like the server's,
+    then delivered in this process with Lambda's retries; returns once it is delivered or discarded."""
+    service = lambda_service(emulator, [function], config)
+    events = event_pipeline(service, emulator.config.state_dir, config, functions=[function.name])
+    events.start()
+    try:
+        events.accept(function.name, None, invocation.payload, invocation.request_id)
+        events.wait_idle(timeout=float("inf"))
+    finally:
+        events.close(timeout=30)

@@ -1,0 +1,63 @@
+"""Names on the wire, defined once: Runtime API paths and headers, error types, Lambda's fixed values."""
+
+RUNTIME_API_VERSION = "2018-06-01"
+RUNTIME_PREFIX = f"/{RUNTIME_API_VERSION}/runtime"
+PATH_NEXT = f"{RUNTIME_PREFIX}/invocation/next"
+PATH_INIT_ERROR = f"{RUNTIME_PREFIX}/init/error"
+INVOCATION_PREFIX = f"{RUNTIME_PREFIX}/invocation/"
+
+# Headers the runtime receives with an event (GET /next).
+H_REQUEST_ID = "Lambda-Runtime-Aws-Request-Id"
+H_DEADLINE_MS = "Lambda-Runtime-Deadline-Ms"
+H_FUNCTION_ARN = "Lambda-Runtime-Invoked-Function-Arn"
+H_TRACE_ID = "Lambda-Runtime-Trace-Id"
+H_CLIENT_CONTEXT = "Lambda-Runtime-Client-Context"
+H_COGNITO_IDENTITY = "Lambda-Runtime-Cognito-Identity"
+H_TENANT_ID = "Lambda-Runtime-Aws-Tenant-Id"
+# Headers the runtime may send with an error.
+H_FUNCTION_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
+
+# The Invoke API (contract §5): its path and headers, request and response.
+FUNCTIONS_PATH = "/2015-03-31/functions"  # the management API's functions (contract §8)
+FUNCTION_PATH = FUNCTIONS_PATH + "/{name}"
+CONFIGURATION_PATH = FUNCTION_PATH + "/configuration"
+INVOKE_PATH = FUNCTION_PATH + "/invocations"
+X_INVOCATION_TYPE = "X-Amz-Invocation-Type"
+X_LOG_TYPE = "X-Amz-Log-Type"
+X_CLIENT_CONTEXT = "X-Amz-Client-Context"
+X_LOG_RESULT = "X-Amz-Log-Result"
+X_FUNCTION_ERROR = "X-Amz-Function-Error"
+X_EXECUTED_VERSION = "X-Amz-Executed-Version"
+X_ERROR_TYPE = "x-amzn-ErrorType"
+X_REQUEST_ID = "x-amzn-RequestId"
+
+# Runtime API error types (RAPID's bodies: {"errorMessage": ..., "errorType": ...}).
+E_INVALID_REQUEST_ID = "InvalidRequestID"
+E_INVALID_STATE_TRANSITION = "InvalidStateTransition"
+E_REQUEST_TOO_LARGE = "RequestEntityTooLarge"
+
+# Function error types reported to callers.
+E_TIMEOUT = "Sandbox.Timedout"
+E_EXIT = "Runtime.ExitError"
+E_INVALID_ENTRYPOINT = "Runtime.InvalidEntrypoint"
+E_OUT_OF_MEMORY = "Runtime.OutOfMemory"
+E_RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
+E_SANDBOX_FAILURE = "Sandbox.Failure"
+
+# Payload limits. RAPID accepts a response of 6 MiB + 100 bytes; a sync request must stay under 6 MiB.
+MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
+# Lambda's on-demand init phase limit.
+INIT_TIMEOUT_S = 10.0
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "123456789012"
+LATEST = "$LATEST"
+
+# The container contract between the emulator and its own runtime clients (runtimes/README.md).
+# The runtime client pops this variable at start, so handlers never see it, and writes
+# "<token> READY" before its first GET /next and "<token> END <request id>" after each invocation's
+# output and before posting the result: the emulator's log reader cuts the output stream there.
+ENV_LOG_MARKER = "_LAMBDA_EMU_LOG_MARKER"
+# host:port our runtime clients connect their stdout and stderr to (lambda_emu/direct_output.py)
+ENV_LOG_ADDRESS = "_LAMBDA_EMU_LOG_ADDRESS"
