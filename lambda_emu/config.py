@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambda_emu import wire
+from lambda_emu import awsconfig, wire
 from lambda_emu.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -49,8 +49,8 @@ RESERVED_ENV_KEYS = frozenset(
         "LAMBDA_RUNTIME_DIR",
     }
 )
-# The host credentials handed to functions, standing in for the execution role's.
-CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# The host credentials handed to functions, standing in for the execution role's (awsconfig.py reads them).
+CREDENTIAL_KEYS = awsconfig.CREDENTIAL_KEYS
 
 TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
@@ -167,6 +167,8 @@ class EmulatorConfig:
     state_dir: Path = Path(".lambda-emu")
     # Credentials passed to functions as their role's: taken from the host's standard variables.
     credentials: Mapping[str, str] = field(default_factory=dict)
+    # AWS_ENDPOINT_URL[_<SERVICE>] of the host, passed on so the functions' SDKs call what the user chose.
+    endpoints: Mapping[str, str] = field(default_factory=dict)
     # Lambda's CPU share (a quota proportional to memory); off trades fidelity for speed.
     cpu_limit: bool = True
 
@@ -176,9 +178,13 @@ class EmulatorConfig:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> EmulatorConfig:
-        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or wire.DEFAULT_REGION
-        creds = {key: environ[key] for key in CREDENTIAL_KEYS if environ.get(key)}
-        return cls(region=region, credentials=creds, **overrides)  # type: ignore[arg-type]
+        settings = awsconfig.read_settings(environ)
+        return cls(
+            region=settings.region or wire.DEFAULT_REGION,
+            credentials=settings.credentials,
+            endpoints=settings.endpoints,
+            **overrides,  # type: ignore[arg-type]
+        )
 
 
 MB_PER_VCPU = 1769  # Lambda: 1,769 MB of memory buys one vCPU-second per second (contract §3)
@@ -247,8 +253,9 @@ def function_environment(
     version: str = wire.LATEST,
 ) -> dict[str, str]:
     """Every variable a function's process starts with. Precedence as RAPID's: platform > runtime >
-    credentials > user. Nothing of the host's environment is read here: only what is passed in."""
-    env: dict[str, str] = dict(function.environment)
+    credentials > user > the host's endpoints. Nothing of the host's environment is read here: only what
+    is passed in."""
+    env: dict[str, str] = {**emulator.endpoints, **function.environment}
     env.update(emulator.credentials)
     env.update(
         {
@@ -286,5 +293,5 @@ def function_environment(
 
 
 def host_environ() -> Mapping[str, str]:
-    """The one place the host environment is read (for region and credentials only)."""
+    """The one place the host environment is read (for region, credentials and endpoints only)."""
     return os.environ

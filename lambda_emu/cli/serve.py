@@ -10,11 +10,18 @@ import click
 
 from lambda_emu.cli.group import errors_to_exit_status, local_emulator, main, progress
 from lambda_emu.cli.loading import template_path
-from lambda_emu.cli.options import CPU_LIMIT_OPTION, RETRY_DELAYS_OPTION, parse_delays, template_options
+from lambda_emu.cli.options import (
+    CPU_LIMIT_OPTION,
+    RETRY_DELAYS_OPTION,
+    aws_options,
+    parse_delays,
+    template_options,
+)
 
 
 @main.command()
 @template_options
+@aws_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=3001, show_default=True, type=int, help="Port to listen on (0: any free).")
 @click.option(

