@@ -70,6 +70,8 @@ class RuntimeImage:
     entrypoint: tuple[str, ...] | None = None
     command: tuple[str, ...] | None = None
     working_dir: str | None = "/var/task"
+    # AWS's base images: their own entry point, which takes the function's handler as its command.
+    handler_command: bool = False
 
 
 class Environment:

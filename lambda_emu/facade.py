@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime
 import json
 import logging
@@ -25,7 +26,7 @@ from lambda_emu.layers import check_limits, opt_dir
 from lambda_emu.logstream import LineSink, SinkFactory
 from lambda_emu.models import Invocation, InvocationResult
 from lambda_emu.pool import EnvironmentPool
-from lambda_emu.runtimes import ImageBuilder, deprecation_warning, get_runtime
+from lambda_emu.runtimes import RUNTIMES, ImageBuilder, deprecation_warning, get_runtime
 
 LOG = logging.getLogger(__name__)
 
@@ -73,23 +74,36 @@ class Emulator:
         """The runtime's image for `architecture` (this machine's when None; another one runs under
         emulation, or fails clearly without it), built first if it is missing (cached after the first
         call)."""
-        spec = get_runtime(runtime_id, architecture, function=function)
-        key = (runtime_id, spec.foreign_arch)
+        key = (runtime_id, architecture)
         with self._lock:
             cached = self._runtime_images.get(key)
         if cached is not None:
             return cached
-        warning = deprecation_warning(spec, datetime.date.today().isoformat())
+        spec = RUNTIMES.get(runtime_id)
+        # The first source: AWS's own base image, with its own entry point and runtime client.
+        official, _why = self._images.official_source(runtime_id, architecture)
+        if official is None:
+            spec = get_runtime(runtime_id, architecture, function=function)
+        warning = deprecation_warning(spec, datetime.date.today().isoformat()) if spec else None
         if warning:  # once per runtime and emulator: the image is cached below
             LOG.warning("%s", warning)
-        tag = self._images.ensure(spec)
-        image = RuntimeImage(
-            image=tag,
-            execution_env=spec.execution_env,
-            runtime_vars=tuple(sorted(spec.runtime_vars.items())),
-            log_markers=spec.log_markers,
-            direct_output=spec.direct_output,
-        )
+        if official is not None:
+            image = RuntimeImage(
+                image=official,
+                execution_env=None if runtime_id.startswith("provided") else f"AWS_Lambda_{runtime_id}",
+                runtime_vars=tuple(sorted(spec.runtime_vars.items())) if spec else (),
+                log_markers=False,  # AWS's runtime clients write none of our markers
+                handler_command=True,
+            )
+        else:
+            assert spec is not None
+            image = RuntimeImage(
+                image=self._images.ensure(spec),
+                execution_env=spec.execution_env,
+                runtime_vars=tuple(sorted(spec.runtime_vars.items())),
+                log_markers=spec.log_markers,
+                direct_output=spec.direct_output,
+            )
         with self._lock:
             self._runtime_images[key] = image
         return image
@@ -138,6 +152,8 @@ class Emulator:
             check_limits(function)
             layers = opt_dir(function.layers, self.config.state_dir)
             image = self.runtime_image(function.runtime, function.architectures[0], function=function.name)
+            if image.handler_command:  # /lambda-entrypoint.sh takes the handler as its one argument
+                image = dataclasses.replace(image, command=(function.handler,))
             code = str(code_dir(function.code_path, self.config.state_dir))
         return Environment(
             function,

@@ -8,6 +8,7 @@ import hashlib
 import importlib.resources
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -188,11 +189,31 @@ def _unavailable(runtime_id: str, function: str | None) -> ConfigError:
             f"{whose}runtime {runtime_id} is a Lambda runtime that lambda-emu cannot build here: no Debian "
             f"suite or npm package supplies its interpreter. The runtimes it builds are: {offline}.",
             hint=(
-                f"Package the function as a container image (PackageType: Image) FROM AWS's "
-                f"public.ecr.aws/lambda base image for {runtime_id}, or move it to one of those runtimes."
+                f"Give the engine AWS's base image {official_image(runtime_id)} (docker pull, or docker load "
+                "where no registry answers): zip functions then run on it. Or package the function as a "
+                "container image (PackageType: Image), or move it to one of those runtimes."
             ),
         )
     return ConfigError(f"{whose}unsupported runtime {runtime_id!r}. Supported: {offline}.")
+
+
+OFFICIAL_REPOSITORY = "public.ecr.aws/lambda"
+_OFFICIAL_TAGS = {"provided": "alami", "provided.al2": "al2", "provided.al2023": "al2023"}
+
+
+def official_image(runtime_id: str) -> str | None:
+    """AWS's base image of a Lambda runtime (public.ecr.aws/lambda/python:3.12, .../nodejs:22,
+    .../provided:al2023, .../java:21), None for an id Lambda does not run."""
+    from lambda_emu.control.request_shapes import RETIRED_RUNTIMES
+    from lambda_emu.control.request_shapes import RUNTIMES as LAMBDA_RUNTIMES
+
+    if runtime_id not in LAMBDA_RUNTIMES or runtime_id in RETIRED_RUNTIMES:
+        return None
+    if runtime_id in _OFFICIAL_TAGS:
+        return f"{OFFICIAL_REPOSITORY}/provided:{_OFFICIAL_TAGS[runtime_id]}"
+    # The family is the leading letters, the tag the rest without ".x": java8.al2 → java:8.al2.
+    match = re.fullmatch(r"([a-z]+)(\d[\w.]*?)(?:\.x)?", runtime_id)
+    return f"{OFFICIAL_REPOSITORY}/{match[1]}:{match[2]}" if match else None
 
 
 def deprecation_warning(spec: RuntimeSpec, today: str) -> str | None:
@@ -269,16 +290,22 @@ class RuntimeStatus:
     built: bool
     size: int | None  # bytes, when built
     base: str
+    source: str = "lambda-emu"  # "official": AWS's base image (tag); "lambda-emu": our own build
+    reason: str = ""
 
 
 def local_image_builder(base: str | None = None, *, progress: LineSink | None = None) -> ImageBuilder:
-    """The builder every front end uses: images on the local Docker engine, from `base`, else
-    LAMBDA_EMU_BASE_IMAGE, else Debian packages."""
+    """The builder every front end uses: images on the local Docker engine. `base`, else
+    LAMBDA_EMU_BASE_IMAGE: "official" (AWS's base images only, pulled when missing), "debian", "registry"
+    or an image to build ours FROM; unset: AWS's base image where the engine has it, else Debian's."""
     from lambda_emu.containers.images import DockerImages
 
-    return ImageBuilder(
-        DockerImages(), base=base or os.environ.get("LAMBDA_EMU_BASE_IMAGE") or "debian", progress=progress
-    )
+    chosen = base or os.environ.get("LAMBDA_EMU_BASE_IMAGE") or None
+    if chosen == "official":
+        return ImageBuilder(DockerImages(), official="always", progress=progress)
+    if chosen is None:
+        return ImageBuilder(DockerImages(), official="auto", progress=progress)
+    return ImageBuilder(DockerImages(), base=chosen, progress=progress)
 
 
 class ImageBuilder:
@@ -295,6 +322,7 @@ class ImageBuilder:
         rootfs: RootfsBuilder | None = None,
         emulation: Callable[[Architecture], None] = require_emulation,
         vendor: VendorFetcher | None = None,
+        official: str = "never",
     ) -> None:
         # base: "debian" (mmdebstrap, works offline from registries), "registry" (spec.registry_base),
         # or any image reference used as FROM for every runtime.
@@ -308,6 +336,10 @@ class ImageBuilder:
         self._rootfs = rootfs or Mmdebstrap()
         self._emulation = emulation  # raises unless a foreign architecture's binaries can run here
         self._vendor = vendor or HostFetcher()
+        # AWS's base images (official_image): "auto" where the engine has one, "always" (pulling), "never".
+        if official not in ("auto", "always", "never"):
+            raise ConfigError(f"official must be auto, always or never; got {official!r}.")
+        self.official = official
         # One build at a time per builder: concurrent first invocations must not build twice.
         self._lock = threading.Lock()
 
@@ -315,6 +347,28 @@ class ImageBuilder:
     def progress(self) -> LineSink:
         """Where build progress goes; the facade reports container-image functions' builds there too."""
         return self._progress
+
+    # ---- the first source: AWS's own base images ---------------------------------------------
+    def official_source(
+        self, runtime_id: str, architecture: str | None = None, *, pull: bool = True
+    ) -> tuple[str | None, str]:
+        """The official image to run `runtime_id` on (None: build ours) and why, for `runtimes list`."""
+        ref = official_image(runtime_id)
+        if ref is None:
+            return None, "AWS publishes no base image for it"
+        if self.official == "never":
+            return None, f"a build base was chosen ({self.base})"
+        if architecture is not None and is_foreign(get_architecture(architecture).name):
+            return None, f"{architecture} runs on lambda-emu's own images"
+        if self._images.exists(ref):
+            return ref, "the engine has AWS's base image"
+        if self.official == "always" and not pull:
+            return ref, "AWS's base image was chosen (pulled on first use)"
+        if self.official == "always":
+            self._say(f"{runtime_id}: pulling AWS's base image {ref}")
+            self._images.pull(ref)
+            return ref, "pulled AWS's base image"
+        return None, f"the engine lacks {ref}"
 
     # ---- pure policy: names and hashes -------------------------------------------------------
     def base_image(self, spec: RuntimeSpec) -> str:
@@ -383,9 +437,17 @@ class ImageBuilder:
         """Every supported runtime with the image this builder would use, and whether it exists."""
         statuses = []
         for spec in RUNTIMES.values():
+            official, why = self.official_source(spec.id, pull=False)
+            if official:
+                size = self._images.size(official)
+                statuses.append(
+                    RuntimeStatus(spec.id, official, size is not None, size, official, "official", why)
+                )
+                continue
             tag = self.image_tag(spec)
             size = self._images.size(tag)
-            statuses.append(RuntimeStatus(spec.id, tag, size is not None, size, self.base_image(spec)))
+            base = self.base_image(spec)
+            statuses.append(RuntimeStatus(spec.id, tag, size is not None, size, base, "lambda-emu", why))
         return statuses
 
     def _provide_base(self, spec: RuntimeSpec, base: str, *, force: bool) -> bool:

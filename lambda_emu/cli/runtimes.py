@@ -22,7 +22,8 @@ def runtimes() -> None:
 
 @runtimes.command("list")
 def runtimes_list() -> None:
-    """List the supported runtimes and whether their images are built.
+    """List the supported runtimes, the image source each uses (AWS's base image where the engine has it,
+    else lambda-emu's own build) and why, and whether their images are there.
 
     \b
     Example:
@@ -30,9 +31,10 @@ def runtimes_list() -> None:
     """
     with errors_to_exit_status():
         rows = image_builder().list()
-        click.echo(f"{'RUNTIME':<16} {'BUILT':<6} {'IMAGE':<36} BASE")
+        click.echo(f"{'RUNTIME':<16} {'SOURCE':<11} {'BUILT':<6} {'IMAGE':<40} {'BASE':<40} WHY")
         for row in rows:
-            click.echo(f"{row.id:<16} {'yes' if row.built else 'no':<6} {row.tag:<36} {row.base}")
+            built = "yes" if row.built else "no"
+            click.echo(f"{row.id:<16} {row.source:<11} {built:<6} {row.tag:<40} {row.base:<40} {row.reason}")
 
 
 @runtimes.command("build")
