@@ -5,6 +5,9 @@ function's own copy, and Node.js 20/22/24 from Node's official builds."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,3 +174,66 @@ def test_a_bash_bootstrap_with_pipefail_runs_on_the_os_only_runtimes(
     assert answer["shell"] == "/usr/bin/bash" and answer["bash"], "/bin/sh is bash, as in Lambda's images"
     assert answer["size"] == len(json.dumps({"say": "hello"})), "the pipeline under pipefail ran"
     assert "Illegal option" not in result.logs
+
+
+# A Go custom runtime on the standard library alone (no module downloads): the Runtime API loop that
+# aws-lambda-go runs, built by the test with Debian's golang (static, as `GOOS=linux CGO_ENABLED=0`
+# builds for provided.al2023 are).
+GO_BOOTSTRAP = """package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+)
+
+func main() {
+	api := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/invocation/"
+	for {
+		next, err := http.Get(api + "next")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		event, _ := io.ReadAll(next.Body)
+		next.Body.Close()
+		id := next.Header.Get("Lambda-Runtime-Aws-Request-Id")
+		fmt.Println("go handling", id)
+		answer := fmt.Sprintf(`{"go":%q,"event":%s}`, runtime.Version(), event)
+		posted, err := http.Post(api+id+"/response", "application/json", bytes.NewBufferString(answer))
+		if err == nil {
+			posted.Body.Close()
+		}
+	}
+}
+"""
+
+
+def test_a_go_binary_is_the_bootstrap_of_provided_al2023(emu: Emulator, tmp_path: Path) -> None:
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("Debian's golang-go is not installed (.ci/run installs it)")
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "main.go").write_text(GO_BOOTSTRAP)
+    (source / "go.mod").write_text("module bootstrap\n\ngo 1.19\n")
+    code = tmp_path / "code"
+    code.mkdir()
+    subprocess.run(
+        [go, "build", "-o", str(code / "bootstrap"), "."],
+        cwd=source,
+        check=True,
+        timeout=300,
+        env={**os.environ, "CGO_ENABLED": "0", "GOOS": "linux", "GOCACHE": str(tmp_path / "gocache")},
+    )
+    function = FunctionConfig(
+        name="GoFunction", runtime="provided.al2023", handler="bootstrap", code_path=code
+    )
+    result = invoke(emu, function, {"n": 42})
+    assert not result.failed, (result.payload, result.logs)
+    answer = body(result)
+    assert answer["event"] == {"n": 42} and answer["go"].startswith("go")
+    assert f"go handling {result.request_id}" in result.logs
