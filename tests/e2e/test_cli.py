@@ -199,8 +199,10 @@ def test_sigterm_and_ctrl_c_remove_the_container(signum: int) -> None:
 def test_runtimes_list_shows_built_images() -> None:
     done = run("runtimes", "list")
     assert done.returncode == 0, done.stderr
-    rows = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines()[1:]}
-    assert rows["python3.11"] == "yes" and rows["python3.13"] == "yes"
+    assert done.stdout.split()[:3] == ["RUNTIME", "SOURCE", "BUILT"]
+    rows = {line.split()[0]: line.split()[1:3] for line in done.stdout.splitlines()[1:]}
+    assert rows["python3.11"] == ["lambda-emu", "yes"] and rows["python3.13"] == ["lambda-emu", "yes"]
+    assert "the engine lacks public.ecr.aws/lambda/python:3.11" in done.stdout, "it says why"
 
 
 def test_runtimes_build_is_cached() -> None:
