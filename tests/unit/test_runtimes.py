@@ -15,7 +15,14 @@ from lambda_emu.architectures import get_architecture, native_architecture, requ
 from lambda_emu.containers.images import split_reference
 from lambda_emu.errors import ConfigError, ImageError
 from lambda_emu.rootfs import LineSink, Mmdebstrap
-from lambda_emu.runtimes import RUNTIMES, ImageBuilder, deprecation_warning, get_runtime, runtimes_root
+from lambda_emu.runtimes import (
+    RUNTIMES,
+    ImageBuilder,
+    deprecation_warning,
+    get_runtime,
+    official_image,
+    runtimes_root,
+)
 from lambda_emu.vendor import VendorSet
 
 PY311 = RUNTIMES["python3.11"]
@@ -609,3 +616,30 @@ def test_emulation_that_cannot_run_says_what_to_install(
 def test_a_registered_static_emulator_is_accepted(tmp_path: Path) -> None:
     folder = _binfmt(tmp_path, "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\n")
     require_emulation(get_architecture("arm64"), folder)
+
+
+def test_official_images_are_named_as_aws_publishes_them() -> None:
+    assert official_image("python3.12") == "public.ecr.aws/lambda/python:3.12"
+    assert official_image("nodejs22.x") == "public.ecr.aws/lambda/nodejs:22"
+    assert official_image("java8.al2") == "public.ecr.aws/lambda/java:8.al2"
+    assert official_image("provided.al2023") == "public.ecr.aws/lambda/provided:al2023"
+    assert official_image("provided") == "public.ecr.aws/lambda/provided:alami"
+    assert official_image("python2.7") is None and official_image("cobol1.x") is None
+
+
+def test_the_official_source_is_used_where_the_engine_has_it_and_pulled_only_when_chosen(
+    rig: Rig, root: Path
+) -> None:
+    ref = "public.ecr.aws/lambda/python:3.12"
+    auto = ImageBuilder(rig.images, official="auto", runtimes_root=root, vendor=rig.vendor)
+    assert auto.official_source("python3.12") == (None, f"the engine lacks {ref}")
+    assert rig.images.pulls == [], "the default never pulls"
+    rig.images.pullable.add(ref)
+    always = ImageBuilder(rig.images, official="always", runtimes_root=root, vendor=rig.vendor)
+    assert always.official_source("python3.12", pull=False)[0] == ref and rig.images.pulls == []
+    assert always.official_source("python3.12") == (ref, "pulled AWS's base image")
+    assert rig.images.pulls == [ref], "the pull put the image in the engine"
+    assert auto.official_source("python3.12") == (ref, "the engine has AWS's base image")
+    assert auto.official_source("python3.12", FOREIGN)[0] is None, "a foreign architecture runs on ours"
+    never = ImageBuilder(rig.images, runtimes_root=root, vendor=rig.vendor)
+    assert never.official_source("python3.12") == (None, "a build base was chosen (debian)")
