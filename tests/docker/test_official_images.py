@@ -19,7 +19,7 @@ from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.facade import Emulator
-from lambda_emu.runtimes import ImageBuilder, get_runtime, official_image
+from lambda_emu.images.runtimes import ImageBuilder, get_runtime, official_image
 from tests.docker.test_invoke import body, invoke
 
 ENTRYPOINT = """#!/bin/sh

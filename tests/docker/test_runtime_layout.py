@@ -18,7 +18,7 @@ from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.facade import Emulator
-from lambda_emu.runtimes import BOTO3_VERSION, JS_SDK_VERSION, NODE_VERSIONS, ImageBuilder
+from lambda_emu.images.runtimes import BOTO3_VERSION, JS_SDK_VERSION, NODE_VERSIONS, ImageBuilder
 from tests.docker.test_invoke import body, invoke
 
 PY_LAYOUT = """
