@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_functions"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# The e2e tier runs the installed `lambda-emu` command: the one beside this interpreter (the project's venv),
+# never another checkout's that happens to come first on PATH.
+os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
