@@ -288,7 +288,9 @@ class ControlPlane:
                 LOG.warning("function %s: the change cannot start: %s", name, problem[1])
             else:
                 record = replace(record, last_update_status=SUCCESSFUL, previous=None)
-            self.store.put_latest(record)
+            # Every state change is a new revision in Lambda (Pending → Active, InProgress → Successful):
+            # a RevisionId read before the change settled no longer matches after it.
+            self.store.put_latest(replace(record, revision_id=new_revision()))
             self._settled.notify_all()
 
     def wait_settled(self, name: str, timeout: float) -> bool:
@@ -323,6 +325,8 @@ class ControlPlane:
                     f"({latest.code_sha256}). Please try again"
                 )
             version, new = self.store.publish(name, body.get("Description"))
+            if new:  # publishing is a change of $LATEST too: Lambda gives it a new RevisionId
+                self.store.put_latest(replace(latest, revision_id=new_revision()))
         if new:
             LOG.info("published version %s of %s", version.version, name)
         return self._render(version)

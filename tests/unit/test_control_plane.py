@@ -91,8 +91,28 @@ def test_update_keeps_omitted_fields_and_changes_the_revision(
     assert "fn" in retire.names  # the old configuration's environments were retired
 
 
+def test_every_state_change_is_a_new_revision(plane: ControlPlane, retire: Retirements) -> None:
+    created = create(plane)["RevisionId"]  # answered Pending; create() waits until it is Active
+    active = plane.get_function_configuration("fn", None)["RevisionId"]
+    assert active != created, "Pending -> Active is a new revision"
+    retire.gate.clear()  # hold the settle: the update stays InProgress
+    in_progress = plane.update_function_configuration("fn", {"MemorySize": 256})["RevisionId"]
+    assert plane.get_function_configuration("fn", None)["RevisionId"] == in_progress != active
+    retire.gate.set()
+    assert plane.wait_settled("fn", 10)
+    successful = plane.get_function_configuration("fn", None)["RevisionId"]
+    assert successful != in_progress, "InProgress -> Successful is a new revision"
+    published = plane.publish_version("fn", {})
+    assert published["RevisionId"] != successful
+    latest = plane.get_function_configuration("fn", None)["RevisionId"]
+    assert latest not in (successful, published["RevisionId"]), "publishing changes $LATEST's revision"
+    assert plane.publish_version("fn", {})["Version"] == published["Version"]  # nothing changed since
+    assert plane.get_function_configuration("fn", None)["RevisionId"] == latest  # so nothing was published
+
+
 def test_a_stale_revision_id_is_refused_with_412(plane: ControlPlane) -> None:
-    revision = create(plane)["RevisionId"]
+    create(plane)
+    revision = plane.get_function_configuration("fn", None)["RevisionId"]  # read once Active, as users do
     plane.update_function_configuration("fn", {"MemorySize": 512, "RevisionId": revision})
     plane.wait_settled("fn", 10)
     with pytest.raises(ConfigError) as stale:
