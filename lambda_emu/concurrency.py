@@ -43,6 +43,11 @@ class ConcurrencyLimits:
         with self._lock:
             self._reserved.pop(function, None)
 
+    def unreserved(self) -> int:
+        """GetAccountSettings' UnreservedConcurrentExecutions: what no function has reserved."""
+        with self._lock:
+            return self.account_limit - sum(self._reserved.values())
+
     # ---- invocations
     def slot(self, function: str) -> Slot:
         """Hold one unit of concurrency for the call, until the with-block ends or the slot is released;

@@ -11,13 +11,14 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from lambda_emu import wire
 from lambda_emu.code import copy_tree, extract_zip, file_digest, publish, unzipped_size
 from lambda_emu.config import MAX_LAYERS, FunctionConfig
 from lambda_emu.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
 
-MAX_UNZIPPED_BYTES = 262_144_000
+MAX_UNZIPPED_BYTES = wire.MAX_UNZIPPED_CODE_BYTES
 
 
 def check_limits(function: FunctionConfig) -> None:

@@ -22,6 +22,8 @@ FUNCTIONS_PATH = "/2015-03-31/functions"  # the management API's functions (cont
 FUNCTION_PATH = FUNCTIONS_PATH + "/{name}"
 CONFIGURATION_PATH = FUNCTION_PATH + "/configuration"
 INVOKE_PATH = FUNCTION_PATH + "/invocations"
+TAGS_PATH = "/2017-03-31/tags/{arn}"  # TagResource, UntagResource, ListTags: the resource by ARN
+ACCOUNT_SETTINGS_PATH = "/2016-08-19/account-settings"
 X_INVOCATION_TYPE = "X-Amz-Invocation-Type"
 X_LOG_TYPE = "X-Amz-Log-Type"
 X_CLIENT_CONTEXT = "X-Amz-Client-Context"
@@ -47,6 +49,9 @@ E_SANDBOX_FAILURE = "Sandbox.Failure"
 # Payload limits. RAPID accepts a response of 6 MiB + 100 bytes; a sync request must stay under 6 MiB.
 MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
+# Code size quotas ("Lambda quotas"): a zip uploaded directly, and a function's code with its layers unzipped.
+MAX_ZIPPED_CODE_BYTES = 52_428_800
+MAX_UNZIPPED_CODE_BYTES = 262_144_000
 # Lambda's on-demand init phase limit.
 INIT_TIMEOUT_S = 10.0
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from lambda_emu import wire
-from lambda_emu.api import management, permissions
+from lambda_emu.api import account, management, permissions
 from lambda_emu.api.client import LOCAL_INVOKE_PATH
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
@@ -131,6 +131,7 @@ _ROUTES: RouteTable = [
     ),
     *management.ROUTES,
     *permissions.ROUTES,
+    *account.ROUTES,
 ]
 
 
@@ -176,8 +177,9 @@ class _Handler(QuickHandler):
         if "?" in self.path or "#" in self.path:
             url = urlsplit(self.path)
             url_path, query = url.path, {key: values[-1] for key, values in parse_qs(url.query).items()}
+            query_string = url.query
         else:
-            url_path, query = self.path, {}
+            url_path, query, query_string = self.path, {}, ""
         body = self.read_body(_MAX_BODY)
         found = _find_route(method, url_path)
         if found is None:
@@ -193,7 +195,15 @@ class _Handler(QuickHandler):
                     error_code="RequestEntityTooLargeException",
                 )
             # QuickHandler's headers are keyed by lower-case name already.
-            request = Request(params.get("name", ""), query, self.headers, body, params, self._answer)  # type: ignore[arg-type]
+            request = Request(
+                params.get("name", ""),
+                query,
+                self.headers,  # type: ignore[arg-type]
+                body,
+                params,
+                self._answer,
+                query_string,
+            )
             reply = route(self.server.service, request)
         except Exception as exc:  # every failure becomes Lambda's error shape, never a dropped connection
             if self._answered:  # the caller has its answer: a failure after it is ours alone

@@ -100,11 +100,14 @@ class ControlPlane:
         return self._render(record)
 
     def get_function(self, function_name: str, qualifier: str | None, reserved: int | None) -> dict[str, Any]:
-        record = self.registry.record(function_name, qualifier)
-        return render.get_function(record, self.emulator, reserved)
+        name, asked = self.registry.parse(function_name, qualifier)
+        record = self.registry.record(name, asked)
+        return render.get_function(record, self.emulator, reserved, asked=asked)
 
     def get_function_configuration(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
-        return self._render(self.registry.record(function_name, qualifier))
+        name, asked = self.registry.parse(function_name, qualifier)
+        record = self.registry.record(name, asked)
+        return render.function_configuration(record, self.emulator, asked=asked)
 
     def list_functions(self, query: Mapping[str, str]) -> dict[str, Any]:
         every_version = query.get("FunctionVersion") == "ALL"
@@ -251,7 +254,9 @@ class ControlPlane:
     def delete_alias(self, function_name: str, alias_name: str) -> None:
         name = self._latest_only(function_name)
         with self.store.lock:
-            self._alias(name, alias_name)
+            self._existing(name)
+            if self.store.alias(name, alias_name) is None:
+                return  # Lambda answers 204 for an alias that is not there: deleting is idempotent
             self.store.remove_alias(name, alias_name)
 
     def list_aliases(self, function_name: str, query: Mapping[str, str]) -> dict[str, Any]:
@@ -288,7 +293,9 @@ class ControlPlane:
                 LOG.warning("function %s: the change cannot start: %s", name, problem[1])
             else:
                 record = replace(record, last_update_status=SUCCESSFUL, previous=None)
-            self.store.put_latest(record)
+            # Every state change is a new revision in Lambda (Pending → Active, InProgress → Successful):
+            # a RevisionId read before the change settled no longer matches after it.
+            self.store.put_latest(replace(record, revision_id=new_revision()))
             self._settled.notify_all()
 
     def wait_settled(self, name: str, timeout: float) -> bool:
@@ -323,6 +330,8 @@ class ControlPlane:
                     f"({latest.code_sha256}). Please try again"
                 )
             version, new = self.store.publish(name, body.get("Description"))
+            if new:  # publishing is a change of $LATEST too: Lambda gives it a new RevisionId
+                self.store.put_latest(replace(latest, revision_id=new_revision()))
         if new:
             LOG.info("published version %s of %s", version.version, name)
         return self._render(version)
@@ -376,7 +385,7 @@ class ControlPlane:
         self._existing(name)
         alias = self.store.alias(name, alias_name)
         if alias is None:
-            raise FunctionNotFoundError(f"Alias not found: {self._arn(name, alias_name)}")
+            raise FunctionNotFoundError(f"Cannot find alias arn: {self._arn(name, alias_name)}")
         return alias
 
     def _check_versions(self, name: str, alias: AliasRecord) -> None:

@@ -190,6 +190,16 @@ _CONFIGURATION = {
     "LoggingConfig": LOGGING_CONFIG,
 }
 
+# TagResource, UntagResource and ListTags name their resource by ARN (botocore's TaggableResource).
+TAGGABLE_RESOURCE = _string(
+    1,
+    256,
+    r"arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+"
+    r"(:(\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-"
+    r"[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)",
+)
+TAGS = Shape("map", key=_TEXT, item=_TEXT)
+
 # Each operation's input (URI members included: callers may merge them into the body to have them checked).
 OPERATIONS: Mapping[str, Shape] = {
     "CreateFunction": _struct(
@@ -199,7 +209,7 @@ OPERATIONS: Mapping[str, Shape] = {
             "Code": FUNCTION_CODE,
             "Publish": _BOOLEAN,
             "PackageType": _enum("Zip", "Image"),
-            "Tags": Shape("map", key=_TEXT, item=_TEXT),
+            "Tags": TAGS,
             "CodeSigningConfigArn": CODE_SIGNING_CONFIG_ARN,
             "Architectures": ARCHITECTURES,
             "PublishTo": PUBLISH_TO,
@@ -283,4 +293,13 @@ OPERATIONS: Mapping[str, Shape] = {
         required=("FunctionName", "StatementId", "Action", "Principal"),
         in_uri=("FunctionName", "Qualifier"),
     ),
+    "TagResource": _struct(
+        {"Resource": TAGGABLE_RESOURCE, "Tags": TAGS}, required=("Resource", "Tags"), in_uri=("Resource",)
+    ),
+    "UntagResource": _struct(
+        {"Resource": TAGGABLE_RESOURCE, "TagKeys": _list(_TEXT)},
+        required=("Resource", "TagKeys"),
+        in_uri=("Resource", "TagKeys"),
+    ),
+    "ListTags": _struct({"Resource": TAGGABLE_RESOURCE}, required=("Resource",), in_uri=("Resource",)),
 }
