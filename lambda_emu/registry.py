@@ -93,10 +93,13 @@ class FunctionRegistry:
             )
         qualifier = qualifier or derived
         name = match.group("name")
-        wrong_place = (match.group("account") and match.group("account") != self._config.account_id) or (
-            match.group("region") and match.group("region") != self._config.region
-        )
-        if wrong_place:
+        region = match.group("region")
+        if region and region != self._config.region:
+            # Lambda's answer to an ARN of another region (ResourceNotFoundException, 404).
+            raise FunctionNotFoundError(
+                f"Functions from '{region}' are not reachable in this region ('{self._config.region}')"
+            )
+        if match.group("account") and match.group("account") != self._config.account_id:
             raise FunctionNotFoundError(f"Function not found: {self._config.function_arn(name, qualifier)}")
         return name, qualifier
 

@@ -280,3 +280,15 @@ def test_alias_not_found_is_lambdas_text_and_deleting_a_missing_alias_is_idempot
     with pytest.raises(ConfigError) as no_function:
         plane.delete_alias("no-such-fn", "nope")
     assert no_function.value.error_code == "ResourceNotFoundException"
+
+
+def test_an_arn_of_another_region_is_lambdas_not_reachable_answer(plane: ControlPlane) -> None:
+    create(plane)
+    with pytest.raises(ConfigError) as elsewhere:
+        plane.get_function_configuration("arn:aws:lambda:eu-central-1:123456789012:function:fn", None)
+    assert (elsewhere.value.error_code, elsewhere.value.message) == (
+        "ResourceNotFoundException",
+        "Functions from 'eu-central-1' are not reachable in this region ('us-east-1')",
+    )
+    here = plane.get_function_configuration("arn:aws:lambda:us-east-1:123456789012:function:fn", None)
+    assert here["FunctionName"] == "fn"
