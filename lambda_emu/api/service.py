@@ -16,6 +16,7 @@ from lambda_emu.concurrency import ConcurrencyLimits
 from lambda_emu.config import AsyncConfig
 from lambda_emu.control import bodies, event_configs
 from lambda_emu.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
+from lambda_emu.control.layer_versions import LayerStore
 from lambda_emu.control.plane import ControlPlane
 from lambda_emu.control.policy import POLICY_FILE, PolicyStore
 from lambda_emu.errors import ConfigError
@@ -68,7 +69,10 @@ class LambdaService:
         self.event_configs = EventConfigStore(emulator.config.state_dir / EVENT_CONFIG_FILE)
         self.policies = PolicyStore(emulator.config.state_dir / POLICY_FILE)
         # Function management; retire is looked up per call (the emulator's warm environments at that time).
-        self.control = ControlPlane(registry, lambda name: emulator.retire(name), emulator.config)
+        self.layers = LayerStore(emulator.config.state_dir, emulator.config)
+        self.control = ControlPlane(
+            registry, lambda name: emulator.retire(name), emulator.config, layers=self.layers.content_of
+        )
 
     # ---- Invoke
     def invoke(

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from lambda_emu import wire
@@ -37,9 +38,17 @@ class ControlPlane:
     when its configuration or code changed, so the next invoke starts a new one with the new settings."""
 
     def __init__(
-        self, registry: FunctionRegistry, retire: Callable[[str], object], emulator: EmulatorConfig
+        self,
+        registry: FunctionRegistry,
+        retire: Callable[[str], object],
+        emulator: EmulatorConfig,
+        *,
+        layers: Callable[[Sequence[str]], tuple[Path, ...]] | None = None,
     ) -> None:
         self.registry = registry
+        # The content of the layer versions a function's Layers names (LayerStore.content_of); without a
+        # layer store, Layers are stored and returned only.
+        self._layer_content = layers or (lambda arns: ())
         self.store = registry.store
         self.emulator = emulator
         self._retire = retire
@@ -73,6 +82,7 @@ class ControlPlane:
             image_uri=(body.get("Code") or {}).get("ImageUri"),
             image_config=bodies.image_config(body.get("ImageConfig")),
             async_config=AsyncConfig(dead_letter_target=bodies.dead_letter(body.get("DeadLetterConfig"))),
+            layers=self._layer_content(body.get("Layers") or ()),
         )
         bodies.check(config)
         record = FunctionRecord(
@@ -136,6 +146,8 @@ class ControlPlane:
             )
             self._ready_for_change(record, body.get("RevisionId"))
             config = bodies.configured(record.config, body)
+            if "Layers" in body:
+                config = replace(config, layers=self._layer_content(body["Layers"] or ()))
             bodies.check(config)
             updated = self._change(record, config=config, settings=bodies.settings(body, record.settings))
         self._settle_later(name, updated.revision_id)

@@ -302,4 +302,20 @@ OPERATIONS: Mapping[str, Shape] = {
         in_uri=("Resource", "TagKeys"),
     ),
     "ListTags": _struct({"Resource": TAGGABLE_RESOURCE}, required=("Resource",), in_uri=("Resource",)),
+    "PublishLayerVersion": _struct(
+        {
+            "LayerName": _string(
+                1, 140, r"(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
+            ),
+            "Description": DESCRIPTION,
+            "Content": _struct(
+                {"S3Bucket": S3_BUCKET, "S3Key": S3_KEY, "S3ObjectVersion": S3_KEY, "ZipFile": Shape("blob")}
+            ),
+            "CompatibleRuntimes": _list(RUNTIME, 0, 15),
+            "LicenseInfo": _string(0, 512),
+            "CompatibleArchitectures": _list(_enum("x86_64", "arm64"), 0, 2),
+        },
+        required=("LayerName", "Content"),
+        in_uri=("LayerName",),
+    ),
 }
