@@ -159,8 +159,9 @@ class LayerStore:
         return match["name"], str(int(match["version"]))
 
     def _version(self, name: str, version: str) -> dict[str, Any]:
+        number = str(_number(version))
         with self._file.lock:
-            record = (self._file.content().get(name) or {"versions": {}})["versions"].get(str(_number(version)))
+            record = (self._file.content().get(name) or {"versions": {}})["versions"].get(number)
         if record is None:
             raise FunctionNotFoundError(_NOT_FOUND)
         return dict(record)

@@ -311,7 +311,7 @@ OPERATIONS: Mapping[str, Shape] = {
             "Content": _struct(
                 {"S3Bucket": S3_BUCKET, "S3Key": S3_KEY, "S3ObjectVersion": S3_KEY, "ZipFile": Shape("blob")}
             ),
-            "CompatibleRuntimes": _list(RUNTIME, 0, 15),
+            "CompatibleRuntimes": _list(_enum(*RUNTIMES), 0, 15),
             "LicenseInfo": _string(0, 512),
             "CompatibleArchitectures": _list(_enum("x86_64", "arm64"), 0, 2),
         },
