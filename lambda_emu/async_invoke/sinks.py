@@ -1,10 +1,9 @@
 """Where dead letters and destination records go: a local JSON-lines store under the state dir, always;
-SQS, SNS and EventBridge when an AWS endpoint is configured (boto3, imported only here); local functions as
+SQS, SNS and EventBridge when an AWS endpoint is configured (aws_clients); local functions as
 new Event invocations. A failed delivery is logged and dropped, as Lambda drops it."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import re
@@ -18,6 +17,7 @@ from typing import Any
 
 from lambda_emu import wire
 from lambda_emu.async_invoke.records import timestamp
+from lambda_emu.aws_clients import AwsClients, require_boto3
 from lambda_emu.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -86,14 +86,9 @@ class Sinks:
         self.accept = accept
         self._clock = clock
         self._file_lock = threading.Lock()
-        self._client_lock = threading.Lock()
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._session: Any = None
-        if endpoint_url and importlib.util.find_spec("boto3") is None:
-            raise ConfigError(
-                "Delivering dead letters and destination records to an AWS endpoint needs boto3.",
-                hint="pip install 'lambda-emu[aws]'",
-            )
+        self._aws = AwsClients(endpoint_url, self.credentials)
+        if endpoint_url:
+            require_boto3("Delivering dead letters and destination records to an AWS endpoint")
 
     # ---- what the dispatcher calls
     def dead_letter(
@@ -187,19 +182,7 @@ class Sinks:
             raise ConfigError(f"EventBridge refused the record: {answer.get('Entries')}")
 
     def _client(self, service: str, region: str) -> Any:
-        with self._client_lock:
-            key = (service, region)
-            if key not in self._clients:
-                import boto3  # the `aws` extra: only needed when an endpoint is configured
-                from botocore.config import Config
-
-                if self._session is None:
-                    self._session = _session(boto3, self.credentials)
-                config = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 2})
-                self._clients[key] = self._session.client(
-                    service, region_name=region, endpoint_url=self.endpoint_url, config=config
-                )
-            return self._clients[key]
+        return self._aws.client(service, region)
 
     # ---- local store
     def _append(self, folder: str, function_name: str, entry: Mapping[str, Any]) -> None:
@@ -244,20 +227,6 @@ def _store_file(state_dir: Path, folder: str, function_name: str) -> Path:
     if not _FILE_NAME.fullmatch(function_name):
         raise ConfigError(f"{function_name!r} is not a function name.")
     return state_dir / folder / f"{function_name}.jsonl"
-
-
-def _session(boto3: Any, credentials: Mapping[str, str]) -> Any:
-    if credentials.get("AWS_ACCESS_KEY_ID"):
-        return boto3.session.Session(
-            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY"),
-            aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
-        )
-    session = boto3.session.Session()
-    if session.get_credentials() is None:
-        # Local endpoints (moto, LocalStack) accept any key; without one boto3 would refuse to sign.
-        return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test")
-    return session
 
 
 def _describe(exc: BaseException) -> str:
