@@ -19,6 +19,8 @@ from lambda_emu.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
 from lambda_emu.config import FunctionConfig
 from lambda_emu.control.store import FunctionStore, open_store
 from lambda_emu.errors import ConfigError, FunctionNotFoundError
+from lambda_emu.event_sources.mappings import MappingStore
+from lambda_emu.event_sources.pollers import EventSources
 from lambda_emu.facade import Emulator
 from lambda_emu.models import Invocation
 from lambda_emu.registry import FunctionRegistry
@@ -78,6 +80,7 @@ class LambdaServer:
         self._store = store = open_store(emulator.config.state_dir)
         self.events: EventDispatcher  # made by lambda_service, through _event_pipeline
         self.service = lambda_service(emulator, functions, config, store=store, events=self._event_pipeline)
+        self.event_sources = self.service.event_sources = event_sources(self.service, config)
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="idle-reaper", daemon=True)
         self.api: InvokeApiServer | None = None
@@ -92,6 +95,7 @@ class LambdaServer:
 
     def start(self) -> LambdaServer:
         self.events.start()
+        self.event_sources.start()
         self.api = InvokeApiServer(self.service, host=self.config.host, port=self.config.port)
         self._reaper.start()
         if self._watch is not None:
@@ -125,6 +129,8 @@ class LambdaServer:
             self.api.stop_accepting()
             if not self.api.wait_idle(grace):
                 LOG.warning("in-flight invocations did not finish within %.0f s; stopping them", grace)
+        # Messages being handled stay in their queue: they come back after its visibility timeout.
+        self.event_sources.close()
         # Undelivered events stay in the queue on disk: the next serve of this state directory sends them.
         self.events.close(timeout=grace)
         self.emulator.close()  # removes every environment: cuts any invocation still running
@@ -239,3 +245,23 @@ def deliver_event_here(
         events.wait_idle(timeout=float("inf"))
     finally:
         events.close(timeout=30)
+
+
+def event_sources(service: LambdaService, config: ServeConfig) -> EventSources:
+    """The event source mappings of the state directory, polling the SQS endpoint of `config`."""
+    emulator = service.emulator.config
+
+    def function_arn(function_name: str) -> str:
+        name, qualifier = service.registry.parse(function_name)
+        service.registry.record(name, qualifier)  # Lambda's not-found answer for a function that is not there
+        return emulator.function_arn(name, qualifier)
+
+    def invoke(function_name: str, payload: bytes) -> tuple[bool, bytes]:
+        outcome = service.invoke(function_name, payload)
+        failed = outcome.result.failed if outcome.result is not None else outcome.status >= 300
+        return failed, outcome.payload
+
+    store = MappingStore(
+        emulator.state_dir, function_arn=function_arn, region=emulator.region, account_id=emulator.account_id
+    )
+    return EventSources(store, invoke, endpoint_url=config.sqs_endpoint_url)

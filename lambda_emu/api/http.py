@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from lambda_emu import wire
-from lambda_emu.api import account, layers, management, permissions
+from lambda_emu.api import account, event_sources, layers, management, permissions
 from lambda_emu.api.client import LOCAL_INVOKE_PATH
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
@@ -133,6 +133,7 @@ _ROUTES: RouteTable = [
     *permissions.ROUTES,
     *account.ROUTES,
     *layers.ROUTES,
+    *event_sources.ROUTES,
 ]
 
 

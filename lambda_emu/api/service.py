@@ -24,6 +24,7 @@ from lambda_emu.models import InvocationResult, InvocationType
 from lambda_emu.registry import FunctionRegistry
 
 if TYPE_CHECKING:
+    from lambda_emu.event_sources.pollers import EventSources
     from lambda_emu.facade import Emulator
 
 LOG = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class LambdaService:
         self.registry = registry
         self.limits = limits
         self.events = events
+        self.event_sources: EventSources | None = None  # serve attaches its event source mappings
         # Both read on first use, kept in the state directory: a restart of serve keeps them, as Lambda does.
         self.event_configs = EventConfigStore(emulator.config.state_dir / EVENT_CONFIG_FILE)
         self.policies = PolicyStore(emulator.config.state_dir / POLICY_FILE)
@@ -187,6 +189,8 @@ class LambdaService:
         self.policies.forget(name)
         if self.events is not None:
             self.events.forget(name)
+        if self.event_sources is not None:  # a deleted function's mappings go with it
+            self.event_sources.forget_function(self.emulator.config.function_arn(name))
 
     def forget_qualifier(self, name: str, qualifier: str) -> None:
         """What is kept about one version or alias goes when it does (DeleteFunction with a version,
