@@ -5,11 +5,9 @@ the reported messages; the mapping API's answers in Lambda's shape."""
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import pytest
 
 from tests.e2e.conftest import Reports, Served, start_server
 from tests.e2e.test_api_account_tags import error_of
+from tests.e2e.test_api_layers import zipped
 from tests.e2e.test_api_management import ROLE
 
 HANDLER = """
@@ -60,15 +59,12 @@ def sqs(moto: str) -> Any:
 def serve_sqs(tmp_path_factory: pytest.TempPathFactory, moto: str) -> Iterator[Served]:
     server = start_server(tmp_path_factory.mktemp("esm") / "state", "--sqs-endpoint-url", moto)
     client = server.client()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", HANDLER)
     client.create_function(
         FunctionName="sqs-consumer",
         Runtime="python3.11",
         Role=ROLE,
         Handler="app.handler",
-        Code={"ZipFile": buffer.getvalue()},
+        Code={"ZipFile": zipped({"app.py": HANDLER})},
         Timeout=30,
     )
     client.get_waiter("function_active_v2").wait(FunctionName="sqs-consumer", WaiterConfig={"Delay": 1})
