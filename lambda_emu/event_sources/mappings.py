@@ -16,6 +16,7 @@ from typing import Any
 from lambda_emu.control import bodies
 from lambda_emu.control.statefile import JsonStateFile
 from lambda_emu.errors import ConfigError, FunctionNotFoundError
+from lambda_emu.event_sources.filters import parse_filters
 
 LOG = logging.getLogger(__name__)
 
@@ -256,12 +257,10 @@ def _configured(mapping: EventSourceMapping, body: Mapping[str, Any]) -> EventSo
                 "Member must have value greater than or equal to 2",
             )
         changes["maximum_concurrency"] = maximum
-    if (body.get("FilterCriteria") or {}).get("Filters"):
-        # Never stored and ignored: a filter that is not applied would hand the function what it filtered out.
-        raise ConfigError(
-            "lambda-emu does not apply FilterCriteria yet.",
-            hint="Leave FilterCriteria out locally, or filter in the handler.",
-        )
+    if "FilterCriteria" in body:
+        criteria = dict(body["FilterCriteria"] or {})
+        parse_filters(criteria)  # a pattern Lambda would refuse is refused at create/update, not at poll
+        changes["filter_criteria"] = criteria if criteria.get("Filters") else None
     return replace(mapping, **changes)
 
 

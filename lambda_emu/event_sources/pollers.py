@@ -9,11 +9,12 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lambda_emu.aws_clients import AwsClients, require_boto3
 from lambda_emu.errors import ConfigError
+from lambda_emu.event_sources.filters import matches_any, parse_filters, sqs_view
 from lambda_emu.event_sources.mappings import EventSourceMapping, MappingStore
 from lambda_emu.event_sources.sqs import deleted_after, sqs_event
 
@@ -184,6 +185,15 @@ class SqsPoller:
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         event = sqs_event(batch, self.mapping.event_source_arn, self.mapping.region)
+        patterns = parse_filters(self.mapping.filter_criteria)
+        if patterns:
+            passed = [matches_any(patterns, sqs_view(record)) for record in event["Records"]]
+            # A message that no filter matches is deleted without reaching the function, as Lambda does.
+            self._delete([message for message, ok in zip(batch, passed, strict=True) if not ok])
+            batch = [message for message, ok in zip(batch, passed, strict=True) if ok]
+            event = {"Records": [record for record, ok in zip(event["Records"], passed, strict=True) if ok]}
+            if not batch:
+                return
         try:
             failed, payload = self._invoke(self.mapping.function_name, json.dumps(event).encode())
         except Exception as exc:  # throttled or gone: the messages come back after the visibility timeout
@@ -192,12 +202,7 @@ class SqsPoller:
         done = deleted_after(
             batch, failed=failed, payload=payload, reports_failures=self.mapping.reports_failures
         )
-        for start in range(0, len(done), 10):  # DeleteMessageBatch takes 10 entries at most
-            entries = [
-                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-                for index, message in enumerate(done[start : start + 10])
-            ]
-            self._client().delete_message_batch(QueueUrl=self._queue_url(), Entries=entries)
+        self._delete(done)
         LOG.info(
             "event source mapping %s: batch of %d, %s, %d deleted",
             self.mapping.uuid,
@@ -205,3 +210,11 @@ class SqsPoller:
             "function error" if failed else "ok",
             len(done),
         )
+
+    def _delete(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        for start in range(0, len(messages), 10):  # DeleteMessageBatch takes 10 entries at most
+            entries = [
+                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                for index, message in enumerate(messages[start : start + 10])
+            ]
+            self._client().delete_message_batch(QueueUrl=self._queue_url(), Entries=entries)

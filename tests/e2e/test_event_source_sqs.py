@@ -247,3 +247,40 @@ def test_without_an_sqs_endpoint_a_mapping_is_refused_with_the_option_to_set(tmp
         assert (status, code) == (400, "InvalidParameterValueException") and "SQS endpoint" in message
     finally:
         assert server.stop() == 0, server.log()
+
+
+def test_a_filter_hands_only_matching_messages_and_deletes_the_others(
+    serve_sqs: Served, sqs: Any, reports: Reports
+) -> None:
+    client = serve_sqs.client()
+    url, arn = queue(sqs, "filtered", VisibilityTimeout="30")
+    mark = str(uuid.uuid4())
+    send(
+        sqs,
+        url,
+        reports,
+        mark,
+        [{"n": 0, "kind": "order"}, {"n": 1, "kind": "refund"}, {"n": 2, "kind": "order"}],
+    )
+    pattern = json.dumps({"body": {"kind": ["order"]}})
+    mapping = client.create_event_source_mapping(
+        EventSourceArn=arn,
+        FunctionName="sqs-consumer",
+        BatchSize=10,
+        MaximumBatchingWindowInSeconds=2,
+        FilterCriteria={"Filters": [{"Pattern": pattern}]},
+    )
+    try:
+        assert mapping["FilterCriteria"] == {"Filters": [{"Pattern": pattern}]}
+        assert wait_until(lambda: left_in(sqs, url) == 0), "matching messages are handled, the others deleted"
+        handed = sorted(n for r in reports.where(mark=mark) for n in r["event"]["ids"])
+        assert handed == [0, 2]
+    finally:
+        client.delete_event_source_mapping(UUID=mapping["UUID"])
+    status, code, _ = error_of(
+        client.create_event_source_mapping,
+        EventSourceArn=arn,
+        FunctionName="sqs-consumer",
+        FilterCriteria={"Filters": [{"Pattern": "not json"}]},
+    )
+    assert (status, code) == (400, "InvalidParameterValueException")
