@@ -284,3 +284,35 @@ def test_a_filter_hands_only_matching_messages_and_deletes_the_others(
         FilterCriteria={"Filters": [{"Pattern": "not json"}]},
     )
     assert (status, code) == (400, "InvalidParameterValueException")
+
+
+def test_a_restart_of_serve_polls_its_mappings_again(
+    tmp_path: Path, moto: str, sqs: Any, reports: Reports
+) -> None:
+    state = tmp_path / "state"
+    url, arn = queue(sqs, "across-restarts")
+    server = start_server(state, "--sqs-endpoint-url", moto)
+    try:
+        client = server.client()
+        client.create_function(
+            FunctionName="restart-consumer",
+            Runtime="python3.11",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": zipped({"app.py": HANDLER})},
+        )
+        client.get_waiter("function_active_v2").wait(
+            FunctionName="restart-consumer", WaiterConfig={"Delay": 1}
+        )
+        mapping = client.create_event_source_mapping(EventSourceArn=arn, FunctionName="restart-consumer")
+    finally:
+        assert server.stop() == 0, server.log()
+    mark = str(uuid.uuid4())
+    send(sqs, url, reports, mark, [{"n": 7}])  # sent while nothing polls
+    again = start_server(state, "--sqs-endpoint-url", moto)
+    try:
+        assert again.client().get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
+        assert reports.wait_for(1, mark=mark), "the mapping was polled again after the restart"
+        assert wait_until(lambda: left_in(sqs, url) == 0)
+    finally:
+        assert again.stop() == 0, again.log()
