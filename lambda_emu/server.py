@@ -24,6 +24,7 @@ from lambda_emu.event_sources.pollers import EventSources
 from lambda_emu.facade import Emulator
 from lambda_emu.models import Invocation
 from lambda_emu.registry import FunctionRegistry
+from lambda_emu.template.event_sources import TemplateMapping
 
 if TYPE_CHECKING:
     from lambda_emu.reloader import Reloader, WatchConfig
@@ -69,11 +70,13 @@ class LambdaServer:
         config: ServeConfig = ServeConfig(),
         *,
         watch: WatchConfig | None = None,  # hot reload of the functions' code, layers and template
+        mappings: Sequence[TemplateMapping] = (),  # the template's event source mappings
     ) -> None:
         self.config = config.validate()
         self.emulator = emulator
         functions = list(functions)
         self._watch = watch
+        self._mappings = mappings
         self._functions = functions
         self.reloader: Reloader | None = None
         # The control plane's state (functions made through the API, versions, aliases) outlives the server.
@@ -95,7 +98,7 @@ class LambdaServer:
 
     def start(self) -> LambdaServer:
         self.events.start()
-        self.event_sources.start()
+        self.event_sources.start([(m.name, m.request) for m in self._mappings])
         self.api = InvokeApiServer(self.service, host=self.config.host, port=self.config.port)
         self._reaper.start()
         if self._watch is not None:

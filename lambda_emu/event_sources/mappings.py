@@ -8,7 +8,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,28 @@ class MappingStore:
         ]
         page, marker = bodies.page(items, query)
         return {"EventSourceMappings": [self.render(m) for m in page], **marker}
+
+    # ---- the template's mappings
+    def keep_template(self, requests: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """The template's mappings (logical name, CreateEventSourceMapping request) as they are now: each
+        under a UUID of its own that stays the same across starts, made or replaced; the template's earlier
+        mappings that it no longer has are removed. One that cannot be made is reported and skipped."""
+        wanted: set[str] = set()
+        for name, request in requests:
+            mapping_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"lambda-emu:{name}"))
+            wanted.add(mapping_id)
+            with self._file.lock:
+                self._file.content().pop(mapping_id, None)
+            try:
+                self.create(request, origin="template", mapping_id=mapping_id)
+            except ConfigError as exc:
+                LOG.warning("event source mapping %s of the template is not made: %s", name, exc.message)
+        with self._file.lock:
+            mappings = self._file.content()
+            stale = [k for k, m in mappings.items() if m.get("origin") == "template" and k not in wanted]
+            for key in stale:
+                del mappings[key]
+            self._file.save()
 
     # ---- for the pollers
     def all(self) -> list[EventSourceMapping]:

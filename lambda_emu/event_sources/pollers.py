@@ -42,7 +42,14 @@ class EventSources:
         self._pollers: dict[str, SqsPoller] = {}
         self._closed = False
 
-    def start(self) -> EventSources:
+    def start(self, template: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> EventSources:
+        """Poll every enabled mapping, the template's (logical name, request) made or replaced first."""
+        self.store.keep_template(template)
+        if template and self._clients is None:
+            LOG.warning(
+                "the template's SQS event sources are not polled: serve has no SQS endpoint "
+                "(--sqs-endpoint-url or AWS_ENDPOINT_URL_SQS)"
+            )
         self._sync()
         return self
 

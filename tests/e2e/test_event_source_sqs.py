@@ -316,3 +316,56 @@ def test_a_restart_of_serve_polls_its_mappings_again(
         assert wait_until(lambda: left_in(sqs, url) == 0)
     finally:
         assert again.stop() == 0, again.log()
+
+
+TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: template-orders
+  Consumer:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+      CodeUri: src/
+      Events:
+        FromOrders:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Orders.Arn
+            BatchSize: 3
+"""
+
+
+def test_a_templates_sqs_event_is_a_mapping_that_serve_polls(
+    tmp_path: Path, moto: str, sqs: Any, reports: Reports
+) -> None:
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "app.py").write_text(HANDLER)
+    (project / "template.yaml").write_text(TEMPLATE)
+    for folder in (tmp_path, project, project / "src"):
+        folder.chmod(0o755)  # pytest makes them 0700; the function runs as sbx_user1051
+    url, arn = queue(sqs, "template-orders")
+    server = start_server(tmp_path / "state", "--sqs-endpoint-url", moto, template=project / "template.yaml")
+    try:
+        (mapping,) = server.client().list_event_source_mappings(FunctionName="Consumer")[
+            "EventSourceMappings"
+        ]
+        assert (mapping["EventSourceArn"], mapping["BatchSize"], mapping["State"]) == (arn, 3, "Enabled")
+        mark = str(uuid.uuid4())
+        send(sqs, url, reports, mark, [{"n": n} for n in range(3)])
+        assert wait_until(lambda: sum(len(r["event"]["ids"]) for r in reports.where(mark=mark)) >= 3)
+        assert wait_until(lambda: left_in(sqs, url) == 0)
+    finally:
+        assert server.stop() == 0, server.log()
+    again = start_server(tmp_path / "state", "--sqs-endpoint-url", moto, template=project / "template.yaml")
+    try:  # the same mapping (its UUID) at the next start, not a second one
+        listed = again.client().list_event_source_mappings()["EventSourceMappings"]
+        assert [m["UUID"] for m in listed] == [mapping["UUID"]]
+    finally:
+        assert again.stop() == 0, again.log()
