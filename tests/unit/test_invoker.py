@@ -507,3 +507,12 @@ def test_a_runtime_that_exits_while_idle_has_its_last_output_read_and_its_reader
     assert any("last words" in text for text in seen)
     again = call(pool, function)  # a new runtime, whose output is read again
     assert again.error_type is None and again.init_duration_ms is not None
+
+
+def test_init_runs_at_the_default_weight_and_the_memory_share_applies_once_it_is_done(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    call(pool, fn("app.echo", code))  # 128 MB
+    container = backend.created[0]
+    assert container.spec.cpu_shares is None, "created at the default weight: init is not starved"
+    assert (container.cpu_quota, container.cpu_shares) == (128 / 1769, round(1024 * 128 / 1769))
