@@ -55,7 +55,7 @@ def _canned_server(ports) -> None:  # type: ignore[no-untyped-def]
     lambda-emu gives a warm no-op Invoke. Built on the same HTTP plumbing as ours, so what it leaves out is
     exactly the emulator's work and the trip to the runtime."""
     from lambda_emu import wire
-    from lambda_emu.httpserver import QuickHandler, TrackingHttpServer
+    from lambda_emu.engine.httpserver import QuickHandler, TrackingHttpServer
 
     headers = {wire.X_EXECUTED_VERSION: "$LATEST", wire.X_REQUEST_ID: "00000000-0000-4000-8000-000000000000"}
 

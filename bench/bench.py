@@ -89,7 +89,7 @@ def _emulator(cpu_limit: bool = True):  # type: ignore[no-untyped-def]
     from lambda_emu.config import EmulatorConfig
     from lambda_emu.containers.docker import DockerBackend
     from lambda_emu.facade import Emulator
-    from lambda_emu.runtimes import local_image_builder
+    from lambda_emu.images.runtimes import local_image_builder
     from lambda_emu.template import load_template
 
     config = replace(EmulatorConfig(state_dir=ROOT / ".lambda-emu"), cpu_limit=cpu_limit)

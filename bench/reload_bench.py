@@ -20,7 +20,7 @@ from pathlib import Path
 from api_bench import start_server
 
 from bench import percentile, print_table  # bench/bench.py: run as a script, bench/ is on the path
-from lambda_emu.reloader import QUIET_SECONDS
+from lambda_emu.reload.watcher import QUIET_SECONDS
 
 TARGET_MS = 500.0
 TEMPLATE = """\

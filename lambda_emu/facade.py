@@ -13,18 +13,18 @@ from pathlib import Path
 
 from lambda_emu import wire
 from lambda_emu.cleanup import OWNER_LABEL, is_stale
-from lambda_emu.code import code_dir, function_image
 from lambda_emu.config import EmulatorConfig, FunctionConfig, ImageConfig
 from lambda_emu.containers import ContainerBackend, tmpdisk
 from lambda_emu.containers.images import ImageBackend
-from lambda_emu.environment import Environment, RuntimeImage, owner_of_disk
+from lambda_emu.engine.environment import Environment, RuntimeImage, owner_of_disk
+from lambda_emu.engine.invoker import Answered, Invoker
+from lambda_emu.engine.logstream import LineSink, SinkFactory
+from lambda_emu.engine.pool import EnvironmentPool
 from lambda_emu.errors import ConfigError
-from lambda_emu.invoker import Answered, Invoker
-from lambda_emu.layers import check_limits, opt_dir
-from lambda_emu.logstream import LineSink, SinkFactory
+from lambda_emu.images.function_code import code_dir, function_image
+from lambda_emu.images.layers import check_limits, opt_dir
+from lambda_emu.images.runtimes import ImageBuilder, get_runtime
 from lambda_emu.models import Invocation, InvocationResult
-from lambda_emu.pool import EnvironmentPool
-from lambda_emu.runtimes import ImageBuilder, get_runtime
 
 LOG = logging.getLogger(__name__)
 

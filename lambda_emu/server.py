@@ -15,19 +15,19 @@ from lambda_emu.api.http import InvokeApiServer
 from lambda_emu.api.service import EventSink, LambdaService
 from lambda_emu.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, RetryDelays, Sinks
 from lambda_emu.async_invoke.queue import FunctionScope
-from lambda_emu.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
 from lambda_emu.config import FunctionConfig
+from lambda_emu.control.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
+from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.store import FunctionStore, open_store
 from lambda_emu.errors import ConfigError, FunctionNotFoundError
 from lambda_emu.event_sources.mappings import MappingStore
 from lambda_emu.event_sources.pollers import EventSources
 from lambda_emu.facade import Emulator
 from lambda_emu.models import Invocation
-from lambda_emu.registry import FunctionRegistry
 from lambda_emu.template.event_sources import TemplateMapping
 
 if TYPE_CHECKING:
-    from lambda_emu.reloader import Reloader, WatchConfig
+    from lambda_emu.reload.watcher import Reloader, WatchConfig
 
 LOG = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class LambdaServer:
         self.api = InvokeApiServer(self.service, host=self.config.host, port=self.config.port)
         self._reaper.start()
         if self._watch is not None:
-            from lambda_emu.reloader import Reloader
+            from lambda_emu.reload.watcher import Reloader
 
             table = _ReloadedFunctions(self.service)
             self.reloader = Reloader(self.emulator, table, self._functions, self._watch).start()

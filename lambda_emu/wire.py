@@ -64,5 +64,5 @@ LATEST = "$LATEST"
 # "<token> READY" before its first GET /next and "<token> END <request id>" after each invocation's
 # output and before posting the result: the emulator's log reader cuts the output stream there.
 ENV_LOG_MARKER = "_LAMBDA_EMU_LOG_MARKER"
-# host:port our runtime clients connect their stdout and stderr to (lambda_emu/direct_output.py)
+# host:port our runtime clients connect their stdout and stderr to (lambda_emu/engine/direct_output.py)
 ENV_LOG_ADDRESS = "_LAMBDA_EMU_LOG_ADDRESS"

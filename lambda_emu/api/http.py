@@ -17,8 +17,8 @@ from lambda_emu.api.client import LOCAL_INVOKE_PATH
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
 from lambda_emu.api.service import InvokeOutcome, LambdaService
+from lambda_emu.engine.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
 from lambda_emu.errors import ConfigError, LambdaEmuError, ThrottledError
-from lambda_emu.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
 
 LOG = logging.getLogger(__name__)
 

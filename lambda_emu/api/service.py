@@ -12,16 +12,16 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lambda_emu import wire
-from lambda_emu.concurrency import ConcurrencyLimits
 from lambda_emu.config import AsyncConfig
 from lambda_emu.control import bodies, event_configs
+from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
 from lambda_emu.control.layer_versions import LayerStore
 from lambda_emu.control.plane import ControlPlane
 from lambda_emu.control.policy import POLICY_FILE, PolicyStore
+from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.errors import ConfigError
 from lambda_emu.models import InvocationResult, InvocationType
-from lambda_emu.registry import FunctionRegistry
 
 if TYPE_CHECKING:
     from lambda_emu.event_sources.pollers import EventSources

@@ -114,7 +114,7 @@ def main(ctx: click.Context, debug: bool, state_dir: Path) -> None:
 
 
 def image_builder(base: str | None = None) -> Any:
-    from lambda_emu.runtimes import local_image_builder
+    from lambda_emu.images.runtimes import local_image_builder
 
     return local_image_builder(base, progress=progress)
 

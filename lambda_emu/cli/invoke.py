@@ -199,7 +199,7 @@ def _invoke_on_change(
     code change), until Ctrl-C: KeyboardInterrupt unwinds through both `with`s, removing the containers."""
     import threading
 
-    from lambda_emu.reloader import Reload, Reloader
+    from lambda_emu.reload.watcher import Reload, Reloader
 
     changed = threading.Event()
 

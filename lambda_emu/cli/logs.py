@@ -63,7 +63,7 @@ def logs(
     """
     with errors_to_exit_status():
         from lambda_emu.config import log_group_name
-        from lambda_emu.logstore import LogStore, parse_since
+        from lambda_emu.engine.logstore import LogStore, parse_since
 
         state_dir: Path = ctx.obj["state_dir"]
         store = LogStore.of_state_dir(state_dir)
@@ -121,7 +121,7 @@ def _function_name(name: str, template: Path | None, state_dir: Path) -> tuple[s
 
 
 def _printer(colour: bool) -> Any:
-    from lambda_emu.logstore import LogEvent, format_timestamp
+    from lambda_emu.engine.logstore import LogEvent, format_timestamp
 
     def show(event: LogEvent) -> None:
         head = f"{format_timestamp(event.timestamp_ms)} {event.stream}"

@@ -56,7 +56,7 @@ def runtimes_build(runtime_ids: tuple[str, ...], force: bool, base: str | None, 
     Example:
       lambda-emu runtimes build python3.11 python3.13
     """
-    from lambda_emu.runtimes import RUNTIMES, get_runtime
+    from lambda_emu.images.runtimes import RUNTIMES, get_runtime
 
     with errors_to_exit_status():
         builder = image_builder(base)

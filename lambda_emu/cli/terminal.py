@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 import click
 
 if TYPE_CHECKING:  # imported when used: every command starts with this module, few need these
-    from lambda_emu.logstream import LineSink, LogOrigin, SinkFactory
+    from lambda_emu.engine.logstream import LineSink, LogOrigin, SinkFactory
 
 LOG = logging.getLogger(__name__)
 
@@ -165,8 +165,8 @@ class PrefixedLines:
 def log_sinks(state_dir: Path, *, served: Collection[str] | None = None) -> SinkFactory:
     """Where each environment's lines go: its stream in the log store (`lambda-emu logs`), and stderr,
     plain for `invoke` or prefixed by function name for `serve` (`served`: the names to pad to)."""
-    from lambda_emu.logstore import LogStore
-    from lambda_emu.logstream import tee
+    from lambda_emu.engine.logstore import LogStore
+    from lambda_emu.engine.logstream import tee
 
     store = LogStore.of_state_dir(state_dir)
     prefixed = (

@@ -12,7 +12,7 @@ from lambda_emu.cli.group import progress
 
 if TYPE_CHECKING:
     from lambda_emu.config import FunctionConfig
-    from lambda_emu.reloader import Reload, WatchConfig
+    from lambda_emu.reload.watcher import Reload, WatchConfig
 
 LOG = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def template_watch(
 ) -> WatchConfig:
     """Watch the functions, the template and the env-vars file; a template change reads the template again
     as the command first read it (`load`, else all its functions)."""
-    from lambda_emu.reloader import WatchConfig
+    from lambda_emu.reload.watcher import WatchConfig
     from lambda_emu.template import load_functions
 
     def load_all() -> Iterable[FunctionConfig]:

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from lambda_emu import wire
-from lambda_emu.concurrency import ConcurrencyLimits
+from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.store import FunctionStore
 
 LOG = logging.getLogger(__name__)

@@ -39,7 +39,7 @@ def startup_problem(config: FunctionConfig) -> tuple[str, str] | None:
     Lambda reports it (Runtime.ImportModuleError)."""
     if config.package_type != "Zip":
         return None
-    from lambda_emu.runtimes import get_runtime
+    from lambda_emu.images.runtimes import get_runtime
 
     try:
         get_runtime(config.runtime)

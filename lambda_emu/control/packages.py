@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambda_emu.errors import ConfigError
-from lambda_emu.layers import tree_signature
+from lambda_emu.images.layers import tree_signature
 
 LOG = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from lambda_emu.control.model import (
     lambda_timestamp,
     new_revision,
 )
+from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.validation import validate_function_request
 from lambda_emu.errors import ConfigError, FunctionNotFoundError
-from lambda_emu.registry import FunctionRegistry
 
 LOG = logging.getLogger(__name__)
 

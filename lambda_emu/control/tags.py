@@ -9,9 +9,9 @@ from dataclasses import replace
 from typing import Any
 
 from lambda_emu.control.model import FunctionRecord
+from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.validation import validate_function_request
 from lambda_emu.errors import ConfigError, FunctionNotFoundError
-from lambda_emu.registry import FunctionRegistry
 
 LOG = logging.getLogger(__name__)
 

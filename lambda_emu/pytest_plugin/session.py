@@ -102,9 +102,9 @@ class LambdaSession:
 
     def _open(self) -> tuple[Template, Emulator]:
         from lambda_emu.containers.docker import DockerBackend
+        from lambda_emu.engine.logstore import LogStore
         from lambda_emu.facade import Emulator
-        from lambda_emu.logstore import LogStore
-        from lambda_emu.runtimes import local_image_builder
+        from lambda_emu.images.runtimes import local_image_builder
         from lambda_emu.template import load_functions
 
         settings = self._settings()

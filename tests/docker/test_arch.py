@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from lambda_emu.architectures import native_architecture
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.facade import Emulator
-from lambda_emu.runtimes import ImageBuilder, get_runtime
+from lambda_emu.images.architectures import native_architecture
+from lambda_emu.images.runtimes import ImageBuilder, get_runtime
 
 # Never skipped in CI (.ci/run installs qemu-user-static): only a developer machine may leave it out.
 pytestmark = pytest.mark.skipif(

@@ -13,7 +13,7 @@ from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.facade import Emulator
-from lambda_emu.runtimes import ImageBuilder
+from lambda_emu.images.runtimes import ImageBuilder
 from tests.docker.invocations import answer, invoke
 
 HANDLER = """

@@ -21,7 +21,7 @@ from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.errors import ImageError
 from lambda_emu.facade import Emulator
-from lambda_emu.runtimes import ImageBuilder, get_runtime
+from lambda_emu.images.runtimes import ImageBuilder, get_runtime
 from lambda_emu.template import Template, load_template
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_functions" / "images"

@@ -11,7 +11,7 @@ import pytest
 
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.errors import ImageError
-from lambda_emu.runtimes import RUNTIMES, ImageBuilder, runtimes_root
+from lambda_emu.images.runtimes import RUNTIMES, ImageBuilder, runtimes_root
 
 pytestmark = pytest.mark.docker
 

@@ -15,10 +15,10 @@ from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.containers import LABEL, LABEL_VALUE
 from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
-from lambda_emu.environment import EnvState
+from lambda_emu.engine.environment import EnvState
 from lambda_emu.facade import Emulator
+from lambda_emu.images.runtimes import ImageBuilder, get_runtime
 from lambda_emu.models import InvocationResult
-from lambda_emu.runtimes import ImageBuilder, get_runtime
 from lambda_emu.template import load_template
 from tests.timing import assert_timed_out
 

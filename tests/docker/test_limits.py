@@ -16,8 +16,8 @@ from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.errors import ConfigError
 from lambda_emu.facade import Emulator
+from lambda_emu.images.runtimes import ImageBuilder
 from lambda_emu.models import InvocationResult
-from lambda_emu.runtimes import ImageBuilder
 from lambda_emu.template import load_template
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"

@@ -23,11 +23,11 @@ from lambda_emu.async_invoke import (
     read_dead_letters,
     read_destination_records,
 )
-from lambda_emu.concurrency import ConcurrencyLimits
 from lambda_emu.config import AsyncConfig, EmulatorConfig, FunctionConfig
+from lambda_emu.control.concurrency import ConcurrencyLimits
+from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.errors import FunctionNotFoundError
 from lambda_emu.models import Invocation, InvocationResult, InvocationType, error_body
-from lambda_emu.registry import FunctionRegistry
 
 DLQ = "arn:aws:sqs:us-east-1:123456789012:dlq"
 WAIT = 30.0

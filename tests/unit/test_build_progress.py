@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from lambda_emu.code import function_image
 from lambda_emu.config import ImageRecipe
+from lambda_emu.images.function_code import function_image
 from tests.unit.test_code_images import MemoryImages, image_function
 
 

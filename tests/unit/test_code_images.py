@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lambda_emu.code import FUNCTION_IMAGE_LABEL, function_image
 from lambda_emu.config import ImageFunctionConfig, ImageRecipe
 from lambda_emu.errors import ImageError
+from lambda_emu.images.function_code import FUNCTION_IMAGE_LABEL, function_image
 
 
 class MemoryImages:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_emu.concurrency import ConcurrencyLimits
+from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.errors import ThrottledError
 
 

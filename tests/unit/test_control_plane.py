@@ -15,9 +15,9 @@ import pytest
 
 from lambda_emu.config import EmulatorConfig
 from lambda_emu.control.plane import ControlPlane
+from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.store import open_store
 from lambda_emu.errors import ConfigError
-from lambda_emu.registry import FunctionRegistry
 
 
 def zip_b64(source: str = "def handler(event, context):\n    return 1\n") -> str:

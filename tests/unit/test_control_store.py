@@ -22,9 +22,9 @@ from lambda_emu.control.model import (
     template_record,
 )
 from lambda_emu.control.packages import describe, folder_zip
+from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.store import open_store
 from lambda_emu.errors import FunctionNotFoundError
-from lambda_emu.registry import FunctionRegistry
 
 
 def function(code: Path, **changes: object) -> FunctionConfig:

@@ -13,12 +13,12 @@ import pytest
 from lambda_emu.api.http import _find_route
 from lambda_emu.api.routes import Reply, Request
 from lambda_emu.api.service import LambdaService
-from lambda_emu.concurrency import ConcurrencyLimits
 from lambda_emu.config import AsyncConfig, EmulatorConfig, FunctionConfig
+from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
+from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.store import FunctionStore, open_store
 from lambda_emu.errors import ConfigError
-from lambda_emu.registry import FunctionRegistry
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:fn"
 DLQ = "arn:aws:sqs:us-east-1:123456789012:dlq"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lambda_emu.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer, readable
+from lambda_emu.engine.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer, readable
 
 
 class _Echo(QuickHandler):

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from lambda_emu.config import EmulatorConfig, FunctionConfig
-from lambda_emu.environment import Environment, EnvState, RuntimeImage
-from lambda_emu.invoker import Invoker
+from lambda_emu.engine.environment import Environment, EnvState, RuntimeImage
+from lambda_emu.engine.invoker import Invoker
+from lambda_emu.engine.pool import EnvironmentPool
 from lambda_emu.models import Invocation, InvocationResult
-from lambda_emu.pool import EnvironmentPool
 from tests.fakes import ProcessBackend
 from tests.timing import SLACK_S
 

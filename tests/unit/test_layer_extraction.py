@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lambda_emu.code import unzipped_size
 from lambda_emu.config import FunctionConfig
 from lambda_emu.errors import ConfigError
-from lambda_emu.layers import MAX_UNZIPPED_BYTES, check_limits, opt_dir
+from lambda_emu.images.function_code import unzipped_size
+from lambda_emu.images.layers import MAX_UNZIPPED_BYTES, check_limits, opt_dir
 
 SAMPLE_LAYERS = Path(__file__).resolve().parents[2] / "sample_functions" / "layers" / "layers"
 

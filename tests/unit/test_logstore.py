@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from lambda_emu.config import FunctionConfig, log_group_name, log_stream_name
+from lambda_emu.engine.logstore import LogStore, filter_terms, format_timestamp, matches, parse_since
+from lambda_emu.engine.logstream import LogOrigin
 from lambda_emu.errors import ConfigError
-from lambda_emu.logstore import LogStore, filter_terms, format_timestamp, matches, parse_since
-from lambda_emu.logstream import LogOrigin
 
 STREAM_A = "2026/11/23/[$LATEST]" + "a" * 32
 STREAM_B = "2026/11/23/[$LATEST]" + "b" * 32

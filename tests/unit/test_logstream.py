@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from lambda_emu.logstream import LogStream, report_line, start_line
+from lambda_emu.engine.logstream import LogStream, report_line, start_line
 from lambda_emu.models import InvocationResult
 
 TOKEN = "f" * 32

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from lambda_emu.config import FunctionConfig
-from lambda_emu.environment import EnvState
-from lambda_emu.pool import EnvironmentPool
+from lambda_emu.engine.environment import EnvState
+from lambda_emu.engine.pool import EnvironmentPool
 
 
 class StandIn:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from lambda_emu.code import code_dir
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.errors import TemplateError
-from lambda_emu.reloader import (
+from lambda_emu.images.function_code import code_dir
+from lambda_emu.reload.watcher import (
     Changes,
     Debouncer,
     Kind,
@@ -467,8 +467,8 @@ def test_thousands_of_changes_leak_no_threads_or_watches(
 def test_the_servers_table_follows_reserved_concurrency_and_event_scope(tmp_path: Path, app: Path) -> None:
     from lambda_emu.api.service import LambdaService
     from lambda_emu.async_invoke import EventQueue
-    from lambda_emu.concurrency import ConcurrencyLimits
-    from lambda_emu.registry import FunctionRegistry
+    from lambda_emu.control.concurrency import ConcurrencyLimits
+    from lambda_emu.control.registry import FunctionRegistry
     from lambda_emu.server import _ReloadedFunctions
 
     config = EmulatorConfig(state_dir=tmp_path / "state")

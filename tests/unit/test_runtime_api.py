@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from lambda_emu import wire
-from lambda_emu.httpserver import readable
+from lambda_emu.engine.httpserver import readable
+from lambda_emu.engine.runtime_api import ApiState, ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
 from lambda_emu.models import Invocation
-from lambda_emu.runtime_api import ApiState, ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:fn"
 

@@ -778,8 +778,8 @@ def test_replies_framed_otherwise_are_understood(launch: Launch, variant: str) -
 
 
 def test_round_trips_through_the_emulators_runtime_api(launch: Launch) -> None:
+    from lambda_emu.engine.runtime_api import ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
     from lambda_emu.models import Invocation
-    from lambda_emu.runtime_api import ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
 
     source = """\
     def handler(event, context):

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from lambda_emu.architectures import get_architecture, native_architecture, require_emulation
 from lambda_emu.containers.images import split_reference
 from lambda_emu.errors import ConfigError, ImageError
-from lambda_emu.rootfs import LineSink, Mmdebstrap
-from lambda_emu.runtimes import RUNTIMES, ImageBuilder, get_runtime, runtimes_root
+from lambda_emu.images.architectures import get_architecture, native_architecture, require_emulation
+from lambda_emu.images.rootfs import LineSink, Mmdebstrap
+from lambda_emu.images.runtimes import RUNTIMES, ImageBuilder, get_runtime, runtimes_root
 
 PY311 = RUNTIMES["python3.11"]
 PY313 = RUNTIMES["python3.13"]

@@ -13,11 +13,11 @@ import pytest
 from lambda_emu.api import permissions
 from lambda_emu.api.routes import Request
 from lambda_emu.api.service import LambdaService
-from lambda_emu.concurrency import ConcurrencyLimits
 from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.model import FAILED, PENDING
+from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.errors import ConfigError
-from lambda_emu.registry import FunctionRegistry
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:fn"
 PARTIAL = "123456789012:function:fn"

@@ -10,12 +10,12 @@ import pytest
 
 from lambda_emu.api.service import LambdaService
 from lambda_emu.async_invoke import EventQueue
-from lambda_emu.concurrency import ConcurrencyLimits
 from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.policy import Permission, PolicyStore
+from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.store import open_store
 from lambda_emu.errors import ConfigError
-from lambda_emu.registry import FunctionRegistry
 from lambda_emu.server import ServeConfig, _ReloadedFunctions, lambda_service
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from lambda_emu.cli.group import errors_to_exit_status
 from lambda_emu.cli.terminal import PrefixedLines, Terminal, colour_wanted, fallback_hint, log_sinks
+from lambda_emu.engine.logstore import LogStore
+from lambda_emu.engine.logstream import LogOrigin
 from lambda_emu.errors import ConfigError, ContainerError, ImageError, LambdaEmuError, TemplateError
-from lambda_emu.logstore import LogStore
-from lambda_emu.logstream import LogOrigin
 
 STREAM = "2026/11/23/[$LATEST]" + "c" * 32
 

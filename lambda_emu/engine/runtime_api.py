@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from lambda_emu import wire
+from lambda_emu.engine.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer, readable
 from lambda_emu.errors import RuntimeApiError
-from lambda_emu.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer, readable
 from lambda_emu.models import Invocation
 
 LOG = logging.getLogger(__name__)

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from lambda_emu.architectures import Architecture, get_architecture, is_foreign, require_emulation
 from lambda_emu.config import RUNTIME_DIR
 from lambda_emu.containers.engine import LABEL, LABEL_VALUE
 from lambda_emu.containers.images import ImageBackend
 from lambda_emu.errors import ConfigError, ImageError
-from lambda_emu.rootfs import LineSink, Mmdebstrap, RootfsBuilder
+from lambda_emu.images.architectures import Architecture, get_architecture, is_foreign, require_emulation
+from lambda_emu.images.rootfs import LineSink, Mmdebstrap, RootfsBuilder
 
 LOG = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ BASE_REPOSITORY = "lambda-emu-base"
 RUNTIME_LABEL = f"{LABEL}.runtime"
 ARCH_LABEL = f"{LABEL}.architecture"
 BASE_LABEL = f"{LABEL}.base"
-# The package runtimes/ is installed as (pyproject's package-dir). It cannot be lambda_emu.runtimes: that
+# The package runtimes/ is installed as (pyproject's package-dir). It cannot be
+# lambda_emu.images.runtimes: that
 # name is this module, and a regular package of the same name would shadow it once installed.
 DATA_PACKAGE = "lambda_emu.runtime_contexts"
 _IGNORED = ("__pycache__", ".pyc", ".pyo", "~")
@@ -145,7 +146,7 @@ def get_runtime(runtime_id: str, architecture: str | None = None) -> RuntimeSpec
 
 def runtimes_root() -> Path:
     """The folder of build contexts: the data package DATA_PACKAGE when installed, else the checkout's."""
-    candidates = [Path(__file__).resolve().parent.parent / "runtimes"]
+    candidates = [Path(__file__).resolve().parent.parent.parent / "runtimes"]
     try:
         shipped = importlib.resources.files(DATA_PACKAGE)
         if isinstance(shipped, Path):

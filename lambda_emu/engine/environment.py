@@ -27,11 +27,17 @@ from lambda_emu.config import (
 )
 from lambda_emu.containers import ContainerBackend, ContainerHandle, ContainerSpec, ExitStatus, Mount
 from lambda_emu.containers.tmpdisk import TmpDisk, default_root
-from lambda_emu.direct_output import DirectOutput
+from lambda_emu.engine.direct_output import DirectOutput
+from lambda_emu.engine.logstream import LineSink, LogOrigin, LogStream, SinkFactory, tee
+from lambda_emu.engine.runtime_api import (
+    PendingInvocation,
+    ReplyKind,
+    RuntimeApi,
+    RuntimeApiServer,
+    RuntimeReply,
+)
 from lambda_emu.errors import LambdaEmuError
-from lambda_emu.logstream import LineSink, LogOrigin, LogStream, SinkFactory, tee
 from lambda_emu.models import Invocation
-from lambda_emu.runtime_api import PendingInvocation, ReplyKind, RuntimeApi, RuntimeApiServer, RuntimeReply
 
 LOG = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lambda_emu import wire
-from lambda_emu.code import copy_tree, extract_zip, file_digest, publish, unzipped_size
 from lambda_emu.config import MAX_LAYERS, FunctionConfig
 from lambda_emu.errors import ConfigError
+from lambda_emu.images.function_code import copy_tree, extract_zip, file_digest, publish, unzipped_size
 
 LOG = logging.getLogger(__name__)
 

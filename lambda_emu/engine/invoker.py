@@ -10,11 +10,11 @@ from collections.abc import Callable
 
 from lambda_emu import wire
 from lambda_emu.config import FunctionConfig
-from lambda_emu.environment import Environment
-from lambda_emu.logstream import end_line, init_report_line, report_line, timeout_line
+from lambda_emu.engine.environment import Environment
+from lambda_emu.engine.logstream import end_line, init_report_line, report_line, timeout_line
+from lambda_emu.engine.pool import EnvironmentPool
+from lambda_emu.engine.runtime_api import PendingInvocation, ReplyKind, RuntimeReply
 from lambda_emu.models import Invocation, InvocationResult, error_body
-from lambda_emu.pool import EnvironmentPool
-from lambda_emu.runtime_api import PendingInvocation, ReplyKind, RuntimeReply
 
 LOG = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambda_emu.engine.logstream import LineSink, LogOrigin
 from lambda_emu.errors import ConfigError
-from lambda_emu.logstream import LineSink, LogOrigin
 
 LOG = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from lambda_emu.config import FunctionConfig
-from lambda_emu.environment import Environment, EnvState
+from lambda_emu.engine.environment import Environment, EnvState
 
 LOG = logging.getLogger(__name__)
 

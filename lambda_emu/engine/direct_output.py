@@ -8,7 +8,7 @@ import socket
 import threading
 from collections.abc import Callable
 
-from lambda_emu.httpserver import readable
+from lambda_emu.engine.httpserver import readable
 
 LOG = logging.getLogger(__name__)
 

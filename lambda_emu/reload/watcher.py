@@ -16,10 +16,10 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
-from lambda_emu.code import forget_digest
 from lambda_emu.config import FunctionConfig
 from lambda_emu.errors import LambdaEmuError
-from lambda_emu.reload_policy import (  # noqa: F401  (the reloader's public names live there)
+from lambda_emu.images.function_code import forget_digest
+from lambda_emu.reload.policy import (  # noqa: F401  (the reloader's public names live there)
     IDLE_WAIT_SECONDS,
     MAX_DELAY_SECONDS,
     QUIET_SECONDS,
