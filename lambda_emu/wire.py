@@ -24,6 +24,8 @@ CONFIGURATION_PATH = FUNCTION_PATH + "/configuration"
 INVOKE_PATH = FUNCTION_PATH + "/invocations"
 TAGS_PATH = "/2017-03-31/tags/{arn}"  # TagResource, UntagResource, ListTags: the resource by ARN
 ACCOUNT_SETTINGS_PATH = "/2016-08-19/account-settings"
+# Ours, beside Lambda's routes: an Invoke whose answer carries the whole log (Tail keeps only 4 KB).
+LOCAL_INVOKE_PATH = "/lambda-emu/functions/{name}/invocations"
 X_INVOCATION_TYPE = "X-Amz-Invocation-Type"
 X_LOG_TYPE = "X-Amz-Log-Type"
 X_CLIENT_CONTEXT = "X-Amz-Client-Context"

@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from lambda_emu import wire
 from lambda_emu.api import account, event_sources, layers, management, permissions
-from lambda_emu.api.client import LOCAL_INVOKE_PATH
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
 from lambda_emu.api.service import InvokeOutcome, LambdaService
@@ -112,7 +111,7 @@ _EVENT_INVOKE_CONFIGS = path("/2019-09-25/functions/{name}/event-invoke-config/l
 # Invoke first: it is the hot path, matched before any other route is tried.
 _ROUTES: RouteTable = [
     ("POST", path(wire.INVOKE_PATH), _invoke),
-    ("POST", path(LOCAL_INVOKE_PATH), _local_invoke),
+    ("POST", path(wire.LOCAL_INVOKE_PATH), _local_invoke),
     ("PUT", _CONCURRENCY, lambda s, r: _json(200, s.put_concurrency(r.function_name, r.body))),
     ("GET", _GET_CONCURRENCY, lambda s, r: _json(200, s.get_concurrency(r.function_name))),
     ("DELETE", _CONCURRENCY, lambda s, r: _no_content(s.delete_concurrency, r)),
