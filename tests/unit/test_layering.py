@@ -115,3 +115,19 @@ def test_the_checks_see_a_violation(tmp_path: Path) -> None:
         "if TYPE_CHECKING:\n    from lambda_emu.cli import main\n"
     )
     assert list(_imports(sample)) == [(1, "typing"), (2, "docker"), (3, "lambda_emu.server")]
+
+
+def test_every_package_is_installed() -> None:
+    """pyproject lists the packages by hand (runtimes/ is mapped in as lambda_emu.runtime_contexts, which
+    discovery would not find): a new sub-package must be listed, or an installed lambda-emu lacks it."""
+    import re
+
+    pyproject = (PACKAGE.parent / "pyproject.toml").read_text()
+    block = re.search(r"^packages = \[(.*?)^\]", pyproject, re.M | re.S)
+    assert block is not None
+    listed = set(re.findall(r'"([\w.]+)"', block.group(1)))
+    packages = {
+        ".".join(("lambda_emu", *init.parent.relative_to(PACKAGE).parts))
+        for init in PACKAGE.rglob("__init__.py")
+    }
+    assert packages - listed == set()
