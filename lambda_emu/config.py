@@ -1,5 +1,6 @@
-"""Frozen configuration of the emulator and of functions, with Lambda's validation rules,
-and the pure assembly of a function's environment variables (contract §2, §3)."""
+"""Frozen configuration of the emulator and of functions, with Lambda's validation rules, and the pure
+assembly of a function's environment variables (Lambda's defined runtime environment variables; Lambda
+quotas)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ MEMORY_RANGE = (128, 10_240)
 TIMEOUT_RANGE = (1, 900)
 EPHEMERAL_RANGE = (512, 10_240)
 ENV_TOTAL_LIMIT = 4 * 1024
-MAX_LAYERS = 5  # a function's layers (contract §3)
+MAX_LAYERS = 5  # a function's layers (Lambda quotas)
 _ENV_KEY = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
 _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _HANDLER = re.compile(r"[^\s]{1,128}")
 
-# Keys Lambda sets itself and refuses in a function's configuration (contract §2).
+# Keys Lambda sets itself and refuses in a function's configuration (Lambda's defined runtime environment
+# variables).
 RESERVED_ENV_KEYS = frozenset(
     {
         "_HANDLER",
@@ -114,7 +116,8 @@ class FunctionConfig:
     async_config: AsyncConfig = field(default_factory=AsyncConfig)
     reserved_concurrency: int | None = None  # ReservedConcurrentExecutions; 0 throttles every call
     # $LATEST, or the published version number this configuration is a snapshot of: a version runs in
-    # environments of its own, whose AWS_LAMBDA_FUNCTION_VERSION and context say so (contract §4, §8).
+    # environments of its own, whose AWS_LAMBDA_FUNCTION_VERSION and context say so (Lambda's context
+    # object; Lambda's function versions).
     version: str = wire.LATEST
     auto_publish_alias: str | None = None  # SAM's AutoPublishAlias: publish at load, point this alias at it
 
@@ -181,7 +184,7 @@ class EmulatorConfig:
         return cls(region=region, credentials=creds, **overrides)  # type: ignore[arg-type]
 
 
-MB_PER_VCPU = 1769  # Lambda: 1,769 MB of memory buys one vCPU-second per second (contract §3)
+MB_PER_VCPU = 1769  # Lambda: 1,769 MB of memory buys one vCPU-second per second (Lambda quotas)
 
 
 def vcpus_for(memory_mb: int, host_cpus: int) -> float:

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-# Lambda's documented retry delays for Event invocations: about 1 minute, then 2 (contract §7).
+# Lambda's documented retry delays for Event invocations: about 1 minute, then 2 (Lambda's asynchronous
+# invocation).
 LAMBDA_RETRY_DELAYS = (60.0, 120.0)
 
 

@@ -17,8 +17,8 @@ H_TENANT_ID = "Lambda-Runtime-Aws-Tenant-Id"
 # Headers the runtime may send with an error.
 H_FUNCTION_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 
-# The Invoke API (contract §5): its path and headers, request and response.
-FUNCTIONS_PATH = "/2015-03-31/functions"  # the management API's functions (contract §8)
+# The Invoke API (Lambda API Reference: Invoke): its path and headers, request and response.
+FUNCTIONS_PATH = "/2015-03-31/functions"  # the management API's functions (Lambda API Reference)
 FUNCTION_PATH = FUNCTIONS_PATH + "/{name}"
 CONFIGURATION_PATH = FUNCTION_PATH + "/configuration"
 INVOKE_PATH = FUNCTION_PATH + "/invocations"

@@ -1,5 +1,5 @@
 """The Lambda API over HTTP, as AWS SDKs speak it (rest-json): routes, status codes, headers and error
-bodies exactly as Lambda sends them (contract §5)."""
+bodies exactly as Lambda sends them (Lambda API Reference: Invoke)."""
 
 from __future__ import annotations
 

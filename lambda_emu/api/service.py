@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-MAX_EVENT_REQUEST_BYTES = 1024 * 1024  # Event invocations: 1 MB (contract §1)
+MAX_EVENT_REQUEST_BYTES = 1024 * 1024  # Event invocations: 1 MB (Lambda's Runtime API)
 TAIL_BYTES = 4096
 
 

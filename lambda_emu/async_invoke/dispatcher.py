@@ -317,6 +317,7 @@ class EventDispatcher:
         self.queue.finish(event.id)
 
     def _invoked_arn(self, event: QueuedEvent) -> str:
-        # A record names the function as invoked (alias or version, $LATEST when unqualified, contract §7);
+        # A record names the function as invoked (alias or version, $LATEST when unqualified; Lambda's
+        # asynchronous invocation);
         # the version an alias picked is its responseContext.executedVersion.
         return self.function_arn(event.function_name, event.qualifier or wire.LATEST)

@@ -42,7 +42,7 @@ class ExitStatus:
     oom_killed: bool = False
 
     def describe(self) -> str:
-        """Lambda's wording of a process end: "exit status 1", "signal: killed" (contract §1)."""
+        """Lambda's wording of a process end: "exit status 1", "signal: killed" (Lambda's Runtime API)."""
         if self.oom_killed or self.code == 137:
             return "signal: killed"
         if self.code > 128:

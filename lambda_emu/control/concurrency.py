@@ -1,5 +1,6 @@
-"""Concurrency as Lambda counts it: an account-wide limit, and per-function reserved concurrency carved out
-of it. A call over a limit is throttled (429 TooManyRequestsException) with Lambda's Reason (contract §5)."""
+"""Concurrency as Lambda counts it: an account-wide limit, and per-function reserved concurrency carved out of
+it. A call over a limit is throttled (429 TooManyRequestsException) with Lambda's Reason (Lambda API
+Reference: Invoke)."""
 
 from __future__ import annotations
 

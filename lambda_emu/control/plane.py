@@ -1,4 +1,4 @@
-"""The management operations of the Lambda API as Lambda performs them (contract §8): CreateFunction,
+"""The management operations of the Lambda API as Lambda performs them (Lambda API Reference): CreateFunction,
 Get/List/Update/DeleteFunction, PublishVersion, ListVersionsByFunction and the alias calls, with their
 preconditions, conflicts and the InProgress → Successful/Failed settling of each change."""
 
@@ -92,7 +92,7 @@ class ControlPlane:
             origin=ORIGIN_API,
             settings=bodies.settings(body, {}),
             tags=dict(body.get("Tags") or {}),
-            # CreateFunction answers Pending; the function is Active once it can run (contract §8).
+            # CreateFunction answers Pending; the function is Active once it can run (Lambda API Reference).
             state=PENDING,
             state_reason="The function is being created.",
             state_reason_code="Creating",

@@ -1,5 +1,5 @@
 """The functions an emulator serves, found as Lambda's Invoke API finds them: by name, partial ARN or
-full ARN, with or without a qualifier (contract §5)."""
+full ARN, with or without a qualifier (Lambda API Reference: Invoke)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class FunctionRegistry:
 
     def parse(self, function_name: str, qualifier: str | None = None) -> tuple[str, str | None]:
         """(name, qualifier) of a FunctionName path parameter (name, partial or full ARN, optionally with a
-        qualifier suffix) and a Qualifier, checked as Lambda checks them (contract §5)."""
+        qualifier suffix) and a Qualifier, checked as Lambda checks them (Lambda API Reference: Invoke)."""
         match = _ARN.match(function_name or "")
         if not match or len(function_name) > 256:
             raise ConfigError(

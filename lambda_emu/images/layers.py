@@ -1,5 +1,5 @@
 """Layers at /opt: a function's layers extracted in order into one folder, cached by content hash, and
-Lambda's limits on them (at most 5; code and layers under 262,144,000 bytes unzipped, contract §3)."""
+Lambda's limits on them (at most 5; code and layers under 262,144,000 bytes unzipped; Lambda quotas)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Function management through boto3 against a live `lambda-emu serve` (contract §8): create, get, list,
-update code and configuration (seen by the next invoke), versions, aliases, the RevisionId race, delete,
+"""Function management through boto3 against a live `lambda-emu serve` (Lambda API Reference): create, get,
+list, update code and configuration (seen by the next invoke), versions, aliases, the RevisionId race, delete,
 and a restart that keeps a created function."""
 
 from __future__ import annotations
