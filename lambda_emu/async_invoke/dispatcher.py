@@ -98,7 +98,7 @@ class EventDispatcher:
     def start(self) -> None:
         with self._cond:
             if self._threads:
-                raise RuntimeError("the event dispatcher is already running")
+                raise LambdaEmuError("the event dispatcher is already running")
             self._stopping = False
             self._threads = [
                 threading.Thread(target=self._run, name=f"lambda-emu-events-{n}", daemon=True)
