@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambda_emu import wire
+from lambda_emu import arns, wire
 from lambda_emu.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -174,8 +174,7 @@ class EmulatorConfig:
     cpu_limit: bool = True
 
     def function_arn(self, name: str, qualifier: str | None = None) -> str:
-        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
-        return f"{arn}:{qualifier}" if qualifier else arn
+        return arns.function_arn(self.region, self.account_id, name, qualifier)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> EmulatorConfig:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambda_emu import wire
+from lambda_emu import arns, wire
 from lambda_emu.async_invoke.records import timestamp
 from lambda_emu.aws_clients import AwsClients, require_boto3
 from lambda_emu.errors import ConfigError
@@ -27,9 +27,6 @@ DESTINATIONS_DIR = "destinations"
 EVENTBRIDGE_SUCCESS = "Lambda Function Invocation Result - Success"
 EVENTBRIDGE_FAILURE = "Lambda Function Invocation Result - Failure"
 
-_ARN = re.compile(
-    r"arn:(?P<partition>[^:]+):(?P<service>[^:]+):(?P<region>[^:]*):(?P<account>[^:]*):(?P<rest>.+)"
-)
 _FILE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # Accepts an Event invocation of a local function: (name, qualifier, payload, request id), the
@@ -50,10 +47,10 @@ class Target:
 
     @classmethod
     def parse(cls, arn: str) -> Target:
-        match = _ARN.fullmatch(arn)
-        if not match:
+        parsed = arns.parse(arn)
+        if parsed is None:
             raise ConfigError(f"{arn!r} is not an ARN.")
-        service, rest = match["service"], match["rest"]
+        service, rest = parsed.service, parsed.resource
         name, qualifier = rest, None
         if service == "lambda":
             parts = rest.split(":")
@@ -61,7 +58,7 @@ class Target:
                 raise ConfigError(f"{arn!r} is not the ARN of a Lambda function.")
             name = parts[1]
             qualifier = parts[2] if len(parts) > 2 and parts[2] else None
-        return cls(arn, service, match["region"], match["account"], name, qualifier)
+        return cls(arn, service, parsed.region, parsed.account, name, qualifier)
 
 
 class Sinks:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lambda_emu import arns
 from lambda_emu.config import EmulatorConfig
 from lambda_emu.control import bodies, packages
 from lambda_emu.control.model import lambda_timestamp
@@ -167,7 +168,7 @@ class LayerStore:
         return dict(record)
 
     def _layer_arn(self, name: str) -> str:
-        return f"arn:aws:lambda:{self._emulator.region}:{self._emulator.account_id}:layer:{name}"
+        return arns.arn("lambda", self._emulator.region, self._emulator.account_id, f"layer:{name}")
 
     def _list_item(self, name: str, number: int, record: Mapping[str, Any]) -> dict[str, Any]:
         item: dict[str, Any] = {

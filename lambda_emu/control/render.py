@@ -7,6 +7,7 @@ import hashlib
 import logging
 from typing import Any
 
+from lambda_emu import arns
 from lambda_emu.config import EmulatorConfig
 from lambda_emu.control.model import AliasRecord, FunctionRecord
 
@@ -97,7 +98,7 @@ def runtime_version_arn(runtime: str, emulator: EmulatorConfig) -> str:
     """A RuntimeVersionArn in Lambda's form (arn:aws:lambda:REGION::runtime:<64 hex>). The digest names the
     runtime id: lambda-emu's runtime version is that of its image, one per runtime."""
     digest = hashlib.sha256(f"lambda-emu:{runtime}".encode()).hexdigest()
-    return f"arn:aws:lambda:{emulator.region}::runtime:{digest}"
+    return arns.arn("lambda", emulator.region, "", f"runtime:{digest}")
 
 
 def get_function(
@@ -140,4 +141,4 @@ def alias_configuration(function_name: str, alias: AliasRecord, emulator: Emulat
 
 def default_role(name: str, emulator: EmulatorConfig) -> str:
     """The Role shown for a function that was given none (template functions): every function has one."""
-    return f"arn:aws:iam::{emulator.account_id}:role/lambda-emu-{name}"
+    return f"arn:{arns.partition(emulator.region)}:iam::{emulator.account_id}:role/lambda-emu-{name}"

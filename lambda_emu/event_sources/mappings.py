@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lambda_emu import arns
 from lambda_emu.control import bodies
 from lambda_emu.control.statefile import JsonStateFile
 from lambda_emu.errors import ConfigError, FunctionNotFoundError
@@ -225,8 +226,8 @@ class MappingStore:
             "State": mapping.state,
             "StateTransitionReason": "USER_INITIATED",
             "FunctionResponseTypes": list(mapping.response_types),
-            "EventSourceMappingArn": (
-                f"arn:aws:lambda:{self._region}:{self._account_id}:event-source-mapping:{mapping.uuid}"
+            "EventSourceMappingArn": arns.arn(
+                "lambda", self._region, self._account_id, f"event-source-mapping:{mapping.uuid}"
             ),
         }
         if mapping.filter_criteria:

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "lambda_emu"
 
 # Lowest first. A part is a sub-package or a top-level module of lambda_emu.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("wire", "errors"),  # shared vocabulary: names on the wire, the exception tree
+    ("wire", "errors", "arns"),  # shared vocabulary: names on the wire, the exception tree, ARNs
     ("models", "config", "cleanup", "aws_clients"),  # what an invocation and a function are; host identity
     ("containers", "events", "template"),  # the container backends; sample events; templates
     ("images", "engine"),  # runtime images and packaging; invoker -> pool -> environment -> runtime API
