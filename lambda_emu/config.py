@@ -1,5 +1,6 @@
-"""Frozen configuration of the emulator and of functions, with Lambda's validation rules,
-and the pure assembly of a function's environment variables (contract §2, §3)."""
+"""Frozen configuration of the emulator and of functions, with Lambda's validation rules, and the pure
+assembly of a function's environment variables (Lambda's defined runtime environment variables; Lambda
+quotas)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lambda_emu import awsconfig, wire
+from lambda_emu import arns, awsconfig, wire
 from lambda_emu.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -19,12 +20,13 @@ MEMORY_RANGE = (128, 10_240)
 TIMEOUT_RANGE = (1, 900)
 EPHEMERAL_RANGE = (512, 10_240)
 ENV_TOTAL_LIMIT = 4 * 1024
-MAX_LAYERS = 5  # a function's layers (contract §3)
+MAX_LAYERS = 5  # a function's layers (Lambda quotas)
 _ENV_KEY = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
 _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _HANDLER = re.compile(r"[^\s]{1,128}")
 
-# Keys Lambda sets itself and refuses in a function's configuration (contract §2).
+# Keys Lambda sets itself and refuses in a function's configuration (Lambda's defined runtime environment
+# variables).
 RESERVED_ENV_KEYS = frozenset(
     {
         "_HANDLER",
@@ -114,7 +116,8 @@ class FunctionConfig:
     async_config: AsyncConfig = field(default_factory=AsyncConfig)
     reserved_concurrency: int | None = None  # ReservedConcurrentExecutions; 0 throttles every call
     # $LATEST, or the published version number this configuration is a snapshot of: a version runs in
-    # environments of its own, whose AWS_LAMBDA_FUNCTION_VERSION and context say so (contract §4, §8).
+    # environments of its own, whose AWS_LAMBDA_FUNCTION_VERSION and context say so (Lambda's context
+    # object; Lambda's function versions).
     version: str = wire.LATEST
     auto_publish_alias: str | None = None  # SAM's AutoPublishAlias: publish at load, point this alias at it
 
@@ -173,8 +176,7 @@ class EmulatorConfig:
     cpu_limit: bool = True
 
     def function_arn(self, name: str, qualifier: str | None = None) -> str:
-        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
-        return f"{arn}:{qualifier}" if qualifier else arn
+        return arns.function_arn(self.region, self.account_id, name, qualifier)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> EmulatorConfig:
@@ -187,7 +189,7 @@ class EmulatorConfig:
         )
 
 
-MB_PER_VCPU = 1769  # Lambda: 1,769 MB of memory buys one vCPU-second per second (contract §3)
+MB_PER_VCPU = 1769  # Lambda: 1,769 MB of memory buys one vCPU-second per second (Lambda quotas)
 
 
 def vcpus_for(memory_mb: int, host_cpus: int) -> float:

@@ -7,6 +7,7 @@
     ├── ThrottledError             over a concurrency limit (429 TooManyRequestsException + Reason)
     ├── ImageError                 a runtime image is missing or cannot be built
     ├── ContainerError             the container engine refused or failed
+    ├── ClosedError                a closed part (the environment pool, the event queue) was asked to work
     └── RuntimeApiError            a Runtime API protocol breach (status + Lambda's error type)
 
 Function failures (exceptions, timeouts, crashes) are not exceptions here: they are results
@@ -60,6 +61,10 @@ class ImageError(LambdaEmuError):
 
 class ContainerError(LambdaEmuError):
     """The container engine is unreachable or refused an operation."""
+
+
+class ClosedError(LambdaEmuError):
+    """A part asked to work after it was closed: serve is stopping (the API answers ServiceException)."""
 
 
 class RuntimeApiError(LambdaEmuError):

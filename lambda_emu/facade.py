@@ -175,7 +175,7 @@ class Emulator:
         client_context_b64: str | None = None,
         qualifier: str | None = None,
     ) -> Invocation:
-        """An Invocation checked as Lambda's Invoke API checks the request (contract §5)."""
+        """An Invocation checked as Lambda's Invoke API checks the request (Lambda API Reference: Invoke)."""
         if len(payload) > wire.MAX_SYNC_REQUEST_BYTES:
             raise ConfigError(
                 f"Request must be smaller than {wire.MAX_SYNC_REQUEST_BYTES} bytes for the InvokeFunction "

@@ -62,12 +62,13 @@ class InvocationResult:
 
     @property
     def function_error(self) -> str | None:
-        """The X-Amz-Function-Error header: always "Unhandled" today (contract §5)."""
+        """The X-Amz-Function-Error header: always "Unhandled" today (Lambda API Reference: Invoke)."""
         return "Unhandled" if self.failed else None
 
     @property
     def billed_duration_ms(self) -> int:
-        # 1-ms granularity since Dec 2020; since Aug 2025 the init phase is billed too (contract §6).
+        # 1-ms granularity since Dec 2020; since Aug 2025 the init phase is billed too (Lambda's platform
+        # log lines).
         total = self.duration_ms + (self.init_duration_ms or 0.0)
         return max(1, int(-(-total // 1)))
 

@@ -20,15 +20,19 @@ from lambda_emu.control.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLim
 from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.store import FunctionStore, open_store
 from lambda_emu.errors import ConfigError, FunctionNotFoundError
+from lambda_emu.event_sources.mappings import MappingStore
+from lambda_emu.event_sources.pollers import EventSources
 from lambda_emu.facade import Emulator
 from lambda_emu.models import Invocation
+from lambda_emu.template.event_sources import TemplateMapping
 
 if TYPE_CHECKING:
     from lambda_emu.reload.watcher import Reloader, WatchConfig
 
 LOG = logging.getLogger(__name__)
 
-# Lambda's documented retry delays for Event invocations: about 1 minute, then 2 (contract §7).
+# Lambda's documented retry delays for Event invocations: about 1 minute, then 2 (Lambda's asynchronous
+# invocation).
 LAMBDA_RETRY_DELAYS = (60.0, 120.0)
 
 
@@ -67,17 +71,20 @@ class LambdaServer:
         config: ServeConfig = ServeConfig(),
         *,
         watch: WatchConfig | None = None,  # hot reload of the functions' code, layers and template
+        mappings: Sequence[TemplateMapping] = (),  # the template's event source mappings
     ) -> None:
         self.config = config.validate()
         self.emulator = emulator
         functions = list(functions)
         self._watch = watch
+        self._mappings = mappings
         self._functions = functions
         self.reloader: Reloader | None = None
         # The control plane's state (functions made through the API, versions, aliases) outlives the server.
         self._store = store = open_store(emulator.config.state_dir)
         self.events: EventDispatcher  # made by lambda_service, through _event_pipeline
         self.service = lambda_service(emulator, functions, config, store=store, events=self._event_pipeline)
+        self.event_sources = self.service.event_sources = event_sources(self.service, config)
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="idle-reaper", daemon=True)
         self.api: InvokeApiServer | None = None
@@ -92,6 +99,7 @@ class LambdaServer:
 
     def start(self) -> LambdaServer:
         self.events.start()
+        self.event_sources.start([(m.name, m.request) for m in self._mappings])
         self.api = InvokeApiServer(self.service, host=self.config.host, port=self.config.port)
         self._reaper.start()
         if self._watch is not None:
@@ -125,6 +133,8 @@ class LambdaServer:
             self.api.stop_accepting()
             if not self.api.wait_idle(grace):
                 LOG.warning("in-flight invocations did not finish within %.0f s; stopping them", grace)
+        # Messages being handled stay in their queue: they come back after its visibility timeout.
+        self.event_sources.close()
         # Undelivered events stay in the queue on disk: the next serve of this state directory sends them.
         self.events.close(timeout=grace)
         self.emulator.close()  # removes every environment: cuts any invocation still running
@@ -239,3 +249,23 @@ def deliver_event_here(
         events.wait_idle(timeout=float("inf"))
     finally:
         events.close(timeout=30)
+
+
+def event_sources(service: LambdaService, config: ServeConfig) -> EventSources:
+    """The event source mappings of the state directory, polling the SQS endpoint of `config`."""
+    emulator = service.emulator.config
+
+    def function_arn(function_name: str) -> str:
+        name, qualifier = service.registry.parse(function_name)
+        service.registry.record(name, qualifier)  # Lambda's not-found answer for a function that is not there
+        return emulator.function_arn(name, qualifier)
+
+    def invoke(function_name: str, payload: bytes) -> tuple[bool, bytes]:
+        outcome = service.invoke(function_name, payload)
+        failed = outcome.result.failed if outcome.result is not None else outcome.status >= 300
+        return failed, outcome.payload
+
+    store = MappingStore(
+        emulator.state_dir, function_arn=function_arn, region=emulator.region, account_id=emulator.account_id
+    )
+    return EventSources(store, invoke, endpoint_url=config.sqs_endpoint_url)

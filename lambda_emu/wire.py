@@ -17,11 +17,15 @@ H_TENANT_ID = "Lambda-Runtime-Aws-Tenant-Id"
 # Headers the runtime may send with an error.
 H_FUNCTION_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 
-# The Invoke API (contract §5): its path and headers, request and response.
-FUNCTIONS_PATH = "/2015-03-31/functions"  # the management API's functions (contract §8)
+# The Invoke API (Lambda API Reference: Invoke): its path and headers, request and response.
+FUNCTIONS_PATH = "/2015-03-31/functions"  # the management API's functions (Lambda API Reference)
 FUNCTION_PATH = FUNCTIONS_PATH + "/{name}"
 CONFIGURATION_PATH = FUNCTION_PATH + "/configuration"
 INVOKE_PATH = FUNCTION_PATH + "/invocations"
+TAGS_PATH = "/2017-03-31/tags/{arn}"  # TagResource, UntagResource, ListTags: the resource by ARN
+ACCOUNT_SETTINGS_PATH = "/2016-08-19/account-settings"
+# Ours, beside Lambda's routes: an Invoke whose answer carries the whole log (Tail keeps only 4 KB).
+LOCAL_INVOKE_PATH = "/lambda-emu/functions/{name}/invocations"
 X_INVOCATION_TYPE = "X-Amz-Invocation-Type"
 X_LOG_TYPE = "X-Amz-Log-Type"
 X_CLIENT_CONTEXT = "X-Amz-Client-Context"
@@ -47,6 +51,9 @@ E_SANDBOX_FAILURE = "Sandbox.Failure"
 # Payload limits. RAPID accepts a response of 6 MiB + 100 bytes; a sync request must stay under 6 MiB.
 MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
+# Code size quotas ("Lambda quotas"): a zip uploaded directly, and a function's code with its layers unzipped.
+MAX_ZIPPED_CODE_BYTES = 52_428_800
+MAX_UNZIPPED_CODE_BYTES = 262_144_000
 # Lambda's on-demand init phase limit.
 INIT_TIMEOUT_S = 10.0
 
@@ -61,3 +68,22 @@ LATEST = "$LATEST"
 ENV_LOG_MARKER = "_LAMBDA_EMU_LOG_MARKER"
 # host:port our runtime clients connect their stdout and stderr to (lambda_emu/engine/direct_output.py)
 ENV_LOG_ADDRESS = "_LAMBDA_EMU_LOG_ADDRESS"
+
+# Lambda's runtime identifiers, as botocore's model enumerates Runtime.
+# fmt: off
+LAMBDA_RUNTIMES = (
+    "nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x",
+    "nodejs16.x", "java8", "java8.al2", "java11", "python2.7", "python3.6", "python3.7", "python3.8",
+    "python3.9", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "dotnet8",
+    "nodejs4.3-edge", "go1.x", "ruby2.5", "ruby2.7", "provided", "provided.al2", "nodejs18.x", "python3.10",
+    "java17", "ruby3.2", "ruby3.3", "ruby3.4", "python3.11", "nodejs20.x", "provided.al2023", "python3.12",
+    "java21", "python3.13", "nodejs22.x", "nodejs24.x", "python3.14", "java25", "dotnet10", "ruby4.0",
+)
+# Runtimes long past "Block function update" in the Developer Guide's "Lambda runtimes" (deprecated runtimes).
+RETIRED_RUNTIMES = frozenset(
+    {
+        "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x", "python2.7",
+        "python3.6", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "ruby2.5",
+    }
+)
+# fmt: on

@@ -4,7 +4,9 @@ Docker-backed tests skip only on a developer machine without an engine; under CI
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_functions"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# The e2e tier runs the installed `lambda-emu` command: the one beside this interpreter (the project's venv),
+# never another checkout's that happens to come first on PATH.
+os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
+
+# Started as a background job (nohup, `&` in a script, some CI runners), pytest inherits SIGINT ignored, and
+# so would every lambda-emu it starts: the Ctrl-C tests would then wait in vain. A handler is not inherited
+# across exec, an ignored signal is: with one here the commands under test get SIGINT's default, as a
+# terminal user's do.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -31,6 +31,7 @@ class ProcessContainer:
         self.removed = False
         self.starts = 0
         self.cpu_quota: float | None = None
+        self.cpu_shares: int | None = None
 
     def attach(self) -> Iterator[bytes]:
         read_fd, self._write_fd = os.pipe()
@@ -70,8 +71,9 @@ class ProcessContainer:
     def started_at(self) -> float | None:
         return self._started
 
-    def set_cpu_quota(self, vcpus: float | None) -> None:
+    def set_cpu_limits(self, vcpus: float | None, shares: int | None) -> None:
         self.cpu_quota = vcpus
+        self.cpu_shares = shares
 
     def kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -17,9 +17,6 @@ from lambda_emu.errors import ConfigError, LambdaEmuError, ThrottledError
 
 LOG = logging.getLogger(__name__)
 
-# Ours, beside Lambda's routes: an Invoke whose answer carries the whole log (Tail keeps only 4 KB).
-LOCAL_INVOKE_PATH = "/lambda-emu/functions/{name}/invocations"
-
 
 @dataclass(frozen=True)
 class RemoteOutcome:
@@ -42,7 +39,7 @@ def invoke_through(
     if client_context:
         headers[wire.X_CLIENT_CONTEXT] = client_context
     full_log = invocation_type == "RequestResponse"
-    path = LOCAL_INVOKE_PATH if full_log else wire.INVOKE_PATH
+    path = wire.LOCAL_INVOKE_PATH if full_log else wire.INVOKE_PATH
     request = urllib.request.Request(
         url + path.format(name=quote(function_name, safe="")), data=payload, headers=headers, method="POST"
     )

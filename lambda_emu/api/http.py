@@ -1,5 +1,5 @@
 """The Lambda API over HTTP, as AWS SDKs speak it (rest-json): routes, status codes, headers and error
-bodies exactly as Lambda sends them (contract §5)."""
+bodies exactly as Lambda sends them (Lambda API Reference: Invoke)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from lambda_emu import wire
-from lambda_emu.api import management, permissions
-from lambda_emu.api.client import LOCAL_INVOKE_PATH
+from lambda_emu.api import account, event_sources, layers, management, permissions
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
 from lambda_emu.api.service import InvokeOutcome, LambdaService
@@ -112,7 +111,7 @@ _EVENT_INVOKE_CONFIGS = path("/2019-09-25/functions/{name}/event-invoke-config/l
 # Invoke first: it is the hot path, matched before any other route is tried.
 _ROUTES: RouteTable = [
     ("POST", path(wire.INVOKE_PATH), _invoke),
-    ("POST", path(LOCAL_INVOKE_PATH), _local_invoke),
+    ("POST", path(wire.LOCAL_INVOKE_PATH), _local_invoke),
     ("PUT", _CONCURRENCY, lambda s, r: _json(200, s.put_concurrency(r.function_name, r.body))),
     ("GET", _GET_CONCURRENCY, lambda s, r: _json(200, s.get_concurrency(r.function_name))),
     ("DELETE", _CONCURRENCY, lambda s, r: _no_content(s.delete_concurrency, r)),
@@ -131,6 +130,9 @@ _ROUTES: RouteTable = [
     ),
     *management.ROUTES,
     *permissions.ROUTES,
+    *account.ROUTES,
+    *layers.ROUTES,
+    *event_sources.ROUTES,
 ]
 
 
@@ -176,8 +178,9 @@ class _Handler(QuickHandler):
         if "?" in self.path or "#" in self.path:
             url = urlsplit(self.path)
             url_path, query = url.path, {key: values[-1] for key, values in parse_qs(url.query).items()}
+            query_string = url.query
         else:
-            url_path, query = self.path, {}
+            url_path, query, query_string = self.path, {}, ""
         body = self.read_body(_MAX_BODY)
         found = _find_route(method, url_path)
         if found is None:
@@ -193,7 +196,15 @@ class _Handler(QuickHandler):
                     error_code="RequestEntityTooLargeException",
                 )
             # QuickHandler's headers are keyed by lower-case name already.
-            request = Request(params.get("name", ""), query, self.headers, body, params, self._answer)  # type: ignore[arg-type]
+            request = Request(
+                params.get("name", ""),
+                query,
+                self.headers,  # type: ignore[arg-type]
+                body,
+                params,
+                self._answer,
+                query_string,
+            )
             reply = route(self.server.service, request)
         except Exception as exc:  # every failure becomes Lambda's error shape, never a dropped connection
             if self._answered:  # the caller has its answer: a failure after it is ours alone

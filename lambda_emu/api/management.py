@@ -1,5 +1,6 @@
-"""Lambda's function management API over HTTP (contract §8): the routes of CreateFunction, GetFunction,
-ListFunctions, Update*, DeleteFunction, versions and aliases, each a thin shell around the control plane."""
+"""Lambda's function management API over HTTP (Lambda API Reference): the routes of CreateFunction,
+GetFunction, ListFunctions, Update*, DeleteFunction, versions and aliases, each a thin shell around the
+control plane."""
 
 from __future__ import annotations
 

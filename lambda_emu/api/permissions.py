@@ -1,5 +1,5 @@
-"""Lambda's permission API over HTTP (contract §8): AddPermission, GetPolicy and RemovePermission on the
-functions' resource-based policies, and who signed a DryRun (SigV4 access key → principal)."""
+"""Lambda's permission API over HTTP (Lambda API Reference): AddPermission, GetPolicy and RemovePermission on
+the functions' resource-based policies, and who signed a DryRun (SigV4 access key → principal)."""
 
 from __future__ import annotations
 

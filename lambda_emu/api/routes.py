@@ -33,6 +33,7 @@ class Request:
     # Sends a reply before the route returns (the route's own reply is then dropped): Invoke answers as
     # soon as the function has, and finishes the invocation's bookkeeping after. None: not over HTTP.
     answer: Callable[[Reply], None] | None = None
+    query_string: str = ""  # the raw query, for the operations whose members repeat (UntagResource's tagKeys)
 
 
 Route = Callable[["LambdaService", Request], Reply]

@@ -16,6 +16,7 @@ from lambda_emu.config import AsyncConfig
 from lambda_emu.control import bodies, event_configs
 from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
+from lambda_emu.control.layer_versions import LayerStore
 from lambda_emu.control.plane import ControlPlane
 from lambda_emu.control.policy import POLICY_FILE, PolicyStore
 from lambda_emu.control.registry import FunctionRegistry
@@ -23,11 +24,12 @@ from lambda_emu.errors import ConfigError
 from lambda_emu.models import InvocationResult, InvocationType
 
 if TYPE_CHECKING:
+    from lambda_emu.event_sources.pollers import EventSources
     from lambda_emu.facade import Emulator
 
 LOG = logging.getLogger(__name__)
 
-MAX_EVENT_REQUEST_BYTES = 1024 * 1024  # Event invocations: 1 MB (contract §1)
+MAX_EVENT_REQUEST_BYTES = 1024 * 1024  # Event invocations: 1 MB (Lambda's Runtime API)
 TAIL_BYTES = 4096
 
 
@@ -64,11 +66,15 @@ class LambdaService:
         self.registry = registry
         self.limits = limits
         self.events = events
+        self.event_sources: EventSources | None = None  # serve attaches its event source mappings
         # Both read on first use, kept in the state directory: a restart of serve keeps them, as Lambda does.
         self.event_configs = EventConfigStore(emulator.config.state_dir / EVENT_CONFIG_FILE)
         self.policies = PolicyStore(emulator.config.state_dir / POLICY_FILE)
         # Function management; retire is looked up per call (the emulator's warm environments at that time).
-        self.control = ControlPlane(registry, lambda name: emulator.retire(name), emulator.config)
+        self.layers = LayerStore(emulator.config.state_dir, emulator.config)
+        self.control = ControlPlane(
+            registry, lambda name: emulator.retire(name), emulator.config, layers=self.layers.content_of
+        )
 
     # ---- Invoke
     def invoke(
@@ -183,6 +189,8 @@ class LambdaService:
         self.policies.forget(name)
         if self.events is not None:
             self.events.forget(name)
+        if self.event_sources is not None:  # a deleted function's mappings go with it
+            self.event_sources.forget_function(self.emulator.config.function_arn(name))
 
     def forget_qualifier(self, name: str, qualifier: str) -> None:
         """What is kept about one version or alias goes when it does (DeleteFunction with a version,

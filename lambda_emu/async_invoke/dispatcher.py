@@ -98,7 +98,7 @@ class EventDispatcher:
     def start(self) -> None:
         with self._cond:
             if self._threads:
-                raise RuntimeError("the event dispatcher is already running")
+                raise LambdaEmuError("the event dispatcher is already running")
             self._stopping = False
             self._threads = [
                 threading.Thread(target=self._run, name=f"lambda-emu-events-{n}", daemon=True)
@@ -317,6 +317,7 @@ class EventDispatcher:
         self.queue.finish(event.id)
 
     def _invoked_arn(self, event: QueuedEvent) -> str:
-        # A record names the function as invoked (alias or version, $LATEST when unqualified, contract §7);
+        # A record names the function as invoked (alias or version, $LATEST when unqualified; Lambda's
+        # asynchronous invocation);
         # the version an alias picked is its responseContext.executedVersion.
         return self.function_arn(event.function_name, event.qualifier or wire.LATEST)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lambda_emu import wire
 from lambda_emu.async_invoke.retry import EventHistory, LastError
+from lambda_emu.errors import ClosedError
 
 LOG = logging.getLogger(__name__)
 
@@ -280,7 +281,7 @@ class EventQueue:
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
-            raise RuntimeError(f"the event queue {self.path} is closed")
+            raise ClosedError(f"the event queue {self.path} is closed")
         return self._db
 
     @contextmanager

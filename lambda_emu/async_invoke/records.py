@@ -1,5 +1,5 @@
 """What Lambda sends about a finished Event invocation, as pure data: a dead letter's message attributes and
-the invocation record of a destination (contract §7)."""
+the invocation record of a destination (Lambda's asynchronous invocation)."""
 
 from __future__ import annotations
 

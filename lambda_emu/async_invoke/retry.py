@@ -14,7 +14,7 @@ from lambda_emu.errors import ConfigError
 LOG = logging.getLogger(__name__)
 
 # Lambda waits 1 min before the first retry of a function error and 2 min before the second; throttles
-# and system errors back off exponentially from 1 s to 5 min (contract §7).
+# and system errors back off exponentially from 1 s to 5 min (Lambda's asynchronous invocation).
 LAMBDA_RETRY_DELAYS = (60.0, 120.0)
 LAMBDA_BACKOFF_FIRST = 1.0
 LAMBDA_BACKOFF_MAX = 300.0

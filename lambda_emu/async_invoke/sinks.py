@@ -1,10 +1,9 @@
 """Where dead letters and destination records go: a local JSON-lines store under the state dir, always;
-SQS, SNS and EventBridge when an AWS endpoint is configured (boto3, imported only here); local functions as
+SQS, SNS and EventBridge when an AWS endpoint is configured (aws_clients); local functions as
 new Event invocations. A failed delivery is logged and dropped, as Lambda drops it."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import re
@@ -16,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambda_emu import wire
+from lambda_emu import arns, wire
 from lambda_emu.async_invoke.records import timestamp
+from lambda_emu.aws_clients import AwsClients, require_boto3
 from lambda_emu.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -27,9 +27,6 @@ DESTINATIONS_DIR = "destinations"
 EVENTBRIDGE_SUCCESS = "Lambda Function Invocation Result - Success"
 EVENTBRIDGE_FAILURE = "Lambda Function Invocation Result - Failure"
 
-_ARN = re.compile(
-    r"arn:(?P<partition>[^:]+):(?P<service>[^:]+):(?P<region>[^:]*):(?P<account>[^:]*):(?P<rest>.+)"
-)
 _FILE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # Accepts an Event invocation of a local function: (name, qualifier, payload, request id), the
@@ -50,10 +47,10 @@ class Target:
 
     @classmethod
     def parse(cls, arn: str) -> Target:
-        match = _ARN.fullmatch(arn)
-        if not match:
+        parsed = arns.parse(arn)
+        if parsed is None:
             raise ConfigError(f"{arn!r} is not an ARN.")
-        service, rest = match["service"], match["rest"]
+        service, rest = parsed.service, parsed.resource
         name, qualifier = rest, None
         if service == "lambda":
             parts = rest.split(":")
@@ -61,7 +58,7 @@ class Target:
                 raise ConfigError(f"{arn!r} is not the ARN of a Lambda function.")
             name = parts[1]
             qualifier = parts[2] if len(parts) > 2 and parts[2] else None
-        return cls(arn, service, match["region"], match["account"], name, qualifier)
+        return cls(arn, service, parsed.region, parsed.account, name, qualifier)
 
 
 class Sinks:
@@ -86,14 +83,9 @@ class Sinks:
         self.accept = accept
         self._clock = clock
         self._file_lock = threading.Lock()
-        self._client_lock = threading.Lock()
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._session: Any = None
-        if endpoint_url and importlib.util.find_spec("boto3") is None:
-            raise ConfigError(
-                "Delivering dead letters and destination records to an AWS endpoint needs boto3.",
-                hint="pip install 'lambda-emu[aws]'",
-            )
+        self._aws = AwsClients(endpoint_url, self.credentials)
+        if endpoint_url:
+            require_boto3("Delivering dead letters and destination records to an AWS endpoint")
 
     # ---- what the dispatcher calls
     def dead_letter(
@@ -187,19 +179,7 @@ class Sinks:
             raise ConfigError(f"EventBridge refused the record: {answer.get('Entries')}")
 
     def _client(self, service: str, region: str) -> Any:
-        with self._client_lock:
-            key = (service, region)
-            if key not in self._clients:
-                import boto3  # the `aws` extra: only needed when an endpoint is configured
-                from botocore.config import Config
-
-                if self._session is None:
-                    self._session = _session(boto3, self.credentials)
-                config = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 2})
-                self._clients[key] = self._session.client(
-                    service, region_name=region, endpoint_url=self.endpoint_url, config=config
-                )
-            return self._clients[key]
+        return self._aws.client(service, region)
 
     # ---- local store
     def _append(self, folder: str, function_name: str, entry: Mapping[str, Any]) -> None:
@@ -244,20 +224,6 @@ def _store_file(state_dir: Path, folder: str, function_name: str) -> Path:
     if not _FILE_NAME.fullmatch(function_name):
         raise ConfigError(f"{function_name!r} is not a function name.")
     return state_dir / folder / f"{function_name}.jsonl"
-
-
-def _session(boto3: Any, credentials: Mapping[str, str]) -> Any:
-    if credentials.get("AWS_ACCESS_KEY_ID"):
-        return boto3.session.Session(
-            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY"),
-            aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
-        )
-    session = boto3.session.Session()
-    if session.get_credentials() is None:
-        # Local endpoints (moto, LocalStack) accept any key; without one boto3 would refuse to sign.
-        return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test")
-    return session
 
 
 def _describe(exc: BaseException) -> str:

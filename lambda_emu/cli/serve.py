@@ -123,7 +123,9 @@ def serve(
                 parameter_overrides=parameter_overrides,
                 env_vars_file=env_vars_file,
             )
-        with LambdaServer(emulator, loaded.functions.values(), config, watch=reload) as server:
+        with LambdaServer(
+            emulator, loaded.functions.values(), config, watch=reload, mappings=loaded.event_sources
+        ) as server:
             names = ", ".join(loaded.functions) or "none"
             progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
             progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")

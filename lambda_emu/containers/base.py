@@ -42,7 +42,7 @@ class ExitStatus:
     oom_killed: bool = False
 
     def describe(self) -> str:
-        """Lambda's wording of a process end: "exit status 1", "signal: killed" (contract §1)."""
+        """Lambda's wording of a process end: "exit status 1", "signal: killed" (Lambda's Runtime API)."""
         if self.oom_killed or self.code == 137:
             return "signal: killed"
         if self.code > 128:
@@ -73,8 +73,9 @@ class ContainerHandle(Protocol):
         """Block until the process ends."""
         ...
 
-    def set_cpu_quota(self, vcpus: float | None) -> None:
-        """A hard CPU quota in vCPUs from now on (None lifts it)."""
+    def set_cpu_limits(self, vcpus: float | None, shares: int | None) -> None:
+        """From now on a hard CPU quota in vCPUs and a weight under contention (1024 = one vCPU's worth);
+        None lifts the quota and gives the default weight."""
         ...
 
     def started_at(self) -> float | None:

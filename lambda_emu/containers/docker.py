@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 _CGROUP_V1 = Path("/sys/fs/cgroup/memory")
+_DEFAULT_SHARES = 1024  # Docker's weight of a container started without one
 _CFS_PERIOD_US = 100_000
 
 
@@ -49,10 +50,12 @@ class DockerContainer:
             return ExitStatus(code=-1)
         return ExitStatus(code=code, oom_killed=oom)
 
-    def set_cpu_quota(self, vcpus: float | None) -> None:
+    def set_cpu_limits(self, vcpus: float | None, shares: int | None) -> None:
         quota = -1 if vcpus is None else max(1000, int(vcpus * _CFS_PERIOD_US))
-        try:
-            self._container.update(cpu_period=_CFS_PERIOD_US, cpu_quota=quota)
+        try:  # one engine call for both: the cold path pays it once, after init
+            self._container.update(
+                cpu_period=_CFS_PERIOD_US, cpu_quota=quota, cpu_shares=shares or _DEFAULT_SHARES
+            )
         except Exception as exc:  # the container may be gone already (killed, removed)
             LOG.debug("cpu quota of %s: %s", self.id[:12], exc)
 

@@ -1,2 +1,2 @@
 """The Lambda control plane: the function store (functions, versions, aliases), its persistence and
-encryption at rest, and the management operations (contract §8)."""
+encryption at rest, and the management operations (Lambda API Reference)."""

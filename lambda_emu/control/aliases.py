@@ -14,7 +14,8 @@ LOG = logging.getLogger(__name__)
 
 def pick_version(alias: AliasRecord, draw: float) -> str:
     """The version for one invoke of `alias`, given a uniform draw in [0, 1): each additional version gets
-    its weight's share of calls, the primary version the rest (contract §8: per-invoke random pick)."""
+    its weight's share of calls, the primary version the rest (Lambda picks per invoke, at random by
+    weight)."""
     threshold = 0.0
     for version, weight in alias.weights.items():
         threshold += weight

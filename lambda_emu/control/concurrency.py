@@ -1,5 +1,6 @@
-"""Concurrency as Lambda counts it: an account-wide limit, and per-function reserved concurrency carved out
-of it. A call over a limit is throttled (429 TooManyRequestsException) with Lambda's Reason (contract §5)."""
+"""Concurrency as Lambda counts it: an account-wide limit, and per-function reserved concurrency carved out of
+it. A call over a limit is throttled (429 TooManyRequestsException) with Lambda's Reason (Lambda API
+Reference: Invoke)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ class ConcurrencyLimits:
     def unreserve(self, function: str) -> None:
         with self._lock:
             self._reserved.pop(function, None)
+
+    def unreserved(self) -> int:
+        """GetAccountSettings' UnreservedConcurrentExecutions: what no function has reserved."""
+        with self._lock:
+            return self.account_limit - sum(self._reserved.values())
 
     # ---- invocations
     def slot(self, function: str) -> Slot:

@@ -1,5 +1,6 @@
 """The control plane's data: a function's $LATEST or published version (FunctionRecord) and an alias
-(AliasRecord), with the Lambda-only fields stored beside the runnable FunctionConfig (contract §8)."""
+(AliasRecord), with the Lambda-only fields stored beside the runnable FunctionConfig (Lambda API
+Reference)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ class FunctionRecord:
     last_update_reason: str | None = None
     last_update_reason_code: str | None = None
     # While an update is in progress (and after it failed) invokes keep using the configuration that ran
-    # before it (contract §8: "while InProgress invokes use the old config").
+    # before it (Lambda: while an update is InProgress, invokes use the old configuration).
     previous: FunctionConfig | None = None
 
     @property

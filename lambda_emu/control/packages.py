@@ -22,7 +22,7 @@ LOG = logging.getLogger(__name__)
 # Ours: CreateFunction / UpdateFunctionCode with Code {"S3Bucket": LOCAL_BUCKET, "S3Key": "/abs/folder"}
 # run the code in that folder (or .zip) of this machine, live, instead of an upload.
 LOCAL_BUCKET = "lambda-emu-local"
-# Lambda's limit for a zip sent in the request body (contract §3: 50 MB zipped upload).
+# Lambda's limit for a zip sent in the request body (Lambda quotas: 50 MB zipped upload).
 MAX_ZIP_UPLOAD = 52_428_800
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: the same for every file
 

@@ -1,4 +1,4 @@
-"""The management operations of the Lambda API as Lambda performs them (contract §8): CreateFunction,
+"""The management operations of the Lambda API as Lambda performs them (Lambda API Reference): CreateFunction,
 Get/List/Update/DeleteFunction, PublishVersion, ListVersionsByFunction and the alias calls, with their
 preconditions, conflicts and the InProgress → Successful/Failed settling of each change."""
 
@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from lambda_emu import wire
@@ -37,9 +38,17 @@ class ControlPlane:
     when its configuration or code changed, so the next invoke starts a new one with the new settings."""
 
     def __init__(
-        self, registry: FunctionRegistry, retire: Callable[[str], object], emulator: EmulatorConfig
+        self,
+        registry: FunctionRegistry,
+        retire: Callable[[str], object],
+        emulator: EmulatorConfig,
+        *,
+        layers: Callable[[Sequence[str]], tuple[Path, ...]] | None = None,
     ) -> None:
         self.registry = registry
+        # The content of the layer versions a function's Layers names (LayerStore.content_of); without a
+        # layer store, Layers are stored and returned only.
+        self._layer_content = layers or (lambda arns: ())
         self.store = registry.store
         self.emulator = emulator
         self._retire = retire
@@ -73,6 +82,7 @@ class ControlPlane:
             image_uri=(body.get("Code") or {}).get("ImageUri"),
             image_config=bodies.image_config(body.get("ImageConfig")),
             async_config=AsyncConfig(dead_letter_target=bodies.dead_letter(body.get("DeadLetterConfig"))),
+            layers=self._layer_content(body.get("Layers") or ()),
         )
         bodies.check(config)
         record = FunctionRecord(
@@ -82,7 +92,7 @@ class ControlPlane:
             origin=ORIGIN_API,
             settings=bodies.settings(body, {}),
             tags=dict(body.get("Tags") or {}),
-            # CreateFunction answers Pending; the function is Active once it can run (contract §8).
+            # CreateFunction answers Pending; the function is Active once it can run (Lambda API Reference).
             state=PENDING,
             state_reason="The function is being created.",
             state_reason_code="Creating",
@@ -100,11 +110,14 @@ class ControlPlane:
         return self._render(record)
 
     def get_function(self, function_name: str, qualifier: str | None, reserved: int | None) -> dict[str, Any]:
-        record = self.registry.record(function_name, qualifier)
-        return render.get_function(record, self.emulator, reserved)
+        name, asked = self.registry.parse(function_name, qualifier)
+        record = self.registry.record(name, asked)
+        return render.get_function(record, self.emulator, reserved, asked=asked)
 
     def get_function_configuration(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
-        return self._render(self.registry.record(function_name, qualifier))
+        name, asked = self.registry.parse(function_name, qualifier)
+        record = self.registry.record(name, asked)
+        return render.function_configuration(record, self.emulator, asked=asked)
 
     def list_functions(self, query: Mapping[str, str]) -> dict[str, Any]:
         every_version = query.get("FunctionVersion") == "ALL"
@@ -133,6 +146,8 @@ class ControlPlane:
             )
             self._ready_for_change(record, body.get("RevisionId"))
             config = bodies.configured(record.config, body)
+            if "Layers" in body:
+                config = replace(config, layers=self._layer_content(body["Layers"] or ()))
             bodies.check(config)
             updated = self._change(record, config=config, settings=bodies.settings(body, record.settings))
         self._settle_later(name, updated.revision_id)
@@ -251,7 +266,9 @@ class ControlPlane:
     def delete_alias(self, function_name: str, alias_name: str) -> None:
         name = self._latest_only(function_name)
         with self.store.lock:
-            self._alias(name, alias_name)
+            self._existing(name)
+            if self.store.alias(name, alias_name) is None:
+                return  # Lambda answers 204 for an alias that is not there: deleting is idempotent
             self.store.remove_alias(name, alias_name)
 
     def list_aliases(self, function_name: str, query: Mapping[str, str]) -> dict[str, Any]:
@@ -288,7 +305,9 @@ class ControlPlane:
                 LOG.warning("function %s: the change cannot start: %s", name, problem[1])
             else:
                 record = replace(record, last_update_status=SUCCESSFUL, previous=None)
-            self.store.put_latest(record)
+            # Every state change is a new revision in Lambda (Pending → Active, InProgress → Successful):
+            # a RevisionId read before the change settled no longer matches after it.
+            self.store.put_latest(replace(record, revision_id=new_revision()))
             self._settled.notify_all()
 
     def wait_settled(self, name: str, timeout: float) -> bool:
@@ -323,6 +342,8 @@ class ControlPlane:
                     f"({latest.code_sha256}). Please try again"
                 )
             version, new = self.store.publish(name, body.get("Description"))
+            if new:  # publishing is a change of $LATEST too: Lambda gives it a new RevisionId
+                self.store.put_latest(replace(latest, revision_id=new_revision()))
         if new:
             LOG.info("published version %s of %s", version.version, name)
         return self._render(version)
@@ -376,7 +397,7 @@ class ControlPlane:
         self._existing(name)
         alias = self.store.alias(name, alias_name)
         if alias is None:
-            raise FunctionNotFoundError(f"Alias not found: {self._arn(name, alias_name)}")
+            raise FunctionNotFoundError(f"Cannot find alias arn: {self._arn(name, alias_name)}")
         return alias
 
     def _check_versions(self, name: str, alias: AliasRecord) -> None:

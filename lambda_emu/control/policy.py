@@ -26,6 +26,7 @@ MAX_POLICY_BYTES = 20 * 1024
 INVOKE_ACTION = "lambda:InvokeFunction"
 
 _NOT_FOUND = "The resource you requested does not exist."
+_NO_POLICY = "No policy is associated with the given resource."  # GetPolicy's own answer
 _ACCOUNT = re.compile(r"^\d{12}$")
 # Service principals are DNS names of a service: s3.amazonaws.com, alexa-appkit.amazon.com, ...cn.
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazon(aws)?\.com(\.cn)?$")
@@ -228,7 +229,7 @@ class PolicyStore:
         with self._lock:
             policy = self._loaded().get(function, {}).get(qualifier or "")
             if not policy:
-                raise ConfigError(_NOT_FOUND, error_code="ResourceNotFoundException")
+                raise ConfigError(_NO_POLICY, error_code="ResourceNotFoundException")
             return list(policy["Statement"]), policy["RevisionId"]
 
     def statements(self, function: str, qualifier: str | None) -> list[Statement]:

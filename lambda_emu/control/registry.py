@@ -1,5 +1,5 @@
 """The functions an emulator serves, found as Lambda's Invoke API finds them: by name, partial ARN or
-full ARN, with or without a qualifier (contract §5)."""
+full ARN, with or without a qualifier (Lambda API Reference: Invoke)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class FunctionRegistry:
 
     def parse(self, function_name: str, qualifier: str | None = None) -> tuple[str, str | None]:
         """(name, qualifier) of a FunctionName path parameter (name, partial or full ARN, optionally with a
-        qualifier suffix) and a Qualifier, checked as Lambda checks them (contract §5)."""
+        qualifier suffix) and a Qualifier, checked as Lambda checks them (Lambda API Reference: Invoke)."""
         match = _ARN.match(function_name or "")
         if not match or len(function_name) > 256:
             raise ConfigError(
@@ -93,10 +93,13 @@ class FunctionRegistry:
             )
         qualifier = qualifier or derived
         name = match.group("name")
-        wrong_place = (match.group("account") and match.group("account") != self._config.account_id) or (
-            match.group("region") and match.group("region") != self._config.region
-        )
-        if wrong_place:
+        region = match.group("region")
+        if region and region != self._config.region:
+            # Lambda's answer to an ARN of another region (ResourceNotFoundException, 404).
+            raise FunctionNotFoundError(
+                f"Functions from '{region}' are not reachable in this region ('{self._config.region}')"
+            )
+        if match.group("account") and match.group("account") != self._config.account_id:
             raise FunctionNotFoundError(f"Function not found: {self._config.function_arn(name, qualifier)}")
         return name, qualifier
 

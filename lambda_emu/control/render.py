@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
+from lambda_emu import arns
 from lambda_emu.config import EmulatorConfig
 from lambda_emu.control.model import AliasRecord, FunctionRecord
 
@@ -13,13 +15,20 @@ LOG = logging.getLogger(__name__)
 
 
 def function_configuration(
-    record: FunctionRecord, emulator: EmulatorConfig, *, qualified_latest: bool = False
+    record: FunctionRecord,
+    emulator: EmulatorConfig,
+    *,
+    qualified_latest: bool = False,
+    asked: str | None = None,
 ) -> dict[str, Any]:
     """FunctionConfiguration. $LATEST's FunctionArn is unqualified, except in ListVersionsByFunction
-    (`qualified_latest`), where each entry names its version."""
+    (`qualified_latest`), where each entry names its version; a call that named a qualifier (`asked`:
+    $LATEST, a version or an alias) gets the FunctionArn qualified as it asked, as Lambda answers."""
     config = record.config
     settings = record.settings
     qualifier = None if record.is_latest and not qualified_latest else config.version
+    if asked is not None:
+        qualifier = asked
     answer: dict[str, Any] = {
         "FunctionName": config.name,
         "FunctionArn": emulator.function_arn(config.name, qualifier),
@@ -47,8 +56,9 @@ def function_configuration(
     if config.package_type == "Zip":
         answer["Runtime"] = config.runtime
         answer["Handler"] = config.handler
-    if config.environment:
-        answer["Environment"] = {"Variables": dict(config.environment)}
+        answer["RuntimeVersionConfig"] = {"RuntimeVersionArn": runtime_version_arn(config.runtime, emulator)}
+    # Lambda answers Environment even when the function has no variables.
+    answer["Environment"] = {"Variables": dict(config.environment)}
     dead_letter = config.async_config.dead_letter_target
     if dead_letter:
         answer["DeadLetterConfig"] = {"TargetArn": dead_letter}
@@ -84,7 +94,16 @@ def function_configuration(
     return answer
 
 
-def get_function(record: FunctionRecord, emulator: EmulatorConfig, reserved: int | None) -> dict[str, Any]:
+def runtime_version_arn(runtime: str, emulator: EmulatorConfig) -> str:
+    """A RuntimeVersionArn in Lambda's form (arn:aws:lambda:REGION::runtime:<64 hex>). The digest names the
+    runtime id: lambda-emu's runtime version is that of its image, one per runtime."""
+    digest = hashlib.sha256(f"lambda-emu:{runtime}".encode()).hexdigest()
+    return arns.arn("lambda", emulator.region, "", f"runtime:{digest}")
+
+
+def get_function(
+    record: FunctionRecord, emulator: EmulatorConfig, reserved: int | None, *, asked: str | None = None
+) -> dict[str, Any]:
     """GetFunction: the configuration, where the code is, the tags (unqualified calls) and concurrency."""
     config = record.config
     if config.package_type == "Image":
@@ -96,7 +115,10 @@ def get_function(record: FunctionRecord, emulator: EmulatorConfig, reserved: int
     else:
         # Lambda answers a presigned S3 URL; the package here is a file or folder on this machine.
         code = {"RepositoryType": "S3", "Location": config.code_path.resolve().as_uri()}
-    answer: dict[str, Any] = {"Configuration": function_configuration(record, emulator), "Code": code}
+    answer: dict[str, Any] = {
+        "Configuration": function_configuration(record, emulator, asked=asked),
+        "Code": code,
+    }
     if record.is_latest:
         answer["Tags"] = dict(record.tags)
     if reserved is not None:
@@ -119,4 +141,4 @@ def alias_configuration(function_name: str, alias: AliasRecord, emulator: Emulat
 
 def default_role(name: str, emulator: EmulatorConfig) -> str:
     """The Role shown for a function that was given none (template functions): every function has one."""
-    return f"arn:aws:iam::{emulator.account_id}:role/lambda-emu-{name}"
+    return f"arn:{arns.partition(emulator.region)}:iam::{emulator.account_id}:role/lambda-emu-{name}"

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from lambda_emu import wire
 from lambda_emu.config import EPHEMERAL_RANGE
 
 LOG = logging.getLogger(__name__)
@@ -76,23 +77,9 @@ MEMORY_SIZE = _integer(None, 32_768)
 KMS_KEY_ARN = _string(pattern=ARN)
 # Lambda checks Runtime itself (a runtime ARN is accepted too), so it is a plain string to the model pass.
 RUNTIME = _TEXT
-# fmt: off
-RUNTIMES = (
-    "nodejs", "nodejs4.3", "nodejs6.10", "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x",
-    "nodejs16.x", "java8", "java8.al2", "java11", "python2.7", "python3.6", "python3.7", "python3.8",
-    "python3.9", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet6", "dotnet8",
-    "nodejs4.3-edge", "go1.x", "ruby2.5", "ruby2.7", "provided", "provided.al2", "nodejs18.x", "python3.10",
-    "java17", "ruby3.2", "ruby3.3", "ruby3.4", "python3.11", "nodejs20.x", "provided.al2023", "python3.12",
-    "java21", "python3.13", "nodejs22.x", "nodejs24.x", "python3.14", "java25", "dotnet10", "ruby4.0",
-)
-# Runtimes long past "Block function update" in the Developer Guide's "Lambda runtimes" (deprecated runtimes).
-RETIRED_RUNTIMES = frozenset(
-    {
-        "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x", "python2.7",
-        "python3.6", "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "ruby2.5",
-    }
-)
-# fmt: on
+# Lambda's runtime identifiers (the model's Runtime enum) and the retired ones: named in wire.py.
+RUNTIMES = wire.LAMBDA_RUNTIMES
+RETIRED_RUNTIMES = wire.RETIRED_RUNTIMES
 LAYER_ARN = _string(1, 140, r"arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+")
 ENVIRONMENT = _struct(
     {"Variables": Shape("map", key=_string(pattern=r"[a-zA-Z]([a-zA-Z0-9_])+"), item=_TEXT, sensitive=True)}
@@ -190,6 +177,16 @@ _CONFIGURATION = {
     "LoggingConfig": LOGGING_CONFIG,
 }
 
+# TagResource, UntagResource and ListTags name their resource by ARN (botocore's TaggableResource).
+TAGGABLE_RESOURCE = _string(
+    1,
+    256,
+    r"arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+"
+    r"(:(\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-"
+    r"[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|capacity-provider:[a-zA-Z0-9-_]+)",
+)
+TAGS = Shape("map", key=_TEXT, item=_TEXT)
+
 # Each operation's input (URI members included: callers may merge them into the body to have them checked).
 OPERATIONS: Mapping[str, Shape] = {
     "CreateFunction": _struct(
@@ -199,7 +196,7 @@ OPERATIONS: Mapping[str, Shape] = {
             "Code": FUNCTION_CODE,
             "Publish": _BOOLEAN,
             "PackageType": _enum("Zip", "Image"),
-            "Tags": Shape("map", key=_TEXT, item=_TEXT),
+            "Tags": TAGS,
             "CodeSigningConfigArn": CODE_SIGNING_CONFIG_ARN,
             "Architectures": ARCHITECTURES,
             "PublishTo": PUBLISH_TO,
@@ -282,5 +279,30 @@ OPERATIONS: Mapping[str, Shape] = {
         },
         required=("FunctionName", "StatementId", "Action", "Principal"),
         in_uri=("FunctionName", "Qualifier"),
+    ),
+    "TagResource": _struct(
+        {"Resource": TAGGABLE_RESOURCE, "Tags": TAGS}, required=("Resource", "Tags"), in_uri=("Resource",)
+    ),
+    "UntagResource": _struct(
+        {"Resource": TAGGABLE_RESOURCE, "TagKeys": _list(_TEXT)},
+        required=("Resource", "TagKeys"),
+        in_uri=("Resource", "TagKeys"),
+    ),
+    "ListTags": _struct({"Resource": TAGGABLE_RESOURCE}, required=("Resource",), in_uri=("Resource",)),
+    "PublishLayerVersion": _struct(
+        {
+            "LayerName": _string(
+                1, 140, r"(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
+            ),
+            "Description": DESCRIPTION,
+            "Content": _struct(
+                {"S3Bucket": S3_BUCKET, "S3Key": S3_KEY, "S3ObjectVersion": S3_KEY, "ZipFile": Shape("blob")}
+            ),
+            "CompatibleRuntimes": _list(_enum(*RUNTIMES), 0, 15),
+            "LicenseInfo": _string(0, 512),
+            "CompatibleArchitectures": _list(_enum("x86_64", "arm64"), 0, 2),
+        },
+        required=("LayerName", "Content"),
+        in_uri=("LayerName",),
     ),
 }

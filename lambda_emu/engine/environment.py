@@ -123,9 +123,12 @@ class Environment:
         self.exit_status: ExitStatus | None = None
         owner = owner_token()
         self._tmp = TmpDisk(tmp_root or default_root(), disk_name(owner, self.id), function.ephemeral_storage)
-        # Lambda's CPU share: a weight from the start, a hard quota once init is over (Lambda's init
-        # phase has been observed to run faster than the handler at small memory sizes).
+        # Lambda's CPU share: a weight and a hard quota proportional to memory once init is over. Init runs
+        # at the default weight and unthrottled (Lambda's init phase has been observed to run faster than the
+        # handler at small memory sizes); a small function's weight from the start starved its init on a
+        # busy host (a Node runtime at 128 MB took over Lambda's 10 s init limit beside an image build).
         self._vcpus = vcpus_for(function.memory_size, os.cpu_count() or 1) if emulator.cpu_limit else None
+        self._shares = cpu_shares_for(function.memory_size) if emulator.cpu_limit else None
         self._quota_applied = False
         environment = function_environment(
             function,
@@ -146,7 +149,6 @@ class Environment:
             environment=environment,
             labels={OWNER_LABEL: owner, FUNCTION_LABEL: function.name},
             memory_mb=function.memory_size,
-            cpu_shares=cpu_shares_for(function.memory_size) if emulator.cpu_limit else None,
             mounts=_mounts(code_dir, opt_dir),
             user=runtime.user,
             entrypoint=runtime.entrypoint,
@@ -197,7 +199,7 @@ class Environment:
                     (time.monotonic() - created) * 1000,
                 )
             elif self._quota_applied:
-                self._container.set_cpu_quota(None)  # a re-init runs unthrottled, as the first init did
+                self._container.set_cpu_limits(None, None)  # a re-init runs unthrottled, as the first did
                 self._quota_applied = False
             container = self._container
             output = container.attach()
@@ -274,7 +276,7 @@ class Environment:
             (self._ready_wall - self._start_called_wall) * 1000,
         )
         if self._vcpus is not None and self._container is not None:
-            self._container.set_cpu_quota(self._vcpus)
+            self._container.set_cpu_limits(self._vcpus, self._shares)
             self._quota_applied = True
         with self._lock:
             if self._state is EnvState.STARTING:

@@ -1,5 +1,6 @@
-"""An execution environment's log stream: the runtime's output cut into init and invocations by the
-runtime client's markers, with Lambda's platform lines (START / END / REPORT) in between (contract §6)."""
+"""An execution environment's log stream: the runtime's output cut into init and invocations by the runtime
+client's markers, with Lambda's platform lines (START / END / REPORT) in between (Lambda's platform log
+lines)."""
 
 from __future__ import annotations
 

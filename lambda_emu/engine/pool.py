@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from lambda_emu.config import FunctionConfig
 from lambda_emu.engine.environment import Environment, EnvState
+from lambda_emu.errors import ClosedError
 
 LOG = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class EnvironmentPool:
         key = pool_key(function)
         with self._lock:
             if self._closed:
-                raise RuntimeError("pool is closed")
+                raise ClosedError("pool is closed")
             if not self._idle[key] and self._finishing(key):
                 # A caller that invokes again at once (on another connection) gets the environment that
                 # just answered it, as in Lambda, rather than a cold start beside it. The idle list is
@@ -63,7 +64,7 @@ class EnvironmentPool:
                     lambda: self._closed or self._idle[key] or not self._finishing(key), ANSWERED_WAIT_S
                 )
                 if self._closed:
-                    raise RuntimeError("pool is closed")
+                    raise ClosedError("pool is closed")
             idle = self._idle[key]
             env = idle.pop()[1] if idle else None
         if env is None:

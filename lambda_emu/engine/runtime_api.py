@@ -577,7 +577,7 @@ class _Handler(QuickHandler):
 
     def _response_too_large(self, request_id: str) -> None:
         limit = wire.MAX_RESPONSE_BYTES
-        # The caller sees Function.ResponseSizeTooLarge; the runtime gets RAPID's 413 (contract §1).
+        # The caller sees Function.ResponseSizeTooLarge; the runtime gets RAPID's 413 (Lambda's Runtime API).
         caller_body = _error_json(
             wire.E_RESPONSE_TOO_LARGE,
             f"Response payload size exceeded maximum allowed payload size ({limit} bytes).",

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from lambda_emu import wire
+from lambda_emu import arns, wire
 from lambda_emu.config import log_stream_name
 from lambda_emu.events import ids
 from lambda_emu.events.catalog import sample_event
@@ -44,7 +44,7 @@ def scheduled_event(
         "account": account_id,
         "time": ids.iso_seconds(ids.now()),
         "region": region,
-        "resources": [ids.arn("events", region, account_id, f"rule/{rule}")],
+        "resources": [arns.arn("events", region, account_id, f"rule/{rule}")],
         "detail": {},
     }
 

@@ -25,19 +25,6 @@ def default_account() -> str:
     return wire.DEFAULT_ACCOUNT_ID
 
 
-def partition(region: str) -> str:
-    """The ARN partition a region belongs to (China and GovCloud regions have their own)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def arn(service: str, region: str, account: str, resource: str) -> str:
-    return f"arn:{partition(region)}:{service}:{region}:{account}:{resource}"
-
-
 def now() -> datetime:
     return datetime.now(timezone.utc)
 

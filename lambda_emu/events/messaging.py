@@ -10,6 +10,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lambda_emu import arns
 from lambda_emu.errors import ConfigError
 from lambda_emu.events import ids
 from lambda_emu.events.catalog import sample_event
@@ -120,7 +121,7 @@ def sqs_message(
                 "md5OfMessageAttributes": md5_of_message_attributes(attributes) if attributes else None,
                 "md5OfBody": ids.md5_hex(text.encode()),
                 "eventSource": "aws:sqs",
-                "eventSourceARN": ids.arn("sqs", region, account_id, queue_name),
+                "eventSourceARN": arns.arn("sqs", region, account_id, queue_name),
                 "awsRegion": region,
             }
         )
@@ -154,7 +155,7 @@ def sns_notification(
     binary attribute values arrive base64-encoded."""
     region = region or ids.default_region()
     account_id = account_id or ids.default_account()
-    topic_arn = ids.arn("sns", region, account_id, topic)
+    topic_arn = arns.arn("sns", region, account_id, topic)
     subscription_arn = f"{topic_arn}:{ids.request_uuid()}"
     attributes = {}
     for name, value in (message_attributes or {}).items():

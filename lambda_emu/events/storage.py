@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 from urllib.parse import quote_plus
 
+from lambda_emu import arns
 from lambda_emu.errors import ConfigError
 from lambda_emu.events import ids
 from lambda_emu.events.catalog import sample_event
@@ -60,7 +61,7 @@ def _record(
                     "bucket": {
                         "name": bucket,
                         "ownerIdentity": {"principalId": ids.hex_id(14)},
-                        "arn": f"arn:{ids.partition(region)}:s3:::{bucket}",
+                        "arn": f"arn:{arns.partition(region)}:s3:::{bucket}",
                     },
                     "object": obj,
                 },

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from lambda_emu import arns
 from lambda_emu.errors import ConfigError
 from lambda_emu.events import ids
 from lambda_emu.events.catalog import sample_event
@@ -134,7 +135,7 @@ def dynamodb_stream(
                 "eventSource": "aws:dynamodb",
                 "awsRegion": region,
                 "dynamodb": record,
-                "eventSourceARN": ids.arn(
+                "eventSourceARN": arns.arn(
                     "dynamodb", region, account_id, f"table/{table}/stream/{stream_label}"
                 ),
             }
@@ -198,9 +199,9 @@ def kinesis_record(
                 "eventVersion": "1.0",
                 "eventID": f"{shard_id}:{number}",
                 "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": f"arn:{ids.partition(region)}:iam::{account_id}:role/lambda-role",
+                "invokeIdentityArn": f"arn:{arns.partition(region)}:iam::{account_id}:role/lambda-role",
                 "awsRegion": region,
-                "eventSourceARN": ids.arn("kinesis", region, account_id, f"stream/{stream}"),
+                "eventSourceARN": arns.arn("kinesis", region, account_id, f"stream/{stream}"),
             }
         )
     return {"Records": records}

@@ -1,5 +1,5 @@
 """Layers at /opt: a function's layers extracted in order into one folder, cached by content hash, and
-Lambda's limits on them (at most 5; code and layers under 262,144,000 bytes unzipped, contract §3)."""
+Lambda's limits on them (at most 5; code and layers under 262,144,000 bytes unzipped; Lambda quotas)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from lambda_emu import wire
 from lambda_emu.config import MAX_LAYERS, FunctionConfig
 from lambda_emu.errors import ConfigError
 from lambda_emu.images.function_code import copy_tree, extract_zip, file_digest, publish, unzipped_size
 
 LOG = logging.getLogger(__name__)
 
-MAX_UNZIPPED_BYTES = 262_144_000
+MAX_UNZIPPED_BYTES = wire.MAX_UNZIPPED_CODE_BYTES
 
 
 def check_limits(function: FunctionConfig) -> None:

@@ -181,7 +181,7 @@ def get_runtime(
 
 
 def _unavailable(runtime_id: str, function: str | None) -> ConfigError:
-    from lambda_emu.control.request_shapes import RUNTIMES as LAMBDA_RUNTIMES
+    from lambda_emu.wire import LAMBDA_RUNTIMES
 
     whose = f"Function {function}: " if function else ""
     offline = ", ".join(sorted(RUNTIMES))
@@ -205,8 +205,7 @@ _OFFICIAL_TAGS = {"provided": "alami", "provided.al2": "al2", "provided.al2023":
 def official_image(runtime_id: str) -> str | None:
     """AWS's base image of a Lambda runtime (public.ecr.aws/lambda/python:3.12, .../nodejs:22,
     .../provided:al2023, .../java:21), None for an id Lambda does not run."""
-    from lambda_emu.control.request_shapes import RETIRED_RUNTIMES
-    from lambda_emu.control.request_shapes import RUNTIMES as LAMBDA_RUNTIMES
+    from lambda_emu.wire import LAMBDA_RUNTIMES, RETIRED_RUNTIMES
 
     if runtime_id not in LAMBDA_RUNTIMES or runtime_id in RETIRED_RUNTIMES:
         return None

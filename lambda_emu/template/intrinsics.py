@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
+from lambda_emu import arns
 from lambda_emu.config import EmulatorConfig
 from lambda_emu.errors import TemplateError
 
@@ -21,7 +22,7 @@ LOG = logging.getLogger(__name__)
 STACK_NAME = "lambda-emu"
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 
-_LAYER_ARN = "arn:aws:lambda:{region}:{account}:layer:{name}:1"
+_LAYER_ARN = "arn:{partition}:lambda:{region}:{account}:layer:{name}:1"
 # Resources whose Ref and some attributes lambda-emu can know, given the physical name: the name property
 # the template sets, or else the logical ID (the rule lambda-emu names functions by). type → (name
 # property, Ref format, attribute formats); formats take {name}, {region} and {account}.
@@ -29,25 +30,27 @@ _NAMED_TYPES: dict[str, tuple[str, str, Mapping[str, str]]] = {
     "AWS::Serverless::Function": ("FunctionName", "{name}", {}),
     "AWS::Lambda::Function": ("FunctionName", "{name}", {}),
     "AWS::DynamoDB::Table": (
-        "TableName", "{name}", {"Arn": "arn:aws:dynamodb:{region}:{account}:table/{name}"}
+        "TableName", "{name}", {"Arn": "arn:{partition}:dynamodb:{region}:{account}:table/{name}"}
     ),
     "AWS::Serverless::SimpleTable": ("TableName", "{name}", {}),
     "AWS::S3::Bucket": (
-        "BucketName", "{name}", {"Arn": "arn:aws:s3:::{name}", "DomainName": "{name}.s3.amazonaws.com"}
+        "BucketName",
+        "{name}",
+        {"Arn": "arn:{partition}:s3:::{name}", "DomainName": "{name}.s3.amazonaws.com"},
     ),
     "AWS::SQS::Queue": (
         "QueueName",
         "https://sqs.{region}.amazonaws.com/{account}/{name}",
         {
-            "Arn": "arn:aws:sqs:{region}:{account}:{name}",
+            "Arn": "arn:{partition}:sqs:{region}:{account}:{name}",
             "QueueName": "{name}",
             "QueueUrl": "https://sqs.{region}.amazonaws.com/{account}/{name}",
         },
     ),
     "AWS::SNS::Topic": (
         "TopicName",
-        "arn:aws:sns:{region}:{account}:{name}",
-        {"TopicArn": "arn:aws:sns:{region}:{account}:{name}", "TopicName": "{name}"},
+        "arn:{partition}:sns:{region}:{account}:{name}",
+        {"TopicArn": "arn:{partition}:sns:{region}:{account}:{name}", "TopicName": "{name}"},
     ),
     "AWS::SSM::Parameter": ("Name", "{name}", {}),
     # Ref to a layer version is its ARN; lambda-emu numbers every local layer version 1.
@@ -125,9 +128,10 @@ class Resolver:
             "AWS::Region": region,
             "AWS::AccountId": account,
             "AWS::StackName": STACK_NAME,
-            "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{STACK_NAME}/"
-            "00000000-0000-0000-0000-000000000000",
-            "AWS::Partition": "aws",  # as EmulatorConfig.function_arn
+            "AWS::StackId": arns.arn(
+                "cloudformation", region, account, f"stack/{STACK_NAME}/00000000-0000-0000-0000-000000000000"
+            ),
+            "AWS::Partition": arns.partition(region),  # as every ARN lambda-emu makes
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NotificationARNs": [],
             "AWS::NoValue": NO_VALUE,
@@ -203,7 +207,12 @@ class Resolver:
 
     def _format(self, template: str, logical_id: str) -> str:
         region, account = self._emulator.region, self._emulator.account_id
-        return template.format(name=self.physical_name(logical_id), region=region, account=account)
+        return template.format(
+            name=self.physical_name(logical_id),
+            region=region,
+            account=account,
+            partition=arns.partition(region),
+        )
 
     def _truth(self, expression: Any) -> bool:
         if isinstance(expression, str):

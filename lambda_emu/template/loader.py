@@ -11,6 +11,7 @@ from typing import Any, TypeGuard
 
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.errors import FunctionNotFoundError, TemplateError
+from lambda_emu.template.event_sources import TemplateMapping, template_mappings
 from lambda_emu.template.images import ZIP_ONLY, image_function
 from lambda_emu.template.intrinsics import FUNCTION_TYPES, Resolver, is_intrinsic
 from lambda_emu.template.overrides import with_env_vars
@@ -30,6 +31,8 @@ class Template:
     functions: Mapping[str, FunctionConfig]
     # Functions defined but not loaded (logical ID → why), so asking for one gets a reason, not "no such".
     skipped: Mapping[str, str] = field(default_factory=dict)
+    # Event source mappings (SAM's Events of type SQS, AWS::Lambda::EventSourceMapping): serve creates them.
+    event_sources: tuple[TemplateMapping, ...] = ()
 
     def function(self, name: str) -> FunctionConfig:
         """The function with this logical ID or this FunctionName."""
@@ -131,7 +134,8 @@ def load_template(
                 "Environment variables for %s are not used: the template has no such function.", section
             )
     loaded = {lid: with_env_vars(config, env_vars or {}) for lid, config in functions.items()}
-    return Template(path, MappingProxyType(loaded), MappingProxyType(skipped))
+    mappings = template_mappings(path, resources, loaded, resolver, emulator)
+    return Template(path, MappingProxyType(loaded), MappingProxyType(skipped), mappings)
 
 
 def _with_event_invoke_configs(

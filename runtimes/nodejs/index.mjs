@@ -509,7 +509,7 @@ class Invocation {
     }
   }
 
-  /** The handler's `context`, with the fields of Lambda's Node.js context object (contract §4). */
+  /** The handler's `context`, with the fields of Lambda's Node.js context object. */
   context(callbackContext) {
     const env = process.env;
     const deadlineMs = this.deadlineMs;
@@ -524,7 +524,7 @@ class Invocation {
       invokedFunctionArn: headerOf(this.headers, H_FUNCTION_ARN),
       awsRequestId: this.requestId,
       tenantId: headerOf(this.headers, H_TENANT_ID),
-      // Not clamped at 0: Node's runtime lets it go negative past the deadline (contract §0.9).
+      // Not clamped at 0: Node's runtime lets it go negative past the deadline (Lambda's context object).
       getRemainingTimeInMillis: () => deadlineMs - Date.now(),
     });
   }

@@ -393,7 +393,7 @@ def _json_header(value: str | None, what: str) -> dict[str, Any] | None:
 
 
 class LambdaContext:
-    """The handler's `context`, with the attributes of Lambda's Python context object (contract §4)."""
+    """The handler's `context`, with the attributes of Lambda's Python context object."""
 
     def __init__(
         self,
@@ -410,7 +410,7 @@ class LambdaContext:
         self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
         self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = invoked_function_arn
-        # A string, read from the environment, as in Lambda (contract §0.9).
+        # A string, read from the environment, as in Lambda (Lambda's context object).
         self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
         self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
         self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")

@@ -151,12 +151,10 @@ def test_warm_invoke_log_keeps_the_handlers_output(emu: Emulator, image_app: Fun
     assert "[ERROR] ValueError: asked to fail: boom" in failed.logs.splitlines()
 
 
-def test_warm_invoke_reuses_the_environment_and_is_fast(emu: Emulator, image_app: FunctionConfig) -> None:
+def test_warm_invoke_reuses_the_environment(emu: Emulator, image_app: FunctionConfig) -> None:
     invoke(emu, image_app, {})
-    started = time.monotonic()
-    result = invoke(emu, image_app, {})
-    assert result.init_duration_ms is None
-    assert time.monotonic() - started < 1.0
+    result = invoke(emu, image_app, {})  # how fast is for make bench, not for a test on a busy machine
+    assert result.init_duration_ms is None and not result.failed
 
 
 def test_image_config_command_picks_another_handler(emu: Emulator, template: Template) -> None:

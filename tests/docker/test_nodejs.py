@@ -125,7 +125,8 @@ def test_without_waiting_for_the_loop_the_answer_goes_at_once(
 ) -> None:
     result = invoke(emu, functions["NodeWaitLoopFunction"], {"delay_ms": 2_000, "wait": False})
     assert body(result)["waited"] is False
-    assert result.duration_ms < 1_500, "the pending timer does not hold the answer back"
+    # Waiting for the loop would take the timer's 2 s at least; no margin is asked of the machine below that.
+    assert result.duration_ms < 2_000, "the pending timer does not hold the answer back"
     assert "timer fired" not in result.logs
 
 

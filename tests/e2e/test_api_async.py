@@ -152,7 +152,8 @@ def test_an_event_to_a_version_or_an_alias_runs_that_version(served, reports):
         "alias": [("1", "one", f"{arn}:live")],
         "unqualified": [("$LATEST", "two", arn)],
     }
-    # The on-success record names the function as it was invoked (contract §7), here through the alias.
+    # The on-success record names the function as it was invoked (Lambda's asynchronous invocation), here
+    # through the alias.
     records = reports.wait_for(1, requestPayload={"report_to": reports.url, "id": marks["alias"]})
     assert records, "the on-success destination was not invoked"
     context = records[0]["event"]["requestContext"]

@@ -1,5 +1,5 @@
-"""Function management through boto3 against a live `lambda-emu serve` (contract §8): create, get, list,
-update code and configuration (seen by the next invoke), versions, aliases, the RevisionId race, delete,
+"""Function management through boto3 against a live `lambda-emu serve` (Lambda API Reference): create, get,
+list, update code and configuration (seen by the next invoke), versions, aliases, the RevisionId race, delete,
 and a restart that keeps a created function."""
 
 from __future__ import annotations
@@ -118,7 +118,8 @@ def test_a_published_version_keeps_its_old_configuration(served: Served) -> None
 
 def test_two_updates_with_the_same_revision_id_one_wins_the_other_gets_412(served: Served) -> None:
     client = served.client()
-    revision = create(client, "mgmt-race")["RevisionId"]
+    create(client, "mgmt-race")
+    revision = client.get_function_configuration(FunctionName="mgmt-race")["RevisionId"]  # once Active
     outcomes: list[str] = []
     start = threading.Barrier(2)
 

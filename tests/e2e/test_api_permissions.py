@@ -83,7 +83,7 @@ def test_add_get_and_remove_a_permission_in_lambdas_shape(served):
 def test_get_policy_of_a_function_without_one_is_not_found(served):
     error = error_of(lambda: served.client().get_policy(FunctionName="SleeperFunction"))
     assert error.response["Error"]["Code"] == "ResourceNotFoundException"
-    assert error.response["Error"]["Message"] == "The resource you requested does not exist."
+    assert error.response["Error"]["Message"] == "No policy is associated with the given resource."
 
 
 def test_a_duplicate_statement_id_is_a_409_conflict(served):

@@ -107,6 +107,10 @@ def test_update_changes_the_configuration_and_the_next_invoke_uses_it(served):
 
     # --unset-env removes one variable and keeps the others.
     run(served.state_dir, "update", "NoOpFunction", "--env", "OTHER=x", "-t", str(TEMPLATE))
+    # As in Lambda, an update while the last one is InProgress is a 409: wait for it as users do.
+    served.client().get_waiter("function_updated_v2").wait(
+        FunctionName="NoOpFunction", WaiterConfig={"Delay": 1}
+    )
     done = run(served.state_dir, "update", "NoOpFunction", "--unset-env", "GREETING", "-t", str(TEMPLATE))
     assert done.returncode == 0, done.stderr
     assert "  OTHER=****" in done.stdout and "GREETING" not in done.stdout

@@ -34,3 +34,12 @@ def test_management_paths_reach_routes_with_their_groups_unquoted() -> None:
 def test_invoke_is_the_first_route_tried() -> None:
     verb, pattern, _route = _ROUTES[0]
     assert verb == "POST" and pattern.match(wire.INVOKE_PATH.format(name="fn"))
+
+
+def test_tag_and_account_paths_reach_their_routes_with_the_arn_unquoted() -> None:
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:fn"
+    for method in ("GET", "POST", "DELETE"):
+        found = _find_route(method, "/2017-03-31/tags/" + arn.replace(":", "%3A"))
+        assert found is not None and dict(found[1]) == {"arn": arn}, method
+    assert _find_route("GET", "/2016-08-19/account-settings") is not None
+    assert _find_route("GET", "/2016-08-19/account-settings/") is not None

@@ -15,6 +15,7 @@ from queue import Empty, Queue
 
 from lambda_emu.async_invoke.queue import EventQueue
 from lambda_emu.async_invoke.retry import EventHistory, LastError
+from lambda_emu.errors import ClosedError
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_000_000.0
@@ -205,7 +206,7 @@ def test_a_closed_queue_refuses_work(tmp_path: Path) -> None:
     queue.close()
     try:
         queue.put("fn", "req", b"{}")
-    except RuntimeError as exc:
+    except ClosedError as exc:
         assert "closed" in str(exc)
     else:
         raise AssertionError("a closed queue accepted an event")

@@ -108,3 +108,16 @@ def test_emulator_config_takes_region_and_credentials_from_the_host() -> None:
 def test_architectures_must_be_exactly_one_known_value(architectures: tuple[str, ...]) -> None:
     with pytest.raises(ConfigError, match="Architectures"):
         function(architectures=architectures).validate()
+
+
+def test_arns_follow_the_regions_partition() -> None:
+    from lambda_emu import arns
+
+    assert EmulatorConfig(region="cn-north-1").function_arn("fn", "live") == (
+        "arn:aws-cn:lambda:cn-north-1:123456789012:function:fn:live"
+    )
+    assert arns.function_arn("us-gov-west-1", "123456789012", "fn").startswith("arn:aws-us-gov:lambda:")
+    assert arns.parse("arn:aws:sqs:eu-west-1:111122223333:q") == arns.Arn(
+        "aws", "sqs", "eu-west-1", "111122223333", "q"
+    )
+    assert arns.parse("not-an-arn") is None

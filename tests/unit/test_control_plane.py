@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import threading
 import zipfile
 from pathlib import Path
@@ -91,8 +92,28 @@ def test_update_keeps_omitted_fields_and_changes_the_revision(
     assert "fn" in retire.names  # the old configuration's environments were retired
 
 
+def test_every_state_change_is_a_new_revision(plane: ControlPlane, retire: Retirements) -> None:
+    created = create(plane)["RevisionId"]  # answered Pending; create() waits until it is Active
+    active = plane.get_function_configuration("fn", None)["RevisionId"]
+    assert active != created, "Pending -> Active is a new revision"
+    retire.gate.clear()  # hold the settle: the update stays InProgress
+    in_progress = plane.update_function_configuration("fn", {"MemorySize": 256})["RevisionId"]
+    assert plane.get_function_configuration("fn", None)["RevisionId"] == in_progress != active
+    retire.gate.set()
+    assert plane.wait_settled("fn", 10)
+    successful = plane.get_function_configuration("fn", None)["RevisionId"]
+    assert successful != in_progress, "InProgress -> Successful is a new revision"
+    published = plane.publish_version("fn", {})
+    assert published["RevisionId"] != successful
+    latest = plane.get_function_configuration("fn", None)["RevisionId"]
+    assert latest not in (successful, published["RevisionId"]), "publishing changes $LATEST's revision"
+    assert plane.publish_version("fn", {})["Version"] == published["Version"]  # nothing changed since
+    assert plane.get_function_configuration("fn", None)["RevisionId"] == latest  # so nothing was published
+
+
 def test_a_stale_revision_id_is_refused_with_412(plane: ControlPlane) -> None:
-    revision = create(plane)["RevisionId"]
+    create(plane)
+    revision = plane.get_function_configuration("fn", None)["RevisionId"]  # read once Active, as users do
     plane.update_function_configuration("fn", {"MemorySize": 512, "RevisionId": revision})
     plane.wait_settled("fn", 10)
     with pytest.raises(ConfigError) as stale:
@@ -197,3 +218,77 @@ def test_local_folder_code_and_no_s3(plane: ControlPlane, tmp_path: Path) -> Non
     assert answer["CodeSize"] > 0
     with pytest.raises(ConfigError, match="no S3"):
         create(plane, "other", Code={"S3Bucket": "my-bucket", "S3Key": "code.zip"})
+
+
+def test_get_function_configuration_is_lambdas_whole_answer_qualified_as_asked(plane: ControlPlane) -> None:
+    create(plane)
+    plane.publish_version("fn", {})
+    plane.create_alias("fn", {"Name": "live", "FunctionVersion": "1"})
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:fn"
+    for asked, suffix, version in (
+        (None, "", "$LATEST"),
+        ("$LATEST", ":$LATEST", "$LATEST"),
+        ("1", ":1", "1"),
+    ):
+        answer = plane.get_function_configuration("fn", asked)
+        revision, modified, sha, runtime_arn = (
+            answer.pop("RevisionId"),
+            answer.pop("LastModified"),
+            answer.pop("CodeSha256"),
+            answer["RuntimeVersionConfig"].pop("RuntimeVersionArn"),
+        )
+        assert re.fullmatch(r"[0-9a-f-]{36}", revision) and re.fullmatch(r"\d{4}-.*\.\d{3}\+0000", modified)
+        assert len(sha) == 44 and re.fullmatch(r"arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}", runtime_arn)
+        assert answer == {
+            "FunctionName": "fn",
+            "FunctionArn": arn + suffix,
+            "Runtime": "python3.11",
+            "Role": "arn:aws:iam::123456789012:role/lambda",
+            "Handler": "app.handler",
+            "CodeSize": answer["CodeSize"],
+            "Description": "",
+            "Timeout": 3,
+            "MemorySize": 128,
+            "Version": version,
+            "Environment": {"Variables": {}},  # answered even without variables
+            "TracingConfig": {"Mode": "PassThrough"},
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "PackageType": "Zip",
+            "Architectures": ["x86_64"],
+            "EphemeralStorage": {"Size": 512},
+            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "RuntimeVersionConfig": {},
+            "LoggingConfig": {"LogFormat": "Text", "LogGroup": "/aws/lambda/fn"},
+        }, asked
+    by_alias = plane.get_function_configuration("fn", "live")
+    assert (by_alias["FunctionArn"], by_alias["Version"]) == (arn + ":live", "1")
+    assert plane.get_function("fn:live", None, None)["Configuration"]["FunctionArn"] == arn + ":live"
+
+
+def test_alias_not_found_is_lambdas_text_and_deleting_a_missing_alias_is_idempotent(
+    plane: ControlPlane,
+) -> None:
+    create(plane)
+    with pytest.raises(ConfigError) as missing:
+        plane.get_alias("fn", "nope")
+    assert (missing.value.error_code, missing.value.message) == (
+        "ResourceNotFoundException",
+        "Cannot find alias arn: arn:aws:lambda:us-east-1:123456789012:function:fn:nope",
+    )
+    plane.delete_alias("fn", "nope")  # Lambda answers 204: nothing raised
+    with pytest.raises(ConfigError) as no_function:
+        plane.delete_alias("no-such-fn", "nope")
+    assert no_function.value.error_code == "ResourceNotFoundException"
+
+
+def test_an_arn_of_another_region_is_lambdas_not_reachable_answer(plane: ControlPlane) -> None:
+    create(plane)
+    with pytest.raises(ConfigError) as elsewhere:
+        plane.get_function_configuration("arn:aws:lambda:eu-central-1:123456789012:function:fn", None)
+    assert (elsewhere.value.error_code, elsewhere.value.message) == (
+        "ResourceNotFoundException",
+        "Functions from 'eu-central-1' are not reachable in this region ('us-east-1')",
+    )
+    here = plane.get_function_configuration("arn:aws:lambda:us-east-1:123456789012:function:fn", None)
+    assert here["FunctionName"] == "fn"

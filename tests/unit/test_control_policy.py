@@ -197,7 +197,7 @@ def test_add_get_remove_and_revision_ids(tmp_path):
     store = PolicyStore(tmp_path / "policies.json")
     assert code_of(lambda: store.get("fn", None)) == (
         "ResourceNotFoundException",
-        "The resource you requested does not exist.",
+        "No policy is associated with the given resource.",
     )
     store.add("fn", None, _statement(ALICE), revision_id=None)
     statements, first = store.get("fn", None)

@@ -12,6 +12,7 @@ import pytest
 from lambda_emu.config import FunctionConfig
 from lambda_emu.engine.environment import EnvState
 from lambda_emu.engine.pool import EnvironmentPool
+from lambda_emu.errors import ClosedError
 
 
 class StandIn:
@@ -67,7 +68,7 @@ def test_closing_the_pool_ends_a_wait_for_a_finishing_environment() -> None:
     def acquire() -> None:
         try:
             pool.acquire(FUNCTION)
-        except RuntimeError as exc:
+        except ClosedError as exc:
             errors.append(exc)
 
     waiter = threading.Thread(target=acquire, daemon=True)
@@ -76,5 +77,5 @@ def test_closing_the_pool_ends_a_wait_for_a_finishing_environment() -> None:
     pool.close()
     waiter.join(1)
     assert not waiter.is_alive() and [str(e) for e in errors] == ["pool is closed"]
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ClosedError):
         pool.acquire(FUNCTION)

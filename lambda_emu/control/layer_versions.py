@@ -1,0 +1,215 @@
+"""Lambda layers published through the API (PublishLayerVersion and the calls around it): each version's
+content kept as a zip under the state directory, its metadata in `layers.json`, so a restart of serve keeps
+them, and functions can name them by ARN in `Layers` as they name a layer in Lambda."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lambda_emu import arns
+from lambda_emu.config import EmulatorConfig
+from lambda_emu.control import bodies, packages
+from lambda_emu.control.model import lambda_timestamp
+from lambda_emu.control.statefile import JsonStateFile
+from lambda_emu.control.validation import validate_function_request
+from lambda_emu.errors import ConfigError, FunctionNotFoundError
+
+LOG = logging.getLogger(__name__)
+
+LAYERS_FILE = "layers.json"
+LAYER_CONTENT_DIR = "layer-content"
+# botocore's LayerName and LayerVersionArn patterns.
+_NAME = re.compile(r"(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+")
+_VERSION_ARN = re.compile(
+    r"arn:[a-zA-Z0-9-]+:lambda:(?P<region>[a-zA-Z0-9-]+):(?P<account>\d{12}):layer:(?P<name>[a-zA-Z0-9-_]+)"
+    r":(?P<version>[0-9]+)"
+)
+_NOT_FOUND = "The resource you requested does not exist."
+
+
+class LayerStore:
+    """Layer versions by name, numbered from 1 per name and never reused (a deleted number stays gone)."""
+
+    def __init__(self, state_dir: Path, emulator: EmulatorConfig) -> None:
+        self._file = JsonStateFile(
+            state_dir / LAYERS_FILE,
+            "layers",
+            holds="the published layers",
+            hint=f"Remove {state_dir / LAYERS_FILE} to forget every published layer.",
+        )
+        self._content_dir = state_dir / LAYER_CONTENT_DIR
+        self._emulator = emulator
+
+    # ---- the API's operations
+    def publish(self, layer_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        name = self._name(layer_name)
+        validate_function_request("PublishLayerVersion", {**body, "LayerName": layer_name})
+        content = body.get("Content") or {}
+        code = bodies.code_package(content, "Zip", self._content_dir)
+        if code.path.is_dir():  # the local bucket's folder form: a layer version's content is frozen
+            code = packages.freeze(code, self._content_dir)
+        with self._file.lock:
+            layers = self._file.content()
+            entry = layers.setdefault(name, {"last": 0, "versions": {}})
+            number = entry["last"] + 1
+            record = {
+                "path": str(code.path),
+                "sha256": code.sha256,
+                "size": code.size,
+                "created": lambda_timestamp(),
+                "description": body.get("Description") or "",
+                "runtimes": list(body.get("CompatibleRuntimes") or []),
+                "architectures": list(body.get("CompatibleArchitectures") or []),
+                "license": body.get("LicenseInfo"),
+            }
+            entry["last"] = number
+            entry["versions"][str(number)] = record
+            self._file.save()
+        LOG.info("published layer %s version %d", name, number)
+        return self._render(name, number, record)
+
+    def get(self, layer_name: str, version: str) -> dict[str, Any]:
+        name = self._name(layer_name)
+        return self._render(name, _number(version), self._version(name, version))
+
+    def get_by_arn(self, arn: str) -> dict[str, Any]:
+        name, version = self._parse_version_arn(arn, "arn")
+        return self._render(name, int(version), self._version(name, version))
+
+    def delete(self, layer_name: str, version: str) -> None:
+        """Lambda answers 204 whether or not the version was there: deleting is idempotent. Functions that
+        use it keep their copy of its content, as in Lambda."""
+        name = self._name(layer_name)
+        with self._file.lock:
+            entry = self._file.content().get(name)
+            if entry is not None and entry["versions"].pop(str(_number(version)), None) is not None:
+                self._file.save()
+
+    def list_versions(self, layer_name: str, query: Mapping[str, str]) -> dict[str, Any]:
+        name = self._name(layer_name)
+        with self._file.lock:
+            entry = self._file.content().get(name) or {"versions": {}}
+            versions = sorted(((int(n), dict(r)) for n, r in entry["versions"].items()), reverse=True)
+        matching = [(n, r) for n, r in versions if _matches(r, query)]
+        page, marker = bodies.page(matching, query)
+        return {"LayerVersions": [self._list_item(name, n, r) for n, r in page], **marker}
+
+    def list_layers(self, query: Mapping[str, str]) -> dict[str, Any]:
+        with self._file.lock:
+            layers = {name: dict(entry["versions"]) for name, entry in self._file.content().items()}
+        items = []
+        for name in sorted(layers):
+            matching = [(int(n), r) for n, r in layers[name].items() if _matches(r, query)]
+            if matching:
+                number, record = max(matching, key=lambda item: item[0])
+                items.append(
+                    {
+                        "LayerName": name,
+                        "LayerArn": self._layer_arn(name),
+                        "LatestMatchingVersion": self._list_item(name, number, record),
+                    }
+                )
+        page, marker = bodies.page(items, query)
+        return {"Layers": list(page), **marker}
+
+    # ---- for functions
+    def content_of(self, arns: Sequence[str]) -> tuple[Path, ...]:
+        """The local content of each layer version of this account that a function's `Layers` names, in
+        order; Lambda's error for one that does not exist."""
+        paths = []
+        for arn in arns:
+            match = _VERSION_ARN.fullmatch(arn)
+            if match is None or (match["region"], match["account"]) != (
+                self._emulator.region,
+                self._emulator.account_id,
+            ):
+                continue  # another account's layer: stored with the function, not fetched (README)
+            name, version = match["name"], str(int(match["version"]))
+            with self._file.lock:
+                record = (self._file.content().get(name) or {"versions": {}})["versions"].get(version)
+            if record is None:
+                raise ConfigError(f"Layer version {arn} does not exist.")
+            paths.append(Path(record["path"]))
+        return tuple(paths)
+
+    # ---- helpers
+    def _name(self, layer_name: str) -> str:
+        if not (1 <= len(layer_name) <= 140) or not _NAME.fullmatch(layer_name):
+            raise ConfigError(
+                f"1 validation error detected: Value '{layer_name}' at 'layerName' failed to satisfy "
+                f"constraint: Member must satisfy regular expression pattern: {_NAME.pattern}",
+                error_code="ValidationException",
+            )
+        return layer_name.rsplit(":", 1)[-1] if layer_name.startswith("arn:") else layer_name
+
+    def _parse_version_arn(self, arn: str, member: str) -> tuple[str, str]:
+        match = _VERSION_ARN.fullmatch(arn)
+        if match is None or len(arn) > 140:
+            raise ConfigError(
+                f"1 validation error detected: Value '{arn}' at '{member}' failed to satisfy constraint: "
+                f"Member must satisfy regular expression pattern: {_VERSION_ARN_PATTERN}",
+                error_code="ValidationException",
+            )
+        if (match["region"], match["account"]) != (self._emulator.region, self._emulator.account_id):
+            # Another account's or region's layer: lambda-emu has only this machine's.
+            raise FunctionNotFoundError(_NOT_FOUND)
+        return match["name"], str(int(match["version"]))
+
+    def _version(self, name: str, version: str) -> dict[str, Any]:
+        number = str(_number(version))
+        with self._file.lock:
+            record = (self._file.content().get(name) or {"versions": {}})["versions"].get(number)
+        if record is None:
+            raise FunctionNotFoundError(_NOT_FOUND)
+        return dict(record)
+
+    def _layer_arn(self, name: str) -> str:
+        return arns.arn("lambda", self._emulator.region, self._emulator.account_id, f"layer:{name}")
+
+    def _list_item(self, name: str, number: int, record: Mapping[str, Any]) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "LayerVersionArn": f"{self._layer_arn(name)}:{number}",
+            "Version": number,
+            "Description": record["description"],
+            "CreatedDate": record["created"],
+        }
+        if record["runtimes"]:
+            item["CompatibleRuntimes"] = list(record["runtimes"])
+        if record["license"] is not None:
+            item["LicenseInfo"] = record["license"]
+        if record["architectures"]:
+            item["CompatibleArchitectures"] = list(record["architectures"])
+        return item
+
+    def _render(self, name: str, number: int, record: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            # Lambda answers a presigned S3 URL; the content here is a file on this machine.
+            "Content": {
+                "Location": Path(record["path"]).resolve().as_uri(),
+                "CodeSha256": record["sha256"],
+                "CodeSize": record["size"],
+            },
+            "LayerArn": self._layer_arn(name),
+            **self._list_item(name, number, record),
+        }
+
+
+_VERSION_ARN_PATTERN = r"arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+"
+
+
+def _number(version: str) -> int:
+    """The VersionNumber of the path (a long in Lambda's model)."""
+    if not version.isdigit():
+        raise ConfigError(f"Invalid version number: {version}.")
+    return int(version)
+
+
+def _matches(record: Mapping[str, Any], query: Mapping[str, str]) -> bool:
+    runtime, architecture = query.get("CompatibleRuntime"), query.get("CompatibleArchitecture")
+    return (runtime is None or runtime in record["runtimes"]) and (
+        architecture is None or architecture in record["architectures"]
+    )

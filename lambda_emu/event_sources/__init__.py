@@ -1,0 +1,1 @@
+"""Event source mappings: Lambda polling queues (SQS) and handing the function batches."""

@@ -1,0 +1,227 @@
+"""Event source mappings at work: one poller thread per enabled SQS mapping, receiving from the queue at
+the endpoint the user named, invoking the function synchronously with each batch, and deleting what the
+outcome says (event_sources.sqs). `EventSources` is what the API calls: the store, with the pollers kept
+in step with it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from lambda_emu.aws_clients import AwsClients, require_boto3
+from lambda_emu.errors import ConfigError
+from lambda_emu.event_sources.filters import matches_any, parse_filters, sqs_view
+from lambda_emu.event_sources.mappings import EventSourceMapping, MappingStore
+from lambda_emu.event_sources.sqs import deleted_after, sqs_event
+
+LOG = logging.getLogger(__name__)
+
+# Invokes a function (name or name:qualifier) synchronously: (failed, payload). Raises when it could not
+# run at all (throttled, not found): the batch then stays in the queue, as Lambda leaves it.
+InvokeBatch = Callable[[str, bytes], "tuple[bool, bytes]"]
+
+LONG_POLL_S = 1  # each ReceiveMessage waits at most this long, so a stop or an update is seen within it
+RETRY_PAUSE_S = 1.0  # after an endpoint error, before the next receive
+_JOIN_S = 10.0
+
+
+class EventSources:
+    """The API's view of event source mappings (create, get, update, delete, list) with the pollers
+    following every change; `close()` stops every poller."""
+
+    def __init__(self, store: MappingStore, invoke: InvokeBatch, *, endpoint_url: str | None) -> None:
+        self.store = store
+        self._invoke = invoke
+        self._endpoint_url = endpoint_url
+        self._clients = AwsClients(endpoint_url, read_timeout=LONG_POLL_S + 10) if endpoint_url else None
+        self._lock = threading.Lock()
+        self._pollers: dict[str, SqsPoller] = {}
+        self._closed = False
+
+    def start(self, template: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> EventSources:
+        """Poll every enabled mapping, the template's (logical name, request) made or replaced first."""
+        self.store.keep_template(template)
+        if template and self._clients is None:
+            LOG.warning(
+                "the template's SQS event sources are not polled: serve has no SQS endpoint "
+                "(--sqs-endpoint-url or AWS_ENDPOINT_URL_SQS)"
+            )
+        self._sync()
+        return self
+
+    # ---- the API's operations
+    def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._need_endpoint()
+        mapping = self.store.create(body)
+        answer = self.store.render(mapping)
+        self._sync()
+        return answer
+
+    def get(self, mapping_id: str) -> dict[str, Any]:
+        return self.store.render(self.store.get(mapping_id))
+
+    def update(self, mapping_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        answer = self.store.render(self.store.update(mapping_id, body))
+        self._sync()
+        return answer
+
+    def delete(self, mapping_id: str) -> dict[str, Any]:
+        answer = self.store.render(self.store.delete(mapping_id))
+        self._sync()
+        return answer
+
+    def list_mappings(self, query: Mapping[str, str]) -> dict[str, Any]:
+        return self.store.list_mappings(query)
+
+    def forget_function(self, function_arn: str) -> None:
+        self.store.remove_function(function_arn)
+        self._sync()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            pollers, self._pollers = list(self._pollers.values()), {}
+        for poller in pollers:
+            poller.stop()
+        for poller in pollers:
+            poller.join(_JOIN_S)
+
+    # ---- keeping the pollers in step with the store
+    def _sync(self) -> None:
+        """One poller per enabled mapping, each with the mapping's current configuration; then the mappings'
+        Creating/Updating states settle."""
+        mappings = {m.uuid: m for m in self.store.all()}
+        stale: list[SqsPoller] = []
+        with self._lock:
+            if self._closed:
+                return
+            for mapping_id, poller in list(self._pollers.items()):
+                wanted = mappings.get(mapping_id)
+                if wanted is None or not wanted.enabled or _changed(poller.mapping, wanted):
+                    stale.append(self._pollers.pop(mapping_id))
+            for mapping_id, mapping in mappings.items():
+                if mapping.enabled and mapping_id not in self._pollers and self._clients is not None:
+                    poller = SqsPoller(mapping, self._clients, self._invoke)
+                    self._pollers[mapping_id] = poller
+                    poller.start()
+        for poller in stale:
+            poller.stop()
+        for mapping_id in mappings:
+            self.store.settle(mapping_id)
+
+    def _need_endpoint(self) -> None:
+        if self._clients is None:
+            raise ConfigError(
+                "An SQS event source mapping needs an SQS endpoint to poll.",
+                hint="Start serve with --sqs-endpoint-url http://127.0.0.1:PORT (or set "
+                "AWS_ENDPOINT_URL_SQS), pointing at moto, LocalStack or ElasticMQ.",
+            )
+        require_boto3("Polling an SQS queue")
+
+
+def _changed(running: EventSourceMapping, wanted: EventSourceMapping) -> bool:
+    keys = ("function_name", "batch_size", "window_s", "response_types", "event_source_arn")
+    return any(getattr(running, key) != getattr(wanted, key) for key in keys)
+
+
+class SqsPoller:
+    """Receives batches from one queue and hands each to the function, until stopped."""
+
+    def __init__(self, mapping: EventSourceMapping, clients: AwsClients, invoke: InvokeBatch) -> None:
+        self.mapping = mapping
+        self._clients = clients
+        self._invoke = invoke
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"sqs-poller-{mapping.uuid[:8]}", daemon=True)
+        self._url: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        LOG.info("polling %s for %s", self.mapping.event_source_arn, self.mapping.function_name)
+        while not self._stop.is_set():
+            try:
+                batch = self._receive()
+                if batch:
+                    self._deliver(batch)
+            except Exception as exc:  # the endpoint's trouble: keep polling, as Lambda's poller does
+                LOG.warning("event source mapping %s: %s", self.mapping.uuid, exc)
+                self._url = None
+                self._stop.wait(RETRY_PAUSE_S)
+
+    def _client(self) -> Any:
+        return self._clients.client("sqs", self.mapping.region)
+
+    def _queue_url(self) -> str:
+        if self._url is None:
+            account = self.mapping.event_source_arn.split(":")[4]
+            answer = self._client().get_queue_url(
+                QueueName=self.mapping.queue_name, QueueOwnerAWSAccountId=account
+            )
+            self._url = str(answer["QueueUrl"])
+        return self._url
+
+    def _receive(self) -> list[dict[str, Any]]:
+        """Up to BatchSize messages: what one receive brings without a batching window, else what arrives
+        until the batch is full or the window has passed."""
+        batch: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.mapping.window_s
+        while not self._stop.is_set() and len(batch) < self.mapping.batch_size:
+            answer = self._client().receive_message(
+                QueueUrl=self._queue_url(),
+                MaxNumberOfMessages=min(10, self.mapping.batch_size - len(batch)),
+                WaitTimeSeconds=LONG_POLL_S,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            batch.extend(answer.get("Messages") or [])
+            if batch and (self.mapping.window_s == 0 or time.monotonic() >= deadline):
+                break
+        return batch
+
+    def _deliver(self, batch: list[dict[str, Any]]) -> None:
+        event = sqs_event(batch, self.mapping.event_source_arn, self.mapping.region)
+        patterns = parse_filters(self.mapping.filter_criteria)
+        if patterns:
+            passed = [matches_any(patterns, sqs_view(record)) for record in event["Records"]]
+            # A message that no filter matches is deleted without reaching the function, as Lambda does.
+            self._delete([message for message, ok in zip(batch, passed, strict=True) if not ok])
+            batch = [message for message, ok in zip(batch, passed, strict=True) if ok]
+            event = {"Records": [record for record, ok in zip(event["Records"], passed, strict=True) if ok]}
+            if not batch:
+                return
+        try:
+            failed, payload = self._invoke(self.mapping.function_name, json.dumps(event).encode())
+        except Exception as exc:  # throttled or gone: the messages come back after the visibility timeout
+            LOG.warning("event source mapping %s: invoke failed: %s", self.mapping.uuid, exc)
+            return
+        done = deleted_after(
+            batch, failed=failed, payload=payload, reports_failures=self.mapping.reports_failures
+        )
+        self._delete(done)
+        LOG.info(
+            "event source mapping %s: batch of %d, %s, %d deleted",
+            self.mapping.uuid,
+            len(batch),
+            "function error" if failed else "ok",
+            len(done),
+        )
+
+    def _delete(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        for start in range(0, len(messages), 10):  # DeleteMessageBatch takes 10 entries at most
+            entries = [
+                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                for index, message in enumerate(messages[start : start + 10])
+            ]
+            self._client().delete_message_batch(QueueUrl=self._queue_url(), Entries=entries)

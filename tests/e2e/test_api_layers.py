@@ -1,0 +1,141 @@
+"""The layers API through boto3 against a live `lambda-emu serve`: publish, get (by name and version, and
+by ARN), list, delete, and a function created with the published layer in its Layers importing from /opt;
+answers compared whole with the API Reference's shapes."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.e2e.conftest import Served
+from tests.e2e.test_api_account_tags import error_of
+from tests.e2e.test_api_management import ROLE
+
+LAYER_ARN = "arn:aws:lambda:us-east-1:123456789012:layer:{}"
+HANDLER = """
+import shared
+def handler(event, context):
+    return {"from_layer": shared.GREETING}
+"""
+
+
+def zipped(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def publish(client: Any, name: str, greeting: str, **fields: Any) -> dict[str, Any]:
+    answer = client.publish_layer_version(
+        LayerName=name,
+        Content={"ZipFile": zipped({"python/shared.py": f"GREETING = {greeting!r}\n"})},
+        **fields,
+    )
+    answer.pop("ResponseMetadata")
+    return answer
+
+
+def test_a_published_layer_is_answered_whole_and_found_by_name_and_by_arn(served: Served) -> None:
+    client = served.client()
+    first = publish(
+        client,
+        "layer-shape",
+        "one",
+        Description="shared code",
+        CompatibleRuntimes=["python3.11", "python3.13"],
+        CompatibleArchitectures=["x86_64"],
+        LicenseInfo="MIT",
+    )
+    content, created = first.pop("Content"), first.pop("CreatedDate")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000", created)
+    assert set(content) == {"Location", "CodeSha256", "CodeSize"} and content["CodeSize"] > 0
+    assert first == {
+        "LayerArn": LAYER_ARN.format("layer-shape"),
+        "LayerVersionArn": LAYER_ARN.format("layer-shape") + ":1",
+        "Version": 1,
+        "Description": "shared code",
+        "CompatibleRuntimes": ["python3.11", "python3.13"],
+        "LicenseInfo": "MIT",
+        "CompatibleArchitectures": ["x86_64"],
+    }
+    second = publish(client, "layer-shape", "two")
+    assert second["Version"] == 2 and second["Content"]["CodeSha256"] != content["CodeSha256"]
+
+    by_name = client.get_layer_version(LayerName="layer-shape", VersionNumber=1)
+    by_arn = client.get_layer_version_by_arn(Arn=LAYER_ARN.format("layer-shape") + ":1")
+    for got in (by_name, by_arn):
+        got.pop("ResponseMetadata")
+        assert got == {**first, "Content": content, "CreatedDate": created}
+
+    versions = client.list_layer_versions(LayerName="layer-shape")["LayerVersions"]
+    assert [v["Version"] for v in versions] == [2, 1]
+    assert "Content" not in versions[0] and versions[1]["LicenseInfo"] == "MIT"
+    only_313 = client.list_layer_versions(LayerName="layer-shape", CompatibleRuntime="python3.13")
+    assert [v["Version"] for v in only_313["LayerVersions"]] == [1]
+    layers = {layer["LayerName"]: layer for layer in client.list_layers()["Layers"]}
+    assert layers["layer-shape"]["LayerArn"] == LAYER_ARN.format("layer-shape")
+    assert layers["layer-shape"]["LatestMatchingVersion"]["Version"] == 2
+
+
+def test_a_function_runs_with_a_published_layer_at_opt(served: Served) -> None:
+    client = served.client()
+    layer = publish(client, "layer-used", "hello from the layer")
+    client.create_function(
+        FunctionName="uses-layer",
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": zipped({"app.py": HANDLER})},
+        Layers=[layer["LayerVersionArn"]],
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName="uses-layer", WaiterConfig={"Delay": 1})
+    answer = client.invoke(FunctionName="uses-layer", Payload=b"{}")
+    assert json.loads(answer["Payload"].read()) == {"from_layer": "hello from the layer"}
+    # Deleting the version leaves the function its copy, as in Lambda; the version itself is gone.
+    assert (
+        client.delete_layer_version(LayerName="layer-used", VersionNumber=1)["ResponseMetadata"][
+            "HTTPStatusCode"
+        ]
+        == 204
+    )
+    assert error_of(client.get_layer_version, LayerName="layer-used", VersionNumber=1) == (
+        404,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    )
+    client.delete_layer_version(LayerName="layer-used", VersionNumber=1)  # again: 204, idempotent
+    client.update_function_configuration(FunctionName="uses-layer", Description="still runs")
+    client.get_waiter("function_updated_v2").wait(FunctionName="uses-layer", WaiterConfig={"Delay": 1})
+    again = client.invoke(FunctionName="uses-layer", Payload=b"{}")
+    assert json.loads(again["Payload"].read()) == {"from_layer": "hello from the layer"}
+
+
+def test_layer_errors_are_lambdas(served: Served) -> None:
+    client = served.client()
+    missing = LAYER_ARN.format("never-published") + ":1"
+    with pytest.raises(ClientError) as refused:
+        client.create_function(
+            FunctionName="bad-layer",
+            Runtime="python3.11",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": zipped({"app.py": HANDLER})},
+            Layers=[missing],
+        )
+    assert refused.value.response["Error"] == {
+        "Code": "InvalidParameterValueException",
+        "Message": f"Layer version {missing} does not exist.",
+    } | {k: v for k, v in refused.value.response["Error"].items() if k not in ("Code", "Message")}
+    status, code, message = error_of(client.get_layer_version_by_arn, Arn="arn:aws:lambda:nope")
+    assert (status, code) == (400, "ValidationException")
+    assert message.startswith("1 validation error detected: Value 'arn:aws:lambda:nope' at 'arn' failed")
+    status, code, _ = error_of(client.publish_layer_version, LayerName="bad name!", Content={"ZipFile": b"x"})
+    assert (status, code) == (400, "ValidationException")
