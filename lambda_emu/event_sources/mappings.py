@@ -124,10 +124,7 @@ class MappingStore:
 
     def get(self, mapping_id: str) -> EventSourceMapping:
         with self._file.lock:
-            stored = self._file.content().get(mapping_id)
-        if stored is None:
-            raise FunctionNotFoundError(_NOT_FOUND)
-        return _loaded(stored)
+            return self.get_locked(mapping_id)
 
     def update(self, mapping_id: str, body: Mapping[str, Any]) -> EventSourceMapping:
         with self._file.lock:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from lambda_emu import arns
 from lambda_emu.aws_clients import AwsClients, require_boto3
 from lambda_emu.errors import ConfigError
 from lambda_emu.event_sources.filters import matches_any, parse_filters, sqs_view
@@ -165,7 +166,8 @@ class SqsPoller:
 
     def _queue_url(self) -> str:
         if self._url is None:
-            account = self.mapping.event_source_arn.split(":")[4]
+            parsed = arns.parse(self.mapping.event_source_arn)
+            account = parsed.account if parsed else ""
             answer = self._client().get_queue_url(
                 QueueName=self.mapping.queue_name, QueueOwnerAWSAccountId=account
             )
