@@ -46,6 +46,7 @@ class ServeConfig:
     sqs_endpoint_url: str | None = None  # where SQS/SNS dead letters and destinations are sent
     async_workers: int = 4  # Event invocations delivered at once
     template: Path | None = None  # recorded in the discovery file: invokes of this template come here
+    allow_functions_api: bool = False  # functions may call this API (refused by default: SECURITY.md)
 
     def validate(self) -> ServeConfig:
         if self.keep_alive <= 0:
@@ -100,7 +101,12 @@ class LambdaServer:
     def start(self) -> LambdaServer:
         self.events.start()
         self.event_sources.start([(m.name, m.request) for m in self._mappings])
-        self.api = InvokeApiServer(self.service, host=self.config.host, port=self.config.port)
+        self.api = InvokeApiServer(
+            self.service,
+            host=self.config.host,
+            port=self.config.port,
+            allow_functions=self.config.allow_functions_api,
+        )
         self._reaper.start()
         if self._watch is not None:
             from lambda_emu.reload.watcher import Reloader

@@ -16,7 +16,14 @@ from lambda_emu.api import account, event_sources, layers, management, permissio
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
 from lambda_emu.api.service import InvokeOutcome, LambdaService
-from lambda_emu.engine.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
+from lambda_emu.engine.httpserver import (
+    BackgroundServer,
+    QuickHandler,
+    TrackingHttpServer,
+    peer_uid,
+    plain_reply,
+    same_user,
+)
 from lambda_emu.errors import ConfigError, LambdaEmuError, ThrottledError
 
 LOG = logging.getLogger(__name__)
@@ -40,6 +47,14 @@ _STATUS = {
 }
 # Bodies larger than this are drained and refused before they are read into memory.
 _MAX_BODY = wire.MAX_SYNC_REQUEST_BYTES + 1
+# A keep-alive connection idle this long is closed (SDKs reconnect), so idle clients hold no thread.
+_IDLE_S = 65.0
+# Connections (a thread each) at once; one more is answered 429 and closed.
+_MAX_CONNECTIONS = 512
+_REFUSED_FUNCTION = (
+    "lambda-emu: this endpoint does not answer functions (the connection comes from a function's sandbox "
+    "user). Start serve with --allow-functions-api to let functions call the Lambda API."
+)
 
 
 def _invoke(service: LambdaService, request: Request) -> Reply:
@@ -163,8 +178,26 @@ def _find_route(method: str, url_path: str) -> tuple[Route, Mapping[str, str]] |
     return None
 
 
+def _error_parts(status: int, code: str, message: str) -> tuple[bytes, dict[str, str]]:
+    return json.dumps({"Type": "User", "message": message}).encode(), {wire.X_ERROR_TYPE: code}
+
+
 class _Handler(QuickHandler):
     server: _ApiHttpServer
+    timeout = _IDLE_S
+
+    def setup(self) -> None:
+        super().setup()
+        # Functions share the host's loopback: tell their connections (the sandbox user's) from the user's.
+        self._refused = not self.server.allow_functions and not same_user(peer_uid(self.connection))
+
+    def error_body(self, status: int, message: str) -> tuple[bytes, dict[str, str]]:
+        if status == 501:  # a method no route has: what Lambda answers an unknown operation
+            return _error_parts(404, "UnknownOperationException", "Unknown operation")
+        return _error_parts(status, "InvalidRequestContentException", message)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        super().send_error(404 if code == 501 else code, message, explain)
 
     def _handle(self, method: str) -> None:
         self.server.enter()
@@ -181,7 +214,11 @@ class _Handler(QuickHandler):
             query_string = url.query
         else:
             url_path, query, query_string = self.path, {}, ""
-        body = self.read_body(_MAX_BODY)
+        if self._refused:
+            self.close_connection = True
+            self._send(error_reply(ConfigError(_REFUSED_FUNCTION, error_code="AccessDeniedException")))
+            return
+        body = self.read_body(_MAX_BODY)  # FramingError: a 400 (QuickHandler.handle_one_request)
         found = _find_route(method, url_path)
         if found is None:
             unknown = b'{"Type":"User","message":"Unknown operation"}'
@@ -244,9 +281,23 @@ class _Handler(QuickHandler):
 
 
 class _ApiHttpServer(TrackingHttpServer):
-    def __init__(self, address: tuple[str, int], service: LambdaService) -> None:
-        super().__init__(address, _Handler, name="lambda-api")
+    def __init__(self, address: tuple[str, int], service: LambdaService, allow_functions: bool) -> None:
+        too_many = json.dumps(
+            {
+                "Reason": "ConcurrentConnectionsLimitExceeded",
+                "Type": "User",
+                "message": "Too many connections",
+            }
+        ).encode()
+        super().__init__(
+            address,
+            _Handler,
+            name="lambda-api",
+            max_connections=_MAX_CONNECTIONS,
+            overloaded=plain_reply(429, too_many, {wire.X_ERROR_TYPE: "TooManyRequestsException"}),
+        )
         self.service = service
+        self.allow_functions = allow_functions
         self._busy = 0
         self._idle = threading.Condition()
 
@@ -268,10 +319,18 @@ class _ApiHttpServer(TrackingHttpServer):
 
 
 class InvokeApiServer:
-    """The Lambda API on host:port (127.0.0.1 by default: nothing else can reach it)."""
+    """The Lambda API on host:port (127.0.0.1 by default: nothing else can reach it). Connections from
+    functions (another user's, on the shared loopback) are refused unless `allow_functions`."""
 
-    def __init__(self, service: LambdaService, *, host: str = "127.0.0.1", port: int = 3001) -> None:
-        self._server = BackgroundServer(_ApiHttpServer((host, port), service))
+    def __init__(
+        self,
+        service: LambdaService,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3001,
+        allow_functions: bool = False,
+    ) -> None:
+        self._server = BackgroundServer(_ApiHttpServer((host, port), service, allow_functions))
 
     @property
     def address(self) -> str:

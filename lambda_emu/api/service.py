@@ -279,6 +279,11 @@ def _invocation_type(value: str | None) -> InvocationType:
 def json_object(body: bytes) -> dict[str, Any]:  # values checked by the callers
     try:
         value = json.loads(body or b"{}")
+    except RecursionError:  # nested deeper than the parser goes: a client's mistake, not a server error
+        raise ConfigError(
+            "Could not parse request body into json: nested too deeply",
+            error_code="InvalidRequestContentException",
+        ) from None
     except ValueError as exc:
         raise ConfigError(
             f"Could not parse request body into json: {exc}", error_code="InvalidRequestContentException"

@@ -60,6 +60,12 @@ from lambda_emu.cli.options import (
     help="Hot reload: a saved change to a function's code or layers makes its next invoke a cold start with "
     "the new code; a saved template is read again (functions added, changed, removed).",
 )
+@click.option(
+    "--allow-functions-api",
+    is_flag=True,
+    help="Let functions call this endpoint (e.g. one function invoking another with boto3). Off by "
+    "default: a function's connection is refused, so code under development cannot drive the API.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -75,6 +81,7 @@ def serve(
     sqs_endpoint_url: str | None,
     cpu_limit: bool,
     watch: bool,
+    allow_functions_api: bool,
 ) -> None:
     """Serve the template's functions on a local Lambda API endpoint that AWS SDKs and the aws CLI use.
 
@@ -111,6 +118,7 @@ def serve(
             or os.environ.get("AWS_ENDPOINT_URL_SQS")
             or os.environ.get("AWS_ENDPOINT_URL"),
             template=path,
+            allow_functions_api=allow_functions_api,
         )
         emulator = local_emulator(emulator_config, served=[f.name for f in loaded.functions.values()])
         reload = None

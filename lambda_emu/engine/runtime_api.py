@@ -370,6 +370,21 @@ class _Handler(QuickHandler):
         self._wake_r: socket.socket | None = None  # wakes `serve` when the reply came another way
         self._wake_w: socket.socket | None = None
 
+    def error_body(self, status: int, message: str) -> tuple[bytes, dict[str, str]]:
+        return _error_json("InvalidRequest" if status < 500 else wire.E_SANDBOX_FAILURE, message), {}
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        expected = self.server.host_name
+        if expected is None or self.headers.get("Host", "").rpartition(":")[0].lower() == expected:
+            return True
+        # Another environment's function found this port (ports show in /proc/net/tcp on a shared host
+        # network); only this environment's runtime knows the name it was given for the API.
+        self.reply(403, _error_json("AccessDenied", "This Runtime API belongs to another environment"))
+        self.close_connection = True
+        return False
+
     def finish(self) -> None:
         self.server.api.drop_parked(self)
         for sock in (self._wake_r, self._wake_w):
@@ -590,21 +605,44 @@ class _Handler(QuickHandler):
 
 
 class _HttpServer(TrackingHttpServer):
-    def __init__(self, address: tuple[str, int], api: RuntimeApi, name: str) -> None:
-        super().__init__(address, _Handler, name=name)
+    def __init__(self, address: tuple[str, int], api: RuntimeApi, name: str, host_name: str | None) -> None:
+        # A runtime needs two connections at most (its /next, an init error); the rest are strangers.
+        super().__init__(address, _Handler, name=name, max_connections=32)
         self.api = api
+        self.host_name = host_name
 
 
 class RuntimeApiServer:
     """The HTTP endpoint of one RuntimeApi on 127.0.0.1 (a port of its own per environment, because a
-    runtime addresses the API by host:port only). Closing it stops at once."""
+    runtime addresses the API by host:port only). Closing it stops at once.
 
-    def __init__(self, api: RuntimeApi, *, host: str = "127.0.0.1", name: str = "runtime-api") -> None:
+    With `host_name`, the API answers only requests whose Host header names it: every environment shares
+    the host's loopback, so any function can connect to any environment's port, but only the runtime whose
+    container resolves that secret name (an /etc/hosts entry of its own) addresses it so. Every runtime
+    client sends the Host of AWS_LAMBDA_RUNTIME_API (HTTP/1.1 requires it), so none needs to know."""
+
+    def __init__(
+        self,
+        api: RuntimeApi,
+        *,
+        host: str = "127.0.0.1",
+        name: str = "runtime-api",
+        host_name: str | None = None,
+    ) -> None:
         self.api = api
-        self._server = BackgroundServer(_HttpServer((host, 0), api, name))
+        self.host_name = host_name.lower() if host_name else None
+        self._server = BackgroundServer(_HttpServer((host, 0), api, name, self.host_name))
 
     @property
     def address(self) -> str:
+        """host:port as the runtime addresses it (AWS_LAMBDA_RUNTIME_API)."""
+        if self.host_name is None:
+            return self._server.address
+        return f"{self.host_name}:{self._server.address.rpartition(':')[2]}"
+
+    @property
+    def listen_address(self) -> str:
+        """The loopback address it listens on."""
         return self._server.address
 
     def close(self) -> None:

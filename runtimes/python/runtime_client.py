@@ -656,14 +656,16 @@ def serve(api: RuntimeApiClient, handler: Handler, marker: LogMarker | None) -> 
         handle(api, handler, api.next_invocation(), marker)
 
 
-def connect_output(address: str) -> None:
+def connect_output(address: str, token: str) -> None:
     """Send fd 1 and 2 (ours, the function's, its subprocesses') to the emulator over loopback instead of
-    through the container engine's stream; if that fails, the engine's stream still carries everything."""
+    through the container engine's stream; if that fails, the engine's stream still carries everything.
+    The first line is the environment's token: the emulator takes output only from its own runtime."""
     import socket
 
     host, _, port = address.rpartition(":")
     try:
         sock = socket.create_connection((host, int(port)), timeout=5)
+        sock.sendall(token.encode() + b"\n")
     except (OSError, ValueError):
         return
     with sock:
@@ -687,7 +689,7 @@ def main() -> None:
     if token:
         os.dup2(1, 2)  # one ordered stream, as Lambda merges stdout and stderr into one log anyway
         if log_address:
-            connect_output(log_address)
+            connect_output(log_address, token)
     install_output_streams()
     marker = LogMarker(token) if token else None
 

@@ -434,3 +434,24 @@ def test_reset_or_close_gives_an_unread_connection_back_to_its_own_thread(
             time.sleep(0.01)
         assert server.api._parked is handler and server.api.state is ApiState.IDLE
     runtime.close()
+
+
+def test_with_a_host_name_only_requests_naming_it_are_answered() -> None:
+    """Another environment's function can connect to this port, but does not know the secret name."""
+    api = RuntimeApi()
+    with RuntimeApiServer(api, host_name="runtime-0123abcd") as srv:
+        name, port = srv.address.split(":")
+        assert name == "runtime-0123abcd" and srv.listen_address == f"127.0.0.1:{port}"
+        thief = http.client.HTTPConnection("127.0.0.1", int(port), timeout=10)
+        status, _, body = call(thief, "GET", wire.PATH_NEXT)
+        assert status == 403 and json.loads(body)["errorType"] == "AccessDenied"
+        assert api.state is ApiState.INITIALIZING  # the thief's /next changed nothing
+        forged = http.client.HTTPConnection("127.0.0.1", int(port), timeout=10)
+        status, _, _ = call(forged, "POST", wire.PATH_INIT_ERROR, b"{}", {"Host": f"runtime-other:{port}"})
+        assert status == 403 and api.init_error is None
+        # The runtime addresses it by name (its container's /etc/hosts maps the name to 127.0.0.1).
+        runtime = http.client.HTTPConnection("127.0.0.1", int(port), timeout=10)
+        status, _, _ = call(
+            runtime, "POST", wire.PATH_INIT_ERROR, b"{}", {"Host": f"Runtime-0123ABCD:{port}"}
+        )
+        assert status == 202 and api.init_error is not None
