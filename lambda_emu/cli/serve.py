@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -66,6 +67,14 @@ from lambda_emu.cli.options import (
     help="Let functions call this endpoint (e.g. one function invoking another with boto3). Off by "
     "default: a function's connection is refused, so code under development cannot drive the API.",
 )
+@click.option(
+    "--code-root",
+    "code_roots",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder that functions created through the API may take their code from, as "
+    'Code={"S3Bucket": "lambda-emu-local", "S3Key": "/abs/path"} (repeatable; none: that form is refused).',
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -82,6 +91,7 @@ def serve(
     cpu_limit: bool,
     watch: bool,
     allow_functions_api: bool,
+    code_roots: tuple[Path, ...],
 ) -> None:
     """Serve the template's functions on a local Lambda API endpoint that AWS SDKs and the aws CLI use.
 
@@ -107,6 +117,7 @@ def serve(
             env_vars_file=env_vars_file,
             cpu_limit=cpu_limit,
         )
+        emulator_config = replace(emulator_config, code_roots=tuple(root.resolve() for root in code_roots))
         config = ServeConfig(
             host=host,
             port=port,

@@ -132,9 +132,11 @@ def configured(config: FunctionConfig, body: Mapping[str, Any]) -> FunctionConfi
     return replace(config, **changes)
 
 
-def code_package(code: Mapping[str, Any], package_type: str, code_root: Path) -> CodePackage:
+def code_package(
+    code: Mapping[str, Any], package_type: str, code_root: Path, local_roots: Sequence[Path] = ()
+) -> CodePackage:
     """The code of Code (CreateFunction) or of UpdateFunctionCode's fields: ZipFile (base64 in JSON), the
-    local bucket's folder or zip, or an ImageUri."""
+    local bucket's folder or zip (under one of `local_roots`), or an ImageUri."""
     if package_type == "Image":
         uri = code.get("ImageUri")
         if not uri:
@@ -148,7 +150,7 @@ def code_package(code: Mapping[str, Any], package_type: str, code_root: Path) ->
         return packages.from_zip_bytes(data, code_root)
     bucket = code.get("S3Bucket")
     if bucket == packages.LOCAL_BUCKET and code.get("S3Key"):
-        return packages.from_local(str(code["S3Key"]))
+        return packages.from_local(str(code["S3Key"]), local_roots)
     if bucket:
         raise ConfigError(
             f"lambda-emu has no S3: code in bucket {bucket} cannot be fetched.",

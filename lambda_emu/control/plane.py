@@ -66,7 +66,9 @@ class ControlPlane:
         if qualifier is not None:
             raise ConfigError("A function name with a qualifier cannot be created.")
         package_type = body.get("PackageType") or "Zip"
-        code = bodies.code_package(body.get("Code") or {}, package_type, self.store.code_root)
+        code = bodies.code_package(
+            body.get("Code") or {}, package_type, self.store.code_root, self.emulator.code_roots
+        )
         config = FunctionConfig(
             name=name,
             runtime=body.get("Runtime") or "",
@@ -160,7 +162,9 @@ class ControlPlane:
             validate_function_request("UpdateFunctionCode", body, package_type=record.config.package_type)
             self._ready_for_change(record, body.get("RevisionId"))
             source = {key: body[key] for key in ("ZipFile", "S3Bucket", "S3Key", "ImageUri") if key in body}
-            code = bodies.code_package(source, record.config.package_type, self.store.code_root)
+            code = bodies.code_package(
+                source, record.config.package_type, self.store.code_root, self.emulator.code_roots
+            )
             config = replace(
                 record.config,
                 code_path=code.path,

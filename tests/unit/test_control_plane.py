@@ -209,15 +209,72 @@ def test_versions_aliases_and_their_rules(plane: ControlPlane) -> None:
     assert gone.value.error_code == "ResourceNotFoundException"
 
 
-def test_local_folder_code_and_no_s3(plane: ControlPlane, tmp_path: Path) -> None:
+def _rooted_plane(tmp_path: Path, root: Path) -> ControlPlane:
+    config = EmulatorConfig(state_dir=tmp_path / "state", code_roots=(root,))
+    return ControlPlane(FunctionRegistry(config, store=open_store(tmp_path / "state")), Retirements(), config)
+
+
+def test_local_folder_code_and_no_s3(tmp_path: Path) -> None:
     folder = tmp_path / "src"
     folder.mkdir()
     (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    plane = _rooted_plane(tmp_path, tmp_path)
     answer = create(plane, Code={"S3Bucket": "lambda-emu-local", "S3Key": str(folder)})
     assert plane.registry.resolve("fn").function.code_path == folder
     assert answer["CodeSize"] > 0
     with pytest.raises(ConfigError, match="no S3"):
         create(plane, "other", Code={"S3Bucket": "my-bucket", "S3Key": "code.zip"})
+
+
+def test_local_folder_code_is_refused_unless_serve_names_its_root(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    (tmp_path / "src").mkdir()
+    with pytest.raises(ConfigError, match="--code-root") as refused:
+        create(plane, Code={"S3Bucket": "lambda-emu-local", "S3Key": str(tmp_path / "src")})
+    assert refused.value.error_code == "InvalidParameterValueException"
+
+
+@pytest.mark.parametrize("key", ["/dev/zero", "/proc/self", "/etc", "{root}/../outside", "{root}/link"])
+def test_local_code_comes_only_from_under_the_roots_and_never_from_devices(tmp_path: Path, key: str) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "outside").mkdir()
+    (root / "link").symlink_to(tmp_path / "outside")  # a link out of the root is outside it
+    plane = _rooted_plane(tmp_path, root)
+    with pytest.raises(ConfigError, match="outside the folders"):
+        create(plane, Code={"S3Bucket": "lambda-emu-local", "S3Key": key.format(root=root)})
+
+
+def test_local_code_is_neither_a_device_nor_over_lambdas_unzipped_limit(tmp_path: Path) -> None:
+    import os
+
+    from lambda_emu.control import packages
+
+    root = tmp_path / "root"
+    (root / "big").mkdir(parents=True)
+    os.mkfifo(root / "fifo.zip")
+    with open(root / "big" / "sparse.bin", "wb") as sparse:  # 300 MB that take no disk and are never read
+        sparse.truncate(300 * 1024 * 1024)
+    plane = _rooted_plane(tmp_path, root)
+    with pytest.raises(ConfigError, match="neither a folder nor a .zip"):
+        create(plane, Code={"S3Bucket": "lambda-emu-local", "S3Key": str(root / "fifo.zip")})
+    with pytest.raises(
+        ConfigError, match=f"Unzipped size must be smaller than {packages.MAX_UNZIPPED} bytes"
+    ):
+        create(plane, Code={"S3Bucket": "lambda-emu-local", "S3Key": str(root / "big")})
+
+
+def test_an_uploaded_zip_bomb_is_refused_by_its_unzipped_size(plane: ControlPlane) -> None:
+    import base64
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.bin", b"\0" * (270 * 1024 * 1024))  # compresses to ~260 KB
+    with pytest.raises(ConfigError, match="Unzipped size must be smaller than 262144000 bytes"):
+        create(plane, Code={"ZipFile": base64.b64encode(buffer.getvalue()).decode()})
 
 
 def test_get_function_configuration_is_lambdas_whole_answer_qualified_as_asked(plane: ControlPlane) -> None:
