@@ -7,7 +7,6 @@ import base64
 import binascii
 import dataclasses
 import datetime
-import json
 import logging
 import threading
 import weakref
@@ -184,7 +183,7 @@ class Emulator:
             )
         payload = payload or b"{}"
         try:
-            json.loads(payload)
+            wire.loads_json(payload)
         except ValueError as exc:
             raise ConfigError(
                 f"Could not parse request body into json: {exc}", error_code="InvalidRequestContentException"
@@ -198,7 +197,7 @@ class Emulator:
                 )
             try:
                 client_context = base64.b64decode(client_context_b64, validate=True).decode()
-                json.loads(client_context)
+                wire.loads_json(client_context)
             except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
                 raise ConfigError(
                     "Client context must be base64-encoded JSON.", error_code="InvalidRequestContentException"

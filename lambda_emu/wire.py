@@ -1,5 +1,19 @@
 """Names on the wire, defined once: Runtime API paths and headers, error types, Lambda's fixed values."""
 
+import json
+from typing import Any
+
+
+def loads_json(data: str | bytes) -> Any:
+    """json.loads, where a document nested deeper than the parser goes is a ValueError like any other
+    malformed JSON (json.loads raises RecursionError): request bodies, payloads and functions' answers
+    come from strangers."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 RUNTIME_API_VERSION = "2018-06-01"
 RUNTIME_PREFIX = f"/{RUNTIME_API_VERSION}/runtime"
 PATH_NEXT = f"{RUNTIME_PREFIX}/invocation/next"

@@ -4,7 +4,6 @@ concurrency and event-invoke configuration calls, with Lambda's validation and t
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -278,12 +277,7 @@ def _invocation_type(value: str | None) -> InvocationType:
 
 def json_object(body: bytes) -> dict[str, Any]:  # values checked by the callers
     try:
-        value = json.loads(body or b"{}")
-    except RecursionError:  # nested deeper than the parser goes: a client's mistake, not a server error
-        raise ConfigError(
-            "Could not parse request body into json: nested too deeply",
-            error_code="InvalidRequestContentException",
-        ) from None
+        value = wire.loads_json(body or b"{}")
     except ValueError as exc:
         raise ConfigError(
             f"Could not parse request body into json: {exc}", error_code="InvalidRequestContentException"
