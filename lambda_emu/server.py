@@ -19,7 +19,7 @@ from lambda_emu.config import FunctionConfig
 from lambda_emu.control.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
 from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.store import FunctionStore, open_store
-from lambda_emu.errors import ConfigError, FunctionNotFoundError
+from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError
 from lambda_emu.event_sources.mappings import MappingStore
 from lambda_emu.event_sources.pollers import EventSources
 from lambda_emu.facade import Emulator
@@ -182,7 +182,7 @@ class _ReloadedFunctions:
                 self._service.limits.unreserve(function.name)
             else:
                 self._service.limits.reserve(function.name, function.reserved_concurrency)
-        except ConfigError as exc:
+        except (ConfigError, ApiError) as exc:
             LOG.warning("%s: %s", function.name, exc.message)
 
     def remove(self, name: str) -> None:

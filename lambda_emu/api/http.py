@@ -24,27 +24,12 @@ from lambda_emu.engine.httpserver import (
     plain_reply,
     same_user,
 )
-from lambda_emu.errors import ConfigError, LambdaEmuError, ThrottledError
+from lambda_emu.errors import API_STATUS, ApiError, ConfigError, LambdaEmuError, ThrottledError, api_code
 
 LOG = logging.getLogger(__name__)
 
 __all__ = ["InvokeApiServer", "Reply", "Request", "error_reply"]
 
-# Status of each error code Lambda answers with (the rest are ServiceException, 500).
-_STATUS = {
-    "InvalidParameterValueException": 400,
-    "InvalidRequestContentException": 400,
-    "PolicyLengthExceededException": 400,
-    "ValidationException": 400,
-    "AccessDeniedException": 403,
-    "ResourceNotFoundException": 404,
-    "ResourceConflictException": 409,
-    "PreconditionFailedException": 412,
-    "RequestEntityTooLargeException": 413,
-    "UnsupportedMediaTypeException": 415,
-    "TooManyRequestsException": 429,
-    "ServiceException": 500,
-}
 # Bodies larger than this are drained and refused before they are read into memory.
 _MAX_BODY = wire.MAX_SYNC_REQUEST_BYTES + 1
 # A keep-alive connection idle this long is closed (SDKs reconnect), so idle clients hold no thread.
@@ -157,8 +142,9 @@ def error_reply(exc: Exception) -> Reply:
         code = "TooManyRequestsException"
         body: dict[str, str] = {"Reason": exc.reason, "Type": "User", "message": exc.message}
         return Reply(429, json.dumps(body).encode(), {wire.X_ERROR_TYPE: code, "Retry-After": "1"})
-    if isinstance(exc, ConfigError):
-        code, message, kind = exc.error_code, exc.message, "User"
+    if isinstance(exc, (ApiError, ConfigError)):
+        code, message = api_code(exc), exc.message
+        kind = "User" if API_STATUS.get(code, 500) < 500 else "Service"
     elif isinstance(exc, LambdaEmuError):
         code, message, kind = "ServiceException", exc.message, "Service"
     else:
@@ -167,7 +153,9 @@ def error_reply(exc: Exception) -> Reply:
     # ResourceNotFoundException's body says "Message", the others "message" (botocore reads both).
     key = "Message" if code == "ResourceNotFoundException" else "message"
     return Reply(
-        _STATUS.get(code, 500), json.dumps({"Type": kind, key: message}).encode(), {wire.X_ERROR_TYPE: code}
+        API_STATUS.get(code, 500),
+        json.dumps({"Type": kind, key: message}).encode(),
+        {wire.X_ERROR_TYPE: code},
     )
 
 
@@ -216,7 +204,7 @@ class _Handler(QuickHandler):
             url_path, query, query_string = self.path, {}, ""
         if self._refused:
             self.close_connection = True
-            self._send(error_reply(ConfigError(_REFUSED_FUNCTION, error_code="AccessDeniedException")))
+            self._send(error_reply(ApiError("AccessDeniedException", _REFUSED_FUNCTION)))
             return
         body = self.read_body(_MAX_BODY)  # FramingError: a 400 (QuickHandler.handle_one_request)
         found = _find_route(method, url_path)
@@ -228,9 +216,9 @@ class _Handler(QuickHandler):
         try:
             if body is None:
                 limit = wire.MAX_SYNC_REQUEST_BYTES
-                raise ConfigError(
+                raise ApiError(
+                    "RequestEntityTooLargeException",
                     f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
-                    error_code="RequestEntityTooLargeException",
                 )
             # QuickHandler's headers are keyed by lower-case name already.
             request = Request(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import ApiError, ConfigError
 from lambda_emu.images.layers import tree_signature
 
 LOG = logging.getLogger(__name__)
@@ -44,9 +44,8 @@ def sha256_b64(data: bytes) -> str:
 def from_zip_bytes(data: bytes, code_root: Path) -> CodePackage:
     """An uploaded zip (Code.ZipFile), kept under `code_root` by its content hash."""
     if len(data) > MAX_ZIP_UPLOAD:
-        raise ConfigError(
-            f"Unzipped size must be smaller than {MAX_ZIP_UPLOAD} bytes",
-            error_code="RequestEntityTooLargeException",
+        raise ApiError(
+            "RequestEntityTooLargeException", f"Unzipped size must be smaller than {MAX_ZIP_UPLOAD} bytes"
         )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:

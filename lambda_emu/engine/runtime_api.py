@@ -1,5 +1,23 @@
 """The Lambda Runtime API (2018-06-01) for one execution environment: one handler per endpoint,
-each validating the call, moving the protocol's state machine and rendering RAPID's replies."""
+each validating the call, moving the protocol's state machine and rendering RAPID's replies.
+
+An invocation is `pending` (submitted, no /next waiting for it) or `current` (handed out, its reply due);
+one at a time. A runtime's connection is read by its own thread (`home`) except while it is lent, so that
+a warm invoke costs no hop between threads:
+
+    home ──GET /next, nothing pending──▶ parked ──submit(): event written on it──▶ lent
+     ▲                                     ▲                                        │ reply in: settle()
+     │                                     └────── its next /next came already ◀────┤ (read within 1 s)
+     │                                                                              │ not yet
+     │                                   unread ◀───────────────────────────────────┘
+     │                                     │ the next submit reads that /next itself (_take_next)
+     └── release(): a reset, the close, the connection gone, a second /next taking its place
+
+While parked its thread waits for `release`; while lent the submitting thread reads the reply on it.
+Every wait ends: a parked /next by an event, a reset or the close (which releases every connection);
+a lent connection at the invocation's deadline; a settle's read after 1 s; a request begun on a lent
+connection at the invocation's deadline (its socket timeout). The lock guards only the fields, never a
+wait."""
 
 from __future__ import annotations
 
