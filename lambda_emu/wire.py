@@ -76,10 +76,13 @@ DEFAULT_ACCOUNT_ID = "123456789012"
 LATEST = "$LATEST"
 
 # The container contract between the emulator and its own runtime clients (runtimes/README.md).
-# The runtime client pops this variable at start, so handlers never see it, and writes
-# "<token> READY" before its first GET /next and "<token> END <request id>" after each invocation's
-# output and before posting the result: the emulator's log reader cuts the output stream there.
+# With this variable set, the runtime client takes the environment's log token from PATH_LOG_TOKEN (once
+# per runtime start, before any user code: a second call is refused, and the token is in no environment
+# a function could read) and writes "<token> READY" before its first GET /next and
+# "<token> END <request id>" after each invocation's output and before posting the result: the
+# emulator's log reader cuts the output stream there.
 ENV_LOG_MARKER = "_LAMBDA_EMU_LOG_MARKER"
+PATH_LOG_TOKEN = "/lambda-emu/log-token"
 # host:port our runtime clients connect their stdout and stderr to (lambda_emu/engine/direct_output.py)
 ENV_LOG_ADDRESS = "_LAMBDA_EMU_LOG_ADDRESS"
 

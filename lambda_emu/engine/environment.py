@@ -113,7 +113,7 @@ class Environment:
         # stream still carries whatever is written before the client connects.
         self._direct = DirectOutput(self._marker) if runtime.direct_output and self._marker else None
         self.log = LogStream(marker=self._marker, sink=sink, sources=2 if self._direct else 1)
-        self.api = RuntimeApi(on_ready=self._on_ready, on_handout=self._on_handout)
+        self.api = RuntimeApi(on_ready=self._on_ready, on_handout=self._on_handout, log_token=self._marker)
         # The Runtime API answers only this container's runtime, which alone resolves this name.
         self._api_host = f"runtime-{secrets.token_hex(12)}"
         self._server = RuntimeApiServer(
@@ -144,7 +144,7 @@ class Environment:
             version=version,
         )
         if self._marker:
-            environment[wire.ENV_LOG_MARKER] = self._marker
+            environment[wire.ENV_LOG_MARKER] = "1"  # the token itself comes from the Runtime API, once
         if self._direct is not None:
             environment[wire.ENV_LOG_ADDRESS] = self._direct.address
         self._spec = ContainerSpec(

@@ -166,7 +166,10 @@ class RuntimeApi:
         *,
         on_ready: Callable[[float], None] | None = None,
         on_handout: Callable[[str], None] | None = None,
+        log_token: str | None = None,
     ) -> None:
+        self._log_token = log_token
+        self._token_taken = False  # by this runtime process: once per start (wire.PATH_LOG_TOKEN)
         self._lock = threading.Lock()  # nothing waits on the state: a parked /next is a connection object
         self._state = ApiState.INITIALIZING
         self._parked: RuntimeConnection | None = None  # the runtime's /next, waiting for an event
@@ -254,9 +257,19 @@ class RuntimeApi:
                     pending.finish(reply)
             self._current = self._pending = None
 
+    def take_log_token(self) -> str:
+        """The log token, to the runtime client's first call after its start only: user code, which runs
+        after it, cannot read it (wire.PATH_LOG_TOKEN)."""
+        with self._lock:
+            if self._log_token is None or self._token_taken or self._state is not ApiState.INITIALIZING:
+                raise RuntimeApiError(403, "AccessDenied", "The log token was taken")
+            self._token_taken = True
+            return self._log_token
+
     def reset(self) -> None:
         """A new runtime process starts from scratch (after a crash, a timeout or an init error)."""
         with self._lock:
+            self._token_taken = False
             if self._state is not ApiState.CLOSED:
                 self._state = ApiState.INITIALIZING
             self._current = self._pending = None
@@ -414,6 +427,14 @@ class _Handler(QuickHandler):
         self.reply(exc.status, _error_json(exc.error_type, exc.message))
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path == wire.PATH_LOG_TOKEN:
+            try:
+                token = self.server.api.take_log_token()
+            except RuntimeApiError as exc:
+                self._reply_error(exc)
+                return
+            self.reply(200, token.encode(), {"Content-Type": "text/plain"})
+            return
         if self.path != wire.PATH_NEXT:
             self.reply(404, _error_json("NotFound", "Not found"))
             return

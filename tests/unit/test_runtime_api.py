@@ -455,3 +455,16 @@ def test_with_a_host_name_only_requests_naming_it_are_answered() -> None:
             runtime, "POST", wire.PATH_INIT_ERROR, b"{}", {"Host": f"Runtime-0123ABCD:{port}"}
         )
         assert status == 202 and api.init_error is not None
+
+
+def test_the_log_token_is_given_once_per_runtime_start_and_only_before_its_first_next() -> None:
+    api = RuntimeApi(log_token="tok")
+    with RuntimeApiServer(api) as srv:
+        status, _, body = call(connect(srv), "GET", wire.PATH_LOG_TOKEN)
+        assert (status, body) == (200, b"tok")
+        status, _, body = call(connect(srv), "GET", wire.PATH_LOG_TOKEN)  # user code asking after it
+        assert status == 403 and json.loads(body)["errorType"] == "AccessDenied"
+        api.reset()  # a new runtime process: its client takes it again
+        assert call(connect(srv), "GET", wire.PATH_LOG_TOKEN)[:3:2] == (200, b"tok")
+    with RuntimeApiServer(RuntimeApi()) as srv:  # an environment without markers has none to give
+        assert call(connect(srv), "GET", wire.PATH_LOG_TOKEN)[0] == 403
