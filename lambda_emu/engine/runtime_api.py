@@ -150,6 +150,10 @@ class RuntimeConnection(Protocol):
     def release(self) -> None:
         """Give the connection back to its own thread, which reads it again."""
 
+    def abandon(self) -> None:
+        """The runtime process it belonged to is gone: end the connection, unread. A request that process
+        sent before it died (its next /next) must not reach the API as the next process's."""
+
 
 def _error_json(error_type: str, message: str) -> bytes:
     return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
@@ -261,7 +265,7 @@ class RuntimeApi:
         """The log token, to the runtime client's first call after its start only: user code, which runs
         after it, cannot read it (wire.PATH_LOG_TOKEN)."""
         with self._lock:
-            if self._log_token is None or self._token_taken or self._state is not ApiState.INITIALIZING:
+            if self._log_token is None or self._token_taken:
                 raise RuntimeApiError(403, "AccessDenied", "The log token was taken")
             self._token_taken = True
             return self._log_token
@@ -291,13 +295,14 @@ class RuntimeApi:
 
     @staticmethod
     def _end(parked: RuntimeConnection | None, *others: RuntimeConnection | None) -> None:
-        """After a reset or close: the parked /next gets the error; a lent or unread connection goes
-        home (its own thread reads the end of it)."""
+        """After a reset or close: the parked /next gets the error; a lent or unread connection is ended
+        unread (a dead runtime's last /next, still in its buffer, would make the next runtime look
+        ready before it even started)."""
         if parked is not None:
             parked.deliver(None)
         for other in others:
             if other is not None and other is not parked:
-                other.release()
+                other.abandon()
 
     # ---- the runtime's side, one method per endpoint
     def next_invocation(self, connection: RuntimeConnection) -> PendingInvocation | None:
@@ -550,6 +555,14 @@ class _Handler(QuickHandler):
     def release(self) -> None:
         self._blocking()
         self._home.set()
+
+    def abandon(self) -> None:
+        self.close_connection = True  # its own thread, woken, stops before reading anything more
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.release()
 
     def _blocking(self) -> None:
         try:

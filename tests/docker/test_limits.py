@@ -114,7 +114,7 @@ def test_tmp_survives_a_reset(emu: Emulator, functions: dict[str, FunctionConfig
     env = next(e for e in emu.environments() if e.function == fill)
     env.reset()  # what a timeout or crash does: the runtime is killed, the next invoke re-inits
     after = invoke(emu, fill, {"mb": 1, "name": "after-reset"})
-    assert after.init_duration_ms is not None
+    assert after.init_duration_ms is not None, after.init_logs
     assert "fill-before-reset" in body(after)["files"]
 
 
