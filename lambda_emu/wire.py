@@ -67,6 +67,9 @@ MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 # Code size quotas ("Lambda quotas"): a zip uploaded directly, and a function's code with its layers unzipped.
 MAX_ZIPPED_CODE_BYTES = 52_428_800
+# A request carrying a zip (CreateFunction, UpdateFunctionCode, PublishLayerVersion), as AWS answers it:
+# "Request must be smaller than 70167211 bytes for the CreateFunction operation".
+MAX_CODE_REQUEST_BYTES = 70_167_211
 MAX_UNZIPPED_CODE_BYTES = 262_144_000
 # Lambda's on-demand init phase limit.
 INIT_TIMEOUT_S = 10.0

@@ -30,8 +30,24 @@ LOG = logging.getLogger(__name__)
 
 __all__ = ["InvokeApiServer", "Reply", "Request", "error_reply"]
 
-# Bodies larger than this are drained and refused before they are read into memory.
-_MAX_BODY = wire.MAX_SYNC_REQUEST_BYTES + 1
+# Bodies larger than their operation's limit are drained and refused before they are read into memory:
+# requests that carry a zip may be larger than an Invoke's (Lambda quotas).
+_CODE_REQUESTS = [
+    ("POST", path(management.FUNCTIONS), "CreateFunction"),
+    ("POST", path(management.FUNCTIONS + "/"), "CreateFunction"),
+    ("PUT", path(management.FUNCTION + "/code"), "UpdateFunctionCode"),
+    ("POST", path(layers.VERSIONS), "PublishLayerVersion"),
+]
+
+
+def _body_limit(method: str, url_path: str) -> tuple[int, str]:
+    """The largest body the operation at `url_path` takes, and the operation's name for the refusal."""
+    for verb, pattern, operation in _CODE_REQUESTS:
+        if verb == method and pattern.match(url_path):
+            return wire.MAX_CODE_REQUEST_BYTES, operation
+    return wire.MAX_SYNC_REQUEST_BYTES, "InvokeFunction"
+
+
 # A keep-alive connection idle this long is closed (SDKs reconnect), so idle clients hold no thread.
 _IDLE_S = 65.0
 # Connections (a thread each) at once; one more is answered 429 and closed.
@@ -206,7 +222,8 @@ class _Handler(QuickHandler):
             self.close_connection = True
             self._send(error_reply(ApiError("AccessDeniedException", _REFUSED_FUNCTION)))
             return
-        body = self.read_body(_MAX_BODY)  # FramingError: a 400 (QuickHandler.handle_one_request)
+        limit, operation = _body_limit(method, url_path)
+        body = self.read_body(limit)  # FramingError: a 400 (QuickHandler.handle_one_request)
         found = _find_route(method, url_path)
         if found is None:
             unknown = b'{"Type":"User","message":"Unknown operation"}'
@@ -215,10 +232,9 @@ class _Handler(QuickHandler):
         route, params = found
         try:
             if body is None:
-                limit = wire.MAX_SYNC_REQUEST_BYTES
                 raise ApiError(
                     "RequestEntityTooLargeException",
-                    f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+                    f"Request must be smaller than {limit} bytes for the {operation} operation",
                 )
             # QuickHandler's headers are keyed by lower-case name already.
             request = Request(

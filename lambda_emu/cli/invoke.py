@@ -174,8 +174,10 @@ def _invoke_here(
             deliver_event_here(emu, function, invocation, ServeConfig(retry_delays=retry_delays))
             return
         result = emu.invoke(function, invocation)
-    sys.stdout.buffer.write(result.payload + b"\n")
-    sys.stdout.flush()
+        # The answer as soon as the function has given it (its log is on stderr already); the container is
+        # removed after, on leaving the `with`, and the exit status waits for that.
+        sys.stdout.buffer.write(result.payload + b"\n")
+        sys.stdout.flush()
     if result.failed:
         sys.exit(EXIT_FUNCTION_ERROR)
 

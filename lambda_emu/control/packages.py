@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambda_emu import wire
 from lambda_emu.errors import ApiError, ConfigError
 from lambda_emu.images.layers import tree_signature
 
@@ -23,10 +24,9 @@ LOG = logging.getLogger(__name__)
 # Ours: CreateFunction / UpdateFunctionCode with Code {"S3Bucket": LOCAL_BUCKET, "S3Key": "/abs/folder"}
 # run the code in that folder (or .zip) of this machine, live, instead of an upload.
 LOCAL_BUCKET = "lambda-emu-local"
-# Lambda's limit for a zip sent in the request body (Lambda quotas: 50 MB zipped upload).
-MAX_ZIP_UPLOAD = 52_428_800
-# Lambda's limit for a function's code unzipped, layers included (Lambda quotas: 250 MB).
-MAX_UNZIPPED = 262_144_000
+# Lambda's limits for a zip sent in the request body and for a function's code unzipped (Lambda quotas).
+MAX_ZIP_UPLOAD = wire.MAX_ZIPPED_CODE_BYTES
+MAX_UNZIPPED = wire.MAX_UNZIPPED_CODE_BYTES
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: the same for every file
 
 
@@ -45,7 +45,7 @@ def from_zip_bytes(data: bytes, code_root: Path) -> CodePackage:
     """An uploaded zip (Code.ZipFile), kept under `code_root` by its content hash."""
     if len(data) > MAX_ZIP_UPLOAD:
         raise ApiError(
-            "RequestEntityTooLargeException", f"Unzipped size must be smaller than {MAX_ZIP_UPLOAD} bytes"
+            "RequestEntityTooLargeException", f"Zipped size must be smaller than {MAX_ZIP_UPLOAD} bytes"
         )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
