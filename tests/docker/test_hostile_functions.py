@@ -71,14 +71,16 @@ CASES = [
         resets=True,
     ),
     Case("fork_bomb", 5, wire.E_TIMEOUT, wire.E_TIMEOUT, "Task timed out after", resets=True),
-    Case("fill_tmp", 10, "OSError", "Error", "No space left on device", node_message="no space left on device"),
+    Case(
+        "fill_tmp", 10, "OSError", "Error", "No space left on device", node_message="no space left on device"
+    ),
     Case("output_100mb", 30, None, None, '"ok": true', node_message='"ok":true'),
     Case("print_few_mb", 5, None, None, '"ok": true', node_message='"ok":true'),
     Case("close_output", 3, None, None, '"closed": true', node_message='"closed":true'),
+    Case("kill_self", 3, wire.E_EXIT, wire.E_EXIT, "Runtime exited with error: signal: killed", resets=True),
     Case(
-        "kill_self", 3, wire.E_EXIT, wire.E_EXIT, "Runtime exited with error: signal: killed", resets=True
+        "exit_runtime", 3, wire.E_EXIT, wire.E_EXIT, "Runtime exited with error: exit status 3", resets=True
     ),
-    Case("exit_runtime", 3, wire.E_EXIT, wire.E_EXIT, "Runtime exited with error: exit status 3", resets=True),
     Case("ignore_sigterm", 3, wire.E_TIMEOUT, wire.E_TIMEOUT, "Task timed out after", resets=True),
     Case(
         "huge_result",
@@ -223,9 +225,7 @@ def test_hostile_function_is_answered_in_lambdas_shape_and_the_next_invoke_is_he
     if joined is not None:
         joined()
     payload = result.payload.decode(errors="replace")
-    ROWS.append(
-        f"{family:6} {case.name:22} {elapsed:6.2f} s  {result.error_type or 'ok':32} {payload[:90]}"
-    )
+    ROWS.append(f"{family:6} {case.name:22} {elapsed:6.2f} s  {result.error_type or 'ok':32} {payload[:90]}")
     try:
         assert elapsed < case.timeout + GRACE_S, f"answered after {elapsed:.2f} s"
         expected = case.error_type(family)
@@ -247,7 +247,7 @@ def test_hostile_function_is_answered_in_lambdas_shape_and_the_next_invoke_is_he
             assert len(result.logs) < 8 * 2**20, len(result.logs)
             assert "last line of the flood" in result.logs
             kept = [e.message for e in store.events(function.log_group_name)]
-            assert "last line of the flood" in kept
+            assert any(message.endswith("last line of the flood") for message in kept)
             del result
             assert counts().rss_mb - rss_before < RSS_MARGIN_MB, "the flood is not held in memory"
 

@@ -15,6 +15,7 @@ import pytest
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.engine.environment import Environment, EnvState, RuntimeImage
 from lambda_emu.engine.invoker import Invoker
+from lambda_emu.engine.logstream import KEEP_LOG_BYTES
 from lambda_emu.engine.pool import EnvironmentPool
 from lambda_emu.models import Invocation, InvocationResult
 from tests.fakes import ProcessBackend
@@ -438,7 +439,7 @@ def test_warm_output_is_read_by_the_waiting_thread_and_stays_whole_and_in_order(
         "        print(f'line {i} ' + 'x' * 200)\n"
         "    return event.get('lines', 3)\n"
     )
-    pool, _ = direct_pool
+    pool, seen = direct_pool
     function = fn("loud.handler", code)
     call(pool, function)
     _warm_until_the_reader_is_away(pool, function)
@@ -449,10 +450,15 @@ def test_warm_output_is_read_by_the_waiting_thread_and_stays_whole_and_in_order(
             ["line", "1"],
             ["line", "2"],
         ]
+    seen.clear()
     big = warm_call(pool, function, {"lines": 20_000})  # ~4 MB: read while the function writes, or it blocks
     assert big.error_type is None and json.loads(big.payload) == 20_000
-    lines = [line for line in big.logs.splitlines() if line.startswith("line ")]
+    # The sink (the log store) gets every line; the result keeps START and the newest KEEP_LOG_BYTES.
+    lines = [line for line in "".join(seen).splitlines() if line.startswith("line ")]
     assert [int(line.split()[1]) for line in lines] == list(range(20_000))
+    kept = [int(line.split()[1]) for line in big.logs.splitlines() if line.startswith("line ")]
+    assert kept == list(range(20_000 - len(kept), 20_000)) and 0 < len(big.logs) < 2 * KEEP_LOG_BYTES
+    assert big.logs.startswith("START RequestId") and "characters of this invocation's output" in big.logs
     assert big.logs.splitlines()[-2].startswith("END RequestId")
 
 
