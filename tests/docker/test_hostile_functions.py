@@ -194,8 +194,9 @@ def remove_once_running(emu: Emulator, function: FunctionConfig) -> Callable[[],
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             env = next((e for e in emu.environments() if e.function.name == function.name), None)
-            if env is not None and env.state is EnvState.BUSY and env.container_id:
-                time.sleep(0.5)  # the handler is sleeping by now
+            # READY or BUSY: the runtime has asked for its event (a cold start's stays READY meanwhile).
+            if env is not None and env.state in (EnvState.READY, EnvState.BUSY) and env.container_id:
+                time.sleep(1.0)  # the handler is sleeping by now
                 subprocess.run(["docker", "rm", "-f", env.container_id], capture_output=True, check=False)
                 return
             time.sleep(0.05)

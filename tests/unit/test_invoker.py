@@ -30,6 +30,8 @@ def echo(event, context):
     print("echo", CALLS)
     return {"event": event, "calls": CALLS, "remaining": context.get_remaining_time_in_millis()}
 def slow(event, context):
+    if event.get("flag"):
+        open(event["flag"], "w").close()
     time.sleep(event.get("seconds", 10))
     return "done"
 def crash(event, context):
@@ -119,6 +121,45 @@ def test_crash_is_an_exit_error_with_lambdas_message(pool: EnvironmentPool, code
         "errorType": "Runtime.ExitError",
     }
     assert result.logs.rstrip().endswith("Runtime.ExitError")
+
+
+def test_a_container_removed_from_outside_mid_invoke_is_an_exit_error_and_then_replaced(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path, tmp_path: Path
+) -> None:
+    function = fn("app.slow", code, timeout=10)
+    results: list[InvocationResult] = []
+    flag = tmp_path / "running"
+    event = {"seconds": 30, "flag": str(flag)}
+    caller = threading.Thread(target=lambda: results.append(call(pool, function, event)))
+    caller.start()
+    deadline = time.monotonic() + 10
+    while not flag.exists():
+        assert time.monotonic() < deadline, "the invocation never started"
+        time.sleep(0.01)
+    backend.created[0].remove()  # what `docker rm -f` does: the process is killed, the container is gone
+    caller.join(timeout=10)
+    assert results and results[0].error_type == "Runtime.ExitError"
+    after = call(pool, function, {"seconds": 0})
+    assert json.loads(after.payload) == "done" and after.init_duration_ms is not None
+    assert len(backend.created) == 2, "a new container for the next invoke"
+
+
+def test_a_runtime_that_dies_reports_the_peak_memory_last_read_not_zero(code: Path) -> None:
+    backend = ProcessBackend(peak_bytes=42 * 2**20)
+    env = Environment(
+        fn("app.crash", code),
+        RuntimeImage(image="fake", user=None),
+        backend=backend,
+        emulator=EmulatorConfig(),
+        code_dir=str(code),
+    )
+    pool = EnvironmentPool(lambda function: env)
+    try:
+        result = call(pool, fn("app.crash", code), {"code": 9})
+    finally:
+        pool.close()
+    assert result.error_type == "Runtime.ExitError"
+    assert result.max_memory_used_mb == 42 and "Max Memory Used: 42 MB" in result.logs
 
 
 def test_function_error_keeps_the_environment(
