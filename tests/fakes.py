@@ -34,6 +34,7 @@ class ProcessContainer:
         self._write_fd: int | None = None
         self._started: float | None = None
         self.removed = False
+        self.unkillable = False  # kill() does nothing, as an engine that cannot kill a sandbox
         self.starts = 0
         self.cpu_quota: float | None = None
         self.cpu_shares: int | None = None
@@ -83,6 +84,10 @@ class ProcessContainer:
         self.cpu_shares = shares
 
     def kill(self) -> None:
+        if not self.unkillable:
+            self._kill()
+
+    def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             os.killpg(self._proc.pid, signal.SIGKILL)
 
@@ -90,7 +95,7 @@ class ProcessContainer:
         return None if self._proc is None or self.exited() else self.peak_bytes
 
     def remove(self) -> None:
-        self.kill()
+        self._kill()
         if self._proc is not None:
             self._proc.wait(timeout=10)
         self.removed = True

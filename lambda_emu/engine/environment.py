@@ -42,6 +42,10 @@ from lambda_emu.models import Invocation
 LOG = logging.getLogger(__name__)
 
 
+# How long a kill may take before the environment is given up (a killed runtime normally ends in ~0.1 s).
+_KILL_WAIT_S = 3.0
+
+
 class EnvState(enum.Enum):
     NEW = "new"
     STARTING = "starting"  # runtime process started, init not finished
@@ -124,6 +128,7 @@ class Environment:
         # The runtime process's peak memory as last read: its cgroup goes with the process, so a runtime
         # that was killed (or killed itself) is reported with the last reading, never 0 MB.
         self._peak_bytes = 0
+        self.wedged = False  # its runtime survived a kill: the pool closes it instead of reusing it
         owner = owner_token()
         self._tmp = TmpDisk(tmp_root or default_root(), disk_name(owner, self.id), function.ephemeral_storage)
         # Lambda's CPU share: a weight and a hard quota proportional to memory once init is over. Init runs
@@ -385,10 +390,24 @@ class Environment:
         container = self._container
         if container is None:
             return
+        self._unthrottle(container)
         container.kill()  # the waiter sees the exit and gives the output back to its reader
-        for thread in self._threads:
-            if thread.name.startswith("env-waiter"):
-                thread.join(timeout=10)
+        waiters = [thread for thread in self._threads if thread.name.startswith("env-waiter")]
+        for thread in waiters:
+            thread.join(timeout=_KILL_WAIT_S)
+        if any(thread.is_alive() for thread in waiters):
+            # The engine could not kill it (it gives up after 10 s): the pool replaces this environment
+            # rather than keep one that would answer every later call with "busy".
+            LOG.warning("environment %s: its runtime did not die when killed; replacing it", self.id[:8])
+            self.wedged = True
+
+    def _unthrottle(self, container: ContainerHandle) -> None:
+        """Lift the CPU quota before a kill: every process of the sandbox runs its own exit on the
+        sandbox's CPU share, so a fork bomb's thousand processes, throttled to a small function's
+        fraction of a vCPU, took half a minute to die (and the engine gave up waiting)."""
+        if self._quota_applied:
+            container.set_cpu_limits(None, None)
+            self._quota_applied = False
 
     def close(self) -> None:
         with self._lock:
@@ -398,6 +417,7 @@ class Environment:
             container = self._container
         self.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
         if container is not None:
+            self._unthrottle(container)
             container.remove()  # force-removes: kills the process too
         self._tmp.close()
         self._server.close()

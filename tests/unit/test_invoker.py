@@ -144,6 +144,22 @@ def test_a_container_removed_from_outside_mid_invoke_is_an_exit_error_and_then_r
     assert len(backend.created) == 2, "a new container for the next invoke"
 
 
+def test_an_environment_whose_runtime_survives_its_kill_is_replaced_not_reused(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    function = fn("app.slow", code, timeout=1)
+    call(pool, function, {"seconds": 0})
+    backend.created[0].unkillable = True
+    assert call(pool, function, {"seconds": 30}).error_type == "Sandbox.Timedout"
+    after = call(pool, function, {"seconds": 0})
+    assert json.loads(after.payload) == "done" and after.init_duration_ms is not None
+    assert len(backend.created) == 2
+    deadline = time.monotonic() + 10  # the wedged one is removed off the caller's path
+    while not backend.created[0].removed:
+        assert time.monotonic() < deadline, "the wedged container was never removed"
+        time.sleep(0.01)
+
+
 def test_a_runtime_that_dies_reports_the_peak_memory_last_read_not_zero(code: Path) -> None:
     backend = ProcessBackend(peak_bytes=42 * 2**20)
     env = Environment(
