@@ -28,7 +28,7 @@ from lambda_emu.config import (
 from lambda_emu.containers import ContainerBackend, ContainerHandle, ContainerSpec, ExitStatus, Mount
 from lambda_emu.containers.tmpdisk import TmpDisk, default_root
 from lambda_emu.engine.direct_output import DirectOutput
-from lambda_emu.engine.logstream import LineSink, LogOrigin, LogStream, SinkFactory, tee
+from lambda_emu.engine.logstream import LineSink, LogOrigin, LogStream, SinkFactory, close_sink, tee
 from lambda_emu.engine.runtime_api import (
     PendingInvocation,
     ReplyKind,
@@ -110,8 +110,10 @@ class Environment:
         self._marker = secrets.token_hex(16) if runtime.log_markers else None
         today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y/%m/%d")
         self.log_stream_name = log_stream_name(today, version, self.id)
+        self._own_sink: LineSink | None = None  # closed with the environment (its stream has ended)
         if sink_for is not None:  # a sink that knows whose lines it gets (log store, prefixed terminal)
             own = sink_for(LogOrigin(function.name, function.log_group_name, self.log_stream_name))
+            self._own_sink = own
             sink = tee(own, sink) if sink else own
         # Our Python client's output comes over a loopback socket (no engine in the way); the engine's
         # stream still carries whatever is written before the client connects.
@@ -425,6 +427,8 @@ class Environment:
             self._direct.close()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self._own_sink is not None:
+            close_sink(self._own_sink)
 
 
 def disk_name(owner: str, environment_id: str) -> str:

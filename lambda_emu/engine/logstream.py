@@ -42,15 +42,33 @@ MAX_LINE_BYTES = 256 * 1024
 
 
 def tee(*sinks: LineSink) -> LineSink:
-    """One sink feeding each of `sinks` in turn."""
+    """One sink feeding each of `sinks` in turn (and closing each, see `close_sink`)."""
     if len(sinks) == 1:
         return sinks[0]
+    return _Tee(sinks)
 
-    def feed(text: str) -> None:
-        for sink in sinks:
+
+class _Tee:
+    __slots__ = ("_sinks",)
+
+    def __init__(self, sinks: tuple[LineSink, ...]) -> None:
+        self._sinks = sinks
+
+    def __call__(self, text: str) -> None:
+        for sink in self._sinks:
             sink(text)
 
-    return feed
+    def close(self) -> None:
+        for sink in self._sinks:
+            close_sink(sink)
+
+
+def close_sink(sink: LineSink) -> None:
+    """Tell an environment's own sink that its stream has ended (the log store closes the stream's file);
+    a sink without a `close` needs nothing."""
+    close = getattr(sink, "close", None)
+    if callable(close):
+        close()
 
 
 def start_line(request_id: str, version: str) -> str:

@@ -110,12 +110,35 @@ class Counts:
     threads: int
     fds: int
     rss_mb: float
+    files: list[str]
 
 
 def counts() -> Counts:
     gc.collect()
     process = psutil.Process()
-    return Counts(threading.active_count(), process.num_fds(), process.memory_info().rss / 2**20)
+    files = open_files()
+    return Counts(threading.active_count(), len(files), process.memory_info().rss / 2**20, files)
+
+
+def open_files() -> list[str]:
+    """What this process's descriptors point at (for a leak's message)."""
+    kinds = {}
+    for table in ("unix", "tcp", "tcp6"):
+        with open(f"/proc/net/{table}") as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                inode = fields[6] if table == "unix" else fields[9]
+                kinds[inode] = table if table == "unix" else f"{table} {fields[1]} {fields[2]} st={fields[3]}"
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            target = kinds.get(target[8:-1], "?") + " " + target
+        found.append(target)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -290,5 +313,6 @@ def test_the_matrix_leaves_no_threads_fds_or_containers_behind(
         print("\n".join(lines))
     leftover = [t.name for t in threading.enumerate() if t.name.startswith(("env-", "runtime-api-"))]
     assert after.threads <= baseline.threads + THREAD_MARGIN, leftover
-    assert after.fds <= baseline.fds + FD_MARGIN, os.listdir("/proc/self/fd")
+    opened = [name for name in after.files if name not in baseline.files]
+    assert after.fds <= baseline.fds + FD_MARGIN, "\n".join(sorted(opened))
     assert not [e for e in emu.environments() if e.function.name.startswith("Hostile-")]
