@@ -282,6 +282,18 @@ def test_hostile_function_is_answered_in_lambdas_shape_and_the_next_invoke_is_he
         assert healthy_s < function.timeout + GRACE_S
         if case.resets:
             assert healthy.init_duration_ms is not None, "the runtime was replaced: a cold start"
+        if case.name == "thread_after_response":
+            # What runs on after the response still reaches the function's log (the README's "idle" row:
+            # in a later invocation's log, as after Lambda's thaw), every line of it.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                kept = [e.message for e in store.events(function.log_group_name)]
+                if sum("background line" in message for message in kept) == 20:
+                    break
+                time.sleep(0.1)
+                assert not invoke(emu, function, "ok")[0].failed
+            assert sum("background line" in message for message in kept) == 20, kept[-30:]
+            assert "background line" not in result.logs.split("END RequestId")[-1]
     finally:
         emu.retire(function.name)
     assert not containers_of(function.name), "no container of the function is left"
