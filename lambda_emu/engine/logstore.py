@@ -22,9 +22,10 @@ LOG = logging.getLogger(__name__)
 
 # Bounds (documented in the README): per log group the newest MAX_STREAMS streams are kept, older ones are
 # deleted when a new stream starts; a stream's file is rotated once it passes MAX_STREAM_BYTES, keeping one
-# rotated file, so a stream holds at most twice that.
+# rotated file, so a stream holds its newest MAX_STREAM_BYTES at least and twice that at most: an
+# invocation that prints 100 MB is all kept, as CloudWatch keeps it (only the disk holds it, never memory).
 MAX_STREAMS = 20
-MAX_STREAM_BYTES = 8 * 2**20
+MAX_STREAM_BYTES = 64 * 2**20
 _MAX_OPEN = 32  # open stream files; older ones are closed (and reopened if their environment writes again)
 _SUFFIX = ".jsonl"
 _ROTATED = ".1.jsonl"

@@ -270,10 +270,12 @@ def test_hostile_function_is_answered_in_lambdas_shape_and_the_next_invoke_is_he
             # All of it reaches the log store, as CloudWatch keeps it; the result carries a bounded log.
             assert len(result.logs) < 8 * 2**20, len(result.logs)
             assert "last line of the flood" in result.logs
-            kept = [e.message for e in store.events(function.log_group_name)]
-            assert any(message.endswith("last line of the flood") for message in kept)
             del result
             assert counts().rss_mb - rss_before < RSS_MARGIN_MB, "the flood is not held in memory"
+            kept = [e.message for e in store.events(function.log_group_name)]
+            assert any(message.endswith("last line of the flood") for message in kept)
+            assert sum(len(message) >= 2**17 - 1 for message in kept) == 800, "every line of the flood"
+            del kept
 
         healthy, healthy_s = invoke(emu, function, "ok")
         ROWS.append(f"{family:6} {'  then ok':22} {healthy_s:6.2f} s  {healthy.error_type or 'ok'}")
