@@ -1016,3 +1016,23 @@ def test_output_sent_to_the_emulator_waits_for_a_slow_reader_instead_of_failing(
     finally:
         proc.kill()
         listener.close()
+
+
+def test_a_function_that_closes_stdout_and_stderr_still_gets_its_result_back_and_its_log_ends(
+    launch: Launch,
+) -> None:
+    source = """\
+    import os, sys
+    def handler(event, context):
+        if not sys.stdout.closed:  # the first invocation closes them; the next runs without them
+            sys.stdout.close()
+            os.close(1)
+            os.close(2)
+        return {"closed": True}
+    """
+    _, posts = invoke(launch, source, Event("r1"), Event("r2"))
+    assert [(p.kind, p.request_id, p.json()) for p in posts] == [
+        ("response", "r1", {"closed": True}),
+        ("response", "r2", {"closed": True}),
+    ]
+    assert posts[0].end_marker_first, "the END marker has a descriptor of its own"
