@@ -15,14 +15,19 @@ from pathlib import Path
 
 from lambda_emu.containers import ContainerSpec, ExitStatus
 from lambda_emu.containers.base import StalePredicate
+from lambda_emu.errors import ContainerError
 
 RUNTIME_CLIENT = Path(__file__).resolve().parent.parent / "runtimes" / "python" / "runtime_client.py"
 FAKE_HOSTS = Path(__file__).resolve().parent / "fake_hosts"  # its sitecustomize plays /etc/hosts
 
 
 class ProcessContainer:
-    def __init__(self, spec: ContainerSpec, exit_notice_delay: float = 0.0) -> None:
+    def __init__(
+        self, spec: ContainerSpec, exit_notice_delay: float = 0.0, peak_bytes: int | None = None
+    ) -> None:
         self.spec = spec
+        # The peak a cgroup would report while the process runs (its cgroup, and the figure, go with it).
+        self.peak_bytes = peak_bytes
         # How long after the process ends `wait` returns: an engine notices an exit late, sometimes.
         self.exit_notice_delay = exit_notice_delay
         self.id = uuid.uuid4().hex
@@ -30,11 +35,14 @@ class ProcessContainer:
         self._write_fd: int | None = None
         self._started: float | None = None
         self.removed = False
+        self.unkillable = False  # kill() does nothing, as an engine that cannot kill a sandbox
         self.starts = 0
         self.cpu_quota: float | None = None
         self.cpu_shares: int | None = None
 
     def attach(self) -> Iterator[bytes]:
+        if self.removed:
+            raise ContainerError(f"Cannot attach to container {self.id[:12]}: No such container")
         read_fd, self._write_fd = os.pipe()
 
         def chunks() -> Iterator[bytes]:
@@ -80,27 +88,32 @@ class ProcessContainer:
         self.cpu_shares = shares
 
     def kill(self) -> None:
+        if not self.unkillable:
+            self._kill()
+
+    def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             os.killpg(self._proc.pid, signal.SIGKILL)
 
     def max_memory_bytes(self) -> int | None:
-        return None
+        return None if self._proc is None or self.exited() else self.peak_bytes
 
     def remove(self) -> None:
-        self.kill()
+        self._kill()
         if self._proc is not None:
             self._proc.wait(timeout=10)
         self.removed = True
 
 
 class ProcessBackend:
-    def __init__(self, exit_notice_delay: float = 0.0) -> None:
+    def __init__(self, exit_notice_delay: float = 0.0, peak_bytes: int | None = None) -> None:
         self.exit_notice_delay = exit_notice_delay
+        self.peak_bytes = peak_bytes
         self.created: list[ProcessContainer] = []
         self._lock = threading.Lock()
 
     def create(self, spec: ContainerSpec) -> ProcessContainer:
-        container = ProcessContainer(spec, self.exit_notice_delay)
+        container = ProcessContainer(spec, self.exit_notice_delay, self.peak_bytes)
         with self._lock:
             self.created.append(container)
         return container

@@ -30,9 +30,10 @@ class DockerContainer:
 
     def attach(self) -> Iterator[bytes]:
         try:
-            return self._container.attach(stdout=True, stderr=True, stream=True, logs=False)  # type: ignore[no-any-return]
+            stream = self._container.attach(stdout=True, stderr=True, stream=True, logs=False)
         except Exception as exc:
             raise ContainerError(f"Cannot attach to container {self.id[:12]}: {exc}") from exc
+        return _closing(stream)
 
     def start(self) -> None:
         try:
@@ -116,6 +117,19 @@ class DockerContainer:
             self._container.remove(force=True)
         except Exception as exc:
             LOG.debug("remove %s: %s", self.id[:12], exc)
+
+
+def _closing(stream: Any) -> Iterator[bytes]:
+    """The attach stream's chunks, then its socket closed: the engine's connection is hijacked for the
+    stream, so it never goes back to the client's pool, and left to the garbage collector one socket per
+    start of a runtime stayed open."""
+    try:
+        yield from stream
+    finally:
+        try:
+            stream.close()
+        except Exception as exc:  # already closed by the engine's end of the stream
+            LOG.debug("closing an attach stream: %s", exc)
 
 
 def _parse_timestamp(stamp: str) -> float | None:

@@ -28,7 +28,7 @@ from lambda_emu.config import (
 from lambda_emu.containers import ContainerBackend, ContainerHandle, ContainerSpec, ExitStatus, Mount
 from lambda_emu.containers.tmpdisk import TmpDisk, default_root
 from lambda_emu.engine.direct_output import DirectOutput
-from lambda_emu.engine.logstream import LineSink, LogOrigin, LogStream, SinkFactory, tee
+from lambda_emu.engine.logstream import LineSink, LogOrigin, LogStream, SinkFactory, close_sink, tee
 from lambda_emu.engine.runtime_api import (
     PendingInvocation,
     ReplyKind,
@@ -36,10 +36,14 @@ from lambda_emu.engine.runtime_api import (
     RuntimeApiServer,
     RuntimeReply,
 )
-from lambda_emu.errors import LambdaEmuError
+from lambda_emu.errors import ContainerError, LambdaEmuError
 from lambda_emu.models import Invocation
 
 LOG = logging.getLogger(__name__)
+
+
+# How long a kill may take before the environment is given up (a killed runtime normally ends in ~0.1 s).
+_KILL_WAIT_S = 3.0
 
 
 class EnvState(enum.Enum):
@@ -106,8 +110,10 @@ class Environment:
         self._marker = secrets.token_hex(16) if runtime.log_markers else None
         today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y/%m/%d")
         self.log_stream_name = log_stream_name(today, version, self.id)
+        self._own_sink: LineSink | None = None  # closed with the environment (its stream has ended)
         if sink_for is not None:  # a sink that knows whose lines it gets (log store, prefixed terminal)
             own = sink_for(LogOrigin(function.name, function.log_group_name, self.log_stream_name))
+            self._own_sink = own
             sink = tee(own, sink) if sink else own
         # Our Python client's output comes over a loopback socket (no engine in the way); the engine's
         # stream still carries whatever is written before the client connects.
@@ -125,6 +131,10 @@ class Environment:
         self._ready_wall: float | None = None
         self._cold = True
         self.exit_status: ExitStatus | None = None
+        # The runtime process's peak memory as last read: its cgroup goes with the process, so a runtime
+        # that was killed (or killed itself) is reported with the last reading, never 0 MB.
+        self._peak_bytes = 0
+        self.wedged = False  # its runtime survived a kill: the pool closes it instead of reusing it
         owner = owner_token()
         self._tmp = TmpDisk(tmp_root or default_root(), disk_name(owner, self.id), function.ephemeral_storage)
         # Lambda's CPU share: a weight and a hard quota proportional to memory once init is over. Init runs
@@ -191,23 +201,26 @@ class Environment:
             self.api.reset()
             self.log.restart()
             self.exit_status = None
+            self._peak_bytes = 0
             self._ready_wall = None
             self._cold = True
             if self._container is None:
-                created = time.monotonic()
-                self._container = self._backend.create(self._with_tmp(self._spec))
-                LOG.debug(
-                    "environment %s: container %s (%s) created in %.1f ms",
-                    self.id[:8],
-                    self._container.id[:12],
-                    self._spec.name,
-                    (time.monotonic() - created) * 1000,
-                )
+                self._container = self._create()
             elif self._quota_applied:
                 self._container.set_cpu_limits(None, None)  # a re-init runs unthrottled, as the first did
                 self._quota_applied = False
             container = self._container
-            output = container.attach()
+            try:
+                output = container.attach()
+            except ContainerError as exc:
+                # The container was removed from outside (`docker rm -f`): the sandbox is gone, so the
+                # next invoke runs in a new one, as Lambda replaces a failed execution environment.
+                LOG.info("environment %s: its container is gone (%s); creating a new one", self.id[:8], exc)
+                container.remove()
+                self._tmp.close()  # a new sandbox starts with an empty /tmp
+                container = self._container = self._create()
+                self._quota_applied = False
+                output = container.attach()
             self._move(EnvState.STARTING)
         ended = threading.Event()  # this start's engine stream is over
         self._spawn("output", self._read_output, output, ended)
@@ -226,6 +239,18 @@ class Environment:
             (time.time() - self._start_called_wall) * 1000,
         )
         self._spawn("waiter", self._wait_exit, container)
+
+    def _create(self) -> ContainerHandle:
+        created = time.monotonic()
+        container = self._backend.create(self._with_tmp(self._spec))
+        LOG.debug(
+            "environment %s: container %s (%s) created in %.1f ms",
+            self.id[:8],
+            container.id[:12],
+            self._spec.name,
+            (time.monotonic() - created) * 1000,
+        )
+        return container
 
     def _spawn(self, role: str, target: object, *args: object) -> None:
         thread = threading.Thread(
@@ -275,6 +300,7 @@ class Environment:
 
     def _on_ready(self, _monotonic: float) -> None:
         self._ready_wall = time.time()
+        self.sample_memory()  # the init's peak: what a runtime killed early in its invocation reports
         LOG.debug(
             "environment %s: init done %.1f ms after start",
             self.id[:8],
@@ -349,9 +375,21 @@ class Environment:
         """How long the current runtime process has been starting (for a failed init's report)."""
         return max(0.0, (time.time() - self._start_called_wall) * 1000)
 
+    def sample_memory(self) -> None:
+        """Read the runtime's peak memory now (cheap: one pread), so it outlives the process."""
+        container = self._container
+        peak = container.max_memory_bytes() if container is not None else None
+        if peak:
+            self._peak_bytes = max(self._peak_bytes, peak)
+
     def max_memory_used_mb(self) -> int:
-        peak = self._container.max_memory_bytes() if self._container else None
-        return int(round(peak / (1024 * 1024))) if peak else 0
+        """Max Memory Used: the cgroup's peak, or the last one read once the process and its cgroup are
+        gone; a runtime killed for memory used all of it (Lambda reports Memory Size then)."""
+        self.sample_memory()
+        status = self.exit_status
+        if status is not None and status.oom_killed:
+            return self.function.memory_size
+        return int(round(self._peak_bytes / (1024 * 1024)))
 
     def reset(self) -> None:
         """Kill the runtime (after a timeout or crash); the next use re-inits. /tmp is kept, as in Lambda:
@@ -359,10 +397,24 @@ class Environment:
         container = self._container
         if container is None:
             return
+        self._unthrottle(container)
         container.kill()  # the waiter sees the exit and gives the output back to its reader
-        for thread in self._threads:
-            if thread.name.startswith("env-waiter"):
-                thread.join(timeout=10)
+        waiters = [thread for thread in self._threads if thread.name.startswith("env-waiter")]
+        for thread in waiters:
+            thread.join(timeout=_KILL_WAIT_S)
+        if any(thread.is_alive() for thread in waiters):
+            # The engine could not kill it (it gives up after 10 s): the pool replaces this environment
+            # rather than keep one that would answer every later call with "busy".
+            LOG.warning("environment %s: its runtime did not die when killed; replacing it", self.id[:8])
+            self.wedged = True
+
+    def _unthrottle(self, container: ContainerHandle) -> None:
+        """Lift the CPU quota before a kill: every process of the sandbox runs its own exit on the
+        sandbox's CPU share, so a fork bomb's thousand processes, throttled to a small function's
+        fraction of a vCPU, took half a minute to die (and the engine gave up waiting)."""
+        if self._quota_applied:
+            container.set_cpu_limits(None, None)
+            self._quota_applied = False
 
     def close(self) -> None:
         with self._lock:
@@ -372,6 +424,7 @@ class Environment:
             container = self._container
         self.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
         if container is not None:
+            self._unthrottle(container)
             container.remove()  # force-removes: kills the process too
         self._tmp.close()
         self._server.close()
@@ -379,6 +432,8 @@ class Environment:
             self._direct.close()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self._own_sink is not None:
+            close_sink(self._own_sink)
 
 
 def disk_name(owner: str, environment_id: str) -> str:

@@ -22,6 +22,8 @@ _LOG_GRACE_S = 2.0
 # An invocation still running after this long has its START written to the log sinks; a quicker, quiet
 # one's START goes out with its END and REPORT, in one write.
 _LIVE_START_S = 0.1
+# How often a running invocation's peak memory is read (see _wait_reply).
+_MEMORY_SAMPLE_S = 0.25
 
 
 # Replies the runtime posted (a response, or a function error it reported): the environment lives on.
@@ -202,12 +204,15 @@ def _content_type(reply: RuntimeReply | None) -> str:
 
 
 def _wait_reply(env: Environment, pending: PendingInvocation, deadline: float) -> RuntimeReply | None:
-    """The runtime's reply, or None when the (monotonic) deadline passes first."""
+    """The runtime's reply, or None when the (monotonic) deadline passes first. A long invocation's peak
+    memory is read now and then meanwhile: if the runtime dies, its cgroup's figure goes with it."""
     first = min(deadline, time.monotonic() + _LIVE_START_S)
     reply = pending.wait_reply(max(0.0, first - time.monotonic()))
     if reply is None and first < deadline:
         env.log.flush_start()
-        reply = pending.wait_reply(max(0.0, deadline - time.monotonic()))
+        while reply is None and (remaining := deadline - time.monotonic()) > 0:
+            env.sample_memory()
+            reply = pending.wait_reply(min(remaining, _MEMORY_SAMPLE_S))
     return reply
 
 

@@ -23,9 +23,10 @@ LOG = logging.getLogger(__name__)
 
 # Bounds (documented in the README): per log group the newest MAX_STREAMS streams are kept, older ones are
 # deleted when a new stream starts; a stream's file is rotated once it passes MAX_STREAM_BYTES, keeping one
-# rotated file, so a stream holds at most twice that.
+# rotated file, so a stream holds its newest MAX_STREAM_BYTES at least and twice that at most: an
+# invocation that prints 100 MB is all kept, as CloudWatch keeps it (only the disk holds it, never memory).
 MAX_STREAMS = 20
-MAX_STREAM_BYTES = 8 * 2**20
+MAX_STREAM_BYTES = 64 * 2**20
 _MAX_OPEN = 32  # open stream files; older ones are closed (and reopened if their environment writes again)
 _SUFFIX = ".jsonl"
 _ROTATED = ".1.jsonl"
@@ -93,15 +94,15 @@ class LogStore:
         return self.group_dir(group) / (stream + _SUFFIX)
 
     def sink(self, origin: LogOrigin) -> LineSink:
-        """The line sink of one environment's stream: each line becomes an event stamped now."""
-        path = self.stream_path(origin.group, origin.stream)
+        """The line sink of one environment's stream: each line becomes an event stamped now; its `close`
+        (the environment's end) closes the stream's file."""
+        return _StreamSink(self, self.stream_path(origin.group, origin.stream), origin.group)
 
-        def append(text: str) -> None:
-            # A sink may get several lines at once (END and REPORT): one event each, in one write.
-            stamp = int(time.time() * 1000)
-            self._append_lines(path, origin.group, text.rstrip("\n").split("\n"), stamp)
-
-        return append
+    def close_stream(self, path: Path) -> None:
+        with self._lock:
+            writer = self._open.pop(path, None)
+            if writer is not None:
+                writer.close()
 
     def append(self, group: str, stream: str, message: str, timestamp_ms: int | None = None) -> None:
         stamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
@@ -175,6 +176,21 @@ class LogStore:
 
     def tail(self, group: str, *, since_ms: int | None = None, pattern: str | None = None) -> LogTail:
         return LogTail(self, group, since_ms=since_ms, pattern=pattern)
+
+
+class _StreamSink:
+    __slots__ = ("_store", "_path", "_group")
+
+    def __init__(self, store: LogStore, path: Path, group: str) -> None:
+        self._store, self._path, self._group = store, path, group
+
+    def __call__(self, text: str) -> None:
+        # A sink may get several lines at once (END and REPORT): one event each, in one write.
+        stamp = int(time.time() * 1000)
+        self._store._append_lines(self._path, self._group, text.rstrip("\n").split("\n"), stamp)
+
+    def close(self) -> None:
+        self._store.close_stream(self._path)
 
 
 _HEAD_BYTES = 64  # a file's first bytes: with its inode, what tells it from a later file

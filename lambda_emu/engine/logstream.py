@@ -8,8 +8,8 @@ import datetime
 import logging
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from lambda_emu.models import InvocationResult
@@ -32,18 +32,43 @@ class LogOrigin:
 SinkFactory = Callable[[LogOrigin], LineSink]
 _KEEP_INVOCATIONS = 32  # per-invocation buffers kept for callers that collect late
 _QUIET_S = 0.05  # without markers (foreign runtimes): output is taken as complete after this quiet time
+# An invocation's own log, as its result carries it, keeps its START and its last this many bytes: the
+# sinks (the log store, the terminal) get every line, as CloudWatch keeps them all, while a function that
+# prints 100 MB costs the emulator no more than this in memory (the Invoke API's tail is 4 KB anyway).
+KEEP_LOG_BYTES = 1 << 20
+# A line longer than this is cut into lines of this size (CloudWatch Logs takes events of at most 256 KB),
+# so output without newlines is never held whole.
+MAX_LINE_BYTES = 256 * 1024
 
 
 def tee(*sinks: LineSink) -> LineSink:
-    """One sink feeding each of `sinks` in turn."""
+    """One sink feeding each of `sinks` in turn (and closing each, see `close_sink`)."""
     if len(sinks) == 1:
         return sinks[0]
+    return _Tee(sinks)
 
-    def feed(text: str) -> None:
-        for sink in sinks:
+
+class _Tee:
+    __slots__ = ("_sinks",)
+
+    def __init__(self, sinks: tuple[LineSink, ...]) -> None:
+        self._sinks = sinks
+
+    def __call__(self, text: str) -> None:
+        for sink in self._sinks:
             sink(text)
 
-    return feed
+    def close(self) -> None:
+        for sink in self._sinks:
+            close_sink(sink)
+
+
+def close_sink(sink: LineSink) -> None:
+    """Tell an environment's own sink that its stream has ended (the log store closes the stream's file);
+    a sink without a `close` needs nothing."""
+    close = getattr(sink, "close", None)
+    if callable(close):
+        close()
 
 
 def start_line(request_id: str, version: str) -> str:
@@ -83,6 +108,45 @@ def timeout_line(request_id: str, elapsed_s: float) -> str:
     return f"{now} {request_id} Task timed out after {elapsed_s:.2f} seconds\n"
 
 
+class InvocationLog:
+    """One invocation's lines: its first (START) and the newest ones up to `limit` characters."""
+
+    __slots__ = ("_head", "_lines", "_size", "_dropped", "_limit")
+
+    def __init__(self, limit: int = KEEP_LOG_BYTES) -> None:
+        self._head: str | None = None
+        self._lines: deque[str] = deque()
+        self._size = 0
+        self._dropped = 0
+        self._limit = limit
+
+    def append(self, line: str) -> None:
+        if self._head is None:
+            self._head = line
+            return
+        self._lines.append(line)
+        self._size += len(line)
+        while self._size > self._limit and len(self._lines) > 1:
+            old = self._lines.popleft()
+            self._size -= len(old)
+            self._dropped += len(old)
+
+    def extend(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.append(line)
+
+    def text(self) -> str:
+        if self._head is None:
+            return ""
+        note = (
+            f"[lambda-emu: {self._dropped} characters of this invocation's output are not repeated here; "
+            "the function's log stream has them all]\n"
+            if self._dropped
+            else ""
+        )
+        return self._head + note + "".join(self._lines)
+
+
 class LogStream:
     """Fed by the container's output reader; read by the invoker. `sink` sees the output live and in
     order, in whole lines (one or more per call).
@@ -103,7 +167,7 @@ class LogStream:
         self._eof = False
         self._current: str | None = None
         self._start_pending: tuple[str, str] | None = None
-        self._buffers: OrderedDict[str, list[str]] = OrderedDict()
+        self._buffers: OrderedDict[str, InvocationLog] = OrderedDict()
         self._ended: set[str] = set()
         self._init: list[str] = []
         self._last_data = time.monotonic()
@@ -117,9 +181,13 @@ class LogStream:
         with self._cond:
             self._last_data = time.monotonic()
             lines = (self._partials.get(source, b"") + data).split(b"\n")
-            self._partials[source] = lines.pop()
+            partial = lines.pop()
             for raw in lines:
                 self._line(raw)
+            while len(partial) > MAX_LINE_BYTES:
+                self._line(partial[:MAX_LINE_BYTES])
+                partial = partial[MAX_LINE_BYTES:]
+            self._partials[source] = partial
             self._cond.notify_all()
 
     def eof(self, source: int = 0) -> None:
@@ -184,7 +252,7 @@ class LogStream:
 
     # ---- the environment's and invoker's side
     def _new_buffer(self, request_id: str) -> None:
-        self._buffers[request_id] = []
+        self._buffers[request_id] = InvocationLog()
         while len(self._buffers) > _KEEP_INVOCATIONS:
             old, _ = self._buffers.popitem(last=False)
             self._ended.discard(old)
@@ -232,7 +300,11 @@ class LogStream:
                 self._cond.wait(remaining)
             if self._current == request_id:
                 self._current = None
-            return "".join(self._buffers.get(request_id, []))
+            return self._text(request_id)
+
+    def _text(self, request_id: str) -> str:
+        buffer = self._buffers.get(request_id)
+        return buffer.text() if buffer is not None else ""
 
     def platform(self, request_id: str, text: str) -> None:
         """Append Lambda's own lines (END, REPORT, timeout notices) to an invocation's log."""
@@ -249,7 +321,7 @@ class LogStream:
 
     def log_of(self, request_id: str) -> str:
         with self._cond:
-            return "".join(self._buffers.get(request_id, []))
+            return self._text(request_id)
 
     def wait_eof(self, timeout: float) -> None:
         """Wait until the (killed) runtime's output is all in."""

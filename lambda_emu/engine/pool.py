@@ -89,7 +89,7 @@ class EnvironmentPool:
             if env in self._answered:
                 self._answered.discard(env)
                 self._released.notify_all()
-            retired = env.id in self._retiring
+            retired = env.id in self._retiring or env.wedged
             if retired:
                 self._retiring.discard(env.id)
                 self._all = [other for other in self._all if other is not env]

@@ -15,6 +15,7 @@ import pytest
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.engine.environment import Environment, EnvState, RuntimeImage
 from lambda_emu.engine.invoker import Invoker
+from lambda_emu.engine.logstream import KEEP_LOG_BYTES
 from lambda_emu.engine.pool import EnvironmentPool
 from lambda_emu.models import Invocation, InvocationResult
 from tests.fakes import ProcessBackend
@@ -29,6 +30,8 @@ def echo(event, context):
     print("echo", CALLS)
     return {"event": event, "calls": CALLS, "remaining": context.get_remaining_time_in_millis()}
 def slow(event, context):
+    if event.get("flag"):
+        open(event["flag"], "w").close()
     time.sleep(event.get("seconds", 10))
     return "done"
 def crash(event, context):
@@ -118,6 +121,61 @@ def test_crash_is_an_exit_error_with_lambdas_message(pool: EnvironmentPool, code
         "errorType": "Runtime.ExitError",
     }
     assert result.logs.rstrip().endswith("Runtime.ExitError")
+
+
+def test_a_container_removed_from_outside_mid_invoke_is_an_exit_error_and_then_replaced(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path, tmp_path: Path
+) -> None:
+    function = fn("app.slow", code, timeout=10)
+    results: list[InvocationResult] = []
+    flag = tmp_path / "running"
+    event = {"seconds": 30, "flag": str(flag)}
+    caller = threading.Thread(target=lambda: results.append(call(pool, function, event)))
+    caller.start()
+    deadline = time.monotonic() + 10
+    while not flag.exists():
+        assert time.monotonic() < deadline, "the invocation never started"
+        time.sleep(0.01)
+    backend.created[0].remove()  # what `docker rm -f` does: the process is killed, the container is gone
+    caller.join(timeout=10)
+    assert results and results[0].error_type == "Runtime.ExitError"
+    after = call(pool, function, {"seconds": 0})
+    assert json.loads(after.payload) == "done" and after.init_duration_ms is not None
+    assert len(backend.created) == 2, "a new container for the next invoke"
+
+
+def test_an_environment_whose_runtime_survives_its_kill_is_replaced_not_reused(
+    pool: EnvironmentPool, backend: ProcessBackend, code: Path
+) -> None:
+    function = fn("app.slow", code, timeout=1)
+    call(pool, function, {"seconds": 0})
+    backend.created[0].unkillable = True
+    assert call(pool, function, {"seconds": 30}).error_type == "Sandbox.Timedout"
+    after = call(pool, function, {"seconds": 0})
+    assert json.loads(after.payload) == "done" and after.init_duration_ms is not None
+    assert len(backend.created) == 2
+    deadline = time.monotonic() + 10  # the wedged one is removed off the caller's path
+    while not backend.created[0].removed:
+        assert time.monotonic() < deadline, "the wedged container was never removed"
+        time.sleep(0.01)
+
+
+def test_a_runtime_that_dies_reports_the_peak_memory_last_read_not_zero(code: Path) -> None:
+    backend = ProcessBackend(peak_bytes=42 * 2**20)
+    env = Environment(
+        fn("app.crash", code),
+        RuntimeImage(image="fake", user=None),
+        backend=backend,
+        emulator=EmulatorConfig(),
+        code_dir=str(code),
+    )
+    pool = EnvironmentPool(lambda function: env)
+    try:
+        result = call(pool, fn("app.crash", code), {"code": 9})
+    finally:
+        pool.close()
+    assert result.error_type == "Runtime.ExitError"
+    assert result.max_memory_used_mb == 42 and "Max Memory Used: 42 MB" in result.logs
 
 
 def test_function_error_keeps_the_environment(
@@ -438,7 +496,7 @@ def test_warm_output_is_read_by_the_waiting_thread_and_stays_whole_and_in_order(
         "        print(f'line {i} ' + 'x' * 200)\n"
         "    return event.get('lines', 3)\n"
     )
-    pool, _ = direct_pool
+    pool, seen = direct_pool
     function = fn("loud.handler", code)
     call(pool, function)
     _warm_until_the_reader_is_away(pool, function)
@@ -449,10 +507,15 @@ def test_warm_output_is_read_by_the_waiting_thread_and_stays_whole_and_in_order(
             ["line", "1"],
             ["line", "2"],
         ]
+    seen.clear()
     big = warm_call(pool, function, {"lines": 20_000})  # ~4 MB: read while the function writes, or it blocks
     assert big.error_type is None and json.loads(big.payload) == 20_000
-    lines = [line for line in big.logs.splitlines() if line.startswith("line ")]
+    # The sink (the log store) gets every line; the result keeps START and the newest KEEP_LOG_BYTES.
+    lines = [line for line in "".join(seen).splitlines() if line.startswith("line ")]
     assert [int(line.split()[1]) for line in lines] == list(range(20_000))
+    kept = [int(line.split()[1]) for line in big.logs.splitlines() if line.startswith("line ")]
+    assert kept == list(range(20_000 - len(kept), 20_000)) and 0 < len(big.logs) < 2 * KEEP_LOG_BYTES
+    assert big.logs.startswith("START RequestId") and "characters of this invocation's output" in big.logs
     assert big.logs.splitlines()[-2].startswith("END RequestId")
 
 

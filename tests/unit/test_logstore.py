@@ -12,7 +12,7 @@ import pytest
 
 from lambda_emu.config import FunctionConfig, log_group_name, log_stream_name
 from lambda_emu.engine.logstore import LogStore, filter_terms, format_timestamp, matches, parse_since
-from lambda_emu.engine.logstream import LogOrigin
+from lambda_emu.engine.logstream import LogOrigin, close_sink, tee
 from lambda_emu.errors import ConfigError
 
 STREAM_A = "2026/11/23/[$LATEST]" + "a" * 32
@@ -194,3 +194,22 @@ def test_following_across_many_rotations_yields_each_event_once(tmp_path: Path) 
             seen += [e.message for e in tail.poll()]
     seen += [e.message for e in tail.poll()]
     assert seen == [f"m{n:02d}" for n in range(40)]
+
+
+def test_closing_an_environments_sink_closes_its_stream_file_and_a_late_line_reopens_it(
+    tmp_path: Path,
+) -> None:
+    store = LogStore(tmp_path)
+    shown: list[str] = []
+    sink = tee(store.sink(LogOrigin("Fn", GROUP, STREAM_A)), shown.append)  # as the CLI's sinks are
+    before = len(os.listdir("/proc/self/fd"))
+    sink("one\n")
+    assert len(os.listdir("/proc/self/fd")) == before + 1
+    close_sink(sink)
+    assert len(os.listdir("/proc/self/fd")) == before, "the stream's file is closed with its environment"
+    sink("late\n")
+    assert [event.message for event in store.events(GROUP)] == ["one", "late"] and shown == [
+        "one\n",
+        "late\n",
+    ]
+    store.close()

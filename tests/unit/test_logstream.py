@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from lambda_emu.engine.logstream import LogStream, report_line, start_line
+from lambda_emu.engine.logstream import KEEP_LOG_BYTES, MAX_LINE_BYTES, LogStream, report_line, start_line
 from lambda_emu.models import InvocationResult
 
 TOKEN = "f" * 32
@@ -168,3 +168,30 @@ def test_flush_start_writes_a_held_start_at_once_and_only_once() -> None:
     stream.flush_start()
     stream.feed(b"working\n")
     assert seen == [start_line("r1", "$LATEST"), "working\n"]
+
+
+def test_a_flood_reaches_the_sink_whole_while_the_invocations_log_keeps_its_start_and_newest_lines() -> None:
+    seen: list[str] = []
+    stream = LogStream(marker=TOKEN, sink=seen.append)
+    stream.feed(marker("READY"))
+    stream.begin("r1", "$LATEST")
+    line = b"y" * 1023 + b"\n"
+    for _ in range(3 * KEEP_LOG_BYTES // len(line)):
+        stream.feed(line)
+    stream.feed(b"last\n" + marker("END r1"))
+    log = stream.wait_end("r1", 1)
+    assert sum(len(text) for text in seen) > 3 * KEEP_LOG_BYTES, "the sink sees every line"
+    assert log.startswith(start_line("r1", "$LATEST")) and log.endswith("y\nlast\n")
+    assert KEEP_LOG_BYTES - 2048 < len(log) < KEEP_LOG_BYTES + 2048
+    assert "characters of this invocation's output are not repeated here" in log.splitlines()[1]
+
+
+def test_a_line_without_end_is_cut_into_lines_of_at_most_max_line_bytes() -> None:
+    seen: list[str] = []
+    stream = LogStream(marker=TOKEN, sink=seen.append)
+    stream.feed(marker("READY"))
+    stream.begin("r1", "$LATEST")
+    stream.feed(b"z" * (2 * MAX_LINE_BYTES + 10))
+    stream.feed(b"\n" + marker("END r1"))
+    lines = stream.wait_end("r1", 1).splitlines()[1:]
+    assert [len(text) for text in lines] == [MAX_LINE_BYTES, MAX_LINE_BYTES, 10]

@@ -16,12 +16,13 @@ from lambda_emu.errors import ClosedError
 
 
 class StandIn:
-    """What the pool reads of an environment: its id, function and state."""
+    """What the pool reads of an environment: its id, function, state and whether it is wedged."""
 
     def __init__(self, function: FunctionConfig) -> None:
         self.id = uuid.uuid4().hex
         self.function = function
         self.state = EnvState.READY
+        self.wedged = False
 
     def start(self) -> None:
         self.state = EnvState.READY

@@ -998,3 +998,56 @@ def test_client_runs_on_each_supported_python(launch: Launch, version: str) -> N
         f'  File "{runtime.task_root / "app.py"}", line 4, in handler\n    raise ValueError("nope")\n'
     ]
     assert [p.end_marker_first for p in posts] == [True, True]
+
+
+def test_output_sent_to_the_emulator_waits_for_a_slow_reader_instead_of_failing() -> None:
+    """The output socket is connected with a timeout, which makes it non-blocking: fd 1 and 2 share its
+    flags, so a few MB of prints faster than the emulator reads died with BlockingIOError."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(WAIT_S)
+    port = listener.getsockname()[1]
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(CLIENT.parent)!r})
+        import runtime_client
+        runtime_client.connect_output("127.0.0.1:{port}", "tok")
+        runtime_client.install_output_streams()
+        for _ in range(5000):
+            print("p" * 999)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL)
+    try:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(WAIT_S)
+            time.sleep(0.5)  # a slow reader: the socket's buffers fill meanwhile
+            received = 0
+            while chunk := conn.recv(1 << 16):
+                received += len(chunk)
+        assert proc.wait(WAIT_S) == 0
+        assert received == len(b"tok\n") + 5000 * 1000  # the hello line, then every print
+    finally:
+        proc.kill()
+        listener.close()
+
+
+def test_a_function_that_closes_stdout_and_stderr_still_gets_its_result_back_and_its_log_ends(
+    launch: Launch,
+) -> None:
+    source = """\
+    import os, sys
+    def handler(event, context):
+        if not sys.stdout.closed:  # the first invocation closes them; the next runs without them
+            sys.stdout.close()
+            os.close(1)
+            os.close(2)
+        return {"closed": True}
+    """
+    _, posts = invoke(launch, source, Event("r1"), Event("r2"))
+    assert [(p.kind, p.request_id, p.json()) for p in posts] == [
+        ("response", "r1", {"closed": True}),
+        ("response", "r2", {"closed": True}),
+    ]
+    assert posts[0].end_marker_first, "the END marker has a descriptor of its own"
