@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -114,6 +115,18 @@ def serve(
         )
         emulator = local_emulator(emulator_config, served=[f.name for f in loaded.functions.values()])
         reload = None
+        served: list[Any] = []  # the server, once started: a reloaded template's problems go to it
+        shown = set(loaded.problems())
+
+        def on_loaded(reloaded: Any) -> None:
+            for problem in reloaded.problems():
+                if problem not in shown:  # each new problem once; the others were shown at start
+                    progress(f"warning: {problem}")
+            shown.clear()
+            shown.update(reloaded.problems())
+            for server in served:
+                server.set_unloaded(unloaded_functions(reloaded))
+
         if watch:
             from lambda_emu.cli.watching import template_watch
 
@@ -122,10 +135,19 @@ def serve(
                 state_dir=ctx.obj["state_dir"],
                 parameter_overrides=parameter_overrides,
                 env_vars_file=env_vars_file,
+                on_loaded=on_loaded,
             )
+        for problem in loaded.problems():
+            progress(f"warning: {problem}")
         with LambdaServer(
-            emulator, loaded.functions.values(), config, watch=reload, mappings=loaded.event_sources
+            emulator,
+            loaded.functions.values(),
+            config,
+            watch=reload,
+            mappings=loaded.event_sources,
+            unloaded=unloaded_functions(loaded),
         ) as server:
+            served.append(server)
             names = ", ".join(loaded.functions) or "none"
             progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
             progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
@@ -134,3 +156,13 @@ def serve(
             except KeyboardInterrupt:
                 progress("stopping: in-flight invocations finish, then every container is removed")
         progress("stopped")
+
+
+def unloaded_functions(loaded: Any) -> dict[str, Any]:
+    """The template's functions that could not be loaded, by logical ID and by FunctionName: why."""
+    unloaded = {}
+    for broken in loaded.broken.values():
+        unloaded[broken.logical_id] = broken.error
+        if broken.name:
+            unloaded[broken.name] = broken.error
+    return unloaded

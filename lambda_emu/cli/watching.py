@@ -13,6 +13,7 @@ from lambda_emu.cli.group import progress
 if TYPE_CHECKING:
     from lambda_emu.config import FunctionConfig
     from lambda_emu.reload.watcher import Reload, WatchConfig
+    from lambda_emu.template import Template
 
 LOG = logging.getLogger(__name__)
 
@@ -29,9 +30,10 @@ def template_watch(
     env_vars_file: Path | None,
     on_reload: Callable[[Reload], None] = show_reload,
     load: Callable[[], Iterable[FunctionConfig]] | None = None,
+    on_loaded: Callable[[Template], None] | None = None,
 ) -> WatchConfig:
     """Watch the functions, the template and the env-vars file; a template change reads the template again
-    as the command first read it (`load`, else all its functions)."""
+    as the command first read it (`load`, else all its functions, the Template read given to `on_loaded`)."""
     from lambda_emu.reload.watcher import WatchConfig
     from lambda_emu.template import load_functions
 
@@ -43,6 +45,8 @@ def template_watch(
             parameter_overrides=parameter_overrides,
             env_vars_file=env_vars_file,
         )
+        if on_loaded is not None:
+            on_loaded(loaded)
         return list(loaded.functions.values())
 
     return WatchConfig(

@@ -32,10 +32,13 @@ def image_function(reader: ResourceReader) -> ImageFunctionConfig:
     recipe, default_tag = _recipe(reader)
     image_uri = _image_uri(reader)
     if image_uri is None and default_tag is None:
+        key = "ImageUri" if reader.serverless else "Code.ImageUri"
         raise reader.error(
-            "ImageUri",
+            key,
             "is required for PackageType Image (or Metadata with DockerContext and Dockerfile, "
             "from which lambda-emu builds the image)",
+            hint=f"Set {key} to an image the Docker engine has (`docker images`), or add the Metadata; "
+            "`sam build` writes the built image's tag into .aws-sam/build/template.yaml",
         )
     return ImageFunctionConfig(
         runtime="",

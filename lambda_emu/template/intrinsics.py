@@ -89,6 +89,14 @@ class Unknown:
         self.what = what
 
 
+class Unset:
+    """A parameter without a usable value (no Default and no override, or a Default its own rules refuse):
+    only a Ref to it fails, so the functions that do not use it still load."""
+
+    def __init__(self, error: IntrinsicError) -> None:
+        self.error = error
+
+
 def is_intrinsic(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("Ref", *_FUNCTIONS)
 
@@ -242,6 +250,8 @@ class Resolver:
             value = self._parameters[name]
             if isinstance(value, Unknown):
                 raise UnresolvableError(value.what)
+            if isinstance(value, Unset):
+                raise IntrinsicError(value.error.message, hint=value.error.hint)
             return value
         if name in self._resources:
             spec = _NAMED_TYPES.get(self._type(name))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import zipfile
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,15 @@ LAYER_TYPES = (SERVERLESS_LAYER, LAMBDA_LAYER)
 # Lambda writes inline code (Code.ZipFile) as index.py or index.js; only these runtimes accept it.
 _INLINE_FILES = {"python": "index.py", "nodejs": "index.js"}
 _MISSING: Any = object()
+
+
+@dataclass(frozen=True)
+class LocalLayer:
+    """A layer of the template: its content on this machine, or why it has none (`problem`)."""
+
+    logical_id: str
+    content: Path | None
+    problem: TemplateError | None = None
 
 
 class ResourceReader:
@@ -74,7 +83,9 @@ class ResourceReader:
         try:
             return self.resolver.condition(self.resource["Condition"])
         except TemplateError as exc:
-            raise TemplateError(f"{self.path}: resource {self.lid}, Condition: {exc.message}.") from exc
+            raise TemplateError(
+                f"{self.path}: resource {self.lid}, Condition: {exc.message}.", hint=exc.hint
+            ) from exc
 
     def is_image(self) -> bool:
         code = self.get("Code", None) if not self.serverless else None
@@ -166,21 +177,18 @@ class ResourceReader:
             raise self.error(f"{key}.{field_name}", f"must be an ARN; got {value!r}")
         return value
 
-    def function(
-        self, local_layers: Mapping[str, Path], excluded_layers: Mapping[str, str]
-    ) -> FunctionConfig:
-        """A .zip-package function; its Layers must name layers of this template (`local_layers`: ARN →
-        content; `excluded_layers`: ARN → logical ID of a layer whose Condition is false)."""
+    def function(self, local_layers: Mapping[str, LocalLayer]) -> FunctionConfig:
+        """A .zip-package function; its Layers must name layers of this template (`local_layers`: by ARN)."""
         runtime = self.string("Runtime")
         return FunctionConfig(
             runtime=runtime,
             handler=self.string("Handler"),
             code_path=self.code_path(runtime),
-            layers=self.layers(local_layers, excluded_layers),
+            layers=self.layers(local_layers),
             **self.common(),
         )
 
-    def layers(self, local: Mapping[str, Path], excluded: Mapping[str, str]) -> tuple[Path, ...]:
+    def layers(self, local: Mapping[str, LocalLayer]) -> tuple[Path, ...]:
         arns = self.get("Layers", [])
         if not isinstance(arns, list) or not all(isinstance(arn, str) for arn in arns):
             raise self.error("Layers", f"must be a list of layer ARNs or Refs to layers; got {arns!r}")
@@ -189,17 +197,22 @@ class ResourceReader:
             raise self.error("Layers", f"cannot reference more than {MAX_LAYERS} layers; got {len(arns)}")
         paths = []
         for arn in arns:
-            if arn in local:
-                paths.append(local[arn])
-            elif arn in excluded:
-                raise self.error("Layers", f"layer {excluded[arn]} is not loaded: its Condition is false")
-            else:
+            layer = local.get(arn)
+            if layer is None:
                 raise self.error(
                     "Layers",
                     f"{arn} is not a layer of this template, and lambda-emu supports only local layers",
-                    hint="Declare the layer in the template (AWS::Serverless::LayerVersion with a local "
-                    "ContentUri) and refer to it with !Ref",
+                    hint="Download the layer's content (`aws lambda get-layer-version-by-arn --arn ARN` "
+                    "gives its Content.Location), declare it in the template as an "
+                    "AWS::Serverless::LayerVersion with that folder as ContentUri, and refer to it with !Ref",
                 )
+            if layer.content is None:
+                problem = layer.problem or TemplateError(f"layer {layer.logical_id} has no content")
+                detail = problem.message.removeprefix(f"{self.path}: ").rstrip(".")
+                if not detail.startswith("layer "):
+                    detail = f"layer {layer.logical_id} cannot be loaded: {detail}"
+                raise self.error("Layers", detail, problem.hint)
+            paths.append(layer.content)
         return tuple(paths)
 
     def layer_content(self) -> Path:
@@ -280,7 +293,12 @@ class ResourceReader:
         if isinstance(code, dict) and "ZipFile" in code:
             return self.inline_code("Code.ZipFile", code["ZipFile"], runtime)
         if code is None:
-            raise self.error("Code", "is required")
+            raise self.error(
+                "Code",
+                "is required",
+                hint="Set Code to the local folder or .zip of the function's code (lambda-emu runs local "
+                "code only), or use the template `sam build` writes to .aws-sam/build",
+            )
         return self.local_path("Code", code)  # SAM CLI also takes a local path as Code
 
     def local_path(self, key: str, value: Any) -> Path:

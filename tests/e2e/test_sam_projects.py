@@ -1,0 +1,128 @@
+"""Real SAM projects as they are: a template mixing broken and working functions runs the working ones,
+through the installed CLI and through `serve` with boto3."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Served, containers_of, start_server
+
+MIXED = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Secret: {Type: String}
+Resources:
+  Good:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: good-fn
+      CodeUri: src
+      Handler: app.handler
+      Runtime: python3.13
+  RemoteLayer:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Handler: app.handler
+      Runtime: python3.13
+      Layers: [arn:aws:lambda:us-east-1:123456789012:layer:shared:3]
+  ImageNoUri:
+    Type: AWS::Serverless::Function
+    Properties: {PackageType: Image}
+  NoCode:
+    Type: AWS::Lambda::Function
+    Properties: {Handler: app.handler, Runtime: python3.13, Role: arn:aws:iam::123456789012:role/r}
+  NeedsSecret:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Handler: app.handler
+      Runtime: python3.13
+      Environment: {Variables: {SECRET: !Ref Secret}}
+  Bucket:
+    Type: AWS::S3::Bucket
+  Odd:
+    Type: Vendor::Made::Up
+"""
+
+APP = """\
+def handler(event, context):
+    return {"ok": True, "event": event, "name": context.function_name}
+"""
+
+
+def project(root: Path) -> Path:
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "app.py").write_text(APP)
+    template = root / "template.yaml"
+    template.write_text(textwrap.dedent(MIXED))
+    return template
+
+
+def run(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("lambda-emu")
+    assert exe, "lambda-emu is not installed (make install)"
+    return subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_working_function_runs_beside_broken_ones_and_a_broken_one_says_why(tmp_path: Path) -> None:
+    project(tmp_path)
+    done = run("invoke", "Good", "--payload", '{"n": 1}', "--no-server", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"ok": True, "event": {"n": 1}, "name": "good-fn"}
+
+    broken = run("invoke", "RemoteLayer", "--no-server", cwd=tmp_path)
+    assert broken.returncode == 2, broken.stderr
+    assert "resource RemoteLayer, property Layers:" in broken.stderr
+    assert "layer:shared:3 is not a layer of this template" in broken.stderr
+    assert "hint: Download the layer's content" in broken.stderr
+
+    secret = run("invoke", "NeedsSecret", "--no-server", cwd=tmp_path)
+    assert secret.returncode == 2
+    assert "parameter Secret has no Default" in secret.stderr
+    assert "--parameter-overrides Secret=VALUE" in secret.stderr
+    mended = run("invoke", "NeedsSecret", "--parameter-overrides", "Secret=s", "--no-server", cwd=tmp_path)
+    assert mended.returncode == 0, mended.stderr
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("mixed")
+    server = start_server(root / "state", template=project(root / "project"))
+    yield server
+    pid = server.process.pid
+    assert server.stop() == 0, server.log()
+    assert containers_of(pid) == []
+
+
+def test_serve_warns_of_each_broken_function_at_start(mixed: Served) -> None:
+    log = mixed.log()
+    for lid, words in [
+        ("RemoteLayer", "property Layers"),
+        ("ImageNoUri", "property ImageUri: is required"),
+        ("NoCode", "property Code: is required"),
+        ("NeedsSecret", "parameter Secret has no Default"),
+    ]:
+        line = next(line for line in log.splitlines() if f"warning: function {lid} is not loaded" in line)
+        assert words in line
+    assert "Odd" not in log and "Bucket" not in log  # other resource types are simply ignored
+
+
+def test_serve_runs_the_working_function_and_answers_lambda_not_found_with_why(mixed: Served) -> None:
+    client = mixed.client()
+    answer = client.invoke(FunctionName="good-fn", Payload=b'{"a": 1}')
+    assert json.loads(answer["Payload"].read())["event"] == {"a": 1}
+    with pytest.raises(client.exceptions.ResourceNotFoundException) as info:
+        client.invoke(FunctionName="NoCode", Payload=b"{}")
+    message = info.value.response["Error"]["Message"]
+    assert "lambda-emu did not load it" in message and "property Code: is required" in message
+    names = [f["FunctionName"] for f in client.list_functions()["Functions"]]
+    assert names == ["good-fn"]
