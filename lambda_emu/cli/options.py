@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -24,18 +25,39 @@ def parse_env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def read_event(event_file: str | None, payload: str | None) -> bytes:
+    """The event's bytes, checked to be JSON here so the error names the input it came from (Lambda's own
+    answer, InvalidRequestContentException, cannot)."""
     if event_file is not None and payload is not None:
         raise ConfigError("Give the event with -e/--event or with --payload, not both.")
     if payload is not None:
-        return payload.encode()
+        return _json_event(
+            payload.encode(), "--payload", "Quote the JSON for the shell: --payload '{\"a\": 1}'"
+        )
     if event_file == "-":
-        return sys.stdin.buffer.read()
+        return _json_event(sys.stdin.buffer.read(), "the event read from stdin (-e -)", None)
     if event_file is not None:
         try:
-            return Path(event_file).read_bytes()
+            data = Path(event_file).read_bytes()
         except OSError as exc:
             raise ConfigError(f"Cannot read event file {event_file}: {exc.strerror}.") from exc
+        return _json_event(data, f"the event file {event_file} (-e)", None)
     return b"{}"
+
+
+def _json_event(data: bytes, source: str, hint: str | None) -> bytes:
+    if not data.strip():
+        return data  # an empty payload is taken as {}, as Lambda takes it
+    try:
+        json.loads(data)
+    except UnicodeDecodeError:
+        raise ConfigError(f"Could not parse request body into json: {source} is not UTF-8 text.") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"Could not parse request body into json: {source} is not valid JSON "
+            f"(line {exc.lineno}, column {exc.colno}: {exc.msg}).",
+            hint=hint or "Fix the JSON; `lambda-emu generate-event` writes sample events of AWS services.",
+        ) from None
+    return data
 
 
 _FUNCTION_OPTIONS: list[Callable[[Any], Any]] = [

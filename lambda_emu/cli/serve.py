@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +21,16 @@ from lambda_emu.cli.options import (
     parse_delays,
     template_options,
 )
+from lambda_emu.errors import ConfigError
 
 
 @main.command()
 @template_options
 @aws_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=3001, show_default=True, type=int, help="Port to listen on (0: any free).")
+@click.option(
+    "-p", "--port", default=3001, show_default=True, type=int, help="Port to listen on (0: any free)."
+)
 @click.option(
     "--keep-alive",
     default=600.0,
@@ -137,16 +143,17 @@ def serve(
                 env_vars_file=env_vars_file,
                 on_loaded=on_loaded,
             )
-        for problem in loaded.problems():
+        for problem in [*loaded.problems(), *runtime_warnings(loaded.functions.values())]:
             progress(f"warning: {problem}")
-        with LambdaServer(
+        server = LambdaServer(
             emulator,
             loaded.functions.values(),
             config,
             watch=reload,
             mappings=loaded.event_sources,
             unloaded=unloaded_functions(loaded),
-        ) as server:
+        )
+        with _listening(server, host, port):
             served.append(server)
             names = ", ".join(loaded.functions) or "none"
             progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
@@ -156,6 +163,56 @@ def serve(
             except KeyboardInterrupt:
                 progress("stopping: in-flight invocations finish, then every container is removed")
         progress("stopped")
+
+
+@contextmanager
+def _listening(server: Any, host: str, port: int) -> Iterator[None]:
+    """The server started (and closed on leaving); an address it cannot listen on is a usage error that
+    says which option changes it."""
+    try:
+        try:
+            server.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"Port {port} on {host} is already in use (another `lambda-emu serve`, `sam local "
+                    "start-lambda` or another program listens there).",
+                    hint="Choose another port with -p/--port (--port 0 picks a free one), or stop what "
+                    "listens there",
+                ) from None
+            if exc.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+                raise ConfigError(
+                    f"Cannot listen on {host}:{port}: {exc.strerror}.",
+                    hint="Ports below 1024 need privileges: choose another with -p/--port; --host must "
+                    "be an address of this machine, such as 127.0.0.1",
+                ) from None
+            raise
+        yield
+    finally:
+        server.close()
+
+
+def runtime_warnings(functions: Iterable[Any]) -> list[str]:
+    """The functions whose runtime lambda-emu does not build: each runs only on AWS's base image, when the
+    engine has it, or not at all (an id Lambda does not know); invoking one says so again."""
+    from lambda_emu.images.runtimes import RUNTIMES, nearest_runtime, official_image
+
+    warnings = []
+    for function in functions:
+        if function.package_type != "Zip" or function.runtime in RUNTIMES:
+            continue
+        nearest = nearest_runtime(function.runtime)
+        instead = f"; the nearest runtime lambda-emu builds is {nearest}" if nearest else ""
+        image = official_image(function.runtime)
+        if image:
+            where = f"it runs only if the Docker engine has AWS's base image {image}"
+        else:
+            where = "it is no Lambda runtime, so invoking it fails"
+        warnings.append(
+            f"function {function.logical_id or function.name}: lambda-emu does not build runtime "
+            f"{function.runtime}: {where}{instead}"
+        )
+    return warnings
 
 
 def unloaded_functions(loaded: Any) -> dict[str, Any]:

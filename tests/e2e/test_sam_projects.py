@@ -126,3 +126,62 @@ def test_serve_runs_the_working_function_and_answers_lambda_not_found_with_why(m
     assert "lambda-emu did not load it" in message and "property Code: is required" in message
     names = [f["FunctionName"] for f in client.list_functions()["Functions"]]
     assert names == ["good-fn"]
+
+
+def test_a_port_in_use_says_so_and_names_the_option_to_change_it(tmp_path: Path) -> None:
+    import socket
+
+    project(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run(
+            "--state-dir", str(tmp_path / "state"), "serve", "-p", str(port), "--no-watch", cwd=tmp_path
+        )
+    assert done.returncode == 2, done.stderr
+    assert f"Port {port} on 127.0.0.1 is already in use" in done.stderr
+    assert "-p/--port" in done.stderr
+    assert "unexpected" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "named"),
+    [
+        (("--payload", "{oops"), None, "--payload is not valid JSON"),
+        (("-e", "bad.json"), None, "the event file bad.json (-e) is not valid JSON (line 2"),
+        (("-e", "-"), "[1,", "the event read from stdin (-e -) is not valid JSON"),
+    ],
+)
+def test_invalid_json_names_the_input_it_came_from(
+    tmp_path: Path, args: tuple[str, ...], stdin: str | None, named: str
+) -> None:
+    project(tmp_path)
+    (tmp_path / "bad.json").write_text('{"a": 1,\n  "b": }\n')
+    exe = shutil.which("lambda-emu")
+    assert exe
+    done = subprocess.run(
+        [exe, "invoke", "Good", "--no-server", *args],
+        cwd=tmp_path,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr
+    assert "START RequestId" not in done.stderr  # refused before anything ran
+
+
+def test_an_unsupported_runtime_fails_on_invoke_only_and_suggests_the_nearest(tmp_path: Path) -> None:
+    template = project(tmp_path)
+    template.write_text(
+        template.read_text()
+        + "  Legacy:\n    Type: AWS::Serverless::Function\n"
+        + "    Properties: {CodeUri: src, Handler: app.handler, Runtime: nodejs16}\n"
+    )
+    assert run("invoke", "Good", "--no-server", cwd=tmp_path).returncode == 0
+    done = run("invoke", "Legacy", "--no-server", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Function Legacy: unsupported runtime 'nodejs16'" in done.stderr
+    assert "Did you mean nodejs18.x?" in done.stderr
