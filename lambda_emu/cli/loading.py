@@ -28,7 +28,7 @@ def resolve_function(
     *,
     template: Path | None,
     state_dir: Path,
-    parameter_overrides: str | None,
+    parameter_overrides: tuple[str, ...],
     env_vars_file: Path | None,
     overrides: Mapping[str, Any],
     env: Mapping[str, str],

@@ -64,13 +64,20 @@ _FUNCTION_OPTIONS: list[Callable[[Any], Any]] = [
     click.option(
         "-t",
         "--template",
+        "--template-file",
+        "template",
         type=click.Path(dir_okay=False, path_type=Path),
         help="SAM or CloudFormation template (default: template.yaml or template.yml here).",
     ),
     click.option(
-        "--parameter-overrides", metavar="'K=V K2=V2'", help="Template parameter values, as SAM takes them."
+        "--parameter-overrides",
+        multiple=True,
+        metavar="'K=V K2=V2'",
+        help="Template parameter values, as SAM takes them: K=V pairs or ParameterKey=K,ParameterValue=V, "
+        "space-separated; repeatable, every one kept.",
     ),
     click.option(
+        "-n",
         "--env-vars",
         "env_vars_file",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -167,3 +174,19 @@ def parse_delays(text: str) -> tuple[float, float]:
             f"--async-retry-delays takes two numbers of seconds, e.g. 1,1; got {text!r}."
         ) from None
     return first, second
+
+
+# SAM CLI's options that lambda-emu takes so muscle memory works, though they change nothing here.
+SKIP_PULL_IMAGE_OPTION = click.option(
+    "--skip-pull-image",
+    is_flag=True,
+    expose_value=False,
+    help="Accepted as SAM CLI takes it; a no-op: lambda-emu never pulls an image the engine already has "
+    "(AWS's base images are pulled only when missing and LAMBDA_EMU_BASE_IMAGE=official).",
+)
+NO_EVENT_OPTION = click.option(
+    "--no-event",
+    is_flag=True,
+    expose_value=False,
+    help="Accepted as SAM CLI takes it; a no-op: without -e or --payload the event is {} already.",
+)

@@ -17,14 +17,16 @@ from lambda_emu.cli.loading import template_path
 from lambda_emu.cli.options import (
     CPU_LIMIT_OPTION,
     RETRY_DELAYS_OPTION,
+    SKIP_PULL_IMAGE_OPTION,
     aws_options,
     parse_delays,
     template_options,
 )
+from lambda_emu.cli.samconfig import SamConfigCommand
 from lambda_emu.errors import ConfigError
 
 
-@main.command()
+@main.command(cls=SamConfigCommand, sam_section="local_start_lambda")
 @template_options
 @aws_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -61,6 +63,16 @@ from lambda_emu.errors import ConfigError
 )
 @CPU_LIMIT_OPTION
 @click.option(
+    "--warm-containers",
+    type=click.Choice(["EAGER", "LAZY"], case_sensitive=False),
+    default="LAZY",
+    show_default=True,
+    help="As SAM CLI's: EAGER readies every function's image at start (built or found), so no first "
+    "invoke waits for a build; its environment still starts on its first invoke. LAZY readies both on "
+    "the first invoke. Either way environments then stay warm (--keep-alive).",
+)
+@SKIP_PULL_IMAGE_OPTION
+@click.option(
     "--watch/--no-watch",
     default=True,
     show_default=True,
@@ -71,7 +83,7 @@ from lambda_emu.errors import ConfigError
 def serve(
     ctx: click.Context,
     template: Path | None,
-    parameter_overrides: str | None,
+    parameter_overrides: tuple[str, ...],
     env_vars_file: Path | None,
     host: str,
     port: int,
@@ -81,6 +93,7 @@ def serve(
     async_workers: int,
     sqs_endpoint_url: str | None,
     cpu_limit: bool,
+    warm_containers: str,
     watch: bool,
 ) -> None:
     """Serve the template's functions on a local Lambda API endpoint that AWS SDKs and the aws CLI use.
@@ -155,6 +168,8 @@ def serve(
         )
         with _listening(server, host, port):
             served.append(server)
+            if warm_containers.upper() == "EAGER":
+                _ready_images(emulator, loaded.functions.values())
             names = ", ".join(loaded.functions) or "none"
             progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
             progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
@@ -190,6 +205,22 @@ def _listening(server: Any, host: str, port: int) -> Iterator[None]:
         yield
     finally:
         server.close()
+
+
+def _ready_images(emulator: Any, functions: Iterable[Any]) -> None:
+    """--warm-containers EAGER: every function's image built (or found) now; one that cannot be is warned
+    of, and its invokes report it. lambda-emu starts an environment on the first invoke only."""
+    from lambda_emu.errors import LambdaEmuError
+
+    progress("--warm-containers EAGER: readying every function's image (environments start on first invoke)")
+    for function in functions:
+        try:
+            if function.package_type == "Image":
+                emulator.function_image(function)
+            else:
+                emulator.runtime_image(function.runtime, function.architectures[0], function=function.name)
+        except LambdaEmuError as exc:
+            progress(f"warning: function {function.logical_id or function.name}: {exc.message}")
 
 
 def runtime_warnings(functions: Iterable[Any]) -> list[str]:

@@ -26,7 +26,7 @@ def template_watch(
     template: Path | None,
     *,
     state_dir: Path,
-    parameter_overrides: str | None,
+    parameter_overrides: tuple[str, ...],
     env_vars_file: Path | None,
     on_reload: Callable[[Reload], None] = show_reload,
     load: Callable[[], Iterable[FunctionConfig]] | None = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -91,13 +91,14 @@ def load_functions(
     template: Path,
     *,
     state_dir: Path,
-    parameter_overrides: str | None,
+    parameter_overrides: str | Sequence[str] | None,
     env_vars_file: Path | None,
     cpu_limit: bool = True,
 ) -> tuple[EmulatorConfig, Template]:
     """The emulator's configuration (from this machine's environment) and every function the template
-    defines, with SAM's parameter overrides ("K=V K2=V2") and env-vars file applied: what `invoke`,
-    `serve`, a template reload and the pytest plugin each start from."""
+    defines, with SAM's parameter overrides ("K=V K2=V2", or several such texts: all kept, a later value of
+    one key winning, as SAM CLI takes --parameter-overrides repeated) and env-vars file applied: what
+    `invoke`, `serve`, a template reload and the pytest plugin each start from."""
     from lambda_emu.config import host_environ
     from lambda_emu.template.overrides import load_env_vars_file, parse_parameter_overrides
 
@@ -105,7 +106,7 @@ def load_functions(
     loaded = load_template(
         template,
         emulator=emulator,
-        parameter_overrides=parse_parameter_overrides(parameter_overrides or ""),
+        parameter_overrides=parse_parameter_overrides(parameter_overrides or ()),
         env_vars=load_env_vars_file(env_vars_file) if env_vars_file else None,
     )
     return emulator, loaded

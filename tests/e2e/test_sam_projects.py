@@ -185,3 +185,59 @@ def test_an_unsupported_runtime_fails_on_invoke_only_and_suggests_the_nearest(tm
     assert done.returncode == 2, done.stderr
     assert "Function Legacy: unsupported runtime 'nodejs16'" in done.stderr
     assert "Did you mean nodejs18.x?" in done.stderr
+
+
+SECRET_APP = """\
+import os
+
+
+def handler(event, context):
+    return {"secret": os.environ.get("SECRET"), "extra": os.environ.get("EXTRA")}
+"""
+
+
+def test_sam_cli_options_are_accepted_as_sam_takes_them(tmp_path: Path) -> None:
+    project(tmp_path)
+    (tmp_path / "src" / "app.py").write_text(SECRET_APP)
+    (tmp_path / "env.json").write_text(json.dumps({"NeedsSecret": {"EXTRA": "from-env-vars"}}))
+    done = run(
+        "invoke", "NeedsSecret", "--no-server", "--skip-pull-image", "--no-event", "-n", "env.json",
+        "--parameter-overrides", "Other=1", "--parameter-overrides", "ParameterKey=Secret,ParameterValue=s1",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"secret": "s1", "extra": "from-env-vars"}
+
+
+def test_samconfig_toml_gives_invoke_its_defaults_and_flags_win(tmp_path: Path) -> None:
+    project(tmp_path)
+    (tmp_path / "src" / "app.py").write_text(SECRET_APP)
+    (tmp_path / "samconfig.toml").write_text(
+        'version = 0.1\n[default.local_invoke.parameters]\nparameter_overrides = "Secret=from-samconfig"\n'
+    )
+    done = run("invoke", "NeedsSecret", "--no-server", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["secret"] == "from-samconfig"
+    flagged = run(
+        "invoke", "NeedsSecret", "--no-server", "--parameter-overrides", "Secret=flag", cwd=tmp_path
+    )
+    assert json.loads(flagged.stdout)["secret"] == "flag"
+
+
+def test_serve_reads_local_start_lambda_from_samconfig_and_warms_eagerly(tmp_path: Path) -> None:
+    template = project(tmp_path / "project")
+    (tmp_path / "project" / "src" / "app.py").write_text(SECRET_APP)
+    (tmp_path / "project" / "samconfig.toml").write_text(
+        "[default.local_start_lambda.parameters]\n"
+        'parameter_overrides = ["Secret=served-secret"]\nwarm_containers = "EAGER"\n'
+    )
+    server = start_server(tmp_path / "state", "--no-watch", template=template)
+    try:
+        answer = server.client().invoke(FunctionName="NeedsSecret", Payload=b"{}")
+        assert json.loads(answer["Payload"].read())["secret"] == "served-secret"
+        assert "--warm-containers EAGER: readying every function's image" in server.log()
+        assert "NeedsSecret is not loaded" not in server.log()
+    finally:
+        pid = server.process.pid
+        assert server.stop() == 0, server.log()
+        assert containers_of(pid) == []
