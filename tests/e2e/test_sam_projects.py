@@ -241,3 +241,30 @@ def test_serve_reads_local_start_lambda_from_samconfig_and_warms_eagerly(tmp_pat
         pid = server.process.pid
         assert server.stop() == 0, server.log()
         assert containers_of(pid) == []
+
+
+def test_serve_invokes_a_function_by_its_logical_id_and_management_keeps_lambdas_names(mixed: Served) -> None:
+    client = mixed.client()
+    answer = client.invoke(FunctionName="Good", Payload=b'{"by": "logical id"}')
+    body = json.loads(answer["Payload"].read())
+    assert body == {"ok": True, "event": {"by": "logical id"}, "name": "good-fn"}  # the function's own name
+    assert answer["ExecutedVersion"] == "$LATEST"
+    qualified = client.invoke(FunctionName="Good", Qualifier="$LATEST", Payload=b"{}")
+    assert qualified["StatusCode"] == 200
+    assert client.invoke(FunctionName="Good", InvocationType="DryRun")["StatusCode"] == 204
+    assert client.invoke(FunctionName="Good", InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+    tail = client.invoke(FunctionName="Good", LogType="Tail", Payload=b"{}")
+    assert "LogResult" in tail
+    # The management API speaks Lambda's names only.
+    assert client.get_function(FunctionName="good-fn")["Configuration"]["FunctionName"] == "good-fn"
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_function(FunctionName="Good")
+    assert [f["FunctionName"] for f in client.list_functions()["Functions"]] == ["good-fn"]
+
+
+def test_the_cli_invokes_by_logical_id_through_a_running_serve(mixed: Served, tmp_path: Path) -> None:
+    template = Path(mixed.log_path).parent.parent / "project" / "template.yaml"
+    done = run("--state-dir", str(mixed.state_dir), "invoke", "Good", "-t", str(template), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "invoking through the server" in done.stderr
+    assert json.loads(done.stdout)["name"] == "good-fn"
