@@ -121,7 +121,7 @@ def load_template(
 ) -> Template:
     """Every function of the template at `path`, its values resolved. A template that cannot be read at all
     raises TemplateError; a function that cannot run as written is kept in `broken` (its error raised when it
-    is asked for), so one bad resource never blocks the others, as with SAM CLI's local commands."""
+    is asked for), so one bad resource never blocks the others."""
     data = read_template(path)
     resources = data.get("Resources")
     if not isinstance(resources, dict) or not resources:
@@ -134,11 +134,12 @@ def load_template(
         )
     except TemplateError as exc:
         raise TemplateError(f"{path}: {exc.message}.", hint=exc.hint) from exc
-    warnings: list[str] = []
-    for lid, resource in list(resources.items()):
-        if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
-            warnings.append(f"resource {lid} is left out: it must be a mapping with a Type")
-            resources = {key: value for key, value in resources.items() if key != lid}
+    warnings = [
+        f"resource {lid} is left out: it must be a mapping with a Type"
+        for lid, resource in resources.items()
+        if not _is_resource(resource)
+    ]
+    resources = {lid: resource for lid, resource in resources.items() if _is_resource(resource)}
     sections = data.get("Globals") or {}
     globals_ = (sections.get("Function") or {}) if isinstance(sections, dict) else None
     if not isinstance(globals_, dict):
@@ -164,12 +165,16 @@ def load_template(
 
     functions = _with_event_invoke_configs(path, resources, functions, broken, resolver, emulator, warnings)
     names: dict[str, str] = {}
-    for lid, config in functions.items():
-        if config.name in names:
-            raise TemplateError(
-                f"{path}: functions {names[config.name]} and {lid} are both named {config.name}."
+    for lid, config in list(functions.items()):
+        first = names.setdefault(config.name, lid)
+        if first != lid:  # neither can be told from the other: both are left out
+            clash = TemplateError(
+                f"{path}: functions {first} and {lid} are both named {config.name}.",
+                hint="Give each function its own FunctionName",
             )
-        names[config.name] = lid
+            for each in (first, lid):
+                functions.pop(each, None)
+                broken[each] = BrokenFunction(each, config.name, clash)
     for section in env_vars or {}:
         known = section in functions or section in names or section in broken
         if section != "Parameters" and not known and section not in skipped:
@@ -186,6 +191,10 @@ def load_template(
         MappingProxyType(broken),
         tuple(warnings),
     )
+
+
+def _is_resource(resource: Any) -> bool:
+    return isinstance(resource, dict) and isinstance(resource.get("Type"), str)
 
 
 def _name_if_known(resolver: Resolver, lid: str) -> str | None:

@@ -491,8 +491,12 @@ def test_two_functions_with_one_name_are_a_template_error(tmp_path):
           Properties: {CodeUri: src, Handler: a.h, Runtime: python3.12, FunctionName: same}
         """,
     )
-    with pytest.raises(TemplateError, match="Fn and Other are both named same"):
-        load(tmp_path, text)
+    loaded = load(tmp_path, text)
+    for lid in ("Fn", "Other"):
+        with pytest.raises(TemplateError, match="Fn and Other are both named same"):
+            loaded.function(lid)
+    with pytest.raises(TemplateError, match="both named same"):
+        loaded.function("same")
 
 
 # --- Globals ------------------------------------------------------------------------------------------
