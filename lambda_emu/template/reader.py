@@ -30,6 +30,10 @@ LAYER_TYPES = (SERVERLESS_LAYER, LAMBDA_LAYER)
 # Lambda writes inline code (Code.ZipFile) as index.py or index.js; only these runtimes accept it.
 _INLINE_FILES = {"python": "index.py", "nodejs": "index.js"}
 _MISSING: Any = object()
+# CDK's asset metadata (`cdk synth`; SAM CLI reads it too): the local folder or file that deploying uploads
+# for the property named.
+ASSET_PATH = "aws:asset:path"
+ASSET_PROPERTY = "aws:asset:property"
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,25 @@ class ResourceReader:
             ) from exc
 
     def is_image(self) -> bool:
-        code = self.get("Code", None) if not self.serverless else None
+        # Code is looked at unresolved: CDK's S3 location of a .zip asset refers to parameters with no value.
+        code = self.properties.get("Code") if not self.serverless else None
         return self.get("PackageType", "Zip") == "Image" or (isinstance(code, dict) and "ImageUri" in code)
+
+    def asset(self, key: str) -> str | None:
+        """The local asset CDK's Metadata gives for property `key` (aws:asset:path, relative to the
+        template, as `cdk synth` writes it into cdk.out), which stands in for the property's S3 or ECR
+        location; None when the Metadata names no asset for it."""
+        metadata = self.resource.get("Metadata")
+        if (
+            not isinstance(metadata, dict)
+            or metadata.get(ASSET_PROPERTY) != key
+            or ASSET_PATH not in metadata
+        ):
+            return None
+        path = metadata[ASSET_PATH]
+        if not isinstance(path, str) or not path:
+            raise self.error(key, f"its asset (Metadata {ASSET_PATH}) must be a path; got {path!r}")
+        return path
 
     def common(self) -> dict[str, Any]:
         """The FunctionConfig fields every function has, whatever its package type."""
@@ -218,6 +239,9 @@ class ResourceReader:
     def layer_content(self) -> Path:
         """The local folder or zip of a LayerVersion resource (ContentUri, or Content as a local path)."""
         key = "ContentUri" if self.resource["Type"] == SERVERLESS_LAYER else "Content"
+        asset = self.asset(key)
+        if asset is not None:
+            return self.asset_path(f"{key} (Metadata {ASSET_PATH})", asset)
         content = self.get(key, None)
         if content is None:
             raise self.error(key, "is required")
@@ -287,8 +311,14 @@ class ResourceReader:
                 if "CodeUri" in own:
                     raise self.error("InlineCode", "give either CodeUri or InlineCode, not both")
                 return self.inline_code("InlineCode", self.get("InlineCode"), runtime)
+            asset = self.asset("CodeUri")
+            if asset is not None:
+                return self.asset_path(f"CodeUri (Metadata {ASSET_PATH})", asset)
             # SAM CLI defaults CodeUri to the template's folder.
             return self.local_path("CodeUri", self.get("CodeUri", "."))
+        asset = self.asset("Code")
+        if asset is not None:
+            return self.asset_path(f"Code (Metadata {ASSET_PATH})", asset)
         code = self.get("Code", None)
         if isinstance(code, dict) and "ZipFile" in code:
             return self.inline_code("Code.ZipFile", code["ZipFile"], runtime)
@@ -300,6 +330,13 @@ class ResourceReader:
                 "code only), or use the template `sam build` writes to .aws-sam/build",
             )
         return self.local_path("Code", code)  # SAM CLI also takes a local path as Code
+
+    def asset_path(self, key: str, asset: str) -> Path:
+        try:
+            return self.local_path(key, asset)
+        except TemplateError as exc:
+            hint = "Run `cdk synth` again: it writes each asset into cdk.out, beside the template"
+            raise TemplateError(exc.message, hint=hint) from exc
 
     def local_path(self, key: str, value: Any) -> Path:
         s3 = isinstance(value, dict) or (isinstance(value, str) and value.startswith("s3://"))

@@ -268,3 +268,50 @@ def test_the_cli_invokes_by_logical_id_through_a_running_serve(mixed: Served, tm
     assert done.returncode == 0, done.stderr
     assert "invoking through the server" in done.stderr
     assert json.loads(done.stdout)["name"] == "good-fn"
+
+
+def test_cdk_synth_output_runs_from_its_assets(tmp_path: Path) -> None:
+    """A cdk.out as `cdk synth` writes it: the function's code and its layer are assets beside the template,
+    their S3 locations never resolved."""
+    cdk_out = tmp_path / "cdk.out"
+    code, layer = cdk_out / "asset.aaaa1111", cdk_out / "asset.bbbb2222"
+    code.mkdir(parents=True)
+    (code / "index.py").write_text(
+        "import greeting\n\n\ndef handler(event, context):\n    return {'greeting': greeting.WORD}\n"
+    )
+    (layer / "python").mkdir(parents=True)
+    (layer / "python" / "greeting.py").write_text("WORD = 'from the layer asset'\n")
+    bucket = {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}
+    template = {
+        "Parameters": {
+            "BootstrapVersion": {
+                "Type": "AWS::SSM::Parameter::Value<String>",
+                "Default": "/cdk-bootstrap/hnb659fds/version",
+            }
+        },
+        "Resources": {
+            "GreetingLayer1A2B": {
+                "Type": "AWS::Lambda::LayerVersion",
+                "Properties": {"Content": {"S3Bucket": bucket, "S3Key": "bbbb2222.zip"}},
+                "Metadata": {"aws:asset:path": "asset.bbbb2222", "aws:asset:property": "Content"},
+            },
+            "GreeterFnC3D4": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Code": {"S3Bucket": bucket, "S3Key": "aaaa1111.zip"},
+                    "Handler": "index.handler",
+                    "Runtime": "python3.13",
+                    "Role": {"Fn::GetAtt": ["GreeterFnServiceRole", "Arn"]},
+                    "Layers": [{"Ref": "GreetingLayer1A2B"}],
+                },
+                "Metadata": {"aws:asset:path": "asset.aaaa1111", "aws:asset:property": "Code"},
+            },
+            "GreeterFnServiceRole": {"Type": "AWS::IAM::Role", "Properties": {}},
+            "CDKMetadata": {"Type": "AWS::CDK::Metadata", "Properties": {"Analytics": "v2:deflate64:H4s"}},
+        },
+    }
+    path = cdk_out / "Stack.template.json"
+    path.write_text(json.dumps(template))
+    done = run("invoke", "GreeterFnC3D4", "-t", str(path), "--no-server", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"greeting": "from the layer asset"}
