@@ -213,6 +213,15 @@ class TemplateRegistry(FunctionRegistry):
         self._emulator_config = config
 
     def resolve(self, function_name: str, qualifier: str | None = None) -> FunctionRef:
+        if "/" in function_name:
+            # A nested application's function by its logical path (`Child/Function`, as SAM CLI names it);
+            # no name, ARN or qualifier holds a slash.
+            path, colon, suffix = function_name.partition(":")
+            name = self.named_by_logical_id(path)
+            if name is not None:
+                return super().resolve(name + colon + suffix, qualifier)
+            if path in self.unloaded:
+                raise self._unloaded(path, qualifier)
         try:
             return super().resolve(function_name, qualifier)
         except FunctionNotFoundError:
@@ -222,15 +231,18 @@ class TemplateRegistry(FunctionRegistry):
             by_logical_id = self.named_by_logical_id(name)
             if by_logical_id is not None:
                 return super().resolve(by_logical_id, parsed_qualifier)
-            problem = self.unloaded.get(name)
-            if problem is None:
+            if name not in self.unloaded:
                 raise
-            hint = f" Hint: {problem.hint}" if problem.hint else ""
-            arn = self._emulator_config.function_arn(name, parsed_qualifier)
-            raise FunctionNotFoundError(
-                f"Function not found: {arn}. lambda-emu did not load it: {problem.message}{hint}",
-                hint=problem.hint,
-            ) from None
+            raise self._unloaded(name, parsed_qualifier) from None
+
+    def _unloaded(self, name: str, qualifier: str | None) -> FunctionNotFoundError:
+        problem = self.unloaded[name]
+        hint = f" Hint: {problem.hint}" if problem.hint else ""
+        arn = self._emulator_config.function_arn(name, qualifier)
+        return FunctionNotFoundError(
+            f"Function not found: {arn}. lambda-emu did not load it: {problem.message}{hint}",
+            hint=problem.hint,
+        )
 
     def named_by_logical_id(self, logical_id: str) -> str | None:
         """The name of the template function with this logical ID, if one is served."""

@@ -155,6 +155,7 @@ def serve(
                 parameter_overrides=parameter_overrides,
                 env_vars_file=env_vars_file,
                 on_loaded=on_loaded,
+                nested_templates=loaded.nested_templates,
             )
         for problem in [*loaded.problems(), *runtime_warnings(loaded.functions.values())]:
             progress(f"warning: {problem}")

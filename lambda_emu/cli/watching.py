@@ -31,6 +31,7 @@ def template_watch(
     on_reload: Callable[[Reload], None] = show_reload,
     load: Callable[[], Iterable[FunctionConfig]] | None = None,
     on_loaded: Callable[[Template], None] | None = None,
+    nested_templates: Iterable[Path] = (),
 ) -> WatchConfig:
     """Watch the functions, the template and the env-vars file; a template change reads the template again
     as the command first read it (`load`, else all its functions, the Template read given to `on_loaded`)."""
@@ -52,6 +53,8 @@ def template_watch(
     return WatchConfig(
         template=template,
         load=load or (load_all if template is not None else None),
-        extra_files=(env_vars_file,) if env_vars_file else (),
+        # A nested application's template changed is the template changed (read at start: one added
+        # later is watched from the next start).
+        extra_files=(*((env_vars_file,) if env_vars_file else ()), *nested_templates),
         on_reload=on_reload,
     )

@@ -14,6 +14,7 @@ from lambda_emu.errors import FunctionNotFoundError, TemplateError
 from lambda_emu.template.event_sources import TemplateMapping, template_mappings
 from lambda_emu.template.images import ZIP_ONLY, image_function
 from lambda_emu.template.intrinsics import FUNCTION_TYPES, Resolver, is_intrinsic
+from lambda_emu.template.nested import Nesting, nested_children
 from lambda_emu.template.overrides import with_env_vars
 from lambda_emu.template.parameters import parameter_values
 from lambda_emu.template.reader import LAYER_TYPES, SERVERLESS_FUNCTION, LocalLayer, ResourceReader
@@ -51,6 +52,8 @@ class Template:
     broken: Mapping[str, BrokenFunction] = field(default_factory=dict)
     # Problems of other resources (a malformed resource, an event source mapping), which were left out.
     warnings: tuple[str, ...] = ()
+    # The nested applications' templates read with it (a change to one is a change to this template).
+    nested_templates: tuple[Path, ...] = ()
 
     def problems(self) -> list[str]:
         """Everything left out of the template, one line each: what `serve` warns of at start."""
@@ -118,6 +121,7 @@ def load_template(
     emulator: EmulatorConfig,
     parameter_overrides: Mapping[str, str] | None = None,
     env_vars: Mapping[str, Mapping[str, str]] | None = None,
+    nesting: Nesting | None = None,  # set when reading a nested application's template
 ) -> Template:
     """Every function of the template at `path`, its values resolved. A template that cannot be read at all
     raises TemplateError; a function that cannot run as written is kept in `broken` (its error raised when it
@@ -126,11 +130,13 @@ def load_template(
     resources = data.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise TemplateError(f"{path}: the template has no Resources.")
+    nesting = nesting or Nesting()
     try:
         resolver = Resolver(
             data,
             emulator=emulator,
             parameters=parameter_values(data.get("Parameters"), parameter_overrides or {}),
+            function_prefix=nesting.prefix(),
         )
     except TemplateError as exc:
         raise TemplateError(f"{path}: {exc.message}.", hint=exc.hint) from exc
@@ -153,7 +159,7 @@ def load_template(
         if resource["Type"] not in FUNCTION_TYPES:
             continue  # other types (and types lambda-emu does not know) are what functions may refer to
         try:
-            reader = _reader(path, lid, resource, resolver, emulator, globals_)
+            reader = _reader(path, lid, resource, resolver, emulator, globals_, nesting.stack)
             if not reader.included():
                 skipped[lid] = f"its Condition {resource['Condition']} is false"
             elif reader.is_image():
@@ -164,6 +170,18 @@ def load_template(
             broken[lid] = BrokenFunction(lid, _name_if_known(resolver, lid), exc)
 
     functions = _with_event_invoke_configs(path, resources, functions, broken, resolver, emulator, warnings)
+    mappings: list[TemplateMapping] = []
+    nested_templates: list[Path] = []
+    for child in nested_children(path, resources, resolver, emulator, nesting, warnings):
+        try:
+            nested = load_template(
+                child.path, emulator=emulator, parameter_overrides=child.parameters, nesting=child.nesting
+            )
+        except TemplateError as exc:
+            warnings.append(f"application {child.logical_id} is left out: {exc.message}")
+            continue
+        _adopt(child.logical_id, nested, functions, broken, skipped, warnings, mappings)
+        nested_templates += [child.path, *nested.nested_templates]
     names: dict[str, str] = {}
     for lid, config in list(functions.items()):
         first = names.setdefault(config.name, lid)
@@ -182,15 +200,36 @@ def load_template(
                 "Environment variables for %s are not used: the template has no such function.", section
             )
     loaded = {lid: with_env_vars(config, env_vars or {}) for lid, config in functions.items()}
-    mappings = template_mappings(path, resources, loaded, resolver, emulator, warnings)
+    mappings[:0] = template_mappings(path, resources, loaded, resolver, emulator, warnings)
     return Template(
         path,
         MappingProxyType(loaded),
         MappingProxyType(skipped),
-        mappings,
+        tuple(mappings),
         MappingProxyType(broken),
         tuple(warnings),
+        tuple(nested_templates),
     )
+
+
+def _adopt(
+    lid: str,
+    nested: Template,
+    functions: dict[str, FunctionConfig],
+    broken: dict[str, BrokenFunction],
+    skipped: dict[str, str],
+    warnings: list[str],
+    mappings: list[TemplateMapping],
+) -> None:
+    """A nested application's functions and problems, under the application's logical ID: `Child/Function`
+    (SAM CLI's name for them)."""
+    for key, config in nested.functions.items():
+        functions[f"{lid}/{key}"] = replace(config, logical_id=f"{lid}/{key}")
+    for key, problem in nested.broken.items():
+        broken[f"{lid}/{key}"] = replace(problem, logical_id=f"{lid}/{key}")
+    skipped.update({f"{lid}/{key}": why for key, why in nested.skipped.items()})
+    warnings += [f"in application {lid}: {line}" for line in nested.warnings]
+    mappings += [replace(mapping, name=f"{lid}/{mapping.name}") for mapping in nested.event_sources]
 
 
 def _is_resource(resource: Any) -> bool:
@@ -260,20 +299,24 @@ def _reader(
     resolver: Resolver,
     emulator: EmulatorConfig,
     globals_: Mapping[str, Any],
+    stack: tuple[str, ...] = (),
 ) -> ResourceReader:
     """A reader of the function's properties, merged over Globals as SAM merges them."""
     properties = resource.get("Properties") or {}
     if not isinstance(properties, dict):
         raise TemplateError(f"{path}: resource {lid}, property Properties: must be a mapping.")
     if resource["Type"] != SERVERLESS_FUNCTION:  # Globals are SAM's: plain Lambda functions take none
-        return ResourceReader(path, lid, resource, resolver, emulator, properties)
+        return ResourceReader(path, lid, resource, resolver, emulator, properties, stack)
     shared = _ignoring(path, lid, resource.get("IgnoreGlobals"), globals_)
-    reader = ResourceReader(path, lid, resource, resolver, emulator, _merge_globals(shared, properties))
+    merged = _merge_globals(shared, properties)
+    reader = ResourceReader(path, lid, resource, resolver, emulator, merged, stack)
     if reader.is_image():
         # Runtime, Handler, Layers and code locations are for .zip functions: a template mixing both kinds
         # keeps them in Globals, and an image function does not take them.
         kept = {key: value for key, value in shared.items() if key not in ZIP_ONLY}
-        reader = ResourceReader(path, lid, resource, resolver, emulator, _merge_globals(kept, properties))
+        reader = ResourceReader(
+            path, lid, resource, resolver, emulator, _merge_globals(kept, properties), stack
+        )
     return reader
 
 

@@ -56,8 +56,10 @@ class ResourceReader:
         resolver: Resolver,
         emulator: EmulatorConfig,
         properties: Mapping[str, Any],
+        stack: tuple[str, ...] = (),  # the logical IDs of the nested applications it is in, outermost first
     ) -> None:
         self.path, self.lid, self.resource = path, lid, resource
+        self.stack = stack
         self.resolver, self.emulator = resolver, emulator
         self.properties = properties
         self.serverless = resource["Type"] == SERVERLESS_FUNCTION
@@ -361,7 +363,7 @@ class ResourceReader:
         family = next((f for f in _INLINE_FILES if runtime.startswith(f)), None)
         if family is None:
             raise self.error(key, f"inline code runs only on Python and Node.js runtimes, not {runtime}")
-        folder = (self.emulator.state_dir / "inline" / self.lid).resolve()
+        folder = self.emulator.state_dir.joinpath("inline", *self.stack, self.lid).resolve()
         file = folder / _INLINE_FILES[family]
         try:
             folder.mkdir(parents=True, exist_ok=True)

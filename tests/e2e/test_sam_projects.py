@@ -315,3 +315,60 @@ def test_cdk_synth_output_runs_from_its_assets(tmp_path: Path) -> None:
     done = run("invoke", "GreeterFnC3D4", "-t", str(path), "--no-server", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"greeting": "from the layer asset"}
+
+
+NESTED_PARENT = """\
+Parameters:
+  Stage: {Type: String, Default: dev}
+Resources:
+  Api:
+    Type: AWS::Serverless::Application
+    Properties:
+      Location: api/template.yaml
+      Parameters: {Stage: !Ref Stage}
+"""
+
+NESTED_CHILD = """\
+Parameters:
+  Stage: {Type: String}
+Resources:
+  Handler:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ../src
+      Handler: app.handler
+      Runtime: python3.13
+      Environment: {Variables: {SECRET: !Ref Stage}}
+"""
+
+
+def nested_project(root: Path) -> Path:
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "app.py").write_text(SECRET_APP)
+    (root / "api").mkdir()
+    (root / "api" / "template.yaml").write_text(NESTED_CHILD)
+    (root / "template.yaml").write_text(NESTED_PARENT)
+    return root / "template.yaml"
+
+
+def test_a_nested_application_function_runs_as_child_slash_function(tmp_path: Path) -> None:
+    nested_project(tmp_path)
+    done = run(
+        "invoke", "Api/Handler", "--parameter-overrides", "Stage=passed-down", "--no-server", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["secret"] == "passed-down"
+
+
+def test_serve_invokes_a_nested_function_by_child_slash_function(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "state", "--no-watch", template=nested_project(tmp_path / "project"))
+    try:
+        client = server.client()
+        answer = client.invoke(FunctionName="Api/Handler", Payload=b"{}")
+        assert json.loads(answer["Payload"].read())["secret"] == "dev"
+        assert [f["FunctionName"] for f in client.list_functions()["Functions"]] == ["Api-Handler"]
+        assert "Api/Handler" in server.log()  # the banner lists it by its path
+    finally:
+        pid = server.process.pid
+        assert server.stop() == 0, server.log()
+        assert containers_of(pid) == []

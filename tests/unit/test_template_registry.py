@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lambda_emu.config import EmulatorConfig, FunctionConfig
-from lambda_emu.errors import FunctionNotFoundError, TemplateError
+from lambda_emu.errors import ConfigError, FunctionNotFoundError, TemplateError
 from lambda_emu.server import TemplateRegistry
 
 
@@ -63,3 +63,17 @@ def test_a_name_nothing_has_is_lambdas_plain_not_found(registry: TemplateRegistr
         registry.resolve("Nobody")
     with pytest.raises(FunctionNotFoundError):
         registry.resolve("orders-prod:no-such-alias")  # the function is there, the alias is not
+
+
+def test_a_nested_function_is_found_by_its_logical_path(tmp_path: Path) -> None:
+    config = EmulatorConfig(state_dir=tmp_path / "state")
+    problem = TemplateError("child.yaml: resource Bad, property Code: is required.")
+    registry = TemplateRegistry(
+        config, [function("Child-Fn", "Child/Fn", tmp_path)], unloaded={"Child/Bad": problem}
+    )
+    assert registry.resolve("Child/Fn").function.name == "Child-Fn"
+    assert registry.resolve("Child/Fn:$LATEST").qualifier == "$LATEST"
+    with pytest.raises(FunctionNotFoundError, match="did not load it: child.yaml: resource Bad"):
+        registry.resolve("Child/Bad")
+    with pytest.raises(ConfigError, match="failed to satisfy constraint"):  # Lambda's answer to a slash
+        registry.resolve("Child/Nothing")
