@@ -27,6 +27,7 @@ from lambda_emu.errors import ConfigError
 
 
 @main.command(cls=SamConfigCommand, sam_section="local_start_lambda")
+@click.argument("function_names", metavar="[FUNCTION]...", nargs=-1)
 @template_options
 @aws_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -82,6 +83,7 @@ from lambda_emu.errors import ConfigError
 @click.pass_context
 def serve(
     ctx: click.Context,
+    function_names: tuple[str, ...],
     template: Path | None,
     parameter_overrides: tuple[str, ...],
     env_vars_file: Path | None,
@@ -103,9 +105,14 @@ def serve(
     Functions' output is printed live, each line prefixed by the function's name (coloured on a terminal,
     unless NO_COLOR is set), and kept for `lambda-emu logs NAME`.
 
+    FUNCTION... serves only those (logical IDs, FunctionNames or Child/Function), as `sam local
+    start-lambda FUNCTION...`; by default every function of the template. Invoke takes a function's
+    FunctionName or its logical ID; samconfig.toml's [default.local_start_lambda.parameters] gives defaults.
+
     \b
     Examples:
       lambda-emu serve -t template.yaml --async-retry-delays 1,1
+      lambda-emu serve -p 3002 HelloFunction EchoFunction    # only these two
       aws lambda invoke --endpoint-url http://127.0.0.1:3001 --function-name HelloFunction out.json
     """
     with errors_to_exit_status():
@@ -120,6 +127,8 @@ def serve(
             env_vars_file=env_vars_file,
             cpu_limit=cpu_limit,
         )
+        if function_names:  # as start-lambda's function list: only these are served
+            loaded = loaded.only(function_names)
         config = ServeConfig(
             host=host,
             port=port,
@@ -156,6 +165,7 @@ def serve(
                 env_vars_file=env_vars_file,
                 on_loaded=on_loaded,
                 nested_templates=loaded.nested_templates,
+                only=function_names,
             )
         for problem in [*loaded.problems(), *runtime_warnings(loaded.functions.values())]:
             progress(f"warning: {problem}")

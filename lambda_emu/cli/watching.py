@@ -4,7 +4,7 @@ the same parameter overrides and env-vars file), and how a reload is shown."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ def template_watch(
     load: Callable[[], Iterable[FunctionConfig]] | None = None,
     on_loaded: Callable[[Template], None] | None = None,
     nested_templates: Iterable[Path] = (),
+    only: Sequence[str] = (),  # the functions chosen (serve's FUNCTION arguments): none, all of them
 ) -> WatchConfig:
     """Watch the functions, the template and the env-vars file; a template change reads the template again
     as the command first read it (`load`, else all its functions, the Template read given to `on_loaded`)."""
@@ -46,6 +47,8 @@ def template_watch(
             parameter_overrides=parameter_overrides,
             env_vars_file=env_vars_file,
         )
+        if only:
+            loaded = loaded.only(only)
         if on_loaded is not None:
             on_loaded(loaded)
         return list(loaded.functions.values())

@@ -65,6 +65,22 @@ class Template:
             return self.broken[name]
         return next((broken for broken in self.broken.values() if broken.name == name), None)
 
+    def only(self, names: Sequence[str]) -> Template:
+        """This template with just the functions named (logical ID, FunctionName or Child/Function), as the
+        function list of SAM CLI's start-lambda chooses them; naming one it lacks or cannot load raises."""
+        chosen: dict[str, FunctionConfig] = {}
+        for name in names:
+            config = self.function(name)
+            chosen.update((lid, c) for lid, c in self.functions.items() if c is config)
+        served = {config.name for config in chosen.values()}
+        return replace(
+            self,
+            functions=MappingProxyType(chosen),
+            skipped=MappingProxyType({}),
+            broken=MappingProxyType({}),
+            event_sources=tuple(m for m in self.event_sources if m.request.get("FunctionName") in served),
+        )
+
     def function(self, name: str) -> FunctionConfig:
         """The function with this logical ID or this FunctionName."""
         if name in self.functions:

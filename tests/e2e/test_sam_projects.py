@@ -372,3 +372,19 @@ def test_serve_invokes_a_nested_function_by_child_slash_function(tmp_path: Path)
         pid = server.process.pid
         assert server.stop() == 0, server.log()
         assert containers_of(pid) == []
+
+
+def test_serve_with_a_function_list_serves_only_those(tmp_path: Path) -> None:
+    template = project(tmp_path / "project")
+    server = start_server(tmp_path / "state", "--no-watch", "Good", template=template)
+    try:
+        client = server.client()
+        assert [f["FunctionName"] for f in client.list_functions()["Functions"]] == ["good-fn"]
+        assert json.loads(client.invoke(FunctionName="Good", Payload=b"{}")["Payload"].read())["ok"] is True
+        assert "warning: function" not in server.log()  # the others are not served, so not warned of
+    finally:
+        pid = server.process.pid
+        assert server.stop() == 0, server.log()
+        assert containers_of(pid) == []
+    refused = run("--state-dir", str(tmp_path / "s2"), "serve", "-t", str(template), "NoCode", cwd=tmp_path)
+    assert refused.returncode == 2 and "property Code: is required" in refused.stderr

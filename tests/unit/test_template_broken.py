@@ -149,3 +149,20 @@ def test_an_event_source_mapping_that_cannot_be_read_is_left_out_with_a_warning(
     assert loaded.event_sources == ()
     assert any("Mapping" in line and "ImportValue" in line for line in loaded.problems())
     assert "Good" in loaded.functions
+
+
+def test_only_keeps_the_functions_named_and_refuses_a_broken_or_unknown_one(tmp_path):
+    loaded = load(
+        tmp_path,
+        MIXED.replace(
+            "  Api:\n",
+            "  Second:\n    Type: AWS::Serverless::Function\n"
+            "    Properties: {CodeUri: src, Handler: app.handler, Runtime: python3.12}\n  Api:\n",
+        ),
+    )
+    assert list(loaded.only(["Second"]).functions) == ["Second"]
+    assert loaded.only(["Second"]).problems() == loaded.only(["Good"]).problems()  # resource warnings only
+    with pytest.raises(TemplateError, match="property Code: is required"):
+        loaded.only(["Good", "NoCode"])
+    with pytest.raises(FunctionNotFoundError):
+        loaded.only(["Nope"])
