@@ -36,6 +36,35 @@ ASSET_PATH = "aws:asset:path"
 ASSET_PROPERTY = "aws:asset:property"
 
 
+# Lambda runs managed runtimes as sbx_user1051 (uid 993, gid 990); so does lambda-emu, code mounted as is.
+SANDBOX_UID, SANDBOX_GID = 993, 990
+
+
+def unreadable_by_sandbox(code_path: Path, handler: str) -> Path | None:
+    """The code folder, or its handler's module file, when the sandbox user cannot read it (by its
+    permission bits as this machine reports them); None when it can, or when that cannot be told."""
+    if not code_path.is_dir():
+        return None  # a .zip is extracted into a folder lambda-emu makes readable
+    module = handler.rpartition(".")[0]
+    # Python's module path is dotted (pkg.mod), Node's a file path (dir/index).
+    candidates = [code_path / f"{module.replace('.', '/')}.py"] if module else []
+    candidates += [code_path / f"{module}{suffix}" for suffix in (".js", ".mjs", ".cjs")] if module else []
+    for path, needed in [(code_path, 0o5), *((candidate, 0o4) for candidate in candidates)]:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        if info.st_uid == SANDBOX_UID:
+            bits = info.st_mode >> 6
+        elif info.st_gid == SANDBOX_GID:
+            bits = info.st_mode >> 3
+        else:
+            bits = info.st_mode
+        if bits & needed != needed:
+            return path
+    return None
+
+
 @dataclass(frozen=True)
 class LocalLayer:
     """A layer of the template: its content on this machine, or why it has none (`problem`)."""
@@ -203,10 +232,21 @@ class ResourceReader:
     def function(self, local_layers: Mapping[str, LocalLayer]) -> FunctionConfig:
         """A .zip-package function; its Layers must name layers of this template (`local_layers`: by ARN)."""
         runtime = self.string("Runtime")
+        handler = self.string("Handler")
+        code_path = self.code_path(runtime)
+        unreadable = unreadable_by_sandbox(code_path, handler)
+        if unreadable is not None:
+            # A warning, not an error: an engine that maps file ownership (Docker Desktop) may show the
+            # container more than these bits say.
+            LOG.warning(
+                "Function %s: %s is not readable by the sandbox user the function runs as (uid %d), so its "
+                "code will fail to load; make it readable: chmod -R o+rX %s",
+                self.lid, unreadable, SANDBOX_UID, code_path,
+            )  # fmt: skip
         return FunctionConfig(
             runtime=runtime,
-            handler=self.string("Handler"),
-            code_path=self.code_path(runtime),
+            handler=handler,
+            code_path=code_path,
             layers=self.layers(local_layers),
             **self.common(),
         )

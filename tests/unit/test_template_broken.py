@@ -166,3 +166,30 @@ def test_only_keeps_the_functions_named_and_refuses_a_broken_or_unknown_one(tmp_
         loaded.only(["Good", "NoCode"])
     with pytest.raises(FunctionNotFoundError):
         loaded.only(["Nope"])
+
+
+def test_code_the_sandbox_user_cannot_read_is_warned_of_naming_what_and_the_fix(tmp_path, caplog):
+    import os
+
+    from lambda_emu.template.reader import unreadable_by_sandbox
+
+    code = tmp_path / "code"
+    (code / "pkg").mkdir(parents=True)
+    (code / "pkg" / "mod.py").write_text("def handler(e, c): pass\n")
+    (code / "index.mjs").write_text("export const handler = async () => 1;\n")
+    os.chmod(code, 0o755)
+    assert unreadable_by_sandbox(code, "pkg.mod.handler") is None
+    os.chmod(code / "pkg" / "mod.py", 0o600)
+    assert unreadable_by_sandbox(code, "pkg.mod.handler") == code / "pkg" / "mod.py"
+    assert unreadable_by_sandbox(code, "index.handler") is None
+    os.chmod(code / "index.mjs", 0o640)
+    assert unreadable_by_sandbox(code, "index.handler") == code / "index.mjs"
+    os.chmod(code, 0o700)
+    assert unreadable_by_sandbox(code, "other.handler") == code
+
+    text = "Resources:\n  Good:\n    Type: AWS::Serverless::Function\n"
+    text += "    Properties: {CodeUri: code, Handler: app.handler, Runtime: python3.12}\n"
+    loaded = load(tmp_path, text)
+    assert "Good" in loaded.functions  # warned of, not refused: an engine may map ownership
+    assert f"Function Good: {code.resolve()} is not readable by the sandbox user" in caplog.text
+    assert f"chmod -R o+rX {code.resolve()}" in caplog.text
