@@ -11,6 +11,7 @@ from typing import Any, TypeGuard
 
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.errors import FunctionNotFoundError, TemplateError
+from lambda_emu.template.apis import TemplateApi, template_apis
 from lambda_emu.template.event_sources import TemplateMapping, template_mappings
 from lambda_emu.template.images import ZIP_ONLY, image_function
 from lambda_emu.template.intrinsics import FUNCTION_TYPES, Resolver, is_intrinsic
@@ -33,6 +34,8 @@ class Template:
     skipped: Mapping[str, str] = field(default_factory=dict)
     # Event source mappings (SAM's Events of type SQS, AWS::Lambda::EventSourceMapping): serve creates them.
     event_sources: tuple[TemplateMapping, ...] = ()
+    # HTTP APIs (SAM's Events of type Api and HttpApi): start-api serves them.
+    apis: tuple[TemplateApi, ...] = ()
 
     def function(self, name: str) -> FunctionConfig:
         """The function with this logical ID or this FunctionName."""
@@ -135,7 +138,8 @@ def load_template(
             )
     loaded = {lid: with_env_vars(config, env_vars or {}) for lid, config in functions.items()}
     mappings = template_mappings(path, resources, loaded, resolver, emulator)
-    return Template(path, MappingProxyType(loaded), MappingProxyType(skipped), mappings)
+    apis = template_apis(path, data, loaded, resolver, emulator)
+    return Template(path, MappingProxyType(loaded), MappingProxyType(skipped), mappings, apis)
 
 
 def _with_event_invoke_configs(
