@@ -223,7 +223,7 @@ def _rest_cors(reader: ResourceReader, value: Any) -> Cors | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return Cors(allow_origins=_unquoted(value), allow_methods=("*",))
+        return Cors(allow_origins=_unquoted(value))
     if not isinstance(value, dict):
         raise reader.error("Cors", "must be an origin string or a mapping")
     origin = value.get("AllowOrigin")
@@ -232,7 +232,8 @@ def _rest_cors(reader: ResourceReader, value: Any) -> Cors | None:
     max_age = value.get("MaxAge")
     return Cors(
         allow_origins=_unquoted(origin),
-        allow_methods=_unquoted(value["AllowMethods"]) if "AllowMethods" in value else ("*",),
+        # Without AllowMethods, SAM's preflight names the methods of the path.
+        allow_methods=_unquoted(value.get("AllowMethods", "")),
         allow_headers=_unquoted(value.get("AllowHeaders", "")),
         max_age=int(_unquoted(max_age)[0]) if max_age is not None else None,
         allow_credentials=str(value.get("AllowCredentials", False)).lower() == "true",

@@ -107,7 +107,6 @@ def test_an_explicit_api_brings_its_stage_variables_binary_types_and_cors(tmp_pa
     assert rest.binary_media_types == ("image/png",)  # the API's own list wins over Globals'
     assert rest.cors == Cors(
         allow_origins=("https://example.com",),
-        allow_methods=("*",),
         allow_headers=("Content-Type", "X-Key"),
         max_age=600,
     )
