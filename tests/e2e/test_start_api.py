@@ -1,0 +1,210 @@
+"""`lambda-emu start-api` as a user runs it, against sample_functions/http, with a real HTTP client: REST and
+HTTP API routes with path and greedy parameters, query strings, binary bodies both ways, cookies, the
+simplified 2.0 answer, API Gateway's own errors (502 / 500 / 504, 403 / 404), CORS, one line per request."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import re
+import shutil
+import signal
+import subprocess
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import containers_of
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_functions" / "http"
+
+
+@dataclass
+class Api:
+    process: subprocess.Popen[str]
+    host: str
+    port: int
+    log_path: Path
+
+    def call(
+        self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        try:
+            connection.request(method, target, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            connection.close()
+
+    def event(
+        self, method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> Any:
+        status, _, answer = self.call(method, target, body, headers)
+        assert status == 200, answer
+        return json.loads(answer)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(60)
+
+
+def start_api(state_dir: Path, template: Path, *args: str) -> Api:
+    exe = shutil.which("lambda-emu")
+    assert exe, "lambda-emu is not installed (make install)"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / "start-api.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [exe, "--state-dir", str(state_dir), "start-api", "-t", str(template), "--port", "0", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = re.search(r"at http://([\d.]+):(\d+):", log_path.read_text())
+        if found:
+            return Api(process, found.group(1), int(found.group(2)), log_path)
+        if process.poll() is not None:
+            raise AssertionError(f"start-api exited with {process.returncode}:\n{log_path.read_text()}")
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"start-api did not come up within 60 s:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    served = start_api(tmp_path_factory.mktemp("start-api"), SAMPLE / "template.yaml", "--no-watch")
+    yield served
+    pid = served.process.pid
+    assert served.stop() == 0, served.log()
+    assert containers_of(pid) == [], "start-api left containers behind"
+
+
+def test_a_rest_route_gets_api_gateway_s_payload_1_event(api: Api) -> None:
+    event = api.event("GET", "/items/42?color=red&size=s&size=m", headers={"X-Trace": "t1"})
+    assert (event["resource"], event["path"], event["httpMethod"]) == ("/items/{id}", "/items/42", "GET")
+    assert event["pathParameters"] == {"id": "42"}
+    assert event["queryStringParameters"] == {"color": "red", "size": "m"}
+    assert event["multiValueQueryStringParameters"] == {"color": ["red"], "size": ["s", "m"]}
+    assert event["headers"]["X-Trace"] == "t1" and event["multiValueHeaders"]["X-Trace"] == ["t1"]
+    assert event["body"] is None and event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert (context["stage"], context["resourcePath"], context["path"]) == (
+        "Prod",
+        "/items/{id}",
+        "/Prod/items/42",
+    )
+    assert context["identity"]["sourceIp"] == "127.0.0.1" and context["requestId"] and context["apiId"]
+
+
+def test_a_greedy_rest_path_takes_the_rest_and_binary_bodies_arrive_base64(api: Api) -> None:
+    data = bytes(range(256))
+    event = api.event("PUT", "/files/photos/2024/cat.png", data, {"Content-Type": "image/png"})
+    assert event["httpMethod"] == "PUT" and event["pathParameters"] == {"key": "photos/2024/cat.png"}
+    assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == data
+    event = api.event("POST", "/files/notes.txt", b"some text", {"Content-Type": "text/plain"})
+    assert (event["body"], event["isBase64Encoded"]) == ("some text", False)
+
+
+def test_an_http_route_gets_api_gateway_s_payload_2_event(api: Api) -> None:
+    headers = {"Content-Type": "application/json", "Cookie": "a=1; b=2"}
+    event = api.event("POST", "/users/ana?q=1&q=2", b'{"n": 1}', headers)
+    assert (event["version"], event["routeKey"]) == ("2.0", "POST /users/{name}")
+    assert (event["rawPath"], event["rawQueryString"]) == ("/users/ana", "q=1&q=2")
+    assert event["queryStringParameters"] == {"q": "1,2"} and event["pathParameters"] == {"name": "ana"}
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert event["headers"]["content-type"] == "application/json"
+    assert (event["body"], event["isBase64Encoded"]) == ('{"n": 1}', False)
+    context = event["requestContext"]
+    assert context["http"]["method"] == "POST" and context["http"]["sourceIp"] == "127.0.0.1"
+    assert context["stage"] == "$default" and context["routeKey"] == "POST /users/{name}"
+    # An HTTP API passes only text as text: a form post arrives base64-encoded.
+    form = api.event("DELETE", "/http/a/b", b"x=1", {"Content-Type": "application/x-www-form-urlencoded"})
+    assert form["routeKey"] == "ANY /http/{proxy+}" and form["pathParameters"] == {"proxy": "a/b"}
+    assert form["isBase64Encoded"] is True and base64.b64decode(form["body"]) == b"x=1"
+    legacy = api.event("GET", "/legacy")
+    assert legacy["httpMethod"] == "GET" and "version" not in legacy  # PayloadFormatVersion 1.0
+
+
+def test_answers_are_mapped_as_api_gateway_maps_them(api: Api) -> None:
+    status, headers, body = api.call("GET", "/hello/bob")
+    assert (status, headers["Content-Type"], json.loads(body)) == (200, "application/json", {"hello": "bob"})
+    status, headers, body = api.call("GET", "/cookies")
+    assert (status, body) == (200, b"cookies set")
+    assert headers.get_all("Set-Cookie") == ["session=abc; HttpOnly; Path=/", "theme=dark"]
+    status, headers, body = api.call("GET", "/pixel")
+    assert (status, headers["Content-Type"], body[:8]) == (200, "image/png", b"\x89PNG\r\n\x1a\n")
+    # A REST API sends binary only to a client that accepts a binary media type.
+    assert api.call("GET", "/pixel.png", headers={"Accept": "image/png"})[2][:4] == b"\x89PNG"
+    assert api.call("GET", "/pixel.png", headers={"Accept": "text/html"})[2].startswith(b"iVBOR")
+
+
+def test_api_gateway_answers_failures_itself(api: Api) -> None:
+    status, headers, body = api.call("GET", "/malformed")
+    assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
+    assert headers["x-amzn-ErrorType"] == "InternalServerErrorException"
+    assert api.call("GET", "/boom")[::2] == (502, b'{"message": "Internal server error"}')
+    assert api.call("GET", "/boom-http")[::2] == (500, b'{"message":"Internal Server Error"}')
+    # The route's TimeoutInMillis (1 s) passes before the function (3 s) answers.
+    assert api.call("GET", "/slow")[::2] == (504, b'{"message": "Endpoint request timed out"}')
+    status, headers, body = api.call("GET", "/no/such/route")
+    assert (status, json.loads(body)) == (403, {"message": "Missing Authentication Token"})
+    assert api.call("DELETE", "/items/1")[0] == 403  # the resource has no DELETE
+
+
+def test_every_request_gets_one_line(api: Api) -> None:
+    api.call("GET", "/hello/line-check")
+    api.call("GET", "/nothing-here")
+    deadline = time.monotonic() + 10
+    while "GET /nothing-here" not in api.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = api.log()
+    assert re.search(r"^GET /hello/line-check -> HelloFunction 200 \(\d+\.\d ms\)$", log, re.M), log
+    assert re.search(r"^GET /nothing-here -> - 403 \(\d+\.\d ms\)$", log, re.M), log
+
+
+HTTP_ONLY = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.hello
+      CodeUri: {code}
+      Events:
+        Hello:
+          Type: HttpApi
+          Properties: {{Path: /hello, Method: GET, ApiId: {{Ref: Api}}}}
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      CorsConfiguration: {{AllowOrigins: ["https://app.example"], AllowMethods: [GET], MaxAge: 300}}
+"""
+
+
+def test_an_http_api_answers_unknown_routes_404_and_cors_preflights(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(textwrap.dedent(HTTP_ONLY.format(code=SAMPLE)))
+    api = start_api(tmp_path / "state", template, "--no-watch")
+    try:
+        status, _, body = api.call("GET", "/nowhere")
+        assert (status, json.loads(body)) == (404, {"message": "Not Found"})
+        preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+        status, headers, _ = api.call("OPTIONS", "/hello", headers=preflight)
+        assert status == 204 and headers["Access-Control-Allow-Origin"] == "https://app.example"
+        assert (headers["Access-Control-Allow-Methods"], headers["Access-Control-Max-Age"]) == ("GET", "300")
+    finally:
+        assert api.stop() == 0, api.log()
