@@ -208,3 +208,45 @@ def test_an_http_api_answers_unknown_routes_404_and_cors_preflights(tmp_path: Pa
         assert (headers["Access-Control-Allow-Methods"], headers["Access-Control-Max-Age"]) == ("GET", "300")
     finally:
         assert api.stop() == 0, api.log()
+
+
+RELOADED = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+      CodeUri: src
+      Events:
+        First: {Type: HttpApi, Properties: {Path: /first, Method: GET}}
+"""
+
+
+def wait_for(api: Api, target: str, expected: tuple[int, bytes], timeout: float = 60) -> tuple[int, bytes]:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = api.call("GET", target)[::2]
+        if got == expected or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
+def test_a_saved_handler_and_a_saved_template_are_served_without_a_restart(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    handler = tmp_path / "src" / "app.py"
+    handler.write_text("def handler(event, context):\n    return 'one'\n")
+    template = tmp_path / "template.yaml"
+    template.write_text(textwrap.dedent(RELOADED))
+    api = start_api(tmp_path / "state", template)
+    try:
+        assert api.call("GET", "/first")[::2] == (200, b'"one"')
+        handler.write_text("def handler(event, context):\n    return 'two'\n")
+        assert wait_for(api, "/first", (200, b'"two"')) == (200, b'"two"')
+        assert api.call("GET", "/second")[0] == 404
+        template.write_text(template.read_text().replace("/first", "/second"))
+        assert wait_for(api, "/second", (200, b'"two"')) == (200, b'"two"')
+        assert api.call("GET", "/first")[0] == 404
+    finally:
+        assert api.stop() == 0, api.log()
