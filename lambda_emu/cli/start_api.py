@@ -114,11 +114,11 @@ def start_api(
         functions = _Functions({f.name: f for f in loaded.functions.values()})
         emulator = local_emulator(emulator_config, served=list(functions.by_name))
 
-        def invoke(name: str, payload: bytes) -> Any:
+        def invoke(name: str, payload: bytes, answered: Any) -> Any:
             function = functions.by_name.get(name)
             if function is None:
                 raise FunctionNotFoundError(f"Function not found: {name}")
-            return emulator.invoke(function, emulator.invocation(function, payload))
+            return emulator.invoke(function, emulator.invocation(function, payload), answered=answered)
 
         def show(record: RequestRecord) -> None:
             TERMINAL.write(request_line(record) + "\n")

@@ -4,8 +4,10 @@ the route's integration timeout and maps the answer (and CORS preflights); `ApiF
 from __future__ import annotations
 
 import email.utils
+import heapq
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +33,9 @@ from lambda_emu.template.apis import REST
 LOG = logging.getLogger(__name__)
 
 # A function by name and its event → Lambda's result (function errors are results; a rejected call raises).
-Invoke = Callable[[str, bytes], InvocationResult]
+# The third argument, when the invoke can, is told the result as soon as the function has answered, before
+# the invocation's bookkeeping (END and REPORT, the memory figure): API Gateway answers from it.
+Invoke = Callable[[str, bytes, Callable[[InvocationResult], None]], InvocationResult]
 # API Gateway's payload quota: 10 MB for REST and HTTP APIs (API Gateway quotas).
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
@@ -46,6 +50,64 @@ class RequestRecord:
     status: int
     duration_ms: float
     error: str | None = None
+
+
+class _Deadlines:
+    """One named thread that runs each registered action at its time (the integration timeouts): a thread
+    per request would cost its start-up, about a millisecond, on every request."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, Callable[[], object]]] = []
+        self._cond = threading.Condition()
+        self._count = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def at(self, when: float, action: Callable[[], object]) -> None:
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="gateway-deadlines", daemon=True)
+                self._thread.start()
+            self._count += 1
+            heapq.heappush(self._due, (when, self._count, action))
+            if self._due[0][1] == self._count:  # the earliest now: the thread waits less
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and (not self._due or self._due[0][0] > time.monotonic()):
+                    self._cond.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                if self._closed:
+                    return
+                _, _, action = heapq.heappop(self._due)
+            try:
+                action()
+            except Exception:  # noqa: BLE001 - one failed answer must not stop the others' timeouts
+                LOG.exception("a timeout answer failed")
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+
+class _Reply:
+    """The one answer a request gets: the function's, or API Gateway's own when the integration timeout
+    comes first; whichever is sent first wins, the other is dropped."""
+
+    def __init__(self, finish: Callable[[HttpResponse], HttpResponse], send: Callable[[HttpResponse], None]):
+        self._finish = finish
+        self._send = send
+        self._lock = threading.Lock()
+        self.sent = False
+
+    def __call__(self, response: HttpResponse) -> None:
+        with self._lock:
+            if self.sent:
+                return
+            self.sent = True
+            self._send(self._finish(response))
 
 
 class Gateway:
@@ -64,60 +126,74 @@ class Gateway:
         self._invoke = invoke
         self._account_id = account_id
         self._on_request = on_request
+        self._deadlines = _Deadlines()
 
     def handle(self, request: HttpRequest) -> HttpResponse:
+        """The answer to one request (returns once the invocation has ended, even past its timeout)."""
+        answers: list[HttpResponse] = []
+        self.serve(request, answers.append)
+        return answers[0]
+
+    def serve(self, request: HttpRequest, send: Callable[[HttpResponse], None]) -> None:
+        """Answer one request through `send`, called once: as soon as the function has answered (before
+        the invocation's bookkeeping), or with API Gateway's own answer at the integration timeout (from
+        another thread, while the invocation runs on, as it does in Lambda when API Gateway gives up)."""
         started = time.monotonic()
         table = self.table  # one table for the whole request, whatever a reload does meanwhile
-        function: str | None = None
         ids_ = RequestIds()
-        kind = table.kind
         answer = preflight(table, request)
-        if answer is None:
-            match = table.match(request.method, request.path)
-            if match is None:
-                answer = no_route(kind)
-            else:
-                kind, function = match.api.kind, match.route.function
-                answer = self._integrate(request, match, ids_)
-                headers = with_cors(match.api, request, answer.headers)
-                answer = HttpResponse(answer.status, headers, answer.body, answer.error)
-        answer = HttpResponse(
-            answer.status, answer.headers + _id_headers(kind, ids_), answer.body, answer.error
-        )
-        if self._on_request is not None:
-            elapsed = (time.monotonic() - started) * 1000
-            record = RequestRecord(
-                request.method, request.target, function, answer.status, elapsed, answer.error
-            )
-            self._on_request(record)
-        return answer
+        match = table.match(request.method, request.path) if answer is None else None
+        kind = match.api.kind if match is not None else table.kind
+        function = match.route.function if match is not None else None
 
-    def _integrate(self, request: HttpRequest, match: RouteMatch, ids_: RequestIds) -> HttpResponse:
+        def finish(response: HttpResponse) -> HttpResponse:
+            headers = response.headers
+            if match is not None:
+                headers = with_cors(match.api, request, headers)
+            response = HttpResponse(
+                response.status, headers + _id_headers(kind, ids_), response.body, response.error
+            )
+            if self._on_request is not None:
+                elapsed = (time.monotonic() - started) * 1000
+                record = RequestRecord(
+                    request.method, request.target, function, response.status, elapsed, response.error
+                )
+                self._on_request(record)
+            return response
+
+        reply = _Reply(finish, send)
+        if answer is not None:
+            reply(answer)
+        elif match is None:
+            reply(no_route(kind))
+        else:
+            self._integrate(request, match, ids_, reply)
+
+    def _integrate(self, request: HttpRequest, match: RouteMatch, ids_: RequestIds, reply: _Reply) -> None:
         kind, route = match.api.kind, match.route
         event = integration_event(request, match, ids_, account_id=self._account_id)
         payload = json.dumps(event).encode()
-        outcome: list[InvocationResult | BaseException] = []
-        done = threading.Event()
+        why = f"no answer within the integration timeout of {route.timeout_ms} ms"
+        self._deadlines.at(time.monotonic() + route.timeout_ms / 1000, lambda: reply(timed_out(kind, why)))
 
-        def run() -> None:
-            try:
-                outcome.append(self._invoke(route.function, payload))
-            except BaseException as exc:  # noqa: BLE001 - handed to the request's thread below
-                outcome.append(exc)
-            finally:
-                done.set()
+        def answered(result: InvocationResult) -> None:
+            if not reply.sent:
+                reply(self._mapped(request, match, result))
 
-        # The invocation runs on past the integration timeout, as it does in Lambda when API Gateway gives up.
-        threading.Thread(target=run, name=f"gateway-invoke-{route.function}", daemon=True).start()
-        if not done.wait(route.timeout_ms / 1000):
-            return timed_out(kind, f"no answer within the integration timeout of {route.timeout_ms} ms")
-        result = outcome[0]
-        if isinstance(result, LambdaEmuError):
-            LOG.warning("%s: invoking %s failed: %s", request.target, route.function, result.message)
-            return rejected(kind, f"the invocation failed: {result.message}")
-        if isinstance(result, BaseException):
-            LOG.error("%s: invoking %s failed", request.target, route.function, exc_info=result)
-            return rejected(kind, f"the invocation failed: {result}")
+        try:
+            result = self._invoke(route.function, payload, answered)
+        except LambdaEmuError as exc:
+            LOG.warning("%s: invoking %s failed: %s", request.target, route.function, exc.message)
+            reply(rejected(kind, f"the invocation failed: {exc.message}"))
+        except Exception as exc:  # noqa: BLE001 - a bug below must still answer the client
+            LOG.error("%s: invoking %s failed", request.target, route.function, exc_info=exc)
+            reply(rejected(kind, f"the invocation failed: {exc}"))
+        else:
+            answered(result)  # the whole result, when no early answer came (timeouts, crashes)
+
+    @staticmethod
+    def _mapped(request: HttpRequest, match: RouteMatch, result: InvocationResult) -> HttpResponse:
+        kind, route = match.api.kind, match.route
         if result.failed:
             return internal_error(kind, f"the function failed: {result.error_type}")
         return function_response(
@@ -128,6 +204,9 @@ class Gateway:
             binary_media_types=match.api.binary_media_types,
         )
 
+    def close(self) -> None:
+        self._deadlines.close()
+
 
 def _id_headers(kind: str, ids_: RequestIds) -> tuple[tuple[str, str], ...]:
     """The ids API Gateway puts on every answer: a REST API's x-amzn-RequestId and x-amz-apigw-id, an HTTP
@@ -137,10 +216,16 @@ def _id_headers(kind: str, ids_: RequestIds) -> tuple[tuple[str, str], ...]:
     return (("Apigw-Requestid", ids_.short_id),)
 
 
+# Headers of the message's framing: ours, whatever the function's answer says.
+_FRAMING = ("content-length", "transfer-encoding", "connection", "date")
+
+
 class _GatewayHandler(QuickHandler):
     server: _GatewayHttpServer
+    _thread: threading.Thread
 
     def _serve(self) -> None:
+        self._thread = threading.current_thread()
         body = self.read_body(MAX_REQUEST_BYTES)
         host, port = self.server.server_address[:2]
         if body is None:
@@ -154,19 +239,29 @@ class _GatewayHandler(QuickHandler):
             source_ip=self.client_address[0],
             port=int(port),
         )
-        self._send(self.server.gateway.handle(request))
+        self.server.gateway.serve(request, self._send)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
 
     def _send(self, response: HttpResponse) -> None:
+        # An answer from another thread (a timeout's, while the invocation still holds this connection's
+        # thread) ends the connection: the client's next request must not wait for the invocation.
+        late = threading.current_thread() is not self._thread
+        if late:
+            self.close_connection = True
         body = b"" if self.command == "HEAD" else response.body
         length = len(response.body)
         head = [f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}"]
-        head += [f"{name}: {value}" for name, value in response.headers if name.lower() != "content-length"]
+        head += [f"{name}: {value}" for name, value in response.headers if name.lower() not in _FRAMING]
         head += [f"Content-Length: {length}", f"Date: {email.utils.formatdate(usegmt=True)}"]
         if self.close_connection:
             head.append("Connection: close")
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1", errors="replace") + body)
+        if late:
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
 
 
 class _GatewayHttpServer(TrackingHttpServer):
@@ -188,6 +283,7 @@ class ApiFront:
 
     def close(self) -> None:
         self._server.close()
+        self.gateway.close()
 
     def __enter__(self) -> ApiFront:
         return self

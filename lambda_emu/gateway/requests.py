@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -40,22 +41,39 @@ class HttpRequest:
     def raw_query(self) -> str:
         return self.target.split("?", 1)[1] if "?" in self.target else ""
 
+    @functools.cached_property
+    def _first_values(self) -> dict[str, str]:
+        first: dict[str, str] = {}
+        for name, value in self.headers:
+            first.setdefault(name.lower(), value)
+        return first
+
     def header(self, name: str, default: str = "") -> str:
         """The first value of a header, by any case of its name."""
-        name = name.lower()
-        return next((v for n, v in self.headers if n.lower() == name), default)
+        return self._first_values.get(name.lower(), default)
 
 
-@dataclass(frozen=True)
 class RequestIds:
-    """The ids API Gateway gives one request (its request id also goes back in the response's headers)."""
+    """The ids API Gateway gives one request (its request id also goes back in the response's headers),
+    each made when first asked for: a REST API's and an HTTP API's are not the same ids."""
 
-    request_id: str = field(default_factory=ids.request_uuid)
-    extended_request_id: str = field(default_factory=lambda: ids.b64_token(12)[:15] + "=")
-    short_id: str = field(default_factory=ids.short_request_id)
-    at: datetime = field(default_factory=ids.now)
+    def __init__(self) -> None:
+        self.at: datetime = ids.now()
+
+    @functools.cached_property
+    def request_id(self) -> str:
+        return ids.request_uuid()
+
+    @functools.cached_property
+    def extended_request_id(self) -> str:
+        return ids.b64_token(12)[:15] + "="
+
+    @functools.cached_property
+    def short_id(self) -> str:
+        return ids.short_request_id()
 
 
+@functools.lru_cache(maxsize=256)
 def api_id(name: str) -> str:
     """A stable 10-character id for the template's API `name` (API Gateway's ids are 10 lower-case
     letters and digits), so a function sees the same apiId on every run."""

@@ -49,7 +49,7 @@ class Functions:
 
         self.answers[function] = reply
 
-    def __call__(self, function: str, payload: bytes) -> InvocationResult:
+    def __call__(self, function: str, payload: bytes, answered: Any = None) -> InvocationResult:
         event = json.loads(payload)
         self.events.append((function, event))
         reply = self.answers.get(function)
