@@ -124,7 +124,11 @@ def start_api(
             TERMINAL.write(request_line(record) + "\n")
 
         gateway = Gateway(
-            RouteTable(loaded.apis), invoke, account_id=emulator_config.account_id, on_request=show
+            RouteTable(loaded.apis),
+            invoke,
+            account_id=emulator_config.account_id,
+            region=emulator_config.region,
+            on_request=show,
         )
         reloader = None
         with emulator, ApiFront(gateway, host=host, port=port) as front:

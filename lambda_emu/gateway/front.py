@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from lambda_emu.engine.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
 from lambda_emu.errors import LambdaEmuError
+from lambda_emu.gateway.authorizers import AuthorizerCache, Verdict, authorize, authorizer_failed
 from lambda_emu.gateway.cors import preflight, with_cors
 from lambda_emu.gateway.requests import HttpRequest, RequestIds, integration_event
 from lambda_emu.gateway.responses import (
@@ -120,11 +121,14 @@ class Gateway:
         invoke: Invoke,
         *,
         account_id: str,
+        region: str = "us-east-1",
         on_request: Callable[[RequestRecord], None] | None = None,
     ) -> None:
         self.table = table
         self._invoke = invoke
         self._account_id = account_id
+        self._region = region
+        self._authorizer_answers = AuthorizerCache()
         self._on_request = on_request
         self._deadlines = _Deadlines()
 
@@ -167,11 +171,42 @@ class Gateway:
         elif match is None:
             reply(no_route(kind))
         else:
-            self._integrate(request, match, ids_, reply)
+            context = None
+            if match.route.authorizer is not None:
+                verdict = self._authorize(request, match, ids_)
+                if verdict.answer is not None:
+                    reply(verdict.answer)
+                    return
+                context = verdict.context
+            self._integrate(request, match, ids_, reply, context)
 
-    def _integrate(self, request: HttpRequest, match: RouteMatch, ids_: RequestIds, reply: _Reply) -> None:
+    def _authorize(self, request: HttpRequest, match: RouteMatch, ids_: RequestIds) -> Verdict:
+        authorizer = match.api.authorizers[match.route.authorizer or ""]
+        try:
+            return authorize(
+                authorizer,
+                request,
+                match,
+                ids_,
+                invoke=lambda name, payload: self._invoke(name, payload, _ignore),
+                cache=self._authorizer_answers,
+                region=self._region,
+                account_id=self._account_id,
+            )
+        except LambdaEmuError as exc:
+            LOG.warning("%s: authorizer %s failed: %s", request.target, authorizer.name, exc.message)
+            return Verdict(answer=authorizer_failed(match.api.kind, f"authorizer failed: {exc.message}"))
+
+    def _integrate(
+        self,
+        request: HttpRequest,
+        match: RouteMatch,
+        ids_: RequestIds,
+        reply: _Reply,
+        authorizer: dict[str, object] | None = None,
+    ) -> None:
         kind, route = match.api.kind, match.route
-        event = integration_event(request, match, ids_, account_id=self._account_id)
+        event = integration_event(request, match, ids_, account_id=self._account_id, authorizer=authorizer)
         payload = json.dumps(event).encode()
         why = f"no answer within the integration timeout of {route.timeout_ms} ms"
         self._deadlines.at(time.monotonic() + route.timeout_ms / 1000, lambda: reply(timed_out(kind, why)))
@@ -206,6 +241,10 @@ class Gateway:
 
     def close(self) -> None:
         self._deadlines.close()
+
+
+def _ignore(_result: InvocationResult) -> None:
+    """An authorizer's early answer: its whole result is waited for."""
 
 
 def _id_headers(kind: str, ids_: RequestIds) -> tuple[tuple[str, str], ...]:

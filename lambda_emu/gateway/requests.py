@@ -7,7 +7,7 @@ import base64
 import functools
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -147,16 +147,24 @@ def _forwarded_headers(request: HttpRequest, trace_id: str) -> list[tuple[str, s
 
 
 def integration_event(
-    request: HttpRequest, match: RouteMatch, ids_: RequestIds, *, account_id: str
+    request: HttpRequest,
+    match: RouteMatch,
+    ids_: RequestIds,
+    *,
+    account_id: str,
+    version: str | None = None,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The event the route's function gets, in its route's payload format."""
+    """The event the route's function gets, in its route's payload format (or `version`'s), with the
+    authorizer's context in its requestContext when one let the request through."""
     api, route = match.api, match.route
+    version = version or route.payload_version
     text, is_b64 = encoded_body(request, api.kind, api.binary_media_types)
     query_pairs = parse_qsl(request.raw_query, keep_blank_values=True)
     domain = request.header("host") or f"127.0.0.1:{request.port}"
     headers = _forwarded_headers(request, ids.trace_id(ids_.at))
     identifier = api_id(api.name)
-    if route.payload_version == "1.0":
+    if version == "1.0":
         return rest_event(
             method=request.method,
             path=unquote(request.path),
@@ -169,7 +177,7 @@ def integration_event(
             stage=api.stage,
             stage_variables=api.stage_variables,
             source_ip=request.source_ip,
-            authorizer=None,
+            authorizer=authorizer,
             api_id=identifier,
             domain=domain,
             account_id=account_id,
@@ -193,7 +201,7 @@ def integration_event(
         path_parameters=match.path_parameters,
         stage_variables=api.stage_variables,
         source_ip=request.source_ip,
-        authorizer=None,
+        authorizer=authorizer,
         api_id=identifier,
         domain=domain,
         account_id=account_id,

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.errors import TemplateError
+from lambda_emu.template.authorizers import (
+    NO_AUTHORIZER,
+    TemplateAuthorizer,
+    read_authorizers,
+    route_authorizer,
+)
 from lambda_emu.template.intrinsics import Resolver
 from lambda_emu.template.reader import ResourceReader
 
@@ -58,6 +64,9 @@ class TemplateRoute:
     payload_version: str
     timeout_ms: int
     event: str  # the function's event that made it: "LogicalId.EventName"
+    # The event's Auth.Authorizer as written (NONE: none), then, once the API is read, the authorizer
+    # the route uses (its own, else the API's DefaultAuthorizer), or None.
+    authorizer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ class TemplateApi:
     stage_variables: Mapping[str, str] = field(default_factory=dict)
     binary_media_types: tuple[str, ...] = ()  # REST only: HTTP APIs decide by content type
     cors: Cors | None = None
+    authorizers: Mapping[str, TemplateAuthorizer] = field(default_factory=dict)
 
 
 def template_apis(
@@ -162,7 +172,8 @@ def _route(reader: ResourceReader, event: str, function: str, kind: str) -> Temp
         raise reader.error(f"{where}.TimeoutInMillis", "must be a whole number of milliseconds") from None
     if not _MIN_TIMEOUT_MS <= timeout <= ceiling:
         raise reader.error(f"{where}.TimeoutInMillis", f"must be {_MIN_TIMEOUT_MS} to {ceiling}")
-    return TemplateRoute(method, _normal_path(path), function, version, timeout, event)
+    authorizer = route_authorizer(reader, where, reader.properties)
+    return TemplateRoute(method, _normal_path(path), function, version, timeout, event, authorizer)
 
 
 def _check_path(reader: ResourceReader, key: str, path: str) -> None:
@@ -198,14 +209,26 @@ def _api(reader: ResourceReader, name: str, kind: str, routes: tuple[TemplateRou
         cors = _http_cors(reader, reader.get("CorsConfiguration", None))
     if not isinstance(variables, dict):
         raise reader.error("Variables" if kind == REST else "StageVariables", "must be a mapping")
+    authorizers, default = read_authorizers(reader, kind == REST)
+    guarded = []
+    for route in routes:
+        chosen = default if route.authorizer is None else route.authorizer
+        if chosen == NO_AUTHORIZER:
+            chosen = None
+        if chosen is not None and chosen not in authorizers:
+            raise TemplateError(
+                f"{reader.path}: {route.event} names authorizer {chosen}, which {name} lacks."
+            )
+        guarded.append(replace(route, authorizer=chosen))
     return TemplateApi(
         name,
         kind,
         stage,
-        routes,
+        tuple(guarded),
         stage_variables={str(k): str(v) for k, v in variables.items()},
         binary_media_types=binary,
         cors=cors,
+        authorizers=authorizers,
     )
 
 
