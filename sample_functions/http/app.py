@@ -51,3 +51,22 @@ def boom(event, context):
 def slow(event, context):
     time.sleep(3)
     return {"statusCode": 200, "body": "late"}
+
+
+def token_authorizer(event, context):
+    """A REST TOKEN authorizer: "allow" and "deny" get a policy saying so; any other token is refused."""
+    token = event["authorizationToken"]
+    if token not in ("allow", "deny"):
+        raise Exception("Unauthorized")  # API Gateway's 401
+    statement = {"Action": "execute-api:Invoke", "Effect": token.capitalize(), "Resource": event["methodArn"]}
+    return {
+        "principalId": "sample-user",
+        "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+        "context": {"plan": "gold"},
+    }
+
+
+def simple_authorizer(event, context):
+    """An HTTP API authorizer with simple responses."""
+    allowed = event["headers"].get("authorization") == "let-me-in"
+    return {"isAuthorized": allowed, "context": {"who": "sample-user"}}

@@ -250,3 +250,68 @@ def test_a_saved_handler_and_a_saved_template_are_served_without_a_restart(tmp_p
         assert api.call("GET", "/first")[0] == 404
     finally:
         assert api.stop() == 0, api.log()
+
+
+GUARDED = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {{Runtime: python3.11, CodeUri: {code}}}
+Resources:
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.echo
+      Events:
+        Rest: {{Type: Api, Properties: {{Path: /rest, Method: GET, RestApiId: {{Ref: Rest}}}}}}
+        Http: {{Type: HttpApi, Properties: {{Path: /http, Method: GET, ApiId: {{Ref: Http}}}}}}
+  TokenAuth:
+    Type: AWS::Serverless::Function
+    Properties: {{Handler: app.token_authorizer}}
+  SimpleAuth:
+    Type: AWS::Serverless::Function
+    Properties: {{Handler: app.simple_authorizer}}
+  Rest:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: dev
+      Auth:
+        DefaultAuthorizer: Token
+        Authorizers:
+          Token: {{FunctionArn: !GetAtt TokenAuth.Arn}}
+  Http:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Simple
+        Authorizers:
+          Simple:
+            FunctionArn: !GetAtt SimpleAuth.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+            EnableSimpleResponses: true
+            Identity: {{Headers: [Authorization]}}
+"""
+
+
+def test_lambda_authorizers_allow_and_deny(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(textwrap.dedent(GUARDED.format(code=SAMPLE)))
+    api = start_api(tmp_path / "state", template, "--no-watch")
+    try:
+        event = api.event("GET", "/rest", headers={"Authorization": "allow"})
+        authorizer = event["requestContext"]["authorizer"]
+        assert (authorizer["plan"], authorizer["principalId"]) == ("gold", "sample-user")
+        status, _, body = api.call("GET", "/rest", headers={"Authorization": "deny"})
+        assert status == 403 and b"explicit deny" in body
+        assert api.call("GET", "/rest", headers={"Authorization": "nonsense"})[::2] == (
+            401,
+            b'{"message":"Unauthorized"}',
+        )
+        assert api.call("GET", "/rest")[0] == 401  # no token: the authorizer is not called
+        event = api.event("GET", "/http", headers={"Authorization": "let-me-in"})
+        assert event["requestContext"]["authorizer"] == {"lambda": {"who": "sample-user"}}
+        assert api.call("GET", "/http", headers={"Authorization": "wrong"})[::2] == (
+            403,
+            b'{"message":"Forbidden"}',
+        )
+    finally:
+        assert api.stop() == 0, api.log()
