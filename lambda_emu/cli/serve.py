@@ -52,6 +52,12 @@ from lambda_emu.cli.options import (
     help="Send SQS/SNS dead letters and destination records to this endpoint (else AWS_ENDPOINT_URL_SQS "
     "or AWS_ENDPOINT_URL); without one they go to the local sink that `lambda-emu dlq list` prints.",
 )
+@click.option(
+    "--api-port",
+    type=int,
+    help="Also serve the template's API Gateway APIs (Api and HttpApi events) on this port, as start-api "
+    "does (0: any free).",
+)
 @CPU_LIMIT_OPTION
 @click.option(
     "--watch/--no-watch",
@@ -73,6 +79,7 @@ def serve(
     async_retry_delays: str,
     async_workers: int,
     sqs_endpoint_url: str | None,
+    api_port: int | None,
     cpu_limit: bool,
     watch: bool,
 ) -> None:
@@ -111,6 +118,7 @@ def serve(
             or os.environ.get("AWS_ENDPOINT_URL_SQS")
             or os.environ.get("AWS_ENDPOINT_URL"),
             template=path,
+            api_port=api_port,
         )
         emulator = local_emulator(emulator_config, served=[f.name for f in loaded.functions.values()])
         reload = None
@@ -123,11 +131,21 @@ def serve(
                 parameter_overrides=parameter_overrides,
                 env_vars_file=env_vars_file,
             )
+        from lambda_emu.cli.start_api import show_request
+
         with LambdaServer(
-            emulator, loaded.functions.values(), config, watch=reload, mappings=loaded.event_sources
+            emulator,
+            loaded.functions.values(),
+            config,
+            watch=reload,
+            mappings=loaded.event_sources,
+            apis=loaded.apis,
+            on_request=show_request,
         ) as server:
             names = ", ".join(loaded.functions) or "none"
             progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
+            if server.gateway is not None:
+                progress(f"serving the template's APIs at {server.gateway.url}")
             progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
             try:
                 threading.Event().wait()  # until Ctrl-C or SIGTERM (raised here as KeyboardInterrupt)

@@ -29,6 +29,10 @@ def request_line(record: RequestRecord) -> str:
     return line
 
 
+def show_request(record: RequestRecord) -> None:
+    TERMINAL.write(request_line(record) + "\n")
+
+
 def route_lines(apis: tuple[TemplateApi, ...]) -> list[str]:
     routes = [(api, route) for api in apis for route in api.routes]
     width = max((len(route.path) for _, route in routes), default=0)
@@ -120,15 +124,12 @@ def start_api(
                 raise FunctionNotFoundError(f"Function not found: {name}")
             return emulator.invoke(function, emulator.invocation(function, payload), answered=answered)
 
-        def show(record: RequestRecord) -> None:
-            TERMINAL.write(request_line(record) + "\n")
-
         gateway = Gateway(
             RouteTable(loaded.apis),
             invoke,
             account_id=emulator_config.account_id,
             region=emulator_config.region,
-            on_request=show,
+            on_request=show_request,
         )
         reloader = None
         with emulator, ApiFront(gateway, host=host, port=port) as front:

@@ -315,3 +315,27 @@ def test_lambda_authorizers_allow_and_deny(tmp_path: Path) -> None:
         )
     finally:
         assert api.stop() == 0, api.log()
+
+
+def test_serve_serves_the_apis_beside_the_lambda_api(tmp_path: Path) -> None:
+    from tests.e2e.conftest import start_server
+
+    served = start_server(
+        tmp_path / "state", "--api-port", "0", "--no-watch", template=SAMPLE / "template.yaml"
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (found := re.search(r"APIs at http://([\d.]+):(\d+)", served.log())):
+            assert time.monotonic() < deadline, served.log()
+            time.sleep(0.05)
+        api = Api(served.process, found.group(1), int(found.group(2)), served.log_path)
+        status, _, body = api.call("GET", "/hello/serve")
+        assert (status, json.loads(body)) == (200, {"hello": "serve"})
+        assert api.call("GET", "/nowhere")[0] == 403
+        # The same function through the Lambda API of the same process.
+        answer = served.client().invoke(
+            FunctionName="HelloFunction", Payload=b'{"pathParameters": {"name": "x"}}'
+        )
+        assert json.loads(answer["Payload"].read()) == {"hello": "x"}
+    finally:
+        assert served.stop() == 0, served.log()
