@@ -19,6 +19,7 @@ from lambda_emu.template.authorizers import (
     route_authorizer,
 )
 from lambda_emu.template.intrinsics import Resolver
+from lambda_emu.template.openapi import binary_media_types, definition_routes, read_definition
 from lambda_emu.template.reader import ResourceReader
 
 LOG = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def template_apis(
     sections: Mapping[str, Any] = found_globals if isinstance(found_globals, dict) else {}
     routes: dict[str, list[TemplateRoute]] = {}
     kinds: dict[str, str] = {}
+    names = {function.name for function in functions.values()}
     for lid, function in functions.items():
         properties = resources[lid].get("Properties") or {}
         events = properties.get("Events") if isinstance(properties, dict) else None
@@ -113,7 +115,13 @@ def template_apis(
             if kinds.setdefault(api, kind) != kind:
                 raise TemplateError(f"{path}: resource {lid}, event {event_name}: {api} is not a {kind} API.")
             routes.setdefault(api, []).append(_route(reader, f"{lid}.{event_name}", function.name, kind))
-    apis = []
+    for lid, resource in resources.items():  # APIs that only their definition gives routes
+        defined = {SERVERLESS_API: REST, SERVERLESS_HTTP_API: HTTP}.get(resource.get("Type"))
+        properties = resource.get("Properties") or {}
+        if defined is not None and lid not in routes and isinstance(properties, dict):
+            if "DefinitionBody" in properties or "DefinitionUri" in properties:
+                routes[lid], kinds[lid] = [], defined
+    apis: list[TemplateApi] = []
     for api, found in routes.items():
         kind = kinds[api]
         resource = resources.get(api)
@@ -122,14 +130,26 @@ def template_apis(
         expected = SERVERLESS_API if kind == REST else SERVERLESS_HTTP_API
         if resource is not None and resource.get("Type") != expected:
             raise TemplateError(f"{path}: {found[0].event} names {api}, which is not an {expected}.")
-        shared = sections.get("Api" if kind == REST else "HttpApi") or {}
+        if resource is None:  # SAM's implicit API: Globals only
+            shared = sections.get("Api" if kind == REST else "HttpApi") or {}
+            shared = (
+                {k: v for k, v in shared.items() if k not in ("DefinitionBody", "DefinitionUri")}
+                if isinstance(shared, dict)
+                else shared
+            )
+        else:
+            shared = sections.get("Api" if kind == REST else "HttpApi") or {}
         own = (resource or {}).get("Properties") or {}
         if not isinstance(shared, dict) or not isinstance(own, dict):
             raise TemplateError(f"{path}: the properties of API {api} must be a mapping.")
         reader = ResourceReader(
             path, api, resource or {"Type": expected}, resolver, emulator, {**shared, **own}
         )
-        apis.append(_api(reader, api, kind, tuple(found)))
+        if reader.included():
+            apis.append(_api(reader, api, kind, tuple(found), names))
+    from lambda_emu.template.native_apis import native_apis  # it builds its routes with make_route, here
+
+    apis += native_apis(path, resources, resolver, emulator, names)
     return tuple(apis)
 
 
@@ -151,6 +171,34 @@ def _route(reader: ResourceReader, event: str, function: str, kind: str) -> Temp
     if kind == HTTP and path is None and method is None:
         # An HttpApi event without Path and Method is the API's $default route (AWS SAM, HttpApi event).
         path, method = DEFAULT_ROUTE, "ANY"
+    return make_route(
+        reader,
+        where,
+        kind=kind,
+        method=method,
+        path=path,
+        function=function,
+        version=None if kind == REST else reader.get("PayloadFormatVersion", "2.0"),
+        timeout=reader.get("TimeoutInMillis", None),
+        event=event,
+        authorizer=route_authorizer(reader, where, reader.properties),
+    )
+
+
+def make_route(
+    reader: ResourceReader,
+    where: str,
+    *,
+    kind: str,
+    method: Any,
+    path: Any,
+    function: str,
+    version: Any,
+    timeout: Any,
+    event: str,
+    authorizer: str | None = None,
+) -> TemplateRoute:
+    """A route checked as API Gateway checks one; errors name `where` (the property it came from)."""
     if not isinstance(path, str) or not path.startswith("/") and path != DEFAULT_ROUTE:
         raise reader.error(f"{where}.Path", "must be a path starting with /")
     if (
@@ -161,18 +209,16 @@ def _route(reader: ResourceReader, event: str, function: str, kind: str) -> Temp
         raise reader.error(f"{where}.Method", f"must be one of {', '.join(_METHODS)}")
     method = "ANY" if method.lower() in ("any", "x-amazon-apigateway-any-method") else method.upper()
     _check_path(reader, f"{where}.Path", path)
-    version = "1.0" if kind == REST else str(reader.get("PayloadFormatVersion", "2.0"))
-    if version not in ("1.0", "2.0"):
-        raise reader.error(f"{where}.PayloadFormatVersion", "must be 1.0 or 2.0")
+    version = "1.0" if version is None else str(version)
+    if version not in ("1.0", "2.0") or (kind == REST and version != "1.0"):
+        raise reader.error(f"{where}.PayloadFormatVersion", "must be 1.0 or 2.0 (REST APIs: 1.0)")
     ceiling = REST_TIMEOUT_MS if kind == REST else HTTP_TIMEOUT_MS
-    timeout = reader.get("TimeoutInMillis", ceiling)
     try:
-        timeout = int(timeout)
+        timeout = ceiling if timeout is None else int(timeout)
     except (TypeError, ValueError):
         raise reader.error(f"{where}.TimeoutInMillis", "must be a whole number of milliseconds") from None
     if not _MIN_TIMEOUT_MS <= timeout <= ceiling:
         raise reader.error(f"{where}.TimeoutInMillis", f"must be {_MIN_TIMEOUT_MS} to {ceiling}")
-    authorizer = route_authorizer(reader, where, reader.properties)
     return TemplateRoute(method, _normal_path(path), function, version, timeout, event, authorizer)
 
 
@@ -195,18 +241,44 @@ def _normal_path(path: str) -> str:
     return "/" + "/".join(s for s in path.split("/") if s)
 
 
-def _api(reader: ResourceReader, name: str, kind: str, routes: tuple[TemplateRoute, ...]) -> TemplateApi:
+def _api(
+    reader: ResourceReader, name: str, kind: str, routes: tuple[TemplateRoute, ...], functions: set[str]
+) -> TemplateApi:
+    definition = read_definition(reader, "DefinitionBody", "DefinitionUri")
+    defined: list[TemplateRoute] = []
+    if definition is not None:
+        for fields in definition_routes(reader, definition, kind == REST, "DefinitionBody"):
+            if fields["function"] not in functions:
+                LOG.warning(
+                    "%s: %s names function %s, which the template lacks",
+                    name,
+                    fields["event"],
+                    fields["function"],
+                )
+                continue
+            defined.append(
+                make_route(
+                    reader,
+                    "DefinitionBody",
+                    kind=kind,
+                    version=fields.pop("payload_version"),
+                    timeout=fields.pop("timeout_ms"),
+                    **fields,
+                )
+            )
+    routes = (*defined, *routes)
     if kind == REST:
         stage = str(reader.get("StageName", "Prod"))
         variables = reader.get("Variables", {})
         # SAM escapes the slash of a media type as ~1 (a JSON Pointer escape): image~1png is image/png.
         binary = tuple(str(t).replace("~1", "/") for t in reader.get("BinaryMediaTypes", []) or [])
+        binary += binary_media_types(definition or {})
         cors = _rest_cors(reader, reader.get("Cors", None))
     else:
         stage = str(reader.get("StageName", DEFAULT_STAGE))
         variables = reader.get("StageVariables", {})
         binary = ()
-        cors = _http_cors(reader, reader.get("CorsConfiguration", None))
+        cors = http_cors(reader, reader.get("CorsConfiguration", None))
     if not isinstance(variables, dict):
         raise reader.error("Variables" if kind == REST else "StageVariables", "must be a mapping")
     authorizers, default = read_authorizers(reader, kind == REST)
@@ -263,7 +335,7 @@ def _rest_cors(reader: ResourceReader, value: Any) -> Cors | None:
     )
 
 
-def _http_cors(reader: ResourceReader, value: Any) -> Cors | None:
+def http_cors(reader: ResourceReader, value: Any) -> Cors | None:
     """An HTTP API's CorsConfiguration: true (every origin, method and header) or AllowOrigins,
     AllowMethods, AllowHeaders, ExposeHeaders, MaxAge, AllowCredentials (lists, not quoted strings)."""
     if value is None or value is False:
