@@ -3,6 +3,7 @@ port, each request run by its function as API Gateway's Lambda proxy integration
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,14 @@ class _Functions:
 @aws_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=3000, show_default=True, type=int, help="Port to listen on (0: any free).")
+@click.option(
+    "--function-url-port",
+    default=3100,
+    show_default=True,
+    type=int,
+    help="The first port of the template's Function URLs (FunctionUrlConfig, AWS::Lambda::Url), one port "
+    "each in template order (0: any free).",
+)
 @CPU_LIMIT_OPTION
 @click.option(
     "--watch/--no-watch",
@@ -77,6 +86,7 @@ def start_api(
     env_vars_file: Path | None,
     host: str,
     port: int,
+    function_url_port: int,
     cpu_limit: bool,
     watch: bool,
 ) -> None:
@@ -110,9 +120,9 @@ def start_api(
             )
 
         emulator_config, loaded = load()
-        if not loaded.apis:
+        if not loaded.apis and not loaded.function_urls:
             raise ConfigError(
-                f"{path} declares no API: no function has an event of type Api or HttpApi.",
+                f"{path} declares no API: no event of type Api or HttpApi, no Function URL.",
                 hint="Add an Events entry such as {Type: HttpApi, Properties: {Path: /hello, Method: GET}}.",
             )
         functions = _Functions({f.name: f for f in loaded.functions.values()})
@@ -132,7 +142,21 @@ def start_api(
             on_request=show_request,
         )
         reloader = None
-        with emulator, ApiFront(gateway, host=host, port=port) as front:
+        with contextlib.ExitStack() as fronts:
+            fronts.enter_context(emulator)
+            front = fronts.enter_context(ApiFront(gateway, host=host, port=port))
+            urls = []
+            for index, url in enumerate(loaded.function_urls):
+                url_gateway = Gateway(
+                    RouteTable([url]),
+                    invoke,
+                    account_id=emulator_config.account_id,
+                    region=emulator_config.region,
+                    on_request=show_request,
+                )
+                url_port = function_url_port + index if function_url_port else 0
+                served = fronts.enter_context(ApiFront(url_gateway, host=host, port=url_port))
+                urls.append((url, served.url))
             if watch:
                 from lambda_emu.cli.watching import template_watch
                 from lambda_emu.reload.watcher import Reloader
@@ -154,6 +178,9 @@ def start_api(
                 routes = sum(len(api.routes) for api in loaded.apis)
                 progress(f"serving {routes} route(s) at {front.url}:")
                 TERMINAL.write("".join(line + "\n" for line in route_lines(loaded.apis)))
+                for url, address in urls:
+                    function = url.routes[0].function
+                    progress(f"Function URL of {function} (AuthType {url.url_auth}): {address}/")
                 progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
                 try:
                     threading.Event().wait()  # until Ctrl-C or SIGTERM (raised here as KeyboardInterrupt)

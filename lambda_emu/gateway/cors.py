@@ -10,7 +10,7 @@ import logging
 from lambda_emu.gateway.requests import HttpRequest
 from lambda_emu.gateway.responses import HttpResponse
 from lambda_emu.gateway.routes import RouteTable
-from lambda_emu.template.apis import DEFAULT_ROUTE, HTTP, REST, Cors, TemplateApi
+from lambda_emu.template.apis import DEFAULT_ROUTE, REST, Cors, TemplateApi
 
 LOG = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def _api_of(table: RouteTable, path: str) -> TemplateApi | None:
         if api.cors is not None and RouteTable([api]).methods(path):
             return api
     for api in table.apis:
-        if api.cors is not None and api.kind == HTTP and any(r.path == DEFAULT_ROUTE for r in api.routes):
+        if api.cors is not None and api.kind != REST and any(r.path == DEFAULT_ROUTE for r in api.routes):
             return api
     return None
 
@@ -93,7 +93,7 @@ def _path_methods(table: RouteTable, path: str) -> list[str]:
 def with_cors(api: TemplateApi, request: HttpRequest, headers: Headers) -> Headers:
     """An answer's headers as an HTTP API with CORS sends them to an allowed origin: its own CORS headers in
     place of the function's."""
-    if api.kind != HTTP or api.cors is None:
+    if api.kind == REST or api.cors is None:  # an HTTP API's or a Function URL's CORS
         return headers
     origin = request.header("origin")
     allowed = _allowed_origin(api.cors, origin) if origin else None

@@ -20,6 +20,7 @@ from lambda_emu.gateway.cors import preflight, with_cors
 from lambda_emu.gateway.requests import HttpRequest, RequestIds, integration_event
 from lambda_emu.gateway.responses import (
     HttpResponse,
+    forbidden,
     function_response,
     internal_error,
     no_route,
@@ -29,7 +30,7 @@ from lambda_emu.gateway.responses import (
 )
 from lambda_emu.gateway.routes import RouteMatch, RouteTable
 from lambda_emu.models import InvocationResult
-from lambda_emu.template.apis import REST
+from lambda_emu.template.apis import REST, URL
 
 LOG = logging.getLogger(__name__)
 
@@ -170,6 +171,13 @@ class Gateway:
             reply(answer)
         elif match is None:
             reply(no_route(kind))
+        elif (
+            match.api.kind == URL
+            and match.api.url_auth == "AWS_IAM"
+            and not request.header("authorization").startswith("AWS4-HMAC-SHA256 ")
+        ):
+            # Lambda checks the SigV4 signature; here only its presence is checked.
+            reply(forbidden("AuthType AWS_IAM: the request is not signed"))
         else:
             context = None
             if match.route.authorizer is not None:
@@ -252,6 +260,8 @@ def _id_headers(kind: str, ids_: RequestIds) -> tuple[tuple[str, str], ...]:
     API's Apigw-Requestid."""
     if kind == REST:
         return (("x-amzn-RequestId", ids_.request_id), ("x-amz-apigw-id", ids_.extended_request_id))
+    if kind == URL:  # a Function URL's answer names the request
+        return (("x-amzn-RequestId", ids_.request_id),)
     return (("Apigw-Requestid", ids_.short_id),)
 
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, unquote
 from lambda_emu.events import ids
 from lambda_emu.events.http import http_event, rest_event
 from lambda_emu.gateway.routes import RouteMatch
-from lambda_emu.template.apis import DEFAULT_STAGE, HTTP, REST
+from lambda_emu.template.apis import DEFAULT_STAGE, REST, URL
 
 LOG = logging.getLogger(__name__)
 
@@ -185,10 +185,9 @@ def integration_event(
             request_id=ids_.request_id,
             extended_request_id=ids_.extended_request_id,
         )
-    assert api.kind == HTTP
     # A named stage is the first segment of an HTTP API's path, and rawPath keeps it.
     raw_path = request.path if api.stage == DEFAULT_STAGE else f"/{api.stage}{request.path}"
-    return http_event(
+    event = http_event(
         method=request.method,
         raw_path=raw_path,
         raw_query=request.raw_query,
@@ -208,3 +207,19 @@ def integration_event(
         at=ids_.at,
         request_id=ids_.short_id,
     )
+    if api.kind == URL:
+        return _function_url_event(event, api.url_auth)
+    return event
+
+
+def _function_url_event(event: dict[str, Any], auth_type: str) -> dict[str, Any]:
+    """A Function URL's event: payload 2.0 with its null fields, and an anonymous caller for AuthType NONE
+    ("Invoking Lambda function URLs": request payload format)."""
+    context = event["requestContext"]
+    if auth_type == "NONE":
+        context["accountId"] = "anonymous"
+    context["authentication"] = None
+    event["requestContext"] = {key: context[key] for key in sorted(context)}
+    event.setdefault("pathParameters", None)
+    event.setdefault("stageVariables", None)
+    return event

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambda_emu.gateway.requests import media_type, media_type_in
-from lambda_emu.template.apis import REST
+from lambda_emu.template.apis import REST, URL
 
 LOG = logging.getLogger(__name__)
 
@@ -37,7 +37,14 @@ def _gateway_error(status: int, body: str, error_type: str | None, why: str) -> 
 # an integration past its timeout 504, an unknown resource or method 403 Missing Authentication Token. HTTP
 # APIs: 500 {"message":"Internal Server Error"} for a function error or a malformed response, 503 Service
 # Unavailable past the integration timeout, 404 Not Found for a request no route takes.
+# Function URLs answer a function error, a malformed answer or a failed invocation with 502 "Internal
+# Server Error" (awslabs/aws-lambda-cpp#200, awsdocs/aws-lambda-developer-guide#430 report it so).
+_URL_ERROR = "Internal Server Error"
+
+
 def internal_error(kind: str, why: str) -> HttpResponse:
+    if kind == URL:
+        return _gateway_error(502, _URL_ERROR, None, why)
     if kind == REST:
         return _gateway_error(
             502, '{"message": "Internal server error"}', "InternalServerErrorException", why
@@ -46,6 +53,8 @@ def internal_error(kind: str, why: str) -> HttpResponse:
 
 
 def timed_out(kind: str, why: str) -> HttpResponse:
+    if kind == URL:  # its wait outlasts the function's timeout: the function's own timeout comes first
+        return _gateway_error(502, _URL_ERROR, None, why)
     if kind == REST:
         return _gateway_error(504, '{"message": "Endpoint request timed out"}', None, why)
     return _gateway_error(503, '{"message":"Service Unavailable"}', None, why)
@@ -54,11 +63,18 @@ def timed_out(kind: str, why: str) -> HttpResponse:
 def rejected(kind: str, why: str) -> HttpResponse:
     """Lambda refused the invocation (too large, no such function) or could not run it: API Gateway's 500
     ("Handling Lambda errors with an API Gateway API")."""
+    if kind == URL:
+        return _gateway_error(502, _URL_ERROR, None, why)
     if kind == REST:
         return _gateway_error(
             500, '{"message": "Internal server error"}', "InternalServerErrorException", why
         )
     return _gateway_error(500, '{"message":"Internal Server Error"}', None, why)
+
+
+def forbidden(why: str) -> HttpResponse:
+    """A Function URL of AuthType AWS_IAM asked without a SigV4 signature."""
+    return _gateway_error(403, '{"Message":"Forbidden"}', None, why)
 
 
 def too_large(kind: str) -> HttpResponse:

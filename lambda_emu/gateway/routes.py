@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from lambda_emu.template.apis import DEFAULT_ROUTE, HTTP, REST, TemplateApi, TemplateRoute
+from lambda_emu.template.apis import DEFAULT_ROUTE, HTTP, REST, URL, TemplateApi, TemplateRoute
 
 LOG = logging.getLogger(__name__)
 
@@ -77,7 +77,9 @@ class RouteTable:
     def kind(self) -> str:
         """Whose "no such route" answer an unmatched request gets: an HTTP API's when the template has only
         HTTP APIs, else a REST API's."""
-        return HTTP if self.apis and all(api.kind == HTTP for api in self.apis) else REST
+        if self.apis and all(api.kind == URL for api in self.apis):
+            return URL
+        return HTTP if self.apis and all(api.kind != REST for api in self.apis) else REST
 
     def routes(self) -> list[tuple[TemplateApi, TemplateRoute]]:
         return [(api, route) for api in self.apis for route in api.routes]

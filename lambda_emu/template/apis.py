@@ -26,6 +26,7 @@ LOG = logging.getLogger(__name__)
 
 REST = "REST"
 HTTP = "HTTP"
+URL = "URL"  # a Function URL: one $default route to its function, payload 2.0, on an origin of its own
 SERVERLESS_API = "AWS::Serverless::Api"
 SERVERLESS_HTTP_API = "AWS::Serverless::HttpApi"
 # The APIs SAM makes for events that name none (AWS SAM, "AWS::Serverless::Api": implicit API; its stage is
@@ -82,6 +83,7 @@ class TemplateApi:
     binary_media_types: tuple[str, ...] = ()  # REST only: HTTP APIs decide by content type
     cors: Cors | None = None
     authorizers: Mapping[str, TemplateAuthorizer] = field(default_factory=dict)
+    url_auth: str = "NONE"  # a Function URL's AuthType: NONE or AWS_IAM
 
 
 def template_apis(

@@ -13,6 +13,7 @@ from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.errors import FunctionNotFoundError, TemplateError
 from lambda_emu.template.apis import TemplateApi, template_apis
 from lambda_emu.template.event_sources import TemplateMapping, template_mappings
+from lambda_emu.template.function_urls import function_urls
 from lambda_emu.template.images import ZIP_ONLY, image_function
 from lambda_emu.template.intrinsics import FUNCTION_TYPES, Resolver, is_intrinsic
 from lambda_emu.template.overrides import with_env_vars
@@ -36,6 +37,8 @@ class Template:
     event_sources: tuple[TemplateMapping, ...] = ()
     # HTTP APIs (SAM's Events of type Api and HttpApi): start-api serves them.
     apis: tuple[TemplateApi, ...] = ()
+    # Function URLs (FunctionUrlConfig, AWS::Lambda::Url): start-api serves each on a port of its own.
+    function_urls: tuple[TemplateApi, ...] = ()
 
     def function(self, name: str) -> FunctionConfig:
         """The function with this logical ID or this FunctionName."""
@@ -139,7 +142,8 @@ def load_template(
     loaded = {lid: with_env_vars(config, env_vars or {}) for lid, config in functions.items()}
     mappings = template_mappings(path, resources, loaded, resolver, emulator)
     apis = template_apis(path, data, loaded, resolver, emulator)
-    return Template(path, MappingProxyType(loaded), MappingProxyType(skipped), mappings, apis)
+    urls = function_urls(path, resources, loaded, resolver, emulator)
+    return Template(path, MappingProxyType(loaded), MappingProxyType(skipped), mappings, apis, urls)
 
 
 def _with_event_invoke_configs(

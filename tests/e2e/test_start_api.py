@@ -339,3 +339,55 @@ def test_serve_serves_the_apis_beside_the_lambda_api(tmp_path: Path) -> None:
         assert json.loads(answer["Payload"].read()) == {"hello": "x"}
     finally:
         assert served.stop() == 0, served.log()
+
+
+URLS = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: {code}
+      Handler: app.echo
+      FunctionUrlConfig: {{AuthType: NONE}}
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: {code}
+      Handler: app.hello
+      FunctionUrlConfig: {{AuthType: AWS_IAM}}
+"""
+
+
+def test_function_urls_are_served_each_on_its_own_port(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(textwrap.dedent(URLS.format(code=SAMPLE)))
+    api = start_api(tmp_path / "state", template, "--no-watch", "--function-url-port", "0")
+    try:
+        deadline = time.monotonic() + 30
+        while (
+            len(
+                found := re.findall(
+                    r"Function URL of (\w+) \(AuthType \w+\): http://([\d.]+):(\d+)/", api.log()
+                )
+            )
+            < 2
+        ):
+            assert time.monotonic() < deadline, api.log()
+            time.sleep(0.05)
+        ports = {name: (host, int(port)) for name, host, port in found}
+        echo = Api(api.process, *ports["Echo"], api.log_path)
+        event = echo.event("POST", "/some/path?x=1", b"payload", {"Content-Type": "text/plain"})
+        assert (event["routeKey"], event["rawPath"], event["rawQueryString"]) == (
+            "$default",
+            "/some/path",
+            "x=1",
+        )
+        assert event["requestContext"]["accountId"] == "anonymous" and event["body"] == "payload"
+        assert event["pathParameters"] is None
+        iam = Api(api.process, *ports["Hello"], api.log_path)
+        assert iam.call("GET", "/")[::2] == (403, b'{"Message":"Forbidden"}')
+    finally:
+        assert api.stop() == 0, api.log()

@@ -16,7 +16,7 @@ from lambda_emu.gateway.front import ApiFront, Gateway, RequestRecord
 from lambda_emu.gateway.requests import HttpRequest
 from lambda_emu.gateway.routes import RouteTable
 from lambda_emu.models import InvocationResult
-from lambda_emu.template.apis import HTTP, REST, Cors, TemplateApi, TemplateRoute
+from lambda_emu.template.apis import HTTP, REST, URL, Cors, TemplateApi, TemplateRoute
 
 
 def rest_api(**options: Any) -> TemplateApi:
@@ -286,3 +286,38 @@ def test_cors_preflights_and_headers(functions: Functions) -> None:
     assert ("Access-Control-Allow-Methods", "GET,OPTIONS") in answer.headers
     assert ("Access-Control-Max-Age", "60") in answer.headers
     assert functions.events[-1][0] == "users" and len(functions.events) == 1
+
+
+def test_a_function_url_gets_its_event_and_answers_as_function_urls_do() -> None:
+    functions = Functions()
+    route = TemplateRoute("ANY", "$default", "fn", "2.0", 4_000, "Fn.FunctionUrl")
+    url = TemplateApi("Fn", URL, "$default", (route,), cors=Cors(allow_origins=("*",)))
+    gateway = Gateway(RouteTable([url]), functions, account_id="123456789012")
+    answer = gateway.handle(HttpRequest("POST", "/any/path?a=1", (("Content-Type", "text/plain"),), b"hi"))
+    assert answer.status == 200 and ("x-amzn-RequestId" in dict(answer.headers))
+    ((_, event),) = functions.events
+    assert (event["routeKey"], event["rawPath"], event["rawQueryString"]) == ("$default", "/any/path", "a=1")
+    assert event["pathParameters"] is None and event["stageVariables"] is None and event["body"] == "hi"
+    context = event["requestContext"]
+    assert (context["accountId"], context["authentication"], context["stage"]) == (
+        "anonymous",
+        None,
+        "$default",
+    )
+    functions.answer("fn", {"errorMessage": "x"}, error="Exception")
+    answer = gateway.handle(HttpRequest("GET", "/", ()))
+    assert (answer.status, answer.body) == (502, b"Internal Server Error")
+    answer = gateway.handle(HttpRequest("GET", "/", (("Origin", "https://x.example"),)))
+    assert ("Access-Control-Allow-Origin", "*") in answer.headers
+
+
+def test_an_aws_iam_function_url_refuses_unsigned_requests() -> None:
+    functions = Functions()
+    route = TemplateRoute("ANY", "$default", "fn", "2.0", 4_000, "Fn.FunctionUrl")
+    url = TemplateApi("Fn", URL, "$default", (route,), url_auth="AWS_IAM")
+    gateway = Gateway(RouteTable([url]), functions, account_id="123456789012")
+    answer = gateway.handle(HttpRequest("GET", "/", ()))
+    assert (answer.status, answer.body) == (403, b'{"Message":"Forbidden"}')
+    signed = (("Authorization", "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/lambda/aws4_request, ..."),)
+    assert gateway.handle(HttpRequest("GET", "/", signed)).status == 200
+    assert functions.events[0][1]["requestContext"]["accountId"] == "123456789012"

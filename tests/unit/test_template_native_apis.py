@@ -154,3 +154,33 @@ def test_an_http_api_s_routes_and_integrations_and_a_quick_create_target(tmp_pat
     )
     assert http.cors is not None and http.cors.allow_origins == ("*",)
     assert (quick.name, routes(quick)) == ("Quick", [("ANY", "$default", "items-fn", "2.0")])
+
+
+def test_function_urls_from_function_url_config_and_lambda_url_resources(tmp_path: Path) -> None:
+    loaded = load(
+        tmp_path,
+        """
+        Other:
+          Type: AWS::Serverless::Function
+          Properties:
+            Runtime: python3.11
+            CodeUri: src
+            Handler: app.handler
+            Timeout: 20
+            FunctionUrlConfig: {AuthType: NONE, Cors: {AllowOrigins: ["https://a.example"], MaxAge: 60}}
+        Url:
+          Type: AWS::Lambda::Url
+          Properties: {TargetFunctionArn: !GetAtt Fn.Arn, AuthType: AWS_IAM, InvokeMode: RESPONSE_STREAM}
+        """,
+    )
+    other, url = loaded.function_urls
+    assert (other.name, other.kind, other.url_auth) == ("Other", "URL", "NONE")
+    assert [(r.method, r.path, r.function, r.payload_version, r.timeout_ms) for r in other.routes] == [
+        ("ANY", "$default", "Other", "2.0", 21_000)
+    ]
+    assert other.cors is not None and (other.cors.allow_origins, other.cors.max_age) == (
+        ("https://a.example",),
+        60,
+    )
+    assert (url.name, url.url_auth, url.routes[0].function) == ("Url", "AWS_IAM", "items-fn")
+    assert loaded.apis == ()
