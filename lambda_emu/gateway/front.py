@@ -99,17 +99,20 @@ class _Reply:
     comes first; whichever is sent first wins, the other is dropped."""
 
     def __init__(self, finish: Callable[[HttpResponse], HttpResponse], send: Callable[[HttpResponse], None]):
-        self._finish = finish
-        self._send = send
+        self._finish: Callable[[HttpResponse], HttpResponse] | None = finish
+        self._send: Callable[[HttpResponse], None] | None = send
         self._lock = threading.Lock()
         self.sent = False
 
     def __call__(self, response: HttpResponse) -> None:
         with self._lock:
-            if self.sent:
+            if self._finish is None or self._send is None:
                 return
             self.sent = True
-            self._send(self._finish(response))
+            finish, send = self._finish, self._send
+            # The timeout's entry keeps this object until its time: it must not keep the request too.
+            self._finish = self._send = None
+            send(finish(response))
 
 
 class Gateway:
@@ -204,6 +207,9 @@ class Gateway:
         except LambdaEmuError as exc:
             LOG.warning("%s: authorizer %s failed: %s", request.target, authorizer.name, exc.message)
             return Verdict(answer=authorizer_failed(match.api.kind, f"authorizer failed: {exc.message}"))
+        except Exception as exc:  # noqa: BLE001 - a bug below must still answer the client
+            LOG.error("%s: authorizer %s failed", request.target, authorizer.name, exc_info=exc)
+            return Verdict(answer=authorizer_failed(match.api.kind, f"authorizer failed: {exc}"))
 
     def _integrate(
         self,
