@@ -70,6 +70,12 @@ class _Functions:
     help="The first port of the template's Function URLs (FunctionUrlConfig, AWS::Lambda::Url), one port "
     "each in template order (0: any free).",
 )
+@click.option(
+    "--jwt-keys",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A JSON Web Key Set file (RS256 keys by kid) that JWT authorizers check tokens with, in place "
+    "of the issuer's, which API Gateway would fetch.",
+)
 @CPU_LIMIT_OPTION
 @click.option(
     "--watch/--no-watch",
@@ -87,6 +93,7 @@ def start_api(
     host: str,
     port: int,
     function_url_port: int,
+    jwt_keys: Path | None,
     cpu_limit: bool,
     watch: bool,
 ) -> None:
@@ -125,6 +132,9 @@ def start_api(
                 f"{path} declares no API: no event of type Api or HttpApi, no Function URL.",
                 hint="Add an Events entry such as {Type: HttpApi, Properties: {Path: /hello, Method: GET}}.",
             )
+        from lambda_emu.gateway.jwt import load_keys
+
+        keys = load_keys(jwt_keys) if jwt_keys is not None else None
         functions = _Functions({f.name: f for f in loaded.functions.values()})
         emulator = local_emulator(emulator_config, served=list(functions.by_name))
 
@@ -140,6 +150,7 @@ def start_api(
             account_id=emulator_config.account_id,
             region=emulator_config.region,
             on_request=show_request,
+            jwt_keys=keys,
         )
         reloader = None
         with contextlib.ExitStack() as fronts:

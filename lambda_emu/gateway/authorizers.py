@@ -11,10 +11,11 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lambda_emu.gateway.jwt import JwtError, RsaKey, ScopeError, verify
 from lambda_emu.gateway.requests import HttpRequest, RequestIds, api_id, integration_event
 from lambda_emu.gateway.responses import HttpResponse
 from lambda_emu.gateway.routes import RouteMatch
@@ -184,6 +185,29 @@ def judge(authorizer: TemplateAuthorizer, kind: str, answer: Any, arn: str, late
     return Verdict(context={"lambda": context})
 
 
+def _jwt_verdict(
+    authorizer: TemplateAuthorizer, match: RouteMatch, token: str, keys: Mapping[str, RsaKey] | None
+) -> Verdict:
+    """A JWT authorizer's check: 401 for a token it refuses, 403 for one without the route's scopes; the
+    claims (as strings) and scopes go to the function under requestContext.authorizer.jwt."""
+    if not keys:
+        why = f"authorizer {authorizer.name}: no keys to check tokens with (start-api --jwt-keys FILE)"
+        LOG.warning("%s", why)
+        return Verdict(answer=unauthorized(why))
+    scopes = match.route.scopes if match.route.scopes is not None else authorizer.scopes
+    assert authorizer.issuer is not None
+    try:
+        claims, held = verify(
+            token, keys, issuer=authorizer.issuer, audience=authorizer.audience, scopes=scopes
+        )
+    except ScopeError as exc:
+        return Verdict(answer=denied(match.api.kind, False, f"authorizer {authorizer.name}: {exc}"))
+    except JwtError as exc:
+        return Verdict(answer=unauthorized(f"authorizer {authorizer.name}: {exc}"))
+    flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in claims.items()}
+    return Verdict(context={"jwt": {"claims": flat, "scopes": held or None}})
+
+
 class AuthorizerCache:
     """Authorizer answers by authorizer and identity, for their time-to-live (ReauthorizeEvery). An answer
     is judged again for each request: a cached policy that allows one method denies the others, as in
@@ -218,12 +242,15 @@ def authorize(
     cache: AuthorizerCache,
     region: str,
     account_id: str,
+    jwt_keys: Mapping[str, RsaKey] | None = None,
 ) -> Verdict:
     """Run the route's authorizer for this request (or take its cached answer)."""
     kind = match.api.kind
     values = identity(authorizer, request, match)
     if values is None:
         return Verdict(answer=unauthorized(f"authorizer {authorizer.name}: the request lacks its identity"))
+    if authorizer.kind == "JWT":
+        return _jwt_verdict(authorizer, match, values[0], jwt_keys)
     if authorizer.validation_expression is not None and not re.fullmatch(
         authorizer.validation_expression, values[0]
     ):

@@ -10,13 +10,14 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lambda_emu.engine.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
 from lambda_emu.errors import LambdaEmuError
 from lambda_emu.gateway.authorizers import AuthorizerCache, Verdict, authorize, authorizer_failed
 from lambda_emu.gateway.cors import preflight, with_cors
+from lambda_emu.gateway.jwt import RsaKey
 from lambda_emu.gateway.requests import HttpRequest, RequestIds, integration_event
 from lambda_emu.gateway.responses import (
     HttpResponse,
@@ -127,6 +128,7 @@ class Gateway:
         account_id: str,
         region: str = "us-east-1",
         on_request: Callable[[RequestRecord], None] | None = None,
+        jwt_keys: Mapping[str, RsaKey] | None = None,  # the keys JWT authorizers check tokens with, by kid
     ) -> None:
         self.table = table
         self._invoke = invoke
@@ -135,6 +137,7 @@ class Gateway:
         self._authorizer_answers = AuthorizerCache()
         self._on_request = on_request
         self._deadlines = _Deadlines()
+        self._jwt_keys = jwt_keys
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """The answer to one request (returns once the invocation has ended, even past its timeout)."""
@@ -203,6 +206,7 @@ class Gateway:
                 cache=self._authorizer_answers,
                 region=self._region,
                 account_id=self._account_id,
+                jwt_keys=self._jwt_keys,
             )
         except LambdaEmuError as exc:
             LOG.warning("%s: authorizer %s failed: %s", request.target, authorizer.name, exc.message)

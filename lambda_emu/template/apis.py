@@ -17,6 +17,7 @@ from lambda_emu.template.authorizers import (
     TemplateAuthorizer,
     read_authorizers,
     route_authorizer,
+    route_scopes,
 )
 from lambda_emu.template.intrinsics import Resolver
 from lambda_emu.template.openapi import binary_media_types, definition_routes, read_definition
@@ -69,6 +70,7 @@ class TemplateRoute:
     # The event's Auth.Authorizer as written (NONE: none), then, once the API is read, the authorizer
     # the route uses (its own, else the API's DefaultAuthorizer), or None.
     authorizer: str | None = None
+    scopes: tuple[str, ...] | None = None  # the event's AuthorizationScopes (a JWT authorizer's otherwise)
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ def _route(reader: ResourceReader, event: str, function: str, kind: str) -> Temp
         timeout=reader.get("TimeoutInMillis", None),
         event=event,
         authorizer=route_authorizer(reader, where, reader.properties),
+        scopes=route_scopes(reader, where, reader.properties),
     )
 
 
@@ -199,6 +202,7 @@ def make_route(
     timeout: Any,
     event: str,
     authorizer: str | None = None,
+    scopes: tuple[str, ...] | None = None,
 ) -> TemplateRoute:
     """A route checked as API Gateway checks one; errors name `where` (the property it came from)."""
     if not isinstance(path, str) or not path.startswith("/") and path != DEFAULT_ROUTE:
@@ -221,7 +225,7 @@ def make_route(
         raise reader.error(f"{where}.TimeoutInMillis", "must be a whole number of milliseconds") from None
     if not _MIN_TIMEOUT_MS <= timeout <= ceiling:
         raise reader.error(f"{where}.TimeoutInMillis", f"must be {_MIN_TIMEOUT_MS} to {ceiling}")
-    return TemplateRoute(method, _normal_path(path), function, version, timeout, event, authorizer)
+    return TemplateRoute(method, _normal_path(path), function, version, timeout, event, authorizer, scopes)
 
 
 def _check_path(reader: ResourceReader, key: str, path: str) -> None:

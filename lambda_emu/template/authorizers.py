@@ -42,6 +42,11 @@ class TemplateAuthorizer:
     identity: tuple[IdentitySource, ...] = (IdentitySource("header", "Authorization"),)
     validation_expression: str | None = None
     ttl_s: int = DEFAULT_TTL_S
+    # A JWT authorizer (kind JWT) checks tokens itself: no function; the issuer and audiences its
+    # JwtConfiguration names, and the scopes its routes require unless a route names its own.
+    issuer: str | None = None
+    audience: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
 
 
 def _function_name(reader: ResourceReader, key: str, value: Any) -> str:
@@ -77,6 +82,9 @@ def read_authorizers(
         key = f"Auth.Authorizers.{name}"
         if not isinstance(spec, dict):
             raise reader.error(key, "must be a mapping")
+        if not kind_is_rest and "JwtConfiguration" in spec:
+            found[name] = _jwt(reader, key, name, spec)
+            continue
         if "FunctionArn" not in spec:
             LOG.warning(
                 "%s: authorizer %s is not a Lambda authorizer; its routes are served unguarded",
@@ -135,6 +143,40 @@ def read_authorizers(
     if default is not None and default not in declared:
         raise reader.error("Auth.DefaultAuthorizer", f"names {default}, which Auth.Authorizers lacks")
     return found, default if default in found else None
+
+
+def _jwt(reader: ResourceReader, key: str, name: str, spec: Mapping[str, Any]) -> TemplateAuthorizer:
+    """An HTTP API's JWT authorizer: JwtConfiguration's issuer and audience, the token's IdentitySource
+    ($request.header.Authorization by default), AuthorizationScopes."""
+    config = spec.get("JwtConfiguration")
+    if not isinstance(config, dict) or not isinstance(config.get("issuer"), str):
+        raise reader.error(f"{key}.JwtConfiguration", "must name an issuer")
+    audience = config.get("audience") or []
+    if isinstance(audience, str):
+        audience = [audience]
+    source = str(spec.get("IdentitySource", "$request.header.Authorization"))
+    if not source.startswith("$request.header."):
+        raise reader.error(f"{key}.IdentitySource", "must be a header: $request.header.NAME")
+    return TemplateAuthorizer(
+        name,
+        function="",
+        kind="JWT",
+        identity=(IdentitySource("header", source.removeprefix("$request.header.")),),
+        ttl_s=0,
+        issuer=config["issuer"],
+        audience=tuple(str(a) for a in audience),
+        scopes=tuple(
+            str(s) for s in _names(reader, f"{key}.AuthorizationScopes", spec.get("AuthorizationScopes"))
+        ),
+    )
+
+
+def route_scopes(reader: ResourceReader, where: str, fields: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The event's Auth.AuthorizationScopes (for a JWT authorizer), or None when it names none."""
+    auth = fields.get("Auth")
+    if not isinstance(auth, dict) or "AuthorizationScopes" not in auth:
+        return None
+    return tuple(_names(reader, f"{where}.Auth.AuthorizationScopes", auth["AuthorizationScopes"]))
 
 
 def route_authorizer(reader: ResourceReader, where: str, fields: Mapping[str, Any]) -> str | None:
