@@ -391,3 +391,39 @@ def test_function_urls_are_served_each_on_its_own_port(tmp_path: Path) -> None:
         assert iam.call("GET", "/")[::2] == (403, b'{"Message":"Forbidden"}')
     finally:
         assert api.stop() == 0, api.log()
+
+
+JWT_GUARDED = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: {code}
+      Handler: app.echo
+      Events:
+        Me: {{Type: HttpApi, Properties: {{Path: /me, Method: GET, ApiId: !Ref Http}}}}
+  Http:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Jwt
+        Authorizers:
+          Jwt: {{JwtConfiguration: {{issuer: "https://issuer.example", audience: [app]}}}}
+"""
+
+
+def test_a_jwt_authorizer_checks_tokens_with_the_configured_keys(tmp_path: Path) -> None:
+    from tests.unit.test_gateway_jwt import jwks, token
+
+    template = tmp_path / "template.yaml"
+    template.write_text(textwrap.dedent(JWT_GUARDED.format(code=SAMPLE)))
+    api = start_api(tmp_path / "state", template, "--no-watch", "--jwt-keys", str(jwks(tmp_path)))
+    try:
+        event = api.event("GET", "/me", headers={"Authorization": f"Bearer {token()}"})
+        assert event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "ana"
+        assert api.call("GET", "/me", headers={"Authorization": "Bearer nope"})[0] == 401
+        assert api.call("GET", "/me")[0] == 401
+    finally:
+        assert api.stop() == 0, api.log()
