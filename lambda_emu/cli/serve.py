@@ -120,6 +120,8 @@ def serve(
             template=path,
             api_port=api_port,
         )
+        if api_port is not None and loaded.api_error is not None:
+            raise loaded.api_error
         emulator = local_emulator(emulator_config, served=[f.name for f in loaded.functions.values()])
         reload = None
         if watch:

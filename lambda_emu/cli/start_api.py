@@ -127,6 +127,8 @@ def start_api(
             )
 
         emulator_config, loaded = load()
+        if loaded.api_error is not None:
+            raise loaded.api_error
         if not loaded.apis and not loaded.function_urls:
             raise ConfigError(
                 f"{path} declares no API: no event of type Api or HttpApi, no Function URL.",
@@ -174,6 +176,8 @@ def start_api(
 
                 def reload_all() -> list[FunctionConfig]:
                     _, again = load()
+                    if again.api_error is not None:  # the reload fails: the previous routes serve on
+                        raise again.api_error
                     gateway.table = RouteTable(again.apis)  # the new routes take the next request
                     return list(again.functions.values())
 

@@ -39,6 +39,8 @@ class Template:
     apis: tuple[TemplateApi, ...] = ()
     # Function URLs (FunctionUrlConfig, AWS::Lambda::Url): start-api serves each on a port of its own.
     function_urls: tuple[TemplateApi, ...] = ()
+    # Why the APIs could not be read: only start-api (and serve --api-port) needs them, so only they fail.
+    api_error: TemplateError | None = None
 
     def function(self, name: str) -> FunctionConfig:
         """The function with this logical ID or this FunctionName."""
@@ -141,9 +143,15 @@ def load_template(
             )
     loaded = {lid: with_env_vars(config, env_vars or {}) for lid, config in functions.items()}
     mappings = template_mappings(path, resources, loaded, resolver, emulator)
-    apis = template_apis(path, data, loaded, resolver, emulator)
-    urls = function_urls(path, resources, loaded, resolver, emulator)
-    return Template(path, MappingProxyType(loaded), MappingProxyType(skipped), mappings, apis, urls)
+    try:
+        apis = template_apis(path, data, loaded, resolver, emulator)
+        urls = function_urls(path, resources, loaded, resolver, emulator)
+        api_error = None
+    except TemplateError as exc:
+        apis, urls, api_error = (), (), exc
+    return Template(
+        path, MappingProxyType(loaded), MappingProxyType(skipped), mappings, apis, urls, api_error
+    )
 
 
 def _with_event_invoke_configs(

@@ -427,3 +427,34 @@ def test_a_jwt_authorizer_checks_tokens_with_the_configured_keys(tmp_path: Path)
         assert api.call("GET", "/me")[0] == 401
     finally:
         assert api.stop() == 0, api.log()
+
+
+def test_a_broken_api_event_stops_start_api_but_not_invoke(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        textwrap.dedent(
+            f"""
+            Transform: AWS::Serverless-2016-10-31
+            Resources:
+              Hello:
+                Type: AWS::Serverless::Function
+                Properties:
+                  Runtime: python3.11
+                  CodeUri: {SAMPLE}
+                  Handler: app.hello
+                  Events:
+                    Bad: {{Type: HttpApi, Properties: {{Path: no-slash, Method: GET}}}}
+            """
+        )
+    )
+    exe = shutil.which("lambda-emu")
+    assert exe
+    state = ["--state-dir", str(tmp_path / "state")]
+    done = subprocess.run(
+        [exe, *state, "start-api", "-t", str(template)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "Events.Bad.Path" in done.stderr, done.stderr
+    done = subprocess.run(
+        [exe, *state, "invoke", "Hello", "-t", str(template)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and json.loads(done.stdout) == {"hello": "world"}, done.stderr

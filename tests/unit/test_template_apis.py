@@ -145,8 +145,12 @@ def test_globals_api_applies_to_the_implicit_api(tmp_path: Path) -> None:
     ],
 )
 def test_a_bad_event_is_named_in_the_error(tmp_path: Path, events: str, message: str) -> None:
+    # The functions still load (invoke and serve do not need the APIs); start-api raises the error.
+    loaded = load(tmp_path, template({"Fn": events}))
+    assert list(loaded.functions) == ["Fn"] and loaded.apis == ()
+    assert isinstance(loaded.api_error, TemplateError)
     with pytest.raises(TemplateError, match=message.replace("{", r"\{").replace("+", r"\+")):
-        load(tmp_path, template({"Fn": events}))
+        raise loaded.api_error
 
 
 def test_a_template_without_api_events_has_no_apis(tmp_path: Path) -> None:
