@@ -39,7 +39,8 @@ def route_lines(apis: tuple[TemplateApi, ...]) -> list[str]:
     width = max((len(route.path) for _, route in routes), default=0)
     return [
         f"  {route.method:<7} {route.path:<{width}}  -> {route.function} ({api.kind} API {api.name}, "
-        f"payload {route.payload_version})"
+        f"payload {route.payload_version}"
+        + (f", authorizer {route.authorizer})" if route.authorizer else ")")
         for api, route in routes
     ]
 

@@ -16,10 +16,10 @@ def test_a_request_line_names_method_path_function_status_and_duration() -> None
 def test_route_lines_list_every_route_with_its_function() -> None:
     routes = (
         TemplateRoute("GET", "/a", "A", "2.0", 30_000, "A.E"),
-        TemplateRoute("ANY", "$default", "B", "2.0", 30_000, "B.E"),
+        TemplateRoute("ANY", "$default", "B", "2.0", 30_000, "B.E", "Jwt"),
     )
     lines = route_lines((TemplateApi("ServerlessHttpApi", HTTP, "$default", routes),))
     assert lines == [
         "  GET     /a        -> A (HTTP API ServerlessHttpApi, payload 2.0)",
-        "  ANY     $default  -> B (HTTP API ServerlessHttpApi, payload 2.0)",
+        "  ANY     $default  -> B (HTTP API ServerlessHttpApi, payload 2.0, authorizer Jwt)",
     ]
