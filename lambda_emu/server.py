@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from lambda_emu.api.discovery import remove_discovery, write_discovery
 from lambda_emu.api.http import InvokeApiServer
-from lambda_emu.api.service import EventSink, LambdaService
+from lambda_emu.api.service import EventSink, InvokeOutcome, LambdaService
 from lambda_emu.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, RetryDelays, Sinks
 from lambda_emu.async_invoke.queue import FunctionScope
 from lambda_emu.config import EmulatorConfig, FunctionConfig
@@ -23,7 +23,10 @@ from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError, Lamb
 from lambda_emu.event_sources.mappings import MappingStore
 from lambda_emu.event_sources.pollers import EventSources
 from lambda_emu.facade import Emulator
-from lambda_emu.models import Invocation
+from lambda_emu.gateway.front import ApiFront, Gateway, RequestRecord
+from lambda_emu.gateway.routes import RouteTable
+from lambda_emu.models import Invocation, InvocationResult
+from lambda_emu.template.apis import TemplateApi
 from lambda_emu.template.event_sources import TemplateMapping
 
 if TYPE_CHECKING:
@@ -47,6 +50,7 @@ class ServeConfig:
     async_workers: int = 4  # Event invocations delivered at once
     template: Path | None = None  # recorded in the discovery file: invokes of this template come here
     allow_functions_api: bool = False  # functions may call this API (refused by default: SECURITY.md)
+    api_port: int | None = None  # where the template's API Gateway APIs are served too (None: they are not)
 
     def validate(self) -> ServeConfig:
         if self.keep_alive <= 0:
@@ -75,6 +79,8 @@ class LambdaServer:
         mappings: Sequence[TemplateMapping] = (),  # the template's event source mappings
         # The template's functions that could not be loaded, by logical ID and FunctionName: why.
         unloaded: Mapping[str, LambdaEmuError] | None = None,
+        apis: Sequence[TemplateApi] = (),  # the template's API Gateway APIs, served at config.api_port
+        on_request: Callable[[RequestRecord], None] | None = None,  # told of each API request served
     ) -> None:
         self.config = config.validate()
         self.emulator = emulator
@@ -93,6 +99,9 @@ class LambdaServer:
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="idle-reaper", daemon=True)
         self.api: InvokeApiServer | None = None
+        self._apis = apis
+        self._on_request = on_request
+        self.gateway: ApiFront | None = None
 
     def set_unloaded(self, unloaded: Mapping[str, LambdaEmuError]) -> None:
         """The functions a reloaded template could not load (by logical ID and FunctionName): why."""
@@ -118,6 +127,8 @@ class LambdaServer:
             allow_functions=self.config.allow_functions_api,
         )
         self._reaper.start()
+        if self.config.api_port is not None:
+            self.gateway = api_front(self.service, self._apis, self.config, on_request=self._on_request)
         if self._watch is not None:
             from lambda_emu.reload.watcher import Reloader
 
@@ -145,6 +156,8 @@ class LambdaServer:
         if self.reloader is not None:
             self.reloader.close()  # no reload may retire environments while they are being removed
         remove_discovery(self.emulator.config.state_dir)
+        if self.gateway is not None:
+            self.gateway.close()
         if self.api is not None:
             self.api.stop_accepting()
             if not self.api.wait_idle(grace):
@@ -325,6 +338,39 @@ def deliver_event_here(
         events.wait_idle(timeout=float("inf"))
     finally:
         events.close(timeout=30)
+
+
+def api_front(
+    service: LambdaService,
+    apis: Sequence[TemplateApi],
+    config: ServeConfig,
+    *,
+    on_request: Callable[[RequestRecord], None] | None = None,
+) -> ApiFront:
+    """The template's API Gateway APIs on `config.api_port`, their functions invoked through the service
+    (so reserved and account concurrency apply to them as to any Invoke)."""
+    emulator = service.emulator.config
+
+    def invoke(name: str, payload: bytes, answered: Callable[[InvocationResult], None]) -> InvocationResult:
+        def respond(outcome: InvokeOutcome) -> None:
+            if outcome.result is not None:
+                answered(outcome.result)
+
+        outcome = service.invoke(name, payload, respond=respond)
+        if outcome.result is None:  # Lambda refused the call (a throttle, say): API Gateway's 500
+            raise LambdaEmuError(
+                f"Lambda answered {outcome.status}: {outcome.payload[:200].decode(errors='replace')}"
+            )
+        return outcome.result
+
+    gateway = Gateway(
+        RouteTable(apis),
+        invoke,
+        account_id=emulator.account_id,
+        region=emulator.region,
+        on_request=on_request,
+    )
+    return ApiFront(gateway, host=config.host, port=config.api_port or 0)
 
 
 def event_sources(service: LambdaService, config: ServeConfig) -> EventSources:

@@ -63,6 +63,12 @@ from lambda_emu.errors import ConfigError
     help="Send SQS/SNS dead letters and destination records to this endpoint (else AWS_ENDPOINT_URL_SQS "
     "or AWS_ENDPOINT_URL); without one they go to the local sink that `lambda-emu dlq list` prints.",
 )
+@click.option(
+    "--api-port",
+    type=int,
+    help="Also serve the template's API Gateway APIs (Api and HttpApi events) on this port, as start-api "
+    "does (0: any free).",
+)
 @CPU_LIMIT_OPTION
 @click.option(
     "--warm-containers",
@@ -109,6 +115,7 @@ def serve(
     async_retry_delays: str,
     async_workers: int,
     sqs_endpoint_url: str | None,
+    api_port: int | None,
     cpu_limit: bool,
     warm_containers: str,
     watch: bool,
@@ -159,7 +166,10 @@ def serve(
             or os.environ.get("AWS_ENDPOINT_URL"),
             template=path,
             allow_functions_api=allow_functions_api,
+            api_port=api_port,
         )
+        if api_port is not None and loaded.api_error is not None:
+            raise loaded.api_error
         emulator = local_emulator(emulator_config, served=[f.name for f in loaded.functions.values()])
         reload = None
         served: list[Any] = []  # the server, once started: a reloaded template's problems go to it
@@ -188,6 +198,8 @@ def serve(
             )
         for problem in [*loaded.problems(), *runtime_warnings(loaded.functions.values())]:
             progress(f"warning: {problem}")
+        from lambda_emu.cli.start_api import show_request
+
         server = LambdaServer(
             emulator,
             loaded.functions.values(),
@@ -195,6 +207,8 @@ def serve(
             watch=reload,
             mappings=loaded.event_sources,
             unloaded=unloaded_functions(loaded),
+            apis=loaded.apis,
+            on_request=show_request,
         )
         with _listening(server, host, port):
             served.append(server)
@@ -202,6 +216,8 @@ def serve(
                 _ready_images(emulator, loaded.functions.values())
             names = ", ".join(loaded.functions) or "none"
             progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
+            if server.gateway is not None:
+                progress(f"serving the template's APIs at {server.gateway.url}")
             progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
             try:
                 threading.Event().wait()  # until Ctrl-C or SIGTERM (raised here as KeyboardInterrupt)

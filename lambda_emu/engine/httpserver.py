@@ -83,6 +83,10 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: TrackingHttpServer
     raw_requestline: bytes  # set by handle_one_request
+    # The headers in order, names as sent and repeats apart (for the API Gateway front, whose events keep
+    # them so); set by parse_request.
+    header_pairs: list[tuple[str, str]]
+
     # No idle timeout by default: a runtime's GET /next waits as long as it takes (the Runtime API bounds
     # its own reads). Servers facing clients set one.
     timeout: ClassVar[float | None] = None
@@ -122,6 +126,7 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
             return False
         self.command, self.path, self.request_version = words
         headers = Headers()
+        self.header_pairs = pairs = []
         for _ in range(_MAX_HEADERS + 1):
             raw = self.rfile.readline(_MAX_LINE + 1)
             if raw in (b"\r\n", b"\n", b""):
@@ -133,6 +138,7 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
             if not sep or not name.strip():
                 self.send_error(400, f"Bad header line ({raw[:80]!r})")
                 return False
+            pairs.append((name.strip(), value.strip()))
             key, value = name.strip().lower(), value.strip()
             earlier = dict.get(headers, key)
             headers[key] = value if earlier is None else f"{earlier}, {value}"

@@ -187,26 +187,69 @@ def api_gateway_proxy(
         ],
         _pairs(headers),
     )
-    multi_headers = _grouped(header_pairs)
-    multi_query = _grouped(query_pairs)
     # A greedy {proxy+} resource does not match the root: an API answers / with a resource of its own.
     resource = resource or ("/" if path == "/" else "/{proxy+}")
     if path_parameters is None and resource != path:
         path_parameters = match_path(resource, path)
-    user_agent = next((v for n, v in header_pairs if n.lower() == "user-agent"), _USER_AGENT)
+    return rest_event(
+        method=method,
+        path=path,
+        header_pairs=header_pairs,
+        query_pairs=query_pairs,
+        text=text,
+        is_b64=is_b64,
+        resource=resource,
+        path_parameters=path_parameters,
+        stage=stage,
+        stage_variables=stage_variables,
+        source_ip=source_ip,
+        authorizer=authorizer,
+        api_id=api_id,
+        domain=domain,
+        account_id=account_id,
+        at=at,
+    )
+
+
+def rest_event(
+    *,
+    method: str,
+    path: str,
+    header_pairs: Sequence[tuple[str, str]],
+    query_pairs: Sequence[tuple[str, str]],
+    text: str | None,
+    is_b64: bool,
+    resource: str,
+    path_parameters: Mapping[str, str] | None,
+    stage: str,
+    stage_variables: Mapping[str, str] | None,
+    source_ip: str,
+    authorizer: Mapping[str, Any] | None,
+    api_id: str,
+    domain: str,
+    account_id: str,
+    at: datetime,
+    request_id: str | None = None,
+    extended_request_id: str | None = None,
+) -> dict[str, Any]:
+    """A REST API proxy event (payload 1.0) of a request as it arrived: headers and query parameters in
+    order (repeats keep their last value in the single-value maps), absent maps null."""
+    multi_headers = _grouped(list(header_pairs))
+    multi_query = _grouped(list(query_pairs))
+    user_agent = next((v for n, v in header_pairs if n.lower() == "user-agent"), None)
     context: dict[str, Any] = {
         "resourceId": ids.api_id()[:6],
         "resourcePath": resource,
         "httpMethod": method,
-        "extendedRequestId": ids.b64_token(12)[:15] + "=",
+        "extendedRequestId": extended_request_id or ids.b64_token(12)[:15] + "=",
         "requestTime": ids.clf_time(at),
         "path": f"/{stage}{path}",
         "accountId": account_id,
         "protocol": "HTTP/1.1",
         "stage": stage,
-        "domainPrefix": api_id,
+        "domainPrefix": domain.split(".", 1)[0],
         "requestTimeEpoch": ids.epoch_millis(at),
-        "requestId": ids.request_uuid(),
+        "requestId": request_id or ids.request_uuid(),
         "identity": {
             "cognitoIdentityPoolId": None,
             "accountId": None,
@@ -288,27 +331,74 @@ def http_api_proxy(
         _request_headers(domain, source_ip, body, text, at),
         [(n.lower(), v) for n, v in _pairs(headers)],
     )
+    raw_path = path if stage == "$default" else f"/{stage}{path}"
+    if path_parameters is None and route_key != "$default":
+        path_parameters = match_path(route_key.split(" ", 1)[-1], path)
+    return http_event(
+        method=method,
+        raw_path=raw_path,
+        raw_query=raw_query,
+        header_pairs=header_pairs,
+        query_pairs=query_pairs,
+        cookies=cookies,
+        text=text,
+        is_b64=is_b64,
+        route_key=route_key,
+        stage=stage,
+        path_parameters=path_parameters,
+        stage_variables=stage_variables,
+        source_ip=source_ip,
+        authorizer=authorizer,
+        api_id=api_id,
+        domain=domain,
+        account_id=account_id,
+        at=at,
+    )
+
+
+def http_event(
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    header_pairs: Sequence[tuple[str, str]],
+    query_pairs: Sequence[tuple[str, str]],
+    text: str | None,
+    is_b64: bool,
+    route_key: str,
+    stage: str,
+    path_parameters: Mapping[str, str] | None,
+    stage_variables: Mapping[str, str] | None,
+    source_ip: str,
+    authorizer: Mapping[str, Any] | None,
+    api_id: str,
+    domain: str,
+    account_id: str,
+    at: datetime,
+    cookies: Sequence[str] | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """An HTTP API event (payload 2.0) of a request as it arrived: header names lower-case, repeats joined
+    with commas, the Cookie header's cookies in their own list, absent maps and body left out."""
+    header_pairs = [(n.lower(), v) for n, v in header_pairs]
     all_cookies = list(cookies or [])
     for name, value in header_pairs:
         if name == "cookie":
             all_cookies += [c.strip() for c in value.split(";") if c.strip()]
     joined = {k: ",".join(vs) for k, vs in _grouped([p for p in header_pairs if p[0] != "cookie"]).items()}
-    raw_path = path if stage == "$default" else f"/{stage}{path}"
-    if path_parameters is None and route_key != "$default":
-        path_parameters = match_path(route_key.split(" ", 1)[-1], path)
     context: dict[str, Any] = {
         "accountId": account_id,
         "apiId": api_id,
         "domainName": domain,
-        "domainPrefix": api_id,
+        "domainPrefix": domain.split(".", 1)[0],
         "http": {
             "method": method,
             "path": raw_path,
             "protocol": "HTTP/1.1",
             "sourceIp": source_ip,
-            "userAgent": joined.get("user-agent", _USER_AGENT),
+            "userAgent": joined.get("user-agent", ""),
         },
-        "requestId": ids.short_request_id(),
+        "requestId": request_id or ids.short_request_id(),
         "routeKey": route_key,
         "stage": stage,
         "time": ids.clf_time(at),
@@ -326,7 +416,7 @@ def http_api_proxy(
         event["cookies"] = all_cookies
     event["headers"] = joined
     if query_pairs:
-        event["queryStringParameters"] = {k: ",".join(vs) for k, vs in _grouped(query_pairs).items()}
+        event["queryStringParameters"] = {k: ",".join(vs) for k, vs in _grouped(list(query_pairs)).items()}
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
     if stage_variables:

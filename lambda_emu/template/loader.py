@@ -11,7 +11,9 @@ from typing import Any, TypeGuard
 
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.errors import FunctionNotFoundError, TemplateError
+from lambda_emu.template.apis import TemplateApi, template_apis
 from lambda_emu.template.event_sources import TemplateMapping, template_mappings
+from lambda_emu.template.function_urls import function_urls
 from lambda_emu.template.images import ZIP_ONLY, image_function
 from lambda_emu.template.intrinsics import FUNCTION_TYPES, Resolver, is_intrinsic
 from lambda_emu.template.nested import Nesting, nested_children
@@ -54,6 +56,13 @@ class Template:
     warnings: tuple[str, ...] = ()
     # The nested applications' templates read with it (a change to one is a change to this template).
     nested_templates: tuple[Path, ...] = ()
+
+    # HTTP APIs (SAM's Events of type Api and HttpApi): start-api serves them.
+    apis: tuple[TemplateApi, ...] = ()
+    # Function URLs (FunctionUrlConfig, AWS::Lambda::Url): start-api serves each on a port of its own.
+    function_urls: tuple[TemplateApi, ...] = ()
+    # Why the APIs could not be read: only start-api (and serve --api-port) needs them, so only they fail.
+    api_error: TemplateError | None = None
 
     def problems(self) -> list[str]:
         """Everything left out of the template, one line each: what `serve` warns of at start."""
@@ -217,14 +226,26 @@ def load_template(
             )
     loaded = {lid: with_env_vars(config, env_vars or {}) for lid, config in functions.items()}
     mappings[:0] = template_mappings(path, resources, loaded, resolver, emulator, warnings)
+    try:
+        # This template's own well-formed resources and functions: a malformed resource was left out (with
+        # a warning) above, and a nested application's functions are its own template's.
+        own = {lid: config for lid, config in loaded.items() if lid in resources}
+        apis = template_apis(path, {**data, "Resources": resources}, own, resolver, emulator)
+        urls = function_urls(path, resources, own, resolver, emulator)
+        api_error = None
+    except TemplateError as exc:
+        apis, urls, api_error = (), (), exc
     return Template(
         path,
         MappingProxyType(loaded),
         MappingProxyType(skipped),
         tuple(mappings),
-        MappingProxyType(broken),
-        tuple(warnings),
-        tuple(nested_templates),
+        broken=MappingProxyType(broken),
+        warnings=tuple(warnings),
+        nested_templates=tuple(nested_templates),
+        apis=apis,
+        function_urls=urls,
+        api_error=api_error,
     )
 
 

@@ -82,6 +82,7 @@ def test_profile_and_region_options_choose_what_the_host_environment_gives(
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
     monkeypatch.setenv("AWS_PROFILE", "other")
+    monkeypatch.delenv("AWS_REGION", raising=False)  # --region sets it in this process: undone after
 
     @click.command()
     @aws_options

@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("images", "engine"),  # runtime images and packaging; invoker -> pool -> environment -> runtime API
     ("control", "facade", "reload", "async_invoke"),  # control plane state; the one-shot root; reload; async
     ("event_sources",),  # pollers of queues, calling the control plane's functions
-    ("api", "pytest_plugin"),  # the AWS-compatible HTTP API; the users' fixtures
+    ("api", "pytest_plugin", "gateway"),  # the AWS-compatible HTTP API; the users' fixtures; API Gateway
     ("server",),  # the composition root of `serve`
     ("cli",),  # the only place that uses click and writes to the terminal
     ("__main__",),
