@@ -1,0 +1,341 @@
+"""Kinesis and DynamoDB Streams mappings at work: a thread per mapping that lists the stream's shards, and a
+thread per shard that reads it in order (GetShardIterator, then GetRecords), hands each batch to the
+function through event_sources.streams' policy, and checkpoints after each record it finishes
+(event_sources.positions), so a restart resumes after the last one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from lambda_emu import arns
+from lambda_emu.aws_clients import AwsClients
+from lambda_emu.event_sources.filters import matches_any, parse_filters
+from lambda_emu.event_sources.mappings import EventSourceMapping
+from lambda_emu.event_sources.positions import ShardPositions
+from lambda_emu.event_sources.streams import (
+    DYNAMODB,
+    Attempt,
+    Discarded,
+    StreamArn,
+    StreamPolicy,
+    arrival_of,
+    failure_record,
+    filter_view,
+    handle_batch,
+    sequence_of,
+    stream_event,
+)
+
+LOG = logging.getLogger(__name__)
+
+# Invokes a function (name or name:qualifier) synchronously: (failed, payload); raises when it did not run.
+InvokeBatch = Callable[[str, bytes], "tuple[bool, bytes]"]
+# Sends an on-failure destination its record: (function name, destination ARN, record).
+SendRecord = Callable[[str, str, Mapping[str, Any]], None]
+
+POLL_PAUSE_S = 0.5  # between GetRecords calls that found nothing (Lambda polls a shard about once a second)
+RETRY_PAUSE_S = 0.5  # before a batch is tried again, and after an endpoint error
+SHARD_SCAN_S = 5.0  # how often a stream is listed again for new shards (resharding)
+SERVICE = {"kinesis": "kinesis", DYNAMODB: "dynamodbstreams"}
+
+
+class StreamPoller:
+    """One stream mapping: its shards, each polled by a ShardPoller once its parent shards are finished."""
+
+    def __init__(
+        self,
+        mapping: EventSourceMapping,
+        clients: AwsClients,
+        invoke: InvokeBatch,
+        positions: ShardPositions,
+        send: SendRecord,
+    ) -> None:
+        source = StreamArn.parse(mapping.event_source_arn)
+        assert source is not None
+        self.mapping = mapping
+        self._source = source
+        self._client = clients.client(SERVICE[source.kind], source.region)
+        self._invoke = invoke
+        self._positions = positions
+        self._send = send
+        self._stop = threading.Event()
+        self._shards: dict[str, ShardPoller] = {}
+        self._thread = threading.Thread(
+            target=self._run, name=f"stream-poller-{mapping.uuid[:8]}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        LOG.info("polling %s for %s", self.mapping.event_source_arn, self.mapping.function_name)
+        entry = self._positions.begin(self.mapping.uuid)
+        while not self._stop.is_set():
+            try:
+                shards = self._list_shards()
+            except Exception as exc:  # the endpoint's trouble: keep trying, as Lambda's poller does
+                LOG.warning("event source mapping %s: listing shards: %s", self.mapping.uuid, exc)
+                self._stop.wait(RETRY_PAUSE_S)
+                continue
+            for shard in shards:
+                if self._positions.shard(self.mapping.uuid, shard["ShardId"]) is None:
+                    first = entry["listed"] is False
+                    start = self.mapping.starting_position if first else "TRIM_HORIZON"
+                    self._positions.record(self.mapping.uuid, shard["ShardId"], **{"from": start})
+            if not entry["listed"]:
+                self._positions.mark_listed(self.mapping.uuid)
+                entry["listed"] = True
+            self._start_ready(shards)
+            self._stop.wait(SHARD_SCAN_S)
+        for poller in self._shards.values():
+            poller.join(10.0)
+
+    def _start_ready(self, shards: Sequence[Mapping[str, Any]]) -> None:
+        """A ShardPoller for each shard not finished whose parents are (records of one key stay in order
+        across a reshard: "Lambda processes the parent shard before the child")."""
+        listed = {shard["ShardId"] for shard in shards}
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id in self._shards:
+                continue
+            position = self._positions.shard(self.mapping.uuid, shard_id) or {}
+            if position.get("closed"):
+                continue
+            parents = [shard.get("ParentShardId"), shard.get("AdjacentParentShardId")]
+            if any(p and p in listed and not self._finished(p) for p in parents):
+                continue
+            poller = ShardPoller(self, shard_id)
+            self._shards[shard_id] = poller
+            poller.start()
+
+    def _finished(self, shard_id: str) -> bool:
+        return bool((self._positions.shard(self.mapping.uuid, shard_id) or {}).get("closed"))
+
+    def _list_shards(self) -> list[dict[str, Any]]:
+        shards: list[dict[str, Any]] = []
+        if self._source.kind == DYNAMODB:
+            request: dict[str, Any] = {"StreamArn": self._source.arn}
+            while True:
+                answer = self._client.describe_stream(**request)["StreamDescription"]
+                shards.extend(answer.get("Shards") or [])
+                if not answer.get("LastEvaluatedShardId"):
+                    return shards
+                request["ExclusiveStartShardId"] = answer["LastEvaluatedShardId"]
+        token = None
+        while True:
+            page = (
+                self._client.list_shards(NextToken=token)
+                if token
+                else self._client.list_shards(StreamName=self._source.name)
+            )
+            shards.extend(page.get("Shards") or [])
+            token = page.get("NextToken")
+            if not token:
+                return shards
+
+
+class ShardPoller:
+    """Reads one shard in order until it is finished or the mapping stops."""
+
+    def __init__(self, stream: StreamPoller, shard_id: str) -> None:
+        self._stream = stream
+        self._mapping = stream.mapping
+        self._source = stream._source
+        self._client = stream._client
+        self._stop = stream._stop
+        self._shard_id = shard_id
+        self._policy = StreamPolicy(
+            max_retries=self._mapping.max_retries,
+            max_age_s=self._mapping.max_record_age_s,
+            bisect=self._mapping.bisect,
+            reports_failures=self._mapping.reports_failures,
+        )
+        self._patterns = parse_filters(self._mapping.filter_criteria)
+        self._role = f"arn:{arns.partition(self._source.region)}:iam::{self._source.account}:role/lambda-role"
+        self._thread = threading.Thread(
+            target=self._run, name=f"shard-poller-{self._mapping.uuid[:8]}-{shard_id[-8:]}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self._poll():
+                    LOG.info(
+                        "event source mapping %s: shard %s is finished", self._mapping.uuid, self._shard_id
+                    )
+                    return
+            except (
+                Exception
+            ) as exc:  # the endpoint's trouble (an expired iterator too): resume from the checkpoint
+                LOG.warning("event source mapping %s, shard %s: %s", self._mapping.uuid, self._shard_id, exc)
+                self._stop.wait(RETRY_PAUSE_S)
+
+    def _poll(self) -> bool:
+        """Batches until the shard ends (True) or the mapping stops (False)."""
+        iterator: str | None = self._iterator()
+        while not self._stop.is_set():
+            batch, iterator = self._gather(iterator)
+            if self._stop.is_set():
+                return False  # a batch gathered but not handed comes again after the checkpoint
+            if batch and not self._deliver(batch):
+                return False
+            if iterator is None:
+                self._stream._positions.record(self._mapping.uuid, self._shard_id, closed=True)
+                return True
+        return False
+
+    # ---- reading
+    def _position(self) -> dict[str, Any]:
+        return self._stream._positions.shard(self._mapping.uuid, self._shard_id) or {}
+
+    def _iterator(self) -> str:
+        position = self._position()
+        request: dict[str, Any] = {"ShardId": self._shard_id}
+        if self._source.kind == DYNAMODB:
+            request["StreamArn"] = self._source.arn
+        else:
+            request["StreamName"] = self._source.name  # moto's iterators made from a StreamARN do not read
+        start = position.get("from") or "TRIM_HORIZON"
+        if position.get("after"):
+            request["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+            key = "SequenceNumber" if self._source.kind == DYNAMODB else "StartingSequenceNumber"
+            request[key] = position["after"]
+        elif start == "AT_TIMESTAMP":
+            request.update(
+                ShardIteratorType="AT_TIMESTAMP",
+                Timestamp=self._timestamp(self._mapping.starting_position_timestamp),
+            )
+        elif start == "LATEST" and self._source.kind != DYNAMODB:
+            # LATEST as of the mapping's first poll, not of this start: records that came while serve
+            # was down are not skipped.
+            request.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=self._timestamp(self._started()))
+        else:  # DynamoDB's LATEST reads from the start, skipping what came before the mapping (_gather)
+            request["ShardIteratorType"] = "TRIM_HORIZON"
+        return str(self._client.get_shard_iterator(**request)["ShardIterator"])
+
+    def _started(self) -> float:
+        return self._stream._positions.begin(self._mapping.uuid)["started"]
+
+    @staticmethod
+    def _timestamp(seconds: float | None) -> datetime:
+        return datetime.fromtimestamp(seconds or 0, tz=timezone.utc)
+
+    def _skips_before(self) -> float | None:
+        """For a DynamoDB LATEST shard without a checkpoint: records created before the mapping's first
+        poll are not its business (whole seconds, as DynamoDB stamps records; a record of the same second
+        is handed: at least once rather than skipped)."""
+        position = self._position()
+        if self._source.kind == DYNAMODB and position.get("from") == "LATEST" and not position.get("after"):
+            return float(math.floor(self._started()))
+        return None
+
+    def _gather(self, iterator: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """Records up to BatchSize, waiting up to MaximumBatchingWindowInSeconds for more once the first
+        came; the next iterator (None when the shard is finished)."""
+        batch: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self._mapping.window_s
+        skip_before = self._skips_before()
+        while iterator is not None and not self._stop.is_set():
+            answer = self._client.get_records(
+                ShardIterator=iterator, Limit=min(self._mapping.batch_size - len(batch), 10_000)
+            )
+            records = answer.get("Records") or []
+            iterator = answer.get("NextShardIterator")
+            if skip_before is not None:
+                records = [r for r in records if arrival_of(r) >= skip_before]
+            batch.extend(records)
+            if len(batch) >= self._mapping.batch_size:
+                break
+            if batch and time.monotonic() >= deadline:
+                break
+            if not records:
+                self._stop.wait(POLL_PAUSE_S if not batch else min(POLL_PAUSE_S, deadline - time.monotonic()))
+        return batch, iterator
+
+    # ---- handing the function batches
+    def _deliver(self, batch: list[dict[str, Any]]) -> bool:
+        handed = batch
+        if self._patterns:  # records no filter matches are passed over, as Lambda drops them
+            handed = [
+                r for r in batch if matches_any(self._patterns, filter_view(self._event([r])["Records"][0]))
+            ]
+        finished = handle_batch(
+            handed,
+            self._policy,
+            self._attempt,
+            now=time.time,
+            done=self._checkpoint,
+            discard=self._discarded,
+            pause=lambda counted: not self._stop.wait(RETRY_PAUSE_S),
+        )
+        if finished:
+            self._checkpoint(batch[-1])
+        return finished
+
+    def _event(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return stream_event(records, self._source, shard_id=self._shard_id, role_arn=self._role)
+
+    def _attempt(self, records: Sequence[Mapping[str, Any]]) -> Attempt:
+        try:
+            failed, payload = self._stream._invoke(
+                self._mapping.function_name, json.dumps(self._event(records)).encode()
+            )
+        except Exception as exc:  # throttled or gone: tried again, not counted as a retry
+            LOG.warning("event source mapping %s: invoke failed: %s", self._mapping.uuid, exc)
+            return Attempt(reached=False, error=str(exc))
+        LOG.info(
+            "event source mapping %s: shard %s, batch of %d from %s, %s",
+            self._mapping.uuid,
+            self._shard_id,
+            len(records),
+            sequence_of(records[0]),
+            "function error" if failed else "ok",
+        )
+        return Attempt(reached=True, failed=failed, payload=payload, error="Unhandled" if failed else None)
+
+    def _checkpoint(self, record: Mapping[str, Any]) -> None:
+        self._stream._positions.record(self._mapping.uuid, self._shard_id, after=sequence_of(record))
+
+    def _discarded(self, discarded: Discarded) -> None:
+        LOG.warning(
+            "event source mapping %s: %d record(s) of shard %s from %s discarded (%s)",
+            self._mapping.uuid,
+            len(discarded.records),
+            self._shard_id,
+            sequence_of(discarded.records[0]),
+            discarded.condition,
+        )
+        if self._mapping.on_failure:
+            record = failure_record(
+                discarded,
+                self._source,
+                shard_id=self._shard_id,
+                function_arn=self._mapping.function_arn,
+                executed_version=_version_of(self._mapping.function_arn),
+                now=time.time(),
+            )
+            self._stream._send(self._mapping.function_name, self._mapping.on_failure, record)
+
+
+def _version_of(function_arn: str) -> str:
+    parts = function_arn.split(":")
+    return parts[7] if len(parts) > 7 and parts[7].isdigit() else "$LATEST"
