@@ -190,7 +190,7 @@ def test_an_unreadable_report_fails_the_whole_batch() -> None:
         invoked, _, discarded = run(
             records,
             StreamPolicy(reports_failures=True, max_retries=0),
-            lambda ns: Attempt(True, payload=payload),
+            lambda ns, payload=payload: Attempt(True, payload=payload),
         )
         assert invoked == [[0, 1]] and len(discarded[0].records) == 2
 
