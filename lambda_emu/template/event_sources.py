@@ -1,6 +1,6 @@
 """A template's event source mappings: SAM's `Events` of type SQS, Kinesis and DynamoDB on a function, and
-CloudFormation's AWS::Lambda::EventSourceMapping resources, as CreateEventSourceMapping requests (the template's part of the
-state that serve keeps; event_sources.mappings validates them as the API does)."""
+CloudFormation's AWS::Lambda::EventSourceMapping resources, as CreateEventSourceMapping requests (the
+template's part of the state that serve keeps; event_sources.mappings validates them as the API does)."""
 
 from __future__ import annotations
 

@@ -95,7 +95,7 @@ def test_an_event_source_mapping_resource_of_a_stream_keeps_its_stream_settings(
         "EventSourceArn": STREAM_ARN,
         "FunctionName": "Fn",
         "StartingPosition": "AT_TIMESTAMP",
-        "StartingPositionTimestamp": 1700000000,
+        "StartingPositionTimestamp": "1700000000",  # the API reads it (event_sources.settings)
         "MaximumRecordAgeInSeconds": -1,
         "ParallelizationFactor": 2,
     }
