@@ -177,6 +177,9 @@ class EventSources:
         if mapping.kind == SQS:
             assert self._clients is not None
             return SqsPoller(mapping, self._clients, self._invoke)
+        # The mapping's start is recorded before CreateEventSourceMapping answers: LATEST means the records
+        # that come after the answer, however soon the shards' threads read.
+        self._positions.begin(mapping.uuid)
         return StreamPoller(
             mapping,
             self._stream_clients[mapping.kind],
