@@ -164,6 +164,8 @@ class ShardPoller:
             reports_failures=self._mapping.reports_failures,
         )
         self._patterns = parse_filters(self._mapping.filter_criteria)
+        # GetRecords takes at most 10,000 records a call from Kinesis, 1,000 from DynamoDB Streams.
+        self._read_limit = 1_000 if self._source.kind == DYNAMODB else 10_000
         self._role = f"arn:{arns.partition(self._source.region)}:iam::{self._source.account}:role/lambda-role"
         self._thread = threading.Thread(
             target=self._run, name=f"shard-poller-{self._mapping.uuid[:8]}-{shard_id[-8:]}", daemon=True
@@ -256,7 +258,7 @@ class ShardPoller:
         skip_before = self._skips_before()
         while iterator is not None and not self._stop.is_set():
             answer = self._client.get_records(
-                ShardIterator=iterator, Limit=min(self._mapping.batch_size - len(batch), 10_000)
+                ShardIterator=iterator, Limit=min(self._mapping.batch_size - len(batch), self._read_limit)
             )
             records = answer.get("Records") or []
             iterator = answer.get("NextShardIterator")
@@ -333,7 +335,11 @@ class ShardPoller:
                 executed_version=_version_of(self._mapping.function_arn),
                 now=time.time(),
             )
-            self._stream._send(self._mapping.function_name, self._mapping.on_failure, record)
+            self._stream._send(_name_of(self._mapping.function_arn), self._mapping.on_failure, record)
+
+
+def _name_of(function_arn: str) -> str:
+    return function_arn.split(":")[6]
 
 
 def _version_of(function_arn: str) -> str:
