@@ -66,6 +66,7 @@ class StreamPoller:
         self._positions = positions
         self._send = send
         self._stop = threading.Event()
+        self._rescan = threading.Event()  # a shard finished: its children may start now
         self._shards: dict[str, ShardPoller] = {}
         self._thread = threading.Thread(
             target=self._run, name=f"stream-poller-{mapping.uuid[:8]}", daemon=True
@@ -76,6 +77,7 @@ class StreamPoller:
 
     def stop(self) -> None:
         self._stop.set()
+        self._rescan.set()
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
@@ -99,7 +101,8 @@ class StreamPoller:
                 self._positions.mark_listed(self.mapping.uuid)
                 entry["listed"] = True
             self._start_ready(shards)
-            self._stop.wait(SHARD_SCAN_S)
+            self._rescan.wait(SHARD_SCAN_S)
+            self._rescan.clear()
         for poller in self._shards.values():
             poller.join(10.0)
 
@@ -202,6 +205,7 @@ class ShardPoller:
                 return False
             if iterator is None:
                 self._stream._positions.record(self._mapping.uuid, self._shard_id, closed=True)
+                self._stream._rescan.set()
                 return True
         return False
 

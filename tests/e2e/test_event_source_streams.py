@@ -304,6 +304,31 @@ def test_a_dynamodb_stream_hands_insert_modify_remove_in_order(
         client.delete_event_source_mapping(UUID=mapping["UUID"])
 
 
+def test_a_disabled_mapping_stops_reading_and_resumes_where_it_stopped(
+    served: Served, moto: str, reports: Reports
+) -> None:
+    kinesis, client = aws(moto, "kinesis"), served.client()
+    arn = stream(kinesis, "paused")
+    mark = str(uuid.uuid4())
+    put(kinesis, "paused", reports, mark, [{"n": 0}])
+    mapping = client.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="stream-consumer", StartingPosition="TRIM_HORIZON"
+    )
+    try:
+        assert handed(reports, mark, 1) == [[0]]
+        client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+        assert client.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled"
+        put(kinesis, "paused", reports, mark, [{"n": 1}, {"n": 2}])
+        # Nothing reads the shard while the mapping is disabled: several of the poller's rounds go by.
+        time.sleep(3)
+        assert batches(reports, mark) == [[0]]
+        client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
+        seen = handed(reports, mark, 3)
+        assert [n for batch in seen for n in batch] == [0, 1, 2], "resumed after the checkpoint"
+    finally:
+        client.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
 def test_stream_mapping_errors_are_lambdas(served: Served, moto: str) -> None:
     client = served.client()
     arn = stream(aws(moto, "kinesis"), "refused")

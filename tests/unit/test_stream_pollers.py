@@ -1,0 +1,173 @@
+"""The shard pollers (event_sources.stream_pollers) over a fake Kinesis client standing in for AwsClients'
+boto3 client: a parent shard read before its child, each shard in order, checkpoints kept so that a new
+poller over the same state directory resumes after them, records no filter matches passed over."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from lambda_emu.event_sources.mappings import EventSourceMapping
+from lambda_emu.event_sources.positions import ShardPositions
+from lambda_emu.event_sources.stream_pollers import StreamPoller
+
+ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/s"
+
+
+class FakeKinesis:
+    """Shards of records; a closed shard's iterator ends after its last record."""
+
+    def __init__(self) -> None:
+        self.shards: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+
+    def add(
+        self, shard_id: str, numbers: list[int], *, parent: str | None = None, closed: bool = False
+    ) -> None:
+        with self.lock:
+            self.shards[shard_id] = {"records": [], "parent": parent, "closed": closed}
+        self.put(shard_id, numbers)
+
+    def put(self, shard_id: str, numbers: list[int]) -> None:
+        with self.lock:
+            for n in numbers:
+                self.shards[shard_id]["records"].append(
+                    {
+                        "SequenceNumber": str(1000 + n),
+                        "ApproximateArrivalTimestamp": datetime.now(tz=timezone.utc),
+                        "Data": json.dumps({"n": n, "kind": "odd" if n % 2 else "even"}).encode(),
+                        "PartitionKey": "k",
+                    }
+                )
+
+    def list_shards(self, **request: Any) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "Shards": [
+                    {"ShardId": sid, **({"ParentShardId": s["parent"]} if s["parent"] else {})}
+                    for sid, s in self.shards.items()
+                ]
+            }
+
+    def get_shard_iterator(self, **request: Any) -> dict[str, Any]:
+        records = self.shards[request["ShardId"]]["records"]
+        kind = request["ShardIteratorType"]
+        if kind == "AFTER_SEQUENCE_NUMBER":
+            after = int(request["StartingSequenceNumber"])
+            index = sum(1 for r in records if int(r["SequenceNumber"]) <= after)
+        else:
+            assert kind == "TRIM_HORIZON"
+            index = 0
+        return {"ShardIterator": f"{request['ShardId']}|{index}"}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803
+        shard_id, index = ShardIterator.split("|")
+        with self.lock:
+            shard = self.shards[shard_id]
+            records = shard["records"][int(index) : int(index) + Limit]
+            end = int(index) + len(records)
+            finished = shard["closed"] and end >= len(shard["records"])
+        return {"Records": records, "NextShardIterator": None if finished else f"{shard_id}|{end}"}
+
+
+class FakeClients:
+    def __init__(self, client: FakeKinesis) -> None:
+        self._client = client
+
+    def client(self, service: str, region: str) -> FakeKinesis:
+        assert (service, region) == ("kinesis", "us-east-1")
+        return self._client
+
+
+def mapping(**changes: Any) -> EventSourceMapping:
+    fields: dict[str, Any] = {
+        "uuid": "m-1",
+        "event_source_arn": ARN,
+        "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "function_name": "f",
+        "batch_size": 2,
+        "starting_position": "TRIM_HORIZON",
+        **changes,
+    }
+    return EventSourceMapping(**fields)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return check()
+
+
+def poll(
+    state: Path, kinesis: FakeKinesis, until: Callable[[list[list[int]]], bool], **changes: Any
+) -> list[list[int]]:
+    """Runs a StreamPoller until `until(batches handed)`; the batches, as lists of record numbers."""
+    handed: list[list[int]] = []
+
+    def invoke(name: str, payload: bytes) -> tuple[bool, bytes]:
+        event = json.loads(payload)
+        handed.append([int(r["kinesis"]["sequenceNumber"]) - 1000 for r in event["Records"]])
+        return False, b"null"
+
+    positions = ShardPositions(state)
+    poller = StreamPoller(mapping(**changes), FakeClients(kinesis), invoke, positions, lambda *a: None)  # type: ignore[arg-type]
+    poller.start()
+    try:
+        assert wait_until(lambda: until(handed)), handed
+    finally:
+        poller.stop()
+        poller.join(10)
+    return handed
+
+
+def test_a_parent_shard_is_read_before_its_child_each_in_order_in_batches(tmp_path: Path) -> None:
+    kinesis = FakeKinesis()
+    kinesis.add("shardId-child", [4, 5, 6], parent="shardId-parent")
+    kinesis.add("shardId-parent", [0, 1, 2, 3], closed=True)
+    handed = poll(tmp_path, kinesis, lambda h: sum(map(len, h)) >= 7)
+    assert handed == [[0, 1], [2, 3], [4, 5], [6]]
+    positions = ShardPositions(tmp_path)
+    assert positions.shard("m-1", "shardId-parent") == {
+        "after": "1003",
+        "closed": True,
+        "from": "TRIM_HORIZON",
+    }
+    assert positions.shard("m-1", "shardId-child") == {
+        "after": "1006",
+        "closed": False,
+        "from": "TRIM_HORIZON",
+    }
+
+
+def test_a_new_poller_resumes_after_the_checkpoint(tmp_path: Path) -> None:
+    kinesis = FakeKinesis()
+    kinesis.add("shardId-0", [0, 1, 2])
+    assert poll(tmp_path, kinesis, lambda h: sum(map(len, h)) >= 3) == [[0, 1], [2]]
+    kinesis.put("shardId-0", [3, 4])
+    assert poll(tmp_path, kinesis, lambda h: sum(map(len, h)) >= 2) == [[3, 4]]
+
+
+def test_records_no_filter_matches_are_passed_over_and_checkpointed(tmp_path: Path) -> None:
+    kinesis = FakeKinesis()
+    kinesis.add("shardId-0", [0, 1, 2, 3, 4, 5])
+    pattern = json.dumps({"data": {"kind": ["odd"]}})
+    handed = poll(
+        tmp_path,
+        kinesis,
+        lambda h: (
+            ShardPositions(tmp_path).shard("m-1", "shardId-0")
+            == {
+                "after": "1005",
+                "closed": False,
+                "from": "TRIM_HORIZON",
+            }
+        ),
+        filter_criteria={"Filters": [{"Pattern": pattern}]},
+    )
+    assert [n for batch in handed for n in batch] == [1, 3, 5]
