@@ -42,6 +42,7 @@ SendRecord = Callable[[str, str, Mapping[str, Any]], None]
 
 POLL_PAUSE_S = 0.5  # between GetRecords calls that found nothing (Lambda polls a shard about once a second)
 RETRY_PAUSE_S = 0.5  # before a batch is tried again, and after an endpoint error
+MAX_ERROR_PAUSE_S = 5.0
 SHARD_SCAN_S = 5.0  # how often a stream is listed again for new shards (resharding)
 SERVICE = {"kinesis": "kinesis", DYNAMODB: "dynamodbstreams"}
 
@@ -88,9 +89,11 @@ class StreamPoller:
         while not self._stop.is_set():
             try:
                 shards = self._list_shards()
-            except Exception as exc:  # the endpoint's trouble: keep trying, as Lambda's poller does
+            except (
+                Exception
+            ) as exc:  # the endpoint's trouble (or no such stream): keep trying, as Lambda does
                 LOG.warning("event source mapping %s: listing shards: %s", self.mapping.uuid, exc)
-                self._stop.wait(RETRY_PAUSE_S)
+                self._stop.wait(SHARD_SCAN_S)
                 continue
             for shard in shards:
                 if self._positions.shard(self.mapping.uuid, shard["ShardId"]) is None:
@@ -181,6 +184,7 @@ class ShardPoller:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        pause = RETRY_PAUSE_S
         while not self._stop.is_set():
             try:
                 if self._poll():
@@ -192,7 +196,10 @@ class ShardPoller:
                 Exception
             ) as exc:  # the endpoint's trouble (an expired iterator too): resume from the checkpoint
                 LOG.warning("event source mapping %s, shard %s: %s", self._mapping.uuid, self._shard_id, exc)
-                self._stop.wait(RETRY_PAUSE_S)
+                self._stop.wait(pause)
+                pause = min(
+                    pause * 2, MAX_ERROR_PAUSE_S
+                )  # an endpoint that is down is not asked twice a second
 
     def _poll(self) -> bool:
         """Batches until the shard ends (True) or the mapping stops (False)."""
