@@ -192,14 +192,12 @@ class ShardPoller:
                         "event source mapping %s: shard %s is finished", self._mapping.uuid, self._shard_id
                     )
                     return
-            except (
-                Exception
-            ) as exc:  # the endpoint's trouble (an expired iterator too): resume from the checkpoint
+            except Exception as exc:
+                # The endpoint's trouble (an expired iterator too): resume from the checkpoint, backing
+                # off so that an endpoint that is down is not asked twice a second.
                 LOG.warning("event source mapping %s, shard %s: %s", self._mapping.uuid, self._shard_id, exc)
                 self._stop.wait(pause)
-                pause = min(
-                    pause * 2, MAX_ERROR_PAUSE_S
-                )  # an endpoint that is down is not asked twice a second
+                pause = min(pause * 2, MAX_ERROR_PAUSE_S)
 
     def _poll(self) -> bool:
         """Batches until the shard ends (True) or the mapping stops (False)."""
@@ -238,7 +236,7 @@ class ShardPoller:
                 Timestamp=self._timestamp(self._mapping.starting_position_timestamp),
             )
         elif start == "LATEST" and self._source.kind != DYNAMODB:
-            # LATEST as of the mapping's first poll, not of this start: records that came while serve
+            # LATEST as of the mapping's creation, not of this start: records that came while serve
             # was down are not skipped.
             request.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=self._timestamp(self._started()))
         else:  # DynamoDB's LATEST reads from the start, skipping what came before the mapping (_gather)
@@ -253,8 +251,8 @@ class ShardPoller:
         return datetime.fromtimestamp(seconds or 0, tz=timezone.utc)
 
     def _skips_before(self) -> float | None:
-        """For a DynamoDB LATEST shard without a checkpoint: records created before the mapping's first
-        poll are not its business (whole seconds, as DynamoDB stamps records; a record of the same second
+        """For a DynamoDB LATEST shard without a checkpoint: records created before the mapping are not
+        its business (whole seconds, as DynamoDB stamps records; a record of the same second
         is handed: at least once rather than skipped)."""
         position = self._position()
         if self._source.kind == DYNAMODB and position.get("from") == "LATEST" and not position.get("after"):
