@@ -154,13 +154,9 @@ def _stream(
             body["ParallelizationFactor"], "parallelizationFactor", 1, MAX_PARALLELIZATION
         )
     if "TumblingWindowInSeconds" in body:
-        window = _whole(body["TumblingWindowInSeconds"], "tumblingWindowInSeconds", 0, MAX_TUMBLING_S)
-        if window:
-            raise ConfigError(
-                "lambda-emu does not run tumbling windows yet: TumblingWindowInSeconds must be 0.",
-                hint="Leave TumblingWindowInSeconds out; the function gets plain batches.",
-            )
-        changes["tumbling_window_s"] = window
+        changes["tumbling_window_s"] = _whole(
+            body["TumblingWindowInSeconds"], "tumblingWindowInSeconds", 0, MAX_TUMBLING_S
+        )
     if "DestinationConfig" in body:
         changes["on_failure"] = _on_failure(body["DestinationConfig"])
     return changes

@@ -32,6 +32,7 @@ from lambda_emu.event_sources.streams import (
     sequence_of,
     stream_event,
 )
+from lambda_emu.event_sources.windows import Window, split_at_window, state_of, window_event
 
 LOG = logging.getLogger(__name__)
 
@@ -43,7 +44,10 @@ SendRecord = Callable[[str, str, Mapping[str, Any]], None]
 POLL_PAUSE_S = 0.5  # between GetRecords calls that found nothing (Lambda polls a shard about once a second)
 RETRY_PAUSE_S = 0.5  # before a batch is tried again, and after an endpoint error
 MAX_ERROR_PAUSE_S = 5.0
-SHARD_SCAN_S = 5.0  # how often a stream is listed again for new shards (resharding)
+SHARD_SCAN_S = 5.0
+# How long after a tumbling window's end its final invocation waits for the window's last records to be
+# read (a record's arrival time is when the stream got it, a little before a reader can see it).
+WINDOW_GRACE_S = 1.0  # how often a stream is listed again for new shards (resharding)
 SERVICE = {"kinesis": "kinesis", DYNAMODB: "dynamodbstreams"}
 
 
@@ -172,6 +176,9 @@ class ShardPoller:
         self._patterns = parse_filters(self._mapping.filter_criteria)
         # GetRecords takes at most 10,000 records a call from Kinesis, 1,000 from DynamoDB Streams.
         self._read_limit = 1_000 if self._source.kind == DYNAMODB else 10_000
+        self._window_s = self._mapping.tumbling_window_s
+        self._window: Window | None = None  # the open tumbling window, with its state
+        self._pending: list[dict[str, Any]] = []  # read, but of a later window than the batch handed
         self._role = f"arn:{arns.partition(self._source.region)}:iam::{self._source.account}:role/lambda-role"
         self._thread = threading.Thread(
             target=self._run, name=f"shard-poller-{self._mapping.uuid[:8]}-{shard_id[-8:]}", daemon=True
@@ -202,13 +209,24 @@ class ShardPoller:
     def _poll(self) -> bool:
         """Batches until the shard ends (True) or the mapping stops (False)."""
         iterator: str | None = self._iterator()
+        self._pending = []
+        if self._window_s:
+            self._window = Window.loaded(self._position().get("window"))
         while not self._stop.is_set():
             batch, iterator = self._gather(iterator)
             if self._stop.is_set():
                 return False  # a batch gathered but not handed comes again after the checkpoint
+            if self._window_s:
+                windowed = self._in_window(batch)
+                if windowed is None:
+                    return False
+                batch = windowed
             if batch and not self._deliver(batch):
                 return False
-            if iterator is None:
+            if iterator is None and not self._pending:
+                # "When a shard ends, Lambda considers the current window to be closed."
+                if self._window is not None and not self._final(self._window):
+                    return False
                 self._stream._positions.record(self._mapping.uuid, self._shard_id, closed=True)
                 self._stream._rescan.set()
                 return True
@@ -262,7 +280,12 @@ class ShardPoller:
     def _gather(self, iterator: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """Records up to BatchSize, waiting up to MaximumBatchingWindowInSeconds for more once the first
         came; the next iterator (None when the shard is finished)."""
-        batch: list[dict[str, Any]] = []
+        batch, self._pending = (
+            self._pending[: self._mapping.batch_size],
+            self._pending[self._mapping.batch_size :],
+        )
+        if batch:
+            return batch, iterator
         deadline = time.monotonic() + self._mapping.window_s
         skip_before = self._skips_before()
         while iterator is not None and not self._stop.is_set():
@@ -279,8 +302,55 @@ class ShardPoller:
             if batch and time.monotonic() >= deadline:
                 break
             if not records:
+                if (
+                    not batch
+                    and self._window is not None
+                    and time.time() >= self._window.end + WINDOW_GRACE_S
+                ):
+                    break  # the open window is over: its final invocation comes next
                 self._stop.wait(POLL_PAUSE_S if not batch else min(POLL_PAUSE_S, deadline - time.monotonic()))
         return batch, iterator
+
+    # ---- tumbling windows
+    def _in_window(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """The batch's records of one window (the rest wait for the next batch), after the final invocation
+        of a window that is over; None when the mapping stopped first."""
+        window = self._window
+        over = window is not None and (
+            (batch and not window.holds(batch[0]))
+            or (not batch and time.time() >= window.end + WINDOW_GRACE_S)
+        )
+        if window is not None and over:
+            if not self._final(window):
+                return None
+            window = None
+        if not batch:
+            return []
+        if window is None:
+            window = self._window = Window.of(batch[0], self._window_s)
+        current, later = split_at_window(batch, window)
+        self._pending = later + self._pending
+        return current
+
+    def _final(self, window: Window) -> bool:
+        """The window's final invocation (no records, its state), tried until it succeeds: "If the
+        invocation fails, your Lambda function suspends further processing until a successful
+        invocation"; False when the mapping stopped first."""
+        event = window_event(
+            {"Records": []}, window, shard_id=self._shard_id, source_arn=self._source.arn, final=True
+        )
+        while not self._stop.is_set():
+            try:
+                failed, _ = self._stream._invoke(self._mapping.function_name, json.dumps(event).encode())
+            except Exception as exc:
+                LOG.warning("event source mapping %s: invoke failed: %s", self._mapping.uuid, exc)
+                failed = True
+            if not failed:
+                self._window = None
+                self._stream._positions.record(self._mapping.uuid, self._shard_id, window=None)
+                return True
+            self._stop.wait(RETRY_PAUSE_S)
+        return False
 
     # ---- handing the function batches
     def _deliver(self, batch: list[dict[str, Any]]) -> bool:
@@ -306,10 +376,14 @@ class ShardPoller:
         return stream_event(records, self._source, shard_id=self._shard_id, role_arn=self._role)
 
     def _attempt(self, records: Sequence[Mapping[str, Any]]) -> Attempt:
-        try:
-            failed, payload = self._stream._invoke(
-                self._mapping.function_name, json.dumps(self._event(records)).encode()
+        event = self._event(records)
+        window = self._window
+        if window is not None:
+            event = window_event(
+                event, window, shard_id=self._shard_id, source_arn=self._source.arn, final=False
             )
+        try:
+            failed, payload = self._stream._invoke(self._mapping.function_name, json.dumps(event).encode())
         except Exception as exc:  # throttled or gone: tried again, not counted as a retry
             LOG.warning("event source mapping %s: invoke failed: %s", self._mapping.uuid, exc)
             return Attempt(reached=False, error=str(exc))
@@ -321,10 +395,25 @@ class ShardPoller:
             sequence_of(records[0]),
             "function error" if failed else "ok",
         )
+        if window is not None and not failed:
+            state = state_of(payload)
+            if state is None:
+                # "If the response does not contain a state property, Lambda considers this a failed
+                # invocation."
+                LOG.warning(
+                    "event source mapping %s: the answer has no state for the window", self._mapping.uuid
+                )
+                failed = True
+            else:
+                window.state = state
         return Attempt(reached=True, failed=failed, payload=payload, error="Unhandled" if failed else None)
 
     def _checkpoint(self, record: Mapping[str, Any]) -> None:
-        self._stream._positions.record(self._mapping.uuid, self._shard_id, after=sequence_of(record))
+        # The window's state is kept with the checkpoint: a restart resumes the window where it was.
+        window = {"window": self._window.stored()} if self._window is not None else {}
+        self._stream._positions.record(
+            self._mapping.uuid, self._shard_id, after=sequence_of(record), **window
+        )
 
     def _discarded(self, discarded: Discarded) -> None:
         LOG.warning(

@@ -333,6 +333,68 @@ def test_a_disabled_mapping_stops_reading_and_resumes_where_it_stopped(
         client.delete_event_source_mapping(UUID=mapping["UUID"])
 
 
+WINDOW_HANDLER = """
+import base64, json, urllib.request
+
+def handler(event, context):
+    items = [json.loads(base64.b64decode(r["kinesis"]["data"])) for r in event["Records"]]
+    state = dict(event["state"])
+    if items:
+        state.update(mark=items[0]["mark"], report_to=items[0]["report_to"])
+    state["sum"] = state.get("sum", 0) + sum(i["n"] for i in items)
+    report = {"mark": state["mark"], "final": event["isFinalInvokeForWindow"], "window": event["window"],
+              "ns": [i["n"] for i in items], "state": event["state"], "records": event["Records"]}
+    request = urllib.request.Request(state["report_to"], data=json.dumps({"event": report}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).read()
+    return {"state": state, "batchItemFailures": []}
+"""
+
+
+def test_a_tumbling_window_aggregates_its_records_into_a_final_state(
+    served: Served, moto: str, reports: Reports
+) -> None:
+    from datetime import datetime
+
+    kinesis, client = aws(moto, "kinesis"), served.client()
+    client.create_function(
+        FunctionName="window-consumer",
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": zipped({"app.py": WINDOW_HANDLER})},
+        Timeout=30,
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName="window-consumer", WaiterConfig={"Delay": 1})
+    arn = stream(kinesis, "windowed")
+    mark = str(uuid.uuid4())
+    put(kinesis, "windowed", reports, mark, [{"n": n} for n in range(1, 7)])
+    mapping = client.create_event_source_mapping(
+        EventSourceArn=arn,
+        FunctionName="window-consumer",
+        StartingPosition="TRIM_HORIZON",
+        TumblingWindowInSeconds=2,
+    )
+    try:
+        assert mapping["TumblingWindowInSeconds"] == 2
+
+        def finals() -> list[dict[str, Any]]:
+            return [r["event"] for r in reports.where(mark=mark) if r["event"]["final"]]
+
+        assert wait_until(lambda: sum(f["state"]["sum"] for f in finals()) >= 21), reports.where(mark=mark)
+        assert sum(f["state"]["sum"] for f in finals()) == 21, "each record counted once in its window"
+        assert all(f["ns"] == [] for f in finals())
+        for event in (r["event"] for r in reports.where(mark=mark) if not r["event"]["final"]):
+            start, end = (
+                datetime.fromisoformat(event["window"][k].replace("Z", "+00:00")).timestamp()
+                for k in ("start", "end")
+            )
+            assert end - start == 2
+            assert all(start <= r["kinesis"]["approximateArrivalTimestamp"] < end for r in event["records"])
+    finally:
+        client.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
 def test_stream_mapping_errors_are_lambdas(served: Served, moto: str) -> None:
     client = served.client()
     arn = stream(aws(moto, "kinesis"), "refused")

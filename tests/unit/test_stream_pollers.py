@@ -33,13 +33,14 @@ class FakeKinesis:
             self.shards[shard_id] = {"records": [], "parent": parent, "closed": closed}
         self.put(shard_id, numbers)
 
-    def put(self, shard_id: str, numbers: list[int]) -> None:
+    def put(self, shard_id: str, numbers: list[int], at: float | None = None) -> None:
         with self.lock:
             for n in numbers:
+                arrival = datetime.fromtimestamp(at, tz=timezone.utc) if at else datetime.now(tz=timezone.utc)
                 self.shards[shard_id]["records"].append(
                     {
                         "SequenceNumber": str(1000 + n),
-                        "ApproximateArrivalTimestamp": datetime.now(tz=timezone.utc),
+                        "ApproximateArrivalTimestamp": arrival,
                         "Data": json.dumps({"n": n, "kind": "odd" if n % 2 else "even"}).encode(),
                         "PartitionKey": "k",
                     }
@@ -105,14 +106,24 @@ def wait_until(check: Callable[[], bool], timeout: float = 10) -> bool:
 
 
 def poll(
-    state: Path, kinesis: FakeKinesis, until: Callable[[list[list[int]]], bool], **changes: Any
+    state: Path,
+    kinesis: FakeKinesis,
+    until: Callable[[list[list[int]]], bool],
+    events: list[dict[str, Any]] | None = None,
+    **changes: Any,
 ) -> list[list[int]]:
-    """Runs a StreamPoller until `until(batches handed)`; the batches, as lists of record numbers."""
+    """Runs a StreamPoller until `until(batches handed)`; the batches, as lists of record numbers (and
+    each event in `events`). A windowed event's answer adds its records' numbers to the state's sum."""
     handed: list[list[int]] = []
 
     def invoke(name: str, payload: bytes) -> tuple[bool, bytes]:
         event = json.loads(payload)
-        handed.append([int(r["kinesis"]["sequenceNumber"]) - 1000 for r in event["Records"]])
+        numbers = [int(r["kinesis"]["sequenceNumber"]) - 1000 for r in event["Records"]]
+        if events is not None:
+            events.append(event)
+        handed.append(numbers)
+        if "window" in event:
+            return False, json.dumps({"state": {"sum": event["state"].get("sum", 0) + sum(numbers)}}).encode()
         return False, b"null"
 
     positions = ShardPositions(state)
@@ -171,3 +182,43 @@ def test_records_no_filter_matches_are_passed_over_and_checkpointed(tmp_path: Pa
         filter_criteria={"Filters": [{"Pattern": pattern}]},
     )
     assert [n for batch in handed for n in batch] == [1, 3, 5]
+
+
+def test_a_tumbling_window_carries_its_state_and_ends_with_a_final_invocation(tmp_path: Path) -> None:
+    kinesis = FakeKinesis()
+    kinesis.add("shardId-0", [])
+    kinesis.put("shardId-0", [1, 2], at=100.0)  # the window [100, 110)
+    kinesis.put("shardId-0", [3], at=104.0)
+    kinesis.put("shardId-0", [4], at=112.0)  # the window [110, 120)
+    events: list[dict[str, Any]] = []
+    poll(
+        tmp_path,
+        kinesis,
+        lambda h: sum(1 for e in events if e["isFinalInvokeForWindow"]) >= 2,
+        events,
+        tumbling_window_s=10,
+    )
+    summary = [
+        (e["window"]["start"], [int(r["kinesis"]["sequenceNumber"]) - 1000 for r in e["Records"]], e["state"])
+        for e in events
+    ]
+    assert summary == [
+        ("1970-01-01T00:01:40Z", [1, 2], {}),
+        ("1970-01-01T00:01:40Z", [3], {"sum": 3}),
+        ("1970-01-01T00:01:40Z", [], {"sum": 6}),  # the final invocation: no records, the final state
+        ("1970-01-01T00:01:50Z", [4], {}),
+        ("1970-01-01T00:01:50Z", [], {"sum": 4}),
+    ]
+    assert [e["isFinalInvokeForWindow"] for e in events] == [False, False, True, False, True]
+    assert events[0]["window"]["end"] == "1970-01-01T00:01:50Z"
+    assert (events[0]["shardId"], events[0]["eventSourceARN"], events[0]["isWindowTerminatedEarly"]) == (
+        "shardId-0",
+        ARN,
+        False,
+    )
+    assert ShardPositions(tmp_path).shard("m-1", "shardId-0") == {
+        "after": "1004",
+        "closed": False,
+        "from": "TRIM_HORIZON",
+        "window": None,
+    }
