@@ -28,6 +28,7 @@ from lambda_emu.event_sources.streams import (
     failure_record,
     filter_view,
     handle_batch,
+    lanes,
     sequence_of,
     stream_event,
 )
@@ -83,6 +84,10 @@ class ShardPoller:
         # GetRecords takes at most 10,000 records a call from Kinesis, 1,000 from DynamoDB Streams.
         self._read_limit = 1_000 if self._source.kind == DYNAMODB else 10_000
         self._window_s = self._mapping.tumbling_window_s
+        # ParallelizationFactor: lanes of partition keys handed at once, each batch of a lane up to
+        # BatchSize. A tumbling window's state is one per shard, so a windowed mapping has one lane.
+        self._lanes = 1 if self._window_s else self._mapping.parallelization
+        self._read_size = self._mapping.batch_size * self._lanes
         self._window: Window | None = None  # the open tumbling window, with its state
         self._pending: list[dict[str, Any]] = []  # read, but of a later window than the batch handed
         self._role = f"arn:{arns.partition(self._source.region)}:iam::{self._source.account}:role/lambda-role"
@@ -189,8 +194,8 @@ class ShardPoller:
         """Records up to BatchSize, waiting up to MaximumBatchingWindowInSeconds for more once the first
         came; the next iterator (None when the shard is finished)."""
         batch, self._pending = (
-            self._pending[: self._mapping.batch_size],
-            self._pending[self._mapping.batch_size :],
+            self._pending[: self._read_size],
+            self._pending[self._read_size :],
         )
         if batch:
             return batch, iterator
@@ -198,14 +203,14 @@ class ShardPoller:
         skip_before = self._skips_before()
         while iterator is not None and not self._stop.is_set():
             answer = self._client.get_records(
-                ShardIterator=iterator, Limit=min(self._mapping.batch_size - len(batch), self._read_limit)
+                ShardIterator=iterator, Limit=min(self._read_size - len(batch), self._read_limit)
             )
             records = answer.get("Records") or []
             iterator = answer.get("NextShardIterator")
             if skip_before is not None:
                 records = [r for r in records if arrival_of(r) >= skip_before]
             batch.extend(records)
-            if len(batch) >= self._mapping.batch_size:
+            if len(batch) >= self._read_size:
                 break
             if batch and time.monotonic() >= deadline:
                 break
@@ -267,18 +272,51 @@ class ShardPoller:
             handed = [
                 r for r in batch if matches_any(self._patterns, filter_view(self._event([r])["Records"][0]))
             ]
-        finished = handle_batch(
-            handed,
-            self._policy,
-            self._attempt,
-            now=time.time,
-            done=self._checkpoint,
-            discard=self._discarded,
-            pause=lambda counted: not self._stop.wait(RETRY_PAUSE_S),
-        )
+        if self._lanes == 1:
+            finished = self._handle(handed, self._checkpoint)
+        else:
+            finished = self._handle_lanes(lanes(handed, self._lanes))
         if finished:
             self._checkpoint(batch[-1])
         return finished
+
+    def _handle(
+        self, records: Sequence[Mapping[str, Any]], done: Callable[[Mapping[str, Any]], None]
+    ) -> bool:
+        """Hands records to the function in batches of BatchSize, in order; False when the mapping stopped."""
+        size = self._mapping.batch_size
+        for start in range(0, len(records), size):
+            finished = handle_batch(
+                records[start : start + size],
+                self._policy,
+                self._attempt,
+                now=time.time,
+                done=done,
+                discard=self._discarded,
+                pause=lambda counted: not self._stop.wait(RETRY_PAUSE_S),
+            )
+            if not finished:
+                return False
+        return True
+
+    def _handle_lanes(self, split: Sequence[Sequence[Mapping[str, Any]]]) -> bool:
+        """Each lane in a thread of its own, all at once; the shard's checkpoint moves once every lane is
+        through (a lane's own progress is not a checkpoint: a lower record may be in another lane)."""
+        results: dict[int, bool] = {}
+
+        def run(index: int, lane: Sequence[Mapping[str, Any]]) -> None:
+            results[index] = self._handle(lane, lambda record: None)
+
+        threads = [
+            threading.Thread(target=run, args=(i, lane), name=f"{threading.current_thread().name}-lane{i}")
+            for i, lane in enumerate(split)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(1.0)
+        return len(results) == len(split) and all(results.values())
 
     def _event(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         return stream_event(records, self._source, shard_id=self._shard_id, role_arn=self._role)

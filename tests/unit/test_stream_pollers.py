@@ -33,7 +33,13 @@ class FakeKinesis:
             self.shards[shard_id] = {"records": [], "parent": parent, "closed": closed}
         self.put(shard_id, numbers)
 
-    def put(self, shard_id: str, numbers: list[int], at: float | None = None) -> None:
+    def put(
+        self,
+        shard_id: str,
+        numbers: list[int],
+        at: float | None = None,
+        key: Callable[[int], str] = lambda n: "k",
+    ) -> None:
         with self.lock:
             for n in numbers:
                 arrival = datetime.fromtimestamp(at, tz=timezone.utc) if at else datetime.now(tz=timezone.utc)
@@ -42,7 +48,7 @@ class FakeKinesis:
                         "SequenceNumber": str(1000 + n),
                         "ApproximateArrivalTimestamp": arrival,
                         "Data": json.dumps({"n": n, "kind": "odd" if n % 2 else "even"}).encode(),
-                        "PartitionKey": "k",
+                        "PartitionKey": key(n),
                     }
                 )
 
@@ -222,3 +228,41 @@ def test_a_tumbling_window_carries_its_state_and_ends_with_a_final_invocation(tm
         "from": "TRIM_HORIZON",
         "window": None,
     }
+
+
+def test_a_parallelization_factor_hands_partition_keys_at_once_each_in_order(tmp_path: Path) -> None:
+    kinesis = FakeKinesis()
+    kinesis.add("shardId-0", [])
+    kinesis.put("shardId-0", list(range(8)), key=lambda n: "a" if n % 2 else "d")  # two lanes of two
+    together = threading.Barrier(2, timeout=10)
+    met: list[bool] = []
+    handed: list[list[int]] = []
+
+    def invoke(name: str, payload: bytes) -> tuple[bool, bytes]:
+        numbers = [int(r["kinesis"]["sequenceNumber"]) - 1000 for r in json.loads(payload)["Records"]]
+        if numbers[0] in (0, 1):  # the first batch of each lane waits for the other's: they run at once
+            together.wait()
+            met.append(True)
+        handed.append(numbers)
+        return False, b"null"
+
+    positions = ShardPositions(tmp_path)
+    poller = StreamPoller(
+        mapping(parallelization=2),
+        FakeClients(kinesis),
+        invoke,
+        positions,
+        lambda *a: None,  # type: ignore[arg-type]
+    )
+    poller.start()
+    try:
+        assert wait_until(
+            lambda: sum(map(len, handed)) >= 8 and positions.shard("m-1", "shardId-0")["after"] == "1007"
+        )  # type: ignore[index]
+    finally:
+        poller.stop()
+        poller.join(10)
+    assert met == [True, True]
+    assert sorted(map(tuple, handed)) == [(0, 2), (1, 3), (4, 6), (5, 7)]
+    odd = [n for batch in handed for n in batch if n % 2]
+    assert odd == sorted(odd), "one partition key's records stay in order"
