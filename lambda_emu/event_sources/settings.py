@@ -96,7 +96,10 @@ def _sqs(current: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
             "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
         )
     if "ScalingConfig" in body:
-        maximum = (body["ScalingConfig"] or {}).get("MaximumConcurrency")
+        scaling = body["ScalingConfig"] or {}
+        if not isinstance(scaling, Mapping):
+            raise ConfigError("ScalingConfig must be an object.")
+        maximum = scaling.get("MaximumConcurrency")
         if maximum is not None and (not isinstance(maximum, int) or not 2 <= maximum <= 1000):
             raise validation(
                 "scalingConfig.maximumConcurrency",
@@ -169,7 +172,10 @@ def _on_failure(config: Any) -> str | None:
         raise ConfigError("DestinationConfig must be an object.")
     if config.get("OnSuccess"):
         raise ConfigError("Unsupported DestinationConfig parameter for given event source mapping type.")
-    destination = (config.get("OnFailure") or {}).get("Destination")
+    on_failure = config.get("OnFailure") or {}
+    if not isinstance(on_failure, Mapping):
+        raise ConfigError("DestinationConfig.OnFailure must be an object.")
+    destination = on_failure.get("Destination")
     if not destination:
         return None
     parsed = arns.parse(str(destination))

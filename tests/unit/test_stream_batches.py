@@ -306,3 +306,16 @@ def test_an_sqs_mapping_refuses_the_stream_only_settings() -> None:
     sqs = {"event_source_arn": "arn:aws:sqs:us-east-1:123456789012:q", "batch_size": 10, "window_s": 0}
     with pytest.raises(ConfigError, match="Unsupported MaximumRetryAttempts parameter"):
         configured("sqs", sqs, {"MaximumRetryAttempts": 1}, create=True)
+
+
+def test_malformed_settings_are_refused_not_crashed_on() -> None:
+    position = {"StartingPosition": "LATEST"}
+    for body in (
+        {"DestinationConfig": "x"},
+        {"DestinationConfig": {"OnFailure": "x"}},
+        {"StartingPositionTimestamp": [1], "StartingPosition": "AT_TIMESTAMP"},
+        {"MaximumRetryAttempts": "2"},
+        {"BatchSize": True},
+    ):
+        with pytest.raises((ConfigError, ApiError)):
+            configured("kinesis", STREAM, {**position, **body}, create=True)
