@@ -13,6 +13,21 @@ from lambda_emu.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
 
+# The services lambda-emu itself calls and the suffix of their AWS_ENDPOINT_URL_<SERVICE> variable (the
+# service id of botocore's model, upper case with underscores, as the SDKs spell it).
+ENDPOINT_VARIABLES = {
+    "sqs": "AWS_ENDPOINT_URL_SQS",
+    "kinesis": "AWS_ENDPOINT_URL_KINESIS",
+    "dynamodbstreams": "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+}
+
+
+def endpoint_of(service: str, environ: Mapping[str, str]) -> str | None:
+    """The endpoint the user points `service` at: its own AWS_ENDPOINT_URL_<SERVICE>, else the general
+    AWS_ENDPOINT_URL, else None (no endpoint: lambda-emu does not call AWS itself for it)."""
+    variable = ENDPOINT_VARIABLES.get(service)
+    return (environ.get(variable) if variable else None) or environ.get("AWS_ENDPOINT_URL") or None
+
 
 def require_boto3(purpose: str) -> None:
     """ConfigError with the install hint when boto3 (the `aws` extra) is missing."""

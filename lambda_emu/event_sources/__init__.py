@@ -1,1 +1,2 @@
-"""Event source mappings: Lambda polling queues (SQS) and handing the function batches."""
+"""Event source mappings: Lambda polling queues (SQS) and streams (Kinesis, DynamoDB Streams) and handing
+the function batches."""

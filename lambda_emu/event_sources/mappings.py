@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +17,23 @@ from lambda_emu import arns
 from lambda_emu.control import bodies
 from lambda_emu.control.statefile import JsonStateFile
 from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError
-from lambda_emu.event_sources.filters import parse_filters
+from lambda_emu.event_sources.settings import (
+    REPORT_FAILURES,
+    SQS,
+    SQS_BATCH_DEFAULT,
+    STREAM_BATCH_DEFAULT,
+    configured,
+    source_kind,
+    validation,
+)
+from lambda_emu.event_sources.streams import StreamArn
 
 LOG = logging.getLogger(__name__)
 
 MAPPINGS_FILE = "event-source-mappings.json"
 ENABLED, DISABLED, CREATING, UPDATING, DELETING = "Enabled", "Disabled", "Creating", "Updating", "Deleting"
-REPORT_FAILURES = "ReportBatchItemFailures"
 _NOT_FOUND = "The resource you requested does not exist."
 _SQS_ARN = re.compile(r"arn:aws[a-zA-Z-]*:sqs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<queue>[\w.-]+)")
-# "Using Lambda with Amazon SQS": batch size 1-10,000 for standard queues (over 10 needs a batching window),
-# 1-10 for FIFO queues; the batching window 0-300 s; MaximumConcurrency 2-1,000.
-SQS_BATCH_DEFAULT, SQS_BATCH_MAX, FIFO_BATCH_MAX = 10, 10_000, 10
-MAX_WINDOW_S = 300
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,20 @@ class EventSourceMapping:
     last_modified: float = field(default_factory=time.time)
     state: str = CREATING
     origin: str = "api"  # "template": made from a function's Events at serve start
+    # Kinesis and DynamoDB Streams only
+    starting_position: str | None = None
+    starting_position_timestamp: float | None = None
+    bisect: bool = False
+    max_retries: int = -1
+    max_record_age_s: int = -1
+    parallelization: int = 1
+    tumbling_window_s: int = 0
+    on_failure: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """SQS, KINESIS or DYNAMODB (event_sources.settings)."""
+        return source_kind(self.event_source_arn)
 
     @property
     def queue_name(self) -> str:
@@ -56,9 +74,9 @@ class EventSourceMapping:
 
     @property
     def region(self) -> str:
-        match = _SQS_ARN.fullmatch(self.event_source_arn)
-        assert match is not None
-        return match["region"]
+        parsed = arns.parse(self.event_source_arn)
+        assert parsed is not None
+        return parsed.region
 
     @property
     def reports_failures(self) -> bool:
@@ -78,6 +96,7 @@ class MappingStore:
             holds="the event source mappings",
             hint=f"Remove {state_dir / MAPPINGS_FILE} to forget every event source mapping.",
         )
+        self.state_dir = state_dir
         self._function_arn = function_arn
         self._region = region
         self._account_id = account_id
@@ -89,13 +108,14 @@ class MappingStore:
         source = str(body.get("EventSourceArn") or "")
         function_name = str(body.get("FunctionName") or "")
         if not function_name:
-            raise _validation("functionName", function_name, "Member must not be null")
-        if not _SQS_ARN.fullmatch(source):
-            if re.match(r"arn:aws[a-zA-Z-]*:(kinesis|dynamodb|kafka|mq):", source):
+            raise validation("functionName", function_name, "Member must not be null")
+        kind = source_kind(source) if _known_source(source) else ""
+        if not kind:
+            if re.match(r"arn:aws[a-zA-Z-]*:(kafka|mq):", source):
                 raise ConfigError(
                     f"lambda-emu does not poll this kind of event source yet: {source}",
-                    hint="Event source mappings of SQS queues are supported; Kinesis, DynamoDB Streams, "
-                    "Kafka and MQ are not yet.",
+                    hint="Event source mappings of SQS queues, Kinesis streams and DynamoDB streams are "
+                    "supported; Kafka and MQ are not yet.",
                 )
             raise ConfigError("Unrecognized event source, must be kinesis, dynamodb stream or sqs.")
         mapping = EventSourceMapping(
@@ -103,10 +123,10 @@ class MappingStore:
             event_source_arn=source,
             function_arn=self._function_arn(function_name),
             function_name=function_name,
-            batch_size=SQS_BATCH_DEFAULT,
+            batch_size=SQS_BATCH_DEFAULT if kind == SQS else STREAM_BATCH_DEFAULT,
             origin=origin,
         )
-        mapping = _configured(mapping, body)
+        mapping = _configured(mapping, body, create=True)
         with self._file.lock:
             mappings = self._file.content()
             for other in mappings.values():
@@ -129,7 +149,7 @@ class MappingStore:
     def update(self, mapping_id: str, body: Mapping[str, Any]) -> EventSourceMapping:
         with self._file.lock:
             current = self.get_locked(mapping_id)
-            changed = _configured(current, body)
+            changed = _configured(current, body, create=False)
             if body.get("FunctionName"):
                 changed = replace(
                     changed,
@@ -231,100 +251,49 @@ class MappingStore:
             answer["FilterCriteria"] = dict(mapping.filter_criteria)
         if mapping.maximum_concurrency is not None:
             answer["ScalingConfig"] = {"MaximumConcurrency": mapping.maximum_concurrency}
+        if mapping.kind != SQS:  # a stream mapping's answer has its position and error handling too
+            answer.update(
+                StartingPosition=mapping.starting_position,
+                ParallelizationFactor=mapping.parallelization,
+                LastProcessingResult="No records processed",
+                StateTransitionReason="User action",
+                DestinationConfig={
+                    "OnFailure": {"Destination": mapping.on_failure} if mapping.on_failure else {}
+                },
+                MaximumRecordAgeInSeconds=mapping.max_record_age_s,
+                BisectBatchOnFunctionError=mapping.bisect,
+                MaximumRetryAttempts=mapping.max_retries,
+                TumblingWindowInSeconds=mapping.tumbling_window_s,
+            )
+            if mapping.starting_position_timestamp is not None:
+                answer["StartingPositionTimestamp"] = mapping.starting_position_timestamp
         return answer
 
 
-def _configured(mapping: EventSourceMapping, body: Mapping[str, Any]) -> EventSourceMapping:
-    """The mapping with the request's settings, checked as Lambda checks them for an SQS source."""
-    changes: dict[str, Any] = {}
-    fifo = mapping.queue_name.endswith(".fifo")
-    batch = body.get("BatchSize", mapping.batch_size)
-    window = body.get("MaximumBatchingWindowInSeconds", mapping.window_s)
-    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= SQS_BATCH_MAX:
-        raise _validation("batchSize", batch, f"Member must have value less than or equal to {SQS_BATCH_MAX}")
-    if not isinstance(window, int) or isinstance(window, bool) or not 0 <= window <= MAX_WINDOW_S:
-        raise _validation(
-            "maximumBatchingWindowInSeconds",
-            window,
-            f"Member must have value less than or equal to {MAX_WINDOW_S}",
-        )
-    if fifo and batch > FIFO_BATCH_MAX:
-        raise ConfigError(
-            f"BatchSize must be less than or equal to {FIFO_BATCH_MAX} for SQS FIFO queues.",
-        )
-    if batch > SQS_BATCH_DEFAULT and window < 1:
-        raise ConfigError(
-            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
-        )
-    changes.update(batch_size=batch, window_s=window)
-    if "Enabled" in body:
-        changes["enabled"] = bool(body["Enabled"])
-    if "FunctionResponseTypes" in body:
-        types = tuple(body["FunctionResponseTypes"] or ())
-        if any(t != REPORT_FAILURES for t in types):
-            raise _validation(
-                "functionResponseTypes",
-                list(types),
-                "Member must satisfy enum value set: [ReportBatchItemFailures]",
-            )
-        changes["response_types"] = types
-    if "ScalingConfig" in body:
-        maximum = (body["ScalingConfig"] or {}).get("MaximumConcurrency")
-        if maximum is not None and (not isinstance(maximum, int) or not 2 <= maximum <= 1000):
-            raise _validation(
-                "scalingConfig.maximumConcurrency",
-                maximum,
-                "Member must have value greater than or equal to 2",
-            )
-        changes["maximum_concurrency"] = maximum
-    if "FilterCriteria" in body:
-        criteria = dict(body["FilterCriteria"] or {})
-        parse_filters(criteria)  # a pattern Lambda would refuse is refused at create/update, not at poll
-        changes["filter_criteria"] = criteria if criteria.get("Filters") else None
-    return replace(mapping, **changes)
+def _configured(mapping: EventSourceMapping, body: Mapping[str, Any], *, create: bool) -> EventSourceMapping:
+    """The mapping with the request's settings, checked as Lambda checks them for its kind of source."""
+    return replace(mapping, **configured(mapping.kind, _stored(mapping), body, create=create))
 
 
-def _validation(member: str, value: object, rule: str) -> ApiError:
-    return ApiError(
-        "ValidationException",
-        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {rule}",
-    )
+def _known_source(arn: str) -> bool:
+    return bool(_SQS_ARN.fullmatch(arn)) or StreamArn.parse(arn) is not None
+
+
+_FIELDS = tuple(f.name for f in fields(EventSourceMapping))
 
 
 def _stored(mapping: EventSourceMapping) -> dict[str, Any]:
-    return {
-        "uuid": mapping.uuid,
-        "event_source_arn": mapping.event_source_arn,
-        "function_arn": mapping.function_arn,
-        "function_name": mapping.function_name,
-        "batch_size": mapping.batch_size,
-        "window_s": mapping.window_s,
-        "enabled": mapping.enabled,
-        "response_types": list(mapping.response_types),
-        "maximum_concurrency": mapping.maximum_concurrency,
-        "filter_criteria": dict(mapping.filter_criteria) if mapping.filter_criteria else None,
-        "last_modified": mapping.last_modified,
-        "state": mapping.state,
-        "origin": mapping.origin,
-    }
+    stored = {name: getattr(mapping, name) for name in _FIELDS}
+    stored["response_types"] = list(mapping.response_types)
+    stored["filter_criteria"] = dict(mapping.filter_criteria) if mapping.filter_criteria else None
+    return stored
 
 
 def _loaded(stored: Mapping[str, Any]) -> EventSourceMapping:
-    return EventSourceMapping(
-        uuid=stored["uuid"],
-        event_source_arn=stored["event_source_arn"],
-        function_arn=stored["function_arn"],
-        function_name=stored["function_name"],
-        batch_size=stored["batch_size"],
-        window_s=stored["window_s"],
-        enabled=stored["enabled"],
-        response_types=tuple(stored["response_types"]),
-        maximum_concurrency=stored["maximum_concurrency"],
-        filter_criteria=stored["filter_criteria"],
-        last_modified=stored["last_modified"],
-        state=stored["state"],
-        origin=stored.get("origin", "api"),
-    )
+    """A stored mapping; a field an older state file lacks takes its default."""
+    known = {name: stored[name] for name in _FIELDS if name in stored}
+    known["response_types"] = tuple(known.get("response_types") or ())
+    return EventSourceMapping(**known)
 
 
 def _unqualified(function_arn: str) -> str:

@@ -1,23 +1,29 @@
 """Event source mappings at work: one poller thread per enabled SQS mapping, receiving from the queue at
 the endpoint the user named, invoking the function synchronously with each batch, and deleting what the
-outcome says (event_sources.sqs). `EventSources` is what the API calls: the store, with the pollers kept
-in step with it."""
+outcome says (event_sources.sqs); Kinesis and DynamoDB Streams mappings are polled per shard
+(event_sources.stream_pollers). `EventSources` is what the API calls: the store, with the pollers kept in
+step with it."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from lambda_emu import arns
-from lambda_emu.aws_clients import AwsClients, require_boto3
+from lambda_emu.async_invoke.sinks import Sinks
+from lambda_emu.aws_clients import AwsClients, endpoint_of, require_boto3
 from lambda_emu.errors import ConfigError
 from lambda_emu.event_sources.filters import matches_any, parse_filters, sqs_view
 from lambda_emu.event_sources.mappings import EventSourceMapping, MappingStore
+from lambda_emu.event_sources.positions import ShardPositions
+from lambda_emu.event_sources.settings import DYNAMODB, KINESIS, SQS, source_kind
 from lambda_emu.event_sources.sqs import deleted_after, sqs_event
+from lambda_emu.event_sources.stream_pollers import SERVICE, StreamPoller
 
 LOG = logging.getLogger(__name__)
 
@@ -28,35 +34,76 @@ InvokeBatch = Callable[[str, bytes], "tuple[bool, bytes]"]
 LONG_POLL_S = 1  # each ReceiveMessage waits at most this long, so a stop or an update is seen within it
 RETRY_PAUSE_S = 1.0  # after an endpoint error, before the next receive
 _JOIN_S = 10.0
+# What each kind of source is polled through: the boto3 service, and how its endpoint is set.
+_ENDPOINT_HINTS = {
+    SQS: ("SQS", "--sqs-endpoint-url http://127.0.0.1:PORT (or set AWS_ENDPOINT_URL_SQS)"),
+    KINESIS: ("Kinesis", "AWS_ENDPOINT_URL_KINESIS (or AWS_ENDPOINT_URL) set to http://127.0.0.1:PORT"),
+    DYNAMODB: (
+        "DynamoDB Streams",
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS (or AWS_ENDPOINT_URL) set to http://127.0.0.1:PORT",
+    ),
+}
+
+
+class Poller(Protocol):
+    mapping: EventSourceMapping
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def join(self, timeout: float) -> None: ...
 
 
 class EventSources:
     """The API's view of event source mappings (create, get, update, delete, list) with the pollers
     following every change; `close()` stops every poller."""
 
-    def __init__(self, store: MappingStore, invoke: InvokeBatch, *, endpoint_url: str | None) -> None:
+    def __init__(
+        self,
+        store: MappingStore,
+        invoke: InvokeBatch,
+        *,
+        endpoint_url: str | None,
+        stream_endpoints: Mapping[str, str | None] | None = None,
+    ) -> None:
+        """`endpoint_url` is SQS's; `stream_endpoints` Kinesis's and DynamoDB Streams' (by boto3 service
+        name), else AWS_ENDPOINT_URL_KINESIS / _DYNAMODB_STREAMS / AWS_ENDPOINT_URL of this process."""
         self.store = store
         self._invoke = invoke
         self._endpoint_url = endpoint_url
         self._clients = AwsClients(endpoint_url, read_timeout=LONG_POLL_S + 10) if endpoint_url else None
+        if stream_endpoints is None:
+            stream_endpoints = {service: endpoint_of(service, os.environ) for service in SERVICE.values()}
+        self._stream_clients = {
+            kind: AwsClients(url)
+            for kind, service in SERVICE.items()
+            if (url := stream_endpoints.get(service))
+        }
+        self._positions = ShardPositions(store.state_dir)
+        # A stream's discarded batches' records go to its on-failure destination (an SQS queue or SNS topic
+        # at the SQS endpoint), and are kept under the state directory as the async destinations' are.
+        self._sinks = Sinks(store.state_dir, endpoint_url=endpoint_url)
         self._lock = threading.Lock()
-        self._pollers: dict[str, SqsPoller] = {}
+        self._pollers: dict[str, Poller] = {}
         self._closed = False
 
     def start(self, template: Sequence[tuple[str, Mapping[str, Any]]] = ()) -> EventSources:
         """Poll every enabled mapping, the template's (logical name, request) made or replaced first."""
         self.store.keep_template(template)
-        if template and self._clients is None:
-            LOG.warning(
-                "the template's SQS event sources are not polled: serve has no SQS endpoint "
-                "(--sqs-endpoint-url or AWS_ENDPOINT_URL_SQS)"
-            )
+        for mapping in self.store.all():
+            if mapping.origin == "template" and not self._can_poll(mapping):
+                what, how = _ENDPOINT_HINTS[mapping.kind]
+                LOG.warning(
+                    "the template's event source %s is not polled: serve has no %s endpoint (%s)",
+                    mapping.event_source_arn,
+                    what,
+                    how,
+                )
         self._sync()
         return self
 
     # ---- the API's operations
     def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self._need_endpoint()
+        self._need_endpoint(str(body.get("EventSourceArn") or ""))
         mapping = self.store.create(body)
         answer = self.store.render(mapping)
         self._sync()
@@ -96,7 +143,7 @@ class EventSources:
         """One poller per enabled mapping, each with the mapping's current configuration; then the mappings'
         Creating/Updating states settle."""
         mappings = {m.uuid: m for m in self.store.all()}
-        stale: list[SqsPoller] = []
+        stale: list[Poller] = []
         with self._lock:
             if self._closed:
                 return
@@ -104,28 +151,70 @@ class EventSources:
                 wanted = mappings.get(mapping_id)
                 if wanted is None or not wanted.enabled or _changed(poller.mapping, wanted):
                     stale.append(self._pollers.pop(mapping_id))
-            for mapping_id, mapping in mappings.items():
-                if mapping.enabled and mapping_id not in self._pollers and self._clients is not None:
-                    poller = SqsPoller(mapping, self._clients, self._invoke)
-                    self._pollers[mapping_id] = poller
-                    poller.start()
         for poller in stale:
             poller.stop()
+        for poller in stale:
+            if poller.mapping.kind != SQS:  # one reader per shard: the old one is gone before a new one reads
+                poller.join(_JOIN_S)
+        self._positions.forget({m.uuid for m in mappings.values() if m.kind != SQS})
+        with self._lock:
+            if self._closed:
+                return
+            for mapping_id, mapping in mappings.items():
+                if mapping.enabled and mapping_id not in self._pollers and self._can_poll(mapping):
+                    poller = self._poller(mapping)
+                    self._pollers[mapping_id] = poller
+                    poller.start()
         for mapping_id in mappings:
             self.store.settle(mapping_id)
 
-    def _need_endpoint(self) -> None:
-        if self._clients is None:
+    def _can_poll(self, mapping: EventSourceMapping) -> bool:
+        if mapping.kind == SQS:
+            return self._clients is not None
+        return mapping.kind in self._stream_clients
+
+    def _poller(self, mapping: EventSourceMapping) -> Poller:
+        if mapping.kind == SQS:
+            assert self._clients is not None
+            return SqsPoller(mapping, self._clients, self._invoke)
+        # The mapping's start is recorded before CreateEventSourceMapping answers: LATEST means the records
+        # that come after the answer, however soon the shards' threads read.
+        self._positions.begin(mapping.uuid)
+        return StreamPoller(
+            mapping,
+            self._stream_clients[mapping.kind],
+            self._invoke,
+            self._positions,
+            self._sinks.destination,
+        )
+
+    def _need_endpoint(self, source: str) -> None:
+        kind = source_kind(source)
+        if kind not in _ENDPOINT_HINTS:
+            return  # the store answers for a source it does not know
+        what, how = _ENDPOINT_HINTS[kind]
+        polled = self._clients is not None if kind == SQS else kind in self._stream_clients
+        if not polled:
             raise ConfigError(
-                "An SQS event source mapping needs an SQS endpoint to poll.",
-                hint="Start serve with --sqs-endpoint-url http://127.0.0.1:PORT (or set "
-                "AWS_ENDPOINT_URL_SQS), pointing at moto, LocalStack or ElasticMQ.",
+                f"An {what} event source mapping needs an {what} endpoint to poll.",
+                hint=f"Start serve with {how}, pointing at moto, LocalStack, ElasticMQ or DynamoDB Local.",
             )
-        require_boto3("Polling an SQS queue")
+        require_boto3(f"Polling {what}")
 
 
 def _changed(running: EventSourceMapping, wanted: EventSourceMapping) -> bool:
-    keys = ("function_name", "batch_size", "window_s", "response_types", "event_source_arn")
+    keys = (
+        "function_name",
+        "batch_size",
+        "window_s",
+        "response_types",
+        "event_source_arn",
+        "filter_criteria",
+        "bisect",
+        "max_retries",
+        "max_record_age_s",
+        "on_failure",
+    )
     return any(getattr(running, key) != getattr(wanted, key) for key in keys)
 
 

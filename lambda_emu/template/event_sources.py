@@ -1,6 +1,6 @@
-"""A template's event source mappings: SAM's `Events` of type SQS on a function, and CloudFormation's
-AWS::Lambda::EventSourceMapping resources, as CreateEventSourceMapping requests (the template's part of the
-state that serve keeps; event_sources.mappings validates them as the API does)."""
+"""A template's event source mappings: SAM's `Events` of type SQS, Kinesis and DynamoDB on a function, and
+CloudFormation's AWS::Lambda::EventSourceMapping resources, as CreateEventSourceMapping requests (the
+template's part of the state that serve keeps; event_sources.mappings validates them as the API does)."""
 
 from __future__ import annotations
 
@@ -28,15 +28,34 @@ _SQS_PROPERTIES = {
     "ScalingConfig": "ScalingConfig",
     "FilterCriteria": "FilterCriteria",
 }
-_MAPPING_PROPERTIES = (
-    "EventSourceArn",
-    "FunctionName",
+# SAM's Kinesis and DynamoDB event properties: the stream, and the fields of the same name.
+_STREAM_FIELDS = (
+    "StartingPosition",
+    "StartingPositionTimestamp",
     "BatchSize",
     "MaximumBatchingWindowInSeconds",
     "Enabled",
     "FunctionResponseTypes",
-    "ScalingConfig",
     "FilterCriteria",
+    "BisectBatchOnFunctionError",
+    "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds",
+    "ParallelizationFactor",
+    "DestinationConfig",
+    "TumblingWindowInSeconds",
+)
+_STREAM_PROPERTIES = {"Stream": "EventSourceArn", **{name: name for name in _STREAM_FIELDS}}
+_EVENT_PROPERTIES = {"SQS": _SQS_PROPERTIES, "Kinesis": _STREAM_PROPERTIES, "DynamoDB": _STREAM_PROPERTIES}
+_MAPPING_PROPERTIES = tuple(
+    dict.fromkeys(("EventSourceArn", "FunctionName", "ScalingConfig", *_STREAM_FIELDS))
+)
+_NUMBERS = (
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds",
+    "ParallelizationFactor",
+    "TumblingWindowInSeconds",
 )
 
 
@@ -83,12 +102,15 @@ def _mappings_of(
     if lid in functions and isinstance(properties, dict):
         events = properties.get("Events") or {}
         for event_name, event in events.items() if isinstance(events, dict) else ():
-            if not isinstance(event, dict) or event.get("Type") != "SQS":
+            kind = event.get("Type") if isinstance(event, dict) else None
+            if kind not in _EVENT_PROPERTIES:
                 continue  # other event types are pushed by their service: nothing polls them
             fields = event.get("Properties") or {}
             reader = ResourceReader(path, lid, resource, resolver, emulator, fields)
             request = {
-                target: reader.get(source) for source, target in _SQS_PROPERTIES.items() if source in fields
+                target: reader.get(source)
+                for source, target in _EVENT_PROPERTIES[str(kind)].items()
+                if source in fields
             }
             request["FunctionName"] = functions[lid].name
             found.append(TemplateMapping(f"{lid}.{event_name}", _typed(request)))
@@ -110,11 +132,12 @@ def _mappings_of(
 def _typed(request: dict[str, Any]) -> dict[str, Any]:
     """Numbers and booleans as the API takes them: a template may give them as strings ("10", "true"), as
     CloudFormation accepts them, or a parameter's value is one."""
-    for key in ("BatchSize", "MaximumBatchingWindowInSeconds"):
+    for key in _NUMBERS:
         value = request.get(key)
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             request[key] = int(value)
-    enabled = request.get("Enabled")
-    if isinstance(enabled, str) and enabled.lower() in ("true", "false"):
-        request["Enabled"] = enabled.lower() == "true"
+    for key in ("Enabled", "BisectBatchOnFunctionError"):
+        flag = request.get(key)
+        if isinstance(flag, str) and flag.lower() in ("true", "false"):
+            request[key] = flag.lower() == "true"
     return request
