@@ -28,7 +28,7 @@ from lambda_emu.engine.logstore import LogStore
 from lambda_emu.facade import Emulator
 from lambda_emu.images.runtimes import ImageBuilder
 from lambda_emu.models import InvocationResult
-from tests.timing import SLACK_S
+from tests.timing import SLACK_S, assert_timed_out
 
 HANDLERS = Path(__file__).resolve().parents[1] / "hostile"
 # The Node.js runtime the project builds by default beside its Pythons (tests/docker/test_nodejs.py).
@@ -262,6 +262,8 @@ def test_hostile_function_is_answered_in_lambdas_shape_and_the_next_invoke_is_he
                 assert message.lower() in body["errorMessage"].lower(), body
             if case.resets:
                 assert body["errorMessage"].startswith(f"RequestId: {result.request_id} Error: "), body
+            if expected == wire.E_TIMEOUT:
+                assert_timed_out(body["errorMessage"], case.timeout, result.request_id)
         elif message:
             assert message in payload, payload[:500]
         if case.resets and case.name != "removed_mid_invoke":
