@@ -174,6 +174,9 @@ class EmulatorConfig:
     endpoints: Mapping[str, str] = field(default_factory=dict)
     # Lambda's CPU share (a quota proportional to memory); off trades fidelity for speed.
     cpu_limit: bool = True
+    # Folders the Lambda API's local-folder code (S3Bucket lambda-emu-local) may come from: serve's
+    # --code-root. None named: that form is refused (a caller must not read any host path through it).
+    code_roots: tuple[Path, ...] = ()
 
     def function_arn(self, name: str, qualifier: str | None = None) -> str:
         return arns.function_arn(self.region, self.account_id, name, qualifier)

@@ -1,9 +1,12 @@
 """The one exception hierarchy of lambda-emu.
 
     LambdaEmuError                 anything the emulator reports; carries an optional hint
-    ├── ConfigError                bad usage or configuration (CLI exit status 2)
-    │   ├── TemplateError          a SAM/CloudFormation template that cannot be loaded
-    │   └── FunctionNotFoundError  no such function in the template
+    ├── ConfigError                bad usage or configuration (CLI exit status 2; the API's
+    │   │                          InvalidParameterValueException)
+    │   └── TemplateError          a SAM/CloudFormation template that cannot be loaded
+    ├── ApiError                   an error as Lambda's API answers it: exception name, HTTP status,
+    │   │                          message (a 4xx is a usage error, exit 2; a 5xx is not)
+    │   └── FunctionNotFoundError  no such function (ResourceNotFoundException)
     ├── ThrottledError             over a concurrency limit (429 TooManyRequestsException + Reason)
     ├── ImageError                 a runtime image is missing or cannot be built
     ├── ContainerError             the container engine refused or failed
@@ -27,24 +30,62 @@ class LambdaEmuError(Exception):
 
 
 class ConfigError(LambdaEmuError):
-    """Bad usage or configuration. `error_code` is Lambda's exception name for the same mistake."""
-
-    def __init__(
-        self, message: str, *, hint: str | None = None, error_code: str = "InvalidParameterValueException"
-    ) -> None:
-        super().__init__(message, hint=hint)
-        self.error_code = error_code
+    """Bad usage or configuration (through the API: InvalidParameterValueException, as Lambda names it)."""
 
 
 class TemplateError(ConfigError):
     """A template that cannot be read or resolved."""
 
 
-class FunctionNotFoundError(ConfigError):
+# The HTTP status of each exception Lambda's API answers with (Lambda API Reference, each action's Errors);
+# any other name is a 500.
+API_STATUS = {
+    "InvalidParameterValueException": 400,
+    "InvalidRequestContentException": 400,
+    "PolicyLengthExceededException": 400,
+    "ValidationException": 400,
+    "AccessDeniedException": 403,
+    "ResourceNotFoundException": 404,
+    "ResourceConflictException": 409,
+    "PreconditionFailedException": 412,
+    "RequestEntityTooLargeException": 413,
+    "UnsupportedMediaTypeException": 415,
+    "TooManyRequestsException": 429,
+    "ServiceException": 500,
+}
+
+
+class ApiError(LambdaEmuError):
+    """An error of Lambda's API: `code` is Lambda's exception name (x-amzn-ErrorType), `status` its HTTP
+    status. The caller's mistake when the status is 4xx."""
+
+    def __init__(self, code: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+
+    @property
+    def status(self) -> int:
+        return API_STATUS.get(self.code, 500)
+
+    @property
+    def is_usage(self) -> bool:
+        return self.status < 500
+
+
+def api_code(exc: BaseException) -> str:
+    """The exception name Lambda's API answers `exc` with."""
+    if isinstance(exc, ApiError):
+        return exc.code
+    if isinstance(exc, ConfigError):
+        return "InvalidParameterValueException"
+    return "ServiceException"
+
+
+class FunctionNotFoundError(ApiError):
     """The named function is not defined."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint, error_code="ResourceNotFoundException")
+        super().__init__("ResourceNotFoundException", message, hint=hint)
 
 
 class ThrottledError(LambdaEmuError):

@@ -7,7 +7,6 @@ import base64
 import binascii
 import dataclasses
 import datetime
-import json
 import logging
 import threading
 import weakref
@@ -22,7 +21,7 @@ from lambda_emu.engine.environment import Environment, RuntimeImage, owner_of_di
 from lambda_emu.engine.invoker import Answered, Invoker
 from lambda_emu.engine.logstream import LineSink, SinkFactory
 from lambda_emu.engine.pool import EnvironmentPool
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import ApiError, ConfigError
 from lambda_emu.images.function_code import code_dir, function_image
 from lambda_emu.images.layers import check_limits, opt_dir
 from lambda_emu.images.runtimes import RUNTIMES, ImageBuilder, deprecation_warning, get_runtime
@@ -177,31 +176,31 @@ class Emulator:
     ) -> Invocation:
         """An Invocation checked as Lambda's Invoke API checks the request (Lambda API Reference: Invoke)."""
         if len(payload) > wire.MAX_SYNC_REQUEST_BYTES:
-            raise ConfigError(
+            raise ApiError(
+                "RequestEntityTooLargeException",
                 f"Request must be smaller than {wire.MAX_SYNC_REQUEST_BYTES} bytes for the InvokeFunction "
                 "operation",
-                error_code="RequestEntityTooLargeException",
             )
         payload = payload or b"{}"
         try:
-            json.loads(payload)
+            wire.loads_json(payload)
         except ValueError as exc:
-            raise ConfigError(
-                f"Could not parse request body into json: {exc}", error_code="InvalidRequestContentException"
+            raise ApiError(
+                "InvalidRequestContentException", f"Could not parse request body into json: {exc}"
             ) from exc
         client_context = None
         if client_context_b64:
             if len(client_context_b64) > MAX_CLIENT_CONTEXT_BYTES:
-                raise ConfigError(
+                raise ApiError(
+                    "InvalidRequestContentException",
                     f"Client context must be at most {MAX_CLIENT_CONTEXT_BYTES} bytes.",
-                    error_code="InvalidRequestContentException",
                 )
             try:
                 client_context = base64.b64decode(client_context_b64, validate=True).decode()
-                json.loads(client_context)
+                wire.loads_json(client_context)
             except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-                raise ConfigError(
-                    "Client context must be base64-encoded JSON.", error_code="InvalidRequestContentException"
+                raise ApiError(
+                    "InvalidRequestContentException", "Client context must be base64-encoded JSON."
                 ) from exc
         return Invocation(
             payload=payload,

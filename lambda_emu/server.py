@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,11 +15,11 @@ from lambda_emu.api.http import InvokeApiServer
 from lambda_emu.api.service import EventSink, LambdaService
 from lambda_emu.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, RetryDelays, Sinks
 from lambda_emu.async_invoke.queue import FunctionScope
-from lambda_emu.config import FunctionConfig
+from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.control.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
-from lambda_emu.control.registry import FunctionRegistry
+from lambda_emu.control.registry import FunctionRef, FunctionRegistry
 from lambda_emu.control.store import FunctionStore, open_store
-from lambda_emu.errors import ConfigError, FunctionNotFoundError
+from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError, LambdaEmuError
 from lambda_emu.event_sources.mappings import MappingStore
 from lambda_emu.event_sources.pollers import EventSources
 from lambda_emu.facade import Emulator
@@ -46,6 +46,7 @@ class ServeConfig:
     sqs_endpoint_url: str | None = None  # where SQS/SNS dead letters and destinations are sent
     async_workers: int = 4  # Event invocations delivered at once
     template: Path | None = None  # recorded in the discovery file: invokes of this template come here
+    allow_functions_api: bool = False  # functions may call this API (refused by default: SECURITY.md)
 
     def validate(self) -> ServeConfig:
         if self.keep_alive <= 0:
@@ -72,6 +73,8 @@ class LambdaServer:
         *,
         watch: WatchConfig | None = None,  # hot reload of the functions' code, layers and template
         mappings: Sequence[TemplateMapping] = (),  # the template's event source mappings
+        # The template's functions that could not be loaded, by logical ID and FunctionName: why.
+        unloaded: Mapping[str, LambdaEmuError] | None = None,
     ) -> None:
         self.config = config.validate()
         self.emulator = emulator
@@ -83,11 +86,19 @@ class LambdaServer:
         # The control plane's state (functions made through the API, versions, aliases) outlives the server.
         self._store = store = open_store(emulator.config.state_dir)
         self.events: EventDispatcher  # made by lambda_service, through _event_pipeline
-        self.service = lambda_service(emulator, functions, config, store=store, events=self._event_pipeline)
+        self.service = lambda_service(
+            emulator, functions, config, store=store, events=self._event_pipeline, unloaded=unloaded
+        )
         self.event_sources = self.service.event_sources = event_sources(self.service, config)
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="idle-reaper", daemon=True)
         self.api: InvokeApiServer | None = None
+
+    def set_unloaded(self, unloaded: Mapping[str, LambdaEmuError]) -> None:
+        """The functions a reloaded template could not load (by logical ID and FunctionName): why."""
+        registry = self.service.registry
+        if isinstance(registry, TemplateRegistry):
+            registry.unloaded = dict(unloaded)
 
     def _event_pipeline(self, service: LambdaService) -> EventDispatcher:
         # The registry's names, read at every claim: a function created through the API or a template
@@ -100,7 +111,12 @@ class LambdaServer:
     def start(self) -> LambdaServer:
         self.events.start()
         self.event_sources.start([(m.name, m.request) for m in self._mappings])
-        self.api = InvokeApiServer(self.service, host=self.config.host, port=self.config.port)
+        self.api = InvokeApiServer(
+            self.service,
+            host=self.config.host,
+            port=self.config.port,
+            allow_functions=self.config.allow_functions_api,
+        )
         self._reaper.start()
         if self._watch is not None:
             from lambda_emu.reload.watcher import Reloader
@@ -176,12 +192,71 @@ class _ReloadedFunctions:
                 self._service.limits.unreserve(function.name)
             else:
                 self._service.limits.reserve(function.name, function.reserved_concurrency)
-        except ConfigError as exc:
+        except (ConfigError, ApiError) as exc:
             LOG.warning("%s: %s", function.name, exc.message)
 
     def remove(self, name: str) -> None:
         self._service.registry.remove(name)
         self._service.forget(name)
+
+
+class TemplateRegistry(FunctionRegistry):
+    """The registry `serve` invokes through. Invoke also finds a template's function by its logical ID, as
+    SAM CLI's start-lambda does (the name serve's banner lists); a real function name wins. A function the
+    template could not load answers Lambda's not-found error with why. The management API reads the
+    registry by name only (parse, record), so it keeps Lambda's names."""
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        functions: Iterable[FunctionConfig] = (),
+        store: FunctionStore | None = None,
+        *,
+        unloaded: Mapping[str, LambdaEmuError] | None = None,
+    ) -> None:
+        super().__init__(config, functions, store)
+        self.unloaded: Mapping[str, LambdaEmuError] = dict(unloaded or {})  # replaced whole on a reload
+        self._emulator_config = config
+
+    def resolve(self, function_name: str, qualifier: str | None = None) -> FunctionRef:
+        if "/" in function_name:
+            # A nested application's function by its logical path (`Child/Function`, as SAM CLI names it);
+            # no name, ARN or qualifier holds a slash.
+            path, colon, suffix = function_name.partition(":")
+            name = self.named_by_logical_id(path)
+            if name is not None:
+                return super().resolve(name + colon + suffix, qualifier)
+            if path in self.unloaded:
+                raise self._unloaded(path, qualifier)
+        try:
+            return super().resolve(function_name, qualifier)
+        except FunctionNotFoundError:
+            name, parsed_qualifier = self.parse(function_name, qualifier)
+            if self.store.latest(name) is not None:
+                raise  # the function is there, its qualifier is not
+            by_logical_id = self.named_by_logical_id(name)
+            if by_logical_id is not None:
+                return super().resolve(by_logical_id, parsed_qualifier)
+            if name not in self.unloaded:
+                raise
+            raise self._unloaded(name, parsed_qualifier) from None
+
+    def _unloaded(self, name: str, qualifier: str | None) -> FunctionNotFoundError:
+        problem = self.unloaded[name]
+        hint = f" Hint: {problem.hint}" if problem.hint else ""
+        arn = self._emulator_config.function_arn(name, qualifier)
+        return FunctionNotFoundError(
+            f"Function not found: {arn}. lambda-emu did not load it: {problem.message}{hint}",
+            hint=problem.hint,
+        )
+
+    def named_by_logical_id(self, logical_id: str) -> str | None:
+        """The name of the template function with this logical ID, if one is served."""
+        for name in self.names():
+            record = self.store.latest(name)
+            if record is not None and record.config.logical_id == logical_id:
+                return name
+        return None
 
 
 def lambda_service(
@@ -190,6 +265,7 @@ def lambda_service(
     config: ServeConfig,
     store: FunctionStore | None = None,
     events: Callable[[LambdaService], EventSink] | None = None,
+    unloaded: Mapping[str, LambdaEmuError] | None = None,
 ) -> LambdaService:
     """The Lambda API's operations over `functions` (and `store`'s, when given), reserved concurrency carved
     out of the account's; `events` makes its Event pipeline, before functions gone from the template are
@@ -199,7 +275,7 @@ def lambda_service(
     if store is not None:
         # Before any reservation is made: a function an earlier template had must not hold one still.
         gone = store.keep_template_functions(function.name for function in functions)
-    registry = FunctionRegistry(emulator.config, functions, store)
+    registry = TemplateRegistry(emulator.config, functions, store, unloaded=unloaded)
     limits = ConcurrencyLimits(config.account_concurrency)
     service = LambdaService(emulator, registry, limits)
     if events is not None:

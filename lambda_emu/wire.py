@@ -1,5 +1,19 @@
 """Names on the wire, defined once: Runtime API paths and headers, error types, Lambda's fixed values."""
 
+import json
+from typing import Any
+
+
+def loads_json(data: str | bytes) -> Any:
+    """json.loads, where a document nested deeper than the parser goes is a ValueError like any other
+    malformed JSON (json.loads raises RecursionError): request bodies, payloads and functions' answers
+    come from strangers."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 RUNTIME_API_VERSION = "2018-06-01"
 RUNTIME_PREFIX = f"/{RUNTIME_API_VERSION}/runtime"
 PATH_NEXT = f"{RUNTIME_PREFIX}/invocation/next"
@@ -53,6 +67,9 @@ MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 # Code size quotas ("Lambda quotas"): a zip uploaded directly, and a function's code with its layers unzipped.
 MAX_ZIPPED_CODE_BYTES = 52_428_800
+# A request carrying a zip (CreateFunction, UpdateFunctionCode, PublishLayerVersion), as AWS answers it:
+# "Request must be smaller than 70167211 bytes for the CreateFunction operation".
+MAX_CODE_REQUEST_BYTES = 70_167_211
 MAX_UNZIPPED_CODE_BYTES = 262_144_000
 # Lambda's on-demand init phase limit.
 INIT_TIMEOUT_S = 10.0
@@ -62,10 +79,13 @@ DEFAULT_ACCOUNT_ID = "123456789012"
 LATEST = "$LATEST"
 
 # The container contract between the emulator and its own runtime clients (runtimes/README.md).
-# The runtime client pops this variable at start, so handlers never see it, and writes
-# "<token> READY" before its first GET /next and "<token> END <request id>" after each invocation's
-# output and before posting the result: the emulator's log reader cuts the output stream there.
+# With this variable set, the runtime client takes the environment's log token from PATH_LOG_TOKEN (once
+# per runtime start, before any user code: a second call is refused, and the token is in no environment
+# a function could read) and writes "<token> READY" before its first GET /next and
+# "<token> END <request id>" after each invocation's output and before posting the result: the
+# emulator's log reader cuts the output stream there.
 ENV_LOG_MARKER = "_LAMBDA_EMU_LOG_MARKER"
+PATH_LOG_TOKEN = "/lambda-emu/log-token"
 # host:port our runtime clients connect their stdout and stderr to (lambda_emu/engine/direct_output.py)
 ENV_LOG_ADDRESS = "_LAMBDA_EMU_LOG_ADDRESS"
 

@@ -18,6 +18,7 @@ from lambda_emu.containers.base import StalePredicate
 from lambda_emu.errors import ContainerError
 
 RUNTIME_CLIENT = Path(__file__).resolve().parent.parent / "runtimes" / "python" / "runtime_client.py"
+FAKE_HOSTS = Path(__file__).resolve().parent / "fake_hosts"  # its sitecustomize plays /etc/hosts
 
 
 class ProcessContainer:
@@ -54,6 +55,9 @@ class ProcessContainer:
     def start(self) -> None:
         task_root = next(m.source for m in self.spec.mounts if m.target == "/var/task")
         env = dict(self.spec.environment, LAMBDA_TASK_ROOT=task_root, PATH=os.environ.get("PATH", ""))
+        if self.spec.extra_hosts:
+            env["PYTHONPATH"] = str(FAKE_HOSTS)
+            env["_FAKE_HOSTS"] = ",".join(f"{name}={address}" for name, address in self.spec.extra_hosts)
         self._started = time.time()
         self.starts += 1
         self._proc = subprocess.Popen(

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from lambda_emu import wire
-from lambda_emu.errors import ConfigError, LambdaEmuError, ThrottledError
+from lambda_emu.errors import ApiError, LambdaEmuError, ThrottledError
 
 LOG = logging.getLogger(__name__)
 
@@ -78,5 +78,5 @@ def _error_of(status: int, code: str | None, body: bytes) -> LambdaEmuError:
     if status == 429:
         return ThrottledError(fields.get("Reason", "ConcurrentInvocationLimitExceeded"))
     if status < 500 and code:
-        return ConfigError(message, error_code=code)
+        return ApiError(code, message)
     return LambdaEmuError(f"{code or 'ServiceException'}: {message}")

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from lambda_emu.cleanup import owner_alive, owner_token
+from lambda_emu.statedir import open_private
 
 LOG = logging.getLogger(__name__)
 
@@ -18,7 +19,6 @@ DISCOVERY_FILE = "server.json"
 def write_discovery(state_dir: Path, url: str, template: Path | None) -> None:
     """Record this process as the server of `template` at `url` (replaced atomically)."""
     path = state_dir / DISCOVERY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "pid": os.getpid(),
         "owner": owner_token(),  # pid and start time: a reused pid does not look like this server
@@ -26,7 +26,8 @@ def write_discovery(state_dir: Path, url: str, template: Path | None) -> None:
         "template": str(template.resolve()) if template else None,
     }
     staging = path.with_suffix(".tmp")
-    staging.write_text(json.dumps(record))
+    with os.fdopen(open_private(staging, os.O_WRONLY | os.O_TRUNC), "w") as file:
+        file.write(json.dumps(record))
     os.replace(staging, path)
 
 

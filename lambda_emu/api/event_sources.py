@@ -7,7 +7,7 @@ import logging
 
 from lambda_emu.api.routes import Reply, Request, RouteTable, json_reply, path
 from lambda_emu.api.service import LambdaService, json_object
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import ApiError
 from lambda_emu.event_sources.pollers import EventSources
 
 LOG = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ MAPPING = MAPPINGS + "/{uuid}"
 
 def _sources(service: LambdaService) -> EventSources:
     if service.event_sources is None:
-        raise ConfigError("This emulator runs no event source mappings.", error_code="ServiceException")
+        raise ApiError("ServiceException", "This emulator runs no event source mappings.")
     return service.event_sources
 
 

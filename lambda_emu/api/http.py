@@ -16,30 +16,46 @@ from lambda_emu.api import account, event_sources, layers, management, permissio
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
 from lambda_emu.api.service import InvokeOutcome, LambdaService
-from lambda_emu.engine.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
-from lambda_emu.errors import ConfigError, LambdaEmuError, ThrottledError
+from lambda_emu.engine.httpserver import (
+    BackgroundServer,
+    QuickHandler,
+    TrackingHttpServer,
+    peer_uid,
+    plain_reply,
+    same_user,
+)
+from lambda_emu.errors import API_STATUS, ApiError, ConfigError, LambdaEmuError, ThrottledError, api_code
 
 LOG = logging.getLogger(__name__)
 
 __all__ = ["InvokeApiServer", "Reply", "Request", "error_reply"]
 
-# Status of each error code Lambda answers with (the rest are ServiceException, 500).
-_STATUS = {
-    "InvalidParameterValueException": 400,
-    "InvalidRequestContentException": 400,
-    "PolicyLengthExceededException": 400,
-    "ValidationException": 400,
-    "AccessDeniedException": 403,
-    "ResourceNotFoundException": 404,
-    "ResourceConflictException": 409,
-    "PreconditionFailedException": 412,
-    "RequestEntityTooLargeException": 413,
-    "UnsupportedMediaTypeException": 415,
-    "TooManyRequestsException": 429,
-    "ServiceException": 500,
-}
-# Bodies larger than this are drained and refused before they are read into memory.
-_MAX_BODY = wire.MAX_SYNC_REQUEST_BYTES + 1
+# Bodies larger than their operation's limit are drained and refused before they are read into memory:
+# requests that carry a zip may be larger than an Invoke's (Lambda quotas).
+_CODE_REQUESTS = [
+    ("POST", path(management.FUNCTIONS), "CreateFunction"),
+    ("POST", path(management.FUNCTIONS + "/"), "CreateFunction"),
+    ("PUT", path(management.FUNCTION + "/code"), "UpdateFunctionCode"),
+    ("POST", path(layers.VERSIONS), "PublishLayerVersion"),
+]
+
+
+def _body_limit(method: str, url_path: str) -> tuple[int, str]:
+    """The largest body the operation at `url_path` takes, and the operation's name for the refusal."""
+    for verb, pattern, operation in _CODE_REQUESTS:
+        if verb == method and pattern.match(url_path):
+            return wire.MAX_CODE_REQUEST_BYTES, operation
+    return wire.MAX_SYNC_REQUEST_BYTES, "InvokeFunction"
+
+
+# A keep-alive connection idle this long is closed (SDKs reconnect), so idle clients hold no thread.
+_IDLE_S = 65.0
+# Connections (a thread each) at once; one more is answered 429 and closed.
+_MAX_CONNECTIONS = 512
+_REFUSED_FUNCTION = (
+    "lambda-emu: this endpoint does not answer functions (the connection comes from a function's sandbox "
+    "user). Start serve with --allow-functions-api to let functions call the Lambda API."
+)
 
 
 def _invoke(service: LambdaService, request: Request) -> Reply:
@@ -142,8 +158,9 @@ def error_reply(exc: Exception) -> Reply:
         code = "TooManyRequestsException"
         body: dict[str, str] = {"Reason": exc.reason, "Type": "User", "message": exc.message}
         return Reply(429, json.dumps(body).encode(), {wire.X_ERROR_TYPE: code, "Retry-After": "1"})
-    if isinstance(exc, ConfigError):
-        code, message, kind = exc.error_code, exc.message, "User"
+    if isinstance(exc, (ApiError, ConfigError)):
+        code, message = api_code(exc), exc.message
+        kind = "User" if API_STATUS.get(code, 500) < 500 else "Service"
     elif isinstance(exc, LambdaEmuError):
         code, message, kind = "ServiceException", exc.message, "Service"
     else:
@@ -152,7 +169,9 @@ def error_reply(exc: Exception) -> Reply:
     # ResourceNotFoundException's body says "Message", the others "message" (botocore reads both).
     key = "Message" if code == "ResourceNotFoundException" else "message"
     return Reply(
-        _STATUS.get(code, 500), json.dumps({"Type": kind, key: message}).encode(), {wire.X_ERROR_TYPE: code}
+        API_STATUS.get(code, 500),
+        json.dumps({"Type": kind, key: message}).encode(),
+        {wire.X_ERROR_TYPE: code},
     )
 
 
@@ -163,8 +182,26 @@ def _find_route(method: str, url_path: str) -> tuple[Route, Mapping[str, str]] |
     return None
 
 
+def _error_parts(status: int, code: str, message: str) -> tuple[bytes, dict[str, str]]:
+    return json.dumps({"Type": "User", "message": message}).encode(), {wire.X_ERROR_TYPE: code}
+
+
 class _Handler(QuickHandler):
     server: _ApiHttpServer
+    timeout = _IDLE_S
+
+    def setup(self) -> None:
+        super().setup()
+        # Functions share the host's loopback: tell their connections (the sandbox user's) from the user's.
+        self._refused = not self.server.allow_functions and not same_user(peer_uid(self.connection))
+
+    def error_body(self, status: int, message: str) -> tuple[bytes, dict[str, str]]:
+        if status == 501:  # a method no route has: what Lambda answers an unknown operation
+            return _error_parts(404, "UnknownOperationException", "Unknown operation")
+        return _error_parts(status, "InvalidRequestContentException", message)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        super().send_error(404 if code == 501 else code, message, explain)
 
     def _handle(self, method: str) -> None:
         self.server.enter()
@@ -181,7 +218,12 @@ class _Handler(QuickHandler):
             query_string = url.query
         else:
             url_path, query, query_string = self.path, {}, ""
-        body = self.read_body(_MAX_BODY)
+        if self._refused:
+            self.close_connection = True
+            self._send(error_reply(ApiError("AccessDeniedException", _REFUSED_FUNCTION)))
+            return
+        limit, operation = _body_limit(method, url_path)
+        body = self.read_body(limit)  # FramingError: a 400 (QuickHandler.handle_one_request)
         found = _find_route(method, url_path)
         if found is None:
             unknown = b'{"Type":"User","message":"Unknown operation"}'
@@ -190,10 +232,9 @@ class _Handler(QuickHandler):
         route, params = found
         try:
             if body is None:
-                limit = wire.MAX_SYNC_REQUEST_BYTES
-                raise ConfigError(
-                    f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
-                    error_code="RequestEntityTooLargeException",
+                raise ApiError(
+                    "RequestEntityTooLargeException",
+                    f"Request must be smaller than {limit} bytes for the {operation} operation",
                 )
             # QuickHandler's headers are keyed by lower-case name already.
             request = Request(
@@ -244,9 +285,23 @@ class _Handler(QuickHandler):
 
 
 class _ApiHttpServer(TrackingHttpServer):
-    def __init__(self, address: tuple[str, int], service: LambdaService) -> None:
-        super().__init__(address, _Handler, name="lambda-api")
+    def __init__(self, address: tuple[str, int], service: LambdaService, allow_functions: bool) -> None:
+        too_many = json.dumps(
+            {
+                "Reason": "ConcurrentConnectionsLimitExceeded",
+                "Type": "User",
+                "message": "Too many connections",
+            }
+        ).encode()
+        super().__init__(
+            address,
+            _Handler,
+            name="lambda-api",
+            max_connections=_MAX_CONNECTIONS,
+            overloaded=plain_reply(429, too_many, {wire.X_ERROR_TYPE: "TooManyRequestsException"}),
+        )
         self.service = service
+        self.allow_functions = allow_functions
         self._busy = 0
         self._idle = threading.Condition()
 
@@ -268,10 +323,18 @@ class _ApiHttpServer(TrackingHttpServer):
 
 
 class InvokeApiServer:
-    """The Lambda API on host:port (127.0.0.1 by default: nothing else can reach it)."""
+    """The Lambda API on host:port (127.0.0.1 by default: nothing else can reach it). Connections from
+    functions (another user's, on the shared loopback) are refused unless `allow_functions`."""
 
-    def __init__(self, service: LambdaService, *, host: str = "127.0.0.1", port: int = 3001) -> None:
-        self._server = BackgroundServer(_ApiHttpServer((host, port), service))
+    def __init__(
+        self,
+        service: LambdaService,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3001,
+        allow_functions: bool = False,
+    ) -> None:
+        self._server = BackgroundServer(_ApiHttpServer((host, port), service, allow_functions))
 
     @property
     def address(self) -> str:

@@ -4,7 +4,6 @@ concurrency and event-invoke configuration calls, with Lambda's validation and t
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -20,7 +19,7 @@ from lambda_emu.control.layer_versions import LayerStore
 from lambda_emu.control.plane import ControlPlane
 from lambda_emu.control.policy import POLICY_FILE, PolicyStore
 from lambda_emu.control.registry import FunctionRegistry
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import ApiError
 from lambda_emu.models import InvocationResult, InvocationType
 
 if TYPE_CHECKING:
@@ -94,17 +93,17 @@ class LambdaService:
         the invocation's bookkeeping and returns the same outcome."""
         kind = _invocation_type(invocation_type)
         if log_type not in (None, "None", "Tail"):
-            raise ConfigError(
+            raise ApiError(
+                "ValidationException",
                 f"1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy constraint: "
                 "Member must satisfy enum value set: [Tail, None]",
-                error_code="ValidationException",
             )
         ref = self.registry.resolve(function_name, qualifier)
         if kind is InvocationType.EVENT and len(payload) > MAX_EVENT_REQUEST_BYTES:
-            raise ConfigError(
+            raise ApiError(
+                "RequestEntityTooLargeException",
                 f"{len(payload)} byte payload is too large for the Event invocation type "
                 f"(limit {MAX_EVENT_REQUEST_BYTES} bytes)",
-                error_code="RequestEntityTooLargeException",
             )
         invocation = self.emulator.invocation(
             ref.function,
@@ -122,9 +121,7 @@ class LambdaService:
             return InvokeOutcome(204, invocation.request_id, headers=version)
         if kind is InvocationType.EVENT:
             if self.events is None:
-                raise ConfigError(
-                    "This emulator accepts no Event invocations.", error_code="ServiceException"
-                )
+                raise ApiError("ServiceException", "This emulator accepts no Event invocations.")
             # The qualifier, not the version resolved now: each attempt resolves it again (an alias may
             # have moved, or pick another version by weight), as Lambda runs an alias per attempt.
             self.events.accept(ref.function.name, ref.qualifier, invocation.payload, invocation.request_id)
@@ -163,10 +160,10 @@ class LambdaService:
         name = self._function_name(function_name)
         amount = json_object(body).get("ReservedConcurrentExecutions")
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-            raise ConfigError(
+            raise ApiError(
+                "ValidationException",
                 "1 validation error detected: Value at 'reservedConcurrentExecutions' failed to satisfy "
                 "constraint: Member must have value greater than or equal to 0",
-                error_code="ValidationException",
             )
         self.limits.reserve(name, amount)
         return {"ReservedConcurrentExecutions": amount}
@@ -244,11 +241,9 @@ class LambdaService:
         self.registry.record(name, qualifier)
         return name, qualifier or wire.LATEST
 
-    def _no_event_config(self, name: str, qualifier: str) -> ConfigError:
+    def _no_event_config(self, name: str, qualifier: str) -> ApiError:
         arn = self.emulator.config.function_arn(name, qualifier)
-        return ConfigError(
-            f"The function {arn} doesn't have an EventInvokeConfig", error_code="ResourceNotFoundException"
-        )
+        return ApiError("ResourceNotFoundException", f"The function {arn} doesn't have an EventInvokeConfig")
 
     def _function_name(self, function_name: str) -> str:
         """The function a configuration call names (name, partial or full ARN), looked up as GetFunction
@@ -269,22 +264,20 @@ def _invocation_type(value: str | None) -> InvocationType:
     try:
         return InvocationType(value or InvocationType.REQUEST_RESPONSE.value)
     except ValueError:
-        raise ConfigError(
+        raise ApiError(
+            "ValidationException",
             f"1 validation error detected: Value '{value}' at 'invocationType' failed to satisfy constraint: "
             "Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
-            error_code="ValidationException",
         ) from None
 
 
 def json_object(body: bytes) -> dict[str, Any]:  # values checked by the callers
     try:
-        value = json.loads(body or b"{}")
+        value = wire.loads_json(body or b"{}")
     except ValueError as exc:
-        raise ConfigError(
-            f"Could not parse request body into json: {exc}", error_code="InvalidRequestContentException"
+        raise ApiError(
+            "InvalidRequestContentException", f"Could not parse request body into json: {exc}"
         ) from exc
     if not isinstance(value, dict):
-        raise ConfigError(
-            "The request body must be a JSON object.", error_code="InvalidRequestContentException"
-        )
+        raise ApiError("InvalidRequestContentException", "The request body must be a JSON object.")
     return value

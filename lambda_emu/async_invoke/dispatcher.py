@@ -14,7 +14,7 @@ from lambda_emu.async_invoke.queue import EventQueue, QueuedEvent
 from lambda_emu.async_invoke.retry import LastError, Outcome, RetryDelays
 from lambda_emu.async_invoke.sinks import Sinks
 from lambda_emu.config import AsyncConfig, EmulatorConfig
-from lambda_emu.errors import ConfigError, FunctionNotFoundError, LambdaEmuError, ThrottledError
+from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError, LambdaEmuError, ThrottledError
 from lambda_emu.models import InvocationResult
 
 LOG = logging.getLogger(__name__)
@@ -246,14 +246,13 @@ class EventDispatcher:
             return Outcome.THROTTLED, LastError(retry.STATUS_THROTTLED, f"{exc.message} ({exc.reason})"), None
         except FunctionNotFoundError as exc:
             return Outcome.FUNCTION_GONE, LastError(retry.STATUS_NOT_FOUND, exc.message), None
-        except ConfigError as exc:
+        except (ConfigError, ApiError) as exc:
+            if isinstance(exc, ApiError) and not exc.is_usage:
+                return self._system_error(event, exc)
             LOG.warning("event %s of %s refused: %s", event.request_id, event.function_name, exc.message)
             return Outcome.INVALID, LastError(retry.STATUS_BAD_REQUEST, exc.message), None
         except LambdaEmuError as exc:
-            LOG.warning(
-                "event %s of %s could not run: %s", event.request_id, event.function_name, exc.message
-            )
-            return Outcome.SYSTEM_ERROR, LastError(retry.STATUS_SERVICE_ERROR, exc.message), None
+            return self._system_error(event, exc)
         except Exception as exc:
             LOG.exception("event %s of %s could not run", event.request_id, event.function_name)
             return (
@@ -271,6 +270,11 @@ class EventDispatcher:
             )
             return Outcome.FUNCTION_ERROR, error, result
         return Outcome.SUCCESS, None, result
+
+    @staticmethod
+    def _system_error(event: QueuedEvent, exc: LambdaEmuError) -> tuple[Outcome, LastError, None]:
+        LOG.warning("event %s of %s could not run: %s", event.request_id, event.function_name, exc.message)
+        return Outcome.SYSTEM_ERROR, LastError(retry.STATUS_SERVICE_ERROR, exc.message), None
 
     def _succeeded(
         self, event: QueuedEvent, config: AsyncConfig, decision: retry.Deliver, result: InvocationResult

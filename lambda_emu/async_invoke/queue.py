@@ -18,6 +18,7 @@ from pathlib import Path
 from lambda_emu import wire
 from lambda_emu.async_invoke.retry import EventHistory, LastError
 from lambda_emu.errors import ClosedError
+from lambda_emu.statedir import private_file
 
 LOG = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class EventQueue:
     ) -> None:
         self.path = Path(path)
         self.functions = functions
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         self.stale_after = stale_after
         self._owner = f"{os.getpid()}:{uuid.uuid4().hex}"
         self._lock = threading.Lock()

@@ -94,7 +94,7 @@ def failure_record(
 def error_message(payload: bytes) -> str:
     """The errorMessage of a function's error payload, else the payload's text."""
     try:
-        body = json.loads(payload)
+        body = wire.loads_json(payload)
     except ValueError:
         return payload.decode("utf-8", "replace")
     if isinstance(body, dict) and isinstance(body.get("errorMessage"), str):
@@ -104,8 +104,10 @@ def error_message(payload: bytes) -> str:
 
 def _json_or_text(payload: bytes) -> Any:
     try:
-        return json.loads(payload)
-    except ValueError:
+        value = wire.loads_json(payload)
+        json.dumps(value)  # what the record is written with must handle it too
+        return value
+    except (ValueError, RecursionError):
         return payload.decode("utf-8", "replace")
 
 

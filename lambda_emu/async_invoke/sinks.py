@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -19,6 +20,7 @@ from lambda_emu import arns, wire
 from lambda_emu.async_invoke.records import timestamp
 from lambda_emu.aws_clients import AwsClients, require_boto3
 from lambda_emu.errors import ConfigError
+from lambda_emu.statedir import open_private
 
 LOG = logging.getLogger(__name__)
 
@@ -186,8 +188,7 @@ class Sinks:
         try:
             path = _store_file(self.state_dir, folder, function_name)
             with self._file_lock:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("a", encoding="utf-8") as out:
+                with os.fdopen(open_private(path), "a", encoding="utf-8") as out:
                     out.write(json.dumps(entry) + "\n")
         except (OSError, ConfigError) as exc:
             LOG.warning("could not keep a record of %s under %s: %s", function_name, self.state_dir, exc)

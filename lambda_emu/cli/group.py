@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from lambda_emu.cli.terminal import TERMINAL, fallback_hint
-from lambda_emu.errors import ConfigError, LambdaEmuError
+from lambda_emu.errors import ApiError, ConfigError, LambdaEmuError
 
 LOG = logging.getLogger(__name__)
 
@@ -28,7 +28,9 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command its pipe's
 
 
 def _fail(exc: LambdaEmuError) -> NoReturn:
-    status = EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_ENVIRONMENT
+    # An API error is a usage error when it is the caller's (4xx), never when it is the service's.
+    usage = isinstance(exc, ConfigError) or (isinstance(exc, ApiError) and exc.is_usage)
+    status = EXIT_USAGE if usage else EXIT_ENVIRONMENT
     TERMINAL.finish()
     click.echo(f"lambda-emu: error: {exc.message}", err=True)
     context = click.get_current_context(silent=True)

@@ -20,17 +20,20 @@ from lambda_emu.cli.group import (
 from lambda_emu.cli.loading import resolve_function, template_path
 from lambda_emu.cli.options import (
     CPU_LIMIT_OPTION,
+    NO_EVENT_OPTION,
     RETRY_DELAYS_OPTION,
+    SKIP_PULL_IMAGE_OPTION,
     aws_options,
     function_options,
     parse_delays,
     parse_env_pairs,
     read_event,
 )
+from lambda_emu.cli.samconfig import SamConfigCommand
 from lambda_emu.errors import ConfigError, LambdaEmuError
 
 
-@main.command()
+@main.command(cls=SamConfigCommand, sam_section="local_invoke")
 @click.argument("name", required=False)
 @click.option("-e", "--event", "event_file", metavar="FILE", help="Event JSON file; - reads stdin.")
 @click.option("--payload", help="Event JSON given inline. Without -e or --payload the event is {}.")
@@ -60,6 +63,8 @@ from lambda_emu.errors import ConfigError, LambdaEmuError
     "a server.",
 )
 @CPU_LIMIT_OPTION
+@NO_EVENT_OPTION
+@SKIP_PULL_IMAGE_OPTION
 @aws_options
 @function_options
 @click.pass_context
@@ -75,7 +80,7 @@ def invoke(
     watch: bool,
     cpu_limit: bool,
     template: Path | None,
-    parameter_overrides: str | None,
+    parameter_overrides: tuple[str, ...],
     env_vars_file: Path | None,
     runtime: str | None,
     handler: str | None,
@@ -174,8 +179,10 @@ def _invoke_here(
             deliver_event_here(emu, function, invocation, ServeConfig(retry_delays=retry_delays))
             return
         result = emu.invoke(function, invocation)
-    sys.stdout.buffer.write(result.payload + b"\n")
-    sys.stdout.flush()
+        # The answer as soon as the function has given it (its log is on stderr already); the container is
+        # removed after, on leaving the `with`, and the exit status waits for that.
+        sys.stdout.buffer.write(result.payload + b"\n")
+        sys.stdout.flush()
     if result.failed:
         sys.exit(EXIT_FUNCTION_ERROR)
 

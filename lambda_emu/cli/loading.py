@@ -28,7 +28,7 @@ def resolve_function(
     *,
     template: Path | None,
     state_dir: Path,
-    parameter_overrides: str | None,
+    parameter_overrides: tuple[str, ...],
     env_vars_file: Path | None,
     overrides: Mapping[str, Any],
     env: Mapping[str, str],
@@ -49,10 +49,11 @@ def resolve_function(
             cpu_limit=cpu_limit,
         )
         if name is None:
-            if len(loaded.functions) != 1:
-                names = ", ".join(loaded.functions) or "none"
+            defined = [*loaded.functions, *loaded.broken]
+            if len(defined) != 1:
+                names = ", ".join(defined) or "none"
                 raise ConfigError(f"Name the function to invoke; the template defines: {names}.")
-            name = next(iter(loaded.functions))
+            name = defined[0]
         function = loaded.function(name)
     else:
         emulator = EmulatorConfig.from_environ(host_environ(), state_dir=state_dir, cpu_limit=cpu_limit)

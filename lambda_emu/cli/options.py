@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -24,31 +25,59 @@ def parse_env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def read_event(event_file: str | None, payload: str | None) -> bytes:
+    """The event's bytes, checked to be JSON here so the error names the input it came from (Lambda's own
+    answer, InvalidRequestContentException, cannot)."""
     if event_file is not None and payload is not None:
         raise ConfigError("Give the event with -e/--event or with --payload, not both.")
     if payload is not None:
-        return payload.encode()
+        return _json_event(
+            payload.encode(), "--payload", "Quote the JSON for the shell: --payload '{\"a\": 1}'"
+        )
     if event_file == "-":
-        return sys.stdin.buffer.read()
+        return _json_event(sys.stdin.buffer.read(), "the event read from stdin (-e -)", None)
     if event_file is not None:
         try:
-            return Path(event_file).read_bytes()
+            data = Path(event_file).read_bytes()
         except OSError as exc:
             raise ConfigError(f"Cannot read event file {event_file}: {exc.strerror}.") from exc
+        return _json_event(data, f"the event file {event_file} (-e)", None)
     return b"{}"
+
+
+def _json_event(data: bytes, source: str, hint: str | None) -> bytes:
+    if not data.strip():
+        return data  # an empty payload is taken as {}, as Lambda takes it
+    try:
+        json.loads(data)
+    except UnicodeDecodeError:
+        raise ConfigError(f"Could not parse request body into json: {source} is not UTF-8 text.") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"Could not parse request body into json: {source} is not valid JSON "
+            f"(line {exc.lineno}, column {exc.colno}: {exc.msg}).",
+            hint=hint or "Fix the JSON; `lambda-emu generate-event` writes sample events of AWS services.",
+        ) from None
+    return data
 
 
 _FUNCTION_OPTIONS: list[Callable[[Any], Any]] = [
     click.option(
         "-t",
         "--template",
+        "--template-file",
+        "template",
         type=click.Path(dir_okay=False, path_type=Path),
         help="SAM or CloudFormation template (default: template.yaml or template.yml here).",
     ),
     click.option(
-        "--parameter-overrides", metavar="'K=V K2=V2'", help="Template parameter values, as SAM takes them."
+        "--parameter-overrides",
+        multiple=True,
+        metavar="'K=V K2=V2'",
+        help="Template parameter values, as SAM takes them: K=V pairs or ParameterKey=K,ParameterValue=V, "
+        "space-separated; repeatable, every one kept.",
     ),
     click.option(
+        "-n",
         "--env-vars",
         "env_vars_file",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -145,3 +174,19 @@ def parse_delays(text: str) -> tuple[float, float]:
             f"--async-retry-delays takes two numbers of seconds, e.g. 1,1; got {text!r}."
         ) from None
     return first, second
+
+
+# SAM CLI's options that lambda-emu takes so muscle memory works, though they change nothing here.
+SKIP_PULL_IMAGE_OPTION = click.option(
+    "--skip-pull-image",
+    is_flag=True,
+    expose_value=False,
+    help="Accepted as SAM CLI takes it; a no-op: lambda-emu never pulls an image the engine already has "
+    "(AWS's base images are pulled only when missing and LAMBDA_EMU_BASE_IMAGE=official).",
+)
+NO_EVENT_OPTION = click.option(
+    "--no-event",
+    is_flag=True,
+    expose_value=False,
+    help="Accepted as SAM CLI takes it; a no-op: without -e or --payload the event is {} already.",
+)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,17 +18,23 @@ from lambda_emu.cli.loading import template_path
 from lambda_emu.cli.options import (
     CPU_LIMIT_OPTION,
     RETRY_DELAYS_OPTION,
+    SKIP_PULL_IMAGE_OPTION,
     aws_options,
     parse_delays,
     template_options,
 )
+from lambda_emu.cli.samconfig import SamConfigCommand
+from lambda_emu.errors import ConfigError
 
 
-@main.command()
+@main.command(cls=SamConfigCommand, sam_section="local_start_lambda")
+@click.argument("function_names", metavar="[FUNCTION]...", nargs=-1)
 @template_options
 @aws_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=3001, show_default=True, type=int, help="Port to listen on (0: any free).")
+@click.option(
+    "-p", "--port", default=3001, show_default=True, type=int, help="Port to listen on (0: any free)."
+)
 @click.option(
     "--keep-alive",
     default=600.0,
@@ -54,17 +65,42 @@ from lambda_emu.cli.options import (
 )
 @CPU_LIMIT_OPTION
 @click.option(
+    "--warm-containers",
+    type=click.Choice(["EAGER", "LAZY"], case_sensitive=False),
+    default="LAZY",
+    show_default=True,
+    help="As SAM CLI's: EAGER readies every function's image at start (built or found), so no first "
+    "invoke waits for a build; its environment still starts on its first invoke. LAZY readies both on "
+    "the first invoke. Either way environments then stay warm (--keep-alive).",
+)
+@SKIP_PULL_IMAGE_OPTION
+@click.option(
     "--watch/--no-watch",
     default=True,
     show_default=True,
     help="Hot reload: a saved change to a function's code or layers makes its next invoke a cold start with "
     "the new code; a saved template is read again (functions added, changed, removed).",
 )
+@click.option(
+    "--allow-functions-api",
+    is_flag=True,
+    help="Let functions call this endpoint (e.g. one function invoking another with boto3). Off by "
+    "default: a function's connection is refused, so code under development cannot drive the API.",
+)
+@click.option(
+    "--code-root",
+    "code_roots",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder that functions created through the API may take their code from, as "
+    'Code={"S3Bucket": "lambda-emu-local", "S3Key": "/abs/path"} (repeatable; none: that form is refused).',
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
+    function_names: tuple[str, ...],
     template: Path | None,
-    parameter_overrides: str | None,
+    parameter_overrides: tuple[str, ...],
     env_vars_file: Path | None,
     host: str,
     port: int,
@@ -74,7 +110,10 @@ def serve(
     async_workers: int,
     sqs_endpoint_url: str | None,
     cpu_limit: bool,
+    warm_containers: str,
     watch: bool,
+    allow_functions_api: bool,
+    code_roots: tuple[Path, ...],
 ) -> None:
     """Serve the template's functions on a local Lambda API endpoint that AWS SDKs and the aws CLI use.
 
@@ -83,9 +122,14 @@ def serve(
     Functions' output is printed live, each line prefixed by the function's name (coloured on a terminal,
     unless NO_COLOR is set), and kept for `lambda-emu logs NAME`.
 
+    FUNCTION... serves only those (logical IDs, FunctionNames or Child/Function), as `sam local
+    start-lambda FUNCTION...`; by default every function of the template. Invoke takes a function's
+    FunctionName or its logical ID; samconfig.toml's [default.local_start_lambda.parameters] gives defaults.
+
     \b
     Examples:
       lambda-emu serve -t template.yaml --async-retry-delays 1,1
+      lambda-emu serve -p 3002 HelloFunction EchoFunction    # only these two
       aws lambda invoke --endpoint-url http://127.0.0.1:3001 --function-name HelloFunction out.json
     """
     with errors_to_exit_status():
@@ -100,6 +144,9 @@ def serve(
             env_vars_file=env_vars_file,
             cpu_limit=cpu_limit,
         )
+        emulator_config = replace(emulator_config, code_roots=tuple(root.resolve() for root in code_roots))
+        if function_names:  # as start-lambda's function list: only these are served
+            loaded = loaded.only(function_names)
         config = ServeConfig(
             host=host,
             port=port,
@@ -111,9 +158,22 @@ def serve(
             or os.environ.get("AWS_ENDPOINT_URL_SQS")
             or os.environ.get("AWS_ENDPOINT_URL"),
             template=path,
+            allow_functions_api=allow_functions_api,
         )
         emulator = local_emulator(emulator_config, served=[f.name for f in loaded.functions.values()])
         reload = None
+        served: list[Any] = []  # the server, once started: a reloaded template's problems go to it
+        shown = set(loaded.problems())
+
+        def on_loaded(reloaded: Any) -> None:
+            for problem in reloaded.problems():
+                if problem not in shown:  # each new problem once; the others were shown at start
+                    progress(f"warning: {problem}")
+            shown.clear()
+            shown.update(reloaded.problems())
+            for server in served:
+                server.set_unloaded(unloaded_functions(reloaded))
+
         if watch:
             from lambda_emu.cli.watching import template_watch
 
@@ -122,10 +182,24 @@ def serve(
                 state_dir=ctx.obj["state_dir"],
                 parameter_overrides=parameter_overrides,
                 env_vars_file=env_vars_file,
+                on_loaded=on_loaded,
+                nested_templates=loaded.nested_templates,
+                only=function_names,
             )
-        with LambdaServer(
-            emulator, loaded.functions.values(), config, watch=reload, mappings=loaded.event_sources
-        ) as server:
+        for problem in [*loaded.problems(), *runtime_warnings(loaded.functions.values())]:
+            progress(f"warning: {problem}")
+        server = LambdaServer(
+            emulator,
+            loaded.functions.values(),
+            config,
+            watch=reload,
+            mappings=loaded.event_sources,
+            unloaded=unloaded_functions(loaded),
+        )
+        with _listening(server, host, port):
+            served.append(server)
+            if warm_containers.upper() == "EAGER":
+                _ready_images(emulator, loaded.functions.values())
             names = ", ".join(loaded.functions) or "none"
             progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
             progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
@@ -134,3 +208,79 @@ def serve(
             except KeyboardInterrupt:
                 progress("stopping: in-flight invocations finish, then every container is removed")
         progress("stopped")
+
+
+@contextmanager
+def _listening(server: Any, host: str, port: int) -> Iterator[None]:
+    """The server started (and closed on leaving); an address it cannot listen on is a usage error that
+    says which option changes it."""
+    try:
+        try:
+            server.start()
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"Port {port} on {host} is already in use (another `lambda-emu serve`, `sam local "
+                    "start-lambda` or another program listens there).",
+                    hint="Choose another port with -p/--port (--port 0 picks a free one), or stop what "
+                    "listens there",
+                ) from None
+            if exc.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+                raise ConfigError(
+                    f"Cannot listen on {host}:{port}: {exc.strerror}.",
+                    hint="Ports below 1024 need privileges: choose another with -p/--port; --host must "
+                    "be an address of this machine, such as 127.0.0.1",
+                ) from None
+            raise
+        yield
+    finally:
+        server.close()
+
+
+def _ready_images(emulator: Any, functions: Iterable[Any]) -> None:
+    """--warm-containers EAGER: every function's image built (or found) now; one that cannot be is warned
+    of, and its invokes report it. lambda-emu starts an environment on the first invoke only."""
+    from lambda_emu.errors import LambdaEmuError
+
+    progress("--warm-containers EAGER: readying every function's image (environments start on first invoke)")
+    for function in functions:
+        try:
+            if function.package_type == "Image":
+                emulator.function_image(function)
+            else:
+                emulator.runtime_image(function.runtime, function.architectures[0], function=function.name)
+        except LambdaEmuError as exc:
+            progress(f"warning: function {function.logical_id or function.name}: {exc.message}")
+
+
+def runtime_warnings(functions: Iterable[Any]) -> list[str]:
+    """The functions whose runtime lambda-emu does not build: each runs only on AWS's base image, when the
+    engine has it, or not at all (an id Lambda does not know); invoking one says so again."""
+    from lambda_emu.images.runtimes import RUNTIMES, nearest_runtime, official_image
+
+    warnings = []
+    for function in functions:
+        if function.package_type != "Zip" or function.runtime in RUNTIMES:
+            continue
+        nearest = nearest_runtime(function.runtime)
+        instead = f"; the nearest runtime lambda-emu builds is {nearest}" if nearest else ""
+        image = official_image(function.runtime)
+        if image:
+            where = f"it runs only if the Docker engine has AWS's base image {image}"
+        else:
+            where = "it is no Lambda runtime, so invoking it fails"
+        warnings.append(
+            f"function {function.logical_id or function.name}: lambda-emu does not build runtime "
+            f"{function.runtime}: {where}{instead}"
+        )
+    return warnings
+
+
+def unloaded_functions(loaded: Any) -> dict[str, Any]:
+    """The template's functions that could not be loaded, by logical ID and by FunctionName: why."""
+    unloaded = {}
+    for broken in loaded.broken.values():
+        unloaded[broken.logical_id] = broken.error
+        if broken.name:
+            unloaded[broken.name] = broken.error
+    return unloaded

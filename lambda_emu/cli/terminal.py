@@ -182,12 +182,12 @@ def log_sinks(state_dir: Path, *, served: Collection[str] | None = None) -> Sink
 
 def fallback_hint(exc: Exception, command_path: str | None) -> str:
     """What to do about an error that carries no hint of its own, by its kind (errors.py's tree)."""
-    from lambda_emu.errors import ConfigError, ContainerError, ImageError, TemplateError
+    from lambda_emu.errors import ApiError, ConfigError, ContainerError, ImageError, TemplateError
 
     command = command_path or "lambda-emu"
     if isinstance(exc, TemplateError):
         return f"Check the template named above (path, syntax, resources) or pass another: {command} -t FILE"
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, ConfigError) or (isinstance(exc, ApiError) and exc.is_usage):
         return f"Fix the value named above; `{command} --help` explains every option, with examples."
     if isinstance(exc, ContainerError):
         return (

@@ -28,6 +28,8 @@ class ContainerSpec:
     mounts: tuple[Mount, ...] = ()
     working_dir: str | None = "/var/task"
     user: str | None = None  # None: the image's own USER
+    # (name, address) pairs added to the container's /etc/hosts.
+    extra_hosts: tuple[tuple[str, str], ...] = ()
     tmpfs_mb: int | None = None  # a size-limited tmpfs at /tmp, where no disk-backed /tmp is mounted
     cpu_shares: int | None = None  # relative weight under contention (1024 = one vCPU's worth)
     # Lambda's sandbox: read-only root file system, 1,024 processes+threads and file descriptors.

@@ -171,6 +171,7 @@ class DockerBackend:
                 user=spec.user,
                 # Only loopback is reachable: the Runtime API listens on 127.0.0.1 of this host.
                 network_mode="host",
+                extra_hosts=dict(spec.extra_hosts) or None,
                 # MemorySize is a hard limit with no swap, as in Lambda.
                 mem_limit=f"{spec.memory_mb}m",
                 memswap_limit=f"{spec.memory_mb}m",

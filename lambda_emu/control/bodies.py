@@ -21,7 +21,7 @@ from lambda_emu.control.model import (
     FunctionRecord,
 )
 from lambda_emu.control.packages import CodePackage
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import ApiError, ConfigError
 
 LOG = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def check(config: FunctionConfig) -> None:
 
 def precondition(given: str | None, current: str) -> None:
     if given and given != current:
-        raise ConfigError(REVISION_MISMATCH, error_code="PreconditionFailedException")
+        raise ApiError("PreconditionFailedException", REVISION_MISMATCH)
 
 
 def busy(record: FunctionRecord | None) -> bool:
@@ -132,9 +132,11 @@ def configured(config: FunctionConfig, body: Mapping[str, Any]) -> FunctionConfi
     return replace(config, **changes)
 
 
-def code_package(code: Mapping[str, Any], package_type: str, code_root: Path) -> CodePackage:
+def code_package(
+    code: Mapping[str, Any], package_type: str, code_root: Path, local_roots: Sequence[Path] = ()
+) -> CodePackage:
     """The code of Code (CreateFunction) or of UpdateFunctionCode's fields: ZipFile (base64 in JSON), the
-    local bucket's folder or zip, or an ImageUri."""
+    local bucket's folder or zip (under one of `local_roots`), or an ImageUri."""
     if package_type == "Image":
         uri = code.get("ImageUri")
         if not uri:
@@ -148,7 +150,7 @@ def code_package(code: Mapping[str, Any], package_type: str, code_root: Path) ->
         return packages.from_zip_bytes(data, code_root)
     bucket = code.get("S3Bucket")
     if bucket == packages.LOCAL_BUCKET and code.get("S3Key"):
-        return packages.from_local(str(code["S3Key"]))
+        return packages.from_local(str(code["S3Key"]), local_roots)
     if bucket:
         raise ConfigError(
             f"lambda-emu has no S3: code in bucket {bucket} cannot be fetched.",
@@ -167,18 +169,18 @@ def page(items: Sequence[Any], query: Mapping[str, str]) -> tuple[Sequence[Any],
     except ValueError:
         size = 0
     if not 1 <= size <= MAX_ITEMS_LIMIT:
-        raise ConfigError(
+        raise ApiError(
+            "ValidationException",
             f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy constraint: "
             "Member must have value "
             + ("greater than or equal to 1" if size < 1 else f"less than or equal to {MAX_ITEMS_LIMIT}"),
-            error_code="ValidationException",
         )
     start = 0
     if query.get("Marker"):
         try:
             start = int(base64.urlsafe_b64decode(query["Marker"].encode()).decode())
         except (ValueError, binascii.Error):
-            raise ConfigError("Invalid marker.", error_code="InvalidParameterValueException") from None
+            raise ApiError("InvalidParameterValueException", "Invalid marker.") from None
     page = items[start : start + size]
     following = start + size
     marker = (

@@ -14,6 +14,7 @@ from typing import Any
 from lambda_emu.config import AsyncConfig, FunctionConfig, ImageConfig, ImageFunctionConfig, ImageRecipe
 from lambda_emu.control.model import AliasRecord, FunctionRecord
 from lambda_emu.control.vault import EnvironmentVault
+from lambda_emu.statedir import private_file
 
 LOG = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class ControlDatabase:
     """Write-through storage: each change of the store is one committed statement (thread-safe)."""
 
     def __init__(self, path: Path, vault: EnvironmentVault) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         self._vault = vault
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)

@@ -11,7 +11,7 @@ from typing import Any
 from lambda_emu import wire
 from lambda_emu.config import AsyncConfig
 from lambda_emu.control.statefile import JsonStateFile
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import ApiError, ConfigError
 
 EVENT_CONFIG_FILE = "event-invoke-configs.json"
 # The AsyncConfig fields of an EventInvokeConfig: the DLQ is not one (it is the function's DeadLetterConfig).
@@ -90,7 +90,7 @@ def updated(current: AsyncConfig, body: Mapping[str, Any], *, merge: bool) -> As
     try:
         return config.validate()
     except ConfigError as exc:
-        raise ConfigError(exc.message, error_code="ValidationException") from exc
+        raise ApiError("ValidationException", exc.message) from exc
 
 
 def render(config: AsyncConfig, modified: float, function_arn: str) -> dict[str, object]:

@@ -16,7 +16,7 @@ from lambda_emu.control import bodies, packages
 from lambda_emu.control.model import lambda_timestamp
 from lambda_emu.control.statefile import JsonStateFile
 from lambda_emu.control.validation import validate_function_request
-from lambda_emu.errors import ConfigError, FunctionNotFoundError
+from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError
 
 LOG = logging.getLogger(__name__)
 
@@ -139,20 +139,20 @@ class LayerStore:
     # ---- helpers
     def _name(self, layer_name: str) -> str:
         if not (1 <= len(layer_name) <= 140) or not _NAME.fullmatch(layer_name):
-            raise ConfigError(
+            raise ApiError(
+                "ValidationException",
                 f"1 validation error detected: Value '{layer_name}' at 'layerName' failed to satisfy "
                 f"constraint: Member must satisfy regular expression pattern: {_NAME.pattern}",
-                error_code="ValidationException",
             )
         return layer_name.rsplit(":", 1)[-1] if layer_name.startswith("arn:") else layer_name
 
     def _parse_version_arn(self, arn: str, member: str) -> tuple[str, str]:
         match = _VERSION_ARN.fullmatch(arn)
         if match is None or len(arn) > 140:
-            raise ConfigError(
+            raise ApiError(
+                "ValidationException",
                 f"1 validation error detected: Value '{arn}' at '{member}' failed to satisfy constraint: "
                 f"Member must satisfy regular expression pattern: {_VERSION_ARN_PATTERN}",
-                error_code="ValidationException",
             )
         if (match["region"], match["account"]) != (self._emulator.region, self._emulator.account_id):
             # Another account's or region's layer: lambda-emu has only this machine's.

@@ -11,10 +11,12 @@ import os
 import stat
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambda_emu.errors import ConfigError
+from lambda_emu import wire
+from lambda_emu.errors import ApiError, ConfigError
 from lambda_emu.images.layers import tree_signature
 
 LOG = logging.getLogger(__name__)
@@ -22,8 +24,9 @@ LOG = logging.getLogger(__name__)
 # Ours: CreateFunction / UpdateFunctionCode with Code {"S3Bucket": LOCAL_BUCKET, "S3Key": "/abs/folder"}
 # run the code in that folder (or .zip) of this machine, live, instead of an upload.
 LOCAL_BUCKET = "lambda-emu-local"
-# Lambda's limit for a zip sent in the request body (Lambda quotas: 50 MB zipped upload).
-MAX_ZIP_UPLOAD = 52_428_800
+# Lambda's limits for a zip sent in the request body and for a function's code unzipped (Lambda quotas).
+MAX_ZIP_UPLOAD = wire.MAX_ZIPPED_CODE_BYTES
+MAX_UNZIPPED = wire.MAX_UNZIPPED_CODE_BYTES
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: the same for every file
 
 
@@ -41,32 +44,81 @@ def sha256_b64(data: bytes) -> str:
 def from_zip_bytes(data: bytes, code_root: Path) -> CodePackage:
     """An uploaded zip (Code.ZipFile), kept under `code_root` by its content hash."""
     if len(data) > MAX_ZIP_UPLOAD:
-        raise ConfigError(
-            f"Unzipped size must be smaller than {MAX_ZIP_UPLOAD} bytes",
-            error_code="RequestEntityTooLargeException",
+        raise ApiError(
+            "RequestEntityTooLargeException", f"Zipped size must be smaller than {MAX_ZIP_UPLOAD} bytes"
         )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            archive.infolist()
+            unzipped = sum(info.file_size for info in archive.infolist())
     except zipfile.BadZipFile:
         raise ConfigError(
             "Could not unzip uploaded file. Please check your file, then try to upload again."
         ) from None
+    _check_unzipped(unzipped)
     sha = sha256_b64(data)
     return CodePackage(_keep(data, sha, code_root), sha, len(data))
 
 
-def from_local(path_text: str) -> CodePackage:
-    """Code.S3Key of the local bucket: an absolute path to a folder or a .zip on this machine."""
-    path = Path(path_text).expanduser()
+def _check_unzipped(size: int) -> None:
+    if size > MAX_UNZIPPED:
+        raise ConfigError(f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes")
+
+
+def from_local(path_text: str, roots: Sequence[Path]) -> CodePackage:
+    """Code.S3Key of the local bucket: an absolute path to a folder or a .zip on this machine, under one
+    of `roots` (serve's --code-root), never a device or a special file, and within Lambda's size limit
+    before anything is read."""
+    path = Path(path_text)
     if not path.is_absolute():
         raise ConfigError(
             f"S3Key {path_text!r} of bucket {LOCAL_BUCKET} must be an absolute path on this machine.",
             hint=f'Code: {{"S3Bucket": "{LOCAL_BUCKET}", "S3Key": "/home/me/project/src"}}',
         )
-    if not path.exists():
-        raise ConfigError(f"Code folder or zip {path} does not exist.")
-    return describe(path)
+    if not roots:
+        raise ConfigError(
+            f"Code from bucket {LOCAL_BUCKET} is refused: serve names no folder it may come from "
+            "(start serve with --code-root DIR to allow code from folders under DIR)."
+        )
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise ConfigError(f"Code folder or zip {path} does not exist.") from None
+    if not any(real.is_relative_to(root.resolve()) for root in roots):
+        raise ConfigError(
+            f"Code folder or zip {path} is outside the folders serve allows code from "
+            f"({', '.join(str(root) for root in roots)}; --code-root adds one)."
+        )
+    mode = real.stat().st_mode
+    if stat.S_ISDIR(mode):
+        _check_unzipped(folder_size(real))
+    elif not stat.S_ISREG(mode) or real.suffix.lower() != ".zip":
+        raise ConfigError(f"Code {path} is neither a folder nor a .zip file.")
+    elif real.stat().st_size > MAX_UNZIPPED:
+        _check_unzipped(real.stat().st_size)
+    else:
+        try:
+            with zipfile.ZipFile(real) as archive:
+                _check_unzipped(sum(info.file_size for info in archive.infolist()))
+        except zipfile.BadZipFile:
+            raise ConfigError(f"Code {path} is not a zip file that can be unzipped.") from None
+    return describe(real)
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes of the regular files under `folder` (links not followed), counted without reading them; stops
+    counting past Lambda's limit."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                info = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                total += info.st_size
+                if total > MAX_UNZIPPED:
+                    return total
+    return total
 
 
 # folder → (its tree signature, its package): a template's functions often share one code folder, and every
@@ -118,7 +170,10 @@ def folder_zip(folder: Path) -> bytes:
                     info.external_attr = (stat.S_IFLNK | 0o777) << 16
                     archive.writestr(info, os.readlink(file))
                     continue
-                info.external_attr = (stat.S_IFREG | stat.S_IMODE(file.stat().st_mode)) << 16
+                mode = file.lstat().st_mode
+                if not stat.S_ISREG(mode):
+                    continue  # a device, fifo or socket in the folder: no file of a code package
+                info.external_attr = (stat.S_IFREG | stat.S_IMODE(mode)) << 16
                 archive.writestr(info, file.read_bytes())
     return buffer.getvalue()
 

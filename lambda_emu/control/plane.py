@@ -28,7 +28,7 @@ from lambda_emu.control.model import (
 )
 from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.validation import validate_function_request
-from lambda_emu.errors import ConfigError, FunctionNotFoundError
+from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError
 
 LOG = logging.getLogger(__name__)
 
@@ -66,7 +66,9 @@ class ControlPlane:
         if qualifier is not None:
             raise ConfigError("A function name with a qualifier cannot be created.")
         package_type = body.get("PackageType") or "Zip"
-        code = bodies.code_package(body.get("Code") or {}, package_type, self.store.code_root)
+        code = bodies.code_package(
+            body.get("Code") or {}, package_type, self.store.code_root, self.emulator.code_roots
+        )
         config = FunctionConfig(
             name=name,
             runtime=body.get("Runtime") or "",
@@ -100,7 +102,7 @@ class ControlPlane:
         )
         with self.store.lock:
             if self.store.latest(name) is not None:
-                raise ConfigError(f"Function already exist: {name}", error_code="ResourceConflictException")
+                raise ApiError("ResourceConflictException", f"Function already exist: {name}")
             self.store.put_latest(record)
         LOG.info("created function %s", name)
         if body.get("Publish"):
@@ -122,10 +124,10 @@ class ControlPlane:
     def list_functions(self, query: Mapping[str, str]) -> dict[str, Any]:
         every_version = query.get("FunctionVersion") == "ALL"
         if query.get("FunctionVersion") not in (None, "ALL"):
-            raise ConfigError(
+            raise ApiError(
+                "ValidationException",
                 f"1 validation error detected: Value '{query['FunctionVersion']}' at 'functionVersion' "
                 "failed to satisfy constraint: Member must satisfy enum value set: [ALL]",
-                error_code="ValidationException",
             )
         items: list[FunctionRecord] = []
         for name in self.store.names():
@@ -160,7 +162,9 @@ class ControlPlane:
             validate_function_request("UpdateFunctionCode", body, package_type=record.config.package_type)
             self._ready_for_change(record, body.get("RevisionId"))
             source = {key: body[key] for key in ("ZipFile", "S3Bucket", "S3Key", "ImageUri") if key in body}
-            code = bodies.code_package(source, record.config.package_type, self.store.code_root)
+            code = bodies.code_package(
+                source, record.config.package_type, self.store.code_root, self.emulator.code_roots
+            )
             config = replace(
                 record.config,
                 code_path=code.path,
@@ -199,10 +203,10 @@ class ControlPlane:
                 aliases = self.store.aliases(name)
                 using = [alias.name for alias in aliases if bodies.points_at(alias, qualifier)]
                 if using:
-                    raise ConfigError(
+                    raise ApiError(
+                        "ResourceConflictException",
                         "Unable to delete version because the following aliases reference it: "
                         f"[{', '.join(using)}]",
-                        error_code="ResourceConflictException",
                     )
                 self.store.remove_version(name, qualifier)
                 return
@@ -234,9 +238,8 @@ class ControlPlane:
         with self.store.lock:
             self._existing(name)
             if self.store.alias(name, alias.name) is not None:
-                raise ConfigError(
-                    f"Alias already exists: {self._arn(name, alias.name)}",
-                    error_code="ResourceConflictException",
+                raise ApiError(
+                    "ResourceConflictException", f"Alias already exists: {self._arn(name, alias.name)}"
                 )
             self._check_versions(name, alias)
             self.store.put_alias(name, alias)
@@ -365,16 +368,16 @@ class ControlPlane:
     def _ready_for_change(self, record: FunctionRecord, revision_id: str | None) -> None:
         bodies.precondition(revision_id, record.revision_id)
         if record.state == PENDING:
-            raise ConfigError(
+            raise ApiError(
+                "ResourceConflictException",
                 "The operation cannot be performed at this time. The function is currently in the following "
                 f"state: {record.state}",
-                error_code="ResourceConflictException",
             )
         if record.last_update_status == IN_PROGRESS:
-            raise ConfigError(
+            raise ApiError(
+                "ResourceConflictException",
                 "The operation cannot be performed at this time. An update is in progress for resource: "
                 f"{self._arn(record.name)}",
-                error_code="ResourceConflictException",
             )
 
     def _latest_only(self, function_name: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from lambda_emu.control.statefile import JsonStateFile
 from lambda_emu.control.validation import validate_function_request
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import ApiError, ConfigError
 
 LOG = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ class PolicyStore:
         with self._lock:
             policy = self._loaded().get(function, {}).get(qualifier or "")
             if not policy:
-                raise ConfigError(_NO_POLICY, error_code="ResourceNotFoundException")
+                raise ApiError("ResourceNotFoundException", _NO_POLICY)
             return list(policy["Statement"]), policy["RevisionId"]
 
     def statements(self, function: str, qualifier: str | None) -> list[Statement]:
@@ -243,9 +243,7 @@ class PolicyStore:
         if not allows(
             self.statements(function, qualifier), caller=caller, action=INVOKE_ACTION, resource=resource_arn
         ):
-            raise ConfigError(
-                denial_message(caller, INVOKE_ACTION, resource_arn), error_code="AccessDeniedException"
-            )
+            raise ApiError("AccessDeniedException", denial_message(caller, INVOKE_ACTION, resource_arn))
 
     def add(
         self, function: str, qualifier: str | None, statement: Statement, *, revision_id: str | None
@@ -256,17 +254,17 @@ class PolicyStore:
             _check_revision(revision_id, current["RevisionId"])
             sid = statement["Sid"]
             if any(existing["Sid"] == sid for existing in current["Statement"]):
-                raise ConfigError(
+                raise ApiError(
+                    "ResourceConflictException",
                     f"The statement id ({sid}) provided already exists. Please provide a new statement id, "
                     "or remove the existing statement.",
-                    error_code="ResourceConflictException",
                 )
             updated = [*current["Statement"], statement]
             size = len(render(updated).encode())
             if size > MAX_POLICY_BYTES:
-                raise ConfigError(
+                raise ApiError(
+                    "PolicyLengthExceededException",
                     f"The final policy size ({size}) is bigger than the limit ({MAX_POLICY_BYTES}).",
-                    error_code="PolicyLengthExceededException",
                 )
             policies[qualifier or ""] = {"Statement": updated, "RevisionId": str(uuid.uuid4())}
             self._save()
@@ -278,7 +276,7 @@ class PolicyStore:
             policies = self._loaded().get(function, {})
             current = policies.get(qualifier or "")
             if not current or not any(s["Sid"] == statement_id for s in current["Statement"]):
-                raise ConfigError(_NOT_FOUND, error_code="ResourceNotFoundException")
+                raise ApiError("ResourceNotFoundException", _NOT_FOUND)
             _check_revision(revision_id, current["RevisionId"])
             remaining = [s for s in current["Statement"] if s["Sid"] != statement_id]
             if remaining:
@@ -307,10 +305,10 @@ class PolicyStore:
 
 def _check_revision(given: str | None, current: str | None) -> None:
     if given is not None and given != current:
-        raise ConfigError(
+        raise ApiError(
+            "PreconditionFailedException",
             "The Revision Id provided does not match the latest Revision Id. "
             "Call the GetPolicy API to retrieve the latest Revision Id",
-            error_code="PreconditionFailedException",
         )
 
 

@@ -14,7 +14,7 @@ from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.control.aliases import auto_publish, pick_version
 from lambda_emu.control.model import ACTIVE, FunctionRecord, template_record
 from lambda_emu.control.store import CODE_DIR, FunctionStore
-from lambda_emu.errors import ConfigError, FunctionNotFoundError
+from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError
 
 LOG = logging.getLogger(__name__)
 
@@ -79,12 +79,12 @@ class FunctionRegistry:
         qualifier suffix) and a Qualifier, checked as Lambda checks them (Lambda API Reference: Invoke)."""
         match = _ARN.match(function_name or "")
         if not match or len(function_name) > 256:
-            raise ConfigError(
+            raise ApiError(
+                "ValidationException",
                 f"1 validation error detected: Value '{function_name}' at 'functionName' failed to satisfy "
                 "constraint: Member must satisfy regular expression pattern: "
                 "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?"
                 "([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
-                error_code="ValidationException",
             )
         derived = match.group("qualifier")
         if derived and qualifier and derived != qualifier:
@@ -114,10 +114,10 @@ class FunctionRegistry:
         record = self._found(name, qualifier, route=True)
         if record.state != ACTIVE:
             # Contract §8: invokes fail while a function is Pending (being created) or Failed.
-            raise ConfigError(
+            raise ApiError(
+                "ResourceConflictException",
                 "The operation cannot be performed at this time. The function is currently in the following "
                 f"state: {record.state}",
-                error_code="ResourceConflictException",
             )
         return FunctionRef(record.serving, qualifier)
 

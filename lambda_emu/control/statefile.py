@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_emu.errors import ConfigError
+from lambda_emu.statedir import open_private
 
 FORMAT_VERSION = 1
 
@@ -44,9 +45,8 @@ class JsonStateFile:
 
     def save(self) -> None:
         """Write the content beside the file, flushed to disk, then rename it over the file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         staging = self.path.with_name(self.path.name + ".tmp")
-        with staging.open("w") as file:
+        with os.fdopen(open_private(staging, os.O_WRONLY | os.O_TRUNC), "w") as file:
             json.dump({"version": FORMAT_VERSION, self._key: self.content()}, file)
             file.flush()
             os.fsync(file.fileno())

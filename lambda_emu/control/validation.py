@@ -11,7 +11,7 @@ from typing import Any
 
 from lambda_emu.config import ENV_TOTAL_LIMIT, MEMORY_RANGE, TIMEOUT_RANGE, validate_environment
 from lambda_emu.control.request_shapes import OPERATIONS, RETIRED_RUNTIMES, RUNTIMES, Shape
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import ApiError, ConfigError
 
 LOG = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def validate_function_request(
         # satisfy constraint: Member must have value less than or equal to 900" (ValidationException;
         # observed in aws/aws-cli#3229, covidatlas/li#575, aarondfrancis/sidecar#147), "; "-joined when more.
         count = f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected"
-        raise ConfigError(f"{count}: {'; '.join(errors)}", error_code=VALIDATION)
+        raise ApiError(VALIDATION, f"{count}: {'; '.join(errors)}")
     _check_service_rules(operation, body, package_type)
 
 
@@ -155,10 +155,10 @@ def _check_type(shape: Shape, value: Any, path: str) -> None:
     exact words for this are unverified; the exception is the one it uses for an unreadable request."""
     wrong_bool = isinstance(value, bool) and shape.kind in ("integer", "double")
     if wrong_bool or not isinstance(value, _PYTHON_TYPES[shape.kind]):
-        raise ConfigError(
+        raise ApiError(
+            "InvalidRequestContentException",
             f"Could not read the value of '{path}': expected a JSON {_JSON_NAMES[shape.kind]}, "
             f"got {type(value).__name__} {value!r}.",
-            error_code="InvalidRequestContentException",
         )
 
 
@@ -245,18 +245,17 @@ def _check_configuration(body: Mapping[str, Any]) -> None:
             if memory < MEMORY_RANGE[0]
             else f"less than or equal to {MEMORY_RANGE[1]}"
         )
-        raise ConfigError(
-            f"'MemorySize' value failed to satisfy constraint: Member must have value {bound}",
-            error_code=VALIDATION,
+        raise ApiError(
+            VALIDATION, f"'MemorySize' value failed to satisfy constraint: Member must have value {bound}"
         )
     timeout = body.get("Timeout")
     if timeout is not None and timeout > TIMEOUT_RANGE[1]:
         # 900 s ("Lambda quotas"); the model dropped this maximum for Managed Instances functions, and Lambda
         # words it as when it was in the model (observed: covidatlas/li#575, hashicorp/terraform#12601).
-        raise ConfigError(
+        raise ApiError(
+            VALIDATION,
             f"1 validation error detected: Value '{timeout}' at 'timeout' failed to satisfy constraint: "
             f"Member must have value less than or equal to {TIMEOUT_RANGE[1]}",
-            error_code=VALIDATION,
         )
     layers = body.get("Layers")
     if layers:

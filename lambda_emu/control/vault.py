@@ -13,6 +13,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from lambda_emu.errors import ConfigError
+from lambda_emu.statedir import private_dir
 
 LOG = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class EnvironmentVault:
 
 
 def _load_or_create_key(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         # O_EXCL: of two processes starting at once, exactly one writes the key; the other reads it.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -34,7 +34,10 @@ class DirectOutput:
     the runtime's exit, the close). Every read happens under one lock, so lines are fed in order whoever
     reads them."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str | None = None) -> None:
+        # The runtime client's first line is this environment's secret token: other environments'
+        # functions share the loopback and can connect too, but their output is not this one's.
+        self._hello = f"{token}\n".encode() if token else b""
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._wake_r, self._wake_w = socket.socketpair()
         self._closed = False
@@ -133,13 +136,34 @@ class DirectOutput:
             self._state, self._borrower = _HOME, None
             self._home.set()
 
+    def _greeted(self, conn: socket.socket) -> bool:
+        """The connection's first bytes are the hello (read within a second), or it is a stranger's."""
+        if not self._hello:
+            return True
+        conn.settimeout(1.0)
+        got = b""
+        try:
+            while len(got) < len(self._hello):
+                chunk = conn.recv(len(self._hello) - len(got))
+                if not chunk:
+                    break
+                got += chunk
+        except OSError:
+            return False
+        if got != self._hello:
+            LOG.warning("direct output: a connection without this environment's token was refused")
+        return got == self._hello
+
     def _accept(self, ended: threading.Event) -> socket.socket | None:
         while not self._closed:
             try:
                 ready = readable([self._listener, self._wake_r])
                 if self._listener in ready:  # before the wake-up: a runtime that connected and died
                     conn, _ = self._listener.accept()
-                    return conn
+                    if self._greeted(conn):
+                        return conn
+                    conn.close()
+                    continue
                 self._wake_r.recv(64)  # wake-ups of earlier starts are stale unless `ended` is set
             except OSError:  # closed under us
                 return None

@@ -117,10 +117,14 @@ class Environment:
             sink = tee(own, sink) if sink else own
         # Our Python client's output comes over a loopback socket (no engine in the way); the engine's
         # stream still carries whatever is written before the client connects.
-        self._direct = DirectOutput() if runtime.direct_output and self._marker else None
+        self._direct = DirectOutput(self._marker) if runtime.direct_output and self._marker else None
         self.log = LogStream(marker=self._marker, sink=sink, sources=2 if self._direct else 1)
-        self.api = RuntimeApi(on_ready=self._on_ready, on_handout=self._on_handout)
-        self._server = RuntimeApiServer(self.api, name=f"runtime-api-{function.name}-{self.id[:6]}")
+        self.api = RuntimeApi(on_ready=self._on_ready, on_handout=self._on_handout, log_token=self._marker)
+        # The Runtime API answers only this container's runtime, which alone resolves this name.
+        self._api_host = f"runtime-{secrets.token_hex(12)}"
+        self._server = RuntimeApiServer(
+            self.api, name=f"runtime-api-{function.name}-{self.id[:6]}", host_name=self._api_host
+        )
         self._container: ContainerHandle | None = None
         self._threads: list[threading.Thread] = []
         self._start_called_wall = 0.0
@@ -150,7 +154,7 @@ class Environment:
             version=version,
         )
         if self._marker:
-            environment[wire.ENV_LOG_MARKER] = self._marker
+            environment[wire.ENV_LOG_MARKER] = "1"  # the token itself comes from the Runtime API, once
         if self._direct is not None:
             environment[wire.ENV_LOG_ADDRESS] = self._direct.address
         self._spec = ContainerSpec(
@@ -161,6 +165,7 @@ class Environment:
             memory_mb=function.memory_size,
             mounts=_mounts(code_dir, opt_dir),
             user=runtime.user,
+            extra_hosts=((self._api_host, "127.0.0.1"),),
             entrypoint=runtime.entrypoint,
             command=runtime.command,
             working_dir=runtime.working_dir,

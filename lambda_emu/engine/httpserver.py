@@ -4,19 +4,52 @@ TCP_NODELAY, one write per reply, bounded request bodies, and a server that clos
 from __future__ import annotations
 
 import http.server
+import json
 import logging
+import os
 import select
 import selectors
 import socket
+import struct
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 LOG = logging.getLogger(__name__)
 
 
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
+
+
+class FramingError(ValueError):
+    """A request whose body cannot be delimited (a bad Content-Length or chunk size): the connection
+    cannot go on after it."""
+
+
+def peer_uid(conn: socket.socket) -> int | None:
+    """The uid owning the other end of a loopback TCP connection, from the kernel's socket table
+    (/proc/net/tcp lists every socket of this network namespace with its owner's uid, readable by anyone);
+    None where it is not known (no such table, not IPv4 loopback)."""
+    try:
+        peer_ip, peer_port = conn.getpeername()[:2]
+        own_ip, own_port = conn.getsockname()[:2]
+        # The kernel prints each address as the hex of the 32-bit word in host byte order, then the port.
+        local = f"{struct.unpack('=I', socket.inet_aton(peer_ip))[0]:08X}:{peer_port:04X}"
+        remote = f"{struct.unpack('=I', socket.inet_aton(own_ip))[0]:08X}:{own_port:04X}"
+        with open("/proc/net/tcp", "rb") as table:
+            for line in table:
+                fields = line.split()
+                if len(fields) > 7 and fields[1] == local.encode() and fields[2] == remote.encode():
+                    return int(fields[7])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def same_user(uid: int | None) -> bool:
+    """A peer of this process's own user (or root, who can do anything anyway), or one not known."""
+    return uid is None or uid in (0, os.geteuid())
 
 
 def readable(socks: Sequence[socket.socket], timeout: float | None = None) -> list[socket.socket]:
@@ -50,6 +83,30 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: TrackingHttpServer
     raw_requestline: bytes  # set by handle_one_request
+    # No idle timeout by default: a runtime's GET /next waits as long as it takes (the Runtime API bounds
+    # its own reads). Servers facing clients set one.
+    timeout: ClassVar[float | None] = None
+
+    def error_body(self, status: int, message: str) -> tuple[bytes, dict[str, str]]:
+        """The body and headers of an error this handler answers before any route (a malformed request,
+        an unknown method): JSON in the server's own shape."""
+        return json.dumps({"errorMessage": message, "errorType": "BadRequest"}).encode(), {}
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except FramingError as exc:  # raised by read_body, in whichever do_* read it
+            self.send_error(400, str(exc))
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's errors (a bad request line, an unknown method: 501) as JSON in the server's own
+        shape, instead of its HTML page naming the Python version; the connection ends after it."""
+        self.close_connection = True
+        body, headers = self.error_body(code, message or self.responses.get(code, ("Error",))[0])
+        try:
+            self.reply(code, body, {**headers, "Connection": "close"})
+        except OSError:
+            pass
 
     def parse_request(self) -> bool:
         """The request line and headers, read without http.server's email-based header parser: that parser
@@ -115,11 +172,12 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write((head + "\r\n").encode("latin-1") + body)
 
     def read_body(self, limit: int) -> bytes | None:
-        """The request body, or None (after draining it) when it is larger than `limit`."""
+        """The request body, or None (after draining it) when it is larger than `limit`. FramingError when
+        its length cannot be read (the connection is closed after the answer)."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks, size = [], 0
             while True:
-                length = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                length = self._chunk_size(self.rfile.readline(_MAX_LINE + 1))
                 if length == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass  # trailers
@@ -130,7 +188,11 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
                 if size <= limit:
                     chunks.append(data)
             return b"".join(chunks) if size <= limit else None
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = self.headers.get("Content-Length") or "0"
+        if not declared.isdigit() or not declared.isascii():
+            self.close_connection = True
+            raise FramingError(f"Invalid Content-Length {declared[:40]!r}")
+        length = int(declared)
         if length > limit:
             remaining = length
             while remaining > 0:  # drain, so the connection stays usable
@@ -138,18 +200,86 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length else b""
 
+    def _chunk_size(self, line: bytes) -> int:
+        text = line.split(b";")[0].strip() or b"0"
+        try:
+            if len(text) > 16:
+                raise ValueError(text)
+            return int(text, 16)
+        except ValueError:
+            self.close_connection = True
+            raise FramingError(f"Invalid chunk size {text[:40]!r}") from None
+
+
+def plain_reply(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> bytes:
+    """A whole HTTP/1.1 reply that closes the connection, as bytes (sent without a handler)."""
+    reason = http.server.BaseHTTPRequestHandler.responses.get(status, ("",))[0]
+    head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    return (head + "Connection: close\r\n\r\n").encode("latin-1") + body
+
 
 class TrackingHttpServer(http.server.ThreadingHTTPServer):
-    """Knows its open connections, so closing the server also ends keep-alive connections."""
+    """Knows its open connections, so closing the server also ends keep-alive connections. At most
+    `max_connections` at once (a thread each): one more is answered `overloaded` and closed."""
 
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog is 5: a burst of connections (a load test) waited on SYN retries.
+    request_queue_size = socket.SOMAXCONN
 
-    def __init__(self, address: tuple[str, int], handler: type[QuickHandler], *, name: str) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[QuickHandler],
+        *,
+        name: str,
+        max_connections: int = 256,
+        overloaded: bytes = b"",
+    ) -> None:
         super().__init__(address, handler)
         self.name = name
+        self.max_connections = max_connections
+        self._overloaded = overloaded or plain_reply(
+            503, b'{"errorMessage":"Too many connections","errorType":"Overloaded"}'
+        )
+        self._open = 0  # connections with a thread, counted from accept to the thread's end
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._conn_lock:
+            full = self._open >= self.max_connections
+            if not full:
+                self._open += 1
+        if full:
+            LOG.warning("%s: %d connections open, refusing one more", self.name, self.max_connections)
+            try:
+                request.sendall(self._overloaded)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._closed_one()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)  # type: ignore[misc]
+        finally:
+            self._closed_one()
+
+    def _closed_one(self) -> None:
+        with self._conn_lock:
+            self._open -= 1
+
+    @property
+    def open_connections(self) -> int:
+        with self._conn_lock:
+            return self._open
 
     def handle_error(self, request: object, client_address: object) -> None:
         # A peer that dies mid-request (a killed runtime, a client gone) leaves a broken socket.

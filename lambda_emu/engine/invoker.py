@@ -3,7 +3,6 @@ environment: the one place timeouts are enforced and platform failures are turne
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -239,7 +238,7 @@ def _error_message(reply: RuntimeReply) -> str:
 def _error_field(reply: RuntimeReply, name: str) -> str | None:
     """A string member of the runtime's JSON error body, when it has one."""
     try:
-        body = json.loads(reply.body)
+        body = wire.loads_json(reply.body)
     except ValueError:
         return None
     value = body.get(name) if isinstance(body, dict) else None

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lambda_emu.engine.logstream import LineSink, LogOrigin
 from lambda_emu.errors import ConfigError
+from lambda_emu.statedir import open_private
 
 LOG = logging.getLogger(__name__)
 
@@ -51,16 +52,15 @@ class _Writer:
     tailing reader sees it at once and no fsync is needed (a crash of the emulator loses nothing written)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.fd = open_private(path)
         self.size = os.fstat(self.fd).st_size
 
     def write(self, data: bytes, limit: int) -> None:
         if self.size and self.size + len(data) > limit:
             os.close(self.fd)
             os.replace(self.path, _rotated(self.path))
-            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self.fd = open_private(self.path)
             self.size = 0
         os.write(self.fd, data)
         self.size += len(data)

@@ -1,5 +1,23 @@
 """The Lambda Runtime API (2018-06-01) for one execution environment: one handler per endpoint,
-each validating the call, moving the protocol's state machine and rendering RAPID's replies."""
+each validating the call, moving the protocol's state machine and rendering RAPID's replies.
+
+An invocation is `pending` (submitted, no /next waiting for it) or `current` (handed out, its reply due);
+one at a time. A runtime's connection is read by its own thread (`home`) except while it is lent, so that
+a warm invoke costs no hop between threads:
+
+    home ──GET /next, nothing pending──▶ parked ──submit(): event written on it──▶ lent
+     ▲                                     ▲                                        │ reply in: settle()
+     │                                     └────── its next /next came already ◀────┤ (read within 1 s)
+     │                                                                              │ not yet
+     │                                   unread ◀───────────────────────────────────┘
+     │                                     │ the next submit reads that /next itself (_take_next)
+     └── release(): a reset, the close, the connection gone, a second /next taking its place
+
+While parked its thread waits for `release`; while lent the submitting thread reads the reply on it.
+Every wait ends: a parked /next by an event, a reset or the close (which releases every connection);
+a lent connection at the invocation's deadline; a settle's read after 1 s; a request begun on a lent
+connection at the invocation's deadline (its socket timeout). The lock guards only the fields, never a
+wait."""
 
 from __future__ import annotations
 
@@ -132,6 +150,10 @@ class RuntimeConnection(Protocol):
     def release(self) -> None:
         """Give the connection back to its own thread, which reads it again."""
 
+    def abandon(self) -> None:
+        """The runtime process it belonged to is gone: end the connection, unread. A request that process
+        sent before it died (its next /next) must not reach the API as the next process's."""
+
 
 def _error_json(error_type: str, message: str) -> bytes:
     return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
@@ -148,7 +170,10 @@ class RuntimeApi:
         *,
         on_ready: Callable[[float], None] | None = None,
         on_handout: Callable[[str], None] | None = None,
+        log_token: str | None = None,
     ) -> None:
+        self._log_token = log_token
+        self._token_taken = False  # by this runtime process: once per start (wire.PATH_LOG_TOKEN)
         self._lock = threading.Lock()  # nothing waits on the state: a parked /next is a connection object
         self._state = ApiState.INITIALIZING
         self._parked: RuntimeConnection | None = None  # the runtime's /next, waiting for an event
@@ -236,9 +261,19 @@ class RuntimeApi:
                     pending.finish(reply)
             self._current = self._pending = None
 
+    def take_log_token(self) -> str:
+        """The log token, to the runtime client's first call after its start only: user code, which runs
+        after it, cannot read it (wire.PATH_LOG_TOKEN)."""
+        with self._lock:
+            if self._log_token is None or self._token_taken:
+                raise RuntimeApiError(403, "AccessDenied", "The log token was taken")
+            self._token_taken = True
+            return self._log_token
+
     def reset(self) -> None:
         """A new runtime process starts from scratch (after a crash, a timeout or an init error)."""
         with self._lock:
+            self._token_taken = False
             if self._state is not ApiState.CLOSED:
                 self._state = ApiState.INITIALIZING
             self._current = self._pending = None
@@ -260,13 +295,14 @@ class RuntimeApi:
 
     @staticmethod
     def _end(parked: RuntimeConnection | None, *others: RuntimeConnection | None) -> None:
-        """After a reset or close: the parked /next gets the error; a lent or unread connection goes
-        home (its own thread reads the end of it)."""
+        """After a reset or close: the parked /next gets the error; a lent or unread connection is ended
+        unread (a dead runtime's last /next, still in its buffer, would make the next runtime look
+        ready before it even started)."""
         if parked is not None:
             parked.deliver(None)
         for other in others:
             if other is not None and other is not parked:
-                other.release()
+                other.abandon()
 
     # ---- the runtime's side, one method per endpoint
     def next_invocation(self, connection: RuntimeConnection) -> PendingInvocation | None:
@@ -370,6 +406,21 @@ class _Handler(QuickHandler):
         self._wake_r: socket.socket | None = None  # wakes `serve` when the reply came another way
         self._wake_w: socket.socket | None = None
 
+    def error_body(self, status: int, message: str) -> tuple[bytes, dict[str, str]]:
+        return _error_json("InvalidRequest" if status < 500 else wire.E_SANDBOX_FAILURE, message), {}
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        expected = self.server.host_name
+        if expected is None or self.headers.get("Host", "").rpartition(":")[0].lower() == expected:
+            return True
+        # Another environment's function found this port (ports show in /proc/net/tcp on a shared host
+        # network); only this environment's runtime knows the name it was given for the API.
+        self.reply(403, _error_json("AccessDenied", "This Runtime API belongs to another environment"))
+        self.close_connection = True
+        return False
+
     def finish(self) -> None:
         self.server.api.drop_parked(self)
         for sock in (self._wake_r, self._wake_w):
@@ -381,6 +432,14 @@ class _Handler(QuickHandler):
         self.reply(exc.status, _error_json(exc.error_type, exc.message))
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path == wire.PATH_LOG_TOKEN:
+            try:
+                token = self.server.api.take_log_token()
+            except RuntimeApiError as exc:
+                self._reply_error(exc)
+                return
+            self.reply(200, token.encode(), {"Content-Type": "text/plain"})
+            return
         if self.path != wire.PATH_NEXT:
             self.reply(404, _error_json("NotFound", "Not found"))
             return
@@ -497,6 +556,14 @@ class _Handler(QuickHandler):
         self._blocking()
         self._home.set()
 
+    def abandon(self) -> None:
+        self.close_connection = True  # its own thread, woken, stops before reading anything more
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.release()
+
     def _blocking(self) -> None:
         try:
             self.connection.settimeout(None)
@@ -590,21 +657,44 @@ class _Handler(QuickHandler):
 
 
 class _HttpServer(TrackingHttpServer):
-    def __init__(self, address: tuple[str, int], api: RuntimeApi, name: str) -> None:
-        super().__init__(address, _Handler, name=name)
+    def __init__(self, address: tuple[str, int], api: RuntimeApi, name: str, host_name: str | None) -> None:
+        # A runtime needs two connections at most (its /next, an init error); the rest are strangers.
+        super().__init__(address, _Handler, name=name, max_connections=32)
         self.api = api
+        self.host_name = host_name
 
 
 class RuntimeApiServer:
     """The HTTP endpoint of one RuntimeApi on 127.0.0.1 (a port of its own per environment, because a
-    runtime addresses the API by host:port only). Closing it stops at once."""
+    runtime addresses the API by host:port only). Closing it stops at once.
 
-    def __init__(self, api: RuntimeApi, *, host: str = "127.0.0.1", name: str = "runtime-api") -> None:
+    With `host_name`, the API answers only requests whose Host header names it: every environment shares
+    the host's loopback, so any function can connect to any environment's port, but only the runtime whose
+    container resolves that secret name (an /etc/hosts entry of its own) addresses it so. Every runtime
+    client sends the Host of AWS_LAMBDA_RUNTIME_API (HTTP/1.1 requires it), so none needs to know."""
+
+    def __init__(
+        self,
+        api: RuntimeApi,
+        *,
+        host: str = "127.0.0.1",
+        name: str = "runtime-api",
+        host_name: str | None = None,
+    ) -> None:
         self.api = api
-        self._server = BackgroundServer(_HttpServer((host, 0), api, name))
+        self.host_name = host_name.lower() if host_name else None
+        self._server = BackgroundServer(_HttpServer((host, 0), api, name, self.host_name))
 
     @property
     def address(self) -> str:
+        """host:port as the runtime addresses it (AWS_LAMBDA_RUNTIME_API)."""
+        if self.host_name is None:
+            return self._server.address
+        return f"{self.host_name}:{self._server.address.rpartition(':')[2]}"
+
+    @property
+    def listen_address(self) -> str:
+        """The loopback address it listens on."""
         return self._server.address
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from lambda_emu import arns
 from lambda_emu.control import bodies
 from lambda_emu.control.statefile import JsonStateFile
-from lambda_emu.errors import ConfigError, FunctionNotFoundError
+from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError
 from lambda_emu.event_sources.filters import parse_filters
 
 LOG = logging.getLogger(__name__)
@@ -111,11 +111,11 @@ class MappingStore:
             mappings = self._file.content()
             for other in mappings.values():
                 if other["event_source_arn"] == source and other["function_arn"] == mapping.function_arn:
-                    raise ConfigError(
+                    raise ApiError(
+                        "ResourceConflictException",
                         "The event source arn (" + source + ") and function (" + function_name + ") provided "
                         f"mapping already exists. Please update or delete the existing mapping with UUID "
                         f"{other['uuid']}",
-                        error_code="ResourceConflictException",
                     )
             mappings[mapping.uuid] = _stored(mapping)
             self._file.save()
@@ -173,7 +173,7 @@ class MappingStore:
                 self._file.content().pop(mapping_id, None)
             try:
                 self.create(request, origin="template", mapping_id=mapping_id)
-            except ConfigError as exc:
+            except (ConfigError, ApiError) as exc:
                 LOG.warning("event source mapping %s of the template is not made: %s", name, exc.message)
         with self._file.lock:
             mappings = self._file.content()
@@ -284,10 +284,10 @@ def _configured(mapping: EventSourceMapping, body: Mapping[str, Any]) -> EventSo
     return replace(mapping, **changes)
 
 
-def _validation(member: str, value: object, rule: str) -> ConfigError:
-    return ConfigError(
+def _validation(member: str, value: object, rule: str) -> ApiError:
+    return ApiError(
+        "ValidationException",
         f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {rule}",
-        error_code="ValidationException",
     )
 
 

@@ -185,17 +185,49 @@ def _unavailable(runtime_id: str, function: str | None) -> ConfigError:
 
     whose = f"Function {function}: " if function else ""
     offline = ", ".join(sorted(RUNTIMES))
+    nearest = nearest_runtime(runtime_id)
     if runtime_id in LAMBDA_RUNTIMES:
+        move = f"move it to {nearest}, the nearest runtime lambda-emu builds" if nearest else "move it"
         return ConfigError(
             f"{whose}runtime {runtime_id} is a Lambda runtime that lambda-emu cannot build here: no Debian "
             f"suite or npm package supplies its interpreter. The runtimes it builds are: {offline}.",
             hint=(
                 f"Give the engine AWS's base image {official_image(runtime_id)} (docker pull, or docker load "
                 "where no registry answers): zip functions then run on it. Or package the function as a "
-                "container image (PackageType: Image), or move it to one of those runtimes."
+                f"container image (PackageType: Image), or {move}."
             ),
         )
-    return ConfigError(f"{whose}unsupported runtime {runtime_id!r}. Supported: {offline}.")
+    return ConfigError(
+        f"{whose}unsupported runtime {runtime_id!r}. Supported: {offline}.",
+        hint=f"Did you mean {nearest}? Set the function's Runtime to it." if nearest else None,
+    )
+
+
+def nearest_runtime(runtime_id: str) -> str | None:
+    """The runtime lambda-emu builds that comes closest to `runtime_id`: of the same language, the oldest
+    at or above its version (python3.8 → python3.11, nodejs16.x → nodejs18.x), else the newest; for a typo,
+    the most alike; None when nothing is near."""
+    import difflib
+
+    family = _family(runtime_id)
+    if family == "go":  # Lambda's own way off go1.x: a Go binary named bootstrap on an OS-only runtime
+        return "provided.al2023"
+    same = [r for r in RUNTIMES if _family(r) == family and _version(r)]
+    if same and _version(runtime_id):
+        wanted = _version(runtime_id)
+        newer = sorted((r for r in same if _version(r) >= wanted), key=_version)
+        return newer[0] if newer else max(same, key=_version)
+    alike = difflib.get_close_matches(runtime_id, list(RUNTIMES), n=1, cutoff=0.6)
+    return alike[0] if alike else None
+
+
+def _family(runtime_id: str) -> str:
+    match = re.match(r"[a-z]+", runtime_id)
+    return match[0] if match else ""
+
+
+def _version(runtime_id: str) -> tuple[int, ...]:
+    return tuple(int(number) for number in re.findall(r"\d+", runtime_id))
 
 
 OFFICIAL_REPOSITORY = "public.ecr.aws/lambda"

@@ -55,37 +55,56 @@ def template_mappings(
     functions: Mapping[str, FunctionConfig],
     resolver: Resolver,
     emulator: EmulatorConfig,
+    warnings: list[str] | None = None,
 ) -> tuple[TemplateMapping, ...]:
+    """The template's mappings; one that cannot be read is left out, with a line in `warnings` (else it is
+    raised), so it does not keep the functions from running."""
     found: list[TemplateMapping] = []
     for lid, resource in resources.items():
-        properties = resource.get("Properties") or {}
-        if lid in functions and isinstance(properties, dict):
-            events = properties.get("Events") or {}
-            for event_name, event in events.items() if isinstance(events, dict) else ():
-                if not isinstance(event, dict) or event.get("Type") != "SQS":
-                    continue  # other event types are pushed by their service: nothing polls them
-                fields = event.get("Properties") or {}
-                reader = ResourceReader(path, lid, resource, resolver, emulator, fields)
-                request = {
-                    target: reader.get(source)
-                    for source, target in _SQS_PROPERTIES.items()
-                    if source in fields
-                }
-                request["FunctionName"] = functions[lid].name
-                found.append(TemplateMapping(f"{lid}.{event_name}", _typed(request)))
-        elif resource.get("Type") == EVENT_SOURCE_MAPPING:
-            if not isinstance(properties, dict):
-                raise TemplateError(f"{path}: resource {lid}, property Properties: must be a mapping.")
-            reader = ResourceReader(path, lid, resource, resolver, emulator, properties)
-            if not reader.included():
-                continue
-            request = {key: reader.get(key) for key in _MAPPING_PROPERTIES if key in properties}
-            target = str(request.get("FunctionName", ""))
-            # A Ref to the function gives its name; Fn::GetAtt …Arn its ARN.
-            if ":function:" in target:
-                request["FunctionName"] = target.split(":function:", 1)[1]
-            found.append(TemplateMapping(lid, _typed(request)))
+        try:
+            found += _mappings_of(path, lid, resource, functions, resolver, emulator)
+        except TemplateError as exc:
+            if warnings is None:
+                raise
+            warnings.append(f"the event source mapping of {lid} is left out: {exc.message}")
     return tuple(found)
+
+
+def _mappings_of(
+    path: Path,
+    lid: str,
+    resource: Mapping[str, Any],
+    functions: Mapping[str, FunctionConfig],
+    resolver: Resolver,
+    emulator: EmulatorConfig,
+) -> list[TemplateMapping]:
+    found: list[TemplateMapping] = []
+    properties = resource.get("Properties") or {}
+    if lid in functions and isinstance(properties, dict):
+        events = properties.get("Events") or {}
+        for event_name, event in events.items() if isinstance(events, dict) else ():
+            if not isinstance(event, dict) or event.get("Type") != "SQS":
+                continue  # other event types are pushed by their service: nothing polls them
+            fields = event.get("Properties") or {}
+            reader = ResourceReader(path, lid, resource, resolver, emulator, fields)
+            request = {
+                target: reader.get(source) for source, target in _SQS_PROPERTIES.items() if source in fields
+            }
+            request["FunctionName"] = functions[lid].name
+            found.append(TemplateMapping(f"{lid}.{event_name}", _typed(request)))
+    elif resource.get("Type") == EVENT_SOURCE_MAPPING:
+        if not isinstance(properties, dict):
+            raise TemplateError(f"{path}: resource {lid}, property Properties: must be a mapping.")
+        reader = ResourceReader(path, lid, resource, resolver, emulator, properties)
+        if not reader.included():
+            return found
+        request = {key: reader.get(key) for key in _MAPPING_PROPERTIES if key in properties}
+        target = str(request.get("FunctionName", ""))
+        # A Ref to the function gives its name; Fn::GetAtt …Arn its ARN.
+        if ":function:" in target:
+            request["FunctionName"] = target.split(":function:", 1)[1]
+        found.append(TemplateMapping(lid, _typed(request)))
+    return found
 
 
 def _typed(request: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from lambda_emu.config import ImageConfig, ImageFunctionConfig, ImageRecipe
 from lambda_emu.errors import TemplateError
-from lambda_emu.template.reader import ResourceReader
+from lambda_emu.template.reader import ASSET_PATH, ResourceReader
 
 LOG = logging.getLogger(__name__)
 
@@ -29,13 +29,18 @@ def image_function(reader: ResourceReader) -> ImageFunctionConfig:
                 "Runtime and Handler cannot be present when PackageType is Image (SAM's rule)",
                 hint="Set the handler with ImageConfig.Command, or in the image's CMD",
             )
-    recipe, default_tag = _recipe(reader)
-    image_uri = _image_uri(reader)
+    cdk = _cdk_recipe(reader)
+    recipe, default_tag = cdk or _recipe(reader)
+    # CDK's ImageUri names the ECR repository a deploy pushes the asset to: the asset built here stands in.
+    image_uri = None if cdk else _image_uri(reader)
     if image_uri is None and default_tag is None:
+        key = "ImageUri" if reader.serverless else "Code.ImageUri"
         raise reader.error(
-            "ImageUri",
+            key,
             "is required for PackageType Image (or Metadata with DockerContext and Dockerfile, "
             "from which lambda-emu builds the image)",
+            hint=f"Set {key} to an image the Docker engine has (`docker images`), or add the Metadata; "
+            "`sam build` writes the built image's tag into .aws-sam/build/template.yaml",
         )
     return ImageFunctionConfig(
         runtime="",
@@ -82,6 +87,40 @@ def _image_config(reader: ResourceReader) -> ImageConfig | None:
         command=reader.strings("ImageConfig.Command", value.get("Command")),
         working_directory=directory or None,
     )
+
+
+def _cdk_recipe(reader: ResourceReader) -> tuple[ImageRecipe, str] | None:
+    """The recipe of a CDK image asset (Metadata aws:asset:path for Code.ImageUri, with its Dockerfile, build
+    args and target), tagged as SAM CLI tags it: the logical ID in lower case."""
+    asset = reader.asset("ImageUri" if reader.serverless else "Code.ImageUri")
+    if asset is None:
+        return None
+    metadata = reader.resource["Metadata"]
+    context = (reader.path.parent / asset).resolve()
+    if not context.is_dir():
+        raise TemplateError(
+            f"{reader.path}: resource {reader.lid}, Metadata.{ASSET_PATH}: {context} is not a folder.",
+            hint="Run `cdk synth` again: it writes each asset into cdk.out beside the template",
+        )
+    args = metadata.get("aws:asset:docker-build-args") or {}
+    dockerfile = metadata.get("aws:asset:dockerfile-path") or "Dockerfile"
+    target = metadata.get("aws:asset:docker-build-target")
+    if (
+        not isinstance(args, dict)
+        or not isinstance(dockerfile, str)
+        or not isinstance(target, (str, type(None)))
+    ):
+        raise TemplateError(
+            f"{reader.path}: resource {reader.lid}, Metadata: aws:asset:dockerfile-path and "
+            "aws:asset:docker-build-target must be strings, aws:asset:docker-build-args a mapping."
+        )
+    recipe = ImageRecipe(
+        context_dir=context,
+        dockerfile=dockerfile,
+        build_args={str(key): str(value) for key, value in args.items()},
+        target=target,
+    )
+    return recipe, f"{reader.lid.lower()}:latest"
 
 
 def _recipe(reader: ResourceReader) -> tuple[ImageRecipe | None, str | None]:

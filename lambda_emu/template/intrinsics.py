@@ -89,6 +89,14 @@ class Unknown:
         self.what = what
 
 
+class Unset:
+    """A parameter without a usable value (no Default and no override, or a Default its own rules refuse):
+    only a Ref to it fails, so the functions that do not use it still load."""
+
+    def __init__(self, error: IntrinsicError) -> None:
+        self.error = error
+
+
 def is_intrinsic(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("Ref", *_FUNCTIONS)
 
@@ -116,9 +124,17 @@ class Resolver:
     """Resolves the values of one template; lazily, so only the properties read need be resolvable."""
 
     def __init__(
-        self, template: Mapping[str, Any], *, emulator: EmulatorConfig, parameters: Mapping[str, Any]
+        self,
+        template: Mapping[str, Any],
+        *,
+        emulator: EmulatorConfig,
+        parameters: Mapping[str, Any],
+        function_prefix: str = "",
     ):
         self._emulator = emulator
+        # A nested stack's functions without a FunctionName are named "<Application>-<LogicalId>": unique
+        # beside the parent's, as CloudFormation gives each nested stack's resources names of their own.
+        self._function_prefix = function_prefix
         self._parameters = parameters
         self._resources: Mapping[str, Any] = _section(template, "Resources")
         self._mappings = _section(template, "Mappings")
@@ -169,7 +185,9 @@ class Resolver:
             spec = _NAMED_TYPES.get(self._type(logical_id))
             properties = self._resources[logical_id].get("Properties")
             declared = properties.get(spec[0]) if spec and isinstance(properties, dict) else None
-            name = logical_id
+            name = (
+                self._function_prefix + logical_id if self._type(logical_id) in FUNCTION_TYPES else logical_id
+            )
             if spec and declared is not None:
                 with self._guard(f"{logical_id}.{spec[0]}"):
                     value = self.resolve(declared)
@@ -242,6 +260,8 @@ class Resolver:
             value = self._parameters[name]
             if isinstance(value, Unknown):
                 raise UnresolvableError(value.what)
+            if isinstance(value, Unset):
+                raise IntrinsicError(value.error.message, hint=value.error.hint)
             return value
         if name in self._resources:
             spec = _NAMED_TYPES.get(self._type(name))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,14 @@ _LONG_KEY = "ParameterKey="
 _LONG_VALUE = ",ParameterValue="
 
 
-def parse_parameter_overrides(text: str) -> dict[str, str]:
-    """`K=V K2="a b"` or `ParameterKey=K,ParameterValue=V ...` (SAM's two forms) as {K: V}."""
+def parse_parameter_overrides(text: str | Sequence[str]) -> dict[str, str]:
+    """`K=V K2="a b"` or `ParameterKey=K,ParameterValue=V ...` (SAM's two forms, mixed freely) as {K: V};
+    several texts (--parameter-overrides repeated, or samconfig's list) are read in order, all kept."""
+    if not isinstance(text, str):
+        merged: dict[str, str] = {}
+        for part in text:
+            merged.update(parse_parameter_overrides(part))
+        return merged
     if _TOKEN.sub("", text).strip():
         raise ConfigError(f"Parameter overrides {text!r} have an unbalanced quote.")
     overrides: dict[str, str] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import zipfile
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,48 @@ LAYER_TYPES = (SERVERLESS_LAYER, LAMBDA_LAYER)
 # Lambda writes inline code (Code.ZipFile) as index.py or index.js; only these runtimes accept it.
 _INLINE_FILES = {"python": "index.py", "nodejs": "index.js"}
 _MISSING: Any = object()
+# CDK's asset metadata (`cdk synth`; SAM CLI reads it too): the local folder or file that deploying uploads
+# for the property named.
+ASSET_PATH = "aws:asset:path"
+ASSET_PROPERTY = "aws:asset:property"
+
+
+# Lambda runs managed runtimes as sbx_user1051 (uid 993, gid 990); so does lambda-emu, code mounted as is.
+SANDBOX_UID, SANDBOX_GID = 993, 990
+
+
+def unreadable_by_sandbox(code_path: Path, handler: str) -> Path | None:
+    """The code folder, or its handler's module file, when the sandbox user cannot read it (by its
+    permission bits as this machine reports them); None when it can, or when that cannot be told."""
+    if not code_path.is_dir():
+        return None  # a .zip is extracted into a folder lambda-emu makes readable
+    module = handler.rpartition(".")[0]
+    # Python's module path is dotted (pkg.mod), Node's a file path (dir/index).
+    candidates = [code_path / f"{module.replace('.', '/')}.py"] if module else []
+    candidates += [code_path / f"{module}{suffix}" for suffix in (".js", ".mjs", ".cjs")] if module else []
+    for path, needed in [(code_path, 0o5), *((candidate, 0o4) for candidate in candidates)]:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        if info.st_uid == SANDBOX_UID:
+            bits = info.st_mode >> 6
+        elif info.st_gid == SANDBOX_GID:
+            bits = info.st_mode >> 3
+        else:
+            bits = info.st_mode
+        if bits & needed != needed:
+            return path
+    return None
+
+
+@dataclass(frozen=True)
+class LocalLayer:
+    """A layer of the template: its content on this machine, or why it has none (`problem`)."""
+
+    logical_id: str
+    content: Path | None
+    problem: TemplateError | None = None
 
 
 class ResourceReader:
@@ -43,8 +85,10 @@ class ResourceReader:
         resolver: Resolver,
         emulator: EmulatorConfig,
         properties: Mapping[str, Any],
+        stack: tuple[str, ...] = (),  # the logical IDs of the nested applications it is in, outermost first
     ) -> None:
         self.path, self.lid, self.resource = path, lid, resource
+        self.stack = stack
         self.resolver, self.emulator = resolver, emulator
         self.properties = properties
         self.serverless = resource["Type"] == SERVERLESS_FUNCTION
@@ -74,11 +118,30 @@ class ResourceReader:
         try:
             return self.resolver.condition(self.resource["Condition"])
         except TemplateError as exc:
-            raise TemplateError(f"{self.path}: resource {self.lid}, Condition: {exc.message}.") from exc
+            raise TemplateError(
+                f"{self.path}: resource {self.lid}, Condition: {exc.message}.", hint=exc.hint
+            ) from exc
 
     def is_image(self) -> bool:
-        code = self.get("Code", None) if not self.serverless else None
+        # Code is looked at unresolved: CDK's S3 location of a .zip asset refers to parameters with no value.
+        code = self.properties.get("Code") if not self.serverless else None
         return self.get("PackageType", "Zip") == "Image" or (isinstance(code, dict) and "ImageUri" in code)
+
+    def asset(self, key: str) -> str | None:
+        """The local asset CDK's Metadata gives for property `key` (aws:asset:path, relative to the
+        template, as `cdk synth` writes it into cdk.out), which stands in for the property's S3 or ECR
+        location; None when the Metadata names no asset for it."""
+        metadata = self.resource.get("Metadata")
+        if (
+            not isinstance(metadata, dict)
+            or metadata.get(ASSET_PROPERTY) != key
+            or ASSET_PATH not in metadata
+        ):
+            return None
+        path = metadata[ASSET_PATH]
+        if not isinstance(path, str) or not path:
+            raise self.error(key, f"its asset (Metadata {ASSET_PATH}) must be a path; got {path!r}")
+        return path
 
     def common(self) -> dict[str, Any]:
         """The FunctionConfig fields every function has, whatever its package type."""
@@ -166,21 +229,29 @@ class ResourceReader:
             raise self.error(f"{key}.{field_name}", f"must be an ARN; got {value!r}")
         return value
 
-    def function(
-        self, local_layers: Mapping[str, Path], excluded_layers: Mapping[str, str]
-    ) -> FunctionConfig:
-        """A .zip-package function; its Layers must name layers of this template (`local_layers`: ARN →
-        content; `excluded_layers`: ARN → logical ID of a layer whose Condition is false)."""
+    def function(self, local_layers: Mapping[str, LocalLayer]) -> FunctionConfig:
+        """A .zip-package function; its Layers must name layers of this template (`local_layers`: by ARN)."""
         runtime = self.string("Runtime")
+        handler = self.string("Handler")
+        code_path = self.code_path(runtime)
+        unreadable = unreadable_by_sandbox(code_path, handler)
+        if unreadable is not None:
+            # A warning, not an error: an engine that maps file ownership (Docker Desktop) may show the
+            # container more than these bits say.
+            LOG.warning(
+                "Function %s: %s is not readable by the sandbox user the function runs as (uid %d), so its "
+                "code will fail to load; make it readable: chmod -R o+rX %s",
+                self.lid, unreadable, SANDBOX_UID, code_path,
+            )  # fmt: skip
         return FunctionConfig(
             runtime=runtime,
-            handler=self.string("Handler"),
-            code_path=self.code_path(runtime),
-            layers=self.layers(local_layers, excluded_layers),
+            handler=handler,
+            code_path=code_path,
+            layers=self.layers(local_layers),
             **self.common(),
         )
 
-    def layers(self, local: Mapping[str, Path], excluded: Mapping[str, str]) -> tuple[Path, ...]:
+    def layers(self, local: Mapping[str, LocalLayer]) -> tuple[Path, ...]:
         arns = self.get("Layers", [])
         if not isinstance(arns, list) or not all(isinstance(arn, str) for arn in arns):
             raise self.error("Layers", f"must be a list of layer ARNs or Refs to layers; got {arns!r}")
@@ -189,22 +260,30 @@ class ResourceReader:
             raise self.error("Layers", f"cannot reference more than {MAX_LAYERS} layers; got {len(arns)}")
         paths = []
         for arn in arns:
-            if arn in local:
-                paths.append(local[arn])
-            elif arn in excluded:
-                raise self.error("Layers", f"layer {excluded[arn]} is not loaded: its Condition is false")
-            else:
+            layer = local.get(arn)
+            if layer is None:
                 raise self.error(
                     "Layers",
                     f"{arn} is not a layer of this template, and lambda-emu supports only local layers",
-                    hint="Declare the layer in the template (AWS::Serverless::LayerVersion with a local "
-                    "ContentUri) and refer to it with !Ref",
+                    hint="Download the layer's content (`aws lambda get-layer-version-by-arn --arn ARN` "
+                    "gives its Content.Location), declare it in the template as an "
+                    "AWS::Serverless::LayerVersion with that folder as ContentUri, and refer to it with !Ref",
                 )
+            if layer.content is None:
+                problem = layer.problem or TemplateError(f"layer {layer.logical_id} has no content")
+                detail = problem.message.removeprefix(f"{self.path}: ").rstrip(".")
+                if not detail.startswith("layer "):
+                    detail = f"layer {layer.logical_id} cannot be loaded: {detail}"
+                raise self.error("Layers", detail, problem.hint)
+            paths.append(layer.content)
         return tuple(paths)
 
     def layer_content(self) -> Path:
         """The local folder or zip of a LayerVersion resource (ContentUri, or Content as a local path)."""
         key = "ContentUri" if self.resource["Type"] == SERVERLESS_LAYER else "Content"
+        asset = self.asset(key)
+        if asset is not None:
+            return self.asset_path(f"{key} (Metadata {ASSET_PATH})", asset)
         content = self.get(key, None)
         if content is None:
             raise self.error(key, "is required")
@@ -274,14 +353,32 @@ class ResourceReader:
                 if "CodeUri" in own:
                     raise self.error("InlineCode", "give either CodeUri or InlineCode, not both")
                 return self.inline_code("InlineCode", self.get("InlineCode"), runtime)
+            asset = self.asset("CodeUri")
+            if asset is not None:
+                return self.asset_path(f"CodeUri (Metadata {ASSET_PATH})", asset)
             # SAM CLI defaults CodeUri to the template's folder.
             return self.local_path("CodeUri", self.get("CodeUri", "."))
+        asset = self.asset("Code")
+        if asset is not None:
+            return self.asset_path(f"Code (Metadata {ASSET_PATH})", asset)
         code = self.get("Code", None)
         if isinstance(code, dict) and "ZipFile" in code:
             return self.inline_code("Code.ZipFile", code["ZipFile"], runtime)
         if code is None:
-            raise self.error("Code", "is required")
+            raise self.error(
+                "Code",
+                "is required",
+                hint="Set Code to the local folder or .zip of the function's code (lambda-emu runs local "
+                "code only), or use the template `sam build` writes to .aws-sam/build",
+            )
         return self.local_path("Code", code)  # SAM CLI also takes a local path as Code
+
+    def asset_path(self, key: str, asset: str) -> Path:
+        try:
+            return self.local_path(key, asset)
+        except TemplateError as exc:
+            hint = "Run `cdk synth` again: it writes each asset into cdk.out, beside the template"
+            raise TemplateError(exc.message, hint=hint) from exc
 
     def local_path(self, key: str, value: Any) -> Path:
         s3 = isinstance(value, dict) or (isinstance(value, str) and value.startswith("s3://"))
@@ -306,7 +403,7 @@ class ResourceReader:
         family = next((f for f in _INLINE_FILES if runtime.startswith(f)), None)
         if family is None:
             raise self.error(key, f"inline code runs only on Python and Node.js runtimes, not {runtime}")
-        folder = (self.emulator.state_dir / "inline" / self.lid).resolve()
+        folder = self.emulator.state_dir.joinpath("inline", *self.stack, self.lid).resolve()
         file = folder / _INLINE_FILES[family]
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -103,3 +103,16 @@ def read_template(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TemplateError(f"{path} is not a CloudFormation template: its top level must be a mapping.")
     return data
+
+
+def read_yaml(path: Path) -> Any:
+    """A plain YAML file (SAM CLI's samconfig.yaml) as data; TemplateError naming the line of an error."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TemplateError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise TemplateError(f"{path}: YAML syntax error at line {line}: {exc.problem}.") from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"{path}: not YAML text: {exc}.") from exc

@@ -28,6 +28,7 @@ const H_COGNITO_IDENTITY = 'Lambda-Runtime-Cognito-Identity';
 const H_TENANT_ID = 'Lambda-Runtime-Aws-Tenant-Id';
 const H_FUNCTION_ERROR_TYPE = 'Lambda-Runtime-Function-Error-Type';
 const ENV_LOG_MARKER = '_LAMBDA_EMU_LOG_MARKER';
+const PATH_LOG_TOKEN = '/lambda-emu/log-token';
 
 const DEFAULT_TASK_ROOT = '/var/task';
 // Exit statuses of AWS's Node.js runtime after an uncaught exception / unhandled rejection was reported.
@@ -323,6 +324,15 @@ class RuntimeApiClient {
     });
   }
 
+  // The environment's log token: given once per runtime start, to this call before any user code.
+  async logToken() {
+    const reply = await this.request('GET', PATH_LOG_TOKEN);
+    if (reply.status !== 200) {
+      throw new ApiUnreachable(`GET ${PATH_LOG_TOKEN} returned ${reply.status}: ${reply.body.toString().slice(0, 200)}`);
+    }
+    return reply.body.toString().trim();
+  }
+
   async nextInvocation() {
     const reply = await this.request('GET', PATH_NEXT);
     if (reply.status !== 200) {
@@ -570,21 +580,28 @@ function installCrashHandlers(api, marker) {
 
 async function main() {
   // Removed first, so the function never sees it (and nor do its subprocesses).
-  const token = process.env[ENV_LOG_MARKER] ?? '';
+  const markers = process.env[ENV_LOG_MARKER] ?? '';
   delete process.env[ENV_LOG_MARKER];
+  const address = process.env.AWS_LAMBDA_RUNTIME_API;
+  if (!address) fatal('AWS_LAMBDA_RUNTIME_API is not set');
+  const api = new RuntimeApiClient(address);
+  let token = '';
+  if (markers) {
+    try {
+      token = await api.logToken(); // before any user code: the only call the API answers it
+    } catch (err) {
+      fatal(err.message);
+    }
+  }
   installOutput(Boolean(token));
   const marker = token ? new LogMarker(token) : null;
   patchConsole(process.env.AWS_LAMBDA_LOG_LEVEL);
-
-  const address = process.env.AWS_LAMBDA_RUNTIME_API;
-  if (!address) fatal('AWS_LAMBDA_RUNTIME_API is not set');
   const taskRoot = process.env.LAMBDA_TASK_ROOT || DEFAULT_TASK_ROOT;
   try {
     process.chdir(taskRoot);
   } catch {
     // loading the handler reports the missing code
   }
-  const api = new RuntimeApiClient(address);
   installCrashHandlers(api, marker);
 
   let handler;

@@ -36,6 +36,7 @@ H_COGNITO_IDENTITY = "Lambda-Runtime-Cognito-Identity"
 H_TENANT_ID = "Lambda-Runtime-Aws-Tenant-Id"
 H_FUNCTION_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
 ENV_LOG_MARKER = "_LAMBDA_EMU_LOG_MARKER"
+PATH_LOG_TOKEN = "/lambda-emu/log-token"
 ENV_LOG_ADDRESS = "_LAMBDA_EMU_LOG_ADDRESS"
 
 # errorTypes of the faults the runtime itself reports (awslambdaric's FaultException).
@@ -598,6 +599,13 @@ class RuntimeApiClient:
             chunks.append(chunk)
             self._reader.readline(65537)  # the CRLF after each chunk
 
+    def log_token(self) -> str:
+        """The environment's log token: given once per runtime start, to this call before user code."""
+        status, _, body = self._request("GET", PATH_LOG_TOKEN)
+        if status != 200:
+            raise ApiUnreachable(f"GET {PATH_LOG_TOKEN} returned {status}: {body[:200]!r}")
+        return body.decode("ascii", "replace").strip()
+
     def next_invocation(self) -> Event:
         status, headers, body = self._request("GET", PATH_NEXT)
         if status != 200:
@@ -670,14 +678,16 @@ def serve(api: RuntimeApiClient, handler: Handler, marker: LogMarker | None) -> 
         handle(api, handler, api.next_invocation(), marker)
 
 
-def connect_output(address: str) -> None:
+def connect_output(address: str, token: str) -> None:
     """Send fd 1 and 2 (ours, the function's, its subprocesses') to the emulator over loopback instead of
-    through the container engine's stream; if that fails, the engine's stream still carries everything."""
+    through the container engine's stream; if that fails, the engine's stream still carries everything.
+    The first line is the environment's token: the emulator takes output only from its own runtime."""
     import socket
 
     host, _, port = address.rpartition(":")
     try:
         sock = socket.create_connection((host, int(port)), timeout=5)
+        sock.sendall(token.encode() + b"\n")
     except (OSError, ValueError):
         return
     with sock:
@@ -699,19 +709,25 @@ def fatal(reason: str) -> NoReturn:
 
 
 def main() -> None:
-    # Popped first, so the function never sees it (and nor do its subprocesses).
-    token = os.environ.pop(ENV_LOG_MARKER, "")
+    # Popped first, so the function never sees them (and nor do its subprocesses).
+    markers = os.environ.pop(ENV_LOG_MARKER, "")
     log_address = os.environ.pop(ENV_LOG_ADDRESS, "")
-    if token:
-        os.dup2(1, 2)  # one ordered stream, as Lambda merges stdout and stderr into one log anyway
-        if log_address:
-            connect_output(log_address)
-    install_output_streams()
-    marker = LogMarker(token) if token else None
-
     address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
     if not address:
         fatal("AWS_LAMBDA_RUNTIME_API is not set")
+    api = RuntimeApiClient(address)
+    token = ""
+    if markers:
+        try:
+            token = api.log_token()  # before any user code: the only call the API answers it
+        except ApiUnreachable as exc:
+            fatal(str(exc))
+        os.dup2(1, 2)  # one ordered stream, as Lambda merges stdout and stderr into one log anyway
+        if log_address:
+            connect_output(log_address, token)
+    install_output_streams()
+    marker = LogMarker(token) if token else None
+
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or DEFAULT_TASK_ROOT
     sys.path[:] = python_path(task_root, os.path.dirname(os.path.abspath(__file__)), sys.path)
     try:
@@ -719,7 +735,6 @@ def main() -> None:
     except OSError:
         pass  # the import below reports the missing code
     install_logging(os.environ.get("AWS_LAMBDA_LOG_LEVEL"))
-    api = RuntimeApiClient(address)
 
     try:
         try:

@@ -14,7 +14,7 @@ import pytest
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import LambdaEmuError, api_code
 from lambda_emu.facade import Emulator
 from lambda_emu.images.runtimes import ImageBuilder
 from lambda_emu.models import InvocationResult
@@ -114,7 +114,7 @@ def test_tmp_survives_a_reset(emu: Emulator, functions: dict[str, FunctionConfig
     env = next(e for e in emu.environments() if e.function == fill)
     env.reset()  # what a timeout or crash does: the runtime is killed, the next invoke re-inits
     after = invoke(emu, fill, {"mb": 1, "name": "after-reset"})
-    assert after.init_duration_ms is not None
+    assert after.init_duration_ms is not None, after.init_logs
     assert "fill-before-reset" in body(after)["files"]
 
 
@@ -143,9 +143,9 @@ def test_request_over_6_mb_is_refused_before_anything_runs(
     emu: Emulator, functions: dict[str, FunctionConfig]
 ) -> None:
     payload = json.dumps({"blob": "x" * (6 * 1024 * 1024)}).encode()
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(LambdaEmuError) as caught:
         emu.invocation(functions["EchoFunction"], payload)
-    assert caught.value.error_code == "RequestEntityTooLargeException"
+    assert api_code(caught.value) == "RequestEntityTooLargeException"
     assert (
         "Request must be smaller than 6291456 bytes for the InvokeFunction operation" in caught.value.message
     )

@@ -17,7 +17,7 @@ from lambda_emu.config import EmulatorConfig
 from lambda_emu.control.plane import ControlPlane
 from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.store import open_store
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import ConfigError, LambdaEmuError, api_code
 
 
 def zip_b64(source: str = "def handler(event, context):\n    return 1\n") -> str:
@@ -75,9 +75,9 @@ def test_create_answers_pending_then_the_function_is_active(plane: ControlPlane)
     assert (now["State"], now["LastUpdateStatus"]) == ("Active", "Successful")
     assert plane.get_function("fn", None, 5)["Tags"] == {"team": "a"}
     assert plane.get_function("fn", None, 5)["Concurrency"] == {"ReservedConcurrentExecutions": 5}
-    with pytest.raises(ConfigError) as conflict:
+    with pytest.raises(LambdaEmuError) as conflict:
         create(plane)
-    assert conflict.value.error_code == "ResourceConflictException"
+    assert api_code(conflict.value) == "ResourceConflictException"
 
 
 def test_update_keeps_omitted_fields_and_changes_the_revision(
@@ -116,9 +116,9 @@ def test_a_stale_revision_id_is_refused_with_412(plane: ControlPlane) -> None:
     revision = plane.get_function_configuration("fn", None)["RevisionId"]  # read once Active, as users do
     plane.update_function_configuration("fn", {"MemorySize": 512, "RevisionId": revision})
     plane.wait_settled("fn", 10)
-    with pytest.raises(ConfigError) as stale:
+    with pytest.raises(LambdaEmuError) as stale:
         plane.update_function_configuration("fn", {"MemorySize": 1024, "RevisionId": revision})
-    assert stale.value.error_code == "PreconditionFailedException"
+    assert api_code(stale.value) == "PreconditionFailedException"
     assert "does not match the latest Revision Id" in stale.value.message
     assert plane.get_function_configuration("fn", None)["MemorySize"] == 512
 
@@ -130,9 +130,9 @@ def test_an_update_while_one_is_in_progress_conflicts_and_invokes_use_the_old_on
     retire.gate.clear()  # hold the settle: the update stays InProgress
     plane.update_function_configuration("fn", {"MemorySize": 256})
     assert plane.registry.resolve("fn").function.memory_size == 128
-    with pytest.raises(ConfigError) as busy:
+    with pytest.raises(LambdaEmuError) as busy:
         plane.update_function_configuration("fn", {"MemorySize": 512})
-    assert busy.value.error_code == "ResourceConflictException"
+    assert api_code(busy.value) == "ResourceConflictException"
     assert "An update is in progress for resource: arn:aws:lambda:" in busy.value.message
     retire.gate.set()
     assert plane.wait_settled("fn", 10)
@@ -150,7 +150,7 @@ def test_a_runtime_lambda_emu_cannot_run_fails_the_update_with_a_reason_code(pla
 
 def test_a_qualified_name_cannot_be_updated(plane: ControlPlane) -> None:
     create(plane)
-    with pytest.raises(ConfigError, match="does not support versions other than \\$LATEST"):
+    with pytest.raises(LambdaEmuError, match="does not support versions other than \\$LATEST"):
         plane.update_function_configuration("fn:1", {"Timeout": 5})
 
 
@@ -168,9 +168,9 @@ def test_list_functions_paginates_with_next_marker(plane: ControlPlane) -> None:
             break
         query = {"MaxItems": "2", "Marker": page["NextMarker"]}
     assert (seen, pages) == ([f"fn{index}" for index in range(5)], 3)
-    with pytest.raises(ConfigError) as bad:
+    with pytest.raises(LambdaEmuError) as bad:
         plane.list_functions({"MaxItems": "0"})
-    assert bad.value.error_code == "ValidationException"
+    assert api_code(bad.value) == "ValidationException"
 
 
 def test_versions_aliases_and_their_rules(plane: ControlPlane) -> None:
@@ -191,33 +191,90 @@ def test_versions_aliases_and_their_rules(plane: ControlPlane) -> None:
     assert alias["AliasArn"].endswith(":fn:live") and alias["RoutingConfig"]["AdditionalVersionWeights"] == {
         "2": 0.5
     }
-    with pytest.raises(ConfigError) as stale:
+    with pytest.raises(LambdaEmuError) as stale:
         plane.update_alias("fn", "live", {"FunctionVersion": "2", "RevisionId": "stale"})
-    assert stale.value.error_code == "PreconditionFailedException"
+    assert api_code(stale.value) == "PreconditionFailedException"
     updated = plane.update_alias("fn", "live", {"RoutingConfig": {}, "RevisionId": alias["RevisionId"]})
     assert "RoutingConfig" not in updated and updated["RevisionId"] != alias["RevisionId"]
-    with pytest.raises(ConfigError) as in_use:
+    with pytest.raises(LambdaEmuError) as in_use:
         plane.delete_function("fn", "1")
-    assert in_use.value.error_code == "ResourceConflictException"
+    assert api_code(in_use.value) == "ResourceConflictException"
     assert [a["Name"] for a in plane.list_aliases("fn", {"FunctionVersion": "1"})["Aliases"]] == ["live"]
     plane.delete_alias("fn", "live")
     plane.delete_function("fn", "1")
     assert [v["Version"] for v in plane.list_versions("fn", {})["Versions"]] == ["$LATEST", "2"]
     plane.delete_function("fn", None)
-    with pytest.raises(ConfigError) as gone:
+    with pytest.raises(LambdaEmuError) as gone:
         plane.get_function_configuration("fn", None)
-    assert gone.value.error_code == "ResourceNotFoundException"
+    assert api_code(gone.value) == "ResourceNotFoundException"
 
 
-def test_local_folder_code_and_no_s3(plane: ControlPlane, tmp_path: Path) -> None:
+def _rooted_plane(tmp_path: Path, root: Path) -> ControlPlane:
+    config = EmulatorConfig(state_dir=tmp_path / "state", code_roots=(root,))
+    return ControlPlane(FunctionRegistry(config, store=open_store(tmp_path / "state")), Retirements(), config)
+
+
+def test_local_folder_code_and_no_s3(tmp_path: Path) -> None:
     folder = tmp_path / "src"
     folder.mkdir()
     (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    plane = _rooted_plane(tmp_path, tmp_path)
     answer = create(plane, Code={"S3Bucket": "lambda-emu-local", "S3Key": str(folder)})
     assert plane.registry.resolve("fn").function.code_path == folder
     assert answer["CodeSize"] > 0
-    with pytest.raises(ConfigError, match="no S3"):
+    with pytest.raises(LambdaEmuError, match="no S3"):
         create(plane, "other", Code={"S3Bucket": "my-bucket", "S3Key": "code.zip"})
+
+
+def test_local_folder_code_is_refused_unless_serve_names_its_root(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    (tmp_path / "src").mkdir()
+    with pytest.raises(LambdaEmuError, match="--code-root") as refused:
+        create(plane, Code={"S3Bucket": "lambda-emu-local", "S3Key": str(tmp_path / "src")})
+    assert api_code(refused.value) == "InvalidParameterValueException"
+
+
+@pytest.mark.parametrize("key", ["/dev/zero", "/proc/self", "/etc", "{root}/../outside", "{root}/link"])
+def test_local_code_comes_only_from_under_the_roots_and_never_from_devices(tmp_path: Path, key: str) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "outside").mkdir()
+    (root / "link").symlink_to(tmp_path / "outside")  # a link out of the root is outside it
+    plane = _rooted_plane(tmp_path, root)
+    with pytest.raises(LambdaEmuError, match="outside the folders"):
+        create(plane, Code={"S3Bucket": "lambda-emu-local", "S3Key": key.format(root=root)})
+
+
+def test_local_code_is_neither_a_device_nor_over_lambdas_unzipped_limit(tmp_path: Path) -> None:
+    import os
+
+    from lambda_emu.control import packages
+
+    root = tmp_path / "root"
+    (root / "big").mkdir(parents=True)
+    os.mkfifo(root / "fifo.zip")
+    with open(root / "big" / "sparse.bin", "wb") as sparse:  # 300 MB that take no disk and are never read
+        sparse.truncate(300 * 1024 * 1024)
+    plane = _rooted_plane(tmp_path, root)
+    with pytest.raises(LambdaEmuError, match="neither a folder nor a .zip"):
+        create(plane, Code={"S3Bucket": "lambda-emu-local", "S3Key": str(root / "fifo.zip")})
+    with pytest.raises(
+        ConfigError, match=f"Unzipped size must be smaller than {packages.MAX_UNZIPPED} bytes"
+    ):
+        create(plane, Code={"S3Bucket": "lambda-emu-local", "S3Key": str(root / "big")})
+
+
+def test_an_uploaded_zip_bomb_is_refused_by_its_unzipped_size(plane: ControlPlane) -> None:
+    import base64
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.bin", b"\0" * (270 * 1024 * 1024))  # compresses to ~260 KB
+    with pytest.raises(LambdaEmuError, match="Unzipped size must be smaller than 262144000 bytes"):
+        create(plane, Code={"ZipFile": base64.b64encode(buffer.getvalue()).decode()})
 
 
 def test_get_function_configuration_is_lambdas_whole_answer_qualified_as_asked(plane: ControlPlane) -> None:
@@ -270,23 +327,23 @@ def test_alias_not_found_is_lambdas_text_and_deleting_a_missing_alias_is_idempot
     plane: ControlPlane,
 ) -> None:
     create(plane)
-    with pytest.raises(ConfigError) as missing:
+    with pytest.raises(LambdaEmuError) as missing:
         plane.get_alias("fn", "nope")
-    assert (missing.value.error_code, missing.value.message) == (
+    assert (api_code(missing.value), missing.value.message) == (
         "ResourceNotFoundException",
         "Cannot find alias arn: arn:aws:lambda:us-east-1:123456789012:function:fn:nope",
     )
     plane.delete_alias("fn", "nope")  # Lambda answers 204: nothing raised
-    with pytest.raises(ConfigError) as no_function:
+    with pytest.raises(LambdaEmuError) as no_function:
         plane.delete_alias("no-such-fn", "nope")
-    assert no_function.value.error_code == "ResourceNotFoundException"
+    assert api_code(no_function.value) == "ResourceNotFoundException"
 
 
 def test_an_arn_of_another_region_is_lambdas_not_reachable_answer(plane: ControlPlane) -> None:
     create(plane)
-    with pytest.raises(ConfigError) as elsewhere:
+    with pytest.raises(LambdaEmuError) as elsewhere:
         plane.get_function_configuration("arn:aws:lambda:eu-central-1:123456789012:function:fn", None)
-    assert (elsewhere.value.error_code, elsewhere.value.message) == (
+    assert (api_code(elsewhere.value), elsewhere.value.message) == (
         "ResourceNotFoundException",
         "Functions from 'eu-central-1' are not reachable in this region ('us-east-1')",
     )

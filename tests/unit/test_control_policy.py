@@ -18,16 +18,16 @@ from lambda_emu.control.policy import (
     principal_element,
     render,
 )
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import LambdaEmuError, api_code
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:my-function"
 ALICE = "arn:aws:iam::210987654321:user/alice"
 
 
 def code_of(call) -> tuple[str, str]:
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(LambdaEmuError) as caught:
         call()
-    return caught.value.error_code, caught.value.message
+    return api_code(caught.value), caught.value.message
 
 
 def permission(**fields: object) -> Permission:
@@ -250,14 +250,14 @@ def test_removing_an_unknown_statement_is_not_found(tmp_path):
 def test_a_policy_past_20_kb_is_refused_and_left_as_it_was(tmp_path):
     store = PolicyStore(tmp_path / "policies.json")
     count = 0
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(LambdaEmuError) as caught:
         while True:
             arn = "arn:aws:s3:::" + "b" * 200 + str(count)
             store.add(
                 "fn", None, permission(StatementId=f"s{count}", SourceArn=arn).statement(FN), revision_id=None
             )
             count += 1
-    assert caught.value.error_code == "PolicyLengthExceededException"
+    assert api_code(caught.value) == "PolicyLengthExceededException"
     assert caught.value.message.endswith(f"is bigger than the limit ({MAX_POLICY_BYTES}).")
     statements, _ = store.get("fn", None)
     assert len(statements) == count
@@ -282,7 +282,7 @@ def test_policies_survive_a_reopened_store(tmp_path):
 def test_a_corrupt_policy_file_is_a_config_error_with_a_hint(tmp_path):
     path = tmp_path / "policies.json"
     path.write_text("{not json")
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(LambdaEmuError) as caught:
         PolicyStore(path).statements("fn", None)
     assert caught.value.hint
 
@@ -292,5 +292,5 @@ def test_principals_file_maps_access_keys_to_arns(tmp_path):
     (tmp_path / "principals.json").write_text(json.dumps({"AKIAEXAMPLE": ALICE}))
     assert load_principals(tmp_path) == {"AKIAEXAMPLE": ALICE}
     (tmp_path / "principals.json").write_text(json.dumps(["AKIAEXAMPLE"]))
-    with pytest.raises(ConfigError):
+    with pytest.raises(LambdaEmuError):
         load_principals(tmp_path)

@@ -11,7 +11,7 @@ import pytest
 from lambda_emu.config import MEMORY_RANGE
 from lambda_emu.control.request_shapes import OPERATIONS, RETIRED_RUNTIMES, RUNTIMES, Shape
 from lambda_emu.control.validation import validate_function_request
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import LambdaEmuError, api_code
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 LAYER = "arn:aws:lambda:us-east-1:123456789012:layer:{}:1"
@@ -411,17 +411,17 @@ BAD = [
 def test_each_rule_is_answered_with_lambdas_exception_and_message(
     operation: str, body: dict[str, Any], code: str, message: str
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(LambdaEmuError) as caught:
         validate_function_request(operation, body)
-    assert (caught.value.error_code, caught.value.message) == (code, message)
+    assert (api_code(caught.value), caught.value.message) == (code, message)
 
 
 def test_all_model_violations_of_a_request_come_in_one_message() -> None:
     body = {"Timeout": 0, "Description": "d" * 257, "Handler": "a b", "TracingConfig": {"Mode": "On"}}
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(LambdaEmuError) as caught:
         validate_function_request("UpdateFunctionConfiguration", body)
     message = caught.value.message
-    assert caught.value.error_code == "ValidationException"
+    assert api_code(caught.value) == "ValidationException"
     assert message.startswith("4 validation errors detected: Value 'a b' at 'handler'")
     assert message.count("; Value ") == 3
     for path in ("'handler'", "'description'", "'timeout'", "'tracingConfig.mode'"):
@@ -430,18 +430,18 @@ def test_all_model_violations_of_a_request_come_in_one_message() -> None:
 
 def test_model_constraints_are_reported_before_the_services_rules() -> None:
     # Seven layers (a service rule) and a bad Timeout (the model): the model's answer comes first.
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(LambdaEmuError) as caught:
         validate_function_request("UpdateFunctionConfiguration", {"Layers": _layers(7), "Timeout": 0})
-    assert caught.value.error_code == "ValidationException"
+    assert api_code(caught.value) == "ValidationException"
     assert "'timeout'" in caught.value.message
 
 
 def test_environment_size_is_measured_as_the_json_of_the_variables() -> None:
     # 400 variables of 5+1 characters: 2,400 characters of keys and values, but 4,801 bytes as JSON.
     variables = {f"K{i:04d}": "v" for i in range(400)}
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(LambdaEmuError) as caught:
         validate_function_request("UpdateFunctionConfiguration", {"Environment": {"Variables": variables}})
-    assert caught.value.error_code == "InvalidParameterValueException"
+    assert api_code(caught.value) == "InvalidParameterValueException"
     assert caught.value.message.endswith(f"String measured: {json.dumps(variables, separators=(',', ':'))}")
     # Just under the limit passes: {"BIG":"..."} is 10 bytes plus the value.
     validate_function_request(
@@ -456,9 +456,9 @@ def test_a_wrongly_typed_member_is_an_unreadable_request() -> None:
         {"Layers": "arn"},
         {"Environment": {"Variables": {"A1": 1}}},
     ):
-        with pytest.raises(ConfigError) as caught:
+        with pytest.raises(LambdaEmuError) as caught:
             validate_function_request("UpdateFunctionConfiguration", body)
-        assert caught.value.error_code == "InvalidRequestContentException"
+        assert api_code(caught.value) == "InvalidRequestContentException"
 
 
 @pytest.mark.parametrize(
@@ -493,9 +493,9 @@ def test_a_wrongly_typed_member_is_an_unreadable_request() -> None:
 def test_rules_of_the_functions_package_type(
     operation: str, body: dict[str, Any], package_type: str, message: str
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(LambdaEmuError) as caught:
         validate_function_request(operation, body, package_type=package_type)
-    assert (caught.value.error_code, caught.value.message) == ("InvalidParameterValueException", message)
+    assert (api_code(caught.value), caught.value.message) == ("InvalidParameterValueException", message)
     validate_function_request(operation, body)  # unknown package type: nothing to hold it to
 
 

@@ -18,7 +18,7 @@ from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
 from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.store import FunctionStore, open_store
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import LambdaEmuError, api_code
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:fn"
 DLQ = "arn:aws:sqs:us-east-1:123456789012:dlq"
@@ -72,9 +72,9 @@ def put(service: LambdaService, qualifier: str | None, retries: int, name: str =
 
 
 def not_found(call_it) -> str:  # type: ignore[no-untyped-def]
-    with pytest.raises(ConfigError) as missing:
+    with pytest.raises(LambdaEmuError) as missing:
         call_it()
-    assert missing.value.error_code == "ResourceNotFoundException"
+    assert api_code(missing.value) == "ResourceNotFoundException"
     return missing.value.message
 
 
@@ -117,9 +117,9 @@ def test_the_unqualified_function_and_latest_are_one_config(service: LambdaServi
 def test_the_qualifier_may_come_with_the_name_and_must_agree_with_the_query(service: LambdaService) -> None:
     assert put(service, None, 0, name="fn:live")["FunctionArn"] == f"{ARN}:live"
     assert service.get_event_invoke_config(f"{ARN}:live", "live")["MaximumRetryAttempts"] == 0
-    with pytest.raises(ConfigError) as conflict:
+    with pytest.raises(LambdaEmuError) as conflict:
         service.get_event_invoke_config("fn:live", "1")
-    assert conflict.value.error_code == "InvalidParameterValueException"
+    assert api_code(conflict.value) == "InvalidParameterValueException"
     assert "derived qualifier" in conflict.value.message
 
 
@@ -220,7 +220,7 @@ def test_an_unreadable_config_file_is_a_config_error_with_a_hint(tmp_path: Path)
     state.mkdir()
     (state / EVENT_CONFIG_FILE).write_text("{not json")
     store = EventConfigStore(state / EVENT_CONFIG_FILE)
-    with pytest.raises(ConfigError) as unreadable:
+    with pytest.raises(LambdaEmuError) as unreadable:
         store.get("fn", None)
     assert str(state / EVENT_CONFIG_FILE) in unreadable.value.message
     assert unreadable.value.hint

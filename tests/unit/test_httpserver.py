@@ -4,13 +4,22 @@ repeats joined, keep-alive and close, and malformed requests refused with the ri
 from __future__ import annotations
 
 import json
+import os
 import resource
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from lambda_emu.engine.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer, readable
+from lambda_emu.engine.httpserver import (
+    BackgroundServer,
+    QuickHandler,
+    TrackingHttpServer,
+    peer_uid,
+    readable,
+    same_user,
+)
 
 
 class _Echo(QuickHandler):
@@ -121,3 +130,73 @@ def test_readable_works_past_1024_descriptors() -> None:
         for a, b in pairs:
             a.close()
             b.close()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"POST /a HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + b"f" * 40 + b"\r\n",
+    ],
+)
+def test_a_body_that_cannot_be_delimited_is_a_400_in_json_then_the_connection_ends(
+    server: BackgroundServer, raw: bytes
+) -> None:
+    replies = exchange(server, raw + b"POST /b HTTP/1.1\r\nContent-Length: 0\r\n\r\n", replies=2)
+    assert len(replies) == 1  # nothing more is read from a stream whose framing is lost
+    head, _, body = replies[0].partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"400" and b"Connection: close" in head
+    assert json.loads(body)["errorType"] == "BadRequest"
+
+
+def test_an_unknown_method_is_answered_in_json_without_the_server_version(server: BackgroundServer) -> None:
+    (reply,) = exchange(server, b"BREW /pot HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"501"
+    assert b"Python" not in reply and b"<html" not in reply.lower()
+    assert json.loads(body)["errorType"] == "BadRequest"
+
+
+def test_connections_past_the_limit_are_answered_at_once_and_closed() -> None:
+    background = BackgroundServer(
+        TrackingHttpServer(("127.0.0.1", 0), _Echo, name="small", max_connections=2)
+    )
+    host, port = background.address.split(":")
+    try:
+        held = [socket.create_connection((host, int(port)), timeout=5) for _ in range(2)]
+        for conn in held:  # each has a thread once it has been served once
+            conn.sendall(b"POST /a HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+            assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        with socket.create_connection((host, int(port)), timeout=5) as extra:
+            assert extra.recv(65536).startswith(b"HTTP/1.1 503")
+            assert extra.recv(1) == b""  # closed
+        held.pop().close()
+        for _ in range(100):  # its thread ends soon after the close
+            if background.httpd.open_connections < 2:
+                break
+            time.sleep(0.05)
+        with socket.create_connection((host, int(port)), timeout=5) as again:
+            again.sendall(b"POST /a HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+            assert again.recv(65536).startswith(b"HTTP/1.1 200")
+        for conn in held:
+            conn.close()
+    finally:
+        background.close()
+
+
+def test_the_listen_backlog_takes_a_burst_of_connections(server: BackgroundServer) -> None:
+    assert server.httpd.request_queue_size >= 128
+
+
+def test_the_peer_of_a_loopback_connection_is_known_by_its_uid() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname()[:2], timeout=5)
+        accepted, _ = listener.accept()
+        try:
+            assert peer_uid(accepted) == os.geteuid()
+            assert same_user(peer_uid(accepted)) and same_user(None) and not same_user(os.geteuid() + 4242)
+        finally:
+            accepted.close()
+            client.close()

@@ -417,20 +417,53 @@ def test_a_submit_before_the_next_came_lets_the_connection_s_own_thread_take_the
 
 
 @pytest.mark.parametrize("end", ["reset", "close"])
-def test_reset_or_close_gives_an_unread_connection_back_to_its_own_thread(
+def test_reset_or_close_ends_an_unread_connection_without_reading_it(
     server: RuntimeApiServer, end: str
 ) -> None:
+    """The connection belonged to a runtime process that is gone: what it sent last (its next /next) must
+    not make the next process look ready before it has even started."""
     runtime = _parked_runtime(server)
     _answered_on_lent_connection(server, runtime, 0)
     handler = _handler_of(server)
+    runtime.sendall(f"GET {wire.PATH_NEXT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())  # the last words
     getattr(server.api, end)()
     assert server.api._unread is None and handler._home.is_set()
-    runtime.sendall(f"GET {wire.PATH_NEXT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    if end == "close":
-        assert runtime.recv(65536).startswith(b"HTTP/1.1 500")  # read and answered by its own thread
-    else:  # read by its own thread as a new runtime's first /next: parked there
-        deadline = time.monotonic() + 5
-        while server.api._parked is not handler and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert server.api._parked is handler and server.api.state is ApiState.IDLE
+    runtime.settimeout(5)
+    assert runtime.recv(65536) == b""  # ended, unanswered
+    assert server.api._parked is None
+    assert server.api.state is (ApiState.INITIALIZING if end == "reset" else ApiState.CLOSED)
     runtime.close()
+
+
+def test_with_a_host_name_only_requests_naming_it_are_answered() -> None:
+    """Another environment's function can connect to this port, but does not know the secret name."""
+    api = RuntimeApi()
+    with RuntimeApiServer(api, host_name="runtime-0123abcd") as srv:
+        name, port = srv.address.split(":")
+        assert name == "runtime-0123abcd" and srv.listen_address == f"127.0.0.1:{port}"
+        thief = http.client.HTTPConnection("127.0.0.1", int(port), timeout=10)
+        status, _, body = call(thief, "GET", wire.PATH_NEXT)
+        assert status == 403 and json.loads(body)["errorType"] == "AccessDenied"
+        assert api.state is ApiState.INITIALIZING  # the thief's /next changed nothing
+        forged = http.client.HTTPConnection("127.0.0.1", int(port), timeout=10)
+        status, _, _ = call(forged, "POST", wire.PATH_INIT_ERROR, b"{}", {"Host": f"runtime-other:{port}"})
+        assert status == 403 and api.init_error is None
+        # The runtime addresses it by name (its container's /etc/hosts maps the name to 127.0.0.1).
+        runtime = http.client.HTTPConnection("127.0.0.1", int(port), timeout=10)
+        status, _, _ = call(
+            runtime, "POST", wire.PATH_INIT_ERROR, b"{}", {"Host": f"Runtime-0123ABCD:{port}"}
+        )
+        assert status == 202 and api.init_error is not None
+
+
+def test_the_log_token_is_given_once_per_runtime_start_and_only_before_its_first_next() -> None:
+    api = RuntimeApi(log_token="tok")
+    with RuntimeApiServer(api) as srv:
+        status, _, body = call(connect(srv), "GET", wire.PATH_LOG_TOKEN)
+        assert (status, body) == (200, b"tok")
+        status, _, body = call(connect(srv), "GET", wire.PATH_LOG_TOKEN)  # user code asking after it
+        assert status == 403 and json.loads(body)["errorType"] == "AccessDenied"
+        api.reset()  # a new runtime process: its client takes it again
+        assert call(connect(srv), "GET", wire.PATH_LOG_TOKEN)[:3:2] == (200, b"tok")
+    with RuntimeApiServer(RuntimeApi()) as srv:  # an environment without markers has none to give
+        assert call(connect(srv), "GET", wire.PATH_LOG_TOKEN)[0] == 403

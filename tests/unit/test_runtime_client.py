@@ -138,6 +138,12 @@ class _ApiHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         api = self.server.api
+        if self.path == wire.PATH_LOG_TOKEN:  # as the emulator's API: once per runtime start
+            first, api.token_taken = not api.token_taken, True
+            body = TOKEN.encode() if first else b'{"errorType":"AccessDenied"}'
+            head = f"HTTP/1.1 {200 if first else 403} x\r\nContent-Length: {len(body)}\r\n\r\n"
+            self.wfile.write(head.encode() + body)  # not a counted reply: drop_after counts the protocol's
+            return
         if self.path != wire.PATH_NEXT:
             self._reply(404, b"{}")
             return
@@ -201,6 +207,7 @@ class FakeRuntimeApi:
         self.clients: list[tuple[str, int]] = []  # one entry per request
         self.deadlines: dict[str, int] = {}
         self.ready_marker_first: bool | None = None
+        self.token_taken = False
         self._events = deque(events)
         self.reply_status = {e.request_id: e.reply_status for e in self._events}
         self._drop_after = set(drop_after)  # request numbers after whose reply the connection is cut
@@ -334,7 +341,7 @@ def launch(tmp_path: Path) -> Iterator[Launch]:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
             "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn",
             "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/02/[$LATEST]0123456789abcdef0123456789abcdef",
-            **({wire.ENV_LOG_MARKER: TOKEN} if marker else {}),
+            **({wire.ENV_LOG_MARKER: "1"} if marker else {}),
             **(env or {}),
         }
         proc = subprocess.Popen(
@@ -392,6 +399,7 @@ def test_client_wire_names_match_the_emulator() -> None:
         "H_TENANT_ID",
         "H_FUNCTION_ERROR_TYPE",
         "ENV_LOG_MARKER",
+        "PATH_LOG_TOKEN",
     ):
         assert getattr(client, name) == getattr(wire, name), name
 
@@ -787,7 +795,7 @@ def test_round_trips_through_the_emulators_runtime_api(launch: Launch) -> None:
             raise ValueError("nope")
         return "x" * 7_000_000 if event == "big" else {"echo": event, "id": context.aws_request_id}
     """
-    with RuntimeApiServer(RuntimeApi()) as server:
+    with RuntimeApiServer(RuntimeApi(log_token=TOKEN)) as server:
         runtime = launch({"app.py": source}, api_address=server.address)
         replies: list[RuntimeReply] = []
         for payload in (b'"hi"', b'"fail"', b'"big"', b'"again"'):
@@ -902,16 +910,23 @@ def test_end_marker_starts_its_own_line_after_unfinished_output(launch: Launch) 
     assert lines[lines.index(f"{TOKEN} END r1") - 1] == "no newline"
 
 
-def test_marker_variable_is_hidden_from_the_function(launch: Launch) -> None:
-    source = """\
-    import os, subprocess, sys
+def test_the_log_token_is_nowhere_the_function_can_read_it(launch: Launch) -> None:
+    source = f"""\
+    import os, socket, subprocess, sys
     def handler(event, context):
         child = subprocess.run([sys.executable, "-c", "import os; print(sorted(os.environ))"],
                                capture_output=True, text=True, timeout=10).stdout
-        return [os.environ.get("_LAMBDA_EMU_LOG_MARKER"), "_LAMBDA_EMU_LOG_MARKER" in child]
+        with open("/proc/self/environ", "rb") as initial:  # the process's first environment, as exec'd
+            environ = initial.read()
+        host, _, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=5) as api:  # ask for it as the client did
+            api.sendall(b"GET {wire.PATH_LOG_TOKEN} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+            again = api.recv(65536)
+        return [os.environ.get("_LAMBDA_EMU_LOG_MARKER"), "_LAMBDA_EMU_LOG_MARKER" in child,
+                b"{TOKEN}" in environ, b"{TOKEN}" in again, again.split(b" ")[1].decode()]
     """
     _, posts = invoke(launch, source, Event("r1"))
-    assert posts[0].json() == [None, False]
+    assert posts[0].json() == [None, False, False, False, "403"]
 
 
 def test_without_a_marker_there_are_no_marker_lines_and_stderr_stays_apart(launch: Launch) -> None:
@@ -996,7 +1011,7 @@ def test_output_sent_to_the_emulator_waits_for_a_slow_reader_instead_of_failing(
         import sys
         sys.path.insert(0, {str(CLIENT.parent)!r})
         import runtime_client
-        runtime_client.connect_output("127.0.0.1:{port}")
+        runtime_client.connect_output("127.0.0.1:{port}", "tok")
         runtime_client.install_output_streams()
         for _ in range(5000):
             print("p" * 999)
@@ -1012,7 +1027,7 @@ def test_output_sent_to_the_emulator_waits_for_a_slow_reader_instead_of_failing(
             while chunk := conn.recv(1 << 16):
                 received += len(chunk)
         assert proc.wait(WAIT_S) == 0
-        assert received == 5000 * 1000
+        assert received == len(b"tok\n") + 5000 * 1000  # the hello line, then every print
     finally:
         proc.kill()
         listener.close()

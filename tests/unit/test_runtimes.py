@@ -20,6 +20,7 @@ from lambda_emu.images.runtimes import (
     ImageBuilder,
     deprecation_warning,
     get_runtime,
+    nearest_runtime,
     official_image,
     runtimes_root,
 )
@@ -643,3 +644,28 @@ def test_the_official_source_is_used_where_the_engine_has_it_and_pulled_only_whe
     assert auto.official_source("python3.12", FOREIGN)[0] is None, "a foreign architecture runs on ours"
     never = ImageBuilder(rig.images, runtimes_root=root, vendor=rig.vendor)
     assert never.official_source("python3.12") == (None, "a build base was chosen (debian)")
+
+
+@pytest.mark.parametrize(
+    ("runtime_id", "nearest"),
+    [
+        ("python3.8", "python3.11"),  # older than any built here: the oldest of its language
+        ("python3.12", "python3.13"),
+        ("python3.14", "python3.13"),  # newer than any: the newest
+        ("nodejs16.x", "nodejs18.x"),
+        ("go1.x", "provided.al2023"),  # Lambda's own migration path off go1.x
+        ("pyhton3.11", "python3.11"),  # a typo
+        ("cobol85", None),
+    ],
+)
+def test_the_nearest_supported_runtime_is_of_the_same_language_at_or_above(runtime_id, nearest) -> None:
+    assert nearest_runtime(runtime_id) == nearest
+
+
+def test_an_unsupported_runtime_suggests_the_nearest_supported_one() -> None:
+    with pytest.raises(ConfigError) as lambda_runtime:
+        get_runtime("python3.8", function="Legacy")
+    assert "move it to python3.11, the nearest runtime lambda-emu builds" in (lambda_runtime.value.hint or "")
+    with pytest.raises(ConfigError) as typo:
+        get_runtime("nodejs16")
+    assert typo.value.hint == "Did you mean nodejs18.x? Set the function's Runtime to it."

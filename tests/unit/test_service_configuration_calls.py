@@ -17,7 +17,7 @@ from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.model import FAILED, PENDING
 from lambda_emu.control.registry import FunctionRegistry
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import LambdaEmuError, api_code
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:fn"
 PARTIAL = "123456789012:function:fn"
@@ -57,9 +57,9 @@ def request(function_name: str, body: object = None, **params: str) -> Request:
 
 
 def test_invoke_refuses_a_failed_function(service: LambdaService) -> None:
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(LambdaEmuError) as refused:
         service.invoke("fn", b"{}")
-    assert refused.value.error_code == "ResourceConflictException"
+    assert api_code(refused.value) == "ResourceConflictException"
 
 
 def test_concurrency_of_a_failed_function_by_name_and_arns(service: LambdaService) -> None:
@@ -76,9 +76,9 @@ def test_event_invoke_config_of_a_failed_function(service: LambdaService) -> Non
     assert answer["FunctionArn"] == f"{ARN}:$LATEST"
     assert service.get_event_invoke_config(ARN)["MaximumRetryAttempts"] == 1
     service.delete_event_invoke_config("fn")
-    with pytest.raises(ConfigError) as missing:
+    with pytest.raises(LambdaEmuError) as missing:
         service.get_event_invoke_config("fn")
-    assert missing.value.error_code == "ResourceNotFoundException"
+    assert api_code(missing.value) == "ResourceNotFoundException"
 
 
 def test_permissions_of_a_failed_function(service: LambdaService) -> None:
@@ -102,7 +102,7 @@ def test_permissions_of_a_failed_function(service: LambdaService) -> None:
     ],
 )
 def test_an_unknown_function_is_resource_not_found(service: LambdaService, call) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ConfigError) as missing:
+    with pytest.raises(LambdaEmuError) as missing:
         call(service)
-    assert missing.value.error_code == "ResourceNotFoundException"
+    assert api_code(missing.value) == "ResourceNotFoundException"
     assert missing.value.message.startswith("Function not found: arn:aws:lambda:us-east-1:123456789012")

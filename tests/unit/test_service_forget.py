@@ -15,7 +15,7 @@ from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.policy import Permission, PolicyStore
 from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.control.store import open_store
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import LambdaEmuError, api_code
 from lambda_emu.server import ServeConfig, _ReloadedFunctions, lambda_service
 
 
@@ -56,9 +56,9 @@ def configure(service: LambdaService, name: str) -> None:
 def assert_unconfigured(service: LambdaService, name: str) -> None:
     assert service.limits.reserved(name) is None
     assert service.policies.statements(name, None) == []
-    with pytest.raises(ConfigError) as missing:
+    with pytest.raises(LambdaEmuError) as missing:
         service.get_event_invoke_config(name)
-    assert missing.value.error_code == "ResourceNotFoundException"
+    assert api_code(missing.value) == "ResourceNotFoundException"
 
 
 def test_forget_clears_reservation_event_invoke_config_and_the_policies_of_every_qualifier(

@@ -331,7 +331,7 @@ def test_invalid_values_load_unvalidated_so_other_functions_still_run(tmp_path):
 def test_function_without_runtime_or_handler_is_a_template_error(tmp_path, missing):
     text = template().replace(f"    {missing}:", "    Unused:")
     with pytest.raises(TemplateError, match=rf"resource Fn, property {missing}: is required"):
-        load(tmp_path, text)
+        load(tmp_path, text).function("Fn")
 
 
 @pytest.mark.parametrize(
@@ -351,7 +351,7 @@ def test_wrong_property_types_are_template_errors_naming_the_property(tmp_path, 
     if properties.startswith("Handler"):
         text = text.replace("      Handler: app.handler\n", "")
     with pytest.raises(TemplateError, match=rf"resource Fn, property {named}:"):
-        load(tmp_path, text)
+        load(tmp_path, text).function("Fn")
 
 
 # --- code location ------------------------------------------------------------------------------------
@@ -372,18 +372,18 @@ def test_code_uri_may_be_a_zip_file(tmp_path):
 def test_code_uri_file_that_is_not_a_zip_is_a_template_error(tmp_path):
     (tmp_path / "app.py").write_text("")
     with pytest.raises(TemplateError, match=r"property CodeUri: .*app\.py is neither a folder nor a \.zip"):
-        load(tmp_path, template(code_uri="app.py"))
+        load(tmp_path, template(code_uri="app.py")).function("Fn")
 
 
 def test_code_uri_that_does_not_exist_is_named(tmp_path):
     with pytest.raises(TemplateError, match=r"property CodeUri: .*missing_dir does not exist"):
-        load(tmp_path, template(code_uri="missing_dir"))
+        load(tmp_path, template(code_uri="missing_dir")).function("Fn")
 
 
 @pytest.mark.parametrize("uri", ["s3://bucket/code.zip", "{Bucket: b, Key: code.zip}"])
 def test_code_uri_on_s3_is_refused_saying_only_local_code_runs(tmp_path, uri):
     with pytest.raises(TemplateError, match=r"property CodeUri: points to S3.*only local folders and \.zip"):
-        load(tmp_path, template(code_uri=uri))
+        load(tmp_path, template(code_uri=uri)).function("Fn")
 
 
 def test_globals_code_uri_is_relative_to_the_template(tmp_path):
@@ -416,12 +416,12 @@ def test_unchanged_inline_code_is_not_rewritten(tmp_path):
 def test_inline_code_on_another_runtime_is_a_template_error(tmp_path):
     text = template("InlineCode: class X {}\n", code_uri=None, runtime="java21")
     with pytest.raises(TemplateError, match="property InlineCode: .*Python and Node.js"):
-        load(tmp_path, text)
+        load(tmp_path, text).function("Fn")
 
 
 def test_inline_code_and_code_uri_together_are_a_template_error(tmp_path):
     with pytest.raises(TemplateError, match="property InlineCode: give either CodeUri or InlineCode"):
-        load(tmp_path, template("InlineCode: x = 1\n"))
+        load(tmp_path, template("InlineCode: x = 1\n")).function("Fn")
 
 
 LAMBDA_FUNCTION = """\
@@ -449,12 +449,12 @@ def test_lambda_function_code_may_be_a_local_path(tmp_path):
 
 def test_lambda_function_code_on_s3_is_a_template_error(tmp_path):
     with pytest.raises(TemplateError, match="resource Plain, property Code: points to S3"):
-        load(tmp_path, LAMBDA_FUNCTION.format(code="{S3Bucket: b, S3Key: k}"))
+        load(tmp_path, LAMBDA_FUNCTION.format(code="{S3Bucket: b, S3Key: k}")).function("Plain")
 
 
 def test_lambda_function_without_code_is_a_template_error(tmp_path):
     with pytest.raises(TemplateError, match="property Code: is required"):
-        load(tmp_path, LAMBDA_FUNCTION.replace("      Code: {code}\n", ""))
+        load(tmp_path, LAMBDA_FUNCTION.replace("      Code: {code}\n", "")).function("Plain")
 
 
 def test_image_function_without_image_uri_or_metadata_is_a_template_error(tmp_path):
@@ -462,15 +462,24 @@ def test_image_function_without_image_uri_or_metadata_is_a_template_error(tmp_pa
     with pytest.raises(
         TemplateError, match="resource Img, property ImageUri: is required for PackageType Image"
     ):
-        load(tmp_path, text)
+        load(tmp_path, text).function("Img")
 
 
-def test_layer_content_uri_that_does_not_exist_is_named(tmp_path):
+def test_layer_content_uri_that_does_not_exist_is_named_by_the_functions_using_it(tmp_path):
     text = template(
+        "Layers: [!Ref Deps]\n",
         resources="Deps:\n  Type: AWS::Serverless::LayerVersion\n  Properties: {ContentUri: nolayer}\n"
+        "Other:\n  Type: AWS::Serverless::Function\n"
+        "  Properties: {CodeUri: src, Handler: a.h, Runtime: python3.12}\n",
     )
-    with pytest.raises(TemplateError, match=r"resource Deps, property ContentUri: .*nolayer does not exist"):
-        load(tmp_path, text)
+    loaded = load(tmp_path, text)
+    assert loaded.function("Other").name == "Other"  # a function without the layer runs
+    with pytest.raises(
+        TemplateError,
+        match=r"resource Fn, property Layers: layer Deps cannot be loaded: resource Deps, property "
+        r"ContentUri: .*nolayer does not exist",
+    ):
+        loaded.function("Fn")
 
 
 def test_two_functions_with_one_name_are_a_template_error(tmp_path):
@@ -482,8 +491,12 @@ def test_two_functions_with_one_name_are_a_template_error(tmp_path):
           Properties: {CodeUri: src, Handler: a.h, Runtime: python3.12, FunctionName: same}
         """,
     )
-    with pytest.raises(TemplateError, match="Fn and Other are both named same"):
-        load(tmp_path, text)
+    loaded = load(tmp_path, text)
+    for lid in ("Fn", "Other"):
+        with pytest.raises(TemplateError, match="Fn and Other are both named same"):
+            loaded.function(lid)
+    with pytest.raises(TemplateError, match="both named same"):
+        loaded.function("same")
 
 
 # --- Globals ------------------------------------------------------------------------------------------
@@ -543,9 +556,24 @@ def test_parameter_overrides_replace_defaults(tmp_path):
     assert (function.memory_size, dict(function.environment)) == (2048, {"STAGE": "prod"})
 
 
-def test_parameter_without_default_or_override_is_named(tmp_path):
-    with pytest.raises(TemplateError, match="parameter Secret has no Default"):
-        load(tmp_path, template(sections="Parameters:\n  Secret: {Type: String}\n"))
+def test_parameter_without_default_or_override_is_named_by_the_functions_using_it(tmp_path):
+    text = template(
+        "Environment: {Variables: {SECRET: !Ref Secret}}\n",
+        sections="Parameters:\n  Secret: {Type: String}\n",
+        resources="Other:\n  Type: AWS::Serverless::Function\n"
+        "  Properties: {CodeUri: src, Handler: a.h, Runtime: python3.12}\n",
+    )
+    loaded = load(tmp_path, text)
+    assert loaded.function("Other").name == "Other"
+    with pytest.raises(
+        TemplateError,
+        match=r"resource Fn, property Environment.Variables.SECRET: parameter Secret has no Default",
+    ) as info:
+        loaded.function("Fn")
+    assert "--parameter-overrides Secret=VALUE" in (info.value.hint or "")
+    assert (
+        load(tmp_path, text, parameter_overrides={"Secret": "s"}).function("Fn").environment["SECRET"] == "s"
+    )
 
 
 def test_parameter_override_outside_allowed_values_is_a_template_error(tmp_path):
@@ -692,7 +720,7 @@ def test_find_in_map_with_a_missing_key_names_the_property(tmp_path):
         "Timeout: !FindInMap [Sizes, qa, Memory]\n", sections="Mappings:\n  Sizes: {dev: {Memory: 1}}\n"
     )
     with pytest.raises(TemplateError, match=r"property Timeout: Fn::FindInMap: Sizes\.qa\.Memory is not in"):
-        load(tmp_path, text)
+        load(tmp_path, text).function("Fn")
 
 
 def test_refs_to_named_resources_resolve_to_their_names_and_arns(tmp_path):
@@ -736,7 +764,7 @@ def test_environment_values_that_cannot_be_resolved_locally_become_empty_with_a_
 
 def test_unresolvable_value_in_a_property_read_is_a_template_error(tmp_path):
     with pytest.raises(TemplateError, match="Description: Fn::ImportValue Shared cannot be resolved locally"):
-        load(tmp_path, template("Description: !ImportValue Shared\n"))
+        load(tmp_path, template("Description: !ImportValue Shared\n")).function("Fn")
 
 
 def test_unresolvable_values_in_properties_not_read_do_not_matter(tmp_path):
@@ -761,7 +789,7 @@ def test_circular_function_names_are_a_template_error(tmp_path):
         """,
     )
     with pytest.raises(TemplateError, match="property FunctionName: circular reference"):
-        load(tmp_path, text)
+        load(tmp_path, text).function("Fn")
 
 
 def test_environment_value_that_is_a_list_is_a_template_error(tmp_path):
@@ -887,7 +915,7 @@ def test_remote_layer_arn_is_a_template_error_saying_only_local_layers_run(tmp_p
     with pytest.raises(
         TemplateError, match="property Layers: .* lambda-emu supports only local layers"
     ) as info:
-        load(tmp_path, template(f"Layers: [{layer}]\n"))
+        load(tmp_path, template(f"Layers: [{layer}]\n")).function("Fn")
     assert "LayerVersion" in (info.value.hint or "")
 
 
@@ -900,7 +928,7 @@ def test_layer_with_a_false_condition_is_named_when_a_function_uses_it(tmp_path)
         "  Properties: {ContentUri: dep}\n",
     )
     with pytest.raises(TemplateError, match="layer Dep is not loaded: its Condition is false"):
-        load(tmp_path, text)
+        load(tmp_path, text).function("Fn")
 
 
 def test_layer_content_on_s3_is_a_template_error(tmp_path):
@@ -909,13 +937,17 @@ def test_layer_content_on_s3_is_a_template_error(tmp_path):
         "  Properties: {Content: {S3Bucket: b, S3Key: k}}\n"
     )
     with pytest.raises(TemplateError, match="resource Dep, property Content: points to S3"):
-        load(tmp_path, text)
+        load(
+            tmp_path, text.replace("Handler: app.handler", "Handler: app.handler\n      Layers: [!Ref Dep]")
+        ).function("Fn")
 
 
 def test_layer_without_content_is_a_template_error(tmp_path):
     text = template(resources="Dep:\n  Type: AWS::Serverless::LayerVersion\n  Properties: {LayerName: d}\n")
     with pytest.raises(TemplateError, match="resource Dep, property ContentUri: is required"):
-        load(tmp_path, text)
+        load(
+            tmp_path, text.replace("Handler: app.handler", "Handler: app.handler\n      Layers: [!Ref Dep]")
+        ).function("Fn")
 
 
 def test_more_than_five_layers_are_a_template_error_as_lambda_refuses_them_at_deployment(tmp_path):
@@ -925,12 +957,12 @@ def test_more_than_five_layers_are_a_template_error_as_lambda_refuses_them_at_de
         "      Layers: [!Ref Zipped, !Ref Zipped, !Ref Plain, !Ref Plain, !Ref Zipped]\n",
     )
     with pytest.raises(TemplateError, match="property Layers: cannot reference more than 5 layers; got 6"):
-        load(tmp_path, text)
+        load(tmp_path, text).function("Fn")
 
 
 def test_layers_that_are_not_a_list_are_a_template_error(tmp_path):
     with pytest.raises(TemplateError, match="property Layers: must be a list"):
-        load(tmp_path, template("Layers: just-one\n"))
+        load(tmp_path, template("Layers: just-one\n")).function("Fn")
 
 
 # ---- container-image functions -----------------------------------------------------------------------
@@ -986,14 +1018,14 @@ def test_ignore_globals_drops_all_or_the_named_globals(tmp_path):
 def test_ignore_globals_naming_a_property_globals_lack_is_a_template_error(tmp_path):
     text = IMAGE.replace("  Img:\n", "  Img:\n    IgnoreGlobals: [MemorySize]\n")
     with pytest.raises(TemplateError, match="IgnoreGlobals names MemorySize"):
-        load(tmp_path, text)
+        load(tmp_path, text).function("Img")
 
 
 @pytest.mark.parametrize("key", ["Runtime: python3.12", "Handler: app.handler", "Layers: []"])
 def test_image_function_with_its_own_zip_properties_is_a_template_error(tmp_path, key):
     text = IMAGE.replace("      MemorySize: 512\n", f"      MemorySize: 512\n      {key}\n")
     with pytest.raises(TemplateError, match=f"property {key.split(':')[0]}: .*PackageType is Image"):
-        load(tmp_path, text)
+        load(tmp_path, text).function("Img")
 
 
 def test_image_function_built_from_metadata_is_tagged_as_sam_build_tags_it(tmp_path):
@@ -1031,7 +1063,7 @@ def test_image_uri_wins_over_the_metadata_tag_and_keeps_the_recipe(tmp_path):
 def test_metadata_docker_context_that_is_missing_is_a_template_error(tmp_path):
     text = IMAGE + "    Metadata: {DockerContext: nowhere, Dockerfile: Dockerfile}\n"
     with pytest.raises(TemplateError, match="Metadata.DockerContext: .*nowhere is not a folder"):
-        load(tmp_path, text)
+        load(tmp_path, text).function("Img")
 
 
 def test_lambda_function_image_from_code_image_uri(tmp_path):
@@ -1052,4 +1084,4 @@ def test_lambda_function_image_from_code_image_uri(tmp_path):
 def test_image_config_with_wrong_types_is_a_template_error(tmp_path):
     text = IMAGE.replace("Command: [app.other]", "Command: app.other")
     with pytest.raises(TemplateError, match="property ImageConfig.Command: must be a list of strings"):
-        load(tmp_path, text)
+        load(tmp_path, text).function("Img")

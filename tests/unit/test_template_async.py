@@ -106,7 +106,7 @@ Fn:
 )
 def test_out_of_range_or_malformed_values_name_the_property(tmp_path, fragment, words):
     with pytest.raises(TemplateError, match=words):
-        load(tmp_path, SAM_FUNCTION + fragment)
+        load(tmp_path, SAM_FUNCTION + fragment).function("Fn")
 
 
 def test_a_cloudformation_event_invoke_config_resource_configures_its_function(tmp_path):
@@ -134,14 +134,17 @@ FnAsync:
     assert loaded.function("Other").async_config == AsyncConfig()  # only the named function
 
 
-@pytest.mark.parametrize(
-    ("properties", "wrong"),
-    [
-        ("FunctionName: nobody", "no function of this template"),
-        ("FunctionName: !Ref Fn\n    MaximumRetryAttempts: 5", "MaximumRetryAttempts"),
-    ],
-)
-def test_a_bad_event_invoke_config_resource_is_a_template_error(tmp_path, properties, wrong):
-    resource = f"Cfg:\n  Type: AWS::Lambda::EventInvokeConfig\n  Properties:\n    {properties}\n"
-    with pytest.raises(TemplateError, match=wrong):
-        load(tmp_path, SAM_FUNCTION + resource)
+def test_a_bad_event_invoke_config_resource_breaks_only_its_function(tmp_path):
+    resource = "Cfg:\n  Type: AWS::Lambda::EventInvokeConfig\n  Properties:\n    FunctionName: !Ref Fn\n"
+    resource += "    MaximumRetryAttempts: 5\n"
+    loaded = load(tmp_path, SAM_FUNCTION + resource)
+    with pytest.raises(TemplateError, match="MaximumRetryAttempts"):
+        loaded.function("Fn")
+    assert "Fn" in loaded.broken and "Fn" not in loaded.functions
+
+
+def test_an_event_invoke_config_for_no_function_of_the_template_is_left_out_with_a_warning(tmp_path):
+    resource = "Cfg:\n  Type: AWS::Lambda::EventInvokeConfig\n  Properties:\n    FunctionName: nobody\n"
+    loaded = load(tmp_path, SAM_FUNCTION + resource)
+    assert loaded.function("Fn").async_config == AsyncConfig()
+    assert any("Cfg" in line and "no function of this template" in line for line in loaded.problems())
