@@ -28,7 +28,7 @@ from lambda_emu.engine.logstore import LogStore
 from lambda_emu.facade import Emulator
 from lambda_emu.images.runtimes import ImageBuilder
 from lambda_emu.models import InvocationResult
-from tests.timing import SLACK_S
+from tests.timing import SLACK_S, assert_timed_out
 
 HANDLERS = Path(__file__).resolve().parents[1] / "hostile"
 # The Node.js runtime the project builds by default beside its Pythons (tests/docker/test_nodejs.py).
@@ -262,6 +262,8 @@ def test_hostile_function_is_answered_in_lambdas_shape_and_the_next_invoke_is_he
                 assert message.lower() in body["errorMessage"].lower(), body
             if case.resets:
                 assert body["errorMessage"].startswith(f"RequestId: {result.request_id} Error: "), body
+            if expected == wire.E_TIMEOUT:
+                assert_timed_out(body["errorMessage"], case.timeout, result.request_id)
         elif message:
             assert message in payload, payload[:500]
         if case.resets and case.name != "removed_mid_invoke":
@@ -299,6 +301,44 @@ def test_hostile_function_is_answered_in_lambdas_shape_and_the_next_invoke_is_he
     finally:
         emu.retire(function.name)
     assert not containers_of(function.name), "no container of the function is left"
+
+
+# A custom runtime (tests/hostile/provided/bootstrap) misusing the Runtime API: case, errorType, what the
+# answer contains.
+MISUSES = [
+    # An unknown request id and a late init error are refused; its first response is the answer.
+    ("misuse", None, '"attempt":"first"'),
+    ("exit_early", wire.E_EXIT, "Runtime exited without providing a reason"),
+]
+
+
+@pytest.mark.parametrize(("case", "expected", "message"), MISUSES, ids=[m[0] for m in MISUSES])
+def test_a_custom_runtime_misusing_the_runtime_api_changes_nothing_but_its_own_answer(
+    emu: Emulator, baseline: Counts, case: str, expected: str | None, message: str
+) -> None:
+    function = FunctionConfig(
+        name=f"Hostile-provided-{case.replace('_', '-')}",
+        runtime="provided.al2023",
+        handler="misuse.handler",
+        code_path=HANDLERS / "provided",
+        memory_size=MEMORY_MB,
+        timeout=3,
+    )
+    result, elapsed = invoke(emu, function, case)
+    payload = result.payload.decode(errors="replace")
+    ROWS.append(f"{'custom':6} {case:22} {elapsed:6.2f} s  {result.error_type or 'ok':32} {payload[:90]}")
+    try:
+        assert elapsed < function.timeout + GRACE_S
+        assert result.error_type == expected, (payload, result.logs)
+        assert message in payload, payload
+        if case == "misuse":  # refused as Lambda's Runtime API refuses them
+            assert "POST /invocation/not-a-request-id/response: 400" in result.logs, result.logs
+            assert "POST /init/error: 403" in result.logs, result.logs
+        healthy, _ = invoke(emu, function, "ok")
+        assert not healthy.failed and json.loads(healthy.payload) == {"ok": True}, healthy.payload
+    finally:
+        emu.retire(function.name)
+    assert not containers_of(function.name)
 
 
 def test_the_matrix_leaves_no_threads_fds_or_containers_behind(

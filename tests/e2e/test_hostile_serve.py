@@ -17,7 +17,7 @@ from tests.timing import SLACK_S
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "hostile" / "template.yaml"
 TIMEOUT_S = 8  # the template's
-FLOOD_TIMEOUT_S = 30  # its *Flood functions'
+FLOOD_TIMEOUT_S = 30  # the template's *Flood functions
 FUNCTIONS = ("HostilePython", "HostileNode")
 # case → the errorType Lambda answers (None: a success)
 CASES = {
