@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from lambda_emu.aws_clients import AwsClients
@@ -14,6 +15,7 @@ from lambda_emu.event_sources.mappings import EventSourceMapping
 from lambda_emu.event_sources.positions import ShardPositions
 from lambda_emu.event_sources.shards import InvokeBatch, SendRecord, ShardPoller, StreamParts
 from lambda_emu.event_sources.streams import DYNAMODB, StreamArn
+from lambda_emu.template.event_sources import LATEST_STREAM_LABEL
 
 LOG = logging.getLogger(__name__)
 
@@ -63,12 +65,14 @@ class StreamPoller:
     def _run(self) -> None:
         LOG.info("polling %s for %s", self.mapping.event_source_arn, self.mapping.function_name)
         entry = self._positions.begin(self.mapping.uuid)
+        if self._source.kind == DYNAMODB and self._source.arn.endswith(f"/stream/{LATEST_STREAM_LABEL}"):
+            if not self._find_latest_stream():
+                return
         while not self._stop.is_set():
             try:
                 shards = self._list_shards()
-            except (
-                Exception
-            ) as exc:  # the endpoint's trouble (or no such stream): keep trying, as Lambda does
+            except Exception as exc:
+                # The endpoint's trouble (or no such stream): keep trying, as Lambda's poller does.
                 LOG.warning("event source mapping %s: listing shards: %s", self.mapping.uuid, exc)
                 self._stop.wait(SHARD_SCAN_S)
                 continue
@@ -85,6 +89,27 @@ class StreamPoller:
             self._rescan.clear()
         for poller in self._shards.values():
             poller.join(10.0)
+
+    def _find_latest_stream(self) -> bool:
+        """The table's latest stream in place of the template's `!GetAtt Table.StreamArn` (a label only the
+        table knows); False when the mapping stopped first."""
+        while not self._stop.is_set():
+            try:
+                streams = self._client.list_streams(TableName=self._source.name).get("Streams") or []
+            except Exception as exc:
+                LOG.warning("event source mapping %s: listing streams: %s", self.mapping.uuid, exc)
+                streams = []
+            found = [parsed for s in streams if (parsed := StreamArn.parse(str(s.get("StreamArn"))))]
+            if found:
+                self._source = max(found, key=lambda source: source.arn)  # labels are creation times
+                self._parts = replace(self._parts, source=self._source)
+                LOG.info("event source mapping %s reads %s", self.mapping.uuid, self._source.arn)
+                return True
+            LOG.warning(
+                "event source mapping %s: table %s has no stream yet", self.mapping.uuid, self._source.name
+            )
+            self._stop.wait(SHARD_SCAN_S)
+        return False
 
     def _start_ready(self, shards: Sequence[Mapping[str, Any]]) -> None:
         """A ShardPoller for each shard not finished whose parents are (records of one key stay in order

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambda_emu import arns
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.errors import TemplateError
 from lambda_emu.template.intrinsics import Resolver
@@ -18,6 +19,9 @@ from lambda_emu.template.reader import ResourceReader
 LOG = logging.getLogger(__name__)
 
 EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
+# A table's stream label exists only once the table does: `!GetAtt Table.StreamArn` becomes the ARN of the
+# table's stream under this label, which the poller replaces with the table's latest stream (ListStreams).
+LATEST_STREAM_LABEL = "lambda-emu-latest"
 # SAM's SQS event properties and the CreateEventSourceMapping fields they become.
 _SQS_PROPERTIES = {
     "Queue": "EventSourceArn",
@@ -81,7 +85,7 @@ def template_mappings(
     found: list[TemplateMapping] = []
     for lid, resource in resources.items():
         try:
-            found += _mappings_of(path, lid, resource, functions, resolver, emulator)
+            found += _mappings_of(path, lid, resource, resources, functions, resolver, emulator, warnings)
         except TemplateError as exc:
             if warnings is None:
                 raise
@@ -93,9 +97,11 @@ def _mappings_of(
     path: Path,
     lid: str,
     resource: Mapping[str, Any],
+    resources: Mapping[str, Any],
     functions: Mapping[str, FunctionConfig],
     resolver: Resolver,
     emulator: EmulatorConfig,
+    warnings: list[str] | None,
 ) -> list[TemplateMapping]:
     found: list[TemplateMapping] = []
     properties = resource.get("Properties") or {}
@@ -107,11 +113,22 @@ def _mappings_of(
                 continue  # other event types are pushed by their service: nothing polls them
             fields = event.get("Properties") or {}
             reader = ResourceReader(path, lid, resource, resolver, emulator, fields)
+            source_key = "Queue" if kind == "SQS" else "Stream"
+            try:
+                source = _source_arn(
+                    reader, fields.get(source_key), source_key, resources, resolver, emulator
+                )
+            except TemplateError as exc:  # this event only: the function's other events still poll
+                if warnings is None:
+                    raise
+                warnings.append(f"the event source mapping of {lid}.{event_name} is left out: {exc.message}")
+                continue
             request = {
-                target: reader.get(source)
-                for source, target in _EVENT_PROPERTIES[str(kind)].items()
-                if source in fields
+                target: reader.get(key)
+                for key, target in _EVENT_PROPERTIES[str(kind)].items()
+                if key in fields and key != source_key
             }
+            request["EventSourceArn"] = source
             request["FunctionName"] = functions[lid].name
             found.append(TemplateMapping(f"{lid}.{event_name}", _typed(request)))
     elif resource.get("Type") == EVENT_SOURCE_MAPPING:
@@ -120,13 +137,42 @@ def _mappings_of(
         reader = ResourceReader(path, lid, resource, resolver, emulator, properties)
         if not reader.included():
             return found
+        source = _source_arn(
+            reader, properties.get("EventSourceArn"), "EventSourceArn", resources, resolver, emulator
+        )
         request = {key: reader.get(key) for key in _MAPPING_PROPERTIES if key in properties}
+        request["EventSourceArn"] = source
         target = str(request.get("FunctionName", ""))
         # A Ref to the function gives its name; Fn::GetAtt …Arn its ARN.
         if ":function:" in target:
             request["FunctionName"] = target.split(":function:", 1)[1]
         found.append(TemplateMapping(lid, _typed(request)))
     return found
+
+
+def _source_arn(
+    reader: ResourceReader,
+    value: Any,
+    key: str,
+    resources: Mapping[str, Any],
+    resolver: Resolver,
+    emulator: EmulatorConfig,
+) -> str:
+    """The event source's ARN. `Fn::GetAtt Table.StreamArn` of a table in the template names the table's
+    latest stream (LATEST_STREAM_LABEL)."""
+    attribute = value.get("Fn::GetAtt") if isinstance(value, dict) and len(value) == 1 else None
+    parts = attribute.split(".", 1) if isinstance(attribute, str) else attribute
+    if isinstance(parts, list) and len(parts) == 2 and parts[1] == "StreamArn":
+        table = resources.get(parts[0])
+        if isinstance(table, dict) and table.get("Type") == "AWS::DynamoDB::Table":
+            name = resolver.physical_name(str(parts[0]))
+            return arns.arn(
+                "dynamodb", emulator.region, emulator.account_id, f"table/{name}/stream/{LATEST_STREAM_LABEL}"
+            )
+    if value is None:
+        return ""  # the API's answer: no event source
+    # One only a deployed stack knows raises: template_mappings leaves the mapping out with a warning.
+    return str(reader.get(key))
 
 
 def _typed(request: dict[str, Any]) -> dict[str, Any]:

@@ -470,6 +470,10 @@ TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"
 Transform: AWS::Serverless-2016-10-31
 Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: template-orders
   Consumer:
     Type: AWS::Serverless::Function
     Properties:
@@ -483,10 +487,15 @@ Resources:
             Stream: !Sub "arn:aws:kinesis:${AWS::Region}:${AWS::AccountId}:stream/template-clicks"
             StartingPosition: TRIM_HORIZON
             BatchSize: 3
+        OrderChanges:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Orders.StreamArn
+            StartingPosition: TRIM_HORIZON
 """
 
 
-def test_a_templates_kinesis_event_is_a_mapping_that_serve_polls(
+def test_a_templates_kinesis_and_dynamodb_events_are_mappings_that_serve_polls(
     tmp_path: Path, moto: str, reports: Reports
 ) -> None:
     project = tmp_path / "project"
@@ -499,11 +508,34 @@ def test_a_templates_kinesis_event_is_a_mapping_that_serve_polls(
     arn = stream(kinesis, "template-clicks")
     mark = str(uuid.uuid4())
     put(kinesis, "template-clicks", reports, mark, [{"n": n} for n in range(5)])
+    dynamodb = aws(moto, "dynamodb")
+    table_stream = dynamodb.create_table(
+        TableName="template-orders",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    orders_mark = str(uuid.uuid4())
+    dynamodb.put_item(
+        TableName="template-orders",
+        Item={
+            "id": {"S": "o1"},
+            "n": {"N": "9"},
+            "mark": {"S": orders_mark},
+            "report_to": {"S": reports.url},
+        },
+    )
     server = serve(tmp_path / "state", moto, template=project / "template.yaml")
     try:
-        (mapping,) = server.client().list_event_source_mappings(FunctionName="Consumer")[
-            "EventSourceMappings"
-        ]
+        listed = server.client().list_event_source_mappings(FunctionName="Consumer")["EventSourceMappings"]
+        mapping, orders = sorted(listed, key=lambda m: m["EventSourceArn"].startswith("arn:aws:dynamodb"))
+        # The table's stream label is the table's: the template's GetAtt names its latest stream.
+        assert orders["EventSourceArn"].startswith(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/template-orders/"
+        )
+        (change,) = reports.wait_for(1, mark=orders_mark)[0]["event"]["records"]
+        assert (change["eventName"], change["eventSourceARN"]) == ("INSERT", table_stream)
         assert (mapping["EventSourceArn"], mapping["BatchSize"], mapping["StartingPosition"]) == (
             arn,
             3,

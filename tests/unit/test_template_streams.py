@@ -99,3 +99,35 @@ def test_an_event_source_mapping_resource_of_a_stream_keeps_its_stream_settings(
         "MaximumRecordAgeInSeconds": -1,
         "ParallelizationFactor": 2,
     }
+
+
+def test_a_tables_stream_arn_names_its_latest_stream_and_an_unknowable_source_is_left_out(tmp_path):
+    loaded = load(
+        tmp_path,
+        """
+        Orders:
+          Type: AWS::DynamoDB::Table
+          Properties: {TableName: orders}
+        Elsewhere:
+          Type: AWS::Kinesis::Stream
+        Fn:
+          Type: AWS::Serverless::Function
+          Properties:
+            Runtime: python3.11
+            Handler: app.handler
+            CodeUri: src
+            Events:
+              Changes:
+                Type: DynamoDB
+                Properties: {Stream: !GetAtt Orders.StreamArn, StartingPosition: LATEST}
+              Clicks:
+                Type: Kinesis
+                Properties: {Stream: !GetAtt Elsewhere.Arn, StartingPosition: LATEST}
+        """,
+    )
+    (mapping,) = loaded.event_sources  # the function still loads; the unknowable stream is left out
+    assert mapping.name == "Fn.Changes"
+    assert mapping.request["EventSourceArn"] == (
+        "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/lambda-emu-latest"
+    )
+    assert loaded.function("Fn").name == "Fn"
