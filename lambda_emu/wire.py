@@ -40,6 +40,7 @@ TAGS_PATH = "/2017-03-31/tags/{arn}"  # TagResource, UntagResource, ListTags: th
 ACCOUNT_SETTINGS_PATH = "/2016-08-19/account-settings"
 # Ours, beside Lambda's routes: an Invoke whose answer carries the whole log (Tail keeps only 4 KB).
 LOCAL_INVOKE_PATH = "/lambda-emu/functions/{name}/invocations"
+STREAMING_INVOKE_PATH = "/2021-11-15/functions/{name}/response-streaming-invocations"
 X_INVOCATION_TYPE = "X-Amz-Invocation-Type"
 X_LOG_TYPE = "X-Amz-Log-Type"
 X_CLIENT_CONTEXT = "X-Amz-Client-Context"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from lambda_emu import wire
-from lambda_emu.api import account, event_sources, layers, management, permissions
+from lambda_emu.api import account, event_sources, eventstream, layers, management, permissions
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
 from lambda_emu.api.service import InvokeOutcome, LambdaService
@@ -75,6 +75,45 @@ def _invoke(service: LambdaService, request: Request) -> Reply:
     return _invoke_reply(outcome)
 
 
+def _invoke_streaming(service: LambdaService, request: Request) -> Reply:
+    """InvokeWithResponseStream: the function's answer as an event stream (PayloadChunk events, then
+    InvokeComplete with the error and the log's tail). The answer is whole before it is sent: its chunks
+    are not yet streamed as the function writes them."""
+    invocation_type = request.headers.get(wire.X_INVOCATION_TYPE.lower()) or "RequestResponse"
+    if invocation_type not in ("RequestResponse", "DryRun"):
+        raise ApiError(
+            "ValidationException",
+            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [RequestResponse, DryRun]",
+        )
+    outcome = service.invoke(
+        request.function_name,
+        request.body,
+        qualifier=request.query.get("Qualifier"),
+        invocation_type=invocation_type,
+        log_type=request.headers.get(wire.X_LOG_TYPE.lower()),
+        client_context=request.headers.get(wire.X_CLIENT_CONTEXT.lower()),
+        caller=permissions.signed_caller(service, request.headers) if invocation_type == "DryRun" else None,
+    )
+    headers = {wire.X_REQUEST_ID: outcome.request_id}
+    if wire.X_EXECUTED_VERSION in outcome.headers:
+        headers[wire.X_EXECUTED_VERSION] = outcome.headers[wire.X_EXECUTED_VERSION]
+    if outcome.result is None:  # DryRun
+        return Reply(outcome.status, b"", headers)
+    result = outcome.result
+    complete: dict[str, str] = {}
+    chunks = b""
+    if result.failed:  # the error instead of the payload, in the final event
+        complete["ErrorCode"] = result.error_type or "Unhandled"
+        complete["ErrorDetails"] = result.payload.decode("utf-8", "replace")
+    elif result.payload:
+        chunks = eventstream.event("PayloadChunk", result.payload)
+    if wire.X_LOG_RESULT in outcome.headers:
+        complete["LogResult"] = outcome.headers[wire.X_LOG_RESULT]
+    body = chunks + eventstream.json_event("InvokeComplete", complete)
+    return Reply(200, body, {**headers, "Content-Type": eventstream.CONTENT_TYPE})
+
+
 def _invoke_reply(outcome: InvokeOutcome) -> Reply:
     return Reply(
         outcome.status, outcome.payload, dict(outcome.headers, **{wire.X_REQUEST_ID: outcome.request_id})
@@ -128,6 +167,7 @@ _EVENT_INVOKE_CONFIGS = path("/2019-09-25/functions/{name}/event-invoke-config/l
 _ROUTES: RouteTable = [
     ("POST", path(wire.INVOKE_PATH), _invoke),
     ("POST", path(wire.LOCAL_INVOKE_PATH), _local_invoke),
+    ("POST", path(wire.STREAMING_INVOKE_PATH), _invoke_streaming),
     ("PUT", _CONCURRENCY, lambda s, r: _json(200, s.put_concurrency(r.function_name, r.body))),
     ("GET", _GET_CONCURRENCY, lambda s, r: _json(200, s.get_concurrency(r.function_name))),
     ("DELETE", _CONCURRENCY, lambda s, r: _no_content(s.delete_concurrency, r)),
