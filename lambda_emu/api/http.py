@@ -9,6 +9,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from lambda_emu import wire
@@ -58,18 +59,27 @@ _REFUSED_FUNCTION = (
 )
 
 
+def _invoke_options(service: LambdaService, request: Request, invocation_type: str | None) -> dict[str, Any]:
+    """What Invoke and InvokeWithResponseStream take from the request besides the name and payload."""
+    return {
+        "qualifier": request.query.get("Qualifier"),
+        "invocation_type": invocation_type,
+        "log_type": request.headers.get(wire.X_LOG_TYPE.lower()),
+        "client_context": request.headers.get(wire.X_CLIENT_CONTEXT.lower()),
+        # Only a DryRun answers who may invoke; other calls never look at the signature.
+        "caller": permissions.signed_caller(service, request.headers)
+        if invocation_type == "DryRun"
+        else None,
+    }
+
+
 def _invoke(service: LambdaService, request: Request) -> Reply:
     invocation_type = request.headers.get(wire.X_INVOCATION_TYPE.lower())
     answer = request.answer
     outcome = service.invoke(
         request.function_name,
         request.body,
-        qualifier=request.query.get("Qualifier"),
-        invocation_type=invocation_type,
-        log_type=request.headers.get(wire.X_LOG_TYPE.lower()),
-        client_context=request.headers.get(wire.X_CLIENT_CONTEXT.lower()),
-        # Only a DryRun answers who may invoke; other calls never look at the signature.
-        caller=permissions.signed_caller(service, request.headers) if invocation_type == "DryRun" else None,
+        **_invoke_options(service, request, invocation_type),
         respond=None if answer is None else lambda early: answer(_invoke_reply(early)),
     )
     return _invoke_reply(outcome)
@@ -87,13 +97,7 @@ def _invoke_streaming(service: LambdaService, request: Request) -> Reply:
             "constraint: Member must satisfy enum value set: [RequestResponse, DryRun]",
         )
     outcome = service.invoke(
-        request.function_name,
-        request.body,
-        qualifier=request.query.get("Qualifier"),
-        invocation_type=invocation_type,
-        log_type=request.headers.get(wire.X_LOG_TYPE.lower()),
-        client_context=request.headers.get(wire.X_CLIENT_CONTEXT.lower()),
-        caller=permissions.signed_caller(service, request.headers) if invocation_type == "DryRun" else None,
+        request.function_name, request.body, **_invoke_options(service, request, invocation_type)
     )
     headers = {wire.X_REQUEST_ID: outcome.request_id}
     if wire.X_EXECUTED_VERSION in outcome.headers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from lambda_emu.errors import ContainerError
@@ -28,7 +29,22 @@ def docker_client() -> docker.DockerClient:
         client.ping()
     except Exception as exc:  # the SDK raises several unrelated types for "no engine"
         raise ContainerError(
-            f"Cannot reach the Docker engine: {exc}",
-            hint="Start Docker (on this project's machines: bash ../shared/env/docker-up.sh) and retry.",
+            f"Cannot reach the Docker engine at {engine_address()}: {_reason(exc)}",
+            hint="Start Docker and retry; an engine elsewhere is named by DOCKER_HOST "
+            "(e.g. DOCKER_HOST=unix:///run/user/1000/docker.sock for rootless Docker).",
         ) from exc
     return client
+
+
+def engine_address() -> str:
+    """Where the Docker SDK looks for the engine: DOCKER_HOST, else the default socket."""
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (DOCKER_HOST is not set)"
+
+
+def _reason(exc: Exception) -> str:
+    """The SDK's innermost reason ("No such file or directory", "Connection refused"), not its wrappers."""
+    reason: BaseException = exc
+    while reason.__cause__ is not None or reason.__context__ is not None:
+        reason = reason.__cause__ or reason.__context__  # type: ignore[assignment]
+    text = str(reason.args[-1] if reason.args else reason)
+    return text if text else type(reason).__name__

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lambda_emu import wire
 from lambda_emu.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def sqs_view(record: Mapping[str, Any]) -> dict[str, Any]:
     a plain-text body compares the text itself)."""
     body = record.get("body")
     try:
-        parsed = json.loads(body) if isinstance(body, str) else body
+        parsed = wire.loads_json(body) if isinstance(body, str) else body
     except ValueError:
         parsed = body
     return {**record, "body": parsed if isinstance(parsed, dict) else body}

@@ -4,10 +4,11 @@ and which messages a batch's outcome deletes. Pure: the poller (event_sources.po
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from lambda_emu import wire
 
 LOG = logging.getLogger(__name__)
 
@@ -72,18 +73,18 @@ def deleted_after(
         return []
     if not reports_failures:
         return list(messages)
-    reported = _reported_failures(payload, {m["MessageId"] for m in messages})
+    reported = reported_failures(payload, {m["MessageId"] for m in messages})
     if reported is None:
         LOG.warning("the batch response could not be read as batchItemFailures: the whole batch is retried")
         return []
     return [m for m in messages if m["MessageId"] not in reported]
 
 
-def _reported_failures(payload: bytes, batch: set[str]) -> set[str] | None:
+def reported_failures(payload: bytes, batch: set[str]) -> set[str] | None:
     """The itemIdentifiers of a batch response ({"batchItemFailures": [{"itemIdentifier": id}]}); an empty
     or null answer reports none; None when the answer is not a valid report."""
     try:
-        answer = json.loads(payload) if payload.strip() else None
+        answer = wire.loads_json(payload) if payload.strip() else None
     except ValueError:
         return None
     if answer is None or (isinstance(answer, dict) and not answer.get("batchItemFailures")):

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from lambda_emu import wire
+from lambda_emu.event_sources.sqs import reported_failures
+
 LOG = logging.getLogger(__name__)
 
 KINESIS, DYNAMODB = "kinesis", "dynamodb"
@@ -149,7 +152,7 @@ def filter_view(record: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(kinesis, Mapping):
         return dict(record)
     try:
-        parsed = json.loads(base64.b64decode(kinesis.get("data", "")))
+        parsed = wire.loads_json(base64.b64decode(kinesis.get("data", "")))
     except ValueError:
         parsed = None
     return {**record, "data": parsed if isinstance(parsed, dict) else kinesis.get("data")}
@@ -283,7 +286,7 @@ def _remaining(
     if not reports_failures:
         return []
     numbers = [sequence_of(r) for r in part]
-    reported = _reported(attempt.payload, set(numbers))
+    reported = reported_failures(attempt.payload, set(numbers))  # itemIdentifiers: sequence numbers
     if reported is None:
         LOG.warning("the batch response could not be read as batchItemFailures: the whole batch is retried")
         return list(part)
@@ -291,26 +294,6 @@ def _remaining(
         return []
     first = min(numbers.index(number) for number in reported)
     return list(part[first:])
-
-
-def _reported(payload: bytes, batch: set[str]) -> set[str] | None:
-    """The itemIdentifiers (sequence numbers) of a batch response; an empty or null answer reports none;
-    None when the answer is not a valid report."""
-    try:
-        answer = json.loads(payload) if payload.strip() else None
-    except ValueError:
-        return None
-    if answer is None or (isinstance(answer, dict) and not answer.get("batchItemFailures")):
-        return set()
-    if not isinstance(answer, dict) or not isinstance(answer["batchItemFailures"], list):
-        return None
-    reported: set[str] = set()
-    for item in answer["batchItemFailures"]:
-        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
-        if not isinstance(identifier, str) or identifier not in batch:
-            return None
-        reported.add(identifier)
-    return reported
 
 
 # ---- the on-failure destination's record

@@ -5,7 +5,6 @@ function's answer carries the window's state from one batch to the next, and a l
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -13,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+from lambda_emu import wire
 from lambda_emu.event_sources.streams import arrival_of
 
 LOG = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def state_of(payload: bytes) -> dict[str, Any] | None:
     """The `state` of a TimeWindowEventResponse; None when the answer has none, which Lambda treats as a
     failed invocation."""
     try:
-        answer = json.loads(payload) if payload.strip() else None
+        answer = wire.loads_json(payload) if payload.strip() else None
     except ValueError:
         return None
     state = answer.get("state") if isinstance(answer, dict) else None

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lambda_emu import wire
 from lambda_emu.gateway.jwt import JwtError, RsaKey, ScopeError, verify
 from lambda_emu.gateway.requests import HttpRequest, RequestIds, api_id, integration_event
 from lambda_emu.gateway.responses import HttpResponse
@@ -273,7 +274,7 @@ def authorize(
                 answer=authorizer_failed(kind, f"authorizer {authorizer.name} failed: {result.error_type}")
             )
         try:
-            answer = json.loads(result.payload)
+            answer = wire.loads_json(result.payload)
         except ValueError:
             return Verdict(
                 answer=authorizer_failed(kind, f"authorizer {authorizer.name}: its answer is not JSON")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambda_emu import wire
 from lambda_emu.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -88,8 +89,8 @@ def verify(
     if len(parts) != 3:
         raise JwtError("not a JWT")
     try:
-        header = json.loads(_b64url(parts[0]))
-        claims = json.loads(_b64url(parts[1]))
+        header = wire.loads_json(_b64url(parts[0]))
+        claims = wire.loads_json(_b64url(parts[1]))
         signature = _b64url(parts[2])
     except (ValueError, UnicodeDecodeError) as exc:
         raise JwtError(f"not a JWT: {exc}") from None

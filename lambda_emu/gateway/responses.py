@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lambda_emu import wire
 from lambda_emu.gateway.requests import media_type, media_type_in
 from lambda_emu.template.apis import REST, URL
 
@@ -189,7 +189,7 @@ def function_response(
     """The HTTP response for a function's successful answer; a malformed one is API Gateway's internal
     error (with the reason in `error`, for the log)."""
     try:
-        value = json.loads(payload)
+        value = wire.loads_json(payload)
     except ValueError:
         return internal_error(kind, "the function's answer is not JSON")
     try:

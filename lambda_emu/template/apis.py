@@ -5,7 +5,7 @@ AWS::Serverless::Api / AWS::Serverless::HttpApi resource and of Globals.Api / Gl
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -350,11 +350,17 @@ def http_cors(reader: ResourceReader, value: Any) -> Cors | None:
         return Cors(allow_origins=("*",), allow_methods=("*",), allow_headers=("*",))
     if not isinstance(value, dict):
         raise reader.error("CorsConfiguration", "must be true or a mapping")
+    return cors_of(value, lambda key: reader.error("CorsConfiguration", f"{key} must be a list"))
+
+
+def cors_of(value: Mapping[str, Any], not_a_list: Callable[[str], Exception]) -> Cors:
+    """A CORS configuration in the shape HTTP APIs and Function URLs share: AllowOrigins, AllowMethods,
+    AllowHeaders, ExposeHeaders (lists), MaxAge, AllowCredentials (true or "true")."""
 
     def values(key: str) -> tuple[str, ...]:
         found = value.get(key) or []
         if not isinstance(found, list):
-            raise reader.error("CorsConfiguration", f"{key} must be a list")
+            raise not_a_list(key)
         return tuple(str(v) for v in found)
 
     max_age = value.get("MaxAge")
@@ -364,5 +370,5 @@ def http_cors(reader: ResourceReader, value: Any) -> Cors | None:
         allow_headers=values("AllowHeaders"),
         expose_headers=values("ExposeHeaders"),
         max_age=int(max_age) if max_age is not None else None,
-        allow_credentials=bool(value.get("AllowCredentials", False)),
+        allow_credentials=str(value.get("AllowCredentials", False)).lower() == "true",
     )

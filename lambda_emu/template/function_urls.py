@@ -10,7 +10,15 @@ from typing import Any
 
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.errors import TemplateError
-from lambda_emu.template.apis import DEFAULT_ROUTE, DEFAULT_STAGE, URL, Cors, TemplateApi, TemplateRoute
+from lambda_emu.template.apis import (
+    DEFAULT_ROUTE,
+    DEFAULT_STAGE,
+    URL,
+    Cors,
+    TemplateApi,
+    TemplateRoute,
+    cors_of,
+)
 from lambda_emu.template.intrinsics import Resolver
 from lambda_emu.template.openapi import function_of
 from lambda_emu.template.reader import ResourceReader
@@ -76,18 +84,4 @@ def _url(
 
 
 def _cors(value: Mapping[str, Any]) -> Cors:
-    def values(name: str) -> tuple[str, ...]:
-        found = value.get(name) or []
-        if not isinstance(found, list):
-            raise TemplateError(f"Function URL Cors: {name} must be a list.")
-        return tuple(str(v) for v in found)
-
-    max_age = value.get("MaxAge")
-    return Cors(
-        allow_origins=values("AllowOrigins"),
-        allow_methods=values("AllowMethods"),
-        allow_headers=values("AllowHeaders"),
-        expose_headers=values("ExposeHeaders"),
-        max_age=int(max_age) if max_age is not None else None,
-        allow_credentials=str(value.get("AllowCredentials", False)).lower() == "true",
-    )
+    return cors_of(value, lambda key: TemplateError(f"Function URL Cors: {key} must be a list."))
