@@ -56,7 +56,7 @@ class Emulator:
         self._runtime_images: dict[tuple[str, str | None], RuntimeImage] = {}
         self._lock = threading.Lock()
         self._pool = EnvironmentPool(self._new_environment)
-        self._invoker = Invoker(self._pool, debugging=config.debug_port is not None)
+        self._invoker = Invoker(self._pool, debugged=config.debugs if config.debug_port else None)
         # Configurations already validated, by identity (they are frozen): not checked again per invoke.
         self._validated: weakref.WeakValueDictionary[int, FunctionConfig] = weakref.WeakValueDictionary()
         if sweep_leftovers:
@@ -155,7 +155,7 @@ class Emulator:
             if image.handler_command:  # /lambda-entrypoint.sh takes the handler as its one argument
                 image = dataclasses.replace(image, command=(function.handler,))
             code = str(code_dir(function.code_path, self.config.state_dir))
-        if self.config.debug_port is not None:
+        if self.config.debug_port is not None and self.config.debugs(function):
             image = self._under_debugger(function, image, self.config.debug_port)
         return Environment(
             function,

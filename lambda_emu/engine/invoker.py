@@ -37,10 +37,11 @@ DEBUG_TIMEOUT_S = 24 * 3600.0
 
 
 class Invoker:
-    def __init__(self, pool: EnvironmentPool, *, debugging: bool = False) -> None:
+    def __init__(
+        self, pool: EnvironmentPool, *, debugged: Callable[[FunctionConfig], bool] | None = None
+    ) -> None:
         self._pool = pool
-        self._init_timeout_s = DEBUG_TIMEOUT_S if debugging else wire.INIT_TIMEOUT_S
-        self._timeout_s = DEBUG_TIMEOUT_S if debugging else None  # None: the function's own
+        self._debugged = debugged  # which functions run under a debugger (None: none)
 
     def invoke(
         self, function: FunctionConfig, invocation: Invocation, *, answered: Answered | None = None
@@ -67,8 +68,11 @@ class Invoker:
     ) -> InvocationResult:
         request_id = invocation.request_id
         warm = env.warm
-        pending = env.submit(invocation, timeout_s=self._timeout_s)
-        started = pending.wait_started(self._init_timeout_s)
+        debugging = self._debugged is not None and self._debugged(function)
+        init_limit = DEBUG_TIMEOUT_S if debugging else wire.INIT_TIMEOUT_S
+        timeout_s = DEBUG_TIMEOUT_S if debugging else None  # None: the function's own
+        pending = env.submit(invocation, timeout_s=timeout_s)
+        started = pending.wait_started(init_limit)
         unsent = _unsent_reply(pending) if warm and started else None
         if unsent is not None and unsent.kind is ReplyKind.EXITED:
             # The runtime exited right after answering its last invocation (e.g. Node's uncaught exception
@@ -77,8 +81,8 @@ class Invoker:
             env.reset()
             env.log.wait_eof(_LOG_GRACE_S)
             env.start()
-            pending = env.submit(invocation, timeout_s=self._timeout_s)
-            started = pending.wait_started(self._init_timeout_s)
+            pending = env.submit(invocation, timeout_s=timeout_s)
+            started = pending.wait_started(init_limit)
         init_report = self._init_failure(env, pending, started)
         if init_report:
             # Lambda retries a failed or timed-out init once, inside the invoke phase and under the
@@ -89,7 +93,7 @@ class Invoker:
             env.log.wait_eof(_LOG_GRACE_S)
             init_report = env.log.init_output() + init_report  # the failed init's own output first
             env.start()
-            pending = env.submit(invocation, invoke_started=invoke_started, timeout_s=self._timeout_s)
+            pending = env.submit(invocation, invoke_started=invoke_started, timeout_s=timeout_s)
             pending.wait_started(pending.timeout_s)
         start = pending.invoke_started or time.monotonic()
         reply = _wait_reply(env, pending, start + pending.timeout_s)
