@@ -54,7 +54,7 @@ def _connect(port: int, proc: subprocess.Popen[bytes]) -> socket.socket:
             return conn
         except OSError:
             if proc.poll() is not None:
-                pytest.fail(f"invoke ended before the debugger listened: {_output(proc)}")
+                pytest.fail(f"lambda-emu ended before the debugger listened: {_output(proc)}")
             if time.monotonic() > deadline:
                 pytest.fail(f"no debugger listened on 127.0.0.1:{port} within {WAIT_S} s")
             time.sleep(0.2)
@@ -165,36 +165,46 @@ class DapClient:
                 return message
 
 
-def test_python_breakpoint_in_the_users_file_is_hit_and_the_invoke_answers(
-    tmp_path: Path, start_invoke: Any
-) -> None:
+def _attach_and_stop(dap: DapClient, code: Path) -> int:
+    """Attach as an IDE does with the README's launch.json, break in the handler; the stopped thread."""
+    dap.request("initialize", clientID="lambda-emu-test", adapterID="debugpy", pathFormat="path",
+                linesStartAt1=True, columnsStartAt1=True)  # fmt: skip
+    # pathMappings: /var/task is the host's code folder.
+    attach_seq = dap.send(
+        "attach", justMyCode=True, pathMappings=[{"localRoot": str(code), "remoteRoot": "/var/task"}]
+    )
+    dap.wait_for("event", "initialized")
+    placed = dap.request(
+        "setBreakpoints", source={"path": str(code / "app.py")}, breakpoints=[{"line": PY_BREAK_LINE}]
+    )
+    assert placed["body"]["breakpoints"][0]["verified"], placed
+    dap.request("configurationDone")
+    stopped = dap.wait_for("event", "stopped")
+    assert stopped["body"]["reason"] == "breakpoint"
+    thread = int(stopped["body"]["threadId"])
+    frames = dap.request("stackTrace", threadId=thread, levels=1)["body"]["stackFrames"]
+    assert frames[0]["line"] == PY_BREAK_LINE
+    assert frames[0]["source"]["path"] == str(code / "app.py")  # mapped back to the host's file
+    assert any(m.get("request_seq") == attach_seq for m in dap.seen if m.get("type") == "response")
+    return thread
+
+
+def _python_code(tmp_path: Path) -> Path:
     code = tmp_path / "src"
     code.mkdir()
     (code / "app.py").write_text(PY_HANDLER)
+    return code
+
+
+def test_python_breakpoint_in_the_users_file_is_hit_and_the_invoke_answers(
+    tmp_path: Path, start_invoke: Any
+) -> None:
+    code = _python_code(tmp_path)
     port = _free_port()
     proc = start_invoke("python3.11", "app.handler", code, port, {"n": 21})
-    conn = _connect(port, proc)
-    with conn:
+    with _connect(port, proc) as conn:
         dap = DapClient(conn)
-        dap.request("initialize", clientID="lambda-emu-test", adapterID="debugpy", pathFormat="path",
-                    linesStartAt1=True, columnsStartAt1=True)  # fmt: skip
-        # The IDE's launch.json (README, "Debugging"): /var/task is the host's code folder.
-        attach_seq = dap.send(
-            "attach", justMyCode=True, pathMappings=[{"localRoot": str(code), "remoteRoot": "/var/task"}]
-        )
-        dap.wait_for("event", "initialized")
-        placed = dap.request(
-            "setBreakpoints", source={"path": str(code / "app.py")}, breakpoints=[{"line": PY_BREAK_LINE}]
-        )
-        assert placed["body"]["breakpoints"][0]["verified"], placed
-        dap.request("configurationDone")
-        stopped = dap.wait_for("event", "stopped")
-        assert stopped["body"]["reason"] == "breakpoint"
-        thread = stopped["body"]["threadId"]
-        frames = dap.request("stackTrace", threadId=thread, levels=1)["body"]["stackFrames"]
-        assert frames[0]["line"] == PY_BREAK_LINE
-        assert frames[0]["source"]["path"] == str(code / "app.py")  # mapped back to the host's file
-        assert any(m.get("request_seq") == attach_seq for m in dap.seen if m.get("type") == "response")
+        thread = _attach_and_stop(dap, code)
         time.sleep(1.5)  # held at the breakpoint past the function's 1 s timeout: lifted while debugging
         dap.request("continue", threadId=thread)
         out, err = _finish(proc)
@@ -202,6 +212,104 @@ def test_python_breakpoint_in_the_users_file_is_hit_and_the_invoke_answers(
     answer = json.loads(out)
     assert answer["doubled"] == 42
     assert answer["remaining_ms"] > 1000  # the deadline the runtime sees is lifted too
+
+
+TEMPLATE = """Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.11
+    CodeUri: src/
+    Handler: app.handler
+    Timeout: 1
+Resources:
+  Debugged:
+    Type: AWS::Serverless::Function
+  Other:
+    Type: AWS::Serverless::Function
+"""
+
+
+def _serve(tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "LAMBDA_EMU_BASE_IMAGE": "debian"}
+    command = ["lambda-emu", "serve", "-t", str(tmp_path / "template.yaml"), "--no-watch", *args]
+    return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_listening(url: str, proc: subprocess.Popen[bytes]) -> None:
+    """Poll the endpoint (ListFunctions) until serve answers, bounded."""
+    import urllib.request
+
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/2015-03-31/functions/", timeout=10):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"serve ended before it listened: {_output(proc)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"serve did not listen at {url} within {WAIT_S} s")
+            time.sleep(0.2)
+
+
+def _invoke_api(url: str, name: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{url}/2015-03-31/functions/{name}/invocations", data=json.dumps(payload).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=WAIT_S) as reply:
+        return reply.status, json.load(reply)
+
+
+def test_serve_debugs_the_function_debug_function_names_and_runs_the_others_as_usual(tmp_path: Path) -> None:
+    import concurrent.futures
+
+    code = _python_code(tmp_path)
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    api_port, port = _free_port(), _free_port()
+    proc = _serve(tmp_path, "-p", str(api_port), "-d", str(port), "--debug-function", "Debugged")
+    url = f"http://127.0.0.1:{api_port}"
+    try:
+        _wait_listening(url, proc)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            debugged = pool.submit(_invoke_api, url, "Debugged", {"n": 4})  # waits for the debugger
+            with _connect(port, proc) as conn:
+                dap = DapClient(conn)
+                thread = _attach_and_stop(dap, code)
+                # Another function is not under the debugger: it answers while Debugged is held.
+                assert _invoke_api(url, "Other", {"n": 1}) == (200, {"doubled": 2, "remaining_ms": ANY_MS})
+                time.sleep(1.5)  # past Debugged's 1 s timeout: lifted while debugging
+                dap.request("continue", threadId=thread)
+                status, answer = debugged.result(timeout=WAIT_S)
+        assert status == 200 and answer["doubled"] == 8 and answer["remaining_ms"] > 1000
+    finally:
+        proc.terminate()  # Ctrl-C's way out: containers removed
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+class _AnyMs:
+    """Equal to any remaining time within the function's 1 s timeout."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, int) and 0 <= other <= 1000
+
+
+ANY_MS = _AnyMs()
+
+
+def test_serve_refuses_d_when_it_cannot_tell_which_function_to_debug(tmp_path: Path) -> None:
+    _python_code(tmp_path)
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    proc = _serve(tmp_path, "-p", str(_free_port()), "-d", str(_free_port()))
+    out, err = _finish(proc)
+    assert proc.returncode == 2, err
+    assert "-d/--debug-port debugs one function, and 2 are served" in err
+    assert "--debug-function" in err
 
 
 # ---- Node.js: the inspector's protocol (Chrome DevTools Protocol) over its websocket
