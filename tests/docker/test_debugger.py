@@ -118,6 +118,8 @@ class DapClient:
         self.seen: list[dict[str, Any]] = []
 
     def send(self, command: str, **arguments: Any) -> int:
+        """A request without waiting for its answer (a `continue` may end the debuggee before the answer
+        comes: the run answers, and the CLI removes the container)."""
         self._seq += 1
         body = json.dumps({"seq": self._seq, "type": "request", "command": command, "arguments": arguments})
         data = body.encode()
@@ -206,12 +208,25 @@ def test_python_breakpoint_in_the_users_file_is_hit_and_the_invoke_answers(
         dap = DapClient(conn)
         thread = _attach_and_stop(dap, code)
         time.sleep(1.5)  # held at the breakpoint past the function's 1 s timeout: lifted while debugging
-        dap.request("continue", threadId=thread)
+        dap.send("continue", threadId=thread)
         out, err = _finish(proc)
     assert proc.returncode == 0, err
     answer = json.loads(out)
     assert answer["doubled"] == 42
     assert answer["remaining_ms"] > 1000  # the deadline the runtime sees is lifted too
+
+
+def test_the_same_debug_port_serves_the_next_run_right_after(tmp_path: Path, start_invoke: Any) -> None:
+    code = _python_code(tmp_path)
+    port = _free_port()
+    for n in (1, 2):  # the first session's socket may linger in TIME_WAIT: the second run still starts
+        proc = start_invoke("python3.11", "app.handler", code, port, {"n": n})
+        with _connect(port, proc) as conn:
+            dap = DapClient(conn)
+            dap.send("continue", threadId=_attach_and_stop(dap, code))
+            out, err = _finish(proc)
+        assert proc.returncode == 0, err
+        assert json.loads(out)["doubled"] == 2 * n
 
 
 TEMPLATE = """Transform: AWS::Serverless-2016-10-31
@@ -280,7 +295,7 @@ def test_serve_debugs_the_function_debug_function_names_and_runs_the_others_as_u
                 # Another function is not under the debugger: it answers while Debugged is held.
                 assert _invoke_api(url, "Other", {"n": 1}) == (200, {"doubled": 2, "remaining_ms": ANY_MS})
                 time.sleep(1.5)  # past Debugged's 1 s timeout: lifted while debugging
-                dap.request("continue", threadId=thread)
+                dap.send("continue", threadId=thread)
                 status, answer = debugged.result(timeout=WAIT_S)
         assert status == 200 and answer["doubled"] == 8 and answer["remaining_ms"] > 1000
     finally:
@@ -389,9 +404,13 @@ class CdpClient:
         self._id = 0
         self.events: list[dict[str, Any]] = []
 
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
+    def send(self, method: str, **params: Any) -> None:
+        """A request without waiting for its answer (the last resume may end the run before it comes)."""
         self._id += 1
         self._ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.send(method, **params)
         while True:
             message = json.loads(self._ws.receive())
             if message.get("id") == self._id:
@@ -466,7 +485,7 @@ def test_node_breakpoint_in_the_users_file_is_hit_and_the_invoke_answers(
         }
         assert scripts[frame["location"]["scriptId"]] == "file:///var/task/index.mjs"
         time.sleep(1.5)  # held at the breakpoint past the function's 1 s timeout: lifted while debugging
-        cdp.call("Debugger.resume")
+        cdp.send("Debugger.resume")
         out, err = _finish(proc)
     finally:
         ws.close()
