@@ -129,3 +129,47 @@ def test_a_function_not_debugged_still_times_out(
 ) -> None:
     outcome = _slow_call(Invoker(pool[0], debugged=lambda function: False), tmp_path, 1.5)
     assert outcome["error"] == wire.E_TIMEOUT
+
+
+class _Images:
+    """The one part of ImageBuilder a debug run's set-up uses."""
+
+    progress = staticmethod(lambda line: None)
+
+
+@pytest.mark.parametrize(
+    ("function", "image"),
+    [
+        # a container image: its own entry point, not our bootstrap
+        (
+            FunctionConfig(
+                name="Img",
+                runtime="",
+                handler="",
+                code_path=Path("."),
+                package_type="Image",
+                image_uri="app:1",
+            ),
+            RuntimeImage(image="app:1"),
+        ),
+        # AWS's base image (LAMBDA_EMU_BASE_IMAGE=official): /lambda-entrypoint.sh, not our bootstrap
+        (
+            FunctionConfig(name="Official", runtime="python3.11", handler="app.h", code_path=Path(".")),
+            RuntimeImage(image="public.ecr.aws/lambda/python:3.11", handler_command=True),
+        ),
+    ],
+)
+def test_d_is_refused_where_our_bootstrap_does_not_start_the_runtime(
+    function: FunctionConfig, image: RuntimeImage
+) -> None:
+    from lambda_emu.facade import Emulator
+
+    emu = Emulator(
+        EmulatorConfig(debug_port=5890),
+        backend=ProcessBackend(),
+        images=_Images(),  # type: ignore[arg-type]
+        sweep_leftovers=False,
+    )
+    with emu, pytest.raises(ConfigError, match=f"Function {function.name}: -d/--debug-port needs") as raised:
+        emu._under_debugger(function, image, 5890)
+    assert raised.value.hint and "LAMBDA_EMU_BASE_IMAGE=debian" in raised.value.hint
