@@ -231,14 +231,19 @@ def serve(
 
 def _debugged(loaded: Any, named: str | None) -> str:
     """The FunctionName of the one function -d debugs: one debugger port serves one runtime."""
+    from lambda_emu.images.debugger import debugger_family
+
     if named is not None:
-        return str(loaded.function(named).name)
-    if len(loaded.functions) != 1:
+        function = loaded.function(named)
+    elif len(loaded.functions) == 1:
+        function = next(iter(loaded.functions.values()))
+    else:
         raise ConfigError(
             f"-d/--debug-port debugs one function, and {len(loaded.functions)} are served.",
             hint="Name it with --debug-function NAME, or serve only it: lambda-emu serve NAME -d PORT.",
         )
-    return str(next(iter(loaded.functions.values())).name)
+    debugger_family(function)  # refused now rather than on its first invoke
+    return str(function.name)
 
 
 @contextmanager

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lambda_emu import wire
+from lambda_emu.config import FunctionConfig
 from lambda_emu.containers import Mount
 from lambda_emu.errors import ConfigError
+from lambda_emu.images.runtimes import RUNTIMES
 from lambda_emu.images.vendor import HostFetcher, VendorSet
 
 LOG = logging.getLogger(__name__)
@@ -27,6 +29,19 @@ class DebugAttach:
 
     environment: tuple[tuple[str, str], ...]
     mounts: tuple[Mount, ...] = ()
+
+
+def debugger_family(function: FunctionConfig) -> str:
+    """The runtime family ("python", "nodejs") whose debugger a debug run of `function` starts, checked
+    before any image is built; a ConfigError for a function no debugger of ours can start."""
+    spec = RUNTIMES.get(function.runtime) if function.package_type != "Image" else None
+    if spec is None or spec.family not in DEBUGGABLE_FAMILIES:
+        raise ConfigError(
+            f"Function {function.name}: -d/--debug-port attaches a debugger to Python and Node.js runtimes "
+            "only" + (" (a container image runs its own entry point)." if spec is None else "."),
+            hint="Leave out -d for this function, or debug a python3.x or nodejs*.x function.",
+        )
+    return spec.family
 
 
 def debug_attach(

@@ -138,38 +138,51 @@ class _Images:
 
 
 @pytest.mark.parametrize(
-    ("function", "image"),
+    ("runtime", "package_type", "refusal"),
     [
-        # a container image: its own entry point, not our bootstrap
-        (
-            FunctionConfig(
-                name="Img",
-                runtime="",
-                handler="",
-                code_path=Path("."),
-                package_type="Image",
-                image_uri="app:1",
-            ),
-            RuntimeImage(image="app:1"),
-        ),
-        # AWS's base image (LAMBDA_EMU_BASE_IMAGE=official): /lambda-entrypoint.sh, not our bootstrap
-        (
-            FunctionConfig(name="Official", runtime="python3.11", handler="app.h", code_path=Path(".")),
-            RuntimeImage(image="public.ecr.aws/lambda/python:3.11", handler_command=True),
-        ),
+        ("provided.al2023", "Zip", "runtimes only."),
+        ("", "Image", "runtimes only (a container image runs its own entry point)."),
     ],
 )
-def test_d_is_refused_where_our_bootstrap_does_not_start_the_runtime(
-    function: FunctionConfig, image: RuntimeImage
+def test_functions_no_debugger_of_ours_can_start_are_refused_before_any_build(
+    runtime: str, package_type: str, refusal: str
 ) -> None:
+    from lambda_emu.images.debugger import debugger_family
+
+    function = FunctionConfig(
+        name="F",
+        runtime=runtime,
+        handler="h",
+        code_path=Path("."),
+        package_type=package_type,
+        image_uri="a:1",
+    )
+    with pytest.raises(ConfigError, match="Function F: -d/--debug-port attaches a debugger") as raised:
+        debugger_family(function)
+    assert raised.value.message.endswith(refusal) and raised.value.hint
+
+
+def test_python_and_node_functions_have_a_debugger() -> None:
+    from lambda_emu.images.debugger import debugger_family
+
+    for runtime, family in (("python3.13", "python"), ("nodejs20.x", "nodejs")):
+        assert (
+            debugger_family(FunctionConfig(name="F", runtime=runtime, handler="h", code_path=Path(".")))
+            == family
+        )
+
+
+def test_d_is_refused_on_awss_base_images_whose_entry_point_is_not_our_bootstrap() -> None:
     from lambda_emu.facade import Emulator
 
+    function = FunctionConfig(name="Official", runtime="python3.11", handler="app.h", code_path=Path("."))
+    image = RuntimeImage(image="public.ecr.aws/lambda/python:3.11", handler_command=True)
     emu = Emulator(
         EmulatorConfig(debug_port=5890),
         backend=ProcessBackend(),
         images=_Images(),  # type: ignore[arg-type]
         sweep_leftovers=False,
     )
-    with emu, pytest.raises(ConfigError, match=f"Function {function.name}: -d/--debug-port needs") as raised:
+    with emu, pytest.raises(ConfigError, match="Function Official: -d/--debug-port needs") as raised:
         emu._under_debugger(function, image, 5890)
     assert raised.value.hint and "LAMBDA_EMU_BASE_IMAGE=debian" in raised.value.hint
