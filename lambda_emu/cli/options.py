@@ -194,7 +194,8 @@ NO_EVENT_OPTION = click.option(
 DEBUG_PORT_OPTION = click.option(
     "-d",
     "--debug-port",
-    type=click.IntRange(1, 65535),
+    # The runtime runs as Lambda's unprivileged sbx_user1051, which cannot listen below 1024.
+    type=click.IntRange(1024, 65535),
     metavar="PORT",
     help="Start the runtime under a debugger listening on 127.0.0.1:PORT (debugpy for Python, Node's "
     "inspector for Node.js) and wait for the IDE to attach; Lambda's timeouts are lifted meanwhile, as SAM "
