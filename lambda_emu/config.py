@@ -177,6 +177,13 @@ class EmulatorConfig:
     # Folders the Lambda API's local-folder code (S3Bucket lambda-emu-local) may come from: serve's
     # --code-root. None named: that form is refused (a caller must not read any host path through it).
     code_roots: tuple[Path, ...] = ()
+    # A debug run (-d/--debug-port): the function's runtime waits for a debugger on 127.0.0.1:<port>, with
+    # Lambda's timeouts lifted; `debug_function` names it (None: every function, as `invoke` runs one).
+    debug_port: int | None = None
+    debug_function: str | None = None
+
+    def debugs(self, function: FunctionConfig) -> bool:
+        return self.debug_port is not None and self.debug_function in (None, function.name)
 
     def function_arn(self, name: str, qualifier: str | None = None) -> str:
         return arns.function_arn(self.region, self.account_id, name, qualifier)

@@ -22,6 +22,7 @@ from lambda_emu.engine.invoker import Answered, Invoker
 from lambda_emu.engine.logstream import LineSink, SinkFactory
 from lambda_emu.engine.pool import EnvironmentPool
 from lambda_emu.errors import ApiError, ConfigError
+from lambda_emu.images.debugger import debug_attach, debugger_family
 from lambda_emu.images.function_code import code_dir, function_image
 from lambda_emu.images.layers import check_limits, opt_dir
 from lambda_emu.images.runtimes import RUNTIMES, ImageBuilder, deprecation_warning, get_runtime
@@ -55,7 +56,7 @@ class Emulator:
         self._runtime_images: dict[tuple[str, str | None], RuntimeImage] = {}
         self._lock = threading.Lock()
         self._pool = EnvironmentPool(self._new_environment)
-        self._invoker = Invoker(self._pool)
+        self._invoker = Invoker(self._pool, debugged=config.debugs if config.debug_port else None)
         # Configurations already validated, by identity (they are frozen): not checked again per invoke.
         self._validated: weakref.WeakValueDictionary[int, FunctionConfig] = weakref.WeakValueDictionary()
         if sweep_leftovers:
@@ -140,6 +141,9 @@ class Emulator:
     def _new_environment(self, function: FunctionConfig) -> Environment:
         code: str | None = None  # an image function's code is in its image
         layers = None
+        debugged = self.config.debugs(function)
+        if debugged:
+            debugger_family(function)  # refused before any image is built
         if function.package_type == "Image":
             if function.layers:
                 raise ConfigError(
@@ -154,6 +158,8 @@ class Emulator:
             if image.handler_command:  # /lambda-entrypoint.sh takes the handler as its one argument
                 image = dataclasses.replace(image, command=(function.handler,))
             code = str(code_dir(function.code_path, self.config.state_dir))
+        if debugged and self.config.debug_port is not None:
+            image = self._under_debugger(function, image, self.config.debug_port)
         return Environment(
             function,
             image,
@@ -165,6 +171,25 @@ class Emulator:
             sink_for=self._sink_for,
             version=function.version,
         )
+
+    def _under_debugger(self, function: FunctionConfig, image: RuntimeImage, port: int) -> RuntimeImage:
+        """The image run with its runtime client waiting for a debugger on 127.0.0.1:port (our bootstraps
+        honour it; AWS's base images and container images have their own entry points)."""
+        family = debugger_family(function)
+        if image.handler_command:
+            raise ConfigError(
+                f"Function {function.name}: -d/--debug-port needs lambda-emu's own runtime image, whose "
+                "bootstrap starts the debugger; this one has its own entry point.",
+                hint="Leave out -d, or run it on lambda-emu's own image: LAMBDA_EMU_BASE_IMAGE=debian.",
+            )
+        attach = debug_attach(
+            family,
+            port,
+            function=function.name,
+            python_version=RUNTIMES[function.runtime].vendor.python_version,
+            progress=self._images.progress,
+        )
+        return dataclasses.replace(image, debug_environment=attach.environment, debug_mounts=attach.mounts)
 
     def invocation(
         self,

@@ -89,6 +89,10 @@ ENV_LOG_MARKER = "_LAMBDA_EMU_LOG_MARKER"
 PATH_LOG_TOKEN = "/lambda-emu/log-token"
 # host:port our runtime clients connect their stdout and stderr to (lambda_emu/engine/direct_output.py)
 ENV_LOG_ADDRESS = "_LAMBDA_EMU_LOG_ADDRESS"
+# A debug run (invoke/serve -d PORT): the bootstrap starts the runtime client under a debugger listening on
+# 127.0.0.1:<this port> and waiting for the IDE; Python's debugpy is mounted read-only at DEBUGGER_DIR.
+ENV_DEBUG_PORT = "_LAMBDA_EMU_DEBUG_PORT"
+DEBUGGER_DIR = "/var/lambda-emu-debug"
 
 # Lambda's runtime identifiers, as botocore's model enumerates Runtime.
 # fmt: off

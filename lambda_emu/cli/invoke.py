@@ -20,10 +20,12 @@ from lambda_emu.cli.group import (
 from lambda_emu.cli.loading import resolve_function, template_path
 from lambda_emu.cli.options import (
     CPU_LIMIT_OPTION,
+    DEBUG_PORT_OPTION,
     NO_EVENT_OPTION,
     RETRY_DELAYS_OPTION,
     SKIP_PULL_IMAGE_OPTION,
     aws_options,
+    check_debug_port,
     function_options,
     parse_delays,
     parse_env_pairs,
@@ -63,6 +65,7 @@ from lambda_emu.errors import ConfigError, LambdaEmuError
     "a server.",
 )
 @CPU_LIMIT_OPTION
+@DEBUG_PORT_OPTION
 @NO_EVENT_OPTION
 @SKIP_PULL_IMAGE_OPTION
 @aws_options
@@ -79,6 +82,7 @@ def invoke(
     use_server: bool,
     watch: bool,
     cpu_limit: bool,
+    debug_port: int | None,
     template: Path | None,
     parameter_overrides: tuple[str, ...],
     env_vars_file: Path | None,
@@ -104,6 +108,7 @@ def invoke(
       lambda-emu invoke --runtime python3.13 --handler app.handler --code src/ --env STAGE=dev
       lambda-emu invoke RaiseFunction --invocation-type Event
       lambda-emu invoke HelloFunction -e events/hello.json --watch   # again on every save
+      lambda-emu invoke HelloFunction -d 5890   # waits for a debugger on 127.0.0.1:5890
     """
     with errors_to_exit_status():
         overrides = {
@@ -116,8 +121,13 @@ def invoke(
         }
         event = read_event(event_file, payload)
         state_dir = ctx.obj["state_dir"]
-        # Flags that change the function make it another function than the server's: run it here.
-        as_served = not (any(v is not None for v in overrides.values()) or env_pairs or env_vars_file)
+        # Flags that change the function make it another function than the server's: run it here. So does
+        # -d: the debugger attaches to a runtime this command starts.
+        as_served = not (
+            any(v is not None for v in overrides.values()) or env_pairs or env_vars_file or debug_port
+        )
+        if debug_port is not None:
+            check_debug_port(debug_port)
         if watch and invocation_type != "RequestResponse":
             raise ConfigError("--watch invokes RequestResponse only; leave out --invocation-type.")
         if use_server and as_served and not parameter_overrides and name and not watch:
@@ -141,6 +151,9 @@ def invoke(
             )
 
         emulator_config, function = resolve()
+        if debug_port is not None:
+            emulator_config = replace(emulator_config, debug_port=debug_port)
+            progress(f"{function.name}: waiting for a debugger to attach on 127.0.0.1:{debug_port}")
         if watch:
             from lambda_emu.cli.watching import template_watch
 

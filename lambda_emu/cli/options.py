@@ -190,3 +190,35 @@ NO_EVENT_OPTION = click.option(
     expose_value=False,
     help="Accepted as SAM CLI takes it; a no-op: without -e or --payload the event is {} already.",
 )
+
+DEBUG_PORT_OPTION = click.option(
+    "-d",
+    "--debug-port",
+    # The runtime runs as Lambda's unprivileged sbx_user1051, which cannot listen below 1024.
+    type=click.IntRange(1024, 65535),
+    metavar="PORT",
+    help="Start the runtime under a debugger listening on 127.0.0.1:PORT (debugpy for Python, Node's "
+    "inspector for Node.js) and wait for the IDE to attach; Lambda's timeouts are lifted meanwhile, as SAM "
+    "CLI's -d lifts them. The README's 'Debugging' section has a VS Code launch.json.",
+)
+
+
+def check_debug_port(port: int) -> None:
+    """Refuse a debug port something else holds before any container starts: the debugger inside would
+    fail to listen, and the IDE would attach to whatever holds it."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As debugpy and Node listen: a port whose last debug session is in TIME_WAIT is free to them.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise ConfigError(f"Cannot use debug port {port} on 127.0.0.1: {exc.strerror}.") from exc
+            raise ConfigError(
+                f"Debug port {port} on 127.0.0.1 is already in use (a debugger still attached to an "
+                "earlier run, or another program).",
+                hint="Choose another port with -d/--debug-port, or end what holds it.",
+            ) from None

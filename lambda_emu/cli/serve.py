@@ -17,9 +17,11 @@ from lambda_emu.cli.group import errors_to_exit_status, local_emulator, main, pr
 from lambda_emu.cli.loading import template_path
 from lambda_emu.cli.options import (
     CPU_LIMIT_OPTION,
+    DEBUG_PORT_OPTION,
     RETRY_DELAYS_OPTION,
     SKIP_PULL_IMAGE_OPTION,
     aws_options,
+    check_debug_port,
     parse_delays,
     template_options,
 )
@@ -101,6 +103,12 @@ from lambda_emu.errors import ConfigError
     help="A folder that functions created through the API may take their code from, as "
     'Code={"S3Bucket": "lambda-emu-local", "S3Key": "/abs/path"} (repeatable; none: that form is refused).',
 )
+@DEBUG_PORT_OPTION
+@click.option(
+    "--debug-function",
+    metavar="FUNCTION",
+    help="As SAM CLI's: the function -d debugs (logical ID or FunctionName), when more than one is served.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -121,6 +129,8 @@ def serve(
     watch: bool,
     allow_functions_api: bool,
     code_roots: tuple[Path, ...],
+    debug_port: int | None,
+    debug_function: str | None,
 ) -> None:
     """Serve the template's functions on a local Lambda API endpoint that AWS SDKs and the aws CLI use.
 
@@ -154,6 +164,15 @@ def serve(
         emulator_config = replace(emulator_config, code_roots=tuple(root.resolve() for root in code_roots))
         if function_names:  # as start-lambda's function list: only these are served
             loaded = loaded.only(function_names)
+        if debug_port is not None:
+            emulator_config = replace(
+                emulator_config, debug_port=debug_port, debug_function=_debugged(loaded, debug_function)
+            )
+            check_debug_port(debug_port)
+            progress(
+                f"{emulator_config.debug_function}: its runtime waits for a debugger on "
+                f"127.0.0.1:{debug_port} when it starts (on its first invoke)"
+            )
         config = ServeConfig(
             host=host,
             port=port,
@@ -224,6 +243,23 @@ def serve(
             except KeyboardInterrupt:
                 progress("stopping: in-flight invocations finish, then every container is removed")
         progress("stopped")
+
+
+def _debugged(loaded: Any, named: str | None) -> str:
+    """The FunctionName of the one function -d debugs: one debugger port serves one runtime."""
+    from lambda_emu.images.debugger import debugger_family
+
+    if named is not None:
+        function = loaded.function(named)
+    elif len(loaded.functions) == 1:
+        function = next(iter(loaded.functions.values()))
+    else:
+        raise ConfigError(
+            f"-d/--debug-port debugs one function, and {len(loaded.functions)} are served.",
+            hint="Name it with --debug-function NAME, or serve only it: lambda-emu serve NAME -d PORT.",
+        )
+    debugger_family(function)  # refused now rather than on its first invoke
+    return str(function.name)
 
 
 @contextmanager

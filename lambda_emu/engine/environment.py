@@ -82,6 +82,10 @@ class RuntimeImage:
     working_dir: str | None = "/var/task"
     # AWS's base images: their own entry point, which takes the function's handler as its command.
     handler_command: bool = False
+    # A debug run's additions (lambda_emu/images/debugger.py): the variable that starts the runtime client
+    # under a debugger, and the debugger's files, mounted read-only.
+    debug_environment: tuple[tuple[str, str], ...] = ()
+    debug_mounts: tuple[Mount, ...] = ()
 
 
 class Environment:
@@ -157,13 +161,14 @@ class Environment:
             environment[wire.ENV_LOG_MARKER] = "1"  # the token itself comes from the Runtime API, once
         if self._direct is not None:
             environment[wire.ENV_LOG_ADDRESS] = self._direct.address
+        environment.update(runtime.debug_environment)
         self._spec = ContainerSpec(
             image=runtime.image,
             name=f"lambda-emu-{function.name[:40]}-{self.id[:8]}",
             environment=environment,
             labels={OWNER_LABEL: owner, FUNCTION_LABEL: function.name},
             memory_mb=function.memory_size,
-            mounts=_mounts(code_dir, opt_dir),
+            mounts=(*_mounts(code_dir, opt_dir), *runtime.debug_mounts),
             user=runtime.user,
             extra_hosts=((self._api_host, "127.0.0.1"),),
             entrypoint=runtime.entrypoint,
@@ -317,8 +322,11 @@ class Environment:
         self.log.begin(request_id, self.version)
 
     # ---- invocations
-    def submit(self, invocation: Invocation, *, invoke_started: float | None = None) -> PendingInvocation:
-        """Queue an invocation; the runtime gets it at its next /next (after init on a cold start)."""
+    def submit(
+        self, invocation: Invocation, *, invoke_started: float | None = None, timeout_s: float | None = None
+    ) -> PendingInvocation:
+        """Queue an invocation; the runtime gets it at its next /next (after init on a cold start).
+        `timeout_s` replaces the function's timeout (a debug run's lifted one)."""
         with self._lock:
             if self._state in (EnvState.NEW, EnvState.DEAD, EnvState.CLOSED, EnvState.BUSY):
                 raise LambdaEmuError(
@@ -326,7 +334,8 @@ class Environment:
                 )
             if self._state is EnvState.READY:
                 self._move(EnvState.BUSY)
-        pending = self.api.submit(invocation, float(self.function.timeout), invoke_started=invoke_started)
+        timeout = float(self.function.timeout) if timeout_s is None else timeout_s
+        pending = self.api.submit(invocation, timeout, invoke_started=invoke_started)
         direct = self._direct
         if direct is not None:
             if pending.read_by_waiter:  # warm: the waiting thread reads the output too (DirectOutput)

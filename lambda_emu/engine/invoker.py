@@ -30,11 +30,18 @@ _MEMORY_SAMPLE_S = 0.25
 _POSTED = (ReplyKind.RESPONSE, ReplyKind.ERROR, ReplyKind.TOO_LARGE)
 # Told the caller's answer before the invocation's bookkeeping is done (see Invoker.invoke).
 Answered = Callable[[InvocationResult], None]
+# A debug run waits on a person: for the IDE to attach before init, at a breakpoint in the handler. Its init
+# limit and the function's timeout are lifted then, as SAM CLI lifts the timeout with --debug-port; a day
+# still bounds every wait.
+DEBUG_TIMEOUT_S = 24 * 3600.0
 
 
 class Invoker:
-    def __init__(self, pool: EnvironmentPool) -> None:
+    def __init__(
+        self, pool: EnvironmentPool, *, debugged: Callable[[FunctionConfig], bool] | None = None
+    ) -> None:
         self._pool = pool
+        self._debugged = debugged  # which functions run under a debugger (None: none)
 
     def invoke(
         self, function: FunctionConfig, invocation: Invocation, *, answered: Answered | None = None
@@ -61,8 +68,11 @@ class Invoker:
     ) -> InvocationResult:
         request_id = invocation.request_id
         warm = env.warm
-        pending = env.submit(invocation)
-        started = pending.wait_started(wire.INIT_TIMEOUT_S)
+        debugging = self._debugged is not None and self._debugged(function)
+        init_limit = DEBUG_TIMEOUT_S if debugging else wire.INIT_TIMEOUT_S
+        timeout_s = DEBUG_TIMEOUT_S if debugging else None  # None: the function's own
+        pending = env.submit(invocation, timeout_s=timeout_s)
+        started = pending.wait_started(init_limit)
         unsent = _unsent_reply(pending) if warm and started else None
         if unsent is not None and unsent.kind is ReplyKind.EXITED:
             # The runtime exited right after answering its last invocation (e.g. Node's uncaught exception
@@ -71,8 +81,8 @@ class Invoker:
             env.reset()
             env.log.wait_eof(_LOG_GRACE_S)
             env.start()
-            pending = env.submit(invocation)
-            started = pending.wait_started(wire.INIT_TIMEOUT_S)
+            pending = env.submit(invocation, timeout_s=timeout_s)
+            started = pending.wait_started(init_limit)
         init_report = self._init_failure(env, pending, started)
         if init_report:
             # Lambda retries a failed or timed-out init once, inside the invoke phase and under the
@@ -83,7 +93,7 @@ class Invoker:
             env.log.wait_eof(_LOG_GRACE_S)
             init_report = env.log.init_output() + init_report  # the failed init's own output first
             env.start()
-            pending = env.submit(invocation, invoke_started=invoke_started)
+            pending = env.submit(invocation, invoke_started=invoke_started, timeout_s=timeout_s)
             pending.wait_started(pending.timeout_s)
         start = pending.invoke_started or time.monotonic()
         reply = _wait_reply(env, pending, start + pending.timeout_s)

@@ -66,6 +66,10 @@ class HostFetcher:
     def stage(self, wanted: VendorSet, dest: Path, on_line: LineSink) -> None:
         if not wanted:
             return
+        shutil.copytree(self.fetch(wanted, on_line), dest, symlinks=True, dirs_exist_ok=True)
+
+    def fetch(self, wanted: VendorSet, on_line: LineSink) -> Path:
+        """The cached folder of `wanted` (runtime/ and lang/), fetched first when missing."""
         digest = hashlib.sha256(f"{wanted.key} platform={self._platform}".encode()).hexdigest()[:16]
         ready = self._cache / digest
         if not ready.is_dir():
@@ -87,7 +91,7 @@ class HostFetcher:
                 except OSError:
                     if not ready.is_dir():
                         raise
-        shutil.copytree(ready, dest, symlinks=True, dirs_exist_ok=True)
+        return ready
 
     def _pip(self, wanted: VendorSet, wheels: Path, target: Path, on_line: LineSink) -> None:
         version = wanted.python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
