@@ -1,7 +1,7 @@
 """The `lambda-emu` command: options → config objects → the emulator facade. The only package that uses
 click or writes to the terminal. Each command lives in its own module; importing them registers them."""
 
-from lambda_emu.cli import dlq, events, functions, invoke, logs, runtimes, serve  # noqa: F401  (registration)
+from lambda_emu.cli import dlq, doctor, events, functions, invoke, logs, runtimes, serve  # noqa: F401  (registration)
 from lambda_emu.cli.group import main
 
 __all__ = ["main"]
