@@ -18,6 +18,7 @@ from urllib.parse import quote
 from lambda_emu.errors import ContainerError, ImageError
 
 LOG = logging.getLogger(__name__)
+_BASE_REPOSITORY = "lambda-emu-base/"  # the images layer's base images (containers may not import it)
 
 
 def default_cache() -> Path:
@@ -144,3 +145,51 @@ class RootfsCache:
         loaded = self._load(image_id)
         assert loaded is not None
         return loaded
+
+
+class UnpackedImages:
+    """The ImageBackend of a machine without a Docker engine: the runtime images unpacked here earlier
+    are there; nothing can be built or pulled."""
+
+    def __init__(self, cache: RootfsCache | None = None) -> None:
+        self._cache = cache or RootfsCache()
+
+    def _config(self, tag: str) -> dict[str, Any] | None:
+        try:
+            image_id = self._cache._tag_file(tag).read_text().strip()
+        except OSError:
+            return None
+        loaded = self._cache._load(image_id)
+        return None if loaded is None else loaded.config
+
+    def exists(self, tag: str) -> bool:
+        if tag.startswith(_BASE_REPOSITORY):
+            # A base is only ever needed to build a runtime image, which cannot happen here: said by
+            # `build`, at once, rather than after a Debian root file system was made for nothing.
+            return True
+        return self._config(tag) is not None
+
+    def size(self, tag: str) -> int | None:
+        return None
+
+    def command(self, tag: str) -> tuple[str, ...] | None:
+        cmd = (self._config(tag) or {}).get("Cmd")
+        return tuple(cmd) if cmd else None
+
+    def _cannot(self, what: str) -> ImageError:
+        return ImageError(
+            f"Cannot {what} without a Docker engine: the embedded backend runs images unpacked earlier",
+            hint=(
+                "Build the runtime images where a Docker engine answers and run an invoke there once (it "
+                f"unpacks them into {self._cache.folder}), or copy that folder here."
+            ),
+        )
+
+    def import_tar(self, tar_path: Path, tag: str, **_: Any) -> None:
+        raise self._cannot(f"make {tag}")
+
+    def build(self, context_dir: Path, tag: str, **_: Any) -> None:
+        raise self._cannot(f"build {tag}")
+
+    def pull(self, ref: str) -> None:
+        raise self._cannot(f"pull {ref}")

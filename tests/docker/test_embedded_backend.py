@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -172,3 +173,27 @@ def test_remove_stale_removes_bundles_of_dead_owners_only(backend: EmbeddedBacke
     finally:
         alive.remove()
         dead.remove()
+
+
+def test_without_a_docker_engine_auto_runs_the_embedded_backend(
+    emu: Emulator, functions: dict[str, FunctionConfig], tmp_path: Path
+) -> None:
+    assert not invoke(emu, functions["HelloFunction"]).failed  # python3.11 unpacked while Docker answers
+    nowhere = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    nowhere.pop("LAMBDA_EMU_BACKEND", None)
+    doctor = subprocess.run(
+        ["lambda-emu", "doctor"], capture_output=True, text=True, env=nowhere, timeout=60, check=False
+    )
+    assert "backend: embedded (auto would pick embedded)" in doctor.stdout, doctor.stdout + doctor.stderr
+    done = subprocess.run(
+        ["lambda-emu", "--state-dir", str(tmp_path / "state"), "invoke", "HelloFunction", "--no-server"],
+        cwd=SAMPLES,
+        capture_output=True,
+        text=True,
+        env=nowhere,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"message": "Hello, world!"}
+    assert "saying hello to world" in done.stderr
