@@ -129,6 +129,8 @@ class EnvironmentCgroup:
         self.name = name
         self.support = support
         self.relative = f"/{_CGROUP_PARENT}/{name}"
+        self.current: str | None = None  # the running start's cgroup, nested in this one
+        self.cpu: tuple[int, int] = (-1, _DEFAULT_SHARES)  # quota (µs per period, -1: none), shares
 
     def _dir(self, controller: str) -> Path:
         if self.support.version == 2:
@@ -169,10 +171,36 @@ class EnvironmentCgroup:
             _write(here / "cpu.max", f"{'max' if quota < 0 else quota} {_CFS_PERIOD_US}")
             _write(here / "cpu.weight", str(max(1, min(10000, weight * 100 // 1024))))
             return
-        cpu = self._dir("cpu")
-        _write(cpu / "cpu.cfs_period_us", str(_CFS_PERIOD_US))
-        _write(cpu / "cpu.cfs_quota_us", str(quota))
-        _write(cpu / "cpu.shares", str(weight))
+        # The running start's own cgroup holds the limits too (the function sees them there, as in a
+        # Docker container). v1 refuses a child's quota above its parent's: lift the parent's first, and
+        # tighten the child's first.
+        dirs = [self._dir("cpu")]
+        if self.current is not None:
+            dirs.append(self._dir("cpu") / self.current)
+        for cpu in dirs if quota < 0 else reversed(dirs):
+            _write(cpu / "cpu.cfs_period_us", str(_CFS_PERIOD_US))
+            _write(cpu / "cpu.cfs_quota_us", str(quota))
+            _write(cpu / "cpu.shares", str(weight))
+        self.cpu = (quota, weight)
+
+    def resources(self, memory_mb: int, max_processes: int) -> dict[str, Any]:
+        """The OCI runtime's limits of one start's cgroup: those of this environment's."""
+        limit = memory_mb * 1024 * 1024
+        quota, weight = self.cpu
+        memory: dict[str, Any] = {"limit": limit}
+        if self.support.no_swap and (_CGROUP_ROOT / "memory" / "memory.memsw.limit_in_bytes").exists():
+            memory["swap"] = limit  # memory+swap: none of it swap
+        cpu: dict[str, Any] = {"shares": weight, "period": _CFS_PERIOD_US}
+        if quota > 0:
+            cpu["quota"] = quota
+        resources: dict[str, Any] = {"devices": [{"allow": False, "access": "rwm"}]}
+        if self.support.memory:
+            resources["memory"] = memory
+        if self.support.cpu_quota:
+            resources["cpu"] = cpu
+        if self.support.pids:
+            resources["pids"] = {"limit": max_processes}
+        return resources
 
     def peak_file(self) -> Path | None:
         if self.support.version == 2:
@@ -307,6 +335,10 @@ class EmbeddedContainer:
             start = len(self._procs)
             config = self._backend.oci_config(self._spec, self._process, self._cgroup, self._bundle)
             config["linux"]["cgroupsPath"] = f"{self._cgroup.relative}/{start}"
+            config["linux"]["resources"] = self._cgroup.resources(
+                self._spec.memory_mb, self._spec.max_processes
+            )
+            self._cgroup.current = str(start)
             (self._bundle / "config.json").write_text(json.dumps(config))
             self._oom_before = self._cgroup.oom_kills()
             self._killed = False
@@ -506,6 +538,13 @@ class EmbeddedBackend:
                 "source": "/sys",
                 "options": ["rbind", "nosuid", "noexec", "nodev", "ro"],
             },
+            # Its own cgroup as the root of the cgroup file system (a cgroup namespace), as in Docker.
+            {
+                "destination": "/sys/fs/cgroup",
+                "type": "cgroup",
+                "source": "cgroup",
+                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
+            },
             {
                 "destination": "/etc/hosts",
                 "type": "bind",
@@ -555,8 +594,7 @@ class EmbeddedBackend:
             "linux": {
                 # No network namespace: the host's, so the Runtime API on 127.0.0.1 is reachable, as the
                 # Docker backend's host networking.
-                "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount")],
-                "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+                "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")],
                 "maskedPaths": list(_MASKED),
                 "readonlyPaths": list(_READ_ONLY),
             },

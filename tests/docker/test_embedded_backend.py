@@ -89,6 +89,20 @@ def test_sandbox_user_read_only_root_no_capabilities(
     assert probe["no_new_privs"] == "1"
     assert probe["nofile"] == [1024, 1024]
     assert probe["root_write"] == "Read-only file system"
+    if cgroup_support().pids:
+        assert probe["pids_max"] == "1024"
+
+
+@pytest.mark.skipif(not cgroup_support().cpu_quota, reason="this host lets us set no CPU quota")
+@pytest.mark.parametrize("memory", [128, 1769])
+def test_cpu_quota_is_proportional_to_memory_during_invokes(
+    emu: Emulator, functions: dict[str, FunctionConfig], memory: int
+) -> None:
+    probe = body(invoke(emu, replace(functions["SandboxProbeFunction"], memory_size=memory)))
+    vcpus = min(os.cpu_count() or 1, memory / 1769)
+    assert int(probe["cpu_quota_us"]) == max(1000, int(vcpus * 100_000))
+    assert int(probe["cpu_period_us"]) == 100_000
+    assert int(probe["cpu_shares"]) == max(2, round(1024 * memory / 1769))
 
 
 def test_tmp_is_writable_sized_and_var_task_read_only(
