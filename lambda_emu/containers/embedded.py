@@ -333,7 +333,7 @@ class EmbeddedContainer:
             if self._removed:
                 raise ContainerError(f"Cannot start container {self.id}: it was removed")
             start = len(self._procs)
-            config = self._backend.oci_config(self._spec, self._process, self._cgroup, self._bundle)
+            config = oci_config(self._spec, self._process, self._bundle, init=self._backend.init)
             config["linux"]["cgroupsPath"] = f"{self._cgroup.relative}/{start}"
             config["linux"]["resources"] = self._cgroup.resources(
                 self._spec.memory_mb, self._spec.max_processes
@@ -476,7 +476,7 @@ class EmbeddedBackend:
         self._bundles.mkdir(parents=True, exist_ok=True)
         self._rootfs = rootfs or RootfsCache()
         self.cgroups = cgroup_support()
-        self._init = docker_init()
+        self.init = docker_init()
         missing = self.cgroups.missing()
         if missing:
             LOG.warning("embedded backend: this host cannot enforce: %s", ", ".join(missing))
@@ -493,7 +493,7 @@ class EmbeddedBackend:
             (bundle / "state.json").write_text(json.dumps({"labels": labels, "image": spec.image}))
             (bundle / "hosts").write_text(_hosts_file(spec.extra_hosts))
             (bundle / "hostname").write_text("localhost\n")
-            process = _process(spec, image.config, self._init)
+            process = process_config(spec, image.config, self.init)
             cgroup = EnvironmentCgroup(bundle.name, self.cgroups)
             cgroup.create(spec.memory_mb, spec.max_processes)
             cgroup.set_cpu(None, spec.cpu_shares)
@@ -501,104 +501,6 @@ class EmbeddedBackend:
             shutil.rmtree(bundle, ignore_errors=True)
             raise ContainerError(f"Cannot create container {spec.name}: {exc}") from exc
         return EmbeddedContainer(self, bundle, replace(spec, image=str(image.root)), process, cgroup)
-
-    def oci_config(
-        self, spec: ContainerSpec, process: dict[str, Any], cgroup: EnvironmentCgroup, bundle: Path
-    ) -> dict[str, Any]:
-        mounts: list[dict[str, Any]] = [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {
-                "destination": "/dev",
-                "type": "tmpfs",
-                "source": "tmpfs",
-                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
-            },
-            {
-                "destination": "/dev/pts",
-                "type": "devpts",
-                "source": "devpts",
-                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
-            },
-            {
-                "destination": "/dev/shm",
-                "type": "tmpfs",
-                "source": "shm",
-                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-            },
-            {
-                "destination": "/dev/mqueue",
-                "type": "mqueue",
-                "source": "mqueue",
-                "options": ["nosuid", "noexec", "nodev"],
-            },
-            # The host's network namespace is shared, so sysfs can only be the host's, bound read-only.
-            {
-                "destination": "/sys",
-                "type": "bind",
-                "source": "/sys",
-                "options": ["rbind", "nosuid", "noexec", "nodev", "ro"],
-            },
-            # Its own cgroup as the root of the cgroup file system (a cgroup namespace), as in Docker.
-            {
-                "destination": "/sys/fs/cgroup",
-                "type": "cgroup",
-                "source": "cgroup",
-                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
-            },
-            {
-                "destination": "/etc/hosts",
-                "type": "bind",
-                "source": str(bundle / "hosts"),
-                "options": ["bind", "ro"],
-            },
-            {
-                "destination": "/etc/hostname",
-                "type": "bind",
-                "source": str(bundle / "hostname"),
-                "options": ["bind", "ro"],
-            },
-        ]
-        if os.path.exists("/etc/resolv.conf"):
-            mounts.append(
-                {
-                    "destination": "/etc/resolv.conf",
-                    "type": "bind",
-                    "source": "/etc/resolv.conf",
-                    "options": ["bind", "ro"],
-                }
-            )
-        if self._init:
-            mounts.append(
-                {"destination": "/dev/init", "type": "bind", "source": self._init, "options": ["bind", "ro"]}
-            )
-        if spec.tmpfs_mb:
-            mounts.append(
-                {
-                    "destination": "/tmp",
-                    "type": "tmpfs",
-                    "source": "tmpfs",
-                    "options": ["nosuid", "nodev", f"size={spec.tmpfs_mb}m", "mode=1777"],
-                }
-            )
-        for mount in spec.mounts:
-            options = ["rbind", "nosuid", "nodev"] + (["ro"] if mount.read_only else ["rw"])
-            mounts.append(
-                {"destination": mount.target, "type": "bind", "source": mount.source, "options": options}
-            )
-        return {
-            "ociVersion": "1.0.2",
-            "process": process,
-            "root": {"path": spec.image, "readonly": spec.read_only_root},
-            "hostname": "localhost",
-            "mounts": mounts,
-            "linux": {
-                # No network namespace: the host's, so the Runtime API on 127.0.0.1 is reachable, as the
-                # Docker backend's host networking.
-                "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")],
-                "maskedPaths": list(_MASKED),
-                "readonlyPaths": list(_READ_ONLY),
-            },
-        }
 
     def remove_stale(self, is_stale: StalePredicate) -> int:
         removed = 0
@@ -633,13 +535,111 @@ class EmbeddedBackend:
         shutil.rmtree(bundle, ignore_errors=True)
 
 
+def oci_config(
+    spec: ContainerSpec, process: dict[str, Any], bundle: Path, *, init: str | None
+) -> dict[str, Any]:
+    """The OCI bundle's config.json of `spec` (its root is `spec.image`, a folder)."""
+    mounts: list[dict[str, Any]] = [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
+        },
+        {
+            "destination": "/dev/shm",
+            "type": "tmpfs",
+            "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        },
+        {
+            "destination": "/dev/mqueue",
+            "type": "mqueue",
+            "source": "mqueue",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        # The host's network namespace is shared, so sysfs can only be the host's, bound read-only.
+        {
+            "destination": "/sys",
+            "type": "bind",
+            "source": "/sys",
+            "options": ["rbind", "nosuid", "noexec", "nodev", "ro"],
+        },
+        # Its own cgroup as the root of the cgroup file system (a cgroup namespace), as in Docker.
+        {
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
+        },
+        {
+            "destination": "/etc/hosts",
+            "type": "bind",
+            "source": str(bundle / "hosts"),
+            "options": ["bind", "ro"],
+        },
+        {
+            "destination": "/etc/hostname",
+            "type": "bind",
+            "source": str(bundle / "hostname"),
+            "options": ["bind", "ro"],
+        },
+    ]
+    if os.path.exists("/etc/resolv.conf"):
+        mounts.append(
+            {
+                "destination": "/etc/resolv.conf",
+                "type": "bind",
+                "source": "/etc/resolv.conf",
+                "options": ["bind", "ro"],
+            }
+        )
+    if init:
+        mounts.append({"destination": "/dev/init", "type": "bind", "source": init, "options": ["bind", "ro"]})
+    if spec.tmpfs_mb:
+        mounts.append(
+            {
+                "destination": "/tmp",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["nosuid", "nodev", f"size={spec.tmpfs_mb}m", "mode=1777"],
+            }
+        )
+    for mount in spec.mounts:
+        options = ["rbind", "nosuid", "nodev"] + (["ro"] if mount.read_only else ["rw"])
+        mounts.append(
+            {"destination": mount.target, "type": "bind", "source": mount.source, "options": options}
+        )
+    return {
+        "ociVersion": "1.0.2",
+        "process": process,
+        "root": {"path": spec.image, "readonly": spec.read_only_root},
+        "hostname": "localhost",
+        "mounts": mounts,
+        "linux": {
+            # No network namespace: the host's, so the Runtime API on 127.0.0.1 is reachable, as the
+            # Docker backend's host networking.
+            "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")],
+            "maskedPaths": list(_MASKED),
+            "readonlyPaths": list(_READ_ONLY),
+        },
+    }
+
+
 def _hosts_file(extra_hosts: tuple[tuple[str, str], ...]) -> str:
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
     lines += [f"{address}\t{name}" for name, address in extra_hosts]
     return "\n".join(lines) + "\n"
 
 
-def _process(spec: ContainerSpec, image: Mapping[str, Any], init: str | None) -> dict[str, Any]:
+def process_config(spec: ContainerSpec, image: Mapping[str, Any], init: str | None) -> dict[str, Any]:
     """The OCI process: the image's config overridden by the spec, as `docker create` does."""
     env: dict[str, str] = {}
     for item in image.get("Env") or []:
