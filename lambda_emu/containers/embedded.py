@@ -231,9 +231,12 @@ class EnvironmentCgroup:
         found: list[int] = []
         if not root.is_dir():
             return found
-        for procs in root.rglob("cgroup.procs"):
+        # os.walk, not rglob: a start's cgroup may vanish while we look (the OCI runtime removes it).
+        for folder, _, files in os.walk(root):
+            if "cgroup.procs" not in files:
+                continue
             try:
-                found.extend(int(p) for p in procs.read_text().split())
+                found.extend(int(p) for p in Path(folder, "cgroup.procs").read_text().split())
             except (OSError, ValueError):
                 continue
         return found
@@ -248,9 +251,8 @@ class EnvironmentCgroup:
             if not path.is_dir():
                 continue
             # Children first (the OCI runtime's leftovers of killed starts), then this one.
-            for child in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-                _rmdir(child)
-            _rmdir(path)
+            for folder, _, _ in sorted(os.walk(path), key=lambda entry: -len(Path(entry[0]).parts)):
+                _rmdir(Path(folder))
 
 
 def _write(path: Path, value: str) -> None:
