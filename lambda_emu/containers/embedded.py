@@ -209,6 +209,12 @@ class EnvironmentCgroup:
             return self._dir("memory") / "memory.max_usage_in_bytes"
         return None
 
+    def reset_peak(self) -> None:
+        """A new start's peak begins from now, as a restarted Docker container's new cgroup does."""
+        peak = self.peak_file()
+        if peak is not None:
+            _write(peak, "0" if self.support.version == 1 else "reset")
+
     def oom_kills(self) -> int:
         """How many processes the OOM killer ended in this cgroup so far."""
         path = (
@@ -292,7 +298,6 @@ class EmbeddedContainer:
         self._cgroup = cgroup
         self._cond = threading.Condition()
         self._procs: list[subprocess.Popen[bytes]] = []
-        self._attached = 0  # starts whose output a reader has taken
         self._removed = False
         self._started_at: float | None = None
         self._oom_before = 0
@@ -343,6 +348,7 @@ class EmbeddedContainer:
             self._cgroup.current = str(start)
             (self._bundle / "config.json").write_text(json.dumps(config))
             self._oom_before = self._cgroup.oom_kills()
+            self._cgroup.reset_peak()
             self._killed = False
             try:
                 proc = subprocess.Popen(

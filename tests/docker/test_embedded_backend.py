@@ -16,7 +16,7 @@ import pytest
 
 from lambda_emu.cleanup import OWNER_LABEL
 from lambda_emu.config import EmulatorConfig, FunctionConfig
-from lambda_emu.containers.base import ContainerSpec
+from lambda_emu.containers.base import ContainerSpec, Mount
 from lambda_emu.containers.embedded import EmbeddedBackend, cgroup_support, oci_runtime
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.containers.rootfs_cache import RootfsCache
@@ -211,3 +211,40 @@ def test_without_a_docker_engine_auto_runs_the_embedded_backend(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"message": "Hello, world!"}
     assert "saying hello to world" in done.stderr
+
+
+@pytest.mark.skipif(not cgroup_support().memory, reason="this host lets us set no memory limit")
+def test_a_sigkill_after_an_oom_in_the_same_sandbox_is_no_oom(
+    emu: Emulator, backend: EmbeddedBackend, tmp_path: Path
+) -> None:
+    image = emu.runtime_image("python3.11").image
+    state = tmp_path / "state"
+    state.mkdir(mode=0o777)
+    state.chmod(0o777)
+    # First start: a memory bomb; second: the process kills itself with SIGKILL, memory far below the limit.
+    script = (
+        "if [ -e /state/seen ]; then kill -9 $$; fi; touch /state/seen; "
+        'exec python3 -c "x = bytearray(400 * 1024 * 1024)"'
+    )
+    handle = backend.create(
+        ContainerSpec(
+            image=image,
+            name="oom-then-kill",
+            environment={},
+            labels={},
+            memory_mb=128,
+            command=("/bin/sh", "-c", script),
+            user="993:990",
+            mounts=(Mount(str(state), "/state", read_only=False),),
+        )
+    )
+    try:
+        for expected_oom in (True, False):
+            output = handle.attach()
+            handle.start()
+            for _ in output:
+                pass
+            status = handle.wait()
+            assert (status.code, status.oom_killed) == (137, expected_oom)
+    finally:
+        handle.remove()
