@@ -248,17 +248,23 @@ class EnvironmentCgroup:
         return found
 
     def remove(self) -> None:
-        dirs = (
-            [self._dir("")]
-            if self.support.version == 2
-            else [self._dir(c) for c in ("memory", "cpu", "pids")]
-        )
-        for path in dirs:
+        # Every hierarchy: the OCI runtime makes this cgroup in all of them as the parent of a start's
+        # own, and removes only that child.
+        for path in _hierarchy_dirs(self.name, self.support):
             if not path.is_dir():
                 continue
             # Children first (the OCI runtime's leftovers of killed starts), then this one.
             for folder, _, _ in sorted(os.walk(path), key=lambda entry: -len(Path(entry[0]).parts)):
                 _rmdir(Path(folder))
+
+
+def _hierarchy_dirs(name: str, support: CgroupSupport) -> list[Path]:
+    """This environment's cgroup folder in each hierarchy, named `name` ("*" for all of ours)."""
+    if support.version == 2:
+        return list((_CGROUP_ROOT / _CGROUP_PARENT).glob(name))
+    if support.version == 1:
+        return list(_CGROUP_ROOT.glob(f"*/{_CGROUP_PARENT}/{name}"))
+    return []
 
 
 def _write(path: Path, value: str) -> None:

@@ -156,8 +156,9 @@ def test_nothing_is_left_after_close(
         assert mine
     left = {p.name for p in (state / "bundles").iterdir()}
     assert not left & mine
-    for name in mine:
-        assert not (Path("/sys/fs/cgroup/memory/lambda-emu") / name).exists()
+    for name in mine:  # in every cgroup hierarchy, not only those holding limits
+        assert not list(Path("/sys/fs/cgroup").glob(f"*/lambda-emu/{name}")), name
+        assert not (Path("/sys/fs/cgroup/lambda-emu") / name).exists(), name
 
 
 def test_remove_stale_removes_bundles_of_dead_owners_only(backend: EmbeddedBackend, state: Path) -> None:
