@@ -10,7 +10,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 DOCKER_UP ?= ../shared/env/docker-up.sh
 RUNTIMES ?= python3.11 python3.13
 
-.PHONY: demo test install venv docker images bench lint clean-containers
+.PHONY: demo test install venv docker images bench test-embedded lint clean-containers
 
 ## demo: set everything up and invoke a sample function
 demo: docker install images
@@ -19,6 +19,11 @@ demo: docker install images
 ## test: set everything up and run every test tier (unit, docker, e2e)
 test: docker install images
 	$(PYTHON) -m pytest -ra
+
+## test-embedded: the Docker tier's invoke, limits and hostile tests on the embedded backend (needs root)
+test-embedded: docker install images
+	LAMBDA_EMU_BACKEND=embedded $(PYTHON) -m pytest -ra tests/docker/test_invoke.py tests/docker/test_limits.py \
+	  tests/docker/test_hostile_functions.py tests/docker/test_embedded_backend.py
 
 ## venv: the project's virtual environment
 venv: $(PYTHON)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -44,8 +45,18 @@ def timed(action: Callable[[], object], runs: int) -> list[float]:
     return samples
 
 
-def cold_cli(runs: int) -> list[float]:
-    command = ["lambda-emu", "invoke", "EchoFunction", "-t", str(TEMPLATE), "--payload", '{"bench": 1}']
+def cold_cli(runs: int, backend: str = "docker") -> list[float]:
+    command = [
+        "lambda-emu",
+        "--backend",
+        backend,
+        "invoke",
+        "EchoFunction",
+        "-t",
+        str(TEMPLATE),
+        "--payload",
+        '{"bench": 1}',
+    ]
 
     def once() -> None:
         subprocess.run(command, check=True, capture_output=True)
@@ -138,9 +149,24 @@ def main() -> int:
     overhead = [w - d for w, d in zip(walls, durations, strict=True)]
     floor = docker_run_floor(image, args.cold_runs)
     cold = cold_cli(args.cold_runs)
+    from lambda_emu.containers.embedded import oci_runtime
+
+    embedded = cold_cli(args.cold_runs, "embedded") if oci_runtime() and os.geteuid() == 0 else None
 
     rows = [
         ("cold invoke: `lambda-emu invoke` end to end", statistics.median(cold), max(cold), "<= 1000 ms"),
+        *(
+            [
+                (
+                    "cold invoke: `lambda-emu --backend embedded invoke`",
+                    statistics.median(embedded),
+                    max(embedded),
+                    "",
+                )
+            ]
+            if embedded
+            else []
+        ),
         ("floor: `docker run --rm --network host IMAGE true`", statistics.median(floor), max(floor), ""),
         ("warm invoke: wall time (CPU quota off)", statistics.median(walls), percentile(walls, 0.99), ""),
         (

@@ -3,6 +3,7 @@ click or writes to the terminal. Each command lives in its own module; importing
 
 from lambda_emu.cli import (  # noqa: F401  (registration)
     dlq,
+    doctor,
     events,
     functions,
     invoke,

@@ -90,9 +90,18 @@ def progress(message: str) -> None:
     show_default=True,
     help="Where lambda-emu keeps extracted code and other state.",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "docker", "embedded"]),
+    envvar="LAMBDA_EMU_BACKEND",
+    default="auto",
+    show_default=True,
+    help="What runs execution environments: Docker, or runc/crun over unpacked images (embedded); auto: "
+    "Docker when its engine answers, else embedded.",
+)
 @click.version_option(package_name="lambda-emu")
 @click.pass_context
-def main(ctx: click.Context, debug: bool, state_dir: Path) -> None:
+def main(ctx: click.Context, debug: bool, state_dir: Path, backend: str) -> None:
     """Run AWS Lambda functions locally, in containers that behave like Lambda's execution environments.
 
     \b
@@ -112,7 +121,7 @@ def main(ctx: click.Context, debug: bool, state_dir: Path) -> None:
     if debug:
         # Our own diagnostics only: the Docker SDK's and urllib3's request lines would drown them.
         logging.getLogger("lambda_emu").setLevel(logging.DEBUG)
-    ctx.obj = {"state_dir": state_dir}
+    ctx.obj = {"state_dir": state_dir, "backend": backend}
 
 
 def image_builder(base: str | None = None) -> Any:
@@ -125,8 +134,18 @@ def local_emulator(config: Any, *, served: Collection[str] | None = None) -> Any
     """The Emulator a command runs functions with: Docker, runtime images built here with progress shown,
     function output kept in the log store and shown on stderr (prefixed by function name when `served`)."""
     from lambda_emu.cli.terminal import log_sinks
-    from lambda_emu.containers.docker import DockerBackend
+    from lambda_emu.containers.choice import docker_answers, make_backend, resolve
     from lambda_emu.facade import Emulator
 
+    context = click.get_current_context(silent=True)
+    concrete = resolve((context.find_root().obj or {}).get("backend") if context is not None else None)
+    if concrete == "embedded" and not docker_answers():
+        # No engine at all: the runtime images are those unpacked here while one answered.
+        from lambda_emu.containers.rootfs_cache import UnpackedImages
+        from lambda_emu.images.runtimes import ImageBuilder
+
+        images = ImageBuilder(UnpackedImages(), base="debian", progress=progress)
+    else:
+        images = image_builder()
     sinks = log_sinks(config.state_dir, served=served)
-    return Emulator(config, backend=DockerBackend(), images=image_builder(), sink_for=sinks)
+    return Emulator(config, backend=make_backend(concrete), images=images, sink_for=sinks)

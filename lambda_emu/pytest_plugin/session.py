@@ -101,7 +101,7 @@ class LambdaSession:
             return self._emulator, self._template
 
     def _open(self) -> tuple[Template, Emulator]:
-        from lambda_emu.containers.docker import DockerBackend
+        from lambda_emu.containers.choice import make_backend  # LAMBDA_EMU_BACKEND: auto, docker, embedded
         from lambda_emu.engine.logstore import LogStore
         from lambda_emu.facade import Emulator
         from lambda_emu.images.runtimes import local_image_builder
@@ -119,7 +119,7 @@ class LambdaSession:
         images = local_image_builder(progress=lambda message: LOG.info("%s", message))
         # Tests' invocations are kept in the log store too, so `lambda-emu logs NAME` shows them.
         store = LogStore.of_state_dir(config.state_dir)
-        return template, Emulator(config, backend=DockerBackend(), images=images, sink_for=store.sink)
+        return template, Emulator(config, backend=make_backend(None), images=images, sink_for=store.sink)
 
     def _on_sigterm_unwind(self) -> None:
         # SIGTERM (a CI job cancelled) would kill pytest without teardown: unwind like Ctrl-C instead, so

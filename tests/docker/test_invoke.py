@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from backends import chosen_backend, docker_only
 
 from lambda_emu.cleanup import FUNCTION_LABEL, OWNER_LABEL
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.containers import LABEL, LABEL_VALUE
-from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.engine.environment import EnvState
 from lambda_emu.facade import Emulator
@@ -39,7 +39,7 @@ def functions(config: EmulatorConfig) -> dict[str, FunctionConfig]:
 def emu(config: EmulatorConfig) -> Iterator[Emulator]:
     lines: list[str] = []
     with Emulator(
-        config, backend=DockerBackend(), images=ImageBuilder(DockerImages()), sink=lines.append
+        config, backend=chosen_backend(), images=ImageBuilder(DockerImages()), sink=lines.append
     ) as e:
         yield e
 
@@ -81,7 +81,7 @@ def test_second_invoke_is_warm_in_the_same_environment(
 def test_cold_start_reports_init_duration(
     config: EmulatorConfig, functions: dict[str, FunctionConfig]
 ) -> None:
-    with Emulator(config, backend=DockerBackend(), images=ImageBuilder(DockerImages())) as fresh:
+    with Emulator(config, backend=chosen_backend(), images=ImageBuilder(DockerImages())) as fresh:
         result = invoke(fresh, functions["HelloFunction"], {"name": "x"})
     assert result.init_duration_ms is not None and 0 < result.init_duration_ms < 10_000
     assert "\tInit Duration: " in result.logs
@@ -250,10 +250,11 @@ def test_python313_runtime(emu: Emulator, functions: dict[str, FunctionConfig]) 
     assert body(result)["python"] == "3.13"
 
 
+@docker_only
 def test_containers_are_labelled_and_removed_on_close(
     config: EmulatorConfig, functions: dict[str, FunctionConfig]
 ) -> None:
-    with Emulator(config, backend=DockerBackend(), images=ImageBuilder(DockerImages())) as fresh:
+    with Emulator(config, backend=chosen_backend(), images=ImageBuilder(DockerImages())) as fresh:
         invoke(fresh, functions["EchoFunction"])
         env = fresh.environments()[0]
         assert env.state is EnvState.READY
@@ -271,6 +272,7 @@ def test_containers_are_labelled_and_removed_on_close(
     assert env.container_id not in _containers(f"{LABEL}={LABEL_VALUE}")
 
 
+@docker_only
 def test_leftovers_of_a_dead_process_are_removed_on_start_and_others_untouched(
     config: EmulatorConfig,
 ) -> None:
@@ -296,7 +298,7 @@ def test_leftovers_of_a_dead_process_are_removed_on_start_and_others_untouched(
         ["docker", "create", "--network", "host", image, "true"], capture_output=True, text=True, check=True
     ).stdout.strip()
     try:
-        Emulator(config, backend=DockerBackend(), images=ImageBuilder(DockerImages())).close()
+        Emulator(config, backend=chosen_backend(), images=ImageBuilder(DockerImages())).close()
         remaining = subprocess.run(
             ["docker", "ps", "-aq", "--no-trunc"], capture_output=True, text=True
         ).stdout

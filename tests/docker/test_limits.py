@@ -10,9 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from backends import chosen_backend
 
 from lambda_emu.config import EmulatorConfig, FunctionConfig
-from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.errors import LambdaEmuError, api_code
 from lambda_emu.facade import Emulator
@@ -35,7 +35,7 @@ def functions(config: EmulatorConfig) -> dict[str, FunctionConfig]:
 
 @pytest.fixture(scope="module")
 def emu(config: EmulatorConfig) -> Iterator[Emulator]:
-    with Emulator(config, backend=DockerBackend(), images=ImageBuilder(DockerImages())) as e:
+    with Emulator(config, backend=chosen_backend(), images=ImageBuilder(DockerImages())) as e:
         yield e
 
 
@@ -74,7 +74,7 @@ def test_cpu_limit_switch_turns_the_quota_off(
     config: EmulatorConfig, functions: dict[str, FunctionConfig]
 ) -> None:
     fast = replace(config, cpu_limit=False)
-    with Emulator(fast, backend=DockerBackend(), images=ImageBuilder(DockerImages())) as emu:
+    with Emulator(fast, backend=chosen_backend(), images=ImageBuilder(DockerImages())) as emu:
         probe = body(invoke(emu, functions["SandboxProbeFunction"]))
     assert probe["cpu_quota_us"] == "-1"
 
