@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from lambda_emu import wire
 from lambda_emu.config import FunctionConfig
+from lambda_emu.containers import ExitStatus
 from lambda_emu.engine.environment import Environment
 from lambda_emu.engine.logstream import end_line, init_report_line, report_line, timeout_line
 from lambda_emu.engine.pool import EnvironmentPool
@@ -66,7 +68,45 @@ class Invoker:
     def _run(
         self, env: Environment, function: FunctionConfig, invocation: Invocation, answered: Answered | None
     ) -> InvocationResult:
+        """One invocation in named steps: the event out (with init and its retry), the reply waited for,
+        the caller answered early, the outcome read, END and REPORT written."""
         request_id = invocation.request_id
+        pending, init_report = self._hand_out(env, function, invocation)
+        start = pending.invoke_started or time.monotonic()
+        reply = _wait_reply(env, pending, start + pending.timeout_s)
+        # A reply the runtime posted (its event went out, so `start` is the hand-out): the caller's answer,
+        # complete but for the REPORT figures read below.
+        posted = _posted_result(reply, request_id, start, function, env.version)
+        if answered is not None and posted is not None:
+            self._answer_early(env, posted, answered)
+        memory = env.max_memory_used_mb()  # read before any reset: a killed container's cgroup is gone
+        init_ms = env.take_init_duration_ms()
+        if init_report:
+            init_ms = None  # the retried init ran inside the invoke phase: it is part of Duration
+        outcome = _outcome(env, request_id, reply, pending, start, posted)
+        result = InvocationResult(
+            request_id=request_id,
+            payload=outcome.payload,
+            error_type=outcome.error_type,
+            content_type=_content_type(reply),
+            duration_ms=outcome.duration_ms,
+            init_duration_ms=init_ms,
+            memory_size_mb=function.memory_size,
+            max_memory_used_mb=memory,
+            executed_version=env.version,
+        )
+        if pending.handed_out_at is None:
+            env.log.begin_unsent(request_id, env.version)
+        report = report_line(result, status=outcome.status)
+        env.log.platform(request_id, end_line(request_id) + report + outcome.trailer)
+        init_logs = init_report + (env.log.init_output() if init_ms is not None or init_report else "")
+        return _with_logs(result, env.log.log_of(request_id), init_logs)
+
+    def _hand_out(
+        self, env: Environment, function: FunctionConfig, invocation: Invocation
+    ) -> tuple[PendingInvocation, str]:
+        """The invocation submitted and, on a cold start, the init phase through: the pending invocation
+        and the INIT_REPORT of a failed init ("" when init succeeded)."""
         warm = env.warm
         debugging = self._debugged is not None and self._debugged(function)
         init_limit = DEBUG_TIMEOUT_S if debugging else wire.INIT_TIMEOUT_S
@@ -95,82 +135,14 @@ class Invoker:
             env.start()
             pending = env.submit(invocation, invoke_started=invoke_started, timeout_s=timeout_s)
             pending.wait_started(pending.timeout_s)
-        start = pending.invoke_started or time.monotonic()
-        reply = _wait_reply(env, pending, start + pending.timeout_s)
-        # A reply the runtime posted (its event went out, so `start` is the hand-out): the caller's answer,
-        # complete but for the REPORT figures read below.
-        posted = _posted_result(reply, request_id, start, function, env.version)
-        if answered is not None and posted is not None:
-            self._pool.answered(env)  # a call arriving now waits for this environment, not a cold start
-            try:
-                answered(posted)
-            except Exception:  # the caller's trouble: this invocation's bookkeeping still has to finish
-                LOG.exception("answering invocation %s failed", request_id)
-        memory = env.max_memory_used_mb()  # read before any reset: a killed container's cgroup is gone
-        init_ms = env.take_init_duration_ms()
-        if init_report:
-            init_ms = None  # the retried init ran inside the invoke phase: it is part of Duration
+        return pending, init_report
 
-        status: str | None = None
-        trailer = ""
-        if reply is None:
-            elapsed = time.monotonic() - start
-            env.reset()
-            status = "timeout"
-            payload = error_body(
-                wire.E_TIMEOUT, f"RequestId: {request_id} Error: Task timed out after {elapsed:.2f} seconds"
-            )
-            error_type: str | None = wire.E_TIMEOUT
-            duration_ms = elapsed * 1000
-            env.wait_log_end(request_id, _LOG_GRACE_S)
-            env.log.platform(request_id, timeout_line(request_id, elapsed))
-        else:
-            duration_ms = (reply.received_at - start) * 1000 if pending.invoke_started else 0.0
-            payload, error_type = reply.body, None
-            if posted is not None:
-                error_type = posted.error_type
-                env.finished()
-            elif reply.kind is ReplyKind.INIT_ERROR:
-                error_type = _error_type(reply)
-                status = "error"
-                env.reset()  # the runtime exits after reporting; the next invoke re-inits
-                if error_type == wire.E_INVALID_ENTRYPOINT:
-                    # Lambda's platform (not a runtime) reports a bootstrap it cannot run, in its own form:
-                    # "RequestId: <id> Error: Couldn't find valid bootstrap(s): [...]", also after REPORT.
-                    message = f"RequestId: {request_id} Error: {_error_message(reply)}"
-                    payload = error_body(error_type, message)
-                    trailer = f"{message}\n{error_type}\n"
-            else:  # EXITED
-                env.reset()
-                exit_status = env.exit_status
-                reason = exit_status.describe() if exit_status else "signal: killed"
-                if exit_status is not None and exit_status.code == 0:
-                    message = f"RequestId: {request_id} Error: Runtime exited without providing a reason"
-                else:
-                    message = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
-                oom = exit_status is not None and exit_status.oom_killed
-                error_type = wire.E_OUT_OF_MEMORY if oom else wire.E_EXIT
-                payload = error_body(error_type, message)
-                status = "error"
-                trailer = f"{message}\n{error_type}\n"
-            env.wait_log_end(request_id, _LOG_GRACE_S)
-
-        result = InvocationResult(
-            request_id=request_id,
-            payload=payload,
-            error_type=error_type,
-            content_type=_content_type(reply),
-            duration_ms=duration_ms,
-            init_duration_ms=init_ms,
-            memory_size_mb=function.memory_size,
-            max_memory_used_mb=memory,
-            executed_version=env.version,
-        )
-        if pending.handed_out_at is None:
-            env.log.begin_unsent(request_id, env.version)
-        env.log.platform(request_id, end_line(request_id) + report_line(result, status=status) + trailer)
-        init_logs = init_report + (env.log.init_output() if init_ms is not None or init_report else "")
-        return _with_logs(result, env.log.log_of(request_id), init_logs)
+    def _answer_early(self, env: Environment, posted: InvocationResult, answered: Answered) -> None:
+        self._pool.answered(env)  # a call arriving now waits for this environment, not a cold start
+        try:
+            answered(posted)
+        except Exception:  # the caller's trouble: this invocation's bookkeeping still has to finish
+            LOG.exception("answering invocation %s failed", posted.request_id)
 
     @staticmethod
     def _init_failure(env: Environment, pending: PendingInvocation, started: bool) -> str:
@@ -186,6 +158,75 @@ class Invoker:
         if reply.kind is ReplyKind.EXITED:
             return init_report_line(env.init_elapsed_ms(), "error", wire.E_EXIT)
         return ""
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the invocation came to: the caller's payload and error type, Duration, and for REPORT its
+    status ("timeout", "error") and the lines Lambda's platform writes after it."""
+
+    payload: bytes
+    error_type: str | None
+    duration_ms: float
+    status: str | None = None
+    trailer: str = ""
+
+
+def _outcome(
+    env: Environment,
+    request_id: str,
+    reply: RuntimeReply | None,
+    pending: PendingInvocation,
+    start: float,
+    posted: InvocationResult | None,
+) -> _Outcome:
+    """The invocation's outcome once its reply came (or did not): a timeout, a posted response or function
+    error, an init error, or the runtime's exit. A runtime that cannot go on is reset here."""
+    if reply is None:
+        elapsed = time.monotonic() - start
+        env.reset()
+        message = f"RequestId: {request_id} Error: Task timed out after {elapsed:.2f} seconds"
+        env.wait_log_end(request_id, _LOG_GRACE_S)
+        env.log.platform(request_id, timeout_line(request_id, elapsed))
+        return _Outcome(error_body(wire.E_TIMEOUT, message), wire.E_TIMEOUT, elapsed * 1000, "timeout")
+    duration_ms = (reply.received_at - start) * 1000 if pending.invoke_started else 0.0
+    if posted is not None:
+        outcome = _Outcome(reply.body, posted.error_type, duration_ms)
+        env.finished()
+    elif reply.kind is ReplyKind.INIT_ERROR:
+        outcome = _init_error_outcome(request_id, reply, duration_ms)
+        env.reset()  # the runtime exits after reporting; the next invoke re-inits
+    else:  # EXITED
+        env.reset()
+        outcome = _exit_outcome(request_id, env.exit_status, duration_ms)
+    env.wait_log_end(request_id, _LOG_GRACE_S)
+    return outcome
+
+
+def _init_error_outcome(request_id: str, reply: RuntimeReply, duration_ms: float) -> _Outcome:
+    error_type = _error_type(reply)
+    if error_type != wire.E_INVALID_ENTRYPOINT:
+        return _Outcome(reply.body, error_type, duration_ms, "error")
+    # Lambda's platform (not a runtime) reports a bootstrap it cannot run, in its own form:
+    # "RequestId: <id> Error: Couldn't find valid bootstrap(s): [...]", also after REPORT.
+    message = f"RequestId: {request_id} Error: {_error_message(reply)}"
+    return _Outcome(
+        error_body(error_type, message), error_type, duration_ms, "error", f"{message}\n{error_type}\n"
+    )
+
+
+def _exit_outcome(request_id: str, exit_status: ExitStatus | None, duration_ms: float) -> _Outcome:
+    """The runtime process ended before it answered, as Lambda words it."""
+    reason = exit_status.describe() if exit_status else "signal: killed"
+    if exit_status is not None and exit_status.code == 0:
+        message = f"RequestId: {request_id} Error: Runtime exited without providing a reason"
+    else:
+        message = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
+    oom = exit_status is not None and exit_status.oom_killed
+    error_type = wire.E_OUT_OF_MEMORY if oom else wire.E_EXIT
+    return _Outcome(
+        error_body(error_type, message), error_type, duration_ms, "error", f"{message}\n{error_type}\n"
+    )
 
 
 def _posted_result(
