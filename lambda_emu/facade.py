@@ -242,6 +242,14 @@ class Emulator:
             self._validated[id(function)] = function.validate()
         return self._invoker.invoke(function, invocation, answered=answered)
 
+    def prewarm(self, function: FunctionConfig) -> None:
+        """Start an environment for `function` now and leave it idle in the pool: its init runs meanwhile,
+        and the next invocation of the same configuration takes it (serve --warm-containers EAGER)."""
+        if self._validated.get(id(function)) is not function:
+            self._validated[id(function)] = function.validate()
+        env = self._pool.acquire(function)
+        self._pool.release(env)
+
     def environments(self) -> list[Environment]:
         return self._pool.environments()
 

@@ -77,9 +77,9 @@ from lambda_emu.errors import ConfigError
     type=click.Choice(["EAGER", "LAZY"], case_sensitive=False),
     default="LAZY",
     show_default=True,
-    help="As SAM CLI's: EAGER readies every function's image at start (built or found), so no first "
-    "invoke waits for a build; its environment still starts on its first invoke. LAZY readies both on "
-    "the first invoke. Either way environments then stay warm (--keep-alive).",
+    help="As SAM CLI's: EAGER starts every function's environment at start-up (its image built or found, "
+    "its init run), so the first invoke finds it warm; LAZY starts each on its first invoke. Either way "
+    "environments then stay warm (--keep-alive).",
 )
 @SKIP_PULL_IMAGE_OPTION
 @click.option(
@@ -232,7 +232,7 @@ def serve(
         with _listening(server, host, port):
             served.append(server)
             if warm_containers.upper() == "EAGER":
-                _ready_images(emulator, loaded.functions.values())
+                _start_environments(server, loaded.functions.values())
             names = ", ".join(loaded.functions) or "none"
             progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
             if server.gateway is not None:
@@ -289,20 +289,21 @@ def _listening(server: Any, host: str, port: int) -> Iterator[None]:
         server.close()
 
 
-def _ready_images(emulator: Any, functions: Iterable[Any]) -> None:
-    """--warm-containers EAGER: every function's image built (or found) now; one that cannot be is warned
-    of, and its invokes report it. lambda-emu starts an environment on the first invoke only."""
+def _start_environments(server: Any, functions: Iterable[Any]) -> None:
+    """--warm-containers EAGER: an environment of every function started now (as the API resolves the
+    function, so its first invoke takes that environment); one that cannot start is warned of, and its
+    invokes report it."""
     from lambda_emu.errors import LambdaEmuError
 
-    progress("--warm-containers EAGER: readying every function's image (environments start on first invoke)")
+    progress("--warm-containers EAGER: starting every function's environment")
+    started = 0
     for function in functions:
         try:
-            if function.package_type == "Image":
-                emulator.function_image(function)
-            else:
-                emulator.runtime_image(function.runtime, function.architectures[0], function=function.name)
+            server.emulator.prewarm(server.service.registry.resolve(function.name).function)
+            started += 1
         except LambdaEmuError as exc:
             progress(f"warning: function {function.logical_id or function.name}: {exc.message}")
+    progress(f"--warm-containers EAGER: {started} environment(s) started")
 
 
 def runtime_warnings(functions: Iterable[Any]) -> list[str]:

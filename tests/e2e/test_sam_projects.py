@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -233,9 +234,15 @@ def test_serve_reads_local_start_lambda_from_samconfig_and_warms_eagerly(tmp_pat
     )
     server = start_server(tmp_path / "state", "--no-watch", template=template)
     try:
+        deadline = time.monotonic() + 120
+        while "environment(s) started" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "--warm-containers EAGER: starting every function's environment" in server.log()
+        warm = set(containers_of(server.process.pid))
+        assert warm, "EAGER started no environment before the first invoke"
         answer = server.client().invoke(FunctionName="NeedsSecret", Payload=b"{}")
         assert json.loads(answer["Payload"].read())["secret"] == "served-secret"
-        assert "--warm-containers EAGER: readying every function's image" in server.log()
+        assert set(containers_of(server.process.pid)) == warm  # the first invoke took a started one
         assert "NeedsSecret is not loaded" not in server.log()
     finally:
         pid = server.process.pid
