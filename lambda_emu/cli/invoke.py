@@ -19,8 +19,10 @@ from lambda_emu.cli.group import (
 )
 from lambda_emu.cli.loading import resolve_function, template_path
 from lambda_emu.cli.options import (
+    CONTAINER_HOST_OPTION,
     CPU_LIMIT_OPTION,
     DEBUG_PORT_OPTION,
+    DOCKER_NETWORK_OPTION,
     NO_EVENT_OPTION,
     RETRY_DELAYS_OPTION,
     SKIP_PULL_IMAGE_OPTION,
@@ -68,6 +70,8 @@ from lambda_emu.errors import ConfigError, LambdaEmuError
 @DEBUG_PORT_OPTION
 @NO_EVENT_OPTION
 @SKIP_PULL_IMAGE_OPTION
+@DOCKER_NETWORK_OPTION
+@CONTAINER_HOST_OPTION
 @aws_options
 @function_options
 @click.pass_context

@@ -184,6 +184,41 @@ SKIP_PULL_IMAGE_OPTION = click.option(
     help="Accepted as SAM CLI takes it; a no-op: lambda-emu never pulls an image the engine already has "
     "(AWS's base images are pulled only when missing and LAMBDA_EMU_BASE_IMAGE=official).",
 )
+
+
+def _only(allowed: tuple[str, ...], why: str) -> Callable[[click.Context, click.Parameter, str | None], None]:
+    def check(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None and value not in allowed:
+            raise click.BadParameter(f"{value!r}: {why}")
+
+    return check
+
+
+# Every environment runs on the host's network: its Runtime API listens on 127.0.0.1 (SECURITY.md), so
+# SAM's other networks and container hosts cannot be honoured; their host-network values are accepted.
+DOCKER_NETWORK_OPTION = click.option(
+    "--docker-network",
+    metavar="host",
+    expose_value=False,
+    is_eager=True,  # refused before anything else is read
+    callback=_only(
+        ("host",),
+        "lambda-emu runs every function on the host's network (it reaches your services on 127.0.0.1); "
+        "only 'host' is taken",
+    ),
+    help="Accepted as SAM CLI takes it, with the one value lambda-emu runs: host.",
+)
+CONTAINER_HOST_OPTION = click.option(
+    "--container-host",
+    metavar="127.0.0.1",
+    expose_value=False,
+    is_eager=True,
+    callback=_only(
+        ("localhost", "127.0.0.1"),
+        "functions run on the host's network, reached at 127.0.0.1; only 'localhost' or '127.0.0.1' is taken",
+    ),
+    help="Accepted as SAM CLI takes it: localhost or 127.0.0.1, where lambda-emu's functions are reached.",
+)
 NO_EVENT_OPTION = click.option(
     "--no-event",
     is_flag=True,

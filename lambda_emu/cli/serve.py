@@ -16,8 +16,10 @@ import click
 from lambda_emu.cli.group import errors_to_exit_status, local_emulator, main, progress
 from lambda_emu.cli.loading import template_path
 from lambda_emu.cli.options import (
+    CONTAINER_HOST_OPTION,
     CPU_LIMIT_OPTION,
     DEBUG_PORT_OPTION,
+    DOCKER_NETWORK_OPTION,
     RETRY_DELAYS_OPTION,
     SKIP_PULL_IMAGE_OPTION,
     aws_options,
@@ -82,6 +84,8 @@ from lambda_emu.errors import ConfigError
     "environments then stay warm (--keep-alive).",
 )
 @SKIP_PULL_IMAGE_OPTION
+@DOCKER_NETWORK_OPTION
+@CONTAINER_HOST_OPTION
 @click.option(
     "--watch/--no-watch",
     default=True,
