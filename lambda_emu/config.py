@@ -177,6 +177,8 @@ class EmulatorConfig:
     # Folders the Lambda API's local-folder code (S3Bucket lambda-emu-local) may come from: serve's
     # --code-root. None named: that form is refused (a caller must not read any host path through it).
     code_roots: tuple[Path, ...] = ()
+    # Where layers are extracted for /opt (SAM's --layer-cache-basedir); None: <state dir>/layers.
+    layer_cache_dir: Path | None = None
     # A debug run (-d/--debug-port): the function's runtime waits for a debugger on 127.0.0.1:<port>, with
     # Lambda's timeouts lifted; `debug_function` names it (None: every function, as `invoke` runs one).
     debug_port: int | None = None

@@ -153,7 +153,7 @@ class Emulator:
             image = self.function_image(function)
         else:
             check_limits(function)
-            layers = opt_dir(function.layers, self.config.state_dir)
+            layers = opt_dir(function.layers, self.config.state_dir, self.config.layer_cache_dir)
             image = self.runtime_image(function.runtime, function.architectures[0], function=function.name)
             if image.handler_command:  # /lambda-entrypoint.sh takes the handler as its one argument
                 image = dataclasses.replace(image, command=(function.handler,))

@@ -23,6 +23,7 @@ from lambda_emu.cli.options import (
     CPU_LIMIT_OPTION,
     DEBUG_PORT_OPTION,
     DOCKER_NETWORK_OPTION,
+    LAYER_CACHE_OPTION,
     NO_EVENT_OPTION,
     RETRY_DELAYS_OPTION,
     SKIP_PULL_IMAGE_OPTION,
@@ -72,6 +73,7 @@ from lambda_emu.errors import ConfigError, LambdaEmuError
 @SKIP_PULL_IMAGE_OPTION
 @DOCKER_NETWORK_OPTION
 @CONTAINER_HOST_OPTION
+@LAYER_CACHE_OPTION
 @aws_options
 @function_options
 @click.pass_context
@@ -87,6 +89,7 @@ def invoke(
     watch: bool,
     cpu_limit: bool,
     debug_port: int | None,
+    layer_cache_dir: Path | None,
     template: Path | None,
     parameter_overrides: tuple[str, ...],
     env_vars_file: Path | None,
@@ -155,6 +158,8 @@ def invoke(
             )
 
         emulator_config, function = resolve()
+        if layer_cache_dir is not None:
+            emulator_config = replace(emulator_config, layer_cache_dir=layer_cache_dir.resolve())
         if debug_port is not None:
             emulator_config = replace(emulator_config, debug_port=debug_port)
             progress(f"{function.name}: waiting for a debugger to attach on 127.0.0.1:{debug_port}")

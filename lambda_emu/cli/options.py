@@ -219,6 +219,13 @@ CONTAINER_HOST_OPTION = click.option(
     ),
     help="Accepted as SAM CLI takes it: localhost or 127.0.0.1, where lambda-emu's functions are reached.",
 )
+LAYER_CACHE_OPTION = click.option(
+    "--layer-cache-basedir",
+    "layer_cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="As SAM CLI's: the folder layers are extracted into for /opt (default: the state directory's "
+    "layers/).",
+)
 NO_EVENT_OPTION = click.option(
     "--no-event",
     is_flag=True,

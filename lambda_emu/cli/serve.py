@@ -20,6 +20,7 @@ from lambda_emu.cli.options import (
     CPU_LIMIT_OPTION,
     DEBUG_PORT_OPTION,
     DOCKER_NETWORK_OPTION,
+    LAYER_CACHE_OPTION,
     RETRY_DELAYS_OPTION,
     SKIP_PULL_IMAGE_OPTION,
     aws_options,
@@ -86,6 +87,7 @@ from lambda_emu.errors import ConfigError
 @SKIP_PULL_IMAGE_OPTION
 @DOCKER_NETWORK_OPTION
 @CONTAINER_HOST_OPTION
+@LAYER_CACHE_OPTION
 @click.option(
     "--watch/--no-watch",
     default=True,
@@ -134,6 +136,7 @@ def serve(
     allow_functions_api: bool,
     code_roots: tuple[Path, ...],
     debug_port: int | None,
+    layer_cache_dir: Path | None,
     debug_function: str | None,
 ) -> None:
     """Serve the template's functions on a local Lambda API endpoint that AWS SDKs and the aws CLI use.
@@ -165,7 +168,11 @@ def serve(
             env_vars_file=env_vars_file,
             cpu_limit=cpu_limit,
         )
-        emulator_config = replace(emulator_config, code_roots=tuple(root.resolve() for root in code_roots))
+        emulator_config = replace(
+            emulator_config,
+            code_roots=tuple(root.resolve() for root in code_roots),
+            layer_cache_dir=layer_cache_dir.resolve() if layer_cache_dir else None,
+        )
         if function_names:  # as start-lambda's function list: only these are served
             loaded = loaded.only(function_names)
         if debug_port is not None:

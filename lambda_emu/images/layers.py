@@ -39,10 +39,11 @@ def check_limits(function: FunctionConfig) -> None:
         )
 
 
-def opt_dir(layers: Sequence[Path], state_dir: Path) -> Path | None:
+def opt_dir(layers: Sequence[Path], state_dir: Path, cache_dir: Path | None = None) -> Path | None:
     """The folder to mount at /opt: every layer (a folder or a zip) extracted in order into one folder,
     later layers overwriting earlier files as Lambda's extraction does; None without layers. Reused while
-    the layers' content is unchanged."""
+    the layers' content is unchanged. Kept under `cache_dir` (SAM's --layer-cache-basedir), else under the
+    state directory's layers/."""
     if not layers:
         return None
     paths = [layer.expanduser().resolve() for layer in layers]
@@ -52,7 +53,7 @@ def opt_dir(layers: Sequence[Path], state_dir: Path) -> Path | None:
         if not path.is_dir() and not zipfile.is_zipfile(path):
             raise ConfigError(f"Layer {path} is neither a folder nor a zip file.")
     digest = hashlib.sha256("\n".join(content_digest(path) for path in paths).encode()).hexdigest()[:16]
-    target = (state_dir / "layers" / digest).resolve()
+    target = ((cache_dir or state_dir / "layers") / digest).resolve()
     if not target.is_dir():
         LOG.info("extracting %d layer(s) to %s", len(paths), target)
 

@@ -224,3 +224,19 @@ def test_cpu_limit_is_on_by_default_and_the_switch_turns_it_off() -> None:
     assert int(limited["cpu_quota_us"]) == int(128 / 1769 * 100_000)
     free = json.loads(run("invoke", "SandboxProbeFunction", "--no-cpu-limit").stdout)
     assert free["cpu_quota_us"] == "-1"
+
+
+def test_layer_cache_basedir_is_where_the_layers_are_extracted(tmp_path: Path) -> None:
+    cache = tmp_path / "layer-cache"
+    done = run(
+        "invoke",
+        "LayeredFunction",
+        "-t",
+        "layers/template.yaml",
+        "--no-server",
+        "--layer-cache-basedir",
+        str(cache),
+    )
+    assert done.returncode == 0, done.stderr
+    extracted = [p for p in cache.iterdir() if p.is_dir()]
+    assert len(extracted) == 1 and any(extracted[0].iterdir())  # the function's /opt, built there
