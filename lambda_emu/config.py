@@ -179,6 +179,17 @@ class EmulatorConfig:
     code_roots: tuple[Path, ...] = ()
     # Where layers are extracted for /opt (SAM's --layer-cache-basedir); None: <state dir>/layers.
     layer_cache_dir: Path | None = None
+    # SAM's --invoke-image: (function name or logical ID, image) pairs; the name "" is every other function.
+    invoke_images: tuple[tuple[str, str], ...] = ()
+
+    def invoke_image_for(self, function: FunctionConfig) -> str | None:
+        """The image --invoke-image names for this zip function (its own, else the default), if any."""
+        chosen = dict(self.invoke_images)
+        for key in (function.name, function.logical_id):
+            if key and key in chosen:
+                return chosen[key]
+        return chosen.get("")
+
     # A debug run (-d/--debug-port): the function's runtime waits for a debugger on 127.0.0.1:<port>, with
     # Lambda's timeouts lifted; `debug_function` names it (None: every function, as `invoke` runs one).
     debug_port: int | None = None

@@ -154,7 +154,13 @@ class Emulator:
         else:
             check_limits(function)
             layers = opt_dir(function.layers, self.config.state_dir, self.config.layer_cache_dir)
-            image = self.runtime_image(function.runtime, function.architectures[0], function=function.name)
+            chosen = self.config.invoke_image_for(function)
+            if chosen is not None:
+                image = invoke_image(chosen, function.runtime)
+            else:
+                image = self.runtime_image(
+                    function.runtime, function.architectures[0], function=function.name
+                )
             if image.handler_command:  # /lambda-entrypoint.sh takes the handler as its one argument
                 image = dataclasses.replace(image, command=(function.handler,))
             code = str(code_dir(function.code_path, self.config.state_dir))
@@ -270,6 +276,19 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def invoke_image(image: str, runtime_id: str) -> RuntimeImage:
+    """An image the user named for a zip function (SAM's --invoke-image): run as AWS's base images run,
+    its own entry point taking the handler, its own runtime client (which writes none of our markers)."""
+    spec = RUNTIMES.get(runtime_id)
+    return RuntimeImage(
+        image=image,
+        execution_env=None if runtime_id.startswith("provided") else f"AWS_Lambda_{runtime_id}",
+        runtime_vars=tuple(sorted(spec.runtime_vars.items())) if spec else (),
+        log_markers=False,
+        handler_command=True,
+    )
 
 
 def default_state_dir(cwd: Path | None = None) -> Path:

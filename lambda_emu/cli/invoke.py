@@ -23,6 +23,7 @@ from lambda_emu.cli.options import (
     CPU_LIMIT_OPTION,
     DEBUG_PORT_OPTION,
     DOCKER_NETWORK_OPTION,
+    INVOKE_IMAGE_OPTION,
     LAYER_CACHE_OPTION,
     NO_EVENT_OPTION,
     RETRY_DELAYS_OPTION,
@@ -74,6 +75,7 @@ from lambda_emu.errors import ConfigError, LambdaEmuError
 @DOCKER_NETWORK_OPTION
 @CONTAINER_HOST_OPTION
 @LAYER_CACHE_OPTION
+@INVOKE_IMAGE_OPTION
 @aws_options
 @function_options
 @click.pass_context
@@ -90,6 +92,7 @@ def invoke(
     cpu_limit: bool,
     debug_port: int | None,
     layer_cache_dir: Path | None,
+    invoke_images: tuple[tuple[str, str], ...],
     template: Path | None,
     parameter_overrides: tuple[str, ...],
     env_vars_file: Path | None,
@@ -131,7 +134,11 @@ def invoke(
         # Flags that change the function make it another function than the server's: run it here. So does
         # -d: the debugger attaches to a runtime this command starts.
         as_served = not (
-            any(v is not None for v in overrides.values()) or env_pairs or env_vars_file or debug_port
+            any(v is not None for v in overrides.values())
+            or env_pairs
+            or env_vars_file
+            or debug_port
+            or invoke_images
         )
         if debug_port is not None:
             check_debug_port(debug_port)
@@ -160,6 +167,8 @@ def invoke(
         emulator_config, function = resolve()
         if layer_cache_dir is not None:
             emulator_config = replace(emulator_config, layer_cache_dir=layer_cache_dir.resolve())
+        if invoke_images:
+            emulator_config = replace(emulator_config, invoke_images=invoke_images)
         if debug_port is not None:
             emulator_config = replace(emulator_config, debug_port=debug_port)
             progress(f"{function.name}: waiting for a debugger to attach on 127.0.0.1:{debug_port}")

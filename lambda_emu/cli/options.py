@@ -226,6 +226,31 @@ LAYER_CACHE_OPTION = click.option(
     help="As SAM CLI's: the folder layers are extracted into for /opt (default: the state directory's "
     "layers/).",
 )
+
+
+def _invoke_images(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple:
+    """SAM's forms: IMAGE for every function, FUNCTION=IMAGE for one (by FunctionName or logical ID)."""
+    pairs = []
+    for value in values:
+        name, sep, image = value.partition("=")
+        if not sep:
+            name, image = "", value
+        if not image or (sep and not name):
+            raise click.BadParameter(f"{value!r}: give IMAGE, or FUNCTION=IMAGE")
+        pairs.append((name, image))
+    return tuple(pairs)
+
+
+INVOKE_IMAGE_OPTION = click.option(
+    "--invoke-image",
+    "invoke_images",
+    multiple=True,
+    metavar="[FUNCTION=]IMAGE",
+    callback=_invoke_images,
+    help="As SAM CLI's: run zip functions on this image (repeatable; FUNCTION=IMAGE for one function) "
+    "instead of lambda-emu's own; it must work as AWS's base images do (its entry point takes the handler "
+    "and honours AWS_LAMBDA_RUNTIME_API). It is never pulled.",
+)
 NO_EVENT_OPTION = click.option(
     "--no-event",
     is_flag=True,

@@ -20,6 +20,7 @@ from lambda_emu.cli.options import (
     CPU_LIMIT_OPTION,
     DEBUG_PORT_OPTION,
     DOCKER_NETWORK_OPTION,
+    INVOKE_IMAGE_OPTION,
     LAYER_CACHE_OPTION,
     RETRY_DELAYS_OPTION,
     SKIP_PULL_IMAGE_OPTION,
@@ -88,6 +89,7 @@ from lambda_emu.errors import ConfigError
 @DOCKER_NETWORK_OPTION
 @CONTAINER_HOST_OPTION
 @LAYER_CACHE_OPTION
+@INVOKE_IMAGE_OPTION
 @click.option(
     "--watch/--no-watch",
     default=True,
@@ -137,6 +139,7 @@ def serve(
     code_roots: tuple[Path, ...],
     debug_port: int | None,
     layer_cache_dir: Path | None,
+    invoke_images: tuple[tuple[str, str], ...],
     debug_function: str | None,
 ) -> None:
     """Serve the template's functions on a local Lambda API endpoint that AWS SDKs and the aws CLI use.
@@ -172,6 +175,7 @@ def serve(
             emulator_config,
             code_roots=tuple(root.resolve() for root in code_roots),
             layer_cache_dir=layer_cache_dir.resolve() if layer_cache_dir else None,
+            invoke_images=invoke_images,
         )
         if function_names:  # as start-lambda's function list: only these are served
             loaded = loaded.only(function_names)

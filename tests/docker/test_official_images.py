@@ -153,3 +153,43 @@ def test_runtimes_list_says_which_source_serves_a_runtime_and_why(stand_ins: dic
     assert rows["python3.13"].reason == "the engine lacks public.ecr.aws/lambda/python:3.13"
     never = {row.id: row for row in ImageBuilder(DockerImages()).list()}
     assert never["nodejs22.x"].source == "lambda-emu", "a chosen build base never uses AWS's image"
+
+
+def test_invoke_image_runs_a_zip_function_on_the_image_named(
+    tmp_path: Path, stand_ins: dict[str, str]
+) -> None:
+    """SAM's --invoke-image: a python3.11 function run on the image the user names (here the python3.12
+    stand-in of AWS's base image), through its own entry point, on the CLI as users type it."""
+    import json
+    import shutil
+    import subprocess
+
+    code = _code(tmp_path / "code", "app.py", PY)
+    exe = shutil.which("lambda-emu")
+    assert exe
+    done = subprocess.run(
+        [
+            exe,
+            "--state-dir",
+            str(tmp_path / "state"),
+            "invoke",
+            "--no-server",
+            "--runtime",
+            "python3.11",
+            "--handler",
+            "app.handler",
+            "--code",
+            str(code),
+            "--payload",
+            '{"n": 1}',
+            "--invoke-image",
+            stand_ins["python3.12"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["stand_in"] == "yes" and answer["event"] == {"n": 1}  # the named image's entry point ran it
+    assert answer["exec_env"] == "AWS_Lambda_python3.11"
