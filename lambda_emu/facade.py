@@ -22,7 +22,6 @@ from lambda_emu.engine.invoker import Answered, Invoker
 from lambda_emu.engine.logstream import LineSink, SinkFactory
 from lambda_emu.engine.pool import EnvironmentPool
 from lambda_emu.errors import ApiError, ConfigError
-from lambda_emu.images.debugger import debug_attach, debugger_family
 from lambda_emu.images.function_code import code_dir, function_image
 from lambda_emu.images.layers import check_limits, opt_dir
 from lambda_emu.images.runtimes import RUNTIMES, ImageBuilder, deprecation_warning, get_runtime
@@ -143,6 +142,8 @@ class Emulator:
         layers = None
         debugged = self.config.debugs(function)
         if debugged:
+            from lambda_emu.images.debugger import debugger_family  # only a debug run needs it
+
             debugger_family(function)  # refused before any image is built
         if function.package_type == "Image":
             if function.layers:
@@ -181,6 +182,8 @@ class Emulator:
     def _under_debugger(self, function: FunctionConfig, image: RuntimeImage, port: int) -> RuntimeImage:
         """The image run with its runtime client waiting for a debugger on 127.0.0.1:port (our bootstraps
         honour it; AWS's base images and container images have their own entry points)."""
+        from lambda_emu.images.debugger import debug_attach, debugger_family
+
         family = debugger_family(function)
         if image.handler_command:
             raise ConfigError(

@@ -7,13 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.errors import FunctionNotFoundError, TemplateError
-from lambda_emu.template.apis import TemplateApi, template_apis
 from lambda_emu.template.event_sources import TemplateMapping, template_mappings
-from lambda_emu.template.function_urls import function_urls
 from lambda_emu.template.images import ZIP_ONLY, image_function
 from lambda_emu.template.intrinsics import FUNCTION_TYPES, Resolver, is_intrinsic
 from lambda_emu.template.nested import Nesting, nested_children
@@ -21,6 +19,9 @@ from lambda_emu.template.overrides import with_env_vars
 from lambda_emu.template.parameters import parameter_values
 from lambda_emu.template.reader import LAYER_TYPES, SERVERLESS_FUNCTION, LocalLayer, ResourceReader
 from lambda_emu.template.source import read_template
+
+if TYPE_CHECKING:
+    from lambda_emu.template.apis import TemplateApi
 
 LOG = logging.getLogger(__name__)
 EVENT_INVOKE_CONFIG = "AWS::Lambda::EventInvokeConfig"
@@ -226,15 +227,21 @@ def load_template(
             )
     loaded = {lid: with_env_vars(config, env_vars or {}) for lid, config in functions.items()}
     mappings[:0] = template_mappings(path, resources, loaded, resolver, emulator, warnings)
-    try:
+    apis: tuple[TemplateApi, ...] = ()
+    urls: tuple[TemplateApi, ...] = ()
+    api_error: TemplateError | None = None
+    if _declares_apis(data, resources):  # most templates declare none: no API module is even imported
+        from lambda_emu.template.apis import template_apis
+        from lambda_emu.template.function_urls import function_urls
+
         # This template's own well-formed resources and functions: a malformed resource was left out (with
         # a warning) above, and a nested application's functions are its own template's.
         own = {lid: config for lid, config in loaded.items() if lid in resources}
-        apis = template_apis(path, {**data, "Resources": resources}, own, resolver, emulator)
-        urls = function_urls(path, resources, own, resolver, emulator)
-        api_error = None
-    except TemplateError as exc:
-        apis, urls, api_error = (), (), exc
+        try:
+            apis = template_apis(path, {**data, "Resources": resources}, own, resolver, emulator)
+            urls = function_urls(path, resources, own, resolver, emulator)
+        except TemplateError as exc:
+            apis, urls, api_error = (), (), exc
     return Template(
         path,
         MappingProxyType(loaded),
@@ -267,6 +274,32 @@ def _adopt(
     skipped.update({f"{lid}/{key}": why for key, why in nested.skipped.items()})
     warnings += [f"in application {lid}: {line}" for line in nested.warnings]
     mappings += [replace(mapping, name=f"{lid}/{mapping.name}") for mapping in nested.event_sources]
+
+
+def _declares_apis(data: Mapping[str, Any], resources: Mapping[str, Any]) -> bool:
+    """Whether anything in the template makes an HTTP endpoint: an Api or HttpApi event, an API or Function
+    URL resource, or a FunctionUrlConfig (also in Globals)."""
+    globals_ = data.get("Globals")
+    function_globals = globals_.get("Function") if isinstance(globals_, dict) else None
+    if isinstance(function_globals, dict) and "FunctionUrlConfig" in function_globals:
+        return True
+    for resource in resources.values():
+        kind = str(resource.get("Type", ""))
+        if kind.startswith(("AWS::ApiGateway", "AWS::Lambda::Url", "AWS::Serverless::Api")):
+            return True
+        if kind == "AWS::Serverless::HttpApi":
+            return True
+        properties = resource.get("Properties")
+        if not isinstance(properties, dict):
+            continue
+        if "FunctionUrlConfig" in properties:
+            return True
+        events = properties.get("Events")
+        if isinstance(events, dict) and any(
+            isinstance(event, dict) and event.get("Type") in ("Api", "HttpApi") for event in events.values()
+        ):
+            return True
+    return False
 
 
 def _is_resource(resource: Any) -> bool:
