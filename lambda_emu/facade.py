@@ -87,13 +87,7 @@ class Emulator:
         if warning:  # once per runtime and emulator: the image is cached below
             LOG.warning("%s", warning)
         if official is not None:
-            image = RuntimeImage(
-                image=official,
-                execution_env=None if runtime_id.startswith("provided") else f"AWS_Lambda_{runtime_id}",
-                runtime_vars=tuple(sorted(spec.runtime_vars.items())) if spec else (),
-                log_markers=False,  # AWS's runtime clients write none of our markers
-                handler_command=True,
-            )
+            image = foreign_image(official, runtime_id)
         else:
             assert spec is not None
             image = RuntimeImage(
@@ -157,7 +151,7 @@ class Emulator:
             layers = opt_dir(function.layers, self.config.state_dir, self.config.layer_cache_dir)
             chosen = self.config.invoke_image_for(function)
             if chosen is not None:
-                image = invoke_image(chosen, function.runtime)
+                image = foreign_image(chosen, function.runtime)
             else:
                 image = self.runtime_image(
                     function.runtime, function.architectures[0], function=function.name
@@ -281,9 +275,10 @@ class Emulator:
         self.close()
 
 
-def invoke_image(image: str, runtime_id: str) -> RuntimeImage:
-    """An image the user named for a zip function (SAM's --invoke-image): run as AWS's base images run,
-    its own entry point taking the handler, its own runtime client (which writes none of our markers)."""
+def foreign_image(image: str, runtime_id: str) -> RuntimeImage:
+    """An image not built by lambda-emu for a zip function (AWS's base image, or one the user named with
+    --invoke-image): run as AWS's base images run, its own entry point taking the handler, its own runtime
+    client (which writes none of our markers)."""
     spec = RUNTIMES.get(runtime_id)
     return RuntimeImage(
         image=image,

@@ -16,21 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from lambda_emu import wire
+from lambda_emu import arns, wire
 from lambda_emu.event_sources.sqs import reported_failures
 
 LOG = logging.getLogger(__name__)
 
 KINESIS, DYNAMODB = "kinesis", "dynamodb"
 RETRIES_EXHAUSTED, RECORD_TOO_OLD = "RetryAttemptsExhausted", "RecordAgeExceeded"
-_KINESIS_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-zA-Z-]*):kinesis:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"stream/(?P<name>[\w.-]+)"
-)
-_DYNAMODB_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-zA-Z-]*):dynamodb:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"table/(?P<name>[\w.-]+)/stream/(?P<label>[\w.:-]+)"
-)
 
 
 @dataclass(frozen=True)
@@ -45,11 +37,25 @@ class StreamArn:
 
     @classmethod
     def parse(cls, arn: str) -> StreamArn | None:
-        for kind, pattern in ((KINESIS, _KINESIS_ARN), (DYNAMODB, _DYNAMODB_ARN)):
-            match = pattern.fullmatch(arn)
-            if match:
-                return cls(arn, kind, match["region"], match["account"], match["name"])
-        return None
+        """Through arns.parse: a Kinesis ARN's resource is stream/NAME, a DynamoDB stream's
+        table/TABLE/stream/LABEL."""
+        parts = arns.parse(arn)
+        if parts is None or not parts.account.isdigit() or len(parts.account) != 12:
+            return None
+        resource = parts.resource.split("/")
+        if parts.service == KINESIS and len(resource) == 2 and resource[0] == "stream":
+            name = resource[1]
+        elif (
+            parts.service == DYNAMODB
+            and len(resource) == 4
+            and (resource[0], resource[2]) == ("table", "stream")
+        ):
+            name = resource[1] if resource[3] else ""
+        else:
+            return None
+        if not re.fullmatch(r"[\w.-]+", name):
+            return None
+        return cls(arn, parts.service, parts.region, parts.account, name)
 
 
 # ---- the event
