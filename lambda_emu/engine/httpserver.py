@@ -138,8 +138,9 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
             if not sep or not name.strip():
                 self.send_error(400, f"Bad header line ({raw[:80]!r})")
                 return False
-            pairs.append((name.strip(), value.strip()))
-            key, value = name.strip().lower(), value.strip()
+            name, value = name.strip(), value.strip()
+            pairs.append((name, value))
+            key = name.lower()
             earlier = dict.get(headers, key)
             headers[key] = value if earlier is None else f"{earlier}, {value}"
         else:
