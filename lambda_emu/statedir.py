@@ -13,7 +13,11 @@ FILE_MODE = 0o600
 
 def private_dir(path: Path) -> Path:
     """`path` made (with its parents, each closed too) and closed to other users."""
-    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    missing = []
+    for folder in (path, *path.parents):  # up to the first that exists: no stat of every ancestor
+        if folder.exists():
+            break
+        missing.append(folder)
     for folder in reversed(missing):
         folder.mkdir(mode=DIR_MODE, exist_ok=True)
     if path.stat().st_uid == os.geteuid():
