@@ -18,7 +18,7 @@ from lambda_emu import arns
 from lambda_emu.async_invoke.sinks import Sinks
 from lambda_emu.aws_clients import AwsClients, endpoint_of, require_boto3
 from lambda_emu.engine.logstore import LogStore
-from lambda_emu.errors import ConfigError
+from lambda_emu.errors import ConfigError, ThrottledError
 from lambda_emu.event_sources.filters import matches_any, parse_filters, sqs_view
 from lambda_emu.event_sources.journal import MappingLog
 from lambda_emu.event_sources.mappings import EventSourceMapping, MappingStore
@@ -330,7 +330,14 @@ class SqsPoller:
                 return
         try:
             failed, payload = self._invoke(self.mapping.function_name, json.dumps(event).encode())
-        except Exception as exc:  # throttled or gone: the messages come back after the visibility timeout
+        except ThrottledError as exc:  # the messages come back after the visibility timeout, as in Lambda
+            self._log.warning(
+                "throttled (%s): the batch of %d comes back after the visibility timeout",
+                exc.reason,
+                len(batch),
+            )
+            return
+        except Exception as exc:  # gone, or could not run: the same
             self._log.warning(
                 "invoke failed, the batch of %d comes back after the visibility timeout: %s", len(batch), exc
             )

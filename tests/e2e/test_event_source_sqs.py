@@ -273,6 +273,47 @@ def test_maximum_concurrency_caps_the_batches_in_flight(
         client.delete_event_source_mapping(UUID=mapping["UUID"])
 
 
+def test_throttled_batches_come_back_and_none_is_lost(serve_sqs: Served, sqs: Any, reports: Reports) -> None:
+    client = serve_sqs.client()
+    client.create_function(
+        FunctionName="sqs-one-at-a-time",
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": zipped({"app.py": HANDLER})},
+        Timeout=30,
+    )
+    client.put_function_concurrency(FunctionName="sqs-one-at-a-time", ReservedConcurrentExecutions=1)
+    url, arn = queue(sqs, "throttled", VisibilityTimeout="1")
+    mark = str(uuid.uuid4())
+    send(sqs, url, reports, mark, [{"n": n, "sleep": 0.5} for n in range(6)])
+    mapping = client.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="sqs-one-at-a-time", BatchSize=1
+    )
+    try:
+        assert wait_until(lambda: left_in(sqs, url) == 0, timeout=120)
+        handed = sorted(n for r in reports.where(mark=mark) for n in r["event"]["ids"])
+        assert set(handed) == set(range(6)), handed
+        shown = subprocess.run(
+            [
+                "lambda-emu",
+                "--state-dir",
+                str(serve_sqs.state_dir),
+                "logs",
+                mapping["UUID"],
+                "--filter",
+                "throttled (ReservedFunctionConcurrentInvocationLimitExceeded)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.stdout, "five batches in flight against a reserved concurrency of 1 are throttled"
+    finally:
+        client.delete_event_source_mapping(UUID=mapping["UUID"])
+        client.delete_function(FunctionName="sqs-one-at-a-time")
+
+
 def test_mapping_errors_are_lambdas(serve_sqs: Served, sqs: Any) -> None:
     client = serve_sqs.client()
     _, arn = queue(sqs, "errors")
