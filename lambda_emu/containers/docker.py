@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambda_emu.containers.base import ContainerSpec, ExitStatus, StalePredicate
 from lambda_emu.containers.engine import LABEL, LABEL_VALUE, docker_client
+from lambda_emu.containers.peak import PeakMemory
 from lambda_emu.errors import ContainerError, ImageError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class DockerContainer:
         self._container = container
         self.id: str = container.id
         self._cgroup_peak: Path | None = None
-        self._peak_fd: int | None = None
+        self._peak = PeakMemory(self._peak_file)
 
     def attach(self) -> Iterator[bytes]:
         try:
@@ -75,27 +75,7 @@ class DockerContainer:
             LOG.debug("kill %s: %s", self.id[:12], exc)
 
     def max_memory_bytes(self) -> int | None:
-        # Read on every invoke: an fd kept open and read from offset 0 costs a tenth of an open per read. A
-        # restarted container has a new cgroup, and reads of the old one's file fail: then reopen once.
-        for _ in range(2):
-            if self._peak_fd is None:
-                peak = self._peak_file()
-                if peak is None:
-                    return None
-                try:
-                    self._peak_fd = os.open(peak, os.O_RDONLY | os.O_CLOEXEC)
-                except OSError:
-                    return None
-            try:
-                return int(os.pread(self._peak_fd, 64, 0))
-            except (OSError, ValueError):
-                self._close_peak()
-        return None
-
-    def _close_peak(self) -> None:
-        fd, self._peak_fd = self._peak_fd, None
-        if fd is not None:
-            os.close(fd)
+        return self._peak.read()
 
     def _peak_file(self) -> Path | None:
         if self._cgroup_peak is None:
@@ -112,7 +92,7 @@ class DockerContainer:
         return self._cgroup_peak
 
     def remove(self) -> None:
-        self._close_peak()
+        self._peak.close()
         try:
             self._container.remove(force=True)
         except Exception as exc:

@@ -20,6 +20,7 @@ from typing import Any
 
 from lambda_emu.containers.base import ContainerSpec, ExitStatus, StalePredicate
 from lambda_emu.containers.engine import LABEL, LABEL_VALUE
+from lambda_emu.containers.peak import PeakMemory
 from lambda_emu.containers.rootfs_cache import RootfsCache
 from lambda_emu.errors import ContainerError
 
@@ -307,7 +308,7 @@ class EmbeddedContainer:
         self._removed = False
         self._started_at: float | None = None
         self._oom_before = 0
-        self._peak_fd: int | None = None
+        self._peak = PeakMemory(cgroup.peak_file)
         self._killed = False  # by us, since the last start
 
     def _oci_id(self, start: int) -> str:
@@ -424,18 +425,7 @@ class EmbeddedContainer:
             )
 
     def max_memory_bytes(self) -> int | None:
-        if self._peak_fd is None:
-            peak = self._cgroup.peak_file()
-            if peak is None:
-                return None
-            try:
-                self._peak_fd = os.open(peak, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                return None
-        try:
-            return int(os.pread(self._peak_fd, 64, 0))
-        except (OSError, ValueError):
-            return None
+        return self._peak.read()
 
     def remove(self) -> None:
         with self._cond:
@@ -453,9 +443,7 @@ class EmbeddedContainer:
                 capture_output=True,
                 check=False,
             )
-        if self._peak_fd is not None:
-            os.close(self._peak_fd)
-            self._peak_fd = None
+        self._peak.close()
         self._cgroup.remove()
         shutil.rmtree(self._bundle, ignore_errors=True)
 
