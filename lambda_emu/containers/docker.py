@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from lambda_emu.containers.base import ContainerSpec, ExitStatus, StalePredicate
 from lambda_emu.containers.engine import LABEL, LABEL_VALUE, docker_client
 from lambda_emu.containers.peak import PeakMemory
+from lambda_emu.containers.tmpdisk import TmpDisk, sweep_stale, with_tmp
 from lambda_emu.errors import ContainerError, ImageError
 
 if TYPE_CHECKING:
@@ -22,8 +23,9 @@ _CFS_PERIOD_US = 100_000
 
 
 class DockerContainer:
-    def __init__(self, container: Any) -> None:
+    def __init__(self, container: Any, tmp: TmpDisk | None = None) -> None:
         self._container = container
+        self._tmp = tmp  # its /tmp disk, removed with it
         self.id: str = container.id
         self._cgroup_peak: Path | None = None
         self._peak = PeakMemory(self._peak_file)
@@ -97,6 +99,8 @@ class DockerContainer:
             self._container.remove(force=True)
         except Exception as exc:
             LOG.debug("remove %s: %s", self.id[:12], exc)
+        if self._tmp is not None:
+            self._tmp.close()
 
 
 def _closing(stream: Any) -> Iterator[bytes]:
@@ -134,6 +138,7 @@ class DockerBackend:
         from docker.types import Mount as DockerMount
         from docker.types import Ulimit
 
+        spec, tmp = with_tmp(spec)
         mounts = [
             DockerMount(target=m.target, source=m.source, type="bind", read_only=m.read_only)
             for m in spec.mounts
@@ -170,14 +175,16 @@ class DockerBackend:
                 tty=False,
             )
         except docker.errors.ImageNotFound as exc:
+            tmp.close()
             runtime_id = spec.image.split("/")[-1].split(":")[0]
             raise ImageError(
                 f"Image {spec.image} is missing: {exc.explanation}",
                 hint=f"Build it with: lambda-emu runtimes build {runtime_id}",
             ) from exc
         except docker.errors.APIError as exc:
+            tmp.close()
             raise ContainerError(f"Cannot create container {spec.name}: {exc.explanation}") from exc
-        return DockerContainer(container)
+        return DockerContainer(container, tmp)
 
     def remove_stale(self, is_stale: StalePredicate) -> int:
         removed = 0
@@ -194,4 +201,5 @@ class DockerBackend:
                 LOG.info("removing leftover container %s", container.id[:12])
                 DockerContainer(container).remove()
                 removed += 1
+        sweep_stale(is_stale)  # their /tmp disks, once nothing uses them
         return removed

@@ -22,6 +22,7 @@ from lambda_emu.containers.base import ContainerSpec, ExitStatus, StalePredicate
 from lambda_emu.containers.engine import LABEL, LABEL_VALUE
 from lambda_emu.containers.peak import PeakMemory
 from lambda_emu.containers.rootfs_cache import RootfsCache
+from lambda_emu.containers.tmpdisk import TmpDisk, sweep_stale, with_tmp
 from lambda_emu.errors import ContainerError
 
 LOG = logging.getLogger(__name__)
@@ -296,8 +297,10 @@ class EmbeddedContainer:
         spec: ContainerSpec,
         process: dict[str, Any],
         cgroup: EnvironmentCgroup,
+        tmp: TmpDisk | None = None,
     ) -> None:
         self._backend = backend
+        self._tmp = tmp  # its /tmp disk, removed with it
         self.id: str = bundle.name
         self._bundle = bundle
         self._spec = spec
@@ -446,6 +449,8 @@ class EmbeddedContainer:
         self._peak.close()
         self._cgroup.remove()
         shutil.rmtree(self._bundle, ignore_errors=True)
+        if self._tmp is not None:
+            self._tmp.close()
 
 
 # ---- the backend
@@ -490,6 +495,7 @@ class EmbeddedBackend:
         image = self._rootfs.get(spec.image)
         bundle = self._bundles / f"{spec.name[:40]}-{uuid.uuid4().hex[:12]}"
         bundle.mkdir(parents=True)
+        spec, tmp = with_tmp(spec)
         try:
             labels = {LABEL: LABEL_VALUE, **spec.labels}
             (bundle / "state.json").write_text(json.dumps({"labels": labels, "image": spec.image}))
@@ -500,13 +506,15 @@ class EmbeddedBackend:
             cgroup.create(spec.memory_mb, spec.max_processes)
             cgroup.set_cpu(None, spec.cpu_shares)
         except OSError as exc:
+            tmp.close()
             shutil.rmtree(bundle, ignore_errors=True)
             raise ContainerError(f"Cannot create container {spec.name}: {exc}") from exc
-        return EmbeddedContainer(self, bundle, replace(spec, image=str(image.root)), process, cgroup)
+        return EmbeddedContainer(self, bundle, replace(spec, image=str(image.root)), process, cgroup, tmp)
 
     def remove_stale(self, is_stale: StalePredicate) -> int:
         removed = 0
         if not self._bundles.is_dir():
+            sweep_stale(is_stale)
             return 0
         for bundle in self._bundles.iterdir():
             try:
@@ -518,6 +526,7 @@ class EmbeddedBackend:
             LOG.info("removing leftover embedded container %s", bundle.name)
             self._remove_bundle(bundle)
             removed += 1
+        sweep_stale(is_stale)  # their /tmp disks, once nothing uses them
         return removed
 
     def _remove_bundle(self, bundle: Path) -> None:
