@@ -33,6 +33,11 @@ MAX_CLIENT_CONTEXT_BYTES = 3583
 
 
 class Emulator:
+    """The execution engine of one process: runtime images (built on first use), the pool of execution
+    environments, and `invoke` of a FunctionConfig through them. It knows no API, registry or HTTP: the
+    one-shot `lambda-emu invoke` and the pytest plugin use it as it is; `serve` puts a LambdaService
+    (api/service.py) in front of it, and LambdaServer (server.py) assembles both."""
+
     def __init__(
         self,
         config: EmulatorConfig,
