@@ -311,6 +311,10 @@ class Environment:
         self.log.begin(request_id, self.version)
 
     # ---- invocations
+    def settle(self) -> None:
+        """After an invocation's reply: the runtime connection it came on is read again (its next /next)."""
+        self.api.settle()
+
     def submit(
         self, invocation: Invocation, *, invoke_started: float | None = None, timeout_s: float | None = None
     ) -> PendingInvocation:
