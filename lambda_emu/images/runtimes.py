@@ -127,6 +127,30 @@ def _nodejs(major: str, suite: str = "bookworm", deprecated: str | None = None) 
     )
 
 
+def _ruby(version: str, suite: str) -> RuntimeSpec:
+    """Debian's Ruby with the AWS SDK for Ruby v3 as Debian packages it (ruby-aws-sdk-s3 brings aws-sdk-core,
+    aws-sdk-kms, aws-sigv4, aws-partitions, aws-eventstream and jmespath): rubygems.org is not reachable."""
+    gems = f"{version}.0"  # Ruby's ABI version, the name of its gem folders
+    return RuntimeSpec(
+        id=f"ruby{version}",
+        family="ruby",
+        debian_suite=suite,
+        debian_packages=(f"ruby{version}", "ruby-aws-sdk-s3", "ca-certificates", "tzdata"),
+        execution_env=f"AWS_Lambda_ruby{version}",
+        # The gem and load paths of Lambda's Ruby runtimes: the function's bundle (vendor/bundle), a layer's
+        # ruby/gems/X.Y.0 and ruby/lib, then the runtime's own gems (the SDK) in /var/runtime.
+        runtime_vars=MappingProxyType(
+            {
+                "GEM_HOME": RUNTIME_DIR,
+                "GEM_PATH": f"/var/task/vendor/bundle/ruby/{gems}:/opt/ruby/gems/{gems}"
+                f":{RUNTIME_DIR}:{RUNTIME_DIR}/ruby/{gems}",
+                "RUBYLIB": f"/var/task:{RUNTIME_DIR}/lib:/opt/ruby/lib",
+            }
+        ),
+        registry_base=f"ruby:{version}-slim-{suite}",
+    )
+
+
 def _provided(runtime_id: str) -> RuntimeSpec:
     return RuntimeSpec(
         id=runtime_id,
@@ -156,6 +180,7 @@ RUNTIMES: Mapping[str, RuntimeSpec] = MappingProxyType(
             _nodejs("20", deprecated="2026-04-30"),
             _nodejs("22"),
             _nodejs("24"),
+            _ruby("3.3", "trixie"),
             _provided("provided.al2023"),
             _provided("provided.al2"),
             _provided("provided"),

@@ -189,10 +189,22 @@ def test_get_runtime_knows_nodejs_and_the_os_only_runtimes() -> None:
 def test_get_runtime_rejects_unknown_ids_listing_the_supported_ones() -> None:
     expected = (
         r"unsupported runtime 'nodejs99'\. Supported: nodejs18\.x, nodejs20\.x, nodejs22\.x, nodejs24\.x, "
-        r"provided, provided\.al2, provided\.al2023, python3\.11, python3\.13\."
+        r"provided, provided\.al2, provided\.al2023, python3\.11, python3\.13, ruby3\.3\."
     )
     with pytest.raises(ConfigError, match=expected):
         get_runtime("nodejs99")
+
+
+def test_ruby_runs_on_debians_ruby_with_lambdas_gem_and_load_paths() -> None:
+    ruby = get_runtime("ruby3.3")
+    assert ruby.family == "ruby" and ruby.debian_suite == "trixie"  # the suite whose Ruby is 3.3
+    assert {"ruby3.3", "ruby-aws-sdk-s3"} <= set(ruby.debian_packages), "Debian's AWS SDK for Ruby"
+    assert ruby.execution_env == "AWS_Lambda_ruby3.3" and ruby.log_markers
+    assert ruby.runtime_vars["GEM_PATH"].split(":")[:2] == [
+        "/var/task/vendor/bundle/ruby/3.3.0",
+        "/opt/ruby/gems/3.3.0",
+    ], "the function's bundle, then a layer's gems"
+    assert ruby.runtime_vars["RUBYLIB"] == "/var/task:/var/runtime/lib:/opt/ruby/lib"
 
 
 def test_a_lambda_runtime_nothing_here_can_build_names_the_function_and_the_way_out() -> None:
