@@ -22,7 +22,9 @@
 
 static char host[256], port[16];
 
-/* Open a connection to the Runtime API at AWS_LAMBDA_RUNTIME_API (host:port). */
+/* Open a connection to the Runtime API at AWS_LAMBDA_RUNTIME_API (host:port). Lambda's is numeric
+ * (127.0.0.1:9001), which a static binary resolves without loading anything; a host name (lambda-emu gives
+ * one) goes through the image's own NSS modules, which gcc's link-time warning is about. */
 static int api_connect(void) {
     struct addrinfo hints = {0}, *found, *each;
     int fd = -1;
@@ -77,7 +79,7 @@ static void header(const char *head, const char *name, char *out, size_t out_siz
     }
 }
 
-/* One request on a connection of its own ("Connection: close"); the reply's body and headers. */
+/* One request on a connection of its own; the reply's body and headers. */
 static int request(const char *method, const char *path, const char *extra_headers, const char *body,
                    struct reply *reply) {
     int fd = api_connect();
@@ -91,30 +93,40 @@ static int request(const char *method, const char *path, const char *extra_heade
         close(fd);
         return -1;
     }
-    size_t size = 0, capacity = 65536;
+    /* Read the head, then exactly Content-Length bytes of body: the API may keep the connection open. */
+    size_t size = 0, capacity = 65536, wanted = (size_t)-1, body_at = 0; /* offsets: realloc moves data */
     char *data = malloc(capacity + 1);
-    for (;;) {
+    while (size < wanted) {
         if (size == capacity) data = realloc(data, (capacity *= 2) + 1);
         ssize_t got = read(fd, data + size, capacity - size);
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) break;
         size += (size_t)got;
+        data[size] = '\0';
+        char *end_of_head = body_at ? NULL : strstr(data, "\r\n\r\n");
+        if (end_of_head) {
+            char length[32];
+            *end_of_head = '\0';
+            header(data, "Content-Length", length, sizeof length);
+            *end_of_head = '\r';
+            body_at = (size_t)(end_of_head + 4 - data);
+            wanted = body_at + (size_t)atoll(length);
+        }
     }
     close(fd);
     data[size] = '\0';
-    char *end_of_head = strstr(data, "\r\n\r\n");
-    if (!end_of_head) {
+    if (!body_at) {
         free(data);
         return -1;
     }
-    *end_of_head = '\0';
+    data[body_at - 4] = '\0'; /* the head, for header() */
     char value[64];
     header(data, "Lambda-Runtime-Aws-Request-Id", reply->request_id, sizeof reply->request_id);
     header(data, "Lambda-Runtime-Deadline-Ms", value, sizeof value);
     reply->deadline_ms = atoll(value);
-    reply->body_size = size - (size_t)(end_of_head + 4 - data);
+    reply->body_size = size - body_at;
     reply->body = malloc(reply->body_size + 1);
-    memcpy(reply->body, end_of_head + 4, reply->body_size);
+    memcpy(reply->body, data + body_at, reply->body_size);
     reply->body[reply->body_size] = '\0';
     free(data);
     return 0;

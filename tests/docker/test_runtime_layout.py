@@ -19,6 +19,7 @@ from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.facade import Emulator
 from lambda_emu.images.runtimes import BOTO3_VERSION, JS_SDK_VERSION, NODE_VERSIONS, ImageBuilder
+from tests.conftest import IN_CI
 from tests.docker.test_invoke import body, invoke
 
 PY_LAYOUT = """
@@ -237,3 +238,39 @@ def test_a_go_binary_is_the_bootstrap_of_provided_al2023(emu: Emulator, tmp_path
     answer = body(result)
     assert answer["event"] == {"n": 42} and answer["go"].startswith("go")
     assert f"go handling {result.request_id}" in result.logs
+
+
+C_BOOTSTRAP = Path(__file__).resolve().parents[2] / "sample_functions" / "provided_c" / "bootstrap.c"
+
+
+def _tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        message = f"Debian's {package} is not installed (.ci/run installs it: apt-get install -y {package})"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def test_a_static_c_binary_is_the_bootstrap_of_provided_al2(emu: Emulator, tmp_path: Path) -> None:
+    """A custom runtime in C (sample_functions/provided_c), built with Debian's gcc: provided.al2 runs a
+    native executable as Lambda does, and its error posts reach the caller."""
+    code = tmp_path / "code"
+    code.mkdir()
+    subprocess.run(
+        [_tool("gcc", "gcc"), "-O2", "-static", "-o", str(code / "bootstrap"), str(C_BOOTSTRAP)],
+        check=True,
+        timeout=300,
+    )
+    function = FunctionConfig(name="CFunction", runtime="provided.al2", handler="bootstrap", code_path=code)
+    result = invoke(emu, function, {"n": 7})
+    assert not result.failed, (result.payload, result.logs)
+    answer = body(result)
+    assert answer.pop("remainingMs") in range(1, 3_001), "from the absolute deadline header"
+    assert answer == {"runtime": "c", "requestId": result.request_id, "event": {"n": 7}}
+    assert f"c handling {result.request_id}" in result.logs.splitlines()
+    failed = invoke(emu, function, {"fail": True})
+    assert failed.function_error == "Unhandled" and failed.error_type == "CFailure"
+    assert body(failed) == {"errorMessage": "asked to fail", "errorType": "CFailure", "stackTrace": []}
+    assert failed.init_duration_ms is None, "the same runtime process answers after its /error post"
