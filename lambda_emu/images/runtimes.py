@@ -73,6 +73,8 @@ class RuntimeSpec:
 # update theirs with every runtime release; these are pins close to what they carry, so images are
 # reproducible and cached.
 BOTO3_VERSION = "1.44.0"
+# boto3 1.43 dropped Python 3.9: its last release for it.
+BOTO3_PY39_VERSION = "1.42.97"
 JS_SDK_VERSION = "3.999.0"
 # The SDK for JavaScript v3 packages of ours: the clients real functions use most, and the DynamoDB
 # document client (Lambda ships every client; these keep the image ~35 MB smaller than that).
@@ -81,7 +83,9 @@ JS_SDK_PACKAGES = ("client-s3", "client-dynamodb", "client-sqs", "client-lambda"
 NODE_VERSIONS = {"20": "20.20.2", "22": "22.23.5", "24": "24.22.3"}
 
 
-def _python(version: str, suite: str, deprecated: str | None = None) -> RuntimeSpec:
+def _python(
+    version: str, suite: str, deprecated: str | None = None, boto3: str = BOTO3_VERSION
+) -> RuntimeSpec:
     return RuntimeSpec(
         id=f"python{version}",
         family="python",
@@ -94,7 +98,7 @@ def _python(version: str, suite: str, deprecated: str | None = None) -> RuntimeS
         # Lambda's Python runtimes start with PYTHONPATH=$LAMBDA_RUNTIME_DIR.
         runtime_vars=MappingProxyType({"PYTHONPATH": RUNTIME_DIR}),
         registry_base=f"python:{version}-slim-{suite}",
-        vendor=VendorSet(python_version=version, pip=(f"boto3=={BOTO3_VERSION}",)),
+        vendor=VendorSet(python_version=version, pip=(f"boto3=={boto3}",)),
         deprecated=deprecated,
     )
 
@@ -167,15 +171,17 @@ def _provided(runtime_id: str) -> RuntimeSpec:
     )
 
 
-# Each Python runtime uses the Debian suite that ships its interpreter: python3 is 3.11 in bookworm and 3.13
-# in trixie. Node.js 20, 22 and 24 are Node's official binaries (from npm) on bookworm; 18 is bookworm's own.
+# Each Python runtime uses the Debian suite that ships its interpreter: python3 is 3.9 in bullseye, 3.11 in
+# bookworm, 3.13 in trixie and 3.14 in forky (testing; no suite has 3.10 or 3.12). Node.js 20, 22 and 24 are Node's official binaries (from npm) on bookworm; 18 is bookworm's own.
 # Deprecation dates are the Developer Guide's ("Lambda runtimes").
 RUNTIMES: Mapping[str, RuntimeSpec] = MappingProxyType(
     {
         spec.id: spec
         for spec in (
+            _python("3.9", "bullseye", deprecated="2025-12-15", boto3=BOTO3_PY39_VERSION),
             _python("3.11", "bookworm", deprecated="2026-06-30"),
             _python("3.13", "trixie"),
+            _python("3.14", "forky"),
             _nodejs("18", deprecated="2025-09-01"),
             _nodejs("20", deprecated="2026-04-30"),
             _nodejs("22"),
@@ -209,7 +215,7 @@ def _unavailable(runtime_id: str, function: str | None) -> ConfigError:
     from lambda_emu.wire import LAMBDA_RUNTIMES
 
     whose = f"Function {function}: " if function else ""
-    offline = ", ".join(sorted(RUNTIMES))
+    offline = ", ".join(sorted(RUNTIMES, key=lambda r: (_family(r), _version(r))))  # python3.9 before 3.11
     nearest = nearest_runtime(runtime_id)
     if runtime_id in LAMBDA_RUNTIMES:
         move = f"move it to {nearest}, the nearest runtime lambda-emu builds" if nearest else "move it"

@@ -18,7 +18,13 @@ from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.facade import Emulator
-from lambda_emu.images.runtimes import BOTO3_VERSION, JS_SDK_VERSION, NODE_VERSIONS, ImageBuilder
+from lambda_emu.images.runtimes import (
+    BOTO3_PY39_VERSION,
+    BOTO3_VERSION,
+    JS_SDK_VERSION,
+    NODE_VERSIONS,
+    ImageBuilder,
+)
 from tests.conftest import IN_CI
 from tests.docker.test_invoke import body, invoke
 
@@ -36,6 +42,7 @@ def handler(event, context):
         "boto3": boto3.__version__, "boto3_file": boto3.__file__, "botocore": botocore.__version__,
         "sh": os.path.realpath("/bin/sh"),
         "pipefail": os.system("set -o pipefail"),
+        "version": "%d.%d" % sys.version_info[:2],
     }
 """
 
@@ -96,7 +103,7 @@ def _function(folder: Path, runtime: str, handler: str, files: dict[str, str], n
     )
 
 
-@pytest.mark.parametrize("runtime", ["python3.11", "python3.13"])
+@pytest.mark.parametrize("runtime", ["python3.9", "python3.11", "python3.13", "python3.14"])
 def test_python_runs_from_var_lang_with_boto3_in_var_runtime(
     emu: Emulator, tmp_path: Path, runtime: str
 ) -> None:
@@ -107,9 +114,12 @@ def test_python_runs_from_var_lang_with_boto3_in_var_runtime(
     answer = body(result)
     assert answer["prefix"] == "/var/lang" and answer["executable"] == "/var/lang/bin/python3"
     assert answer["frames"][-1] == f"/var/lang/lib/python{version}/json/decoder.py", "as Lambda shows it"
-    assert answer["boto3"] == BOTO3_VERSION and answer["boto3_file"] == "/var/runtime/boto3/__init__.py"
-    assert answer["botocore"].split(".")[:2] == BOTO3_VERSION.split(".")[:2]
-    assert answer["sh"] == "/usr/bin/bash" and answer["pipefail"] == 0
+    boto3 = BOTO3_PY39_VERSION if runtime == "python3.9" else BOTO3_VERSION  # the last boto3 for 3.9
+    assert answer["boto3"] == boto3 and answer["boto3_file"] == "/var/runtime/boto3/__init__.py"
+    assert answer["botocore"].split(".")[:2] == boto3.split(".")[:2]
+    assert answer["version"] == version, "the interpreter of the runtime's name"
+    # bullseye (python3.9) predates merged /usr: its bash is /bin/bash.
+    assert answer["sh"] in ("/usr/bin/bash", "/bin/bash") and answer["pipefail"] == 0
 
 
 def test_a_function_that_vendors_boto3_gets_its_own(emu: Emulator, tmp_path: Path) -> None:
