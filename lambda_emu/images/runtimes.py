@@ -172,7 +172,8 @@ def _provided(runtime_id: str) -> RuntimeSpec:
 
 
 # Each Python runtime uses the Debian suite that ships its interpreter: python3 is 3.9 in bullseye, 3.11 in
-# bookworm, 3.13 in trixie and 3.14 in forky (testing; no suite has 3.10 or 3.12). Node.js 20, 22 and 24 are Node's official binaries (from npm) on bookworm; 18 is bookworm's own.
+# bookworm, 3.13 in trixie and 3.14 in forky (testing; no suite has 3.10 or 3.12). Node.js 20, 22 and 24
+# are Node's official binaries (from npm) on bookworm; 18 is bookworm's own.
 # Deprecation dates are the Developer Guide's ("Lambda runtimes").
 RUNTIMES: Mapping[str, RuntimeSpec] = MappingProxyType(
     {

@@ -89,7 +89,8 @@ def test_a_class_method_of_a_namespaced_class_is_a_handler(
     emu: Emulator, functions: dict[str, FunctionConfig]
 ) -> None:
     result = invoke(emu, functions["RubyClassFunction"], {"name": "ruby"})
-    assert body(result) == {"greeting": "hello ruby", "via": "Greeter::Handler", "requestId": result.request_id}
+    greeting = {"greeting": "hello ruby", "via": "Greeter::Handler", "requestId": result.request_id}
+    assert body(result) == greeting
 
 
 def test_a_handler_error_has_lambdas_ruby_shape_and_the_runtime_lives_on(
@@ -154,7 +155,8 @@ def test_init_errors_are_named_as_lambdas_ruby_runtime_names_them(
     assert set(answer) == {"errorMessage", "errorType", "stackTrace"}
     if first_frame:
         assert answer["stackTrace"][0] == first_frame
-    assert not any("/var/runtime/" in frame for frame in answer["stackTrace"]), "the runtime's own frames are cut"
+    frames = answer["stackTrace"]
+    assert not any("/var/runtime/" in frame for frame in frames), "the runtime's own frames are cut"
     assert f"Init error when loading handler {functions[name].handler}\n{{\n" in result.init_logs
 
 

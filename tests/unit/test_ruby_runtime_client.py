@@ -1,5 +1,6 @@
 """The Ruby runtime client's files (runtimes/ruby), without Ruby: the wire names it mirrors agree with the
-emulator's, and its bootstrap is the sh script that execs it. Its behaviour runs in tests/docker/test_ruby.py."""
+emulator's, and its bootstrap is the sh script that execs it. Its behaviour is tested in
+tests/docker/test_ruby.py."""
 
 from __future__ import annotations
 

@@ -189,7 +189,8 @@ def test_get_runtime_knows_nodejs_and_the_os_only_runtimes() -> None:
 def test_get_runtime_rejects_unknown_ids_listing_the_supported_ones() -> None:
     expected = (
         r"unsupported runtime 'nodejs99'\. Supported: nodejs18\.x, nodejs20\.x, nodejs22\.x, nodejs24\.x, "
-        r"provided, provided\.al2, provided\.al2023, python3\.9, python3\.11, python3\.13, python3\.14, ruby3\.3\."
+        r"provided, provided\.al2, provided\.al2023, python3\.9, python3\.11, python3\.13, python3\.14, "
+        r"ruby3\.3\."
     )
     with pytest.raises(ConfigError, match=expected):
         get_runtime("nodejs99")
@@ -509,7 +510,8 @@ def test_old_suites_skip_the_merged_usr_hooks_and_rolling_ones_the_valid_until_c
     no_expiry = '--aptopt=Acquire::Check-Valid-Until "false"'
     if Mmdebstrap._MERGED_USR_HOOKS.is_dir():
         assert hooks and set(hooks) <= set(argv["forky"])
-    assert not [arg for arg in argv["bullseye"] if arg.startswith("--hook-dir=")], "bullseye has no usr-is-merged"
+    bullseye_hooks = [arg for arg in argv["bullseye"] if arg.startswith("--hook-dir=")]
+    assert not bullseye_hooks, "bullseye has no usr-is-merged"
     assert no_expiry in argv["forky"] and no_expiry not in argv["bookworm"] + argv["bullseye"]
 
 
