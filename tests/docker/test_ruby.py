@@ -213,3 +213,31 @@ def test_the_aws_sdk_for_ruby_inside_writes_to_the_s3_the_environment_points_at(
     assert body(result) == {"sdk": "1.170.1", "core": "3.212.0"}, "Debian trixie's ruby-aws-sdk-s3 and -core"
     written = _s3(moto_url).get_object(Bucket=bucket, Key="from-ruby.txt")["Body"].read()
     assert written == b"written by RubyS3Function"
+
+
+def test_a_function_that_bundles_a_newer_sdk_gem_gets_its_own(emu: Emulator, tmp_path: Path) -> None:
+    """Lambda's GEM_PATH starts with the function's vendor/bundle: a newer copy of a gem the runtime also
+    carries is the one `require` activates."""
+    code = tmp_path / "code"
+    bundle = code / "vendor" / "bundle" / "ruby" / "3.3.0"
+    (bundle / "gems" / "aws-sdk-s3-99.0.0" / "lib").mkdir(parents=True)
+    (bundle / "specifications").mkdir()
+    (bundle / "specifications" / "aws-sdk-s3-99.0.0.gemspec").write_text(
+        "Gem::Specification.new do |s|\n"
+        "  s.name = 'aws-sdk-s3'\n  s.version = '99.0.0'\n  s.summary = 'own'\n"
+        "  s.files = ['lib/aws-sdk-s3.rb']\n  s.require_paths = ['lib']\n"
+        "end\n"
+    )
+    (bundle / "gems" / "aws-sdk-s3-99.0.0" / "lib" / "aws-sdk-s3.rb").write_text(
+        "module Aws; module S3; GEM_VERSION = '99.0.0-own'; end; end\n"
+    )
+    (code / "app.rb").write_text(
+        "def handler(event:, context:)\n"
+        "  require 'aws-sdk-s3'\n"
+        "  require 'aws-sdk-core'\n"
+        "  { s3: Aws::S3::GEM_VERSION, core: Aws::CORE_GEM_VERSION }\n"
+        "end\n"
+    )
+    function = FunctionConfig(name="RubyOwnSdk", runtime="ruby3.3", handler="app.handler", code_path=code)
+    result = invoke(emu, function)
+    assert body(result) == {"s3": "99.0.0-own", "core": "3.212.0"}, (result.payload, result.logs)
