@@ -5,8 +5,11 @@ beside each image's floor (`docker run --rm --network host IMAGE true`) measured
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,20 +26,40 @@ SAMPLES = ROOT / "sample_functions"
 class Case:
     family: str
     runtime: str
-    template: Path
+    template: Path | None  # None: the C custom runtime of sample_functions/provided_c, built here with gcc
     function: str
+    label: str = ""
 
 
-# One small handler per family: each answers from its event with one log line.
+# One small handler per family: each answers from its event with one log line. The OS-only runtimes twice:
+# the sample shell runtime (curl per request) and a native one (C), to show what is the bootstrap's own.
 CASES = (
     Case("python", "python3.13", SAMPLES / "template.yaml", "EchoFunction"),
     Case("nodejs", "nodejs22.x", SAMPLES / "template.yaml", "NodeHelloFunction"),
-    Case("provided", "provided.al2023", SAMPLES / "template.yaml", "ProvidedFunction"),
+    Case("provided", "provided.al2023", SAMPLES / "template.yaml", "ProvidedFunction", "shell bootstrap"),
+    Case("provided", "provided.al2", None, "CFunction", "C bootstrap"),
     Case("ruby", "ruby3.3", SAMPLES / "ruby" / "template.yaml", "RubyFunction"),
 )
 
 
-def measure(case: Case, cold_runs: int, warm_runs: int) -> tuple[list[float], list[float], str]:
+def c_function(folder: Path):  # type: ignore[no-untyped-def]
+    """The C custom runtime, compiled statically into `folder` (None when gcc is missing)."""
+    from lambda_emu.config import FunctionConfig
+
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        return None
+    source = SAMPLES / "provided_c" / "bootstrap.c"
+    subprocess.run([gcc, "-O2", "-static", "-o", str(folder / "bootstrap"), str(source)], check=True)
+    return FunctionConfig(name="CFunction", runtime="provided.al2", handler="bootstrap", code_path=folder)
+
+
+def measure(
+    case: Case,
+    function,
+    cold_runs: int,
+    warm_runs: int,  # type: ignore[no-untyped-def]
+) -> tuple[list[float], list[float], str]:
     """Wall times of cold invokes (a new environment each: the previous one retired, as after an update)
     and of warm ones, in process through the facade. The CPU quota is off and memory 1,024 MB for every
     family: the same share of the machine for all, so the rows compare runtimes rather than quotas."""
@@ -44,14 +67,9 @@ def measure(case: Case, cold_runs: int, warm_runs: int) -> tuple[list[float], li
     from lambda_emu.containers.docker import DockerBackend
     from lambda_emu.facade import Emulator
     from lambda_emu.images.runtimes import local_image_builder
-    from lambda_emu.template import load_template
 
     config = replace(EmulatorConfig(state_dir=ROOT / ".lambda-emu"), cpu_limit=False)
-    function = replace(
-        load_template(case.template, emulator=config).function(case.function),
-        runtime=case.runtime,
-        memory_size=1024,
-    )
+    function = replace(function, runtime=case.runtime, memory_size=1024)
     cold: list[float] = []
     warm: list[float] = []
     with Emulator(config, backend=DockerBackend(), images=local_image_builder()) as emu:
@@ -79,29 +97,39 @@ def main() -> int:
     parser.add_argument("--family", action="append", help="only these families (repeatable)")
     args = parser.parse_args()
 
+    from lambda_emu.config import EmulatorConfig
+    from lambda_emu.template import load_template
+
     rows = []
     ratios = []
     for case in CASES:
         if args.family and case.family not in args.family:
             continue
-        cold, warm, image = measure(case, args.cold_runs, args.warm_runs)
+        with tempfile.TemporaryDirectory(prefix="runtimes-bench-") as tmp:
+            if case.template is None:
+                code = Path(tmp) / "code"  # 0755, unlike the 0700 temporary folder: the runtime user reads it
+                code.mkdir()
+                function = c_function(code)
+                if function is None:
+                    print(f"skipped {case.runtime} ({case.label}): gcc is not installed", file=sys.stderr)
+                    continue
+            else:
+                config = EmulatorConfig(state_dir=ROOT / ".lambda-emu")
+                function = load_template(case.template, emulator=config).function(case.function)
+            cold, warm, image = measure(case, function, args.cold_runs, args.warm_runs)
         floor = docker_run_floor(image, args.cold_runs)
+        name = f"{case.family} ({case.runtime}{', ' + case.label if case.label else ''})"
         rows += [
-            (f"{case.family} ({case.runtime}): cold invoke", statistics.median(cold), max(cold), ""),
+            (f"{name}: cold invoke", statistics.median(cold), max(cold), ""),
             (f"{case.family}: floor `docker run --rm IMAGE true`", statistics.median(floor), max(floor), ""),
-            (
-                f"{case.family}: warm invoke",
-                statistics.median(warm),
-                percentile(warm, 0.99),
-                "",
-            ),
+            (f"{case.family}: warm invoke", statistics.median(warm), percentile(warm, 0.99), ""),
         ]
-        ratios.append((case.family, statistics.median(cold) / statistics.median(floor)))
+        ratios.append((case.label or case.family, statistics.median(cold) / statistics.median(floor)))
     print(
         f"\nlambda-emu runtimes bench: one small handler per family, 1,024 MB, CPU quota off, "
         f"{args.cold_runs} cold / {args.warm_runs} warm runs (wall time, in process)\n"
     )
-    print_table(("what", "median ms", "p99/max ms", "target"), (48, 10, 12), rows)
+    print_table(("what", "median ms", "p99/max ms", "target"), (56, 10, 12), rows)
     print("\ncold invoke / docker-run floor: " + "   ".join(f"{name} {ratio:.2f}x" for name, ratio in ratios))
     return 0
 
