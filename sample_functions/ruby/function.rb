@@ -21,6 +21,7 @@ def handler(event:, context:)
     logStreamName: context.log_stream_name,
     remainingMs: context.get_remaining_time_in_millis,
     traceId: ENV['_X_AMZN_TRACE_ID'],
+    clientContext: context.client_context,
     executionEnv: ENV['AWS_EXECUTION_ENV'],
     ruby: RUBY_VERSION,
     shell: File.realpath('/bin/sh')

@@ -4,6 +4,8 @@ shape (Function<Class>, Init<Class>), and the AWS SDK for Ruby inside writes to 
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import textwrap
 import uuid
@@ -66,6 +68,7 @@ def test_the_handler_gets_the_event_and_lambdas_context(
         "invokedFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:RubyFunction",
         "logGroupName": "/aws/lambda/RubyFunction",
         "executionEnv": "AWS_Lambda_ruby3.3",
+        "clientContext": None,
         "shell": "/usr/bin/bash",
     }
     lines = result.logs.splitlines()
@@ -83,6 +86,16 @@ def test_remaining_time_follows_the_real_deadline_and_state_lives_on(
     assert slept.init_duration_ms is None, "a warm invoke"
     assert body(slept)["calls"] == quick["calls"] + 1
     assert quick["remainingMs"] - body(slept)["remainingMs"] >= 800
+
+
+def test_the_client_context_of_the_invoke_reaches_the_context(
+    emu: Emulator, functions: dict[str, FunctionConfig]
+) -> None:
+    function = functions["RubyFunction"]
+    sent = {"client": {"installation_id": "i-1"}, "custom": {"k": "v"}, "env": {"platform": "linux"}}
+    encoded = base64.b64encode(json.dumps(sent).encode()).decode()
+    result = emu.invoke(function, emu.invocation(function, b"{}", client_context_b64=encoded))
+    assert body(result)["clientContext"] == sent
 
 
 def test_a_class_method_of_a_namespaced_class_is_a_handler(
@@ -158,6 +171,15 @@ def test_init_errors_are_named_as_lambdas_ruby_runtime_names_them(
     frames = answer["stackTrace"]
     assert not any("/var/runtime/" in frame for frame in frames), "the runtime's own frames are cut"
     assert f"Init error when loading handler {functions[name].handler}\n{{\n" in result.init_logs
+
+
+def test_a_file_that_does_not_parse_is_an_init_syntax_error(
+    emu: Emulator, functions: dict[str, FunctionConfig]
+) -> None:
+    result = invoke(emu, functions["RubySyntaxErrorFunction"])
+    answer = body(result)
+    assert result.error_type == answer["errorType"] == "Init<SyntaxError>"
+    assert "/var/task/syntax_error.rb" in answer["errorMessage"] and "syntax error" in answer["errorMessage"]
 
 
 def test_a_handler_of_another_shape_is_refused_with_lambdas_message(
