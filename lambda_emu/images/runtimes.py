@@ -84,7 +84,11 @@ NODE_VERSIONS = {"20": "20.20.2", "22": "22.23.5", "24": "24.22.3"}
 
 
 def _python(
-    version: str, suite: str, deprecated: str | None = None, boto3: str = BOTO3_VERSION
+    version: str,
+    suite: str,
+    deprecated: str | None = None,
+    boto3: str = BOTO3_VERSION,
+    registry_suite: str = "",
 ) -> RuntimeSpec:
     return RuntimeSpec(
         id=f"python{version}",
@@ -97,7 +101,7 @@ def _python(
         execution_env=f"AWS_Lambda_python{version}",
         # Lambda's Python runtimes start with PYTHONPATH=$LAMBDA_RUNTIME_DIR.
         runtime_vars=MappingProxyType({"PYTHONPATH": RUNTIME_DIR}),
-        registry_base=f"python:{version}-slim-{suite}",
+        registry_base=f"python:{version}-slim-{registry_suite or suite}",
         vendor=VendorSet(python_version=version, pip=(f"boto3=={boto3}",)),
         deprecated=deprecated,
     )
@@ -182,7 +186,7 @@ RUNTIMES: Mapping[str, RuntimeSpec] = MappingProxyType(
             _python("3.9", "bullseye", deprecated="2025-12-15", boto3=BOTO3_PY39_VERSION),
             _python("3.11", "bookworm", deprecated="2026-06-30"),
             _python("3.13", "trixie"),
-            _python("3.14", "forky"),
+            _python("3.14", "forky", registry_suite="trixie"),  # Docker's python images skip testing suites
             _nodejs("18", deprecated="2025-09-01"),
             _nodejs("20", deprecated="2026-04-30"),
             _nodejs("22"),
