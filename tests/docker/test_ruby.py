@@ -263,3 +263,19 @@ def test_a_function_that_bundles_a_newer_sdk_gem_gets_its_own(emu: Emulator, tmp
     function = FunctionConfig(name="RubyOwnSdk", runtime="ruby3.3", handler="app.handler", code_path=code)
     result = invoke(emu, function)
     assert body(result) == {"s3": "99.0.0-own", "core": "3.212.0"}, (result.payload, result.logs)
+
+
+def test_exit_in_the_handler_is_reported_as_lambdas_ruby_runtime_does(emu: Emulator, tmp_path: Path) -> None:
+    """Lambda's Ruby runtime rescues SystemExit (outside StandardError: critical): it is posted as the
+    handler's error, then the runtime exits, and the next invoke starts a new one."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.rb").write_text("def handler(event:, context:)\n  exit 3\nend\n")
+    function = FunctionConfig(name="RubyExit", runtime="ruby3.3", handler="app.handler", code_path=code)
+    result = invoke(emu, function)
+    assert body(result) == {
+        "errorMessage": "exit",
+        "errorType": "Function<SystemExit>",
+        "stackTrace": ["/var/task/app.rb:2:in `exit'", "/var/task/app.rb:2:in `handler'"],
+    }
+    assert invoke(emu, function).init_duration_ms is not None, "the runtime exited after posting"
