@@ -682,6 +682,8 @@ def test_the_official_source_is_used_where_the_engine_has_it_and_pulled_only_whe
         ("python3.12", "python3.13"),
         ("python3.15", "python3.14"),  # newer than any: the newest
         ("nodejs16.x", "nodejs18.x"),
+        ("ruby3.2", "ruby3.3"),
+        ("ruby3.4", "ruby3.3"),  # no Debian suite has Ruby 3.4
         ("go1.x", "provided.al2023"),  # Lambda's own migration path off go1.x
         ("pyhton3.11", "python3.11"),  # a typo
         ("cobol85", None),
