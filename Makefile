@@ -52,6 +52,7 @@ bench: docker install images
 	$(PYTHON) bench/reload_bench.py
 	$(PYTHON) bench/start_api_bench.py
 	$(PYTHON) bench/sqs_bench.py
+	$(PYTHON) bench/runtimes_bench.py
 
 ## lint: ruff (lint and format) and mypy, as CI runs them
 lint: install
