@@ -136,7 +136,6 @@ class Environment:
         # that was killed (or killed itself) is reported with the last reading, never 0 MB.
         self._peak_bytes = 0
         self.wedged = False  # its runtime survived a kill: the pool closes it instead of reusing it
-        owner = owner_token()
         # Lambda's CPU share: a weight and a hard quota proportional to memory once init is over. Init runs
         # at the default weight and unthrottled (Lambda's init phase has been observed to run faster than the
         # handler at small memory sizes); a small function's weight from the start starved its init on a
@@ -144,6 +143,14 @@ class Environment:
         self._vcpus = vcpus_for(function.memory_size, os.cpu_count() or 1) if emulator.cpu_limit else None
         self._shares = cpu_shares_for(function.memory_size) if emulator.cpu_limit else None
         self._quota_applied = False
+        self._spec = self._container_spec(runtime, emulator, _mounts(code_dir, opt_dir))
+
+    def _container_spec(
+        self, runtime: RuntimeImage, emulator: EmulatorConfig, mounts: tuple[Mount, ...]
+    ) -> ContainerSpec:
+        """The container this environment runs in: the function's limits and Lambda's environment, the
+        Runtime API's address and secret host name, and how its output reaches the emulator."""
+        function = self.function
         environment = function_environment(
             function,
             emulator,
@@ -151,21 +158,21 @@ class Environment:
             execution_env=runtime.execution_env,
             log_stream=self.log_stream_name,
             runtime_vars=dict(runtime.runtime_vars),
-            version=version,
+            version=self.version,
         )
         if self._marker:
             environment[wire.ENV_LOG_MARKER] = "1"  # the token itself comes from the Runtime API, once
         if self._direct is not None:
             environment[wire.ENV_LOG_ADDRESS] = self._direct.address
         environment.update(runtime.debug_environment)
-        self._spec = ContainerSpec(
+        return ContainerSpec(
             image=runtime.image,
             name=f"lambda-emu-{function.name[:40]}-{self.id[:8]}",
             environment=environment,
-            labels={OWNER_LABEL: owner, FUNCTION_LABEL: function.name},
+            labels={OWNER_LABEL: owner_token(), FUNCTION_LABEL: function.name},
             memory_mb=function.memory_size,
             tmp_mb=function.ephemeral_storage,
-            mounts=(*_mounts(code_dir, opt_dir), *runtime.debug_mounts),
+            mounts=(*mounts, *runtime.debug_mounts),
             user=runtime.user,
             extra_hosts=((self._api_host, "127.0.0.1"),),
             entrypoint=runtime.entrypoint,
