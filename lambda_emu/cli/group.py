@@ -125,19 +125,14 @@ def main(ctx: click.Context, debug: bool, state_dir: Path, backend: str) -> None
 
 
 def image_builder(base: str | None = None) -> Any:
-    """The runtime images' builder: on the Docker engine, or, where the embedded backend runs and no engine
-    answers, into the embedded backend's root file system cache (the same build, replayed there)."""
-    from lambda_emu.containers.choice import docker_answers, resolve
     from lambda_emu.images.runtimes import local_image_builder
 
-    context = click.get_current_context(silent=True)
-    concrete = resolve((context.find_root().obj or {}).get("backend") if context is not None else None)
-    if concrete == "embedded" and not docker_answers():
-        from lambda_emu.containers.rootfs_images import FolderImages
-        from lambda_emu.images.runtimes import ImageBuilder
+    return local_image_builder(base, progress=progress, backend=_backend_option())
 
-        return ImageBuilder(FolderImages(), base=base or "debian", progress=progress)
-    return local_image_builder(base, progress=progress)
+
+def _backend_option() -> str | None:
+    context = click.get_current_context(silent=True)
+    return (context.find_root().obj or {}).get("backend") if context is not None else None
 
 
 def local_emulator(config: Any, *, served: Collection[str] | None = None) -> Any:
@@ -147,8 +142,7 @@ def local_emulator(config: Any, *, served: Collection[str] | None = None) -> Any
     from lambda_emu.containers.choice import make_backend, resolve
     from lambda_emu.facade import Emulator
 
-    context = click.get_current_context(silent=True)
-    concrete = resolve((context.find_root().obj or {}).get("backend") if context is not None else None)
+    concrete = resolve(_backend_option())
     images = image_builder()
     sinks = log_sinks(config.state_dir, served=served)
     return Emulator(config, backend=make_backend(concrete), images=images, sink_for=sinks)

@@ -3,6 +3,7 @@ folder's Config; the runtimes' own Dockerfiles use only what the replay supports
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,34 @@ def test_an_image_made_here_is_named_by_its_tag_and_never_like_an_engines() -> N
     assert one == folder_image_id("lambda-emu/python3.11:3ff7c42996f3")
     assert one != folder_image_id("lambda-emu/python3.11:000000000000")
     assert not one.startswith("sha256:")
+
+
+@pytest.fixture
+def no_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """The Docker engine unreachable for this process: DOCKER_HOST names a socket that does not exist."""
+    from lambda_emu.containers.engine import docker_client
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    monkeypatch.setenv("LAMBDA_EMU_ROOTFS_CACHE", str(tmp_path / "rootfs"))
+    docker_client.cache_clear()
+    yield
+    docker_client.cache_clear()
+
+
+@pytest.mark.usefixtures("no_engine")
+@pytest.mark.parametrize("named", ["--backend", "LAMBDA_EMU_BACKEND"])
+def test_without_an_engine_the_embedded_backends_images_are_built_into_its_cache(
+    named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambda_emu.images.runtimes import RUNTIMES, local_image_builder
+
+    if named == "LAMBDA_EMU_BACKEND":  # as the pytest plugin's session finds it
+        monkeypatch.setenv("LAMBDA_EMU_BACKEND", "embedded")
+        builder = local_image_builder()
+    else:
+        builder = local_image_builder(backend="embedded")
+    assert builder.base == "debian"
+    status = {row.id: row for row in builder.list()}["python3.11"]
+    assert (status.built, status.tag) == (False, builder.image_tag(RUNTIMES["python3.11"]))
+    with pytest.raises(ImageError, match="Cannot pull .*no Docker engine answers"):
+        local_image_builder("registry", backend="embedded").build(RUNTIMES["python3.11"])
