@@ -10,7 +10,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 DOCKER_UP ?= ../shared/env/docker-up.sh
 RUNTIMES ?= python3.11 python3.13
 # What runs execution environments: auto (Docker when its engine answers, else the embedded backend: root and
-# runc or crun, no engine), docker or embedded. `make demo BACKEND=embedded` never asks for an engine.
+# runc or crun, no engine), docker or embedded. `make demo BACKEND=embedded` needs no engine.
 BACKEND ?= auto
 
 .PHONY: demo test install venv docker images bench test-embedded lint clean-containers

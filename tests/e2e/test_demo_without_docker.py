@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import stat
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -28,8 +30,17 @@ def demo_command() -> list[str]:
     return words[words.index("lambda-emu") :]
 
 
+@pytest.fixture
+def caches(tmp_path: Path) -> Iterator[Path]:
+    """Where the root file systems go; removed afterwards (three of them, some 150 MB each)."""
+    yield tmp_path
+    for name in ("rootfs", "exported"):
+        shutil.rmtree(tmp_path / name, ignore_errors=True)
+
+
 @pytest.mark.usefixtures("embedded_host")
-def test_the_demo_invoke_runs_on_the_embedded_backend_without_a_docker_engine(tmp_path: Path) -> None:
+def test_the_demo_invoke_runs_on_the_embedded_backend_without_a_docker_engine(caches: Path) -> None:
+    tmp_path = caches
     command = demo_command()
     assert command[:2] == ["lambda-emu", "invoke"], command
     cache = tmp_path / "rootfs"  # empty: nothing exported from an engine earlier can be used
