@@ -55,6 +55,7 @@ def test_the_demo_invoke_runs_on_the_embedded_backend_without_a_docker_engine(ca
         ["lambda-emu", *state, "doctor"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert "docker engine: not reachable" in doctor.stdout, doctor.stdout + doctor.stderr
+    assert f"no Docker engine: the embedded backend builds runtime images into {cache}" in doctor.stdout
     done = subprocess.run(
         ["lambda-emu", "--debug", "--backend", "auto", *state, *command[1:]],
         cwd=ROOT,
