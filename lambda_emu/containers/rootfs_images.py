@@ -254,9 +254,14 @@ class Replay:
         )
         assert proc.stdout is not None
         tail: list[str] = []
-        for line in proc.stdout:
-            tail = [*tail[-14:], line.rstrip()]
-            self._say(line.rstrip())
+        try:
+            for line in proc.stdout:
+                tail = [*tail[-14:], line.rstrip()]
+                self._say(line.rstrip())
+        except BaseException:  # Ctrl-C included: the step ends before its folder is removed
+            proc.kill()
+            proc.wait()
+            raise
         if proc.wait() != 0:
             shown = "\n".join(f"  {line}" for line in tail)
             raise ImageError(f"RUN failed (exit status {proc.returncode}): {rest[:200]}\n{shown}")
