@@ -9,12 +9,15 @@ PIP := $(PYTHON) -m pip
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 DOCKER_UP ?= ../shared/env/docker-up.sh
 RUNTIMES ?= python3.11 python3.13
+# What runs execution environments: auto (Docker when its engine answers, else the embedded backend: root and
+# runc or crun, no engine), docker or embedded. `make demo BACKEND=embedded` needs no engine.
+BACKEND ?= auto
 
 .PHONY: demo test install venv docker images bench test-embedded lint clean-containers
 
 ## demo: set everything up and invoke a sample function
 demo: docker install images
-	lambda-emu invoke HelloFunction -t sample_functions/template.yaml -e sample_functions/events/hello.json
+	LAMBDA_EMU_BACKEND=$(BACKEND) lambda-emu invoke HelloFunction -t sample_functions/template.yaml -e sample_functions/events/hello.json
 
 ## test: set everything up and run every test tier (unit, docker, e2e)
 test: docker install images
@@ -35,15 +38,22 @@ $(PYTHON):
 install: venv
 	$(PIP) install --quiet --disable-pip-version-check -e ".[dev]"
 
-## docker: make sure a Docker engine answers (starts one on this project's machines)
+## docker: make sure something runs execution environments: a Docker engine that answers (one is started on
+## this project's machines), else, for BACKEND=auto or embedded, the embedded backend (root and runc or crun)
 docker:
-	@docker info >/dev/null 2>&1 || { \
+	@embedded_runs() { [ "$$(id -u)" = 0 ] && { command -v runc || command -v crun || [ -x /usr/sbin/runc ]; } >/dev/null; }; \
+	if [ "$(BACKEND)" = embedded ]; then \
+	  embedded_runs || { echo "The embedded backend needs root and runc or crun (apt-get install runc)." >&2; exit 1; }; \
+	elif ! docker info >/dev/null 2>&1; then \
 	  if [ -f "$(DOCKER_UP)" ]; then bash "$(DOCKER_UP)"; \
-	  else echo "No Docker engine answers: start Docker, then retry." >&2; exit 1; fi; }
+	  elif [ "$(BACKEND)" = auto ] && embedded_runs; then \
+	    echo "No Docker engine answers: the embedded backend (runc) runs the functions instead." >&2; \
+	  else echo "No Docker engine answers: start Docker, or run as root with runc or crun installed" \
+	    "(the embedded backend), then retry." >&2; exit 1; fi; fi
 
 ## images: build the runtime images (cached: nothing is rebuilt when nothing changed)
 images: install
-	lambda-emu runtimes build $(RUNTIMES)
+	LAMBDA_EMU_BACKEND=$(BACKEND) lambda-emu runtimes build $(RUNTIMES)
 
 ## bench: medians of cold and warm invokes beside the floor measured in the same run
 bench: docker install images

@@ -51,6 +51,28 @@ def docker_engine() -> None:
         pytest.skip("no Docker engine (run ../shared/env/docker-up.sh); these tests never skip in CI")
 
 
+def embedded_cannot_run() -> str | None:
+    """Why the embedded backend cannot run on this host (it needs root and runc or crun), None when it can."""
+    from lambda_emu.containers.embedded import oci_runtime
+
+    if os.geteuid() != 0:
+        return "it needs root"
+    if oci_runtime() is None:
+        return "no OCI runtime (runc or crun) is installed"
+    return None
+
+
+@pytest.fixture(scope="session")
+def embedded_host() -> None:
+    reason = embedded_cannot_run()
+    if reason:
+        if IN_CI:
+            pytest.fail(
+                f"CI=true and the embedded backend cannot run here ({reason}): .ci/run installs runc."
+            )
+        pytest.skip(f"the embedded backend cannot run here ({reason}); these tests never skip in CI")
+
+
 @pytest.fixture(autouse=True)
 def _docker_tier_needs_an_engine(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("docker") is not None:

@@ -127,25 +127,22 @@ def main(ctx: click.Context, debug: bool, state_dir: Path, backend: str) -> None
 def image_builder(base: str | None = None) -> Any:
     from lambda_emu.images.runtimes import local_image_builder
 
-    return local_image_builder(base, progress=progress)
+    return local_image_builder(base, progress=progress, backend=_backend_option())
+
+
+def _backend_option() -> str | None:
+    context = click.get_current_context(silent=True)
+    return (context.find_root().obj or {}).get("backend") if context is not None else None
 
 
 def local_emulator(config: Any, *, served: Collection[str] | None = None) -> Any:
     """The Emulator a command runs functions with: Docker, runtime images built here with progress shown,
     function output kept in the log store and shown on stderr (prefixed by function name when `served`)."""
     from lambda_emu.cli.terminal import log_sinks
-    from lambda_emu.containers.choice import docker_answers, make_backend, resolve
+    from lambda_emu.containers.choice import make_backend, resolve
     from lambda_emu.facade import Emulator
 
-    context = click.get_current_context(silent=True)
-    concrete = resolve((context.find_root().obj or {}).get("backend") if context is not None else None)
-    if concrete == "embedded" and not docker_answers():
-        # No engine at all: the runtime images are those unpacked here while one answered.
-        from lambda_emu.containers.rootfs_cache import UnpackedImages
-        from lambda_emu.images.runtimes import ImageBuilder
-
-        images = ImageBuilder(UnpackedImages(), base="debian", progress=progress)
-    else:
-        images = image_builder()
+    concrete = resolve(_backend_option())
+    images = image_builder()
     sinks = log_sinks(config.state_dir, served=served)
     return Emulator(config, backend=make_backend(concrete), images=images, sink_for=sinks)

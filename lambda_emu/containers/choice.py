@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 
 from lambda_emu.containers.base import ContainerBackend
@@ -82,6 +83,15 @@ def host_report() -> HostReport:
         notes.append("no writable cgroup file system: no memory, CPU or pids limits")
     else:
         notes.append(f"cgroup v{cgroups.version}")
+    if not docker:
+        from lambda_emu.containers.rootfs_cache import default_cache
+
+        made = (
+            "builds runtime images"
+            if shutil.which("mmdebstrap")
+            else "cannot build runtime images (no mmdebstrap)"
+        )
+        notes.append(f"no Docker engine: the embedded backend {made} into {default_cache()}")
     if docker_init() is None:
         notes.append("no docker-init/tini on this host: the runtime runs as PID 1 (orphans not reaped)")
     return HostReport("docker" if docker else "embedded", docker, runtime, root, limits, tuple(notes))

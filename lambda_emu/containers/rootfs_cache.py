@@ -1,5 +1,6 @@
 """Runtime images' root file systems unpacked for the embedded backend: one folder per image id, exported
-once from the Docker engine while one answers, found by tag (an index beside them) where none does."""
+once from the Docker engine while one answers, or made here without one (rootfs_images.py); found by tag
+(an index beside them) where no engine answers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 import threading
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,6 @@ from urllib.parse import quote
 from lambda_emu.errors import ContainerError, ImageError
 
 LOG = logging.getLogger(__name__)
-_BASE_REPOSITORY = "lambda-emu-base/"  # the images layer's base images (containers may not import it)
 
 
 def default_cache() -> Path:
@@ -54,23 +55,57 @@ class RootfsCache:
                 return known
             image_id = self._engine_id(tag)
             if image_id is None:  # no engine: the last image this tag named here
-                try:
-                    image_id = self._tag_file(tag).read_text().strip()
-                except OSError:
+                found = self.lookup(tag)
+                if found is None:
                     raise ImageError(
                         f"The root file system of {tag} is not unpacked here, and no Docker engine answers",
-                        hint=(
-                            "Run this once where a Docker engine answers (it unpacks the image into "
-                            f"{self.folder}), or copy that folder from a machine where it ran."
-                        ),
-                    ) from None
-            unpacked = self._load(image_id)
-            if unpacked is None:
-                unpacked = self._export(tag, image_id)
-            self._tag_file(tag).parent.mkdir(parents=True, exist_ok=True)
-            self._tag_file(tag).write_text(image_id + "\n")
+                        hint=f"Build it without an engine: lambda-emu runtimes build {_runtime_of(tag)}",
+                    )
+                self._known[tag] = found
+                return found
+            unpacked = self._load(image_id) or self._export(tag, image_id)
+            self._name(tag, image_id)
             self._known[tag] = unpacked
             return unpacked
+
+    def lookup(self, tag: str) -> UnpackedImage | None:
+        """The image `tag` last named here, if it is still unpacked; never asks an engine."""
+        try:
+            image_id = self._tag_file(tag).read_text().strip()
+        except OSError:
+            return None
+        return self._load(image_id)
+
+    def _name(self, tag: str, image_id: str) -> None:
+        self._tag_file(tag).parent.mkdir(parents=True, exist_ok=True)
+        self._tag_file(tag).write_text(image_id + "\n")
+
+    def add(self, tag: str, image_id: str, fill: Callable[[Path], dict[str, Any]]) -> UnpackedImage:
+        """Unpack a new image: `fill` writes the root file system into the folder it is given and returns
+        the image's Config. Made beside the cache and renamed into place, so a half-made image is never
+        found; then `tag` names it."""
+        final = self._dir(image_id)
+        partial = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}")
+        (partial / "rootfs").mkdir(parents=True)
+        try:
+            config = fill(partial / "rootfs")
+            # Mount points the embedded backend binds over, so a read-only root never needs them made.
+            for folder in ("var/task", "opt", "tmp", "proc", "sys", "dev"):
+                (partial / "rootfs" / folder).mkdir(parents=True, exist_ok=True)
+            for file in ("etc/hosts", "etc/hostname", "etc/resolv.conf"):
+                (partial / "rootfs" / file).touch(exist_ok=True)
+            (partial / "config.json").write_text(json.dumps(config))
+            try:
+                partial.rename(final)
+            except OSError:  # another process unpacked it meanwhile
+                shutil.rmtree(partial, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        loaded = self._load(image_id)
+        assert loaded is not None
+        self._name(tag, image_id)
+        return loaded
 
     def _dir(self, image_id: str) -> Path:
         return self.folder / image_id.replace("sha256:", "")
@@ -95,101 +130,47 @@ class RootfsCache:
         try:
             return str(client.api.inspect_image(tag)["Id"])
         except docker.errors.ImageNotFound:
-            runtime_id = tag.split("/")[-1].split(":")[0]
             raise ImageError(
-                f"Image {tag} is missing", hint=f"Build it with: lambda-emu runtimes build {runtime_id}"
+                f"Image {tag} is missing", hint=f"Build it with: lambda-emu runtimes build {_runtime_of(tag)}"
             ) from None
 
     def _export(self, tag: str, image_id: str) -> UnpackedImage:
         from lambda_emu.containers.engine import LABEL, LABEL_VALUE, docker_client
 
         client = docker_client()
-        final = self._dir(image_id)
-        partial = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}")
-        (partial / "rootfs").mkdir(parents=True)
-        LOG.warning("unpacking %s for the embedded backend (once per image) into %s", tag, final)
+        LOG.warning(
+            "unpacking %s for the embedded backend (once per image) into %s", tag, self._dir(image_id)
+        )
         container = client.api.create_container(image_id, command=["true"], labels={LABEL: LABEL_VALUE})
+
+        def fill(rootfs: Path) -> dict[str, Any]:
+            unpack_tar(client.api.export(container["Id"]), rootfs, what=tag)
+            return client.api.inspect_image(image_id).get("Config") or {}
+
         try:
-            # --numeric-owner: the image's uids as they are, whatever this host's /etc/passwd says.
-            tar = subprocess.Popen(
-                ["tar", "--numeric-owner", "-xpf", "-", "-C", str(partial / "rootfs")],
-                stdin=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-            assert tar.stdin is not None
-            try:
-                for chunk in client.api.export(container["Id"]):
-                    tar.stdin.write(chunk)
-            finally:
-                tar.stdin.close()
-            if tar.wait() != 0:
-                raise ImageError(
-                    f"Cannot unpack {tag}: {tar.stderr.read().decode(errors='replace') if tar.stderr else ''}"
-                )
-            config = client.api.inspect_image(image_id).get("Config") or {}
-            # Mount points the embedded backend binds over, so a read-only root never needs them made.
-            for folder in ("var/task", "opt", "tmp", "proc", "sys", "dev"):
-                (partial / "rootfs" / folder).mkdir(parents=True, exist_ok=True)
-            for file in ("etc/hosts", "etc/hostname", "etc/resolv.conf"):
-                (partial / "rootfs" / file).touch(exist_ok=True)
-            (partial / "config.json").write_text(json.dumps(config))
-            try:
-                partial.rename(final)
-            except OSError:  # another process unpacked it meanwhile
-                shutil.rmtree(partial, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
+            return self.add(tag, image_id, fill)
         finally:
             client.api.remove_container(container["Id"], force=True)
-        loaded = self._load(image_id)
-        assert loaded is not None
-        return loaded
 
 
-class UnpackedImages:
-    """The ImageBackend of a machine without a Docker engine: the runtime images unpacked here earlier
-    are there; nothing can be built or pulled."""
+def unpack_tar(chunks: Iterable[bytes], rootfs: Path, *, what: str) -> None:
+    """Unpack a tar stream into `rootfs` as root, owners by number: the image's uids as they are, whatever
+    this host's /etc/passwd says."""
+    tar = subprocess.Popen(
+        ["tar", "--numeric-owner", "-xpf", "-", "-C", str(rootfs)],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert tar.stdin is not None and tar.stderr is not None
+    try:
+        for chunk in chunks:
+            tar.stdin.write(chunk)
+    finally:
+        tar.stdin.close()
+    errors = tar.stderr.read().decode(errors="replace")
+    if tar.wait() != 0:
+        raise ImageError(f"Cannot unpack {what}: {errors.strip()}")
 
-    def __init__(self, cache: RootfsCache | None = None) -> None:
-        self._cache = cache or RootfsCache()
 
-    def _config(self, tag: str) -> dict[str, Any] | None:
-        try:
-            image_id = self._cache._tag_file(tag).read_text().strip()
-        except OSError:
-            return None
-        loaded = self._cache._load(image_id)
-        return None if loaded is None else loaded.config
-
-    def exists(self, tag: str) -> bool:
-        if tag.startswith(_BASE_REPOSITORY):
-            # A base is only ever needed to build a runtime image, which cannot happen here: said by
-            # `build`, at once, rather than after a Debian root file system was made for nothing.
-            return True
-        return self._config(tag) is not None
-
-    def size(self, tag: str) -> int | None:
-        return None
-
-    def command(self, tag: str) -> tuple[str, ...] | None:
-        cmd = (self._config(tag) or {}).get("Cmd")
-        return tuple(cmd) if cmd else None
-
-    def _cannot(self, what: str) -> ImageError:
-        return ImageError(
-            f"Cannot {what} without a Docker engine: the embedded backend runs images unpacked earlier",
-            hint=(
-                "Build the runtime images where a Docker engine answers and run an invoke there once (it "
-                f"unpacks them into {self._cache.folder}), or copy that folder here."
-            ),
-        )
-
-    def import_tar(self, tar_path: Path, tag: str, **_: Any) -> None:
-        raise self._cannot(f"make {tag}")
-
-    def build(self, context_dir: Path, tag: str, **_: Any) -> None:
-        raise self._cannot(f"build {tag}")
-
-    def pull(self, ref: str) -> None:
-        raise self._cannot(f"pull {ref}")
+def _runtime_of(tag: str) -> str:
+    return tag.split("/")[-1].split(":")[0]

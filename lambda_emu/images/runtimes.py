@@ -362,18 +362,31 @@ class RuntimeStatus:
     reason: str = ""
 
 
-def local_image_builder(base: str | None = None, *, progress: LineSink | None = None) -> ImageBuilder:
-    """The builder every front end uses: images on the local Docker engine. `base`, else
-    LAMBDA_EMU_BASE_IMAGE: "official" (AWS's base images only, pulled when missing), "debian", "registry"
-    or an image to build ours FROM; unset: AWS's base image where the engine has it, else Debian's."""
-    from lambda_emu.containers.images import DockerImages
+def local_image_builder(
+    base: str | None = None, *, progress: LineSink | None = None, backend: str | None = None
+) -> ImageBuilder:
+    """The builder every front end uses: images on the local Docker engine, or, where `backend` (else
+    LAMBDA_EMU_BACKEND) is the embedded one and no engine answers, folders of its rootfs cache made by the
+    same build. `base`, else LAMBDA_EMU_BASE_IMAGE: "official" (AWS's base images only, pulled when
+    missing), "debian", "registry" or an image to build ours FROM; unset: AWS's base image where the engine
+    has it, else Debian's."""
+    from lambda_emu.containers.choice import docker_answers, resolve
 
+    images: ImageBackend
+    if resolve(backend) == "embedded" and not docker_answers():
+        from lambda_emu.containers.rootfs_images import FolderImages
+
+        images = FolderImages()  # it has no AWS base image and pulls nothing: Debian's base it is
+    else:
+        from lambda_emu.containers.images import DockerImages
+
+        images = DockerImages()
     chosen = base or os.environ.get("LAMBDA_EMU_BASE_IMAGE") or None
     if chosen == "official":
-        return ImageBuilder(DockerImages(), official="always", progress=progress)
+        return ImageBuilder(images, official="always", progress=progress)
     if chosen is None:
-        return ImageBuilder(DockerImages(), official="auto", progress=progress)
-    return ImageBuilder(DockerImages(), base=chosen, progress=progress)
+        return ImageBuilder(images, official="auto", progress=progress)
+    return ImageBuilder(images, base=chosen, progress=progress)
 
 
 class ImageBuilder:

@@ -1,5 +1,5 @@
 """A live `lambda-emu serve` for the API tests: started as users start it, stopped with SIGTERM, and
-checked for leftovers."""
+checked for leftovers; and the container backends the backend-dependent tests run on, each in turn."""
 
 from __future__ import annotations
 
@@ -15,6 +15,18 @@ from pathlib import Path
 import pytest
 
 API_SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions" / "api"
+# What runs execution environments: tests of what a backend is responsible for (invoke, error shapes, the
+# timeout's kill, memory and /tmp limits, environment variables, async retries) run on each.
+BACKENDS = ("docker", "embedded")
+SERVE_OPTIONS = ("--async-retry-delays", "0.5,0.5", "--keep-alive", "120")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend's name, for `--backend`; the embedded one needs root and runc (never skipped in CI)."""
+    if request.param == "embedded":
+        request.getfixturevalue("embedded_host")
+    return str(request.param)
 
 
 @dataclass
@@ -23,6 +35,7 @@ class Served:
     url: str
     state_dir: Path
     log_path: Path
+    backend: str = "docker"
 
     def client(self, **config: object):  # boto3's Lambda client pointed at the server
         import boto3
@@ -46,7 +59,9 @@ class Served:
         return self.process.wait(timeout)
 
 
-def start_server(state_dir: Path, *args: str, template: Path = API_SAMPLES / "template.yaml") -> Served:
+def start_server(
+    state_dir: Path, *args: str, template: Path = API_SAMPLES / "template.yaml", backend: str = "docker"
+) -> Served:
     exe = shutil.which("lambda-emu")
     assert exe, "lambda-emu is not installed (make install)"
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -55,7 +70,19 @@ def start_server(state_dir: Path, *args: str, template: Path = API_SAMPLES / "te
     log_path = state_dir / "serve.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [exe, "--state-dir", str(state_dir), "serve", "-t", str(template), "--port", "0", *args],
+            [
+                exe,
+                "--backend",
+                backend,
+                "--state-dir",
+                str(state_dir),
+                "serve",
+                "-t",
+                str(template),
+                "--port",
+                "0",
+            ]
+            + list(args),
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
@@ -67,7 +94,7 @@ def start_server(state_dir: Path, *args: str, template: Path = API_SAMPLES / "te
         try:
             record = json.loads(discovery.read_text())
             if record.get("pid") == process.pid:
-                return Served(process, record["url"], state_dir, log_path)
+                return Served(process, record["url"], state_dir, log_path, backend)
         except (OSError, ValueError):
             pass
         time.sleep(0.05)
@@ -99,17 +126,52 @@ def containers_of(pid: int) -> list[str]:
     return found
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    server = start_server(
-        tmp_path_factory.mktemp("serve"), "--async-retry-delays", "0.5,0.5", "--keep-alive", "120"
-    )
-    yield server
+def bundles_of(pid: int) -> list[str]:
+    """The embedded backend's environments (OCI bundles) owned by process `pid`."""
+    from lambda_emu.cleanup import OWNER_LABEL
+    from lambda_emu.containers.embedded import state_root
+
+    found = []
+    for state in (state_root() / "bundles").glob("*/state.json"):
+        try:
+            labels = json.loads(state.read_text()).get("labels") or {}
+        except (OSError, ValueError):  # removed meanwhile
+            continue
+        if str(labels.get(OWNER_LABEL, "")).startswith(f"{pid}:"):
+            found.append(state.parent.name)
+    return found
+
+
+def leftovers_of(pid: int, backend: str) -> list[str]:
+    """What process `pid` left running on `backend`: Docker containers or embedded environments."""
+    return containers_of(pid) if backend == "docker" else bundles_of(pid)
+
+
+def stop_and_check(server: Served) -> None:
     pid = server.process.pid
     status = server.stop()
     assert status == 0, server.log()
-    assert containers_of(pid) == [], "serve left containers behind"
+    assert leftovers_of(pid, server.backend) == [], "serve left containers behind"
     assert not (server.state_dir / "server.json").exists()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    server = start_server(tmp_path_factory.mktemp("serve"), *SERVE_OPTIONS)
+    yield server
+    stop_and_check(server)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def served_on(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`served`, on each backend in turn: the module's Docker server, and one of its own on embedded."""
+    if request.param == "docker":
+        yield request.getfixturevalue("served")
+        return
+    request.getfixturevalue("embedded_host")
+    server = start_server(tmp_path_factory.mktemp("serve-embedded"), *SERVE_OPTIONS, backend="embedded")
+    yield server
+    stop_and_check(server)
 
 
 class Reports:

@@ -26,16 +26,16 @@ def error_of(call) -> ClientError:
     return caught.value
 
 
-def test_request_response_returns_the_payload_status_and_executed_version(served):
-    answer = served.client().invoke(FunctionName="AttemptsFunction", Payload=json.dumps({"id": 7}))
+def test_request_response_returns_the_payload_status_and_executed_version(served_on):
+    answer = served_on.client().invoke(FunctionName="AttemptsFunction", Payload=json.dumps({"id": 7}))
     assert answer["StatusCode"] == 200
     assert answer["ExecutedVersion"] == "$LATEST"
     assert "FunctionError" not in answer
     assert json.loads(answer["Payload"].read())["id"] == 7
 
 
-def test_function_error_sets_x_amz_function_error_and_returns_the_error_payload(served):
-    answer = served.client().invoke(
+def test_function_error_sets_x_amz_function_error_and_returns_the_error_payload(served_on):
+    answer = served_on.client().invoke(
         FunctionName="AttemptsFunction", Payload=json.dumps({"fail": True, "id": 1})
     )
     assert answer["StatusCode"] == 200
@@ -45,8 +45,8 @@ def test_function_error_sets_x_amz_function_error_and_returns_the_error_payload(
     assert error["errorMessage"] == "failing on purpose: 1"
 
 
-def test_tail_returns_the_last_4_kb_of_this_invocations_log(served):
-    client = served.client()
+def test_tail_returns_the_last_4_kb_of_this_invocations_log(served_on):
+    client = served_on.client()
     short = client.invoke(FunctionName="AttemptsFunction", LogType="Tail", Payload=b'{"lines": 2}')
     request_id = short["ResponseMetadata"]["RequestId"]
     log = base64.b64decode(short["LogResult"]).decode()
@@ -137,8 +137,8 @@ def test_unknown_invocation_type_is_a_validation_error(served):
     assert caught.value.headers["x-amzn-ErrorType"] == "ValidationException"
 
 
-def test_concurrent_calls_scale_out_to_more_environments(served):
-    client = served.client(max_pool_connections=4)
+def test_concurrent_calls_scale_out_to_more_environments(served_on):
+    client = served_on.client(max_pool_connections=4)
     with ThreadPoolExecutor(4) as pool:
         answers = list(
             pool.map(

@@ -59,23 +59,27 @@ def event(client, function: str, payload: dict, **fields: str) -> dict:
     return answer
 
 
-def test_event_answers_202_at_once_and_runs_the_function(served, reports):
+def test_event_answers_202_at_once_and_runs_the_function(served_on, reports):
     marker = str(uuid.uuid4())
-    answer = event(served.client(), "AttemptsFunction", {"report_to": reports.url, "id": marker})
+    answer = event(served_on.client(), "AttemptsFunction", {"report_to": reports.url, "id": marker})
     request_id = answer["ResponseMetadata"]["RequestId"]
     (record,) = reports.wait_for(1, id=marker)
     assert record["request_id"] == request_id  # the function sees the request id the caller was given
 
 
-def test_a_failing_event_is_tried_three_times_then_dead_lettered_with_lambdas_attributes(served, reports):
+def test_a_failing_event_is_tried_three_times_then_dead_lettered_with_lambdas_attributes(served_on, reports):
     marker = str(uuid.uuid4())
-    answer = event(served.client(), "RetriedFunction", {"report_to": reports.url, "id": marker, "fail": True})
+    answer = event(
+        served_on.client(), "RetriedFunction", {"report_to": reports.url, "id": marker, "fail": True}
+    )
     request_id = answer["ResponseMetadata"]["RequestId"]
     attempts = reports.wait_for(3, id=marker)
     assert len(attempts) == 3
     assert {a["request_id"] for a in attempts} == {request_id}  # retries keep the request id
     letters = wait_until(
-        lambda: [x for x in dead_letters(served.state_dir, "RetriedFunction") if x["requestId"] == request_id]
+        lambda: [
+            x for x in dead_letters(served_on.state_dir, "RetriedFunction") if x["requestId"] == request_id
+        ]
     )
     assert len(letters) == 1
     letter = letters[0]
@@ -87,12 +91,12 @@ def test_a_failing_event_is_tried_three_times_then_dead_lettered_with_lambdas_at
     assert attributes["ErrorMessage"]["StringValue"] == f"failing on purpose: {marker}"
     time.sleep(1.5)  # past another retry delay: no fourth attempt
     assert len(reports.where(id=marker)) == 3
-    by_queue_name = dead_letters(served.state_dir, "lambda-emu-dead-letters")
+    by_queue_name = dead_letters(served_on.state_dir, "lambda-emu-dead-letters")
     assert request_id in {x["requestId"] for x in by_queue_name}
 
 
-def test_maximum_retry_attempts_and_destinations(served, reports):
-    client = served.client()
+def test_maximum_retry_attempts_and_destinations(served_on, reports):
+    client = served_on.client()
     failing = str(uuid.uuid4())
     event(client, "OneRetryFunction", {"report_to": reports.url, "id": failing, "fail": True})
     assert len(reports.wait_for(2, id=failing)) == 2  # MaximumRetryAttempts: 1

@@ -11,21 +11,29 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import leftovers_of
 from tests.timing import assert_timed_out
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"
 
 
 def run(
-    *args: str, cwd: Path = SAMPLES, stdin: str | None = None, timeout: float = 120
+    *args: str,
+    cwd: Path = SAMPLES,
+    stdin: str | None = None,
+    timeout: float = 120,
+    backend: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("lambda-emu")
     assert exe, "lambda-emu is not installed (make install)"
-    return subprocess.run([exe, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=timeout)
+    chosen = ("--backend", backend) if backend else ()
+    return subprocess.run(
+        [exe, *chosen, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=timeout
+    )
 
 
-def test_invoke_prints_the_response_on_stdout_and_framed_logs_on_stderr() -> None:
-    done = run("invoke", "HelloFunction", "-e", "events/hello.json")
+def test_invoke_prints_the_response_on_stdout_and_framed_logs_on_stderr(backend: str) -> None:
+    done = run("invoke", "HelloFunction", "-e", "events/hello.json", backend=backend)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"message": "Hello, lambda-emu!"}
     lines = done.stderr.splitlines()
@@ -51,19 +59,55 @@ def test_no_event_means_an_empty_object() -> None:
     assert json.loads(done.stdout)["event"] == {}
 
 
-def test_function_error_exits_1_and_still_prints_the_error_payload() -> None:
-    done = run("invoke", "RaiseFunction", "--payload", '{"amount": 3}')
+def test_function_error_exits_1_and_still_prints_the_error_payload(backend: str) -> None:
+    done = run("invoke", "RaiseFunction", "--payload", '{"amount": 3}', backend=backend)
     assert done.returncode == 1
     error = json.loads(done.stdout)
     assert (error["errorType"], error["errorMessage"]) == ("PaymentDeclined", "card declined for 3")
     assert "[ERROR] PaymentDeclined: card declined for 3" in done.stderr
 
 
-def test_timeout_exits_1_with_sandbox_timedout() -> None:
-    done = run("invoke", "TimeoutFunction")
+def test_timeout_exits_1_with_sandbox_timedout(backend: str) -> None:
+    done = run("invoke", "TimeoutFunction", backend=backend)
     assert done.returncode == 1
     assert json.loads(done.stdout)["errorType"] == "Sandbox.Timedout"
     assert_timed_out(done.stderr, 1)
+
+
+def test_memory_is_a_hard_limit_and_its_kill_is_runtime_out_of_memory(backend: str) -> None:
+    fits = run("invoke", "MemoryFunction", "--payload", '{"mb": 40}', backend=backend)
+    assert (fits.returncode, json.loads(fits.stdout)) == (0, {"allocated_mb": 40}), fits.stderr
+    done = run("invoke", "MemoryFunction", "--payload", '{"mb": 400}', backend=backend)
+    assert done.returncode == 1, done.stderr
+    error = json.loads(done.stdout)
+    assert error["errorType"] == "Runtime.OutOfMemory", error
+    assert error["errorMessage"].endswith("Runtime exited with error: signal: killed"), error
+
+
+def test_tmp_holds_the_ephemeral_storage_and_no_more(backend: str) -> None:
+    done = run("invoke", "TmpFillFunction", "--payload", '{"mb": 600, "name": "big"}', backend=backend)
+    assert done.returncode == 0, done.stderr
+    full = json.loads(done.stdout)
+    assert full["outcome"] == "No space left on device", full
+    assert 480 <= full["written_mb"] < 530, full  # EphemeralStorage: 512, less the file system's own
+
+
+# Values that differ between any two invokes (ids, the Runtime API's secret host name and port).
+PER_INVOKE = ("AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_RUNTIME_API", "_X_AMZN_TRACE_ID")
+
+
+def test_both_backends_give_a_function_the_same_sandbox_and_environment(embedded_host: None) -> None:
+    seen = {}
+    for name in ("docker", "embedded"):
+        probe = run("invoke", "SandboxProbeFunction", backend=name)
+        env = run("invoke", "EnvFunction", backend=name)
+        assert probe.returncode == env.returncode == 0, probe.stderr + env.stderr
+        variables = {k: v for k, v in json.loads(env.stdout).items() if k not in PER_INVOKE}
+        # Docker sets HOSTNAME (the host's name, under host networking); Lambda's documented variables do
+        # not include it, nor does the embedded backend (README: differences between the backends).
+        variables.pop("HOSTNAME", None)
+        seen[name] = (json.loads(probe.stdout), variables)
+    assert seen["embedded"] == seen["docker"]
 
 
 @pytest.mark.parametrize(
@@ -99,8 +143,10 @@ def test_function_named_by_its_function_name() -> None:
     assert json.loads(done.stdout)["python"] == "3.13"
 
 
-def test_parameter_overrides_and_env_flags_reach_the_function() -> None:
-    done = run("invoke", "EnvFunction", "--parameter-overrides", "Stage=prod", "--env", "EXTRA=1")
+def test_parameter_overrides_and_env_flags_reach_the_function(backend: str) -> None:
+    done = run(
+        "invoke", "EnvFunction", "--parameter-overrides", "Stage=prod", "--env", "EXTRA=1", backend=backend
+    )
     env = json.loads(done.stdout)
     assert (env["STAGE"], env["EXTRA"], env["GREETING"]) == ("prod", "1", "hello")
 
@@ -150,33 +196,22 @@ def test_code_uri_may_be_a_zip(tmp_path: Path) -> None:
     assert json.loads(done.stdout) == {"message": "Hello, zip!"}
 
 
-def _our_containers(pid: int) -> list[str]:
-    out = subprocess.run(
-        [
-            "docker",
-            "ps",
-            "-a",
-            "--filter",
-            "label=dev.lambda-emu=1",
-            "--format",
-            '{{.ID}} {{.Label "dev.lambda-emu.owner"}}',
-        ],
-        capture_output=True,
-        text=True,
-    ).stdout
-    return [
-        line.split()[0]
-        for line in out.splitlines()
-        if line.split()[1:2] and line.split()[1].startswith(f"{pid}:")
-    ]
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_sigterm_and_ctrl_c_remove_the_container(signum: int) -> None:
+def test_sigterm_and_ctrl_c_remove_the_container(signum: int, backend: str) -> None:
     exe = shutil.which("lambda-emu")
     assert exe
     proc = subprocess.Popen(
-        [exe, "invoke", "TimeoutFunction", "--timeout", "60", "--payload", '{"seconds": 50}'],
+        [
+            exe,
+            "--backend",
+            backend,
+            "invoke",
+            "TimeoutFunction",
+            "--timeout",
+            "60",
+            "--payload",
+            '{"seconds": 50}',
+        ],
         cwd=SAMPLES,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -187,10 +222,10 @@ def test_sigterm_and_ctrl_c_remove_the_container(signum: int) -> None:
         for line in proc.stderr:  # wait until the function is really running
             if "going to sleep" in line:
                 break
-        assert _our_containers(proc.pid), "the invocation's container should exist while it runs"
+        assert leftovers_of(proc.pid, backend), "the invocation's container should exist while it runs"
         proc.send_signal(signum)
         assert proc.wait(timeout=30) == 130
-        assert _our_containers(proc.pid) == []
+        assert leftovers_of(proc.pid, backend) == []
     finally:
         proc.kill()
         proc.wait()

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.conftest import Served, containers_of, start_server
+from tests.e2e.conftest import BACKENDS, Served, leftovers_of, start_server
 from tests.timing import SLACK_S
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "hostile" / "template.yaml"
@@ -39,13 +39,16 @@ FD_MARGIN = 16
 RSS_MARGIN_MB = 64
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    server = start_server(tmp_path_factory.mktemp("hostile"), template=TEMPLATE)
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """serve on each backend in turn: the sandbox's limits are the backend's to enforce."""
+    if request.param == "embedded":
+        request.getfixturevalue("embedded_host")
+    server = start_server(tmp_path_factory.mktemp("hostile"), template=TEMPLATE, backend=request.param)
     yield server
     pid = server.process.pid
     assert server.stop() == 0, server.log()
-    assert containers_of(pid) == [], "serve left containers behind"
+    assert leftovers_of(pid, server.backend) == [], "serve left containers behind"
 
 
 def call(client: object, name: str, case: str) -> tuple[dict, str | None, float]:
