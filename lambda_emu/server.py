@@ -118,6 +118,9 @@ class LambdaServer:
         return self.events
 
     def start(self) -> LambdaServer:
+        # Provisioned concurrency stored by an earlier server: its environments are initialised again.
+        if self.service.provisioned.restore():
+            LOG.info("provisioned concurrency: allocating the stored configs again")
         self.events.start()
         self.event_sources.start([(m.name, m.request) for m in self._mappings])
         self.api = InvokeApiServer(

@@ -74,6 +74,11 @@ MAX_CODE_REQUEST_BYTES = 70_167_211
 MAX_UNZIPPED_CODE_BYTES = 262_144_000
 # Lambda's on-demand init phase limit.
 INIT_TIMEOUT_S = 10.0
+# An environment initialised ahead for provisioned concurrency may take longer: max(130 s, Timeout).
+PROVISIONED_INIT_TIMEOUT_S = 130.0
+# AWS_LAMBDA_INITIALIZATION_TYPE: how the environment was initialised (Lambda's reserved variables).
+INIT_ON_DEMAND = "on-demand"
+INIT_PROVISIONED = "provisioned-concurrency"
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"

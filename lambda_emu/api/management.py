@@ -42,6 +42,14 @@ def _delete_alias(service: LambdaService, request: Request) -> Reply:
     return Reply(204)
 
 
+def _update_alias(service: LambdaService, request: Request) -> Reply:
+    alias = request.params["alias"]
+    answer = service.control.update_alias(request.function_name, alias, json_object(request.body))
+    # An alias's provisioned environments follow it to the version it points at now.
+    service.provisioned.alias_moved(service.registry.parse(request.function_name)[0], alias)
+    return json_reply(200, answer)
+
+
 ROUTES: RouteTable = [
     ("GET", path(FUNCTIONS + "/"), lambda s, r: json_reply(200, s.control.list_functions(r.query))),
     ("GET", path(FUNCTIONS), lambda s, r: json_reply(200, s.control.list_functions(r.query))),
@@ -97,12 +105,6 @@ ROUTES: RouteTable = [
         path(FUNCTION + "/aliases/{alias}"),
         lambda s, r: json_reply(200, s.control.get_alias(r.function_name, r.params["alias"])),
     ),
-    (
-        "PUT",
-        path(FUNCTION + "/aliases/{alias}"),
-        lambda s, r: json_reply(
-            200, s.control.update_alias(r.function_name, r.params["alias"], json_object(r.body))
-        ),
-    ),
+    ("PUT", path(FUNCTION + "/aliases/{alias}"), _update_alias),
     ("DELETE", path(FUNCTION + "/aliases/{alias}"), _delete_alias),
 ]

@@ -18,6 +18,7 @@ from lambda_emu.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
 from lambda_emu.control.layer_versions import LayerStore
 from lambda_emu.control.plane import ControlPlane
 from lambda_emu.control.policy import POLICY_FILE, PolicyStore
+from lambda_emu.control.provisioned import ProvisionedConcurrencyConfigs
 from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.errors import ApiError
 from lambda_emu.models import InvocationResult, InvocationType
@@ -73,6 +74,9 @@ class LambdaService:
         self.layers = LayerStore(emulator.config.state_dir, emulator.config)
         self.control = ControlPlane(
             registry, lambda name: emulator.retire(name), emulator.config, layers=self.layers.content_of
+        )
+        self.provisioned = ProvisionedConcurrencyConfigs(
+            registry, limits, emulator, emulator.config, emulator.config.state_dir
         )
 
     # ---- Invoke
@@ -134,7 +138,12 @@ class LambdaService:
                     slot.release()  # answered: the caller may invoke again at once, unthrottled
                     respond(_invoked(early, version))
 
-            result = self.emulator.invoke(ref.function, invocation, answered=answered)
+            result = self.emulator.invoke(
+                ref.function,
+                invocation,
+                answered=answered,
+                provisioned=self.provisioned.target(ref.function.name, ref.executed_version),
+            )
         outcome = _invoked(result, version)
         if log_type == "Tail":
             tail = result.logs.encode()[-TAIL_BYTES:]
@@ -153,7 +162,8 @@ class LambdaService:
             invocation_type=InvocationType.EVENT,
         )
         with self.limits.slot(ref.function.name):
-            return self.emulator.invoke(ref.function, invocation)
+            target = self.provisioned.target(ref.function.name, ref.executed_version)
+            return self.emulator.invoke(ref.function, invocation, provisioned=target)
 
     # ---- PutFunctionConcurrency / GetFunctionConcurrency / DeleteFunctionConcurrency
     def put_concurrency(self, function_name: str, body: bytes) -> dict[str, int]:
@@ -179,9 +189,11 @@ class LambdaService:
     def forget(self, name: str) -> None:
         """Everything kept about a function apart from the function store goes when the function does,
         however it went (DeleteFunction, a template reload, a template that no longer has it at start):
-        reserved concurrency, the EventInvokeConfigs and resource policies of every qualifier and its queued
-        events. A function created again under the name starts without them, as in Lambda."""
+        reserved concurrency, the provisioned concurrency, EventInvokeConfigs and resource policies of every
+        qualifier and its queued events. A function created again under the name starts without them, as in
+        Lambda."""
         self.limits.unreserve(name)
+        self.provisioned.forget(name)
         self.event_configs.forget(name)
         self.policies.forget(name)
         if self.events is not None:
@@ -191,10 +203,11 @@ class LambdaService:
 
     def forget_qualifier(self, name: str, qualifier: str) -> None:
         """What is kept about one version or alias goes when it does (DeleteFunction with a version,
-        DeleteAlias): its resource policy and its EventInvokeConfig, both attached to its ARN. The
-        function's own settings stay; an alias created again under the name starts without them."""
+        DeleteAlias): its resource policy, EventInvokeConfig and provisioned concurrency, attached to its
+        ARN. The function's own settings stay; an alias created again under the name starts without them."""
         self.policies.forget(name, qualifier, every_qualifier=False)
         self.event_configs.delete(name, qualifier)
+        self.provisioned.forget(name, qualifier)
 
     # ---- Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s)
     def async_config(self, function_name: str, qualifier: str | None = None) -> AsyncConfig:

@@ -160,20 +160,23 @@ def code_package(
     raise ConfigError("Please provide a source for function code (ZipFile, or S3Bucket and S3Key).")
 
 
-def page(items: Sequence[Any], query: Mapping[str, str]) -> tuple[Sequence[Any], dict[str, str]]:
-    """One page of `items` after Marker (opaque: the offset, encoded), at most MaxItems long; NextMarker
-    when more follow."""
+def page(
+    items: Sequence[Any], query: Mapping[str, str], *, limit: int | None = None
+) -> tuple[Sequence[Any], dict[str, str]]:
+    """One page of `items` after Marker (opaque: the offset, encoded), at most MaxItems long (at most
+    `limit`, the operation's own MaxItems bound, when it has one); NextMarker when more follow."""
+    limit = MAX_ITEMS_LIMIT if limit is None else limit
     max_items = query.get("MaxItems")
     try:
         size = int(max_items) if max_items is not None else DEFAULT_MAX_ITEMS
     except ValueError:
         size = 0
-    if not 1 <= size <= MAX_ITEMS_LIMIT:
+    if not 1 <= size <= limit:
         raise ApiError(
             "ValidationException",
             f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy constraint: "
             "Member must have value "
-            + ("greater than or equal to 1" if size < 1 else f"less than or equal to {MAX_ITEMS_LIMIT}"),
+            + ("greater than or equal to 1" if size < 1 else f"less than or equal to {limit}"),
         )
     start = 0
     if query.get("Marker"):
