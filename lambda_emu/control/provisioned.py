@@ -74,7 +74,7 @@ class ProvisionedConcurrencyConfigs:
             hint=_FILE_HINT,
         )
         self._lock = threading.RLock()
-        # (name, version) → the target provisioned for it: the Invoke path's one lookup, read without the lock.
+        # (name, version) → the target provisioned for it: Invoke's one lookup, read without the lock.
         self._serving: Mapping[tuple[str, str], str] = {}
         self._loaded = False
 

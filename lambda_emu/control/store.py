@@ -113,7 +113,15 @@ class FunctionStore:
             sha = code.sha256 if code else latest.code_sha256
             if versions:
                 last = versions[max(versions, key=int)]
-                same_config = _comparable(last.config) == _comparable(latest.config)
+                # Lambda publishes when the code or any of the configuration changed since the last version,
+                # $LATEST's Description included (Lambda API Reference: PublishVersion).
+                described = (
+                    last.config.description if last.source_description is None else last.source_description
+                )
+                same_config = (
+                    _comparable(last.config) == _comparable(latest.config)
+                    and described == latest.config.description
+                )
                 if last.code_sha256 == sha and same_config and dict(last.settings) == dict(latest.settings):
                     return last, False
             number = self._last_version.get(name, 0) + 1
@@ -136,6 +144,7 @@ class FunctionStore:
                 last_update_reason_code=None,
                 previous=None,
                 tags={},
+                source_description=latest.config.description,
             )
             versions[record.version] = record
             self._last_version[name] = number

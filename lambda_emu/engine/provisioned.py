@@ -103,20 +103,17 @@ class ProvisionedEnvironments:
     def release(self, env: Environment) -> None:
         with self._changed:
             self._answered.discard(env)
-            if self._closed or env.wedged or env.state is EnvState.CLOSED:
+            gone = self._closed or env.wedged or env.state is EnvState.CLOSED
+            died = not gone and env.state is EnvState.DEAD  # timed out or crashed
+            if gone:
                 self._all = [other for other in self._all if other is not env]
-                closing = True
-            else:
-                closing = False
-                if (
-                    env.state is EnvState.DEAD
-                ):  # timed out or crashed: initialised again ahead of its next call
-                    self._spawn(self._reinitialise, env)
-                else:
-                    self._idle.append(env)
+            elif not died:
+                self._idle.append(env)
             self._changed.notify_all()
-        if closing:
+        if gone:
             env.close()
+        elif died:  # initialised again ahead of its next call, as Lambda replaces a provisioned environment
+            self._spawn(self._reinitialise, env)
 
     # ---- allocation
     def _allocate(self) -> None:
