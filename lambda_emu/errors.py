@@ -47,6 +47,7 @@ API_STATUS = {
     "AccessDeniedException": 403,
     "ResourceNotFoundException": 404,
     "ProvisionedConcurrencyConfigNotFoundException": 404,
+    "CodeSigningConfigNotFoundException": 404,
     "ResourceConflictException": 409,
     "PreconditionFailedException": 412,
     "RequestEntityTooLargeException": 413,

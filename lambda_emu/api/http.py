@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from lambda_emu import wire
-from lambda_emu.api import account, event_sources, eventstream, layers, management, permissions, provisioned
+from lambda_emu.api import account, configs, event_sources, eventstream, layers, management, permissions
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
 from lambda_emu.api.service import InvokeOutcome, LambdaService
@@ -193,8 +193,11 @@ _ROUTES: RouteTable = [
     *account.ROUTES,
     *layers.ROUTES,
     *event_sources.ROUTES,
-    *provisioned.ROUTES,
+    *configs.ROUTES,
 ]
+
+
+_CAPITAL_MESSAGE = ("ResourceNotFoundException", "CodeSigningConfigNotFoundException")
 
 
 def error_reply(exc: Exception) -> Reply:
@@ -211,8 +214,8 @@ def error_reply(exc: Exception) -> Reply:
     else:
         LOG.exception("unexpected error in the Lambda API")
         code, message, kind = "ServiceException", "An internal error occurred.", "Service"
-    # ResourceNotFoundException's body says "Message", the others "message" (botocore reads both).
-    key = "Message" if code == "ResourceNotFoundException" else "message"
+    # The model says "Message" in these errors and "message" in the others (botocore reads both).
+    key = "Message" if code in _CAPITAL_MESSAGE else "message"
     return Reply(
         API_STATUS.get(code, 500),
         json.dumps({"Type": kind, key: message}).encode(),

@@ -9,11 +9,24 @@ import logging
 from lambda_emu import wire
 from lambda_emu.api.routes import Reply, Request, RouteTable, json_reply, path
 from lambda_emu.api.service import LambdaService, json_object
+from lambda_emu.control.validation import validate_function_request
 
 LOG = logging.getLogger(__name__)
 
 FUNCTIONS = wire.FUNCTIONS_PATH
 FUNCTION = wire.FUNCTION_PATH
+
+
+def _create_function(service: LambdaService, request: Request) -> Reply:
+    body = json_object(request.body)
+    signing = body.get("CodeSigningConfigArn")
+    if signing:  # the config must exist (CodeSigningConfigNotFoundException), once the request is well formed
+        validate_function_request("CreateFunction", body)
+        service.code_signing.require_for_function(signing)
+    answer = service.control.create_function(body)
+    if signing:
+        service.settings.link_code_signing(answer["FunctionName"], signing)
+    return json_reply(201, answer)
 
 
 def _get_function(service: LambdaService, request: Request) -> Reply:
@@ -53,12 +66,8 @@ def _update_alias(service: LambdaService, request: Request) -> Reply:
 ROUTES: RouteTable = [
     ("GET", path(FUNCTIONS + "/"), lambda s, r: json_reply(200, s.control.list_functions(r.query))),
     ("GET", path(FUNCTIONS), lambda s, r: json_reply(200, s.control.list_functions(r.query))),
-    ("POST", path(FUNCTIONS), lambda s, r: json_reply(201, s.control.create_function(json_object(r.body)))),
-    (
-        "POST",
-        path(FUNCTIONS + "/"),
-        lambda s, r: json_reply(201, s.control.create_function(json_object(r.body))),
-    ),
+    ("POST", path(FUNCTIONS), _create_function),
+    ("POST", path(FUNCTIONS + "/"), _create_function),
     ("GET", path(FUNCTION), _get_function),
     ("DELETE", path(FUNCTION), _delete_function),
     (

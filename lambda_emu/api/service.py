@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lambda_emu import wire
 from lambda_emu.config import AsyncConfig
 from lambda_emu.control import bodies, event_configs
+from lambda_emu.control.code_signing import CodeSigningConfigs
 from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
+from lambda_emu.control.function_settings import FunctionSettings
 from lambda_emu.control.layer_versions import LayerStore
 from lambda_emu.control.plane import ControlPlane
 from lambda_emu.control.policy import POLICY_FILE, PolicyStore
@@ -78,6 +80,12 @@ class LambdaService:
         self.provisioned = ProvisionedConcurrencyConfigs(
             registry, limits, emulator, emulator.config, emulator.config.state_dir
         )
+        # Stored and answered, not acted on: code signing configs, runtime management and recursion configs.
+        self.code_signing = CodeSigningConfigs(emulator.config, emulator.config.state_dir)
+        self.settings = FunctionSettings(
+            registry, self.code_signing, emulator.config, emulator.config.state_dir
+        )
+        self.code_signing.users = self.settings.uses
 
     # ---- Invoke
     def invoke(
@@ -194,6 +202,7 @@ class LambdaService:
         Lambda."""
         self.limits.unreserve(name)
         self.provisioned.forget(name)
+        self.settings.forget(name)
         self.event_configs.forget(name)
         self.policies.forget(name)
         if self.events is not None:
@@ -208,6 +217,7 @@ class LambdaService:
         self.policies.forget(name, qualifier, every_qualifier=False)
         self.event_configs.delete(name, qualifier)
         self.provisioned.forget(name, qualifier)
+        self.settings.forget(name, qualifier)
 
     # ---- Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s)
     def async_config(self, function_name: str, qualifier: str | None = None) -> AsyncConfig:
