@@ -20,7 +20,7 @@ from lambda_emu.containers.images import ImageBackend
 from lambda_emu.engine.environment import Environment, RuntimeImage, owner_of_disk
 from lambda_emu.engine.invoker import Answered, Invoker
 from lambda_emu.engine.logstream import LineSink, SinkFactory
-from lambda_emu.engine.pool import EnvironmentPool
+from lambda_emu.engine.pool import EnvironmentPool, for_tenant
 from lambda_emu.engine.provisioned import ProvisionedEnvironments
 from lambda_emu.errors import ApiError, ConfigError
 from lambda_emu.images.function_code import code_dir, function_image
@@ -253,7 +253,10 @@ class Emulator:
         """A RequestResponse invocation: run it, return what Lambda would (errors are results). `answered`
         gets the caller's answer before the invocation's bookkeeping is done (Invoker.invoke). `provisioned`
         names the target (see `provision`) whose environments serve the call first, when they run this
-        very configuration (an alias's weights may have picked another version)."""
+        very configuration (an alias's weights may have picked another version). A call with a tenant runs
+        in that tenant's environments only (tenant isolation mode)."""
+        if invocation.tenant_id is not None:
+            function = for_tenant(function, invocation.tenant_id)
         if self._validated.get(id(function)) is not function:  # a configuration is checked once
             self._validated[id(function)] = function.validate()
         ahead = self._provisioned.get(provisioned) if provisioned is not None else None

@@ -44,6 +44,7 @@ STREAMING_INVOKE_PATH = "/2021-11-15/functions/{name}/response-streaming-invocat
 X_INVOCATION_TYPE = "X-Amz-Invocation-Type"
 X_LOG_TYPE = "X-Amz-Log-Type"
 X_CLIENT_CONTEXT = "X-Amz-Client-Context"
+X_TENANT_ID = "X-Amz-Tenant-Id"  # the tenant of a function in tenant isolation mode
 X_LOG_RESULT = "X-Amz-Log-Result"
 X_FUNCTION_ERROR = "X-Amz-Function-Error"
 X_EXECUTED_VERSION = "X-Amz-Executed-Version"

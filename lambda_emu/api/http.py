@@ -66,6 +66,7 @@ def _invoke_options(service: LambdaService, request: Request, invocation_type: s
         "invocation_type": invocation_type,
         "log_type": request.headers.get(wire.X_LOG_TYPE.lower()),
         "client_context": request.headers.get(wire.X_CLIENT_CONTEXT.lower()),
+        "tenant_id": request.headers.get(wire.X_TENANT_ID.lower()),
         # Only a DryRun answers who may invoke; other calls never look at the signature.
         "caller": permissions.signed_caller(service, request.headers)
         if invocation_type == "DryRun"

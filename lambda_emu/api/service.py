@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lambda_emu import wire
 from lambda_emu.config import AsyncConfig
-from lambda_emu.control import bodies, event_configs
+from lambda_emu.control import bodies, event_configs, tenancy
 from lambda_emu.control.code_signing import CodeSigningConfigs
 from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
@@ -99,6 +99,7 @@ class LambdaService:
         client_context: str | None = None,
         caller: str | None = None,  # who signed a DryRun (an IAM ARN): checked against the function's policy
         respond: Callable[[InvokeOutcome], None] | None = None,
+        tenant_id: str | None = None,  # X-Amz-Tenant-Id: a function in tenant isolation mode needs one
     ) -> InvokeOutcome:
         """One Invoke. `respond`, when given, gets a RequestResponse call's outcome as soon as the function
         has answered (not for LogType=Tail, whose log is complete only after); the call then goes on with
@@ -111,6 +112,7 @@ class LambdaService:
                 "Member must satisfy enum value set: [Tail, None]",
             )
         ref = self.registry.resolve(function_name, qualifier)
+        tenancy.check(self.registry.store.latest(ref.function.name), tenant_id, kind)
         if kind is InvocationType.EVENT and len(payload) > MAX_EVENT_REQUEST_BYTES:
             raise ApiError(
                 "RequestEntityTooLargeException",
@@ -123,6 +125,8 @@ class LambdaService:
             client_context_b64=client_context if kind is InvocationType.REQUEST_RESPONSE else None,
             qualifier=ref.qualifier,
         )
+        if tenant_id is not None:
+            invocation = replace(invocation, tenant_id=tenant_id)
         version = {wire.X_EXECUTED_VERSION: ref.executed_version}
         if kind is InvocationType.DRY_RUN:
             if caller is not None:

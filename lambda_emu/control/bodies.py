@@ -97,10 +97,13 @@ def image_config(value: Mapping[str, Any] | None) -> ImageConfig | None:
     )
 
 
-def settings(body: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-    """The stored-only fields: those in the request replace the current ones, the rest are kept."""
+def settings(
+    body: Mapping[str, Any], current: Mapping[str, Any], *, creating: bool = False
+) -> dict[str, Any]:
+    """The stored-only fields: those in the request replace the current ones, the rest are kept. The
+    TenancyConfig is CreateFunction's: it "cannot be modified after function creation" (API Reference)."""
     settings = dict(current)
-    for key in STORED_ONLY:
+    for key in (*STORED_ONLY, "TenancyConfig") if creating else STORED_ONLY:
         if key in body:
             settings[key] = body[key]
     return settings

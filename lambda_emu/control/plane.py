@@ -92,7 +92,7 @@ class ControlPlane:
             code_sha256=code.sha256,
             code_size=code.size,
             origin=ORIGIN_API,
-            settings=bodies.settings(body, {}),
+            settings=bodies.settings(body, {}, creating=True),
             tags=dict(body.get("Tags") or {}),
             # CreateFunction answers Pending; the function is Active once it can run (Lambda API Reference).
             state=PENDING,
