@@ -102,6 +102,9 @@ class ProvisionedConcurrencyConfigs:
             configs.setdefault(name, {})[qualifier] = stored
             self._file.save()
             self._refresh_targets()
+            # The version is a new revision once provisioned (observed on AWS: its RevisionId read before
+            # PutProvisionedConcurrencyConfig differs from the one read after).
+            self._store.renew_version_revision(name, version.config.version)
             self._provisioner.provision(target_of(name, qualifier), version.config, requested)
         LOG.info("provisioned concurrency of %s:%s: %d requested", name, qualifier, requested)
         # Put answers at once, before any environment is ready (202, IN_PROGRESS; Lambda API Reference).

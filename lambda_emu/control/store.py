@@ -152,6 +152,18 @@ class FunctionStore:
                 self._db.save_version(record, number)
         return record, True
 
+    def renew_version_revision(self, name: str, version: str) -> FunctionRecord | None:
+        """A version's state changed (its provisioned concurrency): a new RevisionId, as Lambda gives it."""
+        with self.lock:
+            record = self._versions.get(name, {}).get(version)
+            if record is None:
+                return None
+            record = replace(record, revision_id=new_revision())
+            self._versions[name][version] = record
+            if self._db is not None:
+                self._db.save_version(record, self._last_version.get(name, int(version)))
+        return record
+
     def remove_version(self, name: str, version: str) -> None:
         with self.lock:
             self._versions.get(name, {}).pop(version, None)

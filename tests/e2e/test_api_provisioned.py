@@ -32,10 +32,11 @@ def handler(event, context):
 """
 
 
-def _zip() -> bytes:
+def zipped(source: str) -> bytes:
+    """A function package of one module, app.py."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", HANDLER)
+        archive.writestr("app.py", source)
     return buffer.getvalue()
 
 
@@ -51,7 +52,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def published(client: Any, name: str, alias: str | None = "live") -> None:
     """A function with version 1 (and an alias pointing at it)."""
     client.create_function(
-        FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler", Code={"ZipFile": _zip()}
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": zipped(HANDLER)},
     )
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
     client.publish_version(FunctionName=name)

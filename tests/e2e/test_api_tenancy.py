@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 from tests.e2e.conftest import Served, start_server
 from tests.e2e.test_api_account_tags import error_of
 from tests.e2e.test_api_management import ROLE, create
+from tests.e2e.test_api_provisioned import zipped
 
 # Which environment ran the call (one id per runtime process) and for which tenant.
 HANDLER = """
@@ -23,13 +22,6 @@ ENVIRONMENT = uuid.uuid4().hex
 def handler(event, context):
     return {"tenant": context.tenant_id, "environment": ENVIRONMENT}
 """
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", HANDLER)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +46,7 @@ def test_each_tenant_runs_in_environments_of_its_own_and_sees_its_id(served: Ser
         Runtime="python3.11",
         Role=ROLE,
         Handler="app.handler",
-        Code={"ZipFile": _zip()},
+        Code={"ZipFile": zipped(HANDLER)},
         TenancyConfig={"TenantIsolationMode": "PER_TENANT"},
     )
     assert created["TenancyConfig"] == {"TenantIsolationMode": "PER_TENANT"}

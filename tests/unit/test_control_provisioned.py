@@ -77,7 +77,14 @@ def error(call: object, *args: object) -> tuple[str, str]:
 
 
 def test_an_alias_config_provisions_its_version_and_serves_every_invoke_of_that_version(stack: Stack) -> None:
+    before = stack.plane.get_function_configuration("fn", "1")
     answer = stack.configs.put("fn", "live", {"ProvisionedConcurrentExecutions": 2})
+    after = stack.plane.get_function_configuration("fn", "1")
+    # The version is a new revision, otherwise the same (as AWS answers it).
+    assert after["RevisionId"] != before["RevisionId"] and {**after, "RevisionId": None} == {
+        **before,
+        "RevisionId": None,
+    }
     assert answer == {
         "RequestedProvisionedConcurrentExecutions": 2,
         "AvailableProvisionedConcurrentExecutions": 0,
