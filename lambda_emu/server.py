@@ -199,6 +199,8 @@ class _ReloadedFunctions:
         except FunctionNotFoundError:  # new in this template
             before = None
         registry.put(function)
+        if function.auto_publish_alias:  # the alias may have moved: its provisioned environments follow
+            self._service.provisioned.alias_moved(function.name, function.auto_publish_alias)
         if function.reserved_concurrency == before:
             # The template did not change it: a reservation made through the API stands, as a deploy that
             # leaves the property alone leaves the function's concurrency alone.

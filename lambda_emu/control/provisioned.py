@@ -167,9 +167,11 @@ class ProvisionedConcurrencyConfigs:
         with self._lock:
             stored = self._content().get(name, {}).get(alias)
             record = self._version_or_none(name, alias)
-            if stored is not None and record is not None:
-                self._refresh_targets()
-                self._provisioner.provision(target_of(name, alias), record.config, stored["requested"])
+            target = target_of(name, alias)
+            if stored is None or record is None or self._serving.get((name, record.config.version)) == target:
+                return  # no config, or its environments are of that version already
+            self._refresh_targets()
+            self._provisioner.provision(target, record.config, stored["requested"])
 
     def forget(self, name: str, qualifier: str | None = None) -> None:
         """Drop the configs of one alias or version (None: every one of the function) and stop their

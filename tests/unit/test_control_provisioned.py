@@ -167,3 +167,10 @@ def test_a_qualifier_is_required(stack: Stack) -> None:
         "1 validation error detected: Value null at 'qualifier' failed to satisfy constraint: Member must "
         "not be null",
     )
+
+
+def test_an_alias_that_did_not_move_keeps_its_environments(stack: Stack) -> None:
+    stack.configs.put("fn", "live", {"ProvisionedConcurrentExecutions": 1})
+    first = stack.provisioner.live["fn:live"]
+    stack.configs.alias_moved("fn", "live")  # a template reload: AutoPublishAlias still at version 1
+    assert stack.provisioner.live["fn:live"] is first
