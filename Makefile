@@ -51,6 +51,7 @@ bench: docker install images
 	$(PYTHON) bench/api_bench.py
 	$(PYTHON) bench/reload_bench.py
 	$(PYTHON) bench/start_api_bench.py
+	$(PYTHON) bench/provisioned_bench.py
 
 ## lint: ruff (lint and format) and mypy, as CI runs them
 lint: install
