@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,8 @@ DEFAULT_POLICIES = {"UntrustedArtifactOnDeployment": "Warn"}
 
 
 class CodeSigningConfigs:
-    """Thread-safe; one JSON file under the state directory, {arn: the config as Get answers it}."""
+    """Thread-safe; one JSON file under the state directory, {arn: {"config": the config as Get answers it,
+    "tags": its tags}}."""
 
     def __init__(self, emulator: EmulatorConfig, state_dir: Path) -> None:
         self._emulator = emulator
@@ -56,7 +57,7 @@ class CodeSigningConfigs:
             "LastModified": lambda_timestamp(),
         }
         with self._lock:
-            self._file.content()[arn] = config
+            self._file.content()[arn] = {"config": config, "tags": dict(body.get("Tags") or {})}
             self._file.save()
         LOG.info("created code signing config %s", arn)
         return {"CodeSigningConfig": config}
@@ -83,7 +84,7 @@ class CodeSigningConfigs:
                     **body["CodeSigningPolicies"],
                 }
             config["LastModified"] = lambda_timestamp()
-            self._file.content()[arn] = config
+            self._file.content()[arn]["config"] = config
             self._file.save()
         return {"CodeSigningConfig": config}
 
@@ -103,7 +104,7 @@ class CodeSigningConfigs:
 
     def list(self, query: Mapping[str, str]) -> dict[str, Any]:
         with self._lock:
-            configs = [dict(config) for config in self._file.content().values()]
+            configs = [dict(stored["config"]) for stored in self._file.content().values()]
         found, marker = bodies.page(configs, query)
         return {"CodeSigningConfigs": list(found), **marker}
 
@@ -117,10 +118,34 @@ class CodeSigningConfigs:
                     f"is not deleted: {arn}.",
                 )
 
+    # ---- TagResource, UntagResource, ListTags on a config's ARN
+    def exists(self, arn: str) -> bool:
+        with self._lock:
+            return arn in self._file.content()
+
+    def tags(self, arn: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._stored(arn)["tags"])
+
+    def tag(self, arn: str, tags: Mapping[str, str]) -> None:
+        with self._lock:
+            self._stored(arn)["tags"].update(tags)
+            self._file.save()
+
+    def untag(self, arn: str, keys: Sequence[str]) -> None:
+        with self._lock:
+            stored = self._stored(arn)
+            stored["tags"] = {key: value for key, value in stored["tags"].items() if key not in keys}
+            self._file.save()
+
     def _found(self, arn: str) -> Mapping[str, Any]:
-        config = self._file.content().get(arn)
-        if config is None:
+        config: Mapping[str, Any] = self._stored(arn)["config"]
+        return config
+
+    def _stored(self, arn: str) -> dict[str, Any]:
+        stored: dict[str, Any] | None = self._file.content().get(arn)
+        if stored is None:
             raise ApiError(
                 "ResourceNotFoundException", f"The Lambda code signing configuration {arn} can not be found."
             )
-        return config
+        return stored

@@ -201,6 +201,25 @@ def test_code_signing_configs_are_created_got_updated_listed_used_and_deleted(se
     )
 
 
+def test_a_code_signing_config_is_tagged_at_create_and_by_its_arn(served: Served) -> None:
+    client = served.client()
+    arn = client.create_code_signing_config(
+        AllowedPublishers={"SigningProfileVersionArns": [PROFILE]}, Tags={"team": "sec"}
+    )["CodeSigningConfig"]["CodeSigningConfigArn"]
+    assert answer_of(client.list_tags(Resource=arn)) == (200, {"Tags": {"team": "sec"}})
+    assert answer_of(client.tag_resource(Resource=arn, Tags={"stage": "dev"})) == (204, {})
+    assert client.list_tags(Resource=arn)["Tags"] == {"team": "sec", "stage": "dev"}
+    assert answer_of(client.untag_resource(Resource=arn, TagKeys=["team"])) == (204, {})
+    assert client.list_tags(Resource=arn)["Tags"] == {"stage": "dev"}
+    # Tags are no part of the config's answer.
+    assert "Tags" not in client.get_code_signing_config(CodeSigningConfigArn=arn)["CodeSigningConfig"]
+    assert error_of(client.list_tags, Resource=MISSING_CSC) == (
+        404,
+        "ResourceNotFoundException",
+        "The resource you requested does not exist.",
+    )
+
+
 def test_code_signing_errors_are_lambdas(served: Served) -> None:
     client = served.client()
     create(client, "set-unsigned")
