@@ -9,6 +9,7 @@ import base64
 import io
 import json
 import re
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Served, start_server
+from tests.e2e.conftest import Served, containers_of, start_server
 from tests.e2e.test_api_account_tags import error_of
 from tests.e2e.test_api_management import ROLE
 
@@ -28,6 +29,7 @@ import os, time
 INIT_AT = time.time()
 INIT_TYPE = os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]
 def handler(event, context):
+    time.sleep(event.get("sleep", 0))
     return {"init_type": INIT_TYPE, "init_at": INIT_AT, "version": context.function_version}
 """
 
@@ -275,3 +277,42 @@ def test_a_version_stays_provisioned_across_a_restart_of_serve(tmp_path: Any) ->
         assert told["init_type"] == "provisioned-concurrency"
     finally:
         assert again.stop() == 0, again.log()
+
+
+def test_the_provisioned_environments_stay_warm_past_idle_reclaim_and_busy_ones_spill_over(
+    tmp_path: Any,
+) -> None:
+    # Idle on-demand environments are stopped after 1 s here; provisioned ones are kept.
+    server = start_server(tmp_path / "state", "--keep-alive", "1")
+    try:
+        client = server.client()
+        published(client, "pc-warm")
+        client.put_provisioned_concurrency_config(
+            FunctionName="pc-warm", Qualifier="live", ProvisionedConcurrentExecutions=1
+        )
+        assert wait_ready(client, "pc-warm", "live")["Status"] == "READY"
+        first = json.loads(client.invoke(FunctionName="pc-warm", Qualifier="live")["Payload"].read())
+        on_demand = json.loads(client.invoke(FunctionName="pc-warm")["Payload"].read())
+        assert on_demand["init_type"] == "on-demand"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(containers_of(server.process.pid)) > 1:
+            time.sleep(0.2)  # the idle $LATEST environment is reclaimed
+        assert len(containers_of(server.process.pid)) == 1
+        again = json.loads(client.invoke(FunctionName="pc-warm", Qualifier="live")["Payload"].read())
+        assert again == first and again["init_type"] == "provisioned-concurrency"  # the same environment
+
+        # Two calls at once: the one provisioned environment takes one, the other starts on demand.
+        results: list[dict[str, Any]] = []
+
+        def call() -> None:
+            answer = server.client().invoke(FunctionName="pc-warm", Qualifier="live", Payload=b'{"sleep": 2}')
+            results.append(json.loads(answer["Payload"].read()))
+
+        threads = [threading.Thread(target=call) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert sorted(r["init_type"] for r in results) == ["on-demand", "provisioned-concurrency"], results
+    finally:
+        assert server.stop() == 0, server.log()
