@@ -91,7 +91,7 @@ class Invoker:
             return self._run(env, function, invocation, answered, source)
         finally:
             try:
-                env.api.settle()  # the runtime connection the reply came on is read again
+                env.settle()  # the runtime connection the reply came on is read again
             finally:
                 source.release(env)
 
