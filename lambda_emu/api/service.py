@@ -39,7 +39,15 @@ class EventSink(Protocol):
     """Where accepted Event invocations go (the durable event queue): kept on disk before it returns.
     `qualifier` is the alias or version invoked; None (or $LATEST) when unqualified."""
 
-    def accept(self, function_name: str, qualifier: str | None, payload: bytes, request_id: str) -> None: ...
+    def accept(
+        self,
+        function_name: str,
+        qualifier: str | None,
+        payload: bytes,
+        request_id: str,
+        *,
+        tenant_id: str | None = None,
+    ) -> None: ...
 
     def forget(self, function_name: str) -> None:
         """Drop the queued events of a deleted function."""
@@ -116,7 +124,7 @@ class LambdaService:
                 "Member must satisfy enum value set: [Tail, None]",
             )
         ref = self.registry.resolve(function_name, qualifier)
-        tenancy.check(self.registry.store.latest(ref.function.name), tenant_id, kind)
+        tenancy.check(self.registry.store.latest(ref.function.name), tenant_id)
         if kind is InvocationType.EVENT and len(payload) > MAX_EVENT_REQUEST_BYTES:
             raise ApiError(
                 "RequestEntityTooLargeException",
@@ -144,7 +152,13 @@ class LambdaService:
                 raise ApiError("ServiceException", "This emulator accepts no Event invocations.")
             # The qualifier, not the version resolved now: each attempt resolves it again (an alias may
             # have moved, or pick another version by weight), as Lambda runs an alias per attempt.
-            self.events.accept(ref.function.name, ref.qualifier, invocation.payload, invocation.request_id)
+            self.events.accept(
+                ref.function.name,
+                ref.qualifier,
+                invocation.payload,
+                invocation.request_id,
+                **({"tenant_id": tenant_id} if tenant_id is not None else {}),
+            )
             return InvokeOutcome(202, invocation.request_id)
         answered: Callable[[InvocationResult], None] | None = None
         with self.limits.slot(ref.function.name) as slot:
@@ -167,15 +181,22 @@ class LambdaService:
         return outcome
 
     def deliver_event(
-        self, function_name: str, qualifier: str | None, payload: bytes, request_id: str
+        self,
+        function_name: str,
+        qualifier: str | None,
+        payload: bytes,
+        request_id: str,
+        *,
+        tenant_id: str | None = None,
     ) -> InvocationResult:
         """One attempt at an accepted Event invocation of `function_name` at `qualifier` (alias, version,
-        or None for $LATEST), called by the event queue."""
+        or None for $LATEST) for `tenant_id` (tenant isolation mode), called by the event queue."""
         ref = self.registry.resolve(function_name, qualifier)
         invocation = replace(
             self.emulator.invocation(ref.function, payload, qualifier=ref.qualifier),
             request_id=request_id,
             invocation_type=InvocationType.EVENT,
+            tenant_id=tenant_id,
         )
         with self.limits.slot(ref.function.name):
             target = self.provisioned.target(ref.function.name, ref.executed_version)

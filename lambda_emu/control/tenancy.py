@@ -9,7 +9,6 @@ import re
 
 from lambda_emu.control.model import FunctionRecord
 from lambda_emu.errors import ApiError, ConfigError
-from lambda_emu.models import InvocationType
 
 LOG = logging.getLogger(__name__)
 
@@ -24,7 +23,7 @@ def isolated(record: FunctionRecord | None) -> bool:
     return bool(tenancy.get("TenantIsolationMode") == "PER_TENANT")
 
 
-def check(record: FunctionRecord | None, tenant_id: str | None, kind: InvocationType) -> None:
+def check(record: FunctionRecord | None, tenant_id: str | None) -> None:
     """Refuse an invoke whose TenantId does not fit the function: malformed, missing for a function in
     tenant isolation mode, or given to one that is not. [U] Lambda's words for the last two are unverified."""
     if tenant_id is not None:
@@ -51,6 +50,3 @@ def check(record: FunctionRecord | None, tenant_id: str | None, kind: Invocation
         )
     if not isolated(record) and tenant_id is not None:
         raise ConfigError(f"The function {name} is not in tenant isolation mode: TenantId is not supported.")
-    if tenant_id is not None and kind is InvocationType.EVENT:
-        # The event queue keeps no tenant yet: an attempt would run outside the tenant's environments.
-        raise ConfigError("lambda-emu does not yet queue Event invocations with a TenantId.")

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,8 +20,11 @@ from tests.e2e.test_api_provisioned import zipped
 HANDLER = """
 import uuid
 ENVIRONMENT = uuid.uuid4().hex
+EVENTS = []
 def handler(event, context):
-    return {"tenant": context.tenant_id, "environment": ENVIRONMENT}
+    if event.get("queued"):
+        EVENTS.append(context.tenant_id)
+    return {"tenant": context.tenant_id, "environment": ENVIRONMENT, "events": EVENTS}
 """
 
 
@@ -56,11 +60,22 @@ def test_each_tenant_runs_in_environments_of_its_own_and_sees_its_id(served: Ser
     }
 
     blue = told(client, TenantId="blue")
-    assert blue["tenant"] == "blue"
+    assert blue["tenant"] == "blue" and blue["events"] == []
     assert told(client, TenantId="blue") == blue  # the tenant's warm environment again
     green = told(client, TenantId="green")
     assert green["tenant"] == "green" and green["environment"] != blue["environment"]
     assert told(client, TenantId="blue") == blue  # never green's
+
+    # An Event invocation keeps its tenant through the queue: it runs in blue's environment, as blue.
+    accepted = client.invoke(
+        FunctionName="tenant-fn", InvocationType="Event", TenantId="blue", Payload=b'{"queued": 1}'
+    )
+    assert accepted["StatusCode"] == 202
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and told(client, TenantId="blue")["events"] != ["blue"]:
+        time.sleep(0.2)
+    assert told(client, TenantId="blue") == {**blue, "events": ["blue"]}
+    assert told(client, TenantId="green") == green
 
     status, code, _ = error_of(client.invoke, FunctionName="tenant-fn")
     assert (status, code) == (400, "InvalidParameterValueException")
