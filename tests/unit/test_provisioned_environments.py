@@ -4,13 +4,20 @@ initialised again after a crash, closed with their owner."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 import uuid
 from pathlib import Path
 
-from lambda_emu.config import FunctionConfig
-from lambda_emu.engine.environment import EnvState
+from lambda_emu import wire
+from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.engine.environment import Environment, EnvState, RuntimeImage
+from lambda_emu.engine.invoker import Invoker
+from lambda_emu.engine.pool import EnvironmentPool
 from lambda_emu.engine.provisioned import Allocation, ProvisionedEnvironments, ProvisionedStatus
+from lambda_emu.models import Invocation
+from tests.fakes import ProcessBackend
 
 FUNCTION = FunctionConfig(
     name="fn", runtime="python3.11", handler="app.handler", code_path=Path("."), version="1"
@@ -120,3 +127,52 @@ def test_closing_during_the_allocation_stops_it_and_its_environments() -> None:
     ahead.close()  # the first environment's init is still running: close ends its wait
     assert envs[0].state is EnvState.CLOSED and envs[1].starts == 0
     assert ahead.acquire() is None
+
+
+# Over real environments: local processes running our runtime client (tests/fakes.ProcessBackend).
+INIT_TYPE = """
+import os, time
+INIT_AT = time.time()
+def handler(event, context):
+    return {"type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"], "init_at": INIT_AT}
+"""
+
+
+def test_an_invocation_takes_the_environment_initialised_ahead_and_reports_no_init(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(INIT_TYPE)
+    backend, config = ProcessBackend(), EmulatorConfig()
+    function = FunctionConfig("fn", "python3.11", "app.handler", tmp_path, version="1")
+
+    def factory(kind: str):  # type: ignore[no-untyped-def]
+        return lambda f: Environment(
+            f,
+            RuntimeImage("fake", user=None),
+            backend=backend,
+            emulator=config,
+            code_dir=str(tmp_path),
+            version=f.version,
+            initialization_type=kind,
+        )
+
+    pool = EnvironmentPool(factory(wire.INIT_ON_DEMAND))
+    ahead = ProvisionedEnvironments(function, 1, factory(wire.INIT_PROVISIONED)).start()
+    try:
+        assert ahead.wait_settled(30) is ProvisionedStatus.READY
+        asked_at = time.time()
+        invoker = Invoker(pool)
+        invocation = Invocation(b"{}", config.function_arn("fn", "1"))
+        result = invoker.invoke(function, invocation, provisioned=ahead)
+        told = json.loads(result.payload)
+        assert told["type"] == "provisioned-concurrency" and told["init_at"] < asked_at
+        assert result.init_duration_ms is None  # its init was no part of the call
+        assert pool.environments() == []  # nothing started on demand
+        busy = ahead.acquire()  # the provisioned one is taken: the next call runs on demand
+        spilled = invoker.invoke(
+            function, Invocation(b"{}", config.function_arn("fn", "1")), provisioned=ahead
+        )
+        assert json.loads(spilled.payload)["type"] == "on-demand" and spilled.init_duration_ms is not None
+        assert busy is not None
+        ahead.release(busy)
+    finally:
+        ahead.close()
+        pool.close()
