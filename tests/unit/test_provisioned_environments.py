@@ -1,6 +1,7 @@
-"""Provisioned concurrency's environments over stand-in environments (no runtime needed): allocated ahead
-(IN_PROGRESS → READY, or FAILED with Lambda's reason), served first and spilled over when all are busy,
-initialised again after a crash, closed with their owner."""
+"""Provisioned concurrency's environments, over stand-in environments (no runtime needed) and, last, over
+real ones running local runtime processes: allocated ahead (IN_PROGRESS → READY, or FAILED with Lambda's
+reason), served first and spilled over when all are busy, initialised again after a crash, closed with their
+owner."""
 
 from __future__ import annotations
 
