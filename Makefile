@@ -63,6 +63,7 @@ bench: docker install images
 	$(PYTHON) bench/start_api_bench.py
 	$(PYTHON) bench/sqs_bench.py
 	$(PYTHON) bench/runtimes_bench.py
+	$(PYTHON) bench/provisioned_bench.py
 
 ## lint: ruff (lint and format) and mypy, as CI runs them
 lint: install

@@ -276,6 +276,7 @@ def function_environment(
     log_stream: str,
     runtime_vars: Mapping[str, str] | None = None,
     version: str = wire.LATEST,
+    initialization_type: str = wire.INIT_ON_DEMAND,
 ) -> dict[str, str]:
     """Every variable a function's process starts with. Precedence as RAPID's: platform > runtime >
     credentials > user > the host's endpoints. Nothing of the host's environment is read here: only what
@@ -304,7 +305,7 @@ def function_environment(
         "AWS_LAMBDA_FUNCTION_NAME": function.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
         "AWS_LAMBDA_FUNCTION_VERSION": version,
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
         "AWS_LAMBDA_LOG_GROUP_NAME": function.log_group_name,
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
         "AWS_LAMBDA_RUNTIME_API": runtime_api,

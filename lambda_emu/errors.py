@@ -46,6 +46,8 @@ API_STATUS = {
     "ValidationException": 400,
     "AccessDeniedException": 403,
     "ResourceNotFoundException": 404,
+    "ProvisionedConcurrencyConfigNotFoundException": 404,
+    "CodeSigningConfigNotFoundException": 404,
     "ResourceConflictException": 409,
     "PreconditionFailedException": 412,
     "RequestEntityTooLargeException": 413,

@@ -20,7 +20,8 @@ from lambda_emu.containers.images import ImageBackend
 from lambda_emu.engine.environment import Environment, RuntimeImage
 from lambda_emu.engine.invoker import Answered, Invoker
 from lambda_emu.engine.logstream import LineSink, SinkFactory
-from lambda_emu.engine.pool import EnvironmentPool
+from lambda_emu.engine.pool import EnvironmentPool, for_tenant
+from lambda_emu.engine.provisioned import ProvisionedEnvironments
 from lambda_emu.errors import ApiError, ConfigError
 from lambda_emu.images.function_code import code_dir, function_image
 from lambda_emu.images.layers import check_limits, opt_dir
@@ -60,6 +61,8 @@ class Emulator:
         self._runtime_images: dict[tuple[str, str | None], RuntimeImage] = {}
         self._lock = threading.Lock()
         self._pool = EnvironmentPool(self._new_environment)
+        # Provisioned concurrency: each alias's or version's environments initialised ahead, by target.
+        self._provisioned: dict[str, ProvisionedEnvironments] = {}
         self._invoker = Invoker(self._pool, debugged=config.debugs if config.debug_port else None)
         # Configurations already validated, by identity (they are frozen): not checked again per invoke.
         self._validated: weakref.WeakValueDictionary[int, FunctionConfig] = weakref.WeakValueDictionary()
@@ -132,7 +135,9 @@ class Emulator:
             working_dir=overrides.working_directory,  # None: the image's own WORKDIR
         )
 
-    def _new_environment(self, function: FunctionConfig) -> Environment:
+    def _new_environment(
+        self, function: FunctionConfig, initialization_type: str = wire.INIT_ON_DEMAND
+    ) -> Environment:
         code: str | None = None  # an image function's code is in its image
         layers = None
         debugged = self.config.debugs(function)
@@ -172,6 +177,7 @@ class Emulator:
             sink=self._sink,
             sink_for=self._sink_for,
             version=function.version,
+            initialization_type=initialization_type,
         )
 
     def _under_debugger(self, function: FunctionConfig, image: RuntimeImage, port: int) -> RuntimeImage:
@@ -238,13 +244,52 @@ class Emulator:
         )
 
     def invoke(
-        self, function: FunctionConfig, invocation: Invocation, *, answered: Answered | None = None
+        self,
+        function: FunctionConfig,
+        invocation: Invocation,
+        *,
+        answered: Answered | None = None,
+        provisioned: str | None = None,
     ) -> InvocationResult:
         """A RequestResponse invocation: run it, return what Lambda would (errors are results). `answered`
-        gets the caller's answer before the invocation's bookkeeping is done (Invoker.invoke)."""
+        gets the caller's answer before the invocation's bookkeeping is done (Invoker.invoke). `provisioned`
+        names the target (see `provision`) whose environments serve the call first, when they run this
+        very configuration (an alias's weights may have picked another version). A call with a tenant runs
+        in that tenant's environments only (tenant isolation mode)."""
+        if invocation.tenant_id is not None:
+            function = for_tenant(function, invocation.tenant_id)
         if self._validated.get(id(function)) is not function:  # a configuration is checked once
             self._validated[id(function)] = function.validate()
-        return self._invoker.invoke(function, invocation, answered=answered)
+        ahead = self._provisioned.get(provisioned) if provisioned is not None else None
+        if ahead is not None and ahead.function is not function and ahead.function != function:
+            ahead = None
+        return self._invoker.invoke(function, invocation, answered=answered, provisioned=ahead)
+
+    # ---- provisioned concurrency
+    def provision(self, target: str, function: FunctionConfig, count: int) -> ProvisionedEnvironments:
+        """Initialise `count` environments of `function` (a published version) ahead for `target` (one
+        alias or version: "name:qualifier"), in the background, replacing the ones it had; their init runs
+        with AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency."""
+        function.validate()
+        ahead = ProvisionedEnvironments(
+            function, count, lambda f: self._new_environment(f, wire.INIT_PROVISIONED)
+        )
+        with self._lock:
+            previous = self._provisioned.get(target)
+            self._provisioned[target] = ahead
+        if previous is not None:
+            previous.close()
+        return ahead.start()
+
+    def provisioned(self, target: str) -> ProvisionedEnvironments | None:
+        return self._provisioned.get(target)
+
+    def unprovision(self, target: str) -> None:
+        """Stop the target's provisioned environments (its configuration was deleted)."""
+        with self._lock:
+            ahead = self._provisioned.pop(target, None)
+        if ahead is not None:
+            ahead.close()
 
     def prewarm(self, function: FunctionConfig) -> None:
         """Start an environment for `function` now and leave it idle in the pool: its init runs meanwhile,
@@ -255,7 +300,9 @@ class Emulator:
         self._pool.release(env)
 
     def environments(self) -> list[Environment]:
-        return self._pool.environments()
+        with self._lock:
+            ahead = list(self._provisioned.values())
+        return self._pool.environments() + [env for each in ahead for env in each.environments()]
 
     def stop_idle(self, idle_for: float) -> int:
         """Stop environments unused for `idle_for` seconds, as Lambda reclaims idle ones."""
@@ -267,6 +314,10 @@ class Emulator:
         return self._pool.retire(function_name)
 
     def close(self) -> None:
+        with self._lock:
+            ahead, self._provisioned = list(self._provisioned.values()), {}
+        for each in ahead:
+            each.close()
         self._pool.close()
 
     def __enter__(self) -> Emulator:

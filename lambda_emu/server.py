@@ -118,6 +118,9 @@ class LambdaServer:
         return self.events
 
     def start(self) -> LambdaServer:
+        # Provisioned concurrency stored by an earlier server: its environments are initialised again.
+        if self.service.provisioned.restore():
+            LOG.info("provisioned concurrency: allocating the stored configs again")
         self.events.start()
         self.event_sources.start([(m.name, m.request) for m in self._mappings])
         self.api = InvokeApiServer(
@@ -196,6 +199,8 @@ class _ReloadedFunctions:
         except FunctionNotFoundError:  # new in this template
             before = None
         registry.put(function)
+        if function.auto_publish_alias:  # the alias may have moved: its provisioned environments follow
+            self._service.provisioned.alias_moved(function.name, function.auto_publish_alias)
         if function.reserved_concurrency == before:
             # The template did not change it: a reservation made through the API stands, as a deploy that
             # leaves the property alone leaves the function's concurrency alone.

@@ -44,6 +44,7 @@ STREAMING_INVOKE_PATH = "/2021-11-15/functions/{name}/response-streaming-invocat
 X_INVOCATION_TYPE = "X-Amz-Invocation-Type"
 X_LOG_TYPE = "X-Amz-Log-Type"
 X_CLIENT_CONTEXT = "X-Amz-Client-Context"
+X_TENANT_ID = "X-Amz-Tenant-Id"  # the tenant of a function in tenant isolation mode
 X_LOG_RESULT = "X-Amz-Log-Result"
 X_FUNCTION_ERROR = "X-Amz-Function-Error"
 X_EXECUTED_VERSION = "X-Amz-Executed-Version"
@@ -74,6 +75,11 @@ MAX_CODE_REQUEST_BYTES = 70_167_211
 MAX_UNZIPPED_CODE_BYTES = 262_144_000
 # Lambda's on-demand init phase limit.
 INIT_TIMEOUT_S = 10.0
+# An environment initialised ahead for provisioned concurrency may take longer: max(130 s, Timeout).
+PROVISIONED_INIT_TIMEOUT_S = 130.0
+# AWS_LAMBDA_INITIALIZATION_TYPE: how the environment was initialised (Lambda's reserved variables).
+INIT_ON_DEMAND = "on-demand"
+INIT_PROVISIONED = "provisioned-concurrency"
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"

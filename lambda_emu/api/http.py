@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from lambda_emu import wire
-from lambda_emu.api import account, event_sources, eventstream, layers, management, permissions
+from lambda_emu.api import account, configs, event_sources, eventstream, layers, management, permissions
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
 from lambda_emu.api.service import InvokeOutcome, LambdaService
@@ -66,6 +66,7 @@ def _invoke_options(service: LambdaService, request: Request, invocation_type: s
         "invocation_type": invocation_type,
         "log_type": request.headers.get(wire.X_LOG_TYPE.lower()),
         "client_context": request.headers.get(wire.X_CLIENT_CONTEXT.lower()),
+        "tenant_id": request.headers.get(wire.X_TENANT_ID.lower()),
         # Only a DryRun answers who may invoke; other calls never look at the signature.
         "caller": permissions.signed_caller(service, request.headers)
         if invocation_type == "DryRun"
@@ -193,7 +194,11 @@ _ROUTES: RouteTable = [
     *account.ROUTES,
     *layers.ROUTES,
     *event_sources.ROUTES,
+    *configs.ROUTES,
 ]
+
+
+_CAPITAL_MESSAGE = ("ResourceNotFoundException", "CodeSigningConfigNotFoundException")
 
 
 def error_reply(exc: Exception) -> Reply:
@@ -210,8 +215,8 @@ def error_reply(exc: Exception) -> Reply:
     else:
         LOG.exception("unexpected error in the Lambda API")
         code, message, kind = "ServiceException", "An internal error occurred.", "Service"
-    # ResourceNotFoundException's body says "Message", the others "message" (botocore reads both).
-    key = "Message" if code == "ResourceNotFoundException" else "message"
+    # The model says "Message" in these errors and "message" in the others (botocore reads both).
+    key = "Message" if code in _CAPITAL_MESSAGE else "message"
     return Reply(
         API_STATUS.get(code, 500),
         json.dumps({"Type": kind, key: message}).encode(),

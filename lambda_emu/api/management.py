@@ -9,11 +9,24 @@ import logging
 from lambda_emu import wire
 from lambda_emu.api.routes import Reply, Request, RouteTable, json_reply, path
 from lambda_emu.api.service import LambdaService, json_object
+from lambda_emu.control.validation import validate_function_request
 
 LOG = logging.getLogger(__name__)
 
 FUNCTIONS = wire.FUNCTIONS_PATH
 FUNCTION = wire.FUNCTION_PATH
+
+
+def _create_function(service: LambdaService, request: Request) -> Reply:
+    body = json_object(request.body)
+    signing = body.get("CodeSigningConfigArn")
+    if signing:  # the config must exist (CodeSigningConfigNotFoundException), once the request is well formed
+        validate_function_request("CreateFunction", body)
+        service.code_signing.require_for_function(signing)
+    answer = service.control.create_function(body)
+    if signing:
+        service.settings.link_code_signing(answer["FunctionName"], signing)
+    return json_reply(201, answer)
 
 
 def _get_function(service: LambdaService, request: Request) -> Reply:
@@ -42,15 +55,19 @@ def _delete_alias(service: LambdaService, request: Request) -> Reply:
     return Reply(204)
 
 
+def _update_alias(service: LambdaService, request: Request) -> Reply:
+    alias = request.params["alias"]
+    answer = service.control.update_alias(request.function_name, alias, json_object(request.body))
+    # An alias's provisioned environments follow it to the version it points at now.
+    service.provisioned.alias_moved(service.registry.parse(request.function_name)[0], alias)
+    return json_reply(200, answer)
+
+
 ROUTES: RouteTable = [
     ("GET", path(FUNCTIONS + "/"), lambda s, r: json_reply(200, s.control.list_functions(r.query))),
     ("GET", path(FUNCTIONS), lambda s, r: json_reply(200, s.control.list_functions(r.query))),
-    ("POST", path(FUNCTIONS), lambda s, r: json_reply(201, s.control.create_function(json_object(r.body)))),
-    (
-        "POST",
-        path(FUNCTIONS + "/"),
-        lambda s, r: json_reply(201, s.control.create_function(json_object(r.body))),
-    ),
+    ("POST", path(FUNCTIONS), _create_function),
+    ("POST", path(FUNCTIONS + "/"), _create_function),
     ("GET", path(FUNCTION), _get_function),
     ("DELETE", path(FUNCTION), _delete_function),
     (
@@ -97,12 +114,6 @@ ROUTES: RouteTable = [
         path(FUNCTION + "/aliases/{alias}"),
         lambda s, r: json_reply(200, s.control.get_alias(r.function_name, r.params["alias"])),
     ),
-    (
-        "PUT",
-        path(FUNCTION + "/aliases/{alias}"),
-        lambda s, r: json_reply(
-            200, s.control.update_alias(r.function_name, r.params["alias"], json_object(r.body))
-        ),
-    ),
+    ("PUT", path(FUNCTION + "/aliases/{alias}"), _update_alias),
     ("DELETE", path(FUNCTION + "/aliases/{alias}"), _delete_alias),
 ]

@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lambda_emu import wire
 from lambda_emu.config import AsyncConfig
-from lambda_emu.control import bodies, event_configs
+from lambda_emu.control import bodies, event_configs, tenancy
+from lambda_emu.control.code_signing import CodeSigningConfigs
 from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
+from lambda_emu.control.function_settings import FunctionSettings
 from lambda_emu.control.layer_versions import LayerStore
 from lambda_emu.control.plane import ControlPlane
 from lambda_emu.control.policy import POLICY_FILE, PolicyStore
+from lambda_emu.control.provisioned import ProvisionedConcurrencyConfigs
 from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.errors import ApiError
 from lambda_emu.models import InvocationResult, InvocationType
@@ -36,7 +39,15 @@ class EventSink(Protocol):
     """Where accepted Event invocations go (the durable event queue): kept on disk before it returns.
     `qualifier` is the alias or version invoked; None (or $LATEST) when unqualified."""
 
-    def accept(self, function_name: str, qualifier: str | None, payload: bytes, request_id: str) -> None: ...
+    def accept(
+        self,
+        function_name: str,
+        qualifier: str | None,
+        payload: bytes,
+        request_id: str,
+        *,
+        tenant_id: str | None = None,
+    ) -> None: ...
 
     def forget(self, function_name: str) -> None:
         """Drop the queued events of a deleted function."""
@@ -78,6 +89,15 @@ class LambdaService:
         self.control = ControlPlane(
             registry, lambda name: emulator.retire(name), emulator.config, layers=self.layers.content_of
         )
+        self.provisioned = ProvisionedConcurrencyConfigs(
+            registry, limits, emulator, emulator.config, emulator.config.state_dir
+        )
+        # Stored and answered, not acted on: code signing configs, runtime management and recursion configs.
+        self.code_signing = CodeSigningConfigs(emulator.config, emulator.config.state_dir)
+        self.settings = FunctionSettings(
+            registry, self.code_signing, emulator.config, emulator.config.state_dir
+        )
+        self.code_signing.users = self.settings.uses
 
     # ---- Invoke
     def invoke(
@@ -91,6 +111,7 @@ class LambdaService:
         client_context: str | None = None,
         caller: str | None = None,  # who signed a DryRun (an IAM ARN): checked against the function's policy
         respond: Callable[[InvokeOutcome], None] | None = None,
+        tenant_id: str | None = None,  # X-Amz-Tenant-Id: a function in tenant isolation mode needs one
     ) -> InvokeOutcome:
         """One Invoke. `respond`, when given, gets a RequestResponse call's outcome as soon as the function
         has answered (not for LogType=Tail, whose log is complete only after); the call then goes on with
@@ -103,6 +124,7 @@ class LambdaService:
                 "Member must satisfy enum value set: [Tail, None]",
             )
         ref = self.registry.resolve(function_name, qualifier)
+        tenancy.check(self.registry.store.latest(ref.function.name), tenant_id)
         if kind is InvocationType.EVENT and len(payload) > MAX_EVENT_REQUEST_BYTES:
             raise ApiError(
                 "RequestEntityTooLargeException",
@@ -115,6 +137,8 @@ class LambdaService:
             client_context_b64=client_context if kind is InvocationType.REQUEST_RESPONSE else None,
             qualifier=ref.qualifier,
         )
+        if tenant_id is not None:
+            invocation = replace(invocation, tenant_id=tenant_id)
         version = {wire.X_EXECUTED_VERSION: ref.executed_version}
         if kind is InvocationType.DRY_RUN:
             if caller is not None:
@@ -128,7 +152,13 @@ class LambdaService:
                 raise ApiError("ServiceException", "This emulator accepts no Event invocations.")
             # The qualifier, not the version resolved now: each attempt resolves it again (an alias may
             # have moved, or pick another version by weight), as Lambda runs an alias per attempt.
-            self.events.accept(ref.function.name, ref.qualifier, invocation.payload, invocation.request_id)
+            self.events.accept(
+                ref.function.name,
+                ref.qualifier,
+                invocation.payload,
+                invocation.request_id,
+                **({"tenant_id": tenant_id} if tenant_id is not None else {}),
+            )
             return InvokeOutcome(202, invocation.request_id)
         answered: Callable[[InvocationResult], None] | None = None
         with self.limits.slot(ref.function.name) as slot:
@@ -138,7 +168,12 @@ class LambdaService:
                     slot.release()  # answered: the caller may invoke again at once, unthrottled
                     respond(_invoked(early, version))
 
-            result = self.emulator.invoke(ref.function, invocation, answered=answered)
+            result = self.emulator.invoke(
+                ref.function,
+                invocation,
+                answered=answered,
+                provisioned=self.provisioned.target(ref.function.name, ref.executed_version),
+            )
         outcome = _invoked(result, version)
         if log_type == "Tail":
             tail = result.logs.encode()[-TAIL_BYTES:]
@@ -146,18 +181,26 @@ class LambdaService:
         return outcome
 
     def deliver_event(
-        self, function_name: str, qualifier: str | None, payload: bytes, request_id: str
+        self,
+        function_name: str,
+        qualifier: str | None,
+        payload: bytes,
+        request_id: str,
+        *,
+        tenant_id: str | None = None,
     ) -> InvocationResult:
         """One attempt at an accepted Event invocation of `function_name` at `qualifier` (alias, version,
-        or None for $LATEST), called by the event queue."""
+        or None for $LATEST) for `tenant_id` (tenant isolation mode), called by the event queue."""
         ref = self.registry.resolve(function_name, qualifier)
         invocation = replace(
             self.emulator.invocation(ref.function, payload, qualifier=ref.qualifier),
             request_id=request_id,
             invocation_type=InvocationType.EVENT,
+            tenant_id=tenant_id,
         )
         with self.limits.slot(ref.function.name):
-            return self.emulator.invoke(ref.function, invocation)
+            target = self.provisioned.target(ref.function.name, ref.executed_version)
+            return self.emulator.invoke(ref.function, invocation, provisioned=target)
 
     # ---- PutFunctionConcurrency / GetFunctionConcurrency / DeleteFunctionConcurrency
     def put_concurrency(self, function_name: str, body: bytes) -> dict[str, int]:
@@ -183,9 +226,12 @@ class LambdaService:
     def forget(self, name: str) -> None:
         """Everything kept about a function apart from the function store goes when the function does,
         however it went (DeleteFunction, a template reload, a template that no longer has it at start):
-        reserved concurrency, the EventInvokeConfigs and resource policies of every qualifier and its queued
-        events. A function created again under the name starts without them, as in Lambda."""
+        reserved concurrency, the provisioned concurrency, EventInvokeConfigs and resource policies of every
+        qualifier and its queued events. A function created again under the name starts without them, as in
+        Lambda."""
         self.limits.unreserve(name)
+        self.provisioned.forget(name)
+        self.settings.forget(name)
         self.event_configs.forget(name)
         self.policies.forget(name)
         if self.events is not None:
@@ -195,10 +241,12 @@ class LambdaService:
 
     def forget_qualifier(self, name: str, qualifier: str) -> None:
         """What is kept about one version or alias goes when it does (DeleteFunction with a version,
-        DeleteAlias): its resource policy and its EventInvokeConfig, both attached to its ARN. The
-        function's own settings stay; an alias created again under the name starts without them."""
+        DeleteAlias): its resource policy, EventInvokeConfig and provisioned concurrency, attached to its
+        ARN. The function's own settings stay; an alias created again under the name starts without them."""
         self.policies.forget(name, qualifier, every_qualifier=False)
         self.event_configs.delete(name, qualifier)
+        self.provisioned.forget(name, qualifier)
+        self.settings.forget(name, qualifier)
 
     # ---- Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s)
     def async_config(self, function_name: str, qualifier: str | None = None) -> AsyncConfig:

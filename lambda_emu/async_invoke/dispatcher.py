@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from lambda_emu import wire
 from lambda_emu.async_invoke import records, retry
@@ -20,9 +21,24 @@ from lambda_emu.models import InvocationResult
 
 LOG = logging.getLogger(__name__)
 
-# One attempt at an Event invocation of (function name, qualifier, payload, request id): raises
-# ThrottledError / FunctionNotFoundError when it cannot run.
-DeliverEvent = Callable[[str, str | None, bytes, str], InvocationResult]
+
+class DeliverEvent(Protocol):
+    """One attempt at an Event invocation of (function name, qualifier, payload, request id), for a tenant
+    when the function is in tenant isolation mode: raises ThrottledError / FunctionNotFoundError when it
+    cannot run."""
+
+    def __call__(
+        self,
+        name: str,
+        qualifier: str | None,
+        payload: bytes,
+        request_id: str,
+        /,
+        *,
+        tenant_id: str | None = None,
+    ) -> InvocationResult: ...
+
+
 # The AsyncConfig of (function name, qualifier invoked: alias, version or None for $LATEST).
 ConfigFor = Callable[[str, str | None], AsyncConfig]
 ReservedFor = Callable[[str], int | None]
@@ -87,12 +103,23 @@ class EventDispatcher:
             sinks.accept = self.accept
 
     # ---- the EventSink the Lambda API calls
-    def accept(self, function_name: str, qualifier: str | None, payload: bytes, request_id: str) -> None:
+    def accept(
+        self,
+        function_name: str,
+        qualifier: str | None,
+        payload: bytes,
+        request_id: str,
+        *,
+        tenant_id: str | None = None,
+    ) -> None:
         """Keep the event durably (the 202 follows), then wake a worker. `qualifier` is the alias or
-        version invoked (None or $LATEST: unqualified): every attempt resolves it again, as Lambda does."""
+        version invoked (None or $LATEST: unqualified): every attempt resolves it again, as Lambda does;
+        `tenant_id` the tenant every attempt runs for."""
         if qualifier == wire.LATEST:
             qualifier = None  # one spelling of "unqualified" in the queue
-        self.queue.put(function_name, request_id, payload, qualifier=qualifier, now=self._clock())
+        self.queue.put(
+            function_name, request_id, payload, qualifier=qualifier, now=self._clock(), tenant_id=tenant_id
+        )
         LOG.debug("accepted event %s for %s (%s)", request_id, function_name, qualifier or wire.LATEST)
         self._wake()
 
@@ -251,7 +278,11 @@ class EventDispatcher:
 
     def _attempt(self, event: QueuedEvent) -> tuple[Outcome, LastError | None, InvocationResult | None]:
         try:
-            result = self.deliver(event.function_name, event.qualifier, event.payload, event.request_id)
+            args = (event.function_name, event.qualifier, event.payload, event.request_id)
+            if event.tenant_id is None:
+                result = self.deliver(*args)
+            else:
+                result = self.deliver(*args, tenant_id=event.tenant_id)
         except ThrottledError as exc:
             return Outcome.THROTTLED, LastError(retry.STATUS_THROTTLED, f"{exc.message} ({exc.reason})"), None
         except FunctionNotFoundError as exc:

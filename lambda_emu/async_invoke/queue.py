@@ -44,18 +44,19 @@ CREATE TABLE IF NOT EXISTS events (
     last_response BLOB,
     last_version TEXT,
     claimed_by TEXT,
-    claimed_at REAL
+    claimed_at REAL,
+    tenant_id TEXT
 );
 CREATE INDEX IF NOT EXISTS events_due ON events (claimed_by, due_at);
 """
 
 # Columns added after the first release, with their types: a queue file written by an older emulator
 # gains them when opened (its events read NULL there, which is what they meant).
-_ADDED_COLUMNS = {"qualifier": "TEXT"}
+_ADDED_COLUMNS = {"qualifier": "TEXT", "tenant_id": "TEXT"}
 
 _COLUMNS = (
     "id, function_name, qualifier, request_id, payload, accepted_at, due_at, attempts, runs, throttles, "
-    "last_status, last_message, last_error_type, last_response, last_version"
+    "last_status, last_message, last_error_type, last_response, last_version, tenant_id"
 )
 
 # Which functions a queue delivers: fixed names, or a source read at every claim (a server's registry,
@@ -81,6 +82,7 @@ class QueuedEvent:
     due_at: float
     history: EventHistory
     last_error: LastError | None = None
+    tenant_id: str | None = None  # the tenant of a function in tenant isolation mode (X-Amz-Tenant-Id)
 
 
 class EventQueue:
@@ -163,14 +165,15 @@ class EventQueue:
         *,
         qualifier: str | None = None,
         now: float | None = None,
+        tenant_id: str | None = None,
     ) -> int:
         """Keep an accepted event, due at once; returns its queue id once it is on disk."""
         now = time.time() if now is None else now
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO events (function_name, qualifier, request_id, payload, accepted_at, due_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (function_name, qualifier, request_id, bytes(payload), now, now),
+                "INSERT INTO events (function_name, qualifier, request_id, payload, accepted_at, due_at, "
+                "tenant_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (function_name, qualifier, request_id, bytes(payload), now, now, tenant_id),
             )
             return int(cursor.lastrowid or 0)
 
@@ -302,7 +305,7 @@ class EventQueue:
 
 def _event(row: tuple) -> QueuedEvent:  # type: ignore[type-arg]
     (event_id, name, qualifier, request_id, payload, accepted, due, attempts, runs, throttles) = row[:10]
-    status, message, error_type, response, version = row[10:]
+    status, message, error_type, response, version, tenant_id = row[10:16]
     error = None
     if status is not None:
         error = LastError(int(status), message or "", error_type, response, version or wire.LATEST)
@@ -317,6 +320,7 @@ def _event(row: tuple) -> QueuedEvent:  # type: ignore[type-arg]
         float(due),
         history,
         error,
+        tenant_id,
     )
 
 

@@ -97,10 +97,13 @@ def image_config(value: Mapping[str, Any] | None) -> ImageConfig | None:
     )
 
 
-def settings(body: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-    """The stored-only fields: those in the request replace the current ones, the rest are kept."""
+def settings(
+    body: Mapping[str, Any], current: Mapping[str, Any], *, creating: bool = False
+) -> dict[str, Any]:
+    """The stored-only fields: those in the request replace the current ones, the rest are kept. The
+    TenancyConfig is CreateFunction's: it "cannot be modified after function creation" (API Reference)."""
     settings = dict(current)
-    for key in STORED_ONLY:
+    for key in (*STORED_ONLY, "TenancyConfig") if creating else STORED_ONLY:
         if key in body:
             settings[key] = body[key]
     return settings
@@ -160,20 +163,23 @@ def code_package(
     raise ConfigError("Please provide a source for function code (ZipFile, or S3Bucket and S3Key).")
 
 
-def page(items: Sequence[Any], query: Mapping[str, str]) -> tuple[Sequence[Any], dict[str, str]]:
-    """One page of `items` after Marker (opaque: the offset, encoded), at most MaxItems long; NextMarker
-    when more follow."""
+def page(
+    items: Sequence[Any], query: Mapping[str, str], *, limit: int | None = None
+) -> tuple[Sequence[Any], dict[str, str]]:
+    """One page of `items` after Marker (opaque: the offset, encoded), at most MaxItems long (at most
+    `limit`, the operation's own MaxItems bound, when it has one); NextMarker when more follow."""
+    limit = MAX_ITEMS_LIMIT if limit is None else limit
     max_items = query.get("MaxItems")
     try:
         size = int(max_items) if max_items is not None else DEFAULT_MAX_ITEMS
     except ValueError:
         size = 0
-    if not 1 <= size <= MAX_ITEMS_LIMIT:
+    if not 1 <= size <= limit:
         raise ApiError(
             "ValidationException",
             f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy constraint: "
             "Member must have value "
-            + ("greater than or equal to 1" if size < 1 else f"less than or equal to {MAX_ITEMS_LIMIT}"),
+            + ("greater than or equal to 1" if size < 1 else f"less than or equal to {limit}"),
         )
     start = 0
     if query.get("Marker"):

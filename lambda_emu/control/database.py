@@ -153,6 +153,7 @@ class ControlDatabase:
                 "last_update_status": record.last_update_status,
                 "last_update_reason": record.last_update_reason,
                 "last_update_reason_code": record.last_update_reason_code,
+                "source_description": record.source_description,
             }
         )
 

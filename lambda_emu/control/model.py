@@ -71,6 +71,9 @@ class FunctionRecord:
     # While an update is in progress (and after it failed) invokes keep using the configuration that ran
     # before it (Lambda: while an update is InProgress, invokes use the old configuration).
     previous: FunctionConfig | None = None
+    # A published version: the Description $LATEST had when it was published (the version's own may be
+    # PublishVersion's), so a later PublishVersion can tell whether $LATEST changed since. None: unknown.
+    source_description: str | None = None
 
     @property
     def name(self) -> str:

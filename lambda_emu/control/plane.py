@@ -92,7 +92,7 @@ class ControlPlane:
             code_sha256=code.sha256,
             code_size=code.size,
             origin=ORIGIN_API,
-            settings=bodies.settings(body, {}),
+            settings=bodies.settings(body, {}, creating=True),
             tags=dict(body.get("Tags") or {}),
             # CreateFunction answers Pending; the function is Active once it can run (Lambda API Reference).
             state=PENDING,
@@ -307,7 +307,14 @@ class ControlPlane:
                 )
                 LOG.warning("function %s: the change cannot start: %s", name, problem[1])
             else:
-                record = replace(record, last_update_status=SUCCESSFUL, previous=None)
+                # A settled update shows no reason (GetFunctionConfiguration after it: LastUpdateStatus only).
+                record = replace(
+                    record,
+                    last_update_status=SUCCESSFUL,
+                    last_update_reason=None,
+                    last_update_reason_code=None,
+                    previous=None,
+                )
             # Every state change is a new revision in Lambda (Pending → Active, InProgress → Successful):
             # a RevisionId read before the change settled no longer matches after it.
             self.store.put_latest(replace(record, revision_id=new_revision()))
@@ -357,8 +364,10 @@ class ControlPlane:
             revision_id=new_revision(),
             last_modified=lambda_timestamp(),
             last_update_status=IN_PROGRESS,
-            last_update_reason="The function is being updated.",
-            last_update_reason_code=None,
+            # AWS's words for an update in progress, odd as they are (recorded on AWS in localstack's
+            # AWS-validated snapshot of test_function_lifecycle: update_func_conf_response).
+            last_update_reason="The function is being created.",
+            last_update_reason_code="Creating",
             previous=record.serving,
             **changes,
         )

@@ -66,7 +66,7 @@ def function_configuration(
         answer["VpcConfig"] = {"SubnetIds": [], "SecurityGroupIds": [], "VpcId": ""} | dict(
             settings["VpcConfig"]
         )
-    for key in ("KMSKeyArn", "FileSystemConfigs"):
+    for key in ("KMSKeyArn", "FileSystemConfigs", "TenancyConfig"):
         if settings.get(key):
             answer[key] = settings[key]
     if settings.get("Layers"):

@@ -200,6 +200,9 @@ OPERATIONS: Mapping[str, Shape] = {
             "CodeSigningConfigArn": CODE_SIGNING_CONFIG_ARN,
             "Architectures": ARCHITECTURES,
             "PublishTo": PUBLISH_TO,
+            "TenancyConfig": _struct(
+                {"TenantIsolationMode": _enum("PER_TENANT")}, required=("TenantIsolationMode",)
+            ),
         },
         required=("FunctionName", "Role", "Code"),
     ),

@@ -113,7 +113,15 @@ class FunctionStore:
             sha = code.sha256 if code else latest.code_sha256
             if versions:
                 last = versions[max(versions, key=int)]
-                same_config = _comparable(last.config) == _comparable(latest.config)
+                # Lambda publishes when the code or any of the configuration changed since the last version,
+                # $LATEST's Description included (Lambda API Reference: PublishVersion).
+                described = (
+                    last.config.description if last.source_description is None else last.source_description
+                )
+                same_config = (
+                    _comparable(last.config) == _comparable(latest.config)
+                    and described == latest.config.description
+                )
                 if last.code_sha256 == sha and same_config and dict(last.settings) == dict(latest.settings):
                     return last, False
             number = self._last_version.get(name, 0) + 1
@@ -136,12 +144,25 @@ class FunctionStore:
                 last_update_reason_code=None,
                 previous=None,
                 tags={},
+                source_description=latest.config.description,
             )
             versions[record.version] = record
             self._last_version[name] = number
             if self._db is not None:
                 self._db.save_version(record, number)
         return record, True
+
+    def renew_version_revision(self, name: str, version: str) -> FunctionRecord | None:
+        """A version's state changed (its provisioned concurrency): a new RevisionId, as Lambda gives it."""
+        with self.lock:
+            record = self._versions.get(name, {}).get(version)
+            if record is None:
+                return None
+            record = replace(record, revision_id=new_revision())
+            self._versions[name][version] = record
+            if self._db is not None:
+                self._db.save_version(record, self._last_version.get(name, int(version)))
+        return record
 
     def remove_version(self, name: str, version: str) -> None:
         with self.lock:

@@ -10,13 +10,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lambda_emu.config import ENV_TOTAL_LIMIT, MEMORY_RANGE, TIMEOUT_RANGE, validate_environment
-from lambda_emu.control.request_shapes import OPERATIONS, RETIRED_RUNTIMES, RUNTIMES, Shape
+from lambda_emu.control import config_shapes, request_shapes
+from lambda_emu.control.request_shapes import RETIRED_RUNTIMES, RUNTIMES, Shape
 from lambda_emu.errors import ApiError, ConfigError
 
 LOG = logging.getLogger(__name__)
 
 LAYERS_LIMIT = 5  # "Lambda quotas": 5 layers per function
 VALIDATION = "ValidationException"
+OPERATIONS: Mapping[str, Shape] = {**request_shapes.OPERATIONS, **config_shapes.OPERATIONS}
 
 
 def validate_function_request(

@@ -101,13 +101,19 @@ class Environment:
         sink: LineSink | None = None,
         sink_for: SinkFactory | None = None,
         version: str = wire.LATEST,
+        initialization_type: str = wire.INIT_ON_DEMAND,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.function = function
         self.version = version
+        self.initialization_type = initialization_type
         self._backend = backend
         self._lock = threading.Lock()
+        self._moved = threading.Condition(self._lock)  # every state change: wait_initialized waits on it
         self._state = EnvState.NEW
+        # Initialised ahead of its first invocation (provisioned concurrency): that invocation's REPORT has
+        # no Init Duration, its init being no part of the call, as Lambda reports it.
+        self._init_ahead = initialization_type == wire.INIT_PROVISIONED
         self._marker = secrets.token_hex(16) if runtime.log_markers else None
         today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y/%m/%d")
         self.log_stream_name = log_stream_name(today, version, self.id)
@@ -159,6 +165,7 @@ class Environment:
             log_stream=self.log_stream_name,
             runtime_vars=dict(runtime.runtime_vars),
             version=self.version,
+            initialization_type=self.initialization_type,
         )
         if self._marker:
             environment[wire.ENV_LOG_MARKER] = "1"  # the token itself comes from the Runtime API, once
@@ -197,6 +204,13 @@ class Environment:
             )
         LOG.debug("environment %s: %s → %s", self.id[:8], self._state.value, new.value)
         self._state = new
+        self._moved.notify_all()
+
+    def wait_initialized(self, timeout: float) -> EnvState:
+        """Wait until the init is over (READY), the runtime died (DEAD) or `timeout` passed; the state."""
+        with self._moved:
+            self._moved.wait_for(lambda: self._state is not EnvState.STARTING, timeout)
+            return self._state
 
     # ---- lifecycle
     def start(self) -> None:
@@ -374,6 +388,9 @@ class Environment:
         """Init Duration for the REPORT of the first invocation after a (re)start, then None."""
         with self._lock:
             if not self._cold or self._ready_wall is None:
+                return None
+            if self._init_ahead:  # once: a re-init after a crash happens inside an invocation
+                self._init_ahead = False
                 return None
             ready, container = self._ready_wall, self._container
         # Asked once per cold start, so the hot path never pays for the engine call.

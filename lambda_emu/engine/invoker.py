@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from lambda_emu import wire
 from lambda_emu.config import FunctionConfig
@@ -30,6 +31,21 @@ _MEMORY_SAMPLE_S = 0.25
 
 # Replies the runtime posted (a response, or a function error it reported): the environment lives on.
 _POSTED = (ReplyKind.RESPONSE, ReplyKind.ERROR, ReplyKind.TOO_LARGE)
+
+
+class EnvironmentSource(Protocol):
+    """Where an invocation's environment comes from and goes back to: the pool, or a version's provisioned
+    environments (whose `acquire` takes no function: they are all of one)."""
+
+    def answered(self, env: Environment) -> None: ...
+
+    def release(self, env: Environment) -> None: ...
+
+
+class ProvisionedSource(EnvironmentSource, Protocol):
+    def acquire(self) -> Environment | None: ...
+
+
 # Told the caller's answer before the invocation's bookkeeping is done (see Invoker.invoke).
 Answered = Callable[[InvocationResult], None]
 # A debug run waits on a person: for the IDE to attach before init, at a breakpoint in the handler. Its init
@@ -46,7 +62,12 @@ class Invoker:
         self._debugged = debugged  # which functions run under a debugger (None: none)
 
     def invoke(
-        self, function: FunctionConfig, invocation: Invocation, *, answered: Answered | None = None
+        self,
+        function: FunctionConfig,
+        invocation: Invocation,
+        *,
+        answered: Answered | None = None,
+        provisioned: ProvisionedSource | None = None,
     ) -> InvocationResult:
         """Run the invocation and return its whole result (REPORT figures and logs included).
 
@@ -55,18 +76,32 @@ class Invoker:
         that answers from it (the Invoke API without LogType=Tail) does not wait for the bookkeeping that
         follows: reading the cgroup, writing END and REPORT, and taking the runtime's next /next. Lambda too
         returns the response before it writes the REPORT line. Timeouts, crashes and init failures are only
-        returned."""
-        env = self._pool.acquire(function)
+        returned.
+
+        `provisioned`: the environments initialised ahead for this version (provisioned concurrency), which
+        serve the call when one is free; else it spills over to the pool's on-demand environments."""
+        env = provisioned.acquire() if provisioned is not None else None
+        source: EnvironmentSource = self._pool
+        if env is None:
+            env = self._pool.acquire(function)
+        else:
+            assert provisioned is not None
+            source = provisioned
         try:
-            return self._run(env, function, invocation, answered)
+            return self._run(env, function, invocation, answered, source)
         finally:
             try:
                 env.settle()  # the runtime connection the reply came on is read again
             finally:
-                self._pool.release(env)
+                source.release(env)
 
     def _run(
-        self, env: Environment, function: FunctionConfig, invocation: Invocation, answered: Answered | None
+        self,
+        env: Environment,
+        function: FunctionConfig,
+        invocation: Invocation,
+        answered: Answered | None,
+        source: EnvironmentSource,
     ) -> InvocationResult:
         """One invocation in named steps: the event out (with init and its retry), the reply waited for,
         the caller answered early, the outcome read, END and REPORT written."""
@@ -78,7 +113,7 @@ class Invoker:
         # complete but for the REPORT figures read below.
         posted = _posted_result(reply, request_id, start, function, env.version)
         if answered is not None and posted is not None:
-            self._answer_early(env, posted, answered)
+            self._answer_early(env, posted, answered, source)
         memory = env.max_memory_used_mb()  # read before any reset: a killed container's cgroup is gone
         init_ms = env.take_init_duration_ms()
         if init_report:
@@ -137,8 +172,11 @@ class Invoker:
             pending.wait_started(pending.timeout_s)
         return pending, init_report
 
-    def _answer_early(self, env: Environment, posted: InvocationResult, answered: Answered) -> None:
-        self._pool.answered(env)  # a call arriving now waits for this environment, not a cold start
+    @staticmethod
+    def _answer_early(
+        env: Environment, posted: InvocationResult, answered: Answered, source: EnvironmentSource
+    ) -> None:
+        source.answered(env)  # a call arriving now waits for this environment, not a cold start
         try:
             answered(posted)
         except Exception:  # the caller's trouble: this invocation's bookkeeping still has to finish

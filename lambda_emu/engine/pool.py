@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -31,6 +32,19 @@ def pool_key(function: FunctionConfig) -> str:
         key = repr(function)
         object.__setattr__(function, "_pool_key", key)
     return key
+
+
+def for_tenant(function: FunctionConfig, tenant: str) -> FunctionConfig:
+    """`function` as it runs for one tenant of a function in tenant isolation mode: the same configuration,
+    pooled apart, as Lambda never lets two tenants share an execution environment (Developer Guide: tenant
+    isolation). One copy per tenant and configuration, kept with the configuration."""
+    tenants: dict[str, FunctionConfig] = function.__dict__.setdefault("_tenants", {})
+    copy = tenants.get(tenant)
+    if copy is None:
+        copy = dataclasses.replace(function)
+        object.__setattr__(copy, "_pool_key", f"{pool_key(function)}|tenant={tenant!r}")
+        tenants[tenant] = copy
+    return copy
 
 
 class EnvironmentPool:

@@ -72,6 +72,17 @@ def test_an_event_keeps_the_qualifier_it_was_invoked_with(tmp_path: Path) -> Non
         assert again is not None and (again.request_id, again.qualifier) == ("req-1", "live")
 
 
+def test_an_event_keeps_its_tenant_across_attempts(tmp_path: Path) -> None:
+    with EventQueue(tmp_path / "events.sqlite3") as queue:
+        queue.put("fn", "req-1", b"{}", now=T0, tenant_id="blue")
+        first = queue.claim_due(T0)
+        assert first is not None and first.tenant_id == "blue"
+        assert queue.reschedule(first.id, T0 + 5, EventHistory(T0, attempts=1))
+    with EventQueue(tmp_path / "events.sqlite3") as reopened:  # and across a restart
+        again = reopened.claim_due(T0 + 5)
+        assert again is not None and (again.request_id, again.tenant_id) == ("req-1", "blue")
+
+
 # The events table as the first released emulator wrote it, before events kept their qualifier.
 _FIRST_SCHEMA = """
 CREATE TABLE events (
@@ -97,7 +108,12 @@ def test_a_queue_file_of_an_older_emulator_opens_and_keeps_its_events(tmp_path: 
         queue.put("fn", "req-new", b"{}", qualifier="2", now=T0 + 1)
         kept = queue.claim_due(T0 + 1)
         assert kept is not None
-        assert (kept.request_id, kept.qualifier, kept.payload) == ("req-old", None, b"{}")
+        assert (kept.request_id, kept.qualifier, kept.payload, kept.tenant_id) == (
+            "req-old",
+            None,
+            b"{}",
+            None,
+        )
         new = second.claim_due(T0 + 1)
         assert new is not None and (new.request_id, new.qualifier) == ("req-new", "2")
 

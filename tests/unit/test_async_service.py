@@ -53,7 +53,9 @@ class FakeEmulator:
     ) -> Invocation:
         return Invocation(payload or b"{}", self.config.function_arn(function.name, qualifier))
 
-    def invoke(self, function: FunctionConfig, invocation: Invocation) -> InvocationResult:
+    def invoke(
+        self, function: FunctionConfig, invocation: Invocation, provisioned: str | None = None
+    ) -> InvocationResult:
         with self._cond:
             self.runs.append((function.name, invocation))
             self.versions[invocation.request_id] = function.version

@@ -349,3 +349,35 @@ def test_an_arn_of_another_region_is_lambdas_not_reachable_answer(plane: Control
     )
     here = plane.get_function_configuration("arn:aws:lambda:us-east-1:123456789012:function:fn", None)
     assert here["FunctionName"] == "fn"
+
+
+def test_a_description_change_alone_is_a_change_publish_version_publishes(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    create(plane, Description="first")
+    plane.wait_settled("fn", 10)
+    assert plane.publish_version("fn", {"Description": "release"})["Version"] == "1"
+    assert plane.publish_version("fn", {})["Version"] == "1"  # the version's own Description is no change
+    plane.update_function_configuration("fn", {"Description": "second"})
+    plane.wait_settled("fn", 10)
+    two = plane.publish_version("fn", {})
+    assert (two["Version"], two["Description"]) == ("2", "second")
+    # Kept in the state directory: a restarted server still knows what version 2 was published from.
+    config = EmulatorConfig(state_dir=tmp_path)
+    again = ControlPlane(FunctionRegistry(config, store=open_store(tmp_path)), lambda name: None, config)
+    assert again.publish_version("fn", {})["Version"] == "2"
+
+
+def test_a_settled_update_keeps_no_reason_of_the_update_in_progress(plane: ControlPlane) -> None:
+    create(plane)
+    plane.wait_settled("fn", 10)
+    updating = plane.update_function_configuration("fn", {"MemorySize": 256})
+    assert (updating["LastUpdateStatus"], updating["LastUpdateStatusReason"]) == (
+        "InProgress",
+        "The function is being created.",
+    )
+    assert updating["LastUpdateStatusReasonCode"] == "Creating"
+    plane.wait_settled("fn", 10)
+    settled = plane.get_function_configuration("fn", None)
+    assert settled["LastUpdateStatus"] == "Successful"
+    assert "LastUpdateStatusReason" not in settled and "LastUpdateStatusReasonCode" not in settled

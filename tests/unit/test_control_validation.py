@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from lambda_emu.config import MEMORY_RANGE
-from lambda_emu.control.request_shapes import OPERATIONS, RETIRED_RUNTIMES, RUNTIMES, Shape
-from lambda_emu.control.validation import validate_function_request
+from lambda_emu.control.request_shapes import RETIRED_RUNTIMES, RUNTIMES, Shape
+from lambda_emu.control.validation import OPERATIONS, validate_function_request
 from lambda_emu.errors import LambdaEmuError, api_code
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"

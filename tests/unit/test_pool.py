@@ -11,7 +11,7 @@ import pytest
 
 from lambda_emu.config import FunctionConfig
 from lambda_emu.engine.environment import EnvState
-from lambda_emu.engine.pool import EnvironmentPool
+from lambda_emu.engine.pool import EnvironmentPool, for_tenant
 from lambda_emu.errors import ClosedError
 
 
@@ -80,3 +80,20 @@ def test_closing_the_pool_ends_a_wait_for_a_finishing_environment() -> None:
     assert not waiter.is_alive() and [str(e) for e in errors] == ["pool is closed"]
     with pytest.raises(ClosedError):
         pool.acquire(FUNCTION)
+
+
+def test_tenants_of_one_configuration_never_share_an_environment() -> None:
+    made: list[StandIn] = []
+
+    def factory(function: FunctionConfig) -> StandIn:
+        made.append(StandIn(function))
+        return made[-1]
+
+    pool = EnvironmentPool(factory)  # type: ignore[arg-type]  # stand-ins, not Environments
+    blue = pool.acquire(for_tenant(FUNCTION, "blue"))
+    pool.release(blue)
+    green = pool.acquire(for_tenant(FUNCTION, "green"))  # blue's idle environment is not green's
+    pool.release(green)
+    assert green is not blue and len(made) == 2
+    assert pool.acquire(for_tenant(FUNCTION, "blue")) is blue
+    assert for_tenant(FUNCTION, "blue") == FUNCTION  # the same configuration, pooled apart
