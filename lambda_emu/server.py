@@ -25,7 +25,7 @@ from lambda_emu.event_sources.pollers import EventSources
 from lambda_emu.facade import Emulator
 from lambda_emu.gateway.front import ApiFront, Gateway, RequestRecord
 from lambda_emu.gateway.routes import RouteTable
-from lambda_emu.models import Invocation, InvocationResult
+from lambda_emu.models import Invocation, InvocationResult, ResponseStream
 from lambda_emu.template.apis import TemplateApi
 from lambda_emu.template.event_sources import TemplateMapping
 
@@ -351,12 +351,19 @@ def api_front(
     (so reserved and account concurrency apply to them as to any Invoke)."""
     emulator = service.emulator.config
 
-    def invoke(name: str, payload: bytes, answered: Callable[[InvocationResult], None]) -> InvocationResult:
+    def invoke(
+        name: str,
+        payload: bytes,
+        answered: Callable[[InvocationResult], None],
+        stream: ResponseStream | None = None,
+    ) -> InvocationResult:
         def respond(outcome: InvokeOutcome) -> None:
             if outcome.result is not None:
                 answered(outcome.result)
 
-        outcome = service.invoke(name, payload, respond=respond)
+        outcome = service.invoke(
+            name, payload, respond=respond, stream=None if stream is None else lambda _id, _version: stream
+        )
         if outcome.result is None:  # Lambda refused the call (a throttle, say): API Gateway's 500
             raise LambdaEmuError(
                 f"Lambda answered {outcome.status}: {outcome.payload[:200].decode(errors='replace')}"

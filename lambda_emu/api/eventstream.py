@@ -1,13 +1,22 @@
 """AWS's event stream encoding (application/vnd.amazon.eventstream), as InvokeWithResponseStream answers:
 each message is a prelude (total length, headers length, the prelude's CRC32), headers, the payload and
-the whole message's CRC32, all integers big-endian; header values here are strings (type 7)."""
+the whole message's CRC32, all integers big-endian; header values here are strings (type 7). And the
+answer that sends those messages as the function streams."""
 
 from __future__ import annotations
 
 import json
+import logging
 import struct
+import threading
 import zlib
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lambda_emu.api.routes import ChunkedAnswer
+
+LOG = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/vnd.amazon.eventstream"
 _STRING = 7
@@ -44,3 +53,68 @@ def event(event_type: str, payload: bytes, content_type: str = "application/octe
 
 def json_event(event_type: str, fields: Mapping[str, object]) -> bytes:
     return event(event_type, json.dumps(dict(fields)).encode(), "application/json")
+
+
+class EventStreamAnswer:
+    """InvokeWithResponseStream's answer sent as the function streams it: the HTTP head when the runtime
+    starts its stream, a PayloadChunk event per chunk, then (`finish`) InvokeComplete. The runtime's
+    reader calls `begin`/`write` from its thread; `close` (by the caller, before InvokeComplete) stops
+    them, so a stream still arriving after a timeout never interleaves with the end. A caller gone
+    mid-stream does not stop the function: its output is read and dropped, as Lambda goes on streaming."""
+
+    def __init__(self, out: ChunkedAnswer, headers: Mapping[str, str]) -> None:
+        self._out = out
+        self._headers = [*headers.items(), ("Content-Type", CONTENT_TYPE)]
+        self._lock = threading.Lock()
+        self._closed = False
+        self._broken = False
+        self.started = False
+        self.chunks = 0
+
+    def begin(self, content_type: str) -> None:
+        with self._lock:
+            if not self._closed:
+                self._start()
+
+    def write(self, chunk: bytes) -> None:
+        with self._lock:
+            if not self._closed and not self._broken:
+                self._start()
+                self.chunks += 1
+                self._send(event("PayloadChunk", chunk))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+
+    def finish(self, tail: bytes) -> None:
+        """The last events (an unstreamed payload's chunk, InvokeComplete) and the end of the body."""
+        with self._lock:
+            self._start()
+            self._send(tail)
+            if not self._broken:
+                try:
+                    self._out.end_chunked()
+                except OSError:
+                    self._broken = True
+
+    def _start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        try:
+            self._out.start_chunked(200, self._headers)
+        except OSError as exc:
+            self._gone(exc)
+
+    def _send(self, data: bytes) -> None:
+        if self._broken:
+            return
+        try:
+            self._out.write_chunk(data)
+        except OSError as exc:
+            self._gone(exc)
+
+    def _gone(self, exc: OSError) -> None:
+        LOG.debug("the InvokeWithResponseStream caller left mid-stream: %s", exc)
+        self._broken = True

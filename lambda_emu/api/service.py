@@ -20,7 +20,7 @@ from lambda_emu.control.plane import ControlPlane
 from lambda_emu.control.policy import POLICY_FILE, PolicyStore
 from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.errors import ApiError
-from lambda_emu.models import InvocationResult, InvocationType
+from lambda_emu.models import InvocationResult, InvocationType, ResponseStream
 
 if TYPE_CHECKING:
     from lambda_emu.event_sources.pollers import EventSources
@@ -87,10 +87,13 @@ class LambdaService:
         client_context: str | None = None,
         caller: str | None = None,  # who signed a DryRun (an IAM ARN): checked against the function's policy
         respond: Callable[[InvokeOutcome], None] | None = None,
+        stream: Callable[[str, str], ResponseStream] | None = None,
     ) -> InvokeOutcome:
         """One Invoke. `respond`, when given, gets a RequestResponse call's outcome as soon as the function
         has answered (not for LogType=Tail, whose log is complete only after); the call then goes on with
-        the invocation's bookkeeping and returns the same outcome."""
+        the invocation's bookkeeping and returns the same outcome. `stream`, when given, makes (from the
+        request id and the executed version) where a response the function streams goes as it comes
+        (InvokeWithResponseStream); the result then says it was streamed."""
         kind = _invocation_type(invocation_type)
         if log_type not in (None, "None", "Tail"):
             raise ApiError(
@@ -126,6 +129,9 @@ class LambdaService:
             # have moved, or pick another version by weight), as Lambda runs an alias per attempt.
             self.events.accept(ref.function.name, ref.qualifier, invocation.payload, invocation.request_id)
             return InvokeOutcome(202, invocation.request_id)
+        if stream is not None:
+            out = stream(invocation.request_id, ref.executed_version)
+            invocation = replace(invocation, response_stream=out)
         answered: Callable[[InvocationResult], None] | None = None
         with self.limits.slot(ref.function.name) as slot:
             if respond is not None and log_type != "Tail":

@@ -12,7 +12,7 @@ import selectors
 import socket
 import struct
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 LOG = logging.getLogger(__name__)
@@ -178,22 +178,26 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
             head += "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
         self.wfile.write((head + "\r\n").encode("latin-1") + body)
 
+    def start_chunked(self, status: int, headers: Sequence[tuple[str, str]]) -> None:
+        """The head of a reply whose body follows in chunks (`write_chunk`, then `end_chunked`)."""
+        head = f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\nTransfer-Encoding: chunked\r\n"
+        head += "".join([f"{name}: {value}\r\n" for name, value in headers])
+        self.wfile.write((head + "\r\n").encode("latin-1", errors="replace"))
+
+    def write_chunk(self, data: bytes) -> None:
+        """One chunk, sent at once (an empty one would end the body: it is skipped)."""
+        if data:
+            self.wfile.write(b"%x\r\n%b\r\n" % (len(data), data))
+
+    def end_chunked(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+
     def read_body(self, limit: int) -> bytes | None:
         """The request body, or None (after draining it) when it is larger than `limit`. FramingError when
         its length cannot be read (the connection is closed after the answer)."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks, size = [], 0
-            while True:
-                length = self._chunk_size(self.rfile.readline(_MAX_LINE + 1))
-                if length == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    break
-                data = self.rfile.read(length)
-                self.rfile.readline()
-                size += length
-                if size <= limit:
-                    chunks.append(data)
+            chunks: list[bytes] = []
+            size, _ = self.read_chunked(chunks.append, limit)
             return b"".join(chunks) if size <= limit else None
         declared = self.headers.get("Content-Length") or "0"
         if not declared.isdigit() or not declared.isascii():
@@ -206,6 +210,32 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
                 remaining -= len(self.rfile.read(min(remaining, 1 << 20)) or b"x" * remaining)
             return None
         return self.rfile.read(length) if length else b""
+
+    def read_chunked(self, take: Callable[[bytes], object], limit: int) -> tuple[int, Headers]:
+        """A chunked body, each chunk handed to `take` as it arrives while the total stays within `limit`
+        (the rest is drained): the total size and the trailers. FramingError on a bad chunk size."""
+        size = 0
+        while True:
+            length = self._chunk_size(self.rfile.readline(_MAX_LINE + 1))
+            if length == 0:
+                break
+            data = self.rfile.read(length)
+            if len(data) < length:
+                self.close_connection = True
+                raise FramingError("The body ended inside a chunk")
+            self.rfile.readline()
+            size += length
+            if size <= limit:
+                take(data)
+        trailers = Headers()
+        for _ in range(_MAX_HEADERS):
+            raw = self.rfile.readline(_MAX_LINE + 1)
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = raw.decode("iso-8859-1").partition(":")
+            if sep:
+                trailers[name.strip().lower()] = value.strip()
+        return size, trailers
 
     def _chunk_size(self, line: bytes) -> int:
         text = line.split(b";")[0].strip() or b"0"

@@ -1,0 +1,158 @@
+"""Response streaming end to end with a Node.js handler wrapped in awslambda.streamifyResponse
+(sample_functions/streaming): boto3's invoke_with_response_stream through `serve` receiving PayloadChunk
+events while the handler still runs, an error mid-stream in InvokeComplete, Invoke answering the whole
+stream, and a Function URL in RESPONSE_STREAM mode sending its prelude's status, headers and cookies,
+then chunks as they are written.
+
+"While the handler still runs" is proven by order, not by time: after its first chunk the handler waits
+for a gate this test opens only once that chunk has arrived, so without streaming the call could not end
+(the handler would time out)."""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Served, containers_of, start_server
+from tests.e2e.test_start_api import start_api
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "sample_functions" / "streaming" / "template.yaml"
+
+
+class Gate:
+    """A loopback URL whose GET is answered only once `open` is called (within 60 s)."""
+
+    def __init__(self) -> None:
+        self._opened = threading.Event()
+        self.asked = threading.Event()
+        gate = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                gate.asked.set()
+                gate._opened.wait(60)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gate", daemon=True)
+        self._thread.start()
+
+    def open(self) -> None:
+        self._opened.set()
+
+    def close(self) -> None:
+        self._opened.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    opened = Gate()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def streaming(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    server = start_server(tmp_path_factory.mktemp("serve-streaming"), template=TEMPLATE)
+    yield server
+    pid = server.process.pid
+    assert server.stop() == 0, server.log()
+    assert containers_of(pid) == [], "serve left containers behind"
+
+
+def test_payload_chunks_arrive_while_the_handler_still_runs(streaming: Served, gate: Gate) -> None:
+    payload = {"chunks": ["first ", "second ", "third"], "gate": gate.url}
+    answer = streaming.client().invoke_with_response_stream(
+        FunctionName="StreamFunction", Payload=json.dumps(payload).encode(), LogType="Tail"
+    )
+    assert (answer["StatusCode"], answer["ExecutedVersion"]) == (200, "$LATEST")
+    assert answer["ResponseStreamContentType"] == "application/vnd.amazon.eventstream"
+    events = []
+    for event in answer["EventStream"]:
+        if not events:
+            assert "PayloadChunk" in event
+            assert not gate._opened.is_set()  # the handler is held after its first write
+            gate.open()
+        events.append(event)
+    chunks = [e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e]
+    assert chunks == [b"first ", b"second ", b"third"]
+    complete = events[-1]["InvokeComplete"]
+    assert set(complete) == {"LogResult"}  # no ErrorCode: it succeeded
+    assert gate.asked.is_set()
+
+
+def test_an_error_after_the_first_chunk_comes_in_invoke_complete(streaming: Served) -> None:
+    payload = {"chunks": ["partial"], "fail": "broke mid-stream"}
+    answer = streaming.client().invoke_with_response_stream(
+        FunctionName="StreamFunction", Payload=json.dumps(payload).encode()
+    )
+    events = list(answer["EventStream"])
+    assert events[0] == {"PayloadChunk": {"Payload": b"partial"}}
+    complete = events[-1]["InvokeComplete"]
+    assert complete["ErrorCode"] == "Error"
+    details = json.loads(complete["ErrorDetails"])
+    assert (details["errorType"], details["errorMessage"]) == ("Error", "broke mid-stream")
+
+
+def test_invoke_of_a_streaming_function_answers_the_whole_stream(streaming: Served) -> None:
+    answer = streaming.client().invoke(
+        FunctionName="StreamFunction", Payload=json.dumps({"chunks": ["a", "b", "c"]}).encode()
+    )
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer
+    assert answer["Payload"].read() == b"abc"
+
+
+def _read_chunks(response: http.client.HTTPResponse, on_first: object) -> list[bytes]:
+    chunks = []
+    while data := response.read1(65536):
+        if not chunks:
+            on_first()  # type: ignore[operator]
+        chunks.append(data)
+    return chunks
+
+
+def test_a_function_url_in_response_stream_mode_streams_its_answer(tmp_path: Path, gate: Gate) -> None:
+    api = start_api(tmp_path / "state", TEMPLATE, "--no-watch", "--function-url-port", "0")
+    try:
+        deadline = time.monotonic() + 60
+        while not (
+            found := re.search(
+                r"Function URL of PageFunction \(AuthType NONE\): http://([\d.]+):(\d+)/", api.log()
+            )
+        ):
+            assert time.monotonic() < deadline, api.log()
+            time.sleep(0.05)
+        connection = http.client.HTTPConnection(found.group(1), int(found.group(2)), timeout=120)
+        connection.request("GET", f"/?gate={gate.url}")
+        response = connection.getresponse()
+        assert response.status == 201
+        assert response.getheader("Transfer-Encoding") == "chunked"
+        assert response.getheader("Content-Type") == "text/html"
+        assert response.getheader("X-Streamed") == "yes"
+        assert response.headers.get_all("Set-Cookie") == ["session=abc; Secure", "theme=dark"]
+        assert response.getheader("x-amzn-RequestId")
+        held = []
+        chunks = _read_chunks(response, lambda: (held.append(not gate._opened.is_set()), gate.open()))
+        assert held == [True]  # the first chunk came while the handler waited at the gate
+        assert b"".join(chunks) == b"<p>first</p><p>second</p>"
+        connection.close()
+    finally:
+        pid = api.process.pid
+        assert api.stop() == 0, api.log()
+        assert containers_of(pid) == []
