@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lambda_emu import wire
 from lambda_emu.api.discovery import remove_discovery, write_discovery
 from lambda_emu.api.http import InvokeApiServer
 from lambda_emu.api.service import EventSink, InvokeOutcome, LambdaService
 from lambda_emu.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, RetryDelays, Sinks
 from lambda_emu.async_invoke.queue import FunctionScope
-from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.config import TIMEOUT_RANGE, EmulatorConfig, FunctionConfig
 from lambda_emu.control.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
 from lambda_emu.control.registry import FunctionRef, FunctionRegistry
 from lambda_emu.control.store import FunctionStore, open_store
@@ -24,9 +25,11 @@ from lambda_emu.event_sources.mappings import MappingStore
 from lambda_emu.event_sources.pollers import EventSources
 from lambda_emu.facade import Emulator
 from lambda_emu.gateway.front import ApiFront, Gateway, RequestRecord
+from lambda_emu.gateway.front import Invoke as GatewayInvoke
+from lambda_emu.gateway.managed_urls import UrlGateway
 from lambda_emu.gateway.routes import RouteTable
 from lambda_emu.models import Invocation, InvocationResult, ResponseStream
-from lambda_emu.template.apis import TemplateApi
+from lambda_emu.template.apis import DEFAULT_ROUTE, DEFAULT_STAGE, URL, TemplateApi, TemplateRoute, cors_of
 from lambda_emu.template.event_sources import TemplateMapping
 
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ class ServeConfig:
     template: Path | None = None  # recorded in the discovery file: invokes of this template come here
     allow_functions_api: bool = False  # functions may call this API (refused by default: SECURITY.md)
     api_port: int | None = None  # where the template's API Gateway APIs are served too (None: they are not)
+    function_url_port: int = 0  # where the Function URLs made through the API are served (0: any free port)
 
     def validate(self) -> ServeConfig:
         if self.keep_alive <= 0:
@@ -102,6 +106,7 @@ class LambdaServer:
         self._apis = apis
         self._on_request = on_request
         self.gateway: ApiFront | None = None
+        self.url_front: ApiFront | None = None  # the Function URLs made through the API
 
     def set_unloaded(self, unloaded: Mapping[str, LambdaEmuError]) -> None:
         """The functions a reloaded template could not load (by logical ID and FunctionName): why."""
@@ -129,6 +134,8 @@ class LambdaServer:
         self._reaper.start()
         if self.config.api_port is not None:
             self.gateway = api_front(self.service, self._apis, self.config, on_request=self._on_request)
+        self.url_front = url_front(self.service, self.config, on_request=self._on_request)
+        self.service.function_url_port = self.url_front.port
         if self._watch is not None:
             from lambda_emu.reload.watcher import Reloader
 
@@ -156,8 +163,9 @@ class LambdaServer:
         if self.reloader is not None:
             self.reloader.close()  # no reload may retire environments while they are being removed
         remove_discovery(self.emulator.config.state_dir)
-        if self.gateway is not None:
-            self.gateway.close()
+        for front in (self.gateway, self.url_front):
+            if front is not None:
+                front.close()
         if self.api is not None:
             self.api.stop_accepting()
             if not self.api.wait_idle(grace):
@@ -350,6 +358,57 @@ def api_front(
     """The template's API Gateway APIs on `config.api_port`, their functions invoked through the service
     (so reserved and account concurrency apply to them as to any Invoke)."""
     emulator = service.emulator.config
+    gateway = Gateway(
+        RouteTable(apis),
+        _gateway_invoke(service),
+        account_id=emulator.account_id,
+        region=emulator.region,
+        on_request=on_request,
+    )
+    return ApiFront(gateway, host=config.host, port=config.api_port or 0)
+
+
+def url_front(
+    service: LambdaService, config: ServeConfig, *, on_request: Callable[[RequestRecord], None] | None = None
+) -> ApiFront:
+    """The Function URLs made through the API (CreateFunctionUrlConfig), on `config.function_url_port`,
+    each told by the url-id its Host begins with; invoked through the service, as any Invoke."""
+    emulator = service.emulator.config
+
+    def lookup(url_id: str) -> TemplateApi | None:
+        found = service.function_urls.by_url_id(url_id)
+        if found is None:
+            return None
+        target = found.function if found.qualifier == wire.LATEST else f"{found.function}:{found.qualifier}"
+        # A Function URL waits as long as its function may run: the function's own timeout comes first.
+        route = TemplateRoute(
+            "ANY", DEFAULT_ROUTE, target, "2.0", (TIMEOUT_RANGE[1] + 1) * 1000, "FunctionUrl"
+        )
+        cors = (
+            cors_of(found.cors, lambda key: ConfigError(f"Cors.{key} must be a list")) if found.cors else None
+        )
+        return TemplateApi(
+            found.url_id,
+            URL,
+            DEFAULT_STAGE,
+            (route,),
+            cors=cors,
+            url_auth=found.auth_type,
+            invoke_mode=found.invoke_mode,
+        )
+
+    gateway = UrlGateway(
+        lookup,
+        _gateway_invoke(service),
+        account_id=emulator.account_id,
+        region=emulator.region,
+        on_request=on_request,
+    )
+    return ApiFront(gateway, host=config.host, port=config.function_url_port)
+
+
+def _gateway_invoke(service: LambdaService) -> GatewayInvoke:
+    """The gateway's invoke through the service; a call Lambda refuses (a throttle, say) raises."""
 
     def invoke(
         name: str,
@@ -370,14 +429,7 @@ def api_front(
             )
         return outcome.result
 
-    gateway = Gateway(
-        RouteTable(apis),
-        invoke,
-        account_id=emulator.account_id,
-        region=emulator.region,
-        on_request=on_request,
-    )
-    return ApiFront(gateway, host=config.host, port=config.api_port or 0)
+    return invoke
 
 
 def event_sources(service: LambdaService, config: ServeConfig) -> EventSources:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from lambda_emu import wire
-from lambda_emu.api import account, event_sources, eventstream, layers, management, permissions
+from lambda_emu.api import account, event_sources, eventstream, function_urls, layers, management, permissions
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
 from lambda_emu.api.service import InvokeOutcome, LambdaService
@@ -213,6 +213,7 @@ _ROUTES: RouteTable = [
     *account.ROUTES,
     *layers.ROUTES,
     *event_sources.ROUTES,
+    *function_urls.ROUTES,
 ]
 
 

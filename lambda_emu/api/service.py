@@ -15,6 +15,7 @@ from lambda_emu.config import AsyncConfig
 from lambda_emu.control import bodies, event_configs
 from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
+from lambda_emu.control.function_urls import FUNCTION_URL_FILE, FunctionUrlStore
 from lambda_emu.control.layer_versions import LayerStore
 from lambda_emu.control.plane import ControlPlane
 from lambda_emu.control.policy import POLICY_FILE, PolicyStore
@@ -69,6 +70,8 @@ class LambdaService:
         # Both read on first use, kept in the state directory: a restart of serve keeps them, as Lambda does.
         self.event_configs = EventConfigStore(emulator.config.state_dir / EVENT_CONFIG_FILE)
         self.policies = PolicyStore(emulator.config.state_dir / POLICY_FILE)
+        self.function_urls = FunctionUrlStore(emulator.config.state_dir / FUNCTION_URL_FILE)
+        self.function_url_port: int | None = None  # where serve's Function URL front listens, once it does
         # Function management; retire is looked up per call (the emulator's warm environments at that time).
         self.layers = LayerStore(emulator.config.state_dir, emulator.config)
         self.control = ControlPlane(
@@ -190,6 +193,7 @@ class LambdaService:
         self.limits.unreserve(name)
         self.event_configs.forget(name)
         self.policies.forget(name)
+        self.function_urls.forget(name)
         if self.events is not None:
             self.events.forget(name)
         if self.event_sources is not None:  # a deleted function's mappings go with it
@@ -201,6 +205,7 @@ class LambdaService:
         function's own settings stay; an alias created again under the name starts without them."""
         self.policies.forget(name, qualifier, every_qualifier=False)
         self.event_configs.delete(name, qualifier)
+        self.function_urls.forget(name, qualifier)
 
     # ---- Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s)
     def async_config(self, function_name: str, qualifier: str | None = None) -> AsyncConfig:

@@ -75,6 +75,14 @@ from lambda_emu.errors import ConfigError
     help="Also serve the template's API Gateway APIs (Api and HttpApi events) on this port, as start-api "
     "does (0: any free).",
 )
+@click.option(
+    "--function-url-port",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Serve the Function URLs made through the API (CreateFunctionUrlConfig) on this port (0: any free), "
+    "each at http://<url-id>.lambda-url.<region>.localhost:<port>/.",
+)
 @CPU_LIMIT_OPTION
 @click.option(
     "--warm-containers",
@@ -132,6 +140,7 @@ def serve(
     async_workers: int,
     sqs_endpoint_url: str | None,
     api_port: int | None,
+    function_url_port: int,
     cpu_limit: bool,
     warm_containers: str,
     watch: bool,
@@ -201,6 +210,7 @@ def serve(
             template=path,
             allow_functions_api=allow_functions_api,
             api_port=api_port,
+            function_url_port=function_url_port,
         )
         if api_port is not None and loaded.api_error is not None:
             raise loaded.api_error
@@ -252,6 +262,8 @@ def serve(
             progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
             if server.gateway is not None:
                 progress(f"serving the template's APIs at {server.gateway.url}")
+            if server.url_front is not None:
+                progress(f"serving Function URLs made through the API at {server.url_front.url}")
             progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
             try:
                 threading.Event().wait()  # until Ctrl-C or SIGTERM (raised here as KeyboardInterrupt)

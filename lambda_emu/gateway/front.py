@@ -172,14 +172,20 @@ class Gateway:
         return answers[0]
 
     def serve(
-        self, request: HttpRequest, send: Callable[[HttpResponse], None], chunked: ChunkedOut | None = None
+        self,
+        request: HttpRequest,
+        send: Callable[[HttpResponse], None],
+        chunked: ChunkedOut | None = None,
+        *,
+        table: RouteTable | None = None,
     ) -> None:
         """Answer one request through `send`, called once: as soon as the function has answered (before
         the invocation's bookkeeping), or with API Gateway's own answer at the integration timeout (from
         another thread, while the invocation runs on, as it does in Lambda when API Gateway gives up).
-        With `chunked`, a Function URL in RESPONSE_STREAM mode streams its function's answer on it."""
+        With `chunked`, a Function URL in RESPONSE_STREAM mode streams its function's answer on it.
+        `table`, when given, routes this request instead of the gateway's own table."""
         started = time.monotonic()
-        table = self.table  # one table for the whole request, whatever a reload does meanwhile
+        table = table or self.table  # one table for the whole request, whatever a reload does meanwhile
         ids_ = RequestIds()
         answer = preflight(table, request)
         match = table.match(request.method, request.path) if answer is None else None
@@ -396,6 +402,10 @@ class ApiFront:
     @property
     def url(self) -> str:
         return f"http://{self._server.address}"
+
+    @property
+    def port(self) -> int:
+        return int(self._server.address.rpartition(":")[2])
 
     def close(self) -> None:
         self._server.close()

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -156,3 +157,24 @@ def test_a_function_url_in_response_stream_mode_streams_its_answer(tmp_path: Pat
         pid = api.process.pid
         assert api.stop() == 0, api.log()
         assert containers_of(pid) == []
+
+
+def test_a_url_made_through_the_api_in_response_stream_mode_streams(streaming: Served, gate: Gate) -> None:
+    client = streaming.client()
+    made = client.create_function_url_config(
+        FunctionName="PageFunction", AuthType="NONE", InvokeMode="RESPONSE_STREAM"
+    )
+    try:
+        assert made["InvokeMode"] == "RESPONSE_STREAM"
+        parts = urlsplit(made["FunctionUrl"])
+        connection = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=120)
+        connection.request("GET", f"/?gate={gate.url}", headers={"Host": parts.netloc})
+        response = connection.getresponse()
+        assert (response.status, response.getheader("X-Streamed")) == (201, "yes")
+        held = []
+        chunks = _read_chunks(response, lambda: (held.append(not gate._opened.is_set()), gate.open()))
+        assert held == [True]
+        assert b"".join(chunks) == b"<p>first</p><p>second</p>"
+        connection.close()
+    finally:
+        client.delete_function_url_config(FunctionName="PageFunction")
