@@ -11,10 +11,8 @@ import struct
 import threading
 import zlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from lambda_emu.api.routes import ChunkedAnswer
+from lambda_emu.engine.httpserver import ChunkedOut, ChunkedSender
 
 LOG = logging.getLogger(__name__)
 
@@ -59,29 +57,28 @@ class EventStreamAnswer:
     """InvokeWithResponseStream's answer sent as the function streams it: the HTTP head when the runtime
     starts its stream, a PayloadChunk event per chunk, then (`finish`) InvokeComplete. The runtime's
     reader calls `begin`/`write` from its thread; `close` (by the caller, before InvokeComplete) stops
-    them, so a stream still arriving after a timeout never interleaves with the end. A caller gone
-    mid-stream does not stop the function: its output is read and dropped, as Lambda goes on streaming."""
+    them, so a stream still arriving after a timeout never interleaves with the end."""
 
-    def __init__(self, out: ChunkedAnswer, headers: Mapping[str, str]) -> None:
-        self._out = out
+    def __init__(self, out: ChunkedOut, headers: Mapping[str, str]) -> None:
+        self._out = ChunkedSender(out)
         self._headers = [*headers.items(), ("Content-Type", CONTENT_TYPE)]
         self._lock = threading.Lock()
         self._closed = False
-        self._broken = False
-        self.started = False
-        self.chunks = 0
+
+    @property
+    def started(self) -> bool:
+        return self._out.started
 
     def begin(self, content_type: str) -> None:
         with self._lock:
             if not self._closed:
-                self._start()
+                self._out.start(200, self._headers)
 
     def write(self, chunk: bytes) -> None:
         with self._lock:
-            if not self._closed and not self._broken:
-                self._start()
-                self.chunks += 1
-                self._send(event("PayloadChunk", chunk))
+            if not self._closed:
+                self._out.start(200, self._headers)
+                self._out.send(event("PayloadChunk", chunk))
 
     def close(self) -> None:
         with self._lock:
@@ -90,31 +87,6 @@ class EventStreamAnswer:
     def finish(self, tail: bytes) -> None:
         """The last events (an unstreamed payload's chunk, InvokeComplete) and the end of the body."""
         with self._lock:
-            self._start()
-            self._send(tail)
-            if not self._broken:
-                try:
-                    self._out.end_chunked()
-                except OSError:
-                    self._broken = True
-
-    def _start(self) -> None:
-        if self.started:
-            return
-        self.started = True
-        try:
-            self._out.start_chunked(200, self._headers)
-        except OSError as exc:
-            self._gone(exc)
-
-    def _send(self, data: bytes) -> None:
-        if self._broken:
-            return
-        try:
-            self._out.write_chunk(data)
-        except OSError as exc:
-            self._gone(exc)
-
-    def _gone(self, exc: OSError) -> None:
-        LOG.debug("the InvokeWithResponseStream caller left mid-stream: %s", exc)
-        self._broken = True
+            self._out.start(200, self._headers)
+            self._out.send(tail)
+            self._out.end()

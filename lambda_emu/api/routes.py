@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
+
+from lambda_emu.engine.httpserver import ChunkedOut
 
 if TYPE_CHECKING:
     from lambda_emu.api.service import LambdaService
@@ -34,18 +36,9 @@ class Request:
     # soon as the function has, and finishes the invocation's bookkeeping after. None: not over HTTP.
     answer: Callable[[Reply], None] | None = None
     query_string: str = ""  # the raw query, for the operations whose members repeat (UntagResource's tagKeys)
-    chunked: ChunkedAnswer | None = None  # for a reply streamed as it is made; None: not over HTTP
-
-
-class ChunkedAnswer(Protocol):
-    """A reply sent as it is made (chunked transfer encoding): the head, the chunks, the end. Starting it
-    answers the request (the route's own reply is then dropped)."""
-
-    def start_chunked(self, status: int, headers: Sequence[tuple[str, str]]) -> None: ...
-
-    def write_chunk(self, data: bytes) -> None: ...
-
-    def end_chunked(self) -> None: ...
+    chunked: ChunkedOut | None = (
+        None  # for a reply streamed as it is made (starting it answers); None: not over HTTP
+    )
 
 
 Route = Callable[["LambdaService", Request], Reply]

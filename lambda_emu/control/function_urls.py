@@ -43,30 +43,19 @@ _QUALIFIER = Shape("string", min=1, max=128, pattern=r"((?!^\d+$)^[0-9a-zA-Z-_]+
 _AUTH_TYPE = Shape("string", enum=("NONE", "AWS_IAM"))
 _INVOKE_MODE = Shape("string", enum=("BUFFERED", "RESPONSE_STREAM"))
 _URI = ("FunctionName", "Qualifier")
+_CONFIG_MEMBERS = {
+    "FunctionName": FUNCTION_NAME,
+    "Qualifier": _QUALIFIER,
+    "AuthType": _AUTH_TYPE,
+    "Cors": CORS,
+    "InvokeMode": _INVOKE_MODE,
+}
 SHAPES: Mapping[str, Shape] = {
     "CreateFunctionUrlConfig": Shape(
-        "structure",
-        members={
-            "FunctionName": FUNCTION_NAME,
-            "Qualifier": _QUALIFIER,
-            "AuthType": _AUTH_TYPE,
-            "Cors": CORS,
-            "InvokeMode": _INVOKE_MODE,
-        },
-        required=("FunctionName", "AuthType"),
-        in_uri=_URI,
+        "structure", members=_CONFIG_MEMBERS, required=("FunctionName", "AuthType"), in_uri=_URI
     ),
     "UpdateFunctionUrlConfig": Shape(
-        "structure",
-        members={
-            "FunctionName": FUNCTION_NAME,
-            "Qualifier": _QUALIFIER,
-            "AuthType": _AUTH_TYPE,
-            "Cors": CORS,
-            "InvokeMode": _INVOKE_MODE,
-        },
-        required=("FunctionName",),
-        in_uri=_URI,
+        "structure", members=_CONFIG_MEMBERS, required=("FunctionName",), in_uri=_URI
     ),
     "FunctionUrlConfigTarget": Shape(  # Get and Delete: the URI only
         "structure", members={"FunctionName": FUNCTION_NAME, "Qualifier": _QUALIFIER}, in_uri=_URI
@@ -163,23 +152,14 @@ class FunctionUrlStore:
     def delete(self, function: str, qualifier: str | None) -> bool:
         """Drop one config; False when there was none."""
         with self._lock:
-            configs = self._file.content().get(function, {})
-            if configs.pop(qualifier or wire.LATEST, None) is None:
-                return False
-            if not configs:
-                del self._file.content()[function]
-            self._file.save()
-            return True
+            return self._file.drop(function, qualifier or wire.LATEST)
 
     def forget(self, function: str, qualifier: str | None = None) -> None:
         """Drop a deleted function's configs (every one, or a deleted alias's)."""
         with self._lock:
-            content = self._file.content()
-            if qualifier is None:
-                changed = content.pop(function, None) is not None
-            else:
-                changed = content.get(function, {}).pop(qualifier, None) is not None
-            if changed:
+            if qualifier is not None:
+                self._file.drop(function, qualifier)
+            elif self._file.content().pop(function, None) is not None:
                 self._file.save()
 
 

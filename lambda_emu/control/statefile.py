@@ -51,3 +51,14 @@ class JsonStateFile:
             file.flush()
             os.fsync(file.fileno())
         os.replace(staging, self.path)
+
+    def drop(self, outer: str, inner: str) -> bool:
+        """Under `lock`: remove content[outer][inner] (and `outer` once it is empty), saved; False when
+        there was no such entry. The stores keyed by function, then qualifier, delete one so."""
+        entries = self.content().get(outer, {})
+        if entries.pop(inner, None) is None:
+            return False
+        if not entries:
+            del self.content()[outer]
+        self.save()
+        return True

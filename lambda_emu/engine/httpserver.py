@@ -13,7 +13,7 @@ import socket
 import struct
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 LOG = logging.getLogger(__name__)
 
@@ -246,6 +246,48 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
         except ValueError:
             self.close_connection = True
             raise FramingError(f"Invalid chunk size {text[:40]!r}") from None
+
+
+class ChunkedOut(Protocol):
+    """A client's connection taking a reply in chunks (QuickHandler has these): the head, the chunks, the
+    end."""
+
+    def start_chunked(self, status: int, headers: Sequence[tuple[str, str]]) -> None: ...
+
+    def write_chunk(self, data: bytes) -> None: ...
+
+    def end_chunked(self) -> None: ...
+
+
+class ChunkedSender:
+    """A streamed reply whose client may leave mid-way: after the connection fails nothing more is sent
+    (what streams goes on being read and dropped, as Lambda goes on when a client leaves). Not locked: its
+    owner sends from one thread at a time."""
+
+    def __init__(self, out: ChunkedOut) -> None:
+        self._out = out
+        self.started = False
+        self.broken = False
+
+    def start(self, status: int, headers: Sequence[tuple[str, str]]) -> None:
+        if not self.started and not self.broken:
+            self.started = True
+            self._do(self._out.start_chunked, status, headers)
+
+    def send(self, data: bytes) -> None:
+        if self.started and not self.broken:
+            self._do(self._out.write_chunk, data)
+
+    def end(self) -> None:
+        if self.started and not self.broken:
+            self._do(self._out.end_chunked)
+
+    def _do(self, action: Callable[..., None], *args: object) -> None:
+        try:
+            action(*args)
+        except OSError as exc:
+            LOG.debug("a streamed reply's client left: %s", exc)
+            self.broken = True
 
 
 def plain_reply(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> bytes:

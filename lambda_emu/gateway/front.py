@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from lambda_emu.engine.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
+from lambda_emu.engine.httpserver import BackgroundServer, ChunkedOut, QuickHandler, TrackingHttpServer
 from lambda_emu.errors import LambdaEmuError
 from lambda_emu.gateway.authorizers import AuthorizerCache, Verdict, authorize, authorizer_failed
 from lambda_emu.gateway.cors import preflight, with_cors
@@ -31,7 +31,7 @@ from lambda_emu.gateway.responses import (
     too_large,
 )
 from lambda_emu.gateway.routes import RouteMatch, RouteTable
-from lambda_emu.gateway.streaming import ChunkedOut, UrlStream
+from lambda_emu.gateway.streaming import UrlStream
 from lambda_emu.models import InvocationResult, ResponseStream
 from lambda_emu.template.apis import REST, URL
 
@@ -172,20 +172,14 @@ class Gateway:
         return answers[0]
 
     def serve(
-        self,
-        request: HttpRequest,
-        send: Callable[[HttpResponse], None],
-        chunked: ChunkedOut | None = None,
-        *,
-        table: RouteTable | None = None,
+        self, request: HttpRequest, send: Callable[[HttpResponse], None], chunked: ChunkedOut | None = None
     ) -> None:
         """Answer one request through `send`, called once: as soon as the function has answered (before
         the invocation's bookkeeping), or with API Gateway's own answer at the integration timeout (from
         another thread, while the invocation runs on, as it does in Lambda when API Gateway gives up).
-        With `chunked`, a Function URL in RESPONSE_STREAM mode streams its function's answer on it.
-        `table`, when given, routes this request instead of the gateway's own table."""
+        With `chunked`, a Function URL in RESPONSE_STREAM mode streams its function's answer on it."""
         started = time.monotonic()
-        table = table or self.table  # one table for the whole request, whatever a reload does meanwhile
+        table = self.table_for(request)  # one table for the whole request, whatever a reload does meanwhile
         ids_ = RequestIds()
         answer = preflight(table, request)
         match = table.match(request.method, request.path) if answer is None else None
@@ -228,6 +222,10 @@ class Gateway:
                     return
                 context = verdict.context
             self._integrate(request, match, ids_, reply, context, chunked)
+
+    def table_for(self, request: HttpRequest) -> RouteTable:
+        """The routes `request` is matched against: the gateway's table."""
+        return self.table
 
     def _authorize(self, request: HttpRequest, match: RouteMatch, ids_: RequestIds) -> Verdict:
         authorizer = match.api.authorizers[match.route.authorizer or ""]

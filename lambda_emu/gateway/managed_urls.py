@@ -9,9 +9,7 @@ from collections.abc import Callable
 
 from lambda_emu.gateway.front import Gateway
 from lambda_emu.gateway.requests import HttpRequest
-from lambda_emu.gateway.responses import HttpResponse
 from lambda_emu.gateway.routes import RouteTable
-from lambda_emu.gateway.streaming import ChunkedOut
 from lambda_emu.template.apis import DEFAULT_STAGE, URL, TemplateApi
 
 LOG = logging.getLogger(__name__)
@@ -37,16 +35,10 @@ class UrlGateway(Gateway):
         super().__init__(_NOWHERE, *args, **kwargs)  # type: ignore[arg-type]
         self._lookup = lookup
 
-    def serve(
-        self,
-        request: HttpRequest,
-        send: Callable[[HttpResponse], None],
-        chunked: ChunkedOut | None = None,
-        *,
-        table: RouteTable | None = None,
-    ) -> None:
+    def table_for(self, request: HttpRequest) -> RouteTable:
         url_id = url_id_of(request.header("host"))
         api = self._lookup(url_id) if url_id else None
         if api is None:
             LOG.info("no Function URL has the host %r", request.header("host"))
-        super().serve(request, send, chunked, table=RouteTable([api]) if api is not None else _NOWHERE)
+            return _NOWHERE
+        return RouteTable([api])

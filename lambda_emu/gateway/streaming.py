@@ -7,26 +7,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable
 
 from lambda_emu import wire
+from lambda_emu.engine.httpserver import ChunkedOut, ChunkedSender
 from lambda_emu.gateway.responses import HttpResponse
 
 LOG = logging.getLogger(__name__)
 
 # A prelude larger than this is no prelude (Lambda bounds it too; the whole body would otherwise be held).
 _MAX_PRELUDE = 64 * 1024
-
-
-class ChunkedOut(Protocol):
-    """The client's connection, for an answer sent in chunks."""
-
-    def start_chunked(self, status: int, headers: Sequence[tuple[str, str]]) -> None: ...
-
-    def write_chunk(self, data: bytes) -> None: ...
-
-    def end_chunked(self) -> None: ...
 
 
 def prelude_head(prelude: bytes) -> tuple[int, tuple[tuple[str, str], ...]]:
@@ -62,15 +52,18 @@ class UrlStream:
         finish: Callable[[HttpResponse], HttpResponse],
         head_only: bool = False,
     ) -> None:
-        self._out = out
+        self._out = ChunkedSender(out)
         self._claim = claim
         self._finish = finish
         self._head_only = head_only  # a HEAD request: the head, never a body
         self._lock = threading.Lock()
         self._prelude: bytearray | None = None  # while the prelude is being read
         self._closed = False
-        self._broken = False
-        self.started = False
+        self._refused = False  # the request had its answer already
+
+    @property
+    def started(self) -> bool:
+        return self._out.started
 
     def begin(self, content_type: str) -> None:
         with self._lock:
@@ -83,7 +76,7 @@ class UrlStream:
 
     def write(self, chunk: bytes) -> None:
         with self._lock:
-            if self._closed or self._broken:
+            if self._closed:
                 return
             if self._prelude is not None:
                 self._prelude += chunk
@@ -113,11 +106,7 @@ class UrlStream:
             if self._prelude is not None:
                 self._start(*prelude_head(bytes(self._prelude).rstrip(b"\x00")))
                 self._prelude = None
-            if self.started and not self._broken:
-                try:
-                    self._out.end_chunked()
-                except OSError:
-                    self._broken = True
+            self._out.end()
 
     @property
     def opened(self) -> bool:
@@ -125,29 +114,15 @@ class UrlStream:
         return self.started or self._prelude is not None
 
     def _start(self, status: int, headers: tuple[tuple[str, str], ...]) -> None:
-        if self.started:
+        if self.started or self._refused:
             return
         if not self._claim():
-            self._broken = True
+            self._refused = True
             return
-        self.started = True
         response = self._finish(HttpResponse(status, headers))
         framing = ("content-length", "transfer-encoding", "connection")
-        head = [(name, value) for name, value in response.headers if name.lower() not in framing]
-        try:
-            self._out.start_chunked(response.status, head)
-        except OSError as exc:
-            self._gone(exc)
+        self._out.start(response.status, [(n, v) for n, v in response.headers if n.lower() not in framing])
 
     def _send(self, data: bytes) -> None:
-        if self._broken or self._head_only:
-            return
-        try:
-            self._out.write_chunk(data)
-        except OSError as exc:
-            self._gone(exc)
-
-    def _gone(self, exc: OSError) -> None:
-        # The function goes on to its end, as Lambda's does when the client leaves mid-stream.
-        LOG.debug("a Function URL's client left mid-stream: %s", exc)
-        self._broken = True
+        if not self._head_only:
+            self._out.send(data)

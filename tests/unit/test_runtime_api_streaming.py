@@ -122,3 +122,19 @@ def test_a_gathered_stream_past_invoke_s_limit_is_response_size_too_large(server
     assert reply.kind is ReplyKind.TOO_LARGE
     assert json.loads(reply.body)["errorType"] == wire.E_RESPONSE_TOO_LARGE
     assert runtime.recv(4096).startswith(b"HTTP/1.1 413 ")
+
+
+def test_a_stream_past_the_streaming_limit_stops_there_and_is_response_size_too_large(
+    server: RuntimeApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wire, "MAX_STREAMED_RESPONSE_BYTES", 10)  # Lambda's is 200 MB
+    stream = Recorder()
+    pending = _handed_out(server, Invocation(b"{}", ARN, response_stream=stream))
+    runtime = _streaming_post(server, pending.invocation.request_id, "text/plain")
+    runtime.sendall(_chunk(b"12345678") + _chunk(b"past the limit") + b"0\r\n\r\n")
+    reply = pending.future.result(5)
+    assert (reply.kind, reply.streamed) == (ReplyKind.TOO_LARGE, True)
+    assert json.loads(reply.body)["errorType"] == wire.E_RESPONSE_TOO_LARGE
+    assert [stream.next(), stream.next()] == [("begin", "text/plain"), ("chunk", b"12345678")]
+    assert stream.events.empty()
+    assert runtime.recv(4096).startswith(b"HTTP/1.1 413 ")
