@@ -106,7 +106,8 @@ class UrlStream:
             if self._prelude is not None:
                 self._start(*prelude_head(bytes(self._prelude).rstrip(b"\x00")))
                 self._prelude = None
-            self._out.end()
+            if not self._head_only:  # a HEAD answer has no body, not even the chunks' end
+                self._out.end()
 
     @property
     def opened(self) -> bool:

@@ -11,10 +11,8 @@ for a gate this test opens only once that chunk has arrived, so without streamin
 from __future__ import annotations
 
 import http.client
-import http.server
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,41 +22,9 @@ import pytest
 
 from tests.e2e.conftest import Served, containers_of, start_server
 from tests.e2e.test_start_api import start_api
+from tests.gate import Gate
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "sample_functions" / "streaming" / "template.yaml"
-
-
-class Gate:
-    """A loopback URL whose GET is answered only once `open` is called (within 60 s)."""
-
-    def __init__(self) -> None:
-        self._opened = threading.Event()
-        self.asked = threading.Event()
-        gate = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                gate.asked.set()
-                gate._opened.wait(60)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gate", daemon=True)
-        self._thread.start()
-
-    def open(self) -> None:
-        self._opened.set()
-
-    def close(self) -> None:
-        self._opened.set()
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @pytest.fixture
@@ -88,7 +54,7 @@ def test_payload_chunks_arrive_while_the_handler_still_runs(streaming: Served, g
     for event in answer["EventStream"]:
         if not events:
             assert "PayloadChunk" in event
-            assert not gate._opened.is_set()  # the handler is held after its first write
+            assert not gate.opened  # the handler is held after its first write
             gate.open()
         events.append(event)
     chunks = [e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e]
@@ -149,7 +115,7 @@ def test_a_function_url_in_response_stream_mode_streams_its_answer(tmp_path: Pat
         assert response.headers.get_all("Set-Cookie") == ["session=abc; Secure", "theme=dark"]
         assert response.getheader("x-amzn-RequestId")
         held = []
-        chunks = _read_chunks(response, lambda: (held.append(not gate._opened.is_set()), gate.open()))
+        chunks = _read_chunks(response, lambda: (held.append(not gate.opened), gate.open()))
         assert held == [True]  # the first chunk came while the handler waited at the gate
         assert b"".join(chunks) == b"<p>first</p><p>second</p>"
         connection.close()
@@ -172,7 +138,7 @@ def test_a_url_made_through_the_api_in_response_stream_mode_streams(streaming: S
         response = connection.getresponse()
         assert (response.status, response.getheader("X-Streamed")) == (201, "yes")
         held = []
-        chunks = _read_chunks(response, lambda: (held.append(not gate._opened.is_set()), gate.open()))
+        chunks = _read_chunks(response, lambda: (held.append(not gate.opened), gate.open()))
         assert held == [True]
         assert b"".join(chunks) == b"<p>first</p><p>second</p>"
         connection.close()
