@@ -3,6 +3,7 @@ Lambda API on loopback; an idle-environment reaper; a discovery file so terminal
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,6 +19,7 @@ from lambda_emu.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, Ret
 from lambda_emu.async_invoke.queue import FunctionScope
 from lambda_emu.config import TIMEOUT_RANGE, EmulatorConfig, FunctionConfig
 from lambda_emu.control.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
+from lambda_emu.control.function_urls import UrlConfig, cors_fields, timestamp
 from lambda_emu.control.registry import FunctionRef, FunctionRegistry
 from lambda_emu.control.store import FunctionStore, open_store
 from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError, LambdaEmuError
@@ -84,6 +86,8 @@ class LambdaServer:
         # The template's functions that could not be loaded, by logical ID and FunctionName: why.
         unloaded: Mapping[str, LambdaEmuError] | None = None,
         apis: Sequence[TemplateApi] = (),  # the template's API Gateway APIs, served at config.api_port
+        # The template's Function URLs (FunctionUrlConfig, AWS::Lambda::Url): served with those the API makes.
+        function_urls: Sequence[TemplateApi] = (),
         on_request: Callable[[RequestRecord], None] | None = None,  # told of each API request served
     ) -> None:
         self.config = config.validate()
@@ -104,6 +108,7 @@ class LambdaServer:
         self._reaper = threading.Thread(target=self._reap, name="idle-reaper", daemon=True)
         self.api: InvokeApiServer | None = None
         self._apis = apis
+        self._function_urls = function_urls
         self._on_request = on_request
         self.gateway: ApiFront | None = None
         self.url_front: ApiFront | None = None  # the Function URLs made through the API
@@ -136,6 +141,8 @@ class LambdaServer:
             self.gateway = api_front(self.service, self._apis, self.config, on_request=self._on_request)
         self.url_front = url_front(self.service, self.config, on_request=self._on_request)
         self.service.function_url_port = self.url_front.port
+        for api in self._function_urls:
+            self.service.function_urls.replace(template_url(api, self.service))
         if self._watch is not None:
             from lambda_emu.reload.watcher import Reloader
 
@@ -405,6 +412,27 @@ def url_front(
         on_request=on_request,
     )
     return ApiFront(gateway, host=config.host, port=config.function_url_port)
+
+
+def template_url(api: TemplateApi, service: LambdaService) -> UrlConfig:
+    """A template's Function URL as the API keeps one: its url-id the same at every start (derived from
+    the account, region and function), so its URL stays while the port does; created when first served."""
+    emulator = service.emulator.config
+    function = api.routes[0].function
+    url_id = hashlib.sha256(f"{emulator.account_id}:{emulator.region}:{function}".encode()).hexdigest()[:32]
+    known = service.function_urls.get(function, None)
+    now = timestamp()
+    cors = api.cors
+    return UrlConfig(
+        function=function,
+        qualifier=wire.LATEST,
+        url_id=url_id,
+        auth_type=api.url_auth,
+        invoke_mode=api.invoke_mode,
+        cors=None if cors is None else cors_fields(cors),
+        created=known.created if known is not None and known.url_id == url_id else now,
+        modified=now,
+    )
 
 
 def _gateway_invoke(service: LambdaService) -> GatewayInvoke:

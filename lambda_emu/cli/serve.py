@@ -242,6 +242,7 @@ def serve(
             )
         for problem in [*loaded.problems(), *runtime_warnings(loaded.functions.values())]:
             progress(f"warning: {problem}")
+        from lambda_emu.api.function_urls import function_url
         from lambda_emu.cli.start_api import show_request
 
         server = LambdaServer(
@@ -252,6 +253,7 @@ def serve(
             mappings=loaded.event_sources,
             unloaded=unloaded_functions(loaded),
             apis=loaded.apis,
+            function_urls=loaded.function_urls,
             on_request=show_request,
         )
         with _listening(server, host, port):
@@ -263,7 +265,12 @@ def serve(
             if server.gateway is not None:
                 progress(f"serving the template's APIs at {server.gateway.url}")
             if server.url_front is not None:
-                progress(f"serving Function URLs made through the API at {server.url_front.url}")
+                progress(f"serving Function URLs at {server.url_front.url} (by Host: <url-id>.lambda-url...)")
+                for api in loaded.function_urls:
+                    made = server.service.function_urls.get(api.routes[0].function, None)
+                    if made is not None:
+                        url = function_url(server.service, made.url_id)
+                        progress(f"Function URL of {made.function} (AuthType {made.auth_type}): {url}")
             progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
             try:
                 threading.Event().wait()  # until Ctrl-C or SIGTERM (raised here as KeyboardInterrupt)

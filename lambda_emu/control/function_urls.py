@@ -16,6 +16,7 @@ from lambda_emu import wire
 from lambda_emu.control.request_shapes import FUNCTION_NAME, Shape
 from lambda_emu.control.statefile import JsonStateFile
 from lambda_emu.errors import ApiError
+from lambda_emu.template.apis import Cors
 
 FUNCTION_URL_FILE = "function-urls.json"
 _FILE_HINT = "Fix or remove the file (it holds what CreateFunctionUrlConfig stored)."
@@ -90,6 +91,24 @@ class UrlConfig:
             "created": self.created,
             "modified": self.modified,
         }
+
+
+def cors_fields(cors: Cors) -> dict[str, Any]:
+    """A template's Cors as the API renders one: the members that are set."""
+    fields: dict[str, Any] = {}
+    if cors.allow_credentials:
+        fields["AllowCredentials"] = True
+    for key, values in (
+        ("AllowHeaders", cors.allow_headers),
+        ("AllowMethods", cors.allow_methods),
+        ("AllowOrigins", cors.allow_origins),
+        ("ExposeHeaders", cors.expose_headers),
+    ):
+        if values:
+            fields[key] = list(values)
+    if cors.max_age is not None:
+        fields["MaxAge"] = cors.max_age
+    return fields
 
 
 def timestamp(at: datetime.datetime | None = None) -> str:

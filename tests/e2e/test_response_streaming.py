@@ -125,22 +125,47 @@ def test_a_function_url_in_response_stream_mode_streams_its_answer(tmp_path: Pat
         assert containers_of(pid) == []
 
 
+def _stream_from(
+    url: str, target: str, gate: Gate
+) -> tuple[http.client.HTTPResponse, list[bytes], list[bool]]:
+    """A GET of a Function URL (to loopback, its host in Host), its chunks read as they come, the gate
+    opened on the first; and whether the function still waited at the gate then."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=120)
+    try:
+        connection.request("GET", target, headers={"Host": parts.netloc})
+        response = connection.getresponse()
+        held: list[bool] = []
+        chunks = _read_chunks(response, lambda: (held.append(not gate.opened), gate.open()))
+        return response, chunks, held
+    finally:
+        connection.close()
+
+
 def test_a_url_made_through_the_api_in_response_stream_mode_streams(streaming: Served, gate: Gate) -> None:
     client = streaming.client()
     made = client.create_function_url_config(
-        FunctionName="PageFunction", AuthType="NONE", InvokeMode="RESPONSE_STREAM"
+        FunctionName="StreamFunction", AuthType="NONE", InvokeMode="RESPONSE_STREAM"
     )
     try:
         assert made["InvokeMode"] == "RESPONSE_STREAM"
-        parts = urlsplit(made["FunctionUrl"])
-        connection = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=120)
-        connection.request("GET", f"/?gate={gate.url}", headers={"Host": parts.netloc})
-        response = connection.getresponse()
-        assert (response.status, response.getheader("X-Streamed")) == (201, "yes")
-        held = []
-        chunks = _read_chunks(response, lambda: (held.append(not gate.opened), gate.open()))
-        assert held == [True]
-        assert b"".join(chunks) == b"<p>first</p><p>second</p>"
-        connection.close()
+        # The Function URL event is the function's event: its "chunks" and "gate" are not there, so it
+        # streams its default chunks and waits at no gate; the order of the chunks is what is checked.
+        response, chunks, _ = _stream_from(made["FunctionUrl"], "/", gate)
+        assert (response.status, response.getheader("Content-Type")) == (200, "text/plain")
+        assert response.getheader("Transfer-Encoding") == "chunked"
+        assert b"".join(chunks) == b"hello world"
     finally:
-        client.delete_function_url_config(FunctionName="PageFunction")
+        client.delete_function_url_config(FunctionName="StreamFunction")
+
+
+def test_a_template_s_function_url_is_served_by_serve_and_known_to_the_api(
+    streaming: Served, gate: Gate
+) -> None:
+    config = streaming.client().get_function_url_config(FunctionName="PageFunction")
+    assert (config["AuthType"], config["InvokeMode"]) == ("NONE", "RESPONSE_STREAM")
+    assert f"Function URL of PageFunction (AuthType NONE): {config['FunctionUrl']}" in streaming.log()
+    response, chunks, held = _stream_from(config["FunctionUrl"], f"/?gate={gate.url}", gate)
+    assert (response.status, response.getheader("X-Streamed")) == (201, "yes")
+    assert held == [True]  # the first chunk came while the handler waited at the gate
+    assert b"".join(chunks) == b"<p>first</p><p>second</p>"

@@ -89,3 +89,15 @@ def test_the_host_names_the_url_a_request_goes_to() -> None:
     nowhere = gateway.handle(HttpRequest("GET", "/p", (("Host", "zzz.lambda-url.us-east-1.localhost:1"),)))
     assert (nowhere.status, nowhere.body) == (404, b'{"message":"Not Found"}')
     assert len(functions.events) == 1
+
+
+def test_a_template_s_cors_renders_as_the_api_s_with_only_what_is_set() -> None:
+    from lambda_emu.control.function_urls import cors_fields
+    from lambda_emu.template.apis import Cors
+
+    assert cors_fields(Cors()) == {}
+    assert cors_fields(Cors(allow_origins=("*",), max_age=0, allow_credentials=True)) == {
+        "AllowCredentials": True,
+        "AllowOrigins": ["*"],
+        "MaxAge": 0,
+    }
