@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +76,26 @@ def test_an_error_after_the_first_chunk_comes_in_invoke_complete(streaming: Serv
     assert complete["ErrorCode"] == "Error"
     details = json.loads(complete["ErrorDetails"])
     assert (details["errorType"], details["errorMessage"]) == ("Error", "broke mid-stream")
+
+
+def test_a_stream_cut_by_the_timeout_ends_with_sandbox_timedout(streaming: Served) -> None:
+    never = socket.create_server(("127.0.0.1", 0))  # accepts connections, answers none: the handler waits
+    try:
+        gate = f"http://127.0.0.1:{never.getsockname()[1]}/"
+        payload = {"chunks": ["before the timeout", "never sent"], "gate": gate}
+        answer = streaming.client().invoke_with_response_stream(
+            FunctionName="ShortStreamFunction", Payload=json.dumps(payload).encode()
+        )
+        events = list(answer["EventStream"])
+    finally:
+        never.close()
+    assert events[0] == {"PayloadChunk": {"Payload": b"before the timeout"}}
+    assert len(events) == 2
+    complete = events[1]["InvokeComplete"]
+    assert complete["ErrorCode"] == "Sandbox.Timedout"
+    assert re.search(
+        r"Task timed out after 2\.\d\d seconds$", json.loads(complete["ErrorDetails"])["errorMessage"]
+    )
 
 
 def test_invoke_of_a_streaming_function_answers_the_whole_stream(streaming: Served) -> None:
