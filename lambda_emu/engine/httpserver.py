@@ -268,6 +268,7 @@ class ChunkedSender:
         self._out = out
         self.started = False
         self.broken = False
+        self.ended = False
 
     def start(self, status: int, headers: Sequence[tuple[str, str]]) -> None:
         if not self.started and not self.broken:
@@ -275,11 +276,13 @@ class ChunkedSender:
             self._do(self._out.start_chunked, status, headers)
 
     def send(self, data: bytes) -> None:
-        if self.started and not self.broken:
+        if self.started and not self.broken and not self.ended:
             self._do(self._out.write_chunk, data)
 
     def end(self) -> None:
-        if self.started and not self.broken:
+        """The end of the body, once (a second call sends nothing)."""
+        if self.started and not self.broken and not self.ended:
+            self.ended = True
             self._do(self._out.end_chunked)
 
     def _do(self, action: Callable[..., None], *args: object) -> None:

@@ -659,7 +659,9 @@ class _Handler(QuickHandler):
     def _streamed_reply(self, request_id: str) -> RuntimeReply:
         """A response POSTed in streaming mode, each chunk passed on to the caller's stream as it arrives
         (or gathered, for a caller that takes the answer whole: Invoke buffers it, under Invoke's limit).
-        An error mid-stream comes in the trailers (Lambda's Runtime API, "Response streaming")."""
+        An error mid-stream comes in the trailers (Lambda's Runtime API, "Response streaming"). The thread
+        reading it reads nothing else meanwhile: a runtime whose output that thread also reads
+        (DirectOutput, our Python client) never streams."""
         stream = self.server.api.response_stream(request_id)
         content_type = self.headers.get("Content-Type") or "application/octet-stream"
         limit = wire.MAX_RESPONSE_BYTES if stream is None else wire.MAX_STREAMED_RESPONSE_BYTES

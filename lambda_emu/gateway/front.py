@@ -269,7 +269,10 @@ class Gateway:
 
         def answered(result: InvocationResult) -> None:
             if stream is not None and stream.opened:
-                return  # streamed: ended once the invocation returns
+                # Streamed: the body ends as soon as the function has answered, before the bookkeeping.
+                stream.close()
+                stream.end()
+                return
             if not reply.sent:
                 reply(self._mapped(request, match, result))
 

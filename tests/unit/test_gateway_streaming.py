@@ -63,3 +63,13 @@ def test_a_request_answered_already_gets_nothing_from_the_stream() -> None:
 def test_a_prelude_that_is_not_json_gives_200() -> None:
     assert prelude_head(b"not json") == (200, ())
     assert prelude_head(b'{"statusCode": 99}') == (200, ())
+
+
+def test_the_end_is_sent_once_whoever_ends_the_stream() -> None:
+    out = ChunkedRecorder()
+    stream = _stream(out)
+    stream.begin("text/plain")
+    stream.write(b"x")
+    stream.end()  # the function's early answer
+    stream.end()  # the invocation's return
+    assert [kind for kind, _ in out.sent] == ["head", "chunk", "end"]
