@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 from lambda_emu import wire
 from lambda_emu.api.discovery import remove_discovery, write_discovery
 from lambda_emu.api.http import InvokeApiServer
+from lambda_emu.api.permissions import signed_caller
 from lambda_emu.api.service import EventSink, InvokeOutcome, LambdaService
 from lambda_emu.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, RetryDelays, Sinks
 from lambda_emu.async_invoke.queue import FunctionScope
 from lambda_emu.config import TIMEOUT_RANGE, EmulatorConfig, FunctionConfig
 from lambda_emu.control.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
-from lambda_emu.control.function_urls import UrlConfig, cors_fields, timestamp
+from lambda_emu.control.function_urls import INVOKE_URL_ACTION, UrlConfig, cors_fields, timestamp
+from lambda_emu.control.policy import allows
 from lambda_emu.control.registry import FunctionRef, FunctionRegistry
 from lambda_emu.control.store import FunctionStore, open_store
 from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError, LambdaEmuError
@@ -29,6 +31,7 @@ from lambda_emu.facade import Emulator
 from lambda_emu.gateway.front import ApiFront, Gateway, RequestRecord
 from lambda_emu.gateway.front import Invoke as GatewayInvoke
 from lambda_emu.gateway.managed_urls import UrlGateway
+from lambda_emu.gateway.requests import HttpRequest
 from lambda_emu.gateway.routes import RouteTable
 from lambda_emu.models import Invocation, InvocationResult, ResponseStream
 from lambda_emu.template.apis import DEFAULT_ROUTE, DEFAULT_STAGE, URL, TemplateApi, TemplateRoute, cors_of
@@ -404,12 +407,29 @@ def url_front(
             invoke_mode=found.invoke_mode,
         )
 
+    def iam_allows(request: HttpRequest, api: TemplateApi) -> bool:
+        # As a signed DryRun is judged: the access key's principal (principals.json) against the function's
+        # resource-based policy; a key mapped to no principal is let through, as DryRun lets it.
+        caller = signed_caller(service, {"authorization": request.header("authorization")})
+        found = service.function_urls.by_url_id(api.name)
+        if caller is None or found is None:
+            return found is not None
+        qualifier = None if found.qualifier == wire.LATEST else found.qualifier
+        return allows(
+            service.policies.statements(found.function, qualifier),
+            caller=caller,
+            action=INVOKE_URL_ACTION,
+            resource=emulator.function_arn(found.function, qualifier),
+            context={"lambda:FunctionUrlAuthType": "AWS_IAM"},
+        )
+
     gateway = UrlGateway(
         lookup,
         _gateway_invoke(service),
         account_id=emulator.account_id,
         region=emulator.region,
         on_request=on_request,
+        iam_allows=iam_allows,
     )
     return ApiFront(gateway, host=config.host, port=config.function_url_port)
 

@@ -19,6 +19,8 @@ from lambda_emu.errors import ApiError
 from lambda_emu.template.apis import Cors
 
 FUNCTION_URL_FILE = "function-urls.json"
+# What a resource-based policy must allow the signer of a request to an AWS_IAM Function URL.
+INVOKE_URL_ACTION = "lambda:InvokeFunctionUrl"
 _FILE_HINT = "Fix or remove the file (it holds what CreateFunctionUrlConfig stored)."
 _URL_ID_CHARS = string.ascii_lowercase + string.digits
 

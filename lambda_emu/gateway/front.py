@@ -33,7 +33,7 @@ from lambda_emu.gateway.responses import (
 from lambda_emu.gateway.routes import RouteMatch, RouteTable
 from lambda_emu.gateway.streaming import UrlStream
 from lambda_emu.models import InvocationResult, ResponseStream
-from lambda_emu.template.apis import REST, URL
+from lambda_emu.template.apis import REST, URL, TemplateApi
 
 LOG = logging.getLogger(__name__)
 
@@ -155,6 +155,8 @@ class Gateway:
         region: str = "us-east-1",
         on_request: Callable[[RequestRecord], None] | None = None,
         jwt_keys: Mapping[str, RsaKey] | None = None,  # the keys JWT authorizers check tokens with, by kid
+        # Whether the signer of a request to an AWS_IAM Function URL may invoke it (None: any signer may).
+        iam_allows: Callable[[HttpRequest, TemplateApi], bool] | None = None,
     ) -> None:
         self.table = table
         self._invoke = invoke
@@ -164,6 +166,7 @@ class Gateway:
         self._on_request = on_request
         self._deadlines = _Deadlines()
         self._jwt_keys = jwt_keys
+        self._iam_allows = iam_allows
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """The answer to one request (returns once the invocation has ended, even past its timeout)."""
@@ -209,10 +212,9 @@ class Gateway:
         elif (
             match.api.kind == URL
             and match.api.url_auth == "AWS_IAM"
-            and not request.header("authorization").startswith("AWS4-HMAC-SHA256 ")
+            and (why := self._iam_refusal(request, match))
         ):
-            # Lambda checks the SigV4 signature; here only its presence is checked.
-            reply(forbidden("AuthType AWS_IAM: the request is not signed"))
+            reply(forbidden(why))
         else:
             context = None
             if match.route.authorizer is not None:
@@ -222,6 +224,17 @@ class Gateway:
                     return
                 context = verdict.context
             self._integrate(request, match, ids_, reply, context, chunked)
+
+    def _iam_refusal(self, request: HttpRequest, match: RouteMatch) -> str:
+        """Why an AWS_IAM Function URL refuses `request` ("" when it does not). Lambda checks the SigV4
+        signature; here only its presence is, and then the signer against the policy (`iam_allows`)."""
+        if not request.header("authorization").startswith("AWS4-HMAC-SHA256 "):
+            return "AuthType AWS_IAM: the request is not signed"
+        if self._iam_allows is not None and not self._iam_allows(request, match.api):
+            return (
+                "AuthType AWS_IAM: the function's policy does not allow the signer lambda:InvokeFunctionUrl"
+            )
+        return ""
 
     def table_for(self, request: HttpRequest) -> RouteTable:
         """The routes `request` is matched against: the gateway's table."""

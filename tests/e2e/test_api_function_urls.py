@@ -117,3 +117,40 @@ def test_the_api_s_errors_are_lambdas(served: Served) -> None:
     assert "at 'qualifier' failed to satisfy constraint" in version["Message"]
     unknown = _error(client.create_function_url_config, FunctionName="NoSuchFunction", AuthType="NONE")
     assert unknown["Code"] == "ResourceNotFoundException"
+
+
+def _signed(url: str, access_key: str) -> dict[str, str]:
+    """SigV4 headers for a GET of `url`, signed by botocore as an SDK signs (the secret is not checked)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    signed = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials(access_key, "secret"), "lambda", "us-east-1").add_auth(signed)
+    return {name: value for name, value in signed.headers.items() if name.lower() != "host"}
+
+
+def test_an_aws_iam_url_lets_in_the_signers_its_policy_allows(served: Served) -> None:
+    alice = "arn:aws:iam::210987654321:user/alice"
+    (served.state_dir / "principals.json").write_text(json.dumps({"AKIAALICE": alice}))
+    client = served.client()
+    url = client.create_function_url_config(FunctionName="AttemptsFunction", AuthType="AWS_IAM")[
+        "FunctionUrl"
+    ]
+    try:
+        assert request(url)[::2] == (403, b'{"Message":"Forbidden"}')  # unsigned
+        assert request(url, **_signed(url, "AKIAALICE"))[::2] == (403, b'{"Message":"Forbidden"}')
+        client.add_permission(
+            FunctionName="AttemptsFunction",
+            StatementId="alice-url",
+            Action="lambda:InvokeFunctionUrl",
+            Principal=alice,
+            FunctionUrlAuthType="AWS_IAM",
+        )
+        status, _, body = request(url, **_signed(url, "AKIAALICE"))
+        assert status == 200 and json.loads(body)["environment"]
+        assert request(url, **_signed(url, "AKIAUNMAPPED"))[0] == 200  # no principal to judge: as DryRun
+    finally:
+        client.delete_function_url_config(FunctionName="AttemptsFunction")
+        client.remove_permission(FunctionName="AttemptsFunction", StatementId="alice-url")
+        (served.state_dir / "principals.json").unlink()
