@@ -23,7 +23,7 @@ test: docker install images
 ## test-embedded: the Docker tier's invoke, limits and hostile tests on the embedded backend (needs root)
 test-embedded: docker install images
 	LAMBDA_EMU_BACKEND=embedded $(PYTHON) -m pytest -ra tests/docker/test_invoke.py tests/docker/test_limits.py \
-	  tests/docker/test_hostile_functions.py tests/docker/test_embedded_backend.py
+	  tests/docker/test_hostile_functions.py tests/docker/test_embedded_backend.py tests/docker/test_tmp_disks.py
 
 ## venv: the project's virtual environment
 venv: $(PYTHON)
@@ -51,6 +51,8 @@ bench: docker install images
 	$(PYTHON) bench/api_bench.py
 	$(PYTHON) bench/reload_bench.py
 	$(PYTHON) bench/start_api_bench.py
+	$(PYTHON) bench/sqs_bench.py
+	$(PYTHON) bench/runtimes_bench.py
 
 ## lint: ruff (lint and format) and mypy, as CI runs them
 lint: install

@@ -13,11 +13,11 @@ import weakref
 from pathlib import Path
 
 from lambda_emu import wire
-from lambda_emu.cleanup import OWNER_LABEL, is_stale
+from lambda_emu.cleanup import is_stale
 from lambda_emu.config import EmulatorConfig, FunctionConfig, ImageConfig
-from lambda_emu.containers import ContainerBackend, tmpdisk
+from lambda_emu.containers import ContainerBackend
 from lambda_emu.containers.images import ImageBackend
-from lambda_emu.engine.environment import Environment, RuntimeImage, owner_of_disk
+from lambda_emu.engine.environment import Environment, RuntimeImage
 from lambda_emu.engine.invoker import Answered, Invoker
 from lambda_emu.engine.logstream import LineSink, SinkFactory
 from lambda_emu.engine.pool import EnvironmentPool
@@ -33,6 +33,11 @@ MAX_CLIENT_CONTEXT_BYTES = 3583
 
 
 class Emulator:
+    """The execution engine of one process: runtime images (built on first use), the pool of execution
+    environments, and `invoke` of a FunctionConfig through them. It knows no API, registry or HTTP: the
+    one-shot `lambda-emu invoke` and the pytest plugin use it as it is; `serve` puts a LambdaService
+    (api/service.py) in front of it, and LambdaServer (server.py) assembles both."""
+
     def __init__(
         self,
         config: EmulatorConfig,
@@ -59,13 +64,9 @@ class Emulator:
         # Configurations already validated, by identity (they are frozen): not checked again per invoke.
         self._validated: weakref.WeakValueDictionary[int, FunctionConfig] = weakref.WeakValueDictionary()
         if sweep_leftovers:
-            removed = backend.remove_stale(is_stale)
-            # Containers first: a leftover disk is unmounted once nothing uses it.
-            removed += tmpdisk.sweep(
-                tmpdisk.default_root(), lambda name: is_stale({OWNER_LABEL: owner_of_disk(name)})
-            )
+            removed = backend.remove_stale(is_stale)  # their /tmp disks too
             if removed:
-                LOG.info("removed %d leftover container(s) and /tmp disk(s) of earlier runs", removed)
+                LOG.info("removed %d leftover container(s) of earlier runs", removed)
 
     def runtime_image(
         self, runtime_id: str, architecture: str | None = None, *, function: str | None = None

@@ -16,7 +16,7 @@ from lambda_emu.api.discovery import remove_discovery, write_discovery
 from lambda_emu.api.http import InvokeApiServer
 from lambda_emu.api.permissions import signed_caller
 from lambda_emu.api.service import EventSink, InvokeOutcome, LambdaService
-from lambda_emu.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, RetryDelays, Sinks
+from lambda_emu.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, Pacing, RetryDelays, Sinks
 from lambda_emu.async_invoke.queue import FunctionScope
 from lambda_emu.config import TIMEOUT_RANGE, EmulatorConfig, FunctionConfig
 from lambda_emu.control.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
@@ -336,8 +336,7 @@ def event_pipeline(
             region=emulator.region,
             credentials=emulator.credentials,
         ),
-        workers=config.async_workers,
-        delays=RetryDelays(tuple(config.retry_delays)),
+        pacing=Pacing(workers=config.async_workers, delays=RetryDelays(tuple(config.retry_delays))),
         reserved_concurrency=service.limits.reserved,
         function_arn=emulator.function_arn,
     )

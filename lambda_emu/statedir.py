@@ -4,6 +4,7 @@ them). Every store creates its folder and files through these."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -41,3 +42,15 @@ def private_file(path: Path) -> Path:
     gives its journal and WAL files the database file's own mode)."""
     os.close(open_private(path, os.O_RDONLY))
     return path
+
+
+def replace_json(path: Path, document: object, *, durable: bool = True) -> None:
+    """`document` as JSON at `path`, private, replaced atomically: written beside it (flushed to disk when
+    `durable`), then renamed over it, so a crash leaves the old file or the new one, never half of one."""
+    staging = path.with_name(path.name + ".tmp")
+    with os.fdopen(open_private(staging, os.O_WRONLY | os.O_TRUNC), "w") as file:
+        json.dump(document, file)
+        if durable:
+            file.flush()
+            os.fsync(file.fileno())
+    os.replace(staging, path)

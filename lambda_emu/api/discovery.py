@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from lambda_emu.cleanup import owner_alive, owner_token
-from lambda_emu.statedir import open_private
+from lambda_emu.statedir import replace_json
 
 LOG = logging.getLogger(__name__)
 
@@ -25,10 +25,7 @@ def write_discovery(state_dir: Path, url: str, template: Path | None) -> None:
         "url": url,
         "template": str(template.resolve()) if template else None,
     }
-    staging = path.with_suffix(".tmp")
-    with os.fdopen(open_private(staging, os.O_WRONLY | os.O_TRUNC), "w") as file:
-        file.write(json.dumps(record))
-    os.replace(staging, path)
+    replace_json(path, record, durable=False)  # a running server's address: nothing to keep after a crash
 
 
 def remove_discovery(state_dir: Path) -> None:

@@ -55,6 +55,10 @@ class InvokeOutcome:
 
 
 class LambdaService:
+    """Lambda's API operations (Invoke in its three types, the control plane's operations) over an
+    Emulator, the registry of functions and the concurrency limits: what the HTTP layer (api/http.py)
+    calls, with no HTTP of its own. Built by LambdaServer (server.py)."""
+
     def __init__(
         self,
         emulator: Emulator,

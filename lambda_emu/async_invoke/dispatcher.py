@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from lambda_emu import wire
 from lambda_emu.async_invoke import records, retry
@@ -33,13 +34,24 @@ IDLE_WAIT = 30.0
 MIN_WAIT = 0.005
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """How the dispatcher works through its queue: its worker threads, Lambda's retry waits, the longest a
+    worker sleeps without looking, and the wall clock due times are kept in (they outlive the process)."""
+
+    workers: int = 2
+    delays: RetryDelays = field(default_factory=RetryDelays)
+    idle_wait: float = IDLE_WAIT
+    clock: Callable[[], float] = time.time
+
+
 class EventDispatcher:
     """Accepts Event invocations (the API's EventSink) and delivers them with Lambda's retries.
 
     `deliver` runs one attempt, `config_for(name, qualifier)` the AsyncConfig of the function as invoked
     (each version and alias has its own EventInvokeConfig), `reserved_concurrency` the function's
     ReservedConcurrentExecutions (0 sends events straight to the DLQ), `function_arn(name, qualifier)`
-    the ARN the records name. Wall-clock `clock`, since due times outlive the process in the queue."""
+    the ARN the records name; `pacing` its workers, retry waits and clock."""
 
     def __init__(
         self,
@@ -48,25 +60,23 @@ class EventDispatcher:
         config_for: ConfigFor,
         sinks: Sinks,
         *,
-        workers: int = 2,
-        delays: RetryDelays | None = None,
+        pacing: Pacing | None = None,
         reserved_concurrency: ReservedFor | None = None,
         function_arn: FunctionArn | None = None,
-        clock: Callable[[], float] = time.time,
-        idle_wait: float = IDLE_WAIT,
     ) -> None:
-        if workers < 1:
+        pacing = pacing or Pacing()
+        if pacing.workers < 1:
             raise ValueError("an event dispatcher needs at least one worker")
         self.queue = queue
         self.deliver = deliver
         self.config_for = config_for
         self.sinks = sinks
-        self.workers = workers
-        self.delays = delays or RetryDelays()
+        self.workers = pacing.workers
+        self.delays = pacing.delays
         self.reserved_concurrency = reserved_concurrency or (lambda name: None)
         self.function_arn = function_arn or EmulatorConfig().function_arn  # the default region's
-        self.idle_wait = idle_wait
-        self._clock = clock
+        self.idle_wait = pacing.idle_wait
+        self._clock = pacing.clock
         self._cond = threading.Condition()
         self._generation = 0  # bumped on every queue change a sleeping worker should look at
         self._stopping = False

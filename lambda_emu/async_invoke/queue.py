@@ -5,7 +5,6 @@ that died, or by a queue closed without finishing it, becomes due again."""
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from lambda_emu import wire
 from lambda_emu.async_invoke.retry import EventHistory, LastError
+from lambda_emu.cleanup import owner_alive, owner_token
 from lambda_emu.errors import ClosedError
 from lambda_emu.statedir import private_file
 
@@ -97,7 +97,9 @@ class EventQueue:
         self.functions = functions
         private_file(self.path)
         self.stale_after = stale_after
-        self._owner = f"{os.getpid()}:{uuid.uuid4().hex}"
+        # "<pid>:<process start time>:<queue>": the process (cleanup.owner_token, safe against pid reuse),
+        # and which of its queues.
+        self._owner = f"{owner_token()}:{uuid.uuid4().hex}"
         self._lock = threading.Lock()
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), so a claim is one atomic
         # read-and-write even against another process sharing the file.
@@ -319,18 +321,9 @@ def _event(row: tuple) -> QueuedEvent:  # type: ignore[type-arg]
 
 
 def _owner_alive(owner: str) -> bool:
-    pid_text, _, _ = owner.partition(":")
-    try:
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    if pid == os.getpid():
+    process, _, _queue = owner.rpartition(":")
+    if process == owner_token():
         with _OPEN_LOCK:
             return owner in _OPEN_OWNERS
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive, not ours to judge
-        return True
+    return owner_alive(process)
     return True

@@ -18,6 +18,7 @@ from lambda_emu.errors import ConfigError, FunctionNotFoundError, LambdaEmuError
 LOG = logging.getLogger(__name__)
 
 _POLL_S = 0.25
+FUNCTION_GROUPS = "/aws/lambda/"
 
 
 @main.command()
@@ -53,27 +54,29 @@ def logs(
     event per line as TIMESTAMP (UTC) LOG-STREAM MESSAGE, oldest first.
 
     NAME is the FunctionName or the template's logical ID. Logs are kept per state directory, one log
-    stream per execution environment, as CloudWatch keeps them in /aws/lambda/NAME.
+    stream per execution environment, as CloudWatch keeps them in /aws/lambda/NAME. NAME may also be an
+    event source mapping's UUID: its pollers' own lines (each batch handed and how it ended) as `serve`
+    kept them.
 
     \b
     Examples:
       lambda-emu logs HelloFunction                     # everything kept
       lambda-emu logs HelloFunction --since 10m --filter ERROR
       lambda-emu logs HelloFunction --follow            # and new events until Ctrl-C
+      lambda-emu logs 14e0db71-5d35-4eb5-b481-8945cf9d10c2   # an event source mapping's pollers
     """
     with errors_to_exit_status():
-        from lambda_emu.config import log_group_name
         from lambda_emu.engine.logstore import LogStore, parse_since
 
         state_dir: Path = ctx.obj["state_dir"]
         store = LogStore.of_state_dir(state_dir)
         since_ms = parse_since(since) if since else None
-        function_name, known = _function_name(name, template, state_dir)
-        group = log_group_name(function_name)
+        group, label, known = _log_group(name, template, state_dir)
         if not store.has_group(group) and not (follow and known):
-            with_logs = ", ".join(g.rsplit("/", 1)[-1] for g in store.groups()) or "none"
+            functions = [g for g in store.groups() if g.startswith(FUNCTION_GROUPS)]
+            with_logs = ", ".join(g.rsplit("/", 1)[-1] for g in functions) or "none"
             raise ConfigError(
-                f"No logs of function {function_name} yet in {state_dir} (log group {group}).",
+                f"No logs of {label} yet in {state_dir} (log group {group}).",
                 hint=f"Invoke it first (lambda-emu invoke {name}), or pass the --state-dir it ran with "
                 f"(before the command). Functions with logs here: {with_logs}.",
             )
@@ -85,9 +88,7 @@ def logs(
             if not follow:
                 return
             if not store.has_group(group):
-                click.echo(
-                    f"lambda-emu: waiting for the first log of {function_name}; Ctrl-C to stop", err=True
-                )
+                click.echo(f"lambda-emu: waiting for the first log of {label}; Ctrl-C to stop", err=True)
             while True:
                 time.sleep(_POLL_S)
                 for event in tail.poll():
@@ -97,6 +98,18 @@ def logs(
         except BrokenPipeError:
             # The reader (e.g. `| head`) is gone: stop quietly, as other command-line tools do.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _log_group(name: str, template: Path | None, state_dir: Path) -> tuple[str, str, bool]:
+    """(log group, what it is the log of, whether NAME is known to exist): an event source mapping's UUID
+    names the pollers' own lines (lambda_emu/event_sources/journal.py), anything else a function."""
+    from lambda_emu.config import log_group_name
+    from lambda_emu.event_sources.journal import UUID, log_group
+
+    if UUID.fullmatch(name):
+        return log_group(name), f"event source mapping {name}", False
+    function_name, known = _function_name(name, template, state_dir)
+    return log_group_name(function_name), f"function {function_name}", known
 
 
 def _function_name(name: str, template: Path | None, state_dir: Path) -> tuple[str, bool]:

@@ -30,7 +30,8 @@ class ContainerSpec:
     user: str | None = None  # None: the image's own USER
     # (name, address) pairs added to the container's /etc/hosts.
     extra_hosts: tuple[tuple[str, str], ...] = ()
-    tmpfs_mb: int | None = None  # a size-limited tmpfs at /tmp, where no disk-backed /tmp is mounted
+    tmp_mb: int = 512  # /tmp's size (EphemeralStorage): the backend makes it (containers/tmpdisk.py)
+    tmpfs_mb: int | None = None  # set by the backend where /tmp is a size-limited tmpfs, not a disk
     cpu_shares: int | None = None  # relative weight under contention (1024 = one vCPU's worth)
     # Lambda's sandbox: read-only root file system, 1,024 processes+threads and file descriptors.
     read_only_root: bool = True

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lambda_emu.containers.base import ContainerSpec, ExitStatus, StalePredicate
 from lambda_emu.containers.engine import LABEL, LABEL_VALUE, docker_client
+from lambda_emu.containers.peak import PeakMemory
+from lambda_emu.containers.tmpdisk import TmpDisk, sweep_stale, with_tmp
 from lambda_emu.errors import ContainerError, ImageError
 
 if TYPE_CHECKING:
@@ -22,11 +23,12 @@ _CFS_PERIOD_US = 100_000
 
 
 class DockerContainer:
-    def __init__(self, container: Any) -> None:
+    def __init__(self, container: Any, tmp: TmpDisk | None = None) -> None:
         self._container = container
+        self._tmp = tmp  # its /tmp disk, removed with it
         self.id: str = container.id
         self._cgroup_peak: Path | None = None
-        self._peak_fd: int | None = None
+        self._peak = PeakMemory(self._peak_file)
 
     def attach(self) -> Iterator[bytes]:
         try:
@@ -75,27 +77,7 @@ class DockerContainer:
             LOG.debug("kill %s: %s", self.id[:12], exc)
 
     def max_memory_bytes(self) -> int | None:
-        # Read on every invoke: an fd kept open and read from offset 0 costs a tenth of an open per read. A
-        # restarted container has a new cgroup, and reads of the old one's file fail: then reopen once.
-        for _ in range(2):
-            if self._peak_fd is None:
-                peak = self._peak_file()
-                if peak is None:
-                    return None
-                try:
-                    self._peak_fd = os.open(peak, os.O_RDONLY | os.O_CLOEXEC)
-                except OSError:
-                    return None
-            try:
-                return int(os.pread(self._peak_fd, 64, 0))
-            except (OSError, ValueError):
-                self._close_peak()
-        return None
-
-    def _close_peak(self) -> None:
-        fd, self._peak_fd = self._peak_fd, None
-        if fd is not None:
-            os.close(fd)
+        return self._peak.read()
 
     def _peak_file(self) -> Path | None:
         if self._cgroup_peak is None:
@@ -112,11 +94,13 @@ class DockerContainer:
         return self._cgroup_peak
 
     def remove(self) -> None:
-        self._close_peak()
+        self._peak.close()
         try:
             self._container.remove(force=True)
         except Exception as exc:
             LOG.debug("remove %s: %s", self.id[:12], exc)
+        if self._tmp is not None:
+            self._tmp.close()
 
 
 def _closing(stream: Any) -> Iterator[bytes]:
@@ -154,6 +138,7 @@ class DockerBackend:
         from docker.types import Mount as DockerMount
         from docker.types import Ulimit
 
+        spec, tmp = with_tmp(spec)
         mounts = [
             DockerMount(target=m.target, source=m.source, type="bind", read_only=m.read_only)
             for m in spec.mounts
@@ -190,14 +175,16 @@ class DockerBackend:
                 tty=False,
             )
         except docker.errors.ImageNotFound as exc:
+            tmp.close()
             runtime_id = spec.image.split("/")[-1].split(":")[0]
             raise ImageError(
                 f"Image {spec.image} is missing: {exc.explanation}",
                 hint=f"Build it with: lambda-emu runtimes build {runtime_id}",
             ) from exc
         except docker.errors.APIError as exc:
+            tmp.close()
             raise ContainerError(f"Cannot create container {spec.name}: {exc.explanation}") from exc
-        return DockerContainer(container)
+        return DockerContainer(container, tmp)
 
     def remove_stale(self, is_stale: StalePredicate) -> int:
         removed = 0
@@ -214,4 +201,5 @@ class DockerBackend:
                 LOG.info("removing leftover container %s", container.id[:12])
                 DockerContainer(container).remove()
                 removed += 1
+        sweep_stale(is_stale)  # their /tmp disks, once nothing uses them
         return removed

@@ -20,7 +20,9 @@ from typing import Any
 
 from lambda_emu.containers.base import ContainerSpec, ExitStatus, StalePredicate
 from lambda_emu.containers.engine import LABEL, LABEL_VALUE
+from lambda_emu.containers.peak import PeakMemory
 from lambda_emu.containers.rootfs_cache import RootfsCache
+from lambda_emu.containers.tmpdisk import TmpDisk, sweep_stale, with_tmp
 from lambda_emu.errors import ContainerError
 
 LOG = logging.getLogger(__name__)
@@ -295,8 +297,10 @@ class EmbeddedContainer:
         spec: ContainerSpec,
         process: dict[str, Any],
         cgroup: EnvironmentCgroup,
+        tmp: TmpDisk | None = None,
     ) -> None:
         self._backend = backend
+        self._tmp = tmp  # its /tmp disk, removed with it
         self.id: str = bundle.name
         self._bundle = bundle
         self._spec = spec
@@ -307,7 +311,7 @@ class EmbeddedContainer:
         self._removed = False
         self._started_at: float | None = None
         self._oom_before = 0
-        self._peak_fd: int | None = None
+        self._peak = PeakMemory(cgroup.peak_file)
         self._killed = False  # by us, since the last start
 
     def _oci_id(self, start: int) -> str:
@@ -424,18 +428,7 @@ class EmbeddedContainer:
             )
 
     def max_memory_bytes(self) -> int | None:
-        if self._peak_fd is None:
-            peak = self._cgroup.peak_file()
-            if peak is None:
-                return None
-            try:
-                self._peak_fd = os.open(peak, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                return None
-        try:
-            return int(os.pread(self._peak_fd, 64, 0))
-        except (OSError, ValueError):
-            return None
+        return self._peak.read()
 
     def remove(self) -> None:
         with self._cond:
@@ -453,11 +446,11 @@ class EmbeddedContainer:
                 capture_output=True,
                 check=False,
             )
-        if self._peak_fd is not None:
-            os.close(self._peak_fd)
-            self._peak_fd = None
+        self._peak.close()
         self._cgroup.remove()
         shutil.rmtree(self._bundle, ignore_errors=True)
+        if self._tmp is not None:
+            self._tmp.close()
 
 
 # ---- the backend
@@ -502,6 +495,7 @@ class EmbeddedBackend:
         image = self._rootfs.get(spec.image)
         bundle = self._bundles / f"{spec.name[:40]}-{uuid.uuid4().hex[:12]}"
         bundle.mkdir(parents=True)
+        spec, tmp = with_tmp(spec)
         try:
             labels = {LABEL: LABEL_VALUE, **spec.labels}
             (bundle / "state.json").write_text(json.dumps({"labels": labels, "image": spec.image}))
@@ -512,13 +506,15 @@ class EmbeddedBackend:
             cgroup.create(spec.memory_mb, spec.max_processes)
             cgroup.set_cpu(None, spec.cpu_shares)
         except OSError as exc:
+            tmp.close()
             shutil.rmtree(bundle, ignore_errors=True)
             raise ContainerError(f"Cannot create container {spec.name}: {exc}") from exc
-        return EmbeddedContainer(self, bundle, replace(spec, image=str(image.root)), process, cgroup)
+        return EmbeddedContainer(self, bundle, replace(spec, image=str(image.root)), process, cgroup, tmp)
 
     def remove_stale(self, is_stale: StalePredicate) -> int:
         removed = 0
         if not self._bundles.is_dir():
+            sweep_stale(is_stale)
             return 0
         for bundle in self._bundles.iterdir():
             try:
@@ -530,6 +526,7 @@ class EmbeddedBackend:
             LOG.info("removing leftover embedded container %s", bundle.name)
             self._remove_bundle(bundle)
             removed += 1
+        sweep_stale(is_stale)  # their /tmp disks, once nothing uses them
         return removed
 
     def _remove_bundle(self, bundle: Path) -> None:

@@ -1,7 +1,9 @@
-"""Each environment's /tmp: an ext4 image of EphemeralStorage's size, loop-mounted on this host and bound
-into the container. It fails with ENOSPC at its size, survives resets of the environment, and does not
-count against the memory limit, as Lambda's /tmp. Where this process cannot mount (not root), /tmp falls
-back to a size-limited tmpfs, whose pages do count against memory: said once in the log."""
+"""Each container's /tmp, made by the backend that creates the container (`with_tmp`) and removed with it:
+an ext4 image of EphemeralStorage's size (`ContainerSpec.tmp_mb`), loop-mounted on this host and bound into
+the container. It fails with ENOSPC at its size, survives restarts of the container's process (an
+environment's reset), and does not count against the memory limit, as Lambda's /tmp. Where this process
+cannot mount (not root), /tmp falls back to a size-limited tmpfs, whose pages do count against memory:
+said once in the log."""
 
 from __future__ import annotations
 
@@ -10,8 +12,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
+
+from lambda_emu.cleanup import OWNER_LABEL
+from lambda_emu.containers.base import ContainerSpec, Mount
 
 LOG = logging.getLogger(__name__)
 
@@ -86,6 +93,34 @@ class TmpDisk:
             path.unlink(missing_ok=True)
         shutil.rmtree(self._dir, ignore_errors=True)
         self.mount_point = None
+
+
+def with_tmp(spec: ContainerSpec, root: Path | None = None) -> tuple[ContainerSpec, TmpDisk]:
+    """The spec with its /tmp of `spec.tmp_mb`: a disk of its own mounted there, else a size-limited tmpfs;
+    and the disk, which the container closes when it is removed."""
+    name = disk_name(spec.labels.get(OWNER_LABEL, ""), uuid.uuid4().hex[:12])
+    disk = TmpDisk(root or default_root(), name, spec.tmp_mb).open()
+    if disk.mount_point is None:
+        return replace(spec, tmpfs_mb=spec.tmp_mb), disk
+    return replace(spec, mounts=(*spec.mounts, Mount(str(disk.mount_point), "/tmp", read_only=False))), disk
+
+
+def disk_name(owner: str, disk_id: str) -> str:
+    """ "<owner>-<id>" with the owner token made file-name safe, so a sweep can tell its owner."""
+    return f"{owner.replace(':', '_')}-{disk_id}"
+
+
+def owner_of_disk(name: str) -> str:
+    return name.rsplit("-", 1)[0].replace("_", ":")
+
+
+def sweep_stale(is_stale: Callable[[Mapping[str, str]], bool], root: Path | None = None) -> int:
+    """Remove the disks whose owner `is_stale` says is gone (a backend's remove_stale, after its containers:
+    a leftover disk is unmounted once nothing uses it)."""
+    removed = sweep(root or default_root(), lambda name: is_stale({OWNER_LABEL: owner_of_disk(name)}))
+    if removed:
+        LOG.info("removed %d leftover /tmp disk(s) of earlier runs", removed)
+    return removed
 
 
 def sweep(root: Path, is_stale: Callable[[str], bool]) -> int:

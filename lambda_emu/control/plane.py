@@ -383,7 +383,7 @@ class ControlPlane:
     def _latest_only(self, function_name: str) -> str:
         name, qualifier = self.registry.parse(function_name)
         if qualifier not in (None, wire.LATEST):
-            # Contract §8: only $LATEST is editable.
+            # Only $LATEST can be changed: a published version's code and configuration are immutable.
             raise ConfigError(
                 "Current operation does not support versions other than $LATEST. Please set the qualifier "
                 "to $LATEST or leave it empty."

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lambda_emu import arns
 from lambda_emu.control.statefile import JsonStateFile
 from lambda_emu.control.validation import validate_function_request
 from lambda_emu.errors import ApiError, ConfigError
@@ -107,7 +108,7 @@ def principal_element(principal: str) -> str | dict[str, str]:
     if principal == "*":
         return "*"
     if _ACCOUNT.match(principal):
-        return {"AWS": f"arn:aws:iam::{principal}:root"}
+        return {"AWS": arns.arn("iam", "", principal, "root")}
     if principal.startswith("arn:"):
         return {"AWS": principal}
     if _SERVICE.match(principal):
@@ -175,7 +176,12 @@ def _principal_matches(element: object, caller: str) -> bool:
             return True
         # An account's root ARN stands for every principal of that account ("AWS JSON policy elements:
         # Principal"); a role's ARN for each of its sessions (arn:aws:sts::…:assumed-role/ROLE/SESSION).
-        if account and named == f"arn:aws:iam::{account['account']}:root":
+        root = arns.parse(named)
+        if (
+            account
+            and root
+            and (root.service, root.account, root.resource) == ("iam", account["account"], "root")
+        ):
             return True
         if session and re.match(
             rf"^arn:[^:]+:iam::{session['account']}:role/(.*/)?{re.escape(session['role'])}$", named

@@ -113,7 +113,8 @@ class FunctionRegistry:
         name, qualifier = self.parse(function_name, qualifier)
         record = self._found(name, qualifier, route=True)
         if record.state != ACTIVE:
-            # Contract §8: invokes fail while a function is Pending (being created) or Failed.
+            # Lambda refuses invokes while a function is Pending (being created) or Failed ("Lambda function
+            # states" in the Lambda Developer Guide).
             raise ApiError(
                 "ResourceConflictException",
                 "The operation cannot be performed at this time. The function is currently in the following "

@@ -4,13 +4,12 @@ atomically on each change, so a crash leaves the old document or the new one, ne
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
 from lambda_emu.errors import ConfigError
-from lambda_emu.statedir import open_private
+from lambda_emu.statedir import replace_json
 
 FORMAT_VERSION = 1
 
@@ -45,12 +44,7 @@ class JsonStateFile:
 
     def save(self) -> None:
         """Write the content beside the file, flushed to disk, then rename it over the file."""
-        staging = self.path.with_name(self.path.name + ".tmp")
-        with os.fdopen(open_private(staging, os.O_WRONLY | os.O_TRUNC), "w") as file:
-            json.dump({"version": FORMAT_VERSION, self._key: self.content()}, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(staging, self.path)
+        replace_json(self.path, {"version": FORMAT_VERSION, self._key: self.content()})
 
     def drop(self, outer: str, inner: str) -> bool:
         """Under `lock`: remove content[outer][inner] (and `outer` once it is empty), saved; False when

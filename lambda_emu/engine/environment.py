@@ -12,8 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
 from lambda_emu import wire
 from lambda_emu.cleanup import FUNCTION_LABEL, OWNER_LABEL, owner_token
@@ -26,7 +25,6 @@ from lambda_emu.config import (
     vcpus_for,
 )
 from lambda_emu.containers import ContainerBackend, ContainerHandle, ContainerSpec, ExitStatus, Mount
-from lambda_emu.containers.tmpdisk import TmpDisk, default_root
 from lambda_emu.engine.direct_output import DirectOutput
 from lambda_emu.engine.logstream import LineSink, LogOrigin, LogStream, SinkFactory, close_sink, tee
 from lambda_emu.engine.runtime_api import (
@@ -103,7 +101,6 @@ class Environment:
         sink: LineSink | None = None,
         sink_for: SinkFactory | None = None,
         version: str = wire.LATEST,
-        tmp_root: Path | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.function = function
@@ -139,8 +136,6 @@ class Environment:
         # that was killed (or killed itself) is reported with the last reading, never 0 MB.
         self._peak_bytes = 0
         self.wedged = False  # its runtime survived a kill: the pool closes it instead of reusing it
-        owner = owner_token()
-        self._tmp = TmpDisk(tmp_root or default_root(), disk_name(owner, self.id), function.ephemeral_storage)
         # Lambda's CPU share: a weight and a hard quota proportional to memory once init is over. Init runs
         # at the default weight and unthrottled (Lambda's init phase has been observed to run faster than the
         # handler at small memory sizes); a small function's weight from the start starved its init on a
@@ -148,6 +143,14 @@ class Environment:
         self._vcpus = vcpus_for(function.memory_size, os.cpu_count() or 1) if emulator.cpu_limit else None
         self._shares = cpu_shares_for(function.memory_size) if emulator.cpu_limit else None
         self._quota_applied = False
+        self._spec = self._container_spec(runtime, emulator, _mounts(code_dir, opt_dir))
+
+    def _container_spec(
+        self, runtime: RuntimeImage, emulator: EmulatorConfig, mounts: tuple[Mount, ...]
+    ) -> ContainerSpec:
+        """The container this environment runs in: the function's limits and Lambda's environment, the
+        Runtime API's address and secret host name, and how its output reaches the emulator."""
+        function = self.function
         environment = function_environment(
             function,
             emulator,
@@ -155,20 +158,21 @@ class Environment:
             execution_env=runtime.execution_env,
             log_stream=self.log_stream_name,
             runtime_vars=dict(runtime.runtime_vars),
-            version=version,
+            version=self.version,
         )
         if self._marker:
             environment[wire.ENV_LOG_MARKER] = "1"  # the token itself comes from the Runtime API, once
         if self._direct is not None:
             environment[wire.ENV_LOG_ADDRESS] = self._direct.address
         environment.update(runtime.debug_environment)
-        self._spec = ContainerSpec(
+        return ContainerSpec(
             image=runtime.image,
             name=f"lambda-emu-{function.name[:40]}-{self.id[:8]}",
             environment=environment,
-            labels={OWNER_LABEL: owner, FUNCTION_LABEL: function.name},
+            labels={OWNER_LABEL: owner_token(), FUNCTION_LABEL: function.name},
             memory_mb=function.memory_size,
-            mounts=(*_mounts(code_dir, opt_dir), *runtime.debug_mounts),
+            tmp_mb=function.ephemeral_storage,
+            mounts=(*mounts, *runtime.debug_mounts),
             user=runtime.user,
             extra_hosts=((self._api_host, "127.0.0.1"),),
             entrypoint=runtime.entrypoint,
@@ -221,8 +225,7 @@ class Environment:
                 # The container was removed from outside (`docker rm -f`): the sandbox is gone, so the
                 # next invoke runs in a new one, as Lambda replaces a failed execution environment.
                 LOG.info("environment %s: its container is gone (%s); creating a new one", self.id[:8], exc)
-                container.remove()
-                self._tmp.close()  # a new sandbox starts with an empty /tmp
+                container.remove()  # its /tmp with it: a new sandbox starts with an empty /tmp
                 container = self._container = self._create()
                 self._quota_applied = False
                 output = container.attach()
@@ -247,7 +250,7 @@ class Environment:
 
     def _create(self) -> ContainerHandle:
         created = time.monotonic()
-        container = self._backend.create(self._with_tmp(self._spec))
+        container = self._backend.create(self._spec)
         LOG.debug(
             "environment %s: container %s (%s) created in %.1f ms",
             self.id[:8],
@@ -296,13 +299,6 @@ class Environment:
                 self._move(EnvState.DEAD)
         self.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
 
-    def _with_tmp(self, spec: ContainerSpec) -> ContainerSpec:
-        """The spec with this environment's /tmp: its own disk, else a size-limited tmpfs."""
-        mount_point = self._tmp.open().mount_point
-        if mount_point is None:
-            return replace(spec, tmpfs_mb=self._tmp.size_mb)
-        return replace(spec, mounts=(*spec.mounts, Mount(str(mount_point), "/tmp", read_only=False)))
-
     def _on_ready(self, _monotonic: float) -> None:
         self._ready_wall = time.time()
         self.sample_memory()  # the init's peak: what a runtime killed early in its invocation reports
@@ -322,6 +318,10 @@ class Environment:
         self.log.begin(request_id, self.version)
 
     # ---- invocations
+    def settle(self) -> None:
+        """After an invocation's reply: the runtime connection it came on is read again (its next /next)."""
+        self.api.settle()
+
     def submit(
         self, invocation: Invocation, *, invoke_started: float | None = None, timeout_s: float | None = None
     ) -> PendingInvocation:
@@ -434,8 +434,7 @@ class Environment:
         self.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
         if container is not None:
             self._unthrottle(container)
-            container.remove()  # force-removes: kills the process too
-        self._tmp.close()
+            container.remove()  # force-removes: kills the process too, and removes its /tmp
         self._server.close()
         if self._direct is not None:
             self._direct.close()
@@ -443,15 +442,6 @@ class Environment:
             thread.join(timeout=5)
         if self._own_sink is not None:
             close_sink(self._own_sink)
-
-
-def disk_name(owner: str, environment_id: str) -> str:
-    """ "<owner>-<environment>" with the owner token made file-name safe, so a sweep can tell its owner."""
-    return f"{owner.replace(':', '_')}-{environment_id[:12]}"
-
-
-def owner_of_disk(name: str) -> str:
-    return name.rsplit("-", 1)[0].replace("_", ":")
 
 
 def _mounts(code_dir: str | None, opt_dir: str | None) -> tuple[Mount, ...]:

@@ -61,7 +61,7 @@ class Invoker:
             return self._run(env, function, invocation, answered)
         finally:
             try:
-                env.api.settle()  # the runtime connection the reply came on is read again
+                env.settle()  # the runtime connection the reply came on is read again
             finally:
                 self._pool.release(env)
 

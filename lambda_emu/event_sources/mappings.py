@@ -33,7 +33,17 @@ LOG = logging.getLogger(__name__)
 MAPPINGS_FILE = "event-source-mappings.json"
 ENABLED, DISABLED, CREATING, UPDATING, DELETING = "Enabled", "Disabled", "Creating", "Updating", "Deleting"
 _NOT_FOUND = "The resource you requested does not exist."
-_SQS_ARN = re.compile(r"arn:aws[a-zA-Z-]*:sqs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<queue>[\w.-]+)")
+_QUEUE_NAME = re.compile(r"[\w.-]+")  # letters, digits, - and _, and a FIFO queue's .fifo
+
+
+def queue_name(arn: str) -> str | None:
+    """The queue's name when `arn` (through arns.parse) is an SQS queue's ARN, else None."""
+    parts = arns.parse(arn)
+    if parts is None or parts.service != "sqs" or not parts.region:
+        return None
+    if not (parts.account.isdigit() and len(parts.account) == 12 and _QUEUE_NAME.fullmatch(parts.resource)):
+        return None
+    return parts.resource
 
 
 @dataclass(frozen=True)
@@ -68,9 +78,9 @@ class EventSourceMapping:
 
     @property
     def queue_name(self) -> str:
-        match = _SQS_ARN.fullmatch(self.event_source_arn)
-        assert match is not None
-        return match["queue"]
+        name = queue_name(self.event_source_arn)
+        assert name is not None
+        return name
 
     @property
     def region(self) -> str:
@@ -111,7 +121,8 @@ class MappingStore:
             raise validation("functionName", function_name, "Member must not be null")
         kind = source_kind(source) if _known_source(source) else ""
         if not kind:
-            if re.match(r"arn:aws[a-zA-Z-]*:(kafka|mq):", source):
+            parts = arns.parse(source)
+            if parts is not None and parts.service in ("kafka", "mq"):
                 raise ConfigError(
                     f"lambda-emu does not poll this kind of event source yet: {source}",
                     hint="Event source mappings of SQS queues, Kinesis streams and DynamoDB streams are "
@@ -276,7 +287,7 @@ def _configured(mapping: EventSourceMapping, body: Mapping[str, Any], *, create:
 
 
 def _known_source(arn: str) -> bool:
-    return bool(_SQS_ARN.fullmatch(arn)) or StreamArn.parse(arn) is not None
+    return queue_name(arn) is not None or StreamArn.parse(arn) is not None
 
 
 _FIELDS = tuple(f.name for f in fields(EventSourceMapping))

@@ -17,8 +17,10 @@ from typing import Any, Protocol
 from lambda_emu import arns
 from lambda_emu.async_invoke.sinks import Sinks
 from lambda_emu.aws_clients import AwsClients, endpoint_of, require_boto3
-from lambda_emu.errors import ConfigError
+from lambda_emu.engine.logstore import LogStore
+from lambda_emu.errors import ConfigError, ThrottledError
 from lambda_emu.event_sources.filters import matches_any, parse_filters, sqs_view
+from lambda_emu.event_sources.journal import MappingLog
 from lambda_emu.event_sources.mappings import EventSourceMapping, MappingStore
 from lambda_emu.event_sources.positions import ShardPositions
 from lambda_emu.event_sources.settings import DYNAMODB, KINESIS, SQS, source_kind
@@ -33,6 +35,11 @@ InvokeBatch = Callable[[str, bytes], "tuple[bool, bytes]"]
 
 LONG_POLL_S = 1  # each ReceiveMessage waits at most this long, so a stop or an update is seen within it
 RETRY_PAUSE_S = 1.0  # after an endpoint error, before the next receive
+# "When messages are available, Lambda starts processing five batches at a time with five concurrent
+# invocations of your function" (Lambda's SQS scaling); it scales up from there with the backlog, which a
+# local queue seldom has. ScalingConfig.MaximumConcurrency (2-1,000) caps it; here at most MAX_SQS_POLLERS.
+SQS_POLLERS = 5
+MAX_SQS_POLLERS = 10
 _JOIN_S = 10.0
 # What each kind of source is polled through: the boto3 service, and how its endpoint is set.
 _ENDPOINT_HINTS = {
@@ -82,6 +89,7 @@ class EventSources:
         # A stream's discarded batches' records go to its on-failure destination (an SQS queue or SNS topic
         # at the SQS endpoint), and are kept under the state directory as the async destinations' are.
         self._sinks = Sinks(store.state_dir, endpoint_url=endpoint_url)
+        self._logs = LogStore.of_state_dir(store.state_dir)  # the pollers' own lines (event_sources.journal)
         self._lock = threading.Lock()
         self._pollers: dict[str, Poller] = {}
         self._closed = False
@@ -137,6 +145,7 @@ class EventSources:
             poller.stop()
         for poller in pollers:
             poller.join(_JOIN_S)
+        self._logs.close()
 
     # ---- keeping the pollers in step with the store
     def _sync(self) -> None:
@@ -176,7 +185,7 @@ class EventSources:
     def _poller(self, mapping: EventSourceMapping) -> Poller:
         if mapping.kind == SQS:
             assert self._clients is not None
-            return SqsPoller(mapping, self._clients, self._invoke)
+            return SqsPoller(mapping, self._clients, self._invoke, MappingLog(mapping.uuid, self._logs))
         # The mapping's start is recorded before CreateEventSourceMapping answers: LATEST means the records
         # that come after the answer, however soon the shards' threads read.
         self._positions.begin(mapping.uuid)
@@ -186,6 +195,7 @@ class EventSources:
             self._invoke,
             self._positions,
             self._sinks.destination,
+            MappingLog(mapping.uuid, self._logs),
         )
 
     def _need_endpoint(self, source: str) -> None:
@@ -202,12 +212,20 @@ class EventSources:
         require_boto3(f"Polling {what}")
 
 
+def sqs_pollers(mapping: EventSourceMapping) -> int:
+    """How many batches of an SQS mapping are in flight at once."""
+    if mapping.maximum_concurrency is None:
+        return SQS_POLLERS
+    return min(mapping.maximum_concurrency, MAX_SQS_POLLERS)
+
+
 def _changed(running: EventSourceMapping, wanted: EventSourceMapping) -> bool:
     keys = (
         "function_name",
         "batch_size",
         "window_s",
         "response_types",
+        "maximum_concurrency",
         "event_source_arn",
         "filter_criteria",
         "bisect",
@@ -219,34 +237,50 @@ def _changed(running: EventSourceMapping, wanted: EventSourceMapping) -> bool:
 
 
 class SqsPoller:
-    """Receives batches from one queue and hands each to the function, until stopped."""
+    """Receives batches from one queue and hands each to the function, until stopped: several receivers at
+    once, as Lambda's pollers are (a FIFO queue keeps each message group's order itself: SQS hands no
+    message of a group while another of that group is in flight)."""
 
-    def __init__(self, mapping: EventSourceMapping, clients: AwsClients, invoke: InvokeBatch) -> None:
+    def __init__(
+        self, mapping: EventSourceMapping, clients: AwsClients, invoke: InvokeBatch, log: MappingLog
+    ) -> None:
         self.mapping = mapping
+        self._log = log
         self._clients = clients
         self._invoke = invoke
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"sqs-poller-{mapping.uuid[:8]}", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"sqs-poller-{mapping.uuid[:8]}-{lane}", daemon=True)
+            for lane in range(sqs_pollers(mapping))
+        ]
         self._url: str | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        self._log.info(
+            "polling %s for %s, %d batch(es) at a time",
+            self.mapping.event_source_arn,
+            self.mapping.function_name,
+            len(self._threads),
+        )
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
 
     def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
-        LOG.info("polling %s for %s", self.mapping.event_source_arn, self.mapping.function_name)
         while not self._stop.is_set():
             try:
                 batch = self._receive()
                 if batch:
                     self._deliver(batch)
             except Exception as exc:  # the endpoint's trouble: keep polling, as Lambda's poller does
-                LOG.warning("event source mapping %s: %s", self.mapping.uuid, exc)
+                self._log.warning("%s", exc)
                 self._url = None
                 self._stop.wait(RETRY_PAUSE_S)
 
@@ -289,21 +323,31 @@ class SqsPoller:
             # A message that no filter matches is deleted without reaching the function, as Lambda does.
             self._delete([message for message, ok in zip(batch, passed, strict=True) if not ok])
             batch = [message for message, ok in zip(batch, passed, strict=True) if ok]
+            if len(batch) < len(passed):
+                self._log.info("%d message(s) matched no filter: deleted", len(passed) - len(batch))
             event = {"Records": [record for record, ok in zip(event["Records"], passed, strict=True) if ok]}
             if not batch:
                 return
         try:
             failed, payload = self._invoke(self.mapping.function_name, json.dumps(event).encode())
-        except Exception as exc:  # throttled or gone: the messages come back after the visibility timeout
-            LOG.warning("event source mapping %s: invoke failed: %s", self.mapping.uuid, exc)
+        except ThrottledError as exc:  # the messages come back after the visibility timeout, as in Lambda
+            self._log.warning(
+                "throttled (%s): the batch of %d comes back after the visibility timeout",
+                exc.reason,
+                len(batch),
+            )
+            return
+        except Exception as exc:  # gone, or could not run: the same
+            self._log.warning(
+                "invoke failed, the batch of %d comes back after the visibility timeout: %s", len(batch), exc
+            )
             return
         done = deleted_after(
             batch, failed=failed, payload=payload, reports_failures=self.mapping.reports_failures
         )
         self._delete(done)
-        LOG.info(
-            "event source mapping %s: batch of %d, %s, %d deleted",
-            self.mapping.uuid,
+        self._log.info(
+            "batch of %d, %s, %d deleted",
             len(batch),
             "function error" if failed else "ok",
             len(done),

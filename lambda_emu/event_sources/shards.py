@@ -5,7 +5,6 @@ policy (and event_sources.windows' tumbling windows), with a checkpoint after ea
 from __future__ import annotations
 
 import json
-import logging
 import math
 import threading
 import time
@@ -16,6 +15,7 @@ from typing import Any
 
 from lambda_emu import arns
 from lambda_emu.event_sources.filters import matches_any, parse_filters
+from lambda_emu.event_sources.journal import MappingLog
 from lambda_emu.event_sources.mappings import EventSourceMapping
 from lambda_emu.event_sources.positions import ShardPositions
 from lambda_emu.event_sources.streams import (
@@ -33,8 +33,6 @@ from lambda_emu.event_sources.streams import (
     stream_event,
 )
 from lambda_emu.event_sources.windows import Window, split_at_window, state_of, window_event
-
-LOG = logging.getLogger(__name__)
 
 # Invokes a function (name or name:qualifier) synchronously: (failed, payload); raises when it did not run.
 InvokeBatch = Callable[[str, bytes], "tuple[bool, bytes]"]
@@ -62,6 +60,7 @@ class StreamParts:
     send: SendRecord
     stop: threading.Event
     rescan: threading.Event
+    log: MappingLog
 
 
 class ShardPoller:
@@ -73,6 +72,7 @@ class ShardPoller:
         self._source = stream.source
         self._client = stream.client
         self._stop = stream.stop
+        self._log = stream.log
         self._shard_id = shard_id
         self._policy = StreamPolicy(
             max_retries=self._mapping.max_retries,
@@ -106,14 +106,12 @@ class ShardPoller:
         while not self._stop.is_set():
             try:
                 if self._poll():
-                    LOG.info(
-                        "event source mapping %s: shard %s is finished", self._mapping.uuid, self._shard_id
-                    )
+                    self._log.info("shard %s is finished", self._shard_id)
                     return
             except Exception as exc:
                 # The endpoint's trouble (an expired iterator too): resume from the checkpoint, backing
                 # off so that an endpoint that is down is not asked twice a second.
-                LOG.warning("event source mapping %s, shard %s: %s", self._mapping.uuid, self._shard_id, exc)
+                self._log.warning("shard %s: %s", self._shard_id, exc)
                 self._stop.wait(pause)
                 pause = min(pause * 2, MAX_ERROR_PAUSE_S)
 
@@ -256,7 +254,7 @@ class ShardPoller:
             try:
                 failed, _ = self._stream.invoke(self._mapping.function_name, json.dumps(event).encode())
             except Exception as exc:
-                LOG.warning("event source mapping %s: invoke failed: %s", self._mapping.uuid, exc)
+                self._log.warning("shard %s, closing its window: invoke failed: %s", self._shard_id, exc)
                 failed = True
             if not failed:
                 self._window = None
@@ -331,11 +329,10 @@ class ShardPoller:
         try:
             failed, payload = self._stream.invoke(self._mapping.function_name, json.dumps(event).encode())
         except Exception as exc:  # throttled or gone: tried again, not counted as a retry
-            LOG.warning("event source mapping %s: invoke failed: %s", self._mapping.uuid, exc)
+            self._log.warning("shard %s, batch of %d: invoke failed: %s", self._shard_id, len(records), exc)
             return Attempt(reached=False, error=str(exc))
-        LOG.info(
-            "event source mapping %s: shard %s, batch of %d from %s, %s",
-            self._mapping.uuid,
+        self._log.info(
+            "shard %s, batch of %d from %s, %s",
             self._shard_id,
             len(records),
             sequence_of(records[0]),
@@ -346,9 +343,7 @@ class ShardPoller:
             if state is None:
                 # "If the response does not contain a state property, Lambda considers this a failed
                 # invocation."
-                LOG.warning(
-                    "event source mapping %s: the answer has no state for the window", self._mapping.uuid
-                )
+                self._log.warning("shard %s: the answer has no state for the window", self._shard_id)
                 failed = True
             else:
                 window.state = state
@@ -360,9 +355,8 @@ class ShardPoller:
         self._stream.positions.record(self._mapping.uuid, self._shard_id, after=sequence_of(record), **window)
 
     def _discarded(self, discarded: Discarded) -> None:
-        LOG.warning(
-            "event source mapping %s: %d record(s) of shard %s from %s discarded (%s)",
-            self._mapping.uuid,
+        self._log.warning(
+            "%d record(s) of shard %s from %s discarded (%s)",
             len(discarded.records),
             self._shard_id,
             sequence_of(discarded.records[0]),

@@ -4,20 +4,18 @@ are finished."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from lambda_emu.aws_clients import AwsClients
+from lambda_emu.event_sources.journal import MappingLog
 from lambda_emu.event_sources.mappings import EventSourceMapping
 from lambda_emu.event_sources.positions import ShardPositions
 from lambda_emu.event_sources.shards import InvokeBatch, SendRecord, ShardPoller, StreamParts
 from lambda_emu.event_sources.streams import DYNAMODB, StreamArn
 from lambda_emu.template.event_sources import LATEST_STREAM_LABEL
-
-LOG = logging.getLogger(__name__)
 
 SHARD_SCAN_S = 5.0  # how often a stream is listed again for new shards (resharding)
 SERVICE = {"kinesis": "kinesis", DYNAMODB: "dynamodbstreams"}
@@ -33,6 +31,7 @@ class StreamPoller:
         invoke: InvokeBatch,
         positions: ShardPositions,
         send: SendRecord,
+        log: MappingLog,
     ) -> None:
         source = StreamArn.parse(mapping.event_source_arn)
         assert source is not None
@@ -42,10 +41,11 @@ class StreamPoller:
         self._invoke = invoke
         self._positions = positions
         self._send = send
+        self._log = log
         self._stop = threading.Event()
         self._rescan = threading.Event()  # a shard finished: its children may start now
         self._parts = StreamParts(
-            mapping, source, self._client, positions, invoke, send, self._stop, self._rescan
+            mapping, source, self._client, positions, invoke, send, self._stop, self._rescan, log
         )
         self._shards: dict[str, ShardPoller] = {}
         self._thread = threading.Thread(
@@ -63,7 +63,7 @@ class StreamPoller:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        LOG.info("polling %s for %s", self.mapping.event_source_arn, self.mapping.function_name)
+        self._log.info("polling %s for %s", self.mapping.event_source_arn, self.mapping.function_name)
         entry = self._positions.begin(self.mapping.uuid)
         if self._source.kind == DYNAMODB and self._source.arn.endswith(f"/stream/{LATEST_STREAM_LABEL}"):
             if not self._find_latest_stream():
@@ -73,7 +73,7 @@ class StreamPoller:
                 shards = self._list_shards()
             except Exception as exc:
                 # The endpoint's trouble (or no such stream): keep trying, as Lambda's poller does.
-                LOG.warning("event source mapping %s: listing shards: %s", self.mapping.uuid, exc)
+                self._log.warning("listing shards: %s", exc)
                 self._stop.wait(SHARD_SCAN_S)
                 continue
             for shard in shards:
@@ -97,17 +97,15 @@ class StreamPoller:
             try:
                 streams = self._client.list_streams(TableName=self._source.name).get("Streams") or []
             except Exception as exc:
-                LOG.warning("event source mapping %s: listing streams: %s", self.mapping.uuid, exc)
+                self._log.warning("listing streams: %s", exc)
                 streams = []
             found = [parsed for s in streams if (parsed := StreamArn.parse(str(s.get("StreamArn"))))]
             if found:
                 self._source = max(found, key=lambda source: source.arn)  # labels are creation times
                 self._parts = replace(self._parts, source=self._source)
-                LOG.info("event source mapping %s reads %s", self.mapping.uuid, self._source.arn)
+                self._log.info("reads %s", self._source.arn)
                 return True
-            LOG.warning(
-                "event source mapping %s: table %s has no stream yet", self.mapping.uuid, self._source.name
-            )
+            self._log.warning("table %s has no stream yet", self._source.name)
             self._stop.wait(SHARD_SCAN_S)
         return False
 

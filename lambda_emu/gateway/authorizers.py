@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lambda_emu import wire
+from lambda_emu import arns, wire
 from lambda_emu.gateway.jwt import JwtError, RsaKey, ScopeError, verify
 from lambda_emu.gateway.requests import HttpRequest, RequestIds, api_id, integration_event
 from lambda_emu.gateway.responses import HttpResponse
@@ -90,10 +90,8 @@ def _query_pairs(raw: str) -> list[tuple[str, str]]:
 def method_arn(match: RouteMatch, request: HttpRequest, *, region: str, account_id: str) -> str:
     """The ARN of what the request calls, as a policy's Resource names it:
     arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE/METHOD/PATH."""
-    return (
-        f"arn:aws:execute-api:{region}:{account_id}:{api_id(match.api.name)}/{match.api.stage}/"
-        f"{request.method}{request.path}"
-    )
+    resource = f"{api_id(match.api.name)}/{match.api.stage}/{request.method}{request.path}"
+    return arns.arn("execute-api", region, account_id, resource)
 
 
 def authorizer_event(

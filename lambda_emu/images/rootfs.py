@@ -33,6 +33,12 @@ class Mmdebstrap:
     """RootfsBuilder running mmdebstrap (root or unshare mode); needs Debian's mirror, no registry."""
 
     _MERGED_USR_HOOKS = Path("/usr/share/mmdebstrap/hooks/merged-usr")
+    # Suites from before merged /usr (bullseye and older) lack the usr-is-merged package the hooks install,
+    # and pull in neither usrmerge nor perl without them: they are built split, as Debian made them.
+    _SPLIT_USR_SUITES = frozenset({"buster", "bullseye"})
+    # Testing and unstable sign their Release files valid for a week only; a mirror that serves a snapshot
+    # of them (as this project's does) is then refused as expired. Signatures are still checked.
+    _ROLLING_SUITES = frozenset({"forky", "sid", "testing", "unstable"})
     _TAIL = 20
 
     def __init__(self, executable: str = "mmdebstrap") -> None:
@@ -43,10 +49,17 @@ class Mmdebstrap:
             *(f"--dpkgopt=path-exclude=/usr/share/{d}/*" for d in ("doc", "man", "locale", "info")),
             "--dpkgopt=path-include=/usr/share/doc/*/copyright",
         ]
-        if self._MERGED_USR_HOOKS.is_dir():
-            # Set up merged /usr as debootstrap does; otherwise bookworm pulls in usrmerge and all of perl.
-            self.options.append(f"--hook-dir={self._MERGED_USR_HOOKS}")
-        self.recipe = " ".join(["mmdebstrap", *self.options])
+        self._hooks = [f"--hook-dir={self._MERGED_USR_HOOKS}"] if self._MERGED_USR_HOOKS.is_dir() else []
+        # Set up merged /usr as debootstrap does; otherwise bookworm pulls in usrmerge and all of perl. The
+        # recipe is the one of the usual suites; the suite itself is hashed beside it by the callers.
+        self.recipe = " ".join(["mmdebstrap", *self.options, *self._hooks])
+
+    def suite_options(self, suite: str) -> list[str]:
+        """The options for `suite`: the common ones, the merged-/usr hooks unless it predates them, and no
+        Valid-Until check for the rolling suites."""
+        hooks = [] if suite in self._SPLIT_USR_SUITES else self._hooks
+        rolling = ['--aptopt=Acquire::Check-Valid-Until "false"'] if suite in self._ROLLING_SUITES else []
+        return [*self.options, *hooks, *rolling]
 
     def build(
         self, suite: str, packages: tuple[str, ...], dest: Path, on_line: LineSink, *, arch: str | None = None
@@ -59,7 +72,9 @@ class Mmdebstrap:
             )
         # A foreign --arch runs the packages' maintainer scripts under qemu-user (binfmt_misc).
         arch_option = [f"--arch={arch}"] if arch else []
-        command = [exe, *self.options, *arch_option, f"--include={','.join(packages)}", suite, str(dest)]
+        command = [
+            exe, *self.suite_options(suite), *arch_option, f"--include={','.join(packages)}", suite, str(dest)
+        ]  # fmt: skip
         LOG.info("running %s", " ".join(command))
         tail: deque[str] = deque(maxlen=self._TAIL)
         # Its own process group: mmdebstrap's main process ignores signals while a worker runs, so

@@ -73,6 +73,8 @@ class RuntimeSpec:
 # update theirs with every runtime release; these are pins close to what they carry, so images are
 # reproducible and cached.
 BOTO3_VERSION = "1.44.0"
+# boto3 1.43 dropped Python 3.9: its last release for it.
+BOTO3_PY39_VERSION = "1.42.97"
 JS_SDK_VERSION = "3.999.0"
 # The SDK for JavaScript v3 packages of ours: the clients real functions use most, and the DynamoDB
 # document client (Lambda ships every client; these keep the image ~35 MB smaller than that).
@@ -81,7 +83,13 @@ JS_SDK_PACKAGES = ("client-s3", "client-dynamodb", "client-sqs", "client-lambda"
 NODE_VERSIONS = {"20": "20.20.2", "22": "22.23.5", "24": "24.22.3"}
 
 
-def _python(version: str, suite: str, deprecated: str | None = None) -> RuntimeSpec:
+def _python(
+    version: str,
+    suite: str,
+    deprecated: str | None = None,
+    boto3: str = BOTO3_VERSION,
+    registry_suite: str = "",
+) -> RuntimeSpec:
     return RuntimeSpec(
         id=f"python{version}",
         family="python",
@@ -93,8 +101,8 @@ def _python(version: str, suite: str, deprecated: str | None = None) -> RuntimeS
         execution_env=f"AWS_Lambda_python{version}",
         # Lambda's Python runtimes start with PYTHONPATH=$LAMBDA_RUNTIME_DIR.
         runtime_vars=MappingProxyType({"PYTHONPATH": RUNTIME_DIR}),
-        registry_base=f"python:{version}-slim-{suite}",
-        vendor=VendorSet(python_version=version, pip=(f"boto3=={BOTO3_VERSION}",)),
+        registry_base=f"python:{version}-slim-{registry_suite or suite}",
+        vendor=VendorSet(python_version=version, pip=(f"boto3=={boto3}",)),
         deprecated=deprecated,
     )
 
@@ -127,6 +135,30 @@ def _nodejs(major: str, suite: str = "bookworm", deprecated: str | None = None) 
     )
 
 
+def _ruby(version: str, suite: str) -> RuntimeSpec:
+    """Debian's Ruby with the AWS SDK for Ruby v3 as Debian packages it (ruby-aws-sdk-s3 brings aws-sdk-core,
+    aws-sdk-kms, aws-sigv4, aws-partitions, aws-eventstream and jmespath): rubygems.org is not reachable."""
+    gems = f"{version}.0"  # Ruby's ABI version, the name of its gem folders
+    return RuntimeSpec(
+        id=f"ruby{version}",
+        family="ruby",
+        debian_suite=suite,
+        debian_packages=(f"ruby{version}", "ruby-aws-sdk-s3", "ca-certificates", "tzdata"),
+        execution_env=f"AWS_Lambda_ruby{version}",
+        # The gem and load paths of Lambda's Ruby runtimes: the function's bundle (vendor/bundle), a layer's
+        # ruby/gems/X.Y.0 and ruby/lib, then the runtime's own gems (the SDK) in /var/runtime.
+        runtime_vars=MappingProxyType(
+            {
+                "GEM_HOME": RUNTIME_DIR,
+                "GEM_PATH": f"/var/task/vendor/bundle/ruby/{gems}:/opt/ruby/gems/{gems}"
+                f":{RUNTIME_DIR}:{RUNTIME_DIR}/ruby/{gems}",
+                "RUBYLIB": f"/var/task:{RUNTIME_DIR}/lib:/opt/ruby/lib",
+            }
+        ),
+        registry_base=f"ruby:{version}-slim-{suite}",
+    )
+
+
 def _provided(runtime_id: str) -> RuntimeSpec:
     return RuntimeSpec(
         id=runtime_id,
@@ -143,19 +175,23 @@ def _provided(runtime_id: str) -> RuntimeSpec:
     )
 
 
-# Each Python runtime uses the Debian suite that ships its interpreter: python3 is 3.11 in bookworm and 3.13
-# in trixie. Node.js 20, 22 and 24 are Node's official binaries (from npm) on bookworm; 18 is bookworm's own.
+# Each Python runtime uses the Debian suite that ships its interpreter: python3 is 3.9 in bullseye, 3.11 in
+# bookworm, 3.13 in trixie and 3.14 in forky (testing; no suite has 3.10 or 3.12). Node.js 20, 22 and 24
+# are Node's official binaries (from npm) on bookworm; 18 is bookworm's own.
 # Deprecation dates are the Developer Guide's ("Lambda runtimes").
 RUNTIMES: Mapping[str, RuntimeSpec] = MappingProxyType(
     {
         spec.id: spec
         for spec in (
+            _python("3.9", "bullseye", deprecated="2025-12-15", boto3=BOTO3_PY39_VERSION),
             _python("3.11", "bookworm", deprecated="2026-06-30"),
             _python("3.13", "trixie"),
+            _python("3.14", "forky", registry_suite="trixie"),  # Docker's python images skip testing suites
             _nodejs("18", deprecated="2025-09-01"),
             _nodejs("20", deprecated="2026-04-30"),
             _nodejs("22"),
             _nodejs("24"),
+            _ruby("3.3", "trixie"),
             _provided("provided.al2023"),
             _provided("provided.al2"),
             _provided("provided"),
@@ -184,7 +220,7 @@ def _unavailable(runtime_id: str, function: str | None) -> ConfigError:
     from lambda_emu.wire import LAMBDA_RUNTIMES
 
     whose = f"Function {function}: " if function else ""
-    offline = ", ".join(sorted(RUNTIMES))
+    offline = ", ".join(sorted(RUNTIMES, key=lambda r: (_family(r), _version(r))))  # python3.9 before 3.11
     nearest = nearest_runtime(runtime_id)
     if runtime_id in LAMBDA_RUNTIMES:
         move = f"move it to {nearest}, the nearest runtime lambda-emu builds" if nearest else "move it"

@@ -100,9 +100,35 @@ def template_apis(
     resources: Mapping[str, Any] = data.get("Resources") or {}
     found_globals = data.get("Globals")
     sections: Mapping[str, Any] = found_globals if isinstance(found_globals, dict) else {}
+    routes, kinds = _event_routes(path, resources, functions, resolver, emulator)
+    for lid, resource in resources.items():  # APIs that only their definition gives routes
+        defined = {SERVERLESS_API: REST, SERVERLESS_HTTP_API: HTTP}.get(resource.get("Type"))
+        properties = resource.get("Properties") or {}
+        if defined is not None and lid not in routes and isinstance(properties, dict):
+            if "DefinitionBody" in properties or "DefinitionUri" in properties:
+                routes[lid], kinds[lid] = [], defined
+    names = {function.name for function in functions.values()}
+    apis: list[TemplateApi] = []
+    for api, found in routes.items():
+        reader = _api_reader(path, resources, sections, api, kinds[api], found, resolver, emulator)
+        if reader.included():
+            apis.append(_api(reader, api, kinds[api], tuple(found), names))
+    from lambda_emu.template.native_apis import native_apis  # it builds its routes with make_route, here
+
+    apis += native_apis(path, resources, resolver, emulator, names)
+    return tuple(apis)
+
+
+def _event_routes(
+    path: Path,
+    resources: Mapping[str, Any],
+    functions: Mapping[str, FunctionConfig],
+    resolver: Resolver,
+    emulator: EmulatorConfig,
+) -> tuple[dict[str, list[TemplateRoute]], dict[str, str]]:
+    """The routes the functions' `Api` and `HttpApi` events declare, by API, and each API's kind."""
     routes: dict[str, list[TemplateRoute]] = {}
     kinds: dict[str, str] = {}
-    names = {function.name for function in functions.values()}
     for lid, function in functions.items():
         properties = resources[lid].get("Properties") or {}
         events = properties.get("Events") if isinstance(properties, dict) else None
@@ -120,42 +146,34 @@ def template_apis(
             if kinds.setdefault(api, kind) != kind:
                 raise TemplateError(f"{path}: resource {lid}, event {event_name}: {api} is not a {kind} API.")
             routes.setdefault(api, []).append(_route(reader, f"{lid}.{event_name}", function.name, kind))
-    for lid, resource in resources.items():  # APIs that only their definition gives routes
-        defined = {SERVERLESS_API: REST, SERVERLESS_HTTP_API: HTTP}.get(resource.get("Type"))
-        properties = resource.get("Properties") or {}
-        if defined is not None and lid not in routes and isinstance(properties, dict):
-            if "DefinitionBody" in properties or "DefinitionUri" in properties:
-                routes[lid], kinds[lid] = [], defined
-    apis: list[TemplateApi] = []
-    for api, found in routes.items():
-        kind = kinds[api]
-        resource = resources.get(api)
-        if resource is None and api not in (IMPLICIT_REST_API, IMPLICIT_HTTP_API):
-            raise TemplateError(f"{path}: {found[0].event} names API {api}, which the template lacks.")
-        expected = SERVERLESS_API if kind == REST else SERVERLESS_HTTP_API
-        if resource is not None and resource.get("Type") != expected:
-            raise TemplateError(f"{path}: {found[0].event} names {api}, which is not an {expected}.")
-        if resource is None:  # SAM's implicit API: Globals only
-            shared = sections.get("Api" if kind == REST else "HttpApi") or {}
-            shared = (
-                {k: v for k, v in shared.items() if k not in ("DefinitionBody", "DefinitionUri")}
-                if isinstance(shared, dict)
-                else shared
-            )
-        else:
-            shared = sections.get("Api" if kind == REST else "HttpApi") or {}
-        own = (resource or {}).get("Properties") or {}
-        if not isinstance(shared, dict) or not isinstance(own, dict):
-            raise TemplateError(f"{path}: the properties of API {api} must be a mapping.")
-        reader = ResourceReader(
-            path, api, resource or {"Type": expected}, resolver, emulator, {**shared, **own}
-        )
-        if reader.included():
-            apis.append(_api(reader, api, kind, tuple(found), names))
-    from lambda_emu.template.native_apis import native_apis  # it builds its routes with make_route, here
+    return routes, kinds
 
-    apis += native_apis(path, resources, resolver, emulator, names)
-    return tuple(apis)
+
+def _api_reader(
+    path: Path,
+    resources: Mapping[str, Any],
+    sections: Mapping[str, Any],
+    api: str,
+    kind: str,
+    found: list[TemplateRoute],
+    resolver: Resolver,
+    emulator: EmulatorConfig,
+) -> ResourceReader:
+    """The reader of an API's properties: the Globals section of its kind under its own (SAM's implicit
+    API has Globals only, without a definition)."""
+    resource = resources.get(api)
+    if resource is None and api not in (IMPLICIT_REST_API, IMPLICIT_HTTP_API):
+        raise TemplateError(f"{path}: {found[0].event} names API {api}, which the template lacks.")
+    expected = SERVERLESS_API if kind == REST else SERVERLESS_HTTP_API
+    if resource is not None and resource.get("Type") != expected:
+        raise TemplateError(f"{path}: {found[0].event} names {api}, which is not an {expected}.")
+    shared = sections.get("Api" if kind == REST else "HttpApi") or {}
+    if resource is None and isinstance(shared, dict):
+        shared = {k: v for k, v in shared.items() if k not in ("DefinitionBody", "DefinitionUri")}
+    own = (resource or {}).get("Properties") or {}
+    if not isinstance(shared, dict) or not isinstance(own, dict):
+        raise TemplateError(f"{path}: the properties of API {api} must be a mapping.")
+    return ResourceReader(path, api, resource or {"Type": expected}, resolver, emulator, {**shared, **own})
 
 
 def _api_name(path: Path, lid: str, event: str, ref: Any, kind: str) -> str:

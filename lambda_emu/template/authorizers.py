@@ -84,65 +84,83 @@ def read_authorizers(
             raise reader.error(key, "must be a mapping")
         if not kind_is_rest and "JwtConfiguration" in spec:
             found[name] = _jwt(reader, key, name, spec)
-            continue
-        if "FunctionArn" not in spec:
+        elif "FunctionArn" in spec:
+            found[name] = _lambda_authorizer(reader, key, name, spec, kind_is_rest)
+        else:
             LOG.warning(
                 "%s: authorizer %s is not a Lambda authorizer; its routes are served unguarded",
                 reader.lid,
                 name,
             )
-            continue
-        function = _function_name(reader, f"{key}.FunctionArn", spec["FunctionArn"])
-        identity = spec.get("Identity") or {}
-        if not isinstance(identity, dict):
-            raise reader.error(f"{key}.Identity", "must be a mapping")
-        ttl = identity.get("ReauthorizeEvery", DEFAULT_TTL_S)
-        try:
-            ttl = int(ttl)
-        except (TypeError, ValueError):
-            raise reader.error(f"{key}.Identity.ReauthorizeEvery", "must be a number of seconds") from None
-        if kind_is_rest:
-            kind = str(spec.get("FunctionPayloadType", "TOKEN")).upper()
-            if kind not in ("TOKEN", "REQUEST"):
-                raise reader.error(f"{key}.FunctionPayloadType", "must be TOKEN or REQUEST")
-            version, simple = "1.0", False
-        else:
-            kind = "REQUEST"
-            version = str(spec.get("AuthorizerPayloadFormatVersion", "2.0"))
-            if version not in ("1.0", "2.0"):
-                raise reader.error(f"{key}.AuthorizerPayloadFormatVersion", "must be 1.0 or 2.0")
-            simple = str(spec.get("EnableSimpleResponses", False)).lower() == "true"
-            if simple and version != "2.0":
-                raise reader.error(f"{key}.EnableSimpleResponses", "needs AuthorizerPayloadFormatVersion 2.0")
-        sources: tuple[IdentitySource, ...]
-        if kind == "TOKEN":
-            sources = (IdentitySource("header", str(identity.get("Header", "Authorization"))),)
-        else:
-            sources = tuple(
-                IdentitySource(where, value)
-                for where, prop in (
-                    ("header", "Headers"),
-                    ("query", "QueryStrings"),
-                    ("stage", "StageVariables"),
-                    ("context", "Context"),
-                )
-                for value in _names(reader, f"{key}.Identity.{prop}", identity.get(prop))
-            )
-        expression = identity.get("ValidationExpression") if kind == "TOKEN" else None
-        found[name] = TemplateAuthorizer(
-            name,
-            function,
-            kind=kind,
-            payload_version=version,
-            simple_responses=simple,
-            identity=sources,
-            validation_expression=str(expression) if expression is not None else None,
-            ttl_s=max(0, ttl),
-        )
     default = auth.get("DefaultAuthorizer")
     if default is not None and default not in declared:
         raise reader.error("Auth.DefaultAuthorizer", f"names {default}, which Auth.Authorizers lacks")
     return found, default if default in found else None
+
+
+def _lambda_authorizer(
+    reader: ResourceReader, key: str, name: str, spec: Mapping[str, Any], kind_is_rest: bool
+) -> TemplateAuthorizer:
+    """A Lambda authorizer: its function, payload kind and version, identity sources and cache TTL."""
+    function = _function_name(reader, f"{key}.FunctionArn", spec["FunctionArn"])
+    identity = spec.get("Identity") or {}
+    if not isinstance(identity, dict):
+        raise reader.error(f"{key}.Identity", "must be a mapping")
+    ttl = identity.get("ReauthorizeEvery", DEFAULT_TTL_S)
+    try:
+        ttl = int(ttl)
+    except (TypeError, ValueError):
+        raise reader.error(f"{key}.Identity.ReauthorizeEvery", "must be a number of seconds") from None
+    kind, version, simple = _payload(reader, key, spec, kind_is_rest)
+    expression = identity.get("ValidationExpression") if kind == "TOKEN" else None
+    return TemplateAuthorizer(
+        name,
+        function,
+        kind=kind,
+        payload_version=version,
+        simple_responses=simple,
+        identity=_identity_sources(reader, key, kind, identity),
+        validation_expression=str(expression) if expression is not None else None,
+        ttl_s=max(0, ttl),
+    )
+
+
+def _payload(
+    reader: ResourceReader, key: str, spec: Mapping[str, Any], kind_is_rest: bool
+) -> tuple[str, str, bool]:
+    """(kind, payload format version, simple responses): a REST API's TOKEN or REQUEST authorizer gets
+    payload 1.0; an HTTP API's is a REQUEST one, 2.0 by default, simple responses only with 2.0."""
+    if kind_is_rest:
+        kind = str(spec.get("FunctionPayloadType", "TOKEN")).upper()
+        if kind not in ("TOKEN", "REQUEST"):
+            raise reader.error(f"{key}.FunctionPayloadType", "must be TOKEN or REQUEST")
+        return kind, "1.0", False
+    version = str(spec.get("AuthorizerPayloadFormatVersion", "2.0"))
+    if version not in ("1.0", "2.0"):
+        raise reader.error(f"{key}.AuthorizerPayloadFormatVersion", "must be 1.0 or 2.0")
+    simple = str(spec.get("EnableSimpleResponses", False)).lower() == "true"
+    if simple and version != "2.0":
+        raise reader.error(f"{key}.EnableSimpleResponses", "needs AuthorizerPayloadFormatVersion 2.0")
+    return "REQUEST", version, simple
+
+
+def _identity_sources(
+    reader: ResourceReader, key: str, kind: str, identity: Mapping[str, Any]
+) -> tuple[IdentitySource, ...]:
+    """Where the request's identity is read: a TOKEN authorizer's one header (Authorization by default), a
+    REQUEST authorizer's headers, query strings, stage variables and context values."""
+    if kind == "TOKEN":
+        return (IdentitySource("header", str(identity.get("Header", "Authorization"))),)
+    return tuple(
+        IdentitySource(where, value)
+        for where, prop in (
+            ("header", "Headers"),
+            ("query", "QueryStrings"),
+            ("stage", "StageVariables"),
+            ("context", "Context"),
+        )
+        for value in _names(reader, f"{key}.Identity.{prop}", identity.get(prop))
+    )
 
 
 def _jwt(reader: ResourceReader, key: str, name: str, spec: Mapping[str, Any]) -> TemplateAuthorizer:

@@ -178,6 +178,56 @@ def load_template(
         raise TemplateError(f"{path}: Globals.Function must be a mapping.")
 
     layers = _layers(path, resources, resolver, emulator, warnings)
+    functions, skipped, broken = _functions(path, resources, resolver, emulator, globals_, nesting, layers)
+    functions = _with_event_invoke_configs(path, resources, functions, broken, resolver, emulator, warnings)
+    mappings: list[TemplateMapping] = []
+    nested_templates: list[Path] = []
+    for child in nested_children(path, resources, resolver, emulator, nesting, warnings):
+        try:
+            nested = load_template(
+                child.path, emulator=emulator, parameter_overrides=child.parameters, nesting=child.nesting
+            )
+        except TemplateError as exc:
+            warnings.append(f"application {child.logical_id} is left out: {exc.message}")
+        else:
+            _adopt(child.logical_id, nested, functions, broken, skipped, warnings, mappings)
+            nested_templates += [child.path, *nested.nested_templates]
+    names = _without_name_clashes(path, functions, broken)
+    for section in env_vars or {}:
+        if section != "Parameters" and not any(
+            section in known for known in (functions, names, broken, skipped)
+        ):
+            LOG.warning(
+                "Environment variables for %s are not used: the template has no such function.", section
+            )
+    loaded = {lid: with_env_vars(config, env_vars or {}) for lid, config in functions.items()}
+    mappings[:0] = template_mappings(path, resources, loaded, resolver, emulator, warnings)
+    apis, urls, api_error = _apis(path, data, resources, loaded, resolver, emulator)
+    return Template(
+        path,
+        MappingProxyType(loaded),
+        MappingProxyType(skipped),
+        tuple(mappings),
+        broken=MappingProxyType(broken),
+        warnings=tuple(warnings),
+        nested_templates=tuple(nested_templates),
+        apis=apis,
+        function_urls=urls,
+        api_error=api_error,
+    )
+
+
+def _functions(
+    path: Path,
+    resources: Mapping[str, Any],
+    resolver: Resolver,
+    emulator: EmulatorConfig,
+    globals_: Mapping[str, Any],
+    nesting: Nesting,
+    layers: Mapping[str, LocalLayer],
+) -> tuple[dict[str, FunctionConfig], dict[str, str], dict[str, BrokenFunction]]:
+    """The template's own functions: those that load, those left out by a false Condition (and why), and
+    those that cannot run as written (their error kept for when they are asked for)."""
     functions: dict[str, FunctionConfig] = {}
     skipped: dict[str, str] = {}
     broken: dict[str, BrokenFunction] = {}
@@ -194,24 +244,18 @@ def load_template(
                 functions[lid] = reader.function(layers)
         except TemplateError as exc:
             broken[lid] = BrokenFunction(lid, _name_if_known(resolver, lid), exc)
+    return functions, skipped, broken
 
-    functions = _with_event_invoke_configs(path, resources, functions, broken, resolver, emulator, warnings)
-    mappings: list[TemplateMapping] = []
-    nested_templates: list[Path] = []
-    for child in nested_children(path, resources, resolver, emulator, nesting, warnings):
-        try:
-            nested = load_template(
-                child.path, emulator=emulator, parameter_overrides=child.parameters, nesting=child.nesting
-            )
-        except TemplateError as exc:
-            warnings.append(f"application {child.logical_id} is left out: {exc.message}")
-            continue
-        _adopt(child.logical_id, nested, functions, broken, skipped, warnings, mappings)
-        nested_templates += [child.path, *nested.nested_templates]
+
+def _without_name_clashes(
+    path: Path, functions: dict[str, FunctionConfig], broken: dict[str, BrokenFunction]
+) -> dict[str, str]:
+    """FunctionName -> logical ID; two functions of one name are both moved to `broken` (neither can be
+    told from the other)."""
     names: dict[str, str] = {}
     for lid, config in list(functions.items()):
         first = names.setdefault(config.name, lid)
-        if first != lid:  # neither can be told from the other: both are left out
+        if first != lid:
             clash = TemplateError(
                 f"{path}: functions {first} and {lid} are both named {config.name}.",
                 hint="Give each function its own FunctionName",
@@ -219,41 +263,32 @@ def load_template(
             for each in (first, lid):
                 functions.pop(each, None)
                 broken[each] = BrokenFunction(each, config.name, clash)
-    for section in env_vars or {}:
-        known = section in functions or section in names or section in broken
-        if section != "Parameters" and not known and section not in skipped:
-            LOG.warning(
-                "Environment variables for %s are not used: the template has no such function.", section
-            )
-    loaded = {lid: with_env_vars(config, env_vars or {}) for lid, config in functions.items()}
-    mappings[:0] = template_mappings(path, resources, loaded, resolver, emulator, warnings)
-    apis: tuple[TemplateApi, ...] = ()
-    urls: tuple[TemplateApi, ...] = ()
-    api_error: TemplateError | None = None
-    if _declares_apis(data, resources):  # most templates declare none: no API module is even imported
-        from lambda_emu.template.apis import template_apis
-        from lambda_emu.template.function_urls import function_urls
+    return names
 
-        # This template's own well-formed resources and functions: a malformed resource was left out (with
-        # a warning) above, and a nested application's functions are its own template's.
-        own = {lid: config for lid, config in loaded.items() if lid in resources}
-        try:
-            apis = template_apis(path, {**data, "Resources": resources}, own, resolver, emulator)
-            urls = function_urls(path, resources, own, resolver, emulator)
-        except TemplateError as exc:
-            apis, urls, api_error = (), (), exc
-    return Template(
-        path,
-        MappingProxyType(loaded),
-        MappingProxyType(skipped),
-        tuple(mappings),
-        broken=MappingProxyType(broken),
-        warnings=tuple(warnings),
-        nested_templates=tuple(nested_templates),
-        apis=apis,
-        function_urls=urls,
-        api_error=api_error,
-    )
+
+def _apis(
+    path: Path,
+    data: Mapping[str, Any],
+    resources: Mapping[str, Any],
+    loaded: Mapping[str, FunctionConfig],
+    resolver: Resolver,
+    emulator: EmulatorConfig,
+) -> tuple[tuple[TemplateApi, ...], tuple[TemplateApi, ...], TemplateError | None]:
+    """The template's APIs and Function URLs, or the error that keeps them from being served (the
+    functions still load)."""
+    if not _declares_apis(data, resources):  # most templates declare none: no API module is even imported
+        return (), (), None
+    from lambda_emu.template.apis import template_apis
+    from lambda_emu.template.function_urls import function_urls
+
+    # This template's own well-formed resources and functions: a malformed resource was left out (with a
+    # warning) above, and a nested application's functions are its own template's.
+    own = {lid: config for lid, config in loaded.items() if lid in resources}
+    try:
+        apis = template_apis(path, {**data, "Resources": resources}, own, resolver, emulator)
+        return apis, function_urls(path, resources, own, resolver, emulator), None
+    except TemplateError as exc:
+        return (), (), exc
 
 
 def _adopt(

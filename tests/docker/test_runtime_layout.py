@@ -18,7 +18,14 @@ from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.containers.docker import DockerBackend
 from lambda_emu.containers.images import DockerImages
 from lambda_emu.facade import Emulator
-from lambda_emu.images.runtimes import BOTO3_VERSION, JS_SDK_VERSION, NODE_VERSIONS, ImageBuilder
+from lambda_emu.images.runtimes import (
+    BOTO3_PY39_VERSION,
+    BOTO3_VERSION,
+    JS_SDK_VERSION,
+    NODE_VERSIONS,
+    ImageBuilder,
+)
+from tests.conftest import IN_CI
 from tests.docker.test_invoke import body, invoke
 
 PY_LAYOUT = """
@@ -35,6 +42,7 @@ def handler(event, context):
         "boto3": boto3.__version__, "boto3_file": boto3.__file__, "botocore": botocore.__version__,
         "sh": os.path.realpath("/bin/sh"),
         "pipefail": os.system("set -o pipefail"),
+        "version": "%d.%d" % sys.version_info[:2],
     }
 """
 
@@ -95,7 +103,7 @@ def _function(folder: Path, runtime: str, handler: str, files: dict[str, str], n
     )
 
 
-@pytest.mark.parametrize("runtime", ["python3.11", "python3.13"])
+@pytest.mark.parametrize("runtime", ["python3.9", "python3.11", "python3.13", "python3.14"])
 def test_python_runs_from_var_lang_with_boto3_in_var_runtime(
     emu: Emulator, tmp_path: Path, runtime: str
 ) -> None:
@@ -106,9 +114,12 @@ def test_python_runs_from_var_lang_with_boto3_in_var_runtime(
     answer = body(result)
     assert answer["prefix"] == "/var/lang" and answer["executable"] == "/var/lang/bin/python3"
     assert answer["frames"][-1] == f"/var/lang/lib/python{version}/json/decoder.py", "as Lambda shows it"
-    assert answer["boto3"] == BOTO3_VERSION and answer["boto3_file"] == "/var/runtime/boto3/__init__.py"
-    assert answer["botocore"].split(".")[:2] == BOTO3_VERSION.split(".")[:2]
-    assert answer["sh"] == "/usr/bin/bash" and answer["pipefail"] == 0
+    boto3 = BOTO3_PY39_VERSION if runtime == "python3.9" else BOTO3_VERSION  # the last boto3 for 3.9
+    assert answer["boto3"] == boto3 and answer["boto3_file"] == "/var/runtime/boto3/__init__.py"
+    assert answer["botocore"].split(".")[:2] == boto3.split(".")[:2]
+    assert answer["version"] == version, "the interpreter of the runtime's name"
+    # bullseye (python3.9) predates merged /usr: its bash is /bin/bash.
+    assert answer["sh"] in ("/usr/bin/bash", "/bin/bash") and answer["pipefail"] == 0
 
 
 def test_a_function_that_vendors_boto3_gets_its_own(emu: Emulator, tmp_path: Path) -> None:
@@ -237,3 +248,39 @@ def test_a_go_binary_is_the_bootstrap_of_provided_al2023(emu: Emulator, tmp_path
     answer = body(result)
     assert answer["event"] == {"n": 42} and answer["go"].startswith("go")
     assert f"go handling {result.request_id}" in result.logs
+
+
+C_BOOTSTRAP = Path(__file__).resolve().parents[2] / "sample_functions" / "provided_c" / "bootstrap.c"
+
+
+def _tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        message = f"Debian's {package} is not installed (.ci/run installs it: apt-get install -y {package})"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def test_a_static_c_binary_is_the_bootstrap_of_provided_al2(emu: Emulator, tmp_path: Path) -> None:
+    """A custom runtime in C (sample_functions/provided_c), built with Debian's gcc: provided.al2 runs a
+    native executable as Lambda does, and its error posts reach the caller."""
+    code = tmp_path / "code"
+    code.mkdir()
+    subprocess.run(
+        [_tool("gcc", "gcc"), "-O2", "-static", "-o", str(code / "bootstrap"), str(C_BOOTSTRAP)],
+        check=True,
+        timeout=300,
+    )
+    function = FunctionConfig(name="CFunction", runtime="provided.al2", handler="bootstrap", code_path=code)
+    result = invoke(emu, function, {"n": 7})
+    assert not result.failed, (result.payload, result.logs)
+    answer = body(result)
+    assert answer.pop("remainingMs") in range(1, 3_001), "from the absolute deadline header"
+    assert answer == {"runtime": "c", "requestId": result.request_id, "event": {"n": 7}}
+    assert f"c handling {result.request_id}" in result.logs.splitlines()
+    failed = invoke(emu, function, {"fail": True})
+    assert failed.function_error == "Unhandled" and failed.error_type == "CFailure"
+    assert body(failed) == {"errorMessage": "asked to fail", "errorType": "CFailure", "stackTrace": []}
+    assert failed.init_duration_ms is None, "the same runtime process answers after its /error post"

@@ -6,6 +6,7 @@ the reported messages; the mapping API's answers in Lambda's shape."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,11 +21,14 @@ from tests.e2e.test_api_layers import zipped
 from tests.e2e.test_api_management import ROLE
 
 HANDLER = """
-import json, urllib.request
+import json, time, urllib.request
 
 def handler(event, context):
+    started = time.time()
     bodies = [json.loads(r["body"]) for r in event["Records"]]
-    report = {"mark": bodies[0]["mark"], "ids": [b["n"] for b in bodies], "records": event["Records"]}
+    time.sleep(max(b.get("sleep", 0) for b in bodies))
+    report = {"mark": bodies[0]["mark"], "ids": [b["n"] for b in bodies], "records": event["Records"],
+              "started": started, "ended": time.time()}
     request = urllib.request.Request(bodies[0]["report_to"], data=json.dumps({"event": report}).encode(),
                                      headers={"Content-Type": "application/json"})
     urllib.request.urlopen(request, timeout=10).read()
@@ -187,6 +191,17 @@ def test_a_failed_batch_comes_back_and_goes_to_the_dead_letter_queue(
             for r in reports.where(mark=mark)
         ]
         assert counts[:2] == ["1", "2"]
+        # The pollers' own lines: `lambda-emu logs <UUID>` prints what was handed and how it ended.
+        shown = subprocess.run(
+            ["lambda-emu", "--state-dir", str(serve_sqs.state_dir), "logs", mapping["UUID"]],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0, shown.stderr
+        lines = [line.split(" ", 2)[2] for line in shown.stdout.splitlines()]
+        assert lines[0] == f"INFO polling {arn} for sqs-consumer, 5 batch(es) at a time"
+        assert lines.count("INFO batch of 1, function error, 0 deleted") >= 2
     finally:
         client.delete_event_source_mapping(UUID=mapping["UUID"])
 
@@ -212,6 +227,91 @@ def test_report_batch_item_failures_deletes_all_but_the_reported_messages(
         assert wait_until(lambda: left_in(sqs, url) == 1)
     finally:
         client.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_a_fifo_queue_keeps_each_message_groups_order_across_the_pollers(
+    serve_sqs: Served, sqs: Any, reports: Reports
+) -> None:
+    client = serve_sqs.client()
+    url, arn = queue(sqs, "ordered.fifo", FifoQueue="true", ContentBasedDeduplication="true")
+    mark = str(uuid.uuid4())
+    for n in range(12):  # two groups, interleaved: a0 b1 a2 b3 ...
+        body = {"report_to": reports.url, "mark": mark, "n": n, "sleep": 0.2}
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body), MessageGroupId="ab"[n % 2])
+    mapping = client.create_event_source_mapping(EventSourceArn=arn, FunctionName="sqs-consumer", BatchSize=2)
+    try:
+        seen = wait_until(lambda: sum(len(r["event"]["ids"]) for r in reports.where(mark=mark)) >= 12)
+        assert seen, reports.where(mark=mark)
+        handed = [n for r in reports.where(mark=mark) for n in r["event"]["ids"]]
+        assert sorted(handed) == list(range(12)), "each message once"
+        for group in "ab":
+            ids = [n for n in handed if "ab"[n % 2] == group]
+            assert ids == sorted(ids), f"group {group} handed out of order: {handed}"
+        assert wait_until(lambda: left_in(sqs, url) == 0)
+    finally:
+        client.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_maximum_concurrency_caps_the_batches_in_flight(
+    serve_sqs: Served, sqs: Any, reports: Reports
+) -> None:
+    client = serve_sqs.client()
+    url, arn = queue(sqs, "capped", VisibilityTimeout="60")
+    mark = str(uuid.uuid4())
+    send(sqs, url, reports, mark, [{"n": n, "sleep": 1.5} for n in range(8)])
+    mapping = client.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="sqs-consumer", BatchSize=1, ScalingConfig={"MaximumConcurrency": 2}
+    )
+    try:
+        done = reports.wait_for(8, timeout=120, mark=mark)
+        assert sorted(n for r in done for n in r["event"]["ids"]) == list(range(8))
+        spans = [(r["event"]["started"], r["event"]["ended"]) for r in done]
+        # The most invocations running at one moment: at every start, how many spans cover it.
+        most = max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
+        assert most == 2, spans
+    finally:
+        client.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_throttled_batches_come_back_and_none_is_lost(serve_sqs: Served, sqs: Any, reports: Reports) -> None:
+    client = serve_sqs.client()
+    client.create_function(
+        FunctionName="sqs-one-at-a-time",
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": zipped({"app.py": HANDLER})},
+        Timeout=30,
+    )
+    client.put_function_concurrency(FunctionName="sqs-one-at-a-time", ReservedConcurrentExecutions=1)
+    url, arn = queue(sqs, "throttled", VisibilityTimeout="1")
+    mark = str(uuid.uuid4())
+    send(sqs, url, reports, mark, [{"n": n, "sleep": 0.5} for n in range(6)])
+    mapping = client.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="sqs-one-at-a-time", BatchSize=1
+    )
+    try:
+        assert wait_until(lambda: left_in(sqs, url) == 0, timeout=120)
+        handed = sorted(n for r in reports.where(mark=mark) for n in r["event"]["ids"])
+        assert set(handed) == set(range(6)), handed
+        shown = subprocess.run(
+            [
+                "lambda-emu",
+                "--state-dir",
+                str(serve_sqs.state_dir),
+                "logs",
+                mapping["UUID"],
+                "--filter",
+                "throttled (ReservedFunctionConcurrentInvocationLimitExceeded)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.stdout, "five batches in flight against a reserved concurrency of 1 are throttled"
+    finally:
+        client.delete_event_source_mapping(UUID=mapping["UUID"])
+        client.delete_function(FunctionName="sqs-one-at-a-time")
 
 
 def test_mapping_errors_are_lambdas(serve_sqs: Served, sqs: Any) -> None:

@@ -106,7 +106,9 @@ def test_follow_prints_an_invocation_made_after_it_started_and_ctrl_c_ends_it(tm
     )
     try:
         assert follower.stderr is not None
-        assert "waiting for the first log of EchoFunction" in follower.stderr.readline()  # it is following
+        assert (
+            "waiting for the first log of function EchoFunction" in follower.stderr.readline()
+        )  # it is following
         done = lambda_emu(tmp_path, "invoke", "EchoFunction", "--payload", '{"follow": 1}', "--no-server")
         assert done.returncode == 0, done.stderr
         request_id = request_id_of(done.stderr)

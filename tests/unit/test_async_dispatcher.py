@@ -13,6 +13,7 @@ from pathlib import Path
 from lambda_emu.async_invoke import (
     EventDispatcher,
     EventQueue,
+    Pacing,
     RetryDelays,
     Sinks,
     read_dead_letters,
@@ -81,7 +82,10 @@ def dispatcher(
     config_for = fixed if callable(fixed) else (lambda name, qualifier: fixed)
     queue = EventQueue(state / "events.sqlite3")
     options.setdefault("delays", FAST)
-    engine = EventDispatcher(queue, deliver, config_for, Sinks(state), **options)  # type: ignore[arg-type]
+    pacing = Pacing(
+        **{key: options.pop(key) for key in ("workers", "delays", "idle_wait", "clock") if key in options}
+    )  # type: ignore[arg-type]
+    engine = EventDispatcher(queue, deliver, config_for, Sinks(state), pacing=pacing, **options)  # type: ignore[arg-type]
     engine.start()
     try:
         yield engine
@@ -292,7 +296,11 @@ def test_workers_sleep_until_woken_by_an_accept(tmp_path: Path) -> None:
     fn = FakeFunction("ok")
     queue = CountingQueue(tmp_path / "events.sqlite3")
     engine = EventDispatcher(
-        queue, fn, lambda name, qualifier: AsyncConfig(), Sinks(tmp_path), delays=FAST, idle_wait=60
+        queue,
+        fn,
+        lambda name, qualifier: AsyncConfig(),
+        Sinks(tmp_path),
+        pacing=Pacing(delays=FAST, idle_wait=60),
     )
     engine.start()
     try:
@@ -310,7 +318,9 @@ def test_workers_sleep_until_woken_by_an_accept(tmp_path: Path) -> None:
 def test_stop_joins_the_workers_and_keeps_later_events_for_the_next_start(tmp_path: Path) -> None:
     fn = FakeFunction("ok")
     queue = EventQueue(tmp_path / "events.sqlite3")
-    engine = EventDispatcher(queue, fn, lambda name, qualifier: AsyncConfig(), Sinks(tmp_path), delays=FAST)
+    engine = EventDispatcher(
+        queue, fn, lambda name, qualifier: AsyncConfig(), Sinks(tmp_path), pacing=Pacing(delays=FAST)
+    )
     engine.start()
     assert sum(t.name.startswith("lambda-emu-events-") for t in threading.enumerate()) == engine.workers
     assert engine.stop(WAIT)
@@ -329,7 +339,9 @@ def test_an_event_in_flight_at_stop_is_delivered_again_after_a_restart(tmp_path:
     release = threading.Event()
     stuck = FakeFunction("ok", block=release)
     queue = EventQueue(tmp_path / "events.sqlite3")
-    engine = EventDispatcher(queue, stuck, lambda name, qualifier: AsyncConfig(), Sinks(tmp_path), workers=1)
+    engine = EventDispatcher(
+        queue, stuck, lambda name, qualifier: AsyncConfig(), Sinks(tmp_path), pacing=Pacing(workers=1)
+    )
     engine.start()
     engine.accept("fn", None, b"{}", "req-1")
     assert stuck.wait_calls(1)

@@ -217,7 +217,7 @@ CRASHING_PROCESS = textwrap.dedent(
     """
     import sys, threading
     from pathlib import Path
-    from lambda_emu.async_invoke import EventDispatcher, EventQueue, Sinks
+    from lambda_emu.async_invoke import EventDispatcher, EventQueue, Pacing, Sinks
     from lambda_emu.config import AsyncConfig
 
     state = Path(sys.argv[1])
@@ -230,7 +230,7 @@ CRASHING_PROCESS = textwrap.dedent(
         return AsyncConfig()
 
     dispatcher = EventDispatcher(
-        EventQueue(state / "events.sqlite3"), deliver, config_for, Sinks(state), workers=1
+        EventQueue(state / "events.sqlite3"), deliver, config_for, Sinks(state), pacing=Pacing(workers=1)
     )
     dispatcher.start()
     dispatcher.accept("fn", None, b'{"n": 1}', "req-1")

@@ -18,6 +18,7 @@ from lambda_emu.async_invoke import (
     QUEUE_FILE,
     EventDispatcher,
     EventQueue,
+    Pacing,
     RetryDelays,
     Sinks,
     read_dead_letters,
@@ -106,7 +107,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         service.deliver_event,
         service.async_config,
         Sinks(config.state_dir, region=config.region),
-        delays=RetryDelays((0.05, 0.05)),
+        pacing=Pacing(delays=RetryDelays((0.05, 0.05))),
         reserved_concurrency=limits.reserved,
         function_arn=config.function_arn,
     )

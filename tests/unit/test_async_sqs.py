@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from lambda_emu.async_invoke import EventDispatcher, EventQueue, RetryDelays, Sinks, read_dead_letters
+from lambda_emu.async_invoke import EventDispatcher, EventQueue, Pacing, RetryDelays, Sinks, read_dead_letters
 from lambda_emu.config import AsyncConfig
 from lambda_emu.errors import ConfigError
 from lambda_emu.models import InvocationResult, error_body
@@ -76,7 +76,7 @@ def run_one_failing_event(
 ) -> None:
     queue = EventQueue(state / "events.sqlite3")
     engine = EventDispatcher(
-        queue, failing, lambda name, qualifier: config, sinks, delays=RetryDelays((0.05,))
+        queue, failing, lambda name, qualifier: config, sinks, pacing=Pacing(delays=RetryDelays((0.05,)))
     )
     engine.start()
     try:

@@ -48,7 +48,7 @@ def test_serve_warns_of_runtimes_it_does_not_build_with_the_nearest_one(tmp_path
     assert warnings == [
         "function oldId: lambda-emu does not build runtime python3.8: it runs only if the Docker engine "
         "has AWS's base image public.ecr.aws/lambda/python:3.8; the nearest runtime lambda-emu builds is "
-        "python3.11",
+        "python3.9",
         "function typoId: lambda-emu does not build runtime nodejs16: it is no Lambda runtime, so invoking "
         "it fails; the nearest runtime lambda-emu builds is nodejs18.x",
     ]

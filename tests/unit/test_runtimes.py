@@ -189,10 +189,23 @@ def test_get_runtime_knows_nodejs_and_the_os_only_runtimes() -> None:
 def test_get_runtime_rejects_unknown_ids_listing_the_supported_ones() -> None:
     expected = (
         r"unsupported runtime 'nodejs99'\. Supported: nodejs18\.x, nodejs20\.x, nodejs22\.x, nodejs24\.x, "
-        r"provided, provided\.al2, provided\.al2023, python3\.11, python3\.13\."
+        r"provided, provided\.al2, provided\.al2023, python3\.9, python3\.11, python3\.13, python3\.14, "
+        r"ruby3\.3\."
     )
     with pytest.raises(ConfigError, match=expected):
         get_runtime("nodejs99")
+
+
+def test_ruby_runs_on_debians_ruby_with_lambdas_gem_and_load_paths() -> None:
+    ruby = get_runtime("ruby3.3")
+    assert ruby.family == "ruby" and ruby.debian_suite == "trixie"  # the suite whose Ruby is 3.3
+    assert {"ruby3.3", "ruby-aws-sdk-s3"} <= set(ruby.debian_packages), "Debian's AWS SDK for Ruby"
+    assert ruby.execution_env == "AWS_Lambda_ruby3.3" and ruby.log_markers
+    assert ruby.runtime_vars["GEM_PATH"].split(":")[:2] == [
+        "/var/task/vendor/bundle/ruby/3.3.0",
+        "/opt/ruby/gems/3.3.0",
+    ], "the function's bundle, then a layer's gems"
+    assert ruby.runtime_vars["RUBYLIB"] == "/var/task:/var/runtime/lib:/opt/ruby/lib"
 
 
 def test_a_lambda_runtime_nothing_here_can_build_names_the_function_and_the_way_out() -> None:
@@ -486,6 +499,22 @@ def test_mmdebstrap_is_given_suite_packages_and_slimming_options(tmp_path: Path)
     assert runner.recipe.startswith("mmdebstrap --variant=apt")
 
 
+def test_old_suites_skip_the_merged_usr_hooks_and_rolling_ones_the_valid_until_check(tmp_path: Path) -> None:
+    exe = _script(tmp_path, 'printf "%s\\n" "$@" >&2\n')
+    argv: dict[str, list[str]] = {}
+    for suite in ("bookworm", "bullseye", "forky"):
+        lines: list[str] = []
+        Mmdebstrap(exe).build(suite, ("python3",), tmp_path / "r.tar", lines.append)
+        argv[suite] = lines
+    hooks = [arg for arg in argv["bookworm"] if arg.startswith("--hook-dir=")]
+    no_expiry = '--aptopt=Acquire::Check-Valid-Until "false"'
+    if Mmdebstrap._MERGED_USR_HOOKS.is_dir():
+        assert hooks and set(hooks) <= set(argv["forky"])
+    bullseye_hooks = [arg for arg in argv["bullseye"] if arg.startswith("--hook-dir=")]
+    assert not bullseye_hooks, "bullseye has no usr-is-merged"
+    assert no_expiry in argv["forky"] and no_expiry not in argv["bookworm"] + argv["bullseye"]
+
+
 def test_a_failing_mmdebstrap_is_an_image_error_quoting_its_output(tmp_path: Path) -> None:
     exe = _script(tmp_path, 'echo "E: cannot reach the mirror" >&2\nexit 1\n')
     with pytest.raises(ImageError, match=r"(?s)exit status 1.*cannot reach the mirror") as caught:
@@ -649,10 +678,12 @@ def test_the_official_source_is_used_where_the_engine_has_it_and_pulled_only_whe
 @pytest.mark.parametrize(
     ("runtime_id", "nearest"),
     [
-        ("python3.8", "python3.11"),  # older than any built here: the oldest of its language
+        ("python3.8", "python3.9"),  # older than any built here: the oldest of its language
         ("python3.12", "python3.13"),
-        ("python3.14", "python3.13"),  # newer than any: the newest
+        ("python3.15", "python3.14"),  # newer than any: the newest
         ("nodejs16.x", "nodejs18.x"),
+        ("ruby3.2", "ruby3.3"),
+        ("ruby3.4", "ruby3.3"),  # no Debian suite has Ruby 3.4
         ("go1.x", "provided.al2023"),  # Lambda's own migration path off go1.x
         ("pyhton3.11", "python3.11"),  # a typo
         ("cobol85", None),
@@ -665,7 +696,7 @@ def test_the_nearest_supported_runtime_is_of_the_same_language_at_or_above(runti
 def test_an_unsupported_runtime_suggests_the_nearest_supported_one() -> None:
     with pytest.raises(ConfigError) as lambda_runtime:
         get_runtime("python3.8", function="Legacy")
-    assert "move it to python3.11, the nearest runtime lambda-emu builds" in (lambda_runtime.value.hint or "")
+    assert "move it to python3.9, the nearest runtime lambda-emu builds" in (lambda_runtime.value.hint or "")
     with pytest.raises(ConfigError) as typo:
         get_runtime("nodejs16")
     assert typo.value.hint == "Did you mean nodejs18.x? Set the function's Runtime to it."

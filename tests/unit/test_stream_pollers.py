@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from lambda_emu.engine.logstore import LogStore
+from lambda_emu.event_sources.journal import MappingLog, log_group
 from lambda_emu.event_sources.mappings import EventSourceMapping
 from lambda_emu.event_sources.positions import ShardPositions
 from lambda_emu.event_sources.stream_pollers import StreamPoller
@@ -133,7 +135,8 @@ def poll(
         return False, b"null"
 
     positions = ShardPositions(state)
-    poller = StreamPoller(mapping(**changes), FakeClients(kinesis), invoke, positions, lambda *a: None)  # type: ignore[arg-type]
+    log = MappingLog("m-1", LogStore(state / "logs"))
+    poller = StreamPoller(mapping(**changes), FakeClients(kinesis), invoke, positions, lambda *a: None, log)  # type: ignore[arg-type]
     poller.start()
     try:
         assert wait_until(lambda: until(handed)), handed
@@ -160,6 +163,16 @@ def test_a_parent_shard_is_read_before_its_child_each_in_order_in_batches(tmp_pa
         "closed": False,
         "from": "TRIM_HORIZON",
     }
+
+
+def test_the_pollers_own_lines_are_kept_in_the_mappings_log_group(tmp_path: Path) -> None:
+    kinesis = FakeKinesis()
+    kinesis.add("shardId-parent", [0, 1, 2], closed=True)
+    poll(tmp_path, kinesis, lambda h: sum(map(len, h)) >= 3)
+    messages = [event.message for event in LogStore(tmp_path / "logs").tail(log_group("m-1")).poll()]
+    assert messages[0] == f"INFO polling {ARN} for f"
+    assert "INFO shard shardId-parent, batch of 2 from 1000, ok" in messages
+    assert "INFO shard shardId-parent, batch of 1 from 1002, ok" in messages
 
 
 def test_a_new_poller_resumes_after_the_checkpoint(tmp_path: Path) -> None:
@@ -253,6 +266,7 @@ def test_a_parallelization_factor_hands_partition_keys_at_once_each_in_order(tmp
         invoke,
         positions,
         lambda *a: None,  # type: ignore[arg-type]
+        MappingLog("m-1", None),
     )
     poller.start()
     try:
