@@ -99,6 +99,16 @@ def containers_of(pid: int) -> list[str]:
     return found
 
 
+def serving(state_dir: Path, template: Path) -> Iterator[Served]:
+    """A `serve` of `template` for a module's tests (`yield from` it in a fixture), checked when they are
+    done: it exits 0 on SIGTERM and leaves no container behind."""
+    server = start_server(state_dir, template=template)
+    yield server
+    pid = server.process.pid
+    assert server.stop() == 0, server.log()
+    assert containers_of(pid) == [], "serve left containers behind"
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     server = start_server(

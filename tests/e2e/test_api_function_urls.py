@@ -75,15 +75,10 @@ def test_a_url_is_created_served_updated_listed_and_deleted(served: Served) -> N
 
     listed = client.list_function_url_configs(FunctionName="AttemptsFunction")["FunctionUrlConfigs"]
     assert [item["FunctionUrl"] for item in listed] == [url]
-    assert list(listed[0]) == [
-        "FunctionUrl",
-        "FunctionArn",
-        "CreationTime",
-        "LastModifiedTime",
-        "Cors",
-        "AuthType",
-        "InvokeMode",
-    ]
+    assert (
+        list(listed[0])
+        == "FunctionUrl FunctionArn CreationTime LastModifiedTime Cors AuthType InvokeMode".split()
+    )
 
     deleted = client.delete_function_url_config(FunctionName="AttemptsFunction")
     assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.conftest import Served, containers_of, start_server
+from tests.e2e.conftest import Served, serving
 from tests.timing import SLACK_S
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "hostile" / "template.yaml"
@@ -41,11 +41,7 @@ RSS_MARGIN_MB = 64
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    server = start_server(tmp_path_factory.mktemp("hostile"), template=TEMPLATE)
-    yield server
-    pid = server.process.pid
-    assert server.stop() == 0, server.log()
-    assert containers_of(pid) == [], "serve left containers behind"
+    yield from serving(tmp_path_factory.mktemp("hostile"), TEMPLATE)
 
 
 def call(client: object, name: str, case: str) -> tuple[dict, str | None, float]:

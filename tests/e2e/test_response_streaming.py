@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import Served, containers_of, start_server
+from tests.e2e.conftest import Served, containers_of, serving
 from tests.e2e.test_start_api import start_api
 from tests.gate import Gate
 
@@ -37,11 +37,7 @@ def gate() -> Iterator[Gate]:
 
 @pytest.fixture(scope="module")
 def streaming(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    server = start_server(tmp_path_factory.mktemp("serve-streaming"), template=TEMPLATE)
-    yield server
-    pid = server.process.pid
-    assert server.stop() == 0, server.log()
-    assert containers_of(pid) == [], "serve left containers behind"
+    yield from serving(tmp_path_factory.mktemp("serve-streaming"), TEMPLATE)
 
 
 def test_payload_chunks_arrive_while_the_handler_still_runs(streaming: Served, gate: Gate) -> None:

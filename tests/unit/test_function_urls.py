@@ -50,25 +50,14 @@ def test_each_operation_renders_lambdas_members_in_order() -> None:
         ("InvokeMode", "BUFFERED"),
     ]
     get = rendered(config, url="u", arn=ARN, operation="GetFunctionUrlConfig")
-    assert list(get) == [
-        "FunctionUrl",
-        "FunctionArn",
-        "AuthType",
-        "Cors",
-        "CreationTime",
-        "LastModifiedTime",
-        "InvokeMode",
-    ]
+    assert (
+        list(get) == "FunctionUrl FunctionArn AuthType Cors CreationTime LastModifiedTime InvokeMode".split()
+    )
     listed = rendered(config, url="u", arn=ARN, operation="ListFunctionUrlConfigs")
-    assert list(listed) == [
-        "FunctionUrl",
-        "FunctionArn",
-        "CreationTime",
-        "LastModifiedTime",
-        "Cors",
-        "AuthType",
-        "InvokeMode",
-    ]
+    assert (
+        list(listed)
+        == "FunctionUrl FunctionArn CreationTime LastModifiedTime Cors AuthType InvokeMode".split()
+    )
 
 
 def test_url_ids_are_32_lower_case_letters_and_digits() -> None:
