@@ -104,14 +104,30 @@ def _invoke_streaming(service: LambdaService, request: Request) -> Reply:
         live.append(eventstream.EventStreamAnswer(out, _stream_head(request_id, version)))
         return live[0]
 
+    early: list[Reply] = []
+    answer = request.answer
+
+    def respond(outcome: InvokeOutcome) -> None:
+        # The function has answered: InvokeComplete goes out now, before END and REPORT are written.
+        early.append(_stream_end(outcome, live))
+        if not (live and live[0].started) and answer is not None:
+            answer(early[0])
+
     outcome = service.invoke(
         request.function_name,
         request.body,
         **_invoke_options(service, request, invocation_type),
         stream=stream if out is not None else None,
+        respond=respond if answer is not None else None,
     )
-    for answer in live:
-        answer.close()  # a stream still arriving (after a timeout) goes no further
+    return early[0] if early else _stream_end(outcome, live)
+
+
+def _stream_end(outcome: InvokeOutcome, live: list[eventstream.EventStreamAnswer]) -> Reply:
+    """The stream's last events (an unstreamed payload's chunk, InvokeComplete), sent on the live stream
+    when it started (a stream still arriving after a timeout goes no further), else the whole reply."""
+    for started in live:
+        started.close()
     headers = _stream_head(outcome.request_id, outcome.headers.get(wire.X_EXECUTED_VERSION))
     if outcome.result is None:  # DryRun
         return Reply(outcome.status, b"", headers)
