@@ -364,7 +364,8 @@ class RuntimeApiClient {
         Trailer: `${H_FUNCTION_ERROR_TYPE}, ${H_FUNCTION_ERROR_BODY}`,
       };
       const urlPath = `${INVOCATION_PREFIX}${requestId}/response`;
-      req = httpRequest({ host: this.host, port: this.port, method: 'POST', path: urlPath, agent: this.agent, headers }, (res) => {
+      const options = { host: this.host, port: this.port, method: 'POST', path: urlPath, agent: this.agent, headers };
+      req = httpRequest(options, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode));
         res.on('error', reject);
@@ -646,7 +647,8 @@ class Invocation {
    * stream does (or the handler's promise settles); an error before the first write is posted to /error,
    * one after it goes in the stream's trailers. */
   runStreaming(handler) {
-    const stream = new ResponseStream(this.api, this.requestId, (error) => this.endStream(stream, error), handler[HANDLER_HIGHWATERMARK]);
+    const onEnd = (error) => this.endStream(stream, error);
+    const stream = new ResponseStream(this.api, this.requestId, onEnd, handler[HANDLER_HIGHWATERMARK]);
     this.stream = stream;
     emptyLoop.set(() => stream.end());
     try {
@@ -672,7 +674,8 @@ class Invocation {
     emptyLoop.reset();
     if (error !== undefined) console.error('Invoke Error', toFormatted(error));
     outputComplete(this.marker, this.requestId, () => {
-      const post = error !== undefined && !stream.opened ? this.api.postError(this.requestId, error) : stream.close(error);
+      const unsent = error !== undefined && !stream.opened; // nothing streamed yet: an ordinary error
+      const post = unsent ? this.api.postError(this.requestId, error) : stream.close(error);
       post.then(() => this.onDone(), (err) => fatal(err.message));
     });
   }
