@@ -8,6 +8,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from lambda_emu import wire
 
@@ -25,6 +26,18 @@ def new_trace_id() -> str:
     return f"Root={root};Parent={random[24:40]};Sampled=0;Lineage=1:{random[40:]}:0"
 
 
+class ResponseStream(Protocol):
+    """Where a streamed response goes as the runtime writes it (InvokeWithResponseStream, a Function URL
+    in RESPONSE_STREAM mode). Called from whichever thread reads the runtime's POST, in order: `begin`
+    once, then `write` per chunk; the invocation's result comes after the last."""
+
+    def begin(self, content_type: str) -> None:
+        """The runtime started a streamed response of this Content-Type."""
+
+    def write(self, chunk: bytes) -> None:
+        """One chunk of it, as it arrived."""
+
+
 @dataclass(frozen=True)
 class Invocation:
     """One call of a function, as the Runtime API will deliver it."""
@@ -38,6 +51,9 @@ class Invocation:
     trace_id: str = field(default_factory=new_trace_id)
     tenant_id: str | None = None
     content_type: str = "application/json"
+    # Where a response the runtime streams is sent as it arrives; None: it is buffered whole, as Invoke
+    # answers a streaming function.
+    response_stream: ResponseStream | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,7 @@ class InvocationResult:
     max_memory_used_mb: int = 0
     executed_version: str = wire.LATEST
     logs: str = ""  # the function's own output during this invocation
+    streamed: bool = False  # the payload went to the invocation's response_stream as it came (not here)
     init_logs: str = ""  # output of the init phase, on a cold start
 
     @property

@@ -3,6 +3,7 @@ Lambda API on loopback; an idle-environment reaper; a discovery file so terminal
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -10,13 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lambda_emu import wire
 from lambda_emu.api.discovery import remove_discovery, write_discovery
 from lambda_emu.api.http import InvokeApiServer
+from lambda_emu.api.permissions import signed_caller
 from lambda_emu.api.service import EventSink, InvokeOutcome, LambdaService
 from lambda_emu.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, Pacing, RetryDelays, Sinks
 from lambda_emu.async_invoke.queue import FunctionScope
-from lambda_emu.config import EmulatorConfig, FunctionConfig
+from lambda_emu.config import TIMEOUT_RANGE, EmulatorConfig, FunctionConfig
 from lambda_emu.control.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLimits
+from lambda_emu.control.function_urls import INVOKE_URL_ACTION, UrlConfig, cors_fields, timestamp
+from lambda_emu.control.policy import allows
 from lambda_emu.control.registry import FunctionRef, FunctionRegistry
 from lambda_emu.control.store import FunctionStore, open_store
 from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError, LambdaEmuError
@@ -24,9 +29,12 @@ from lambda_emu.event_sources.mappings import MappingStore
 from lambda_emu.event_sources.pollers import EventSources
 from lambda_emu.facade import Emulator
 from lambda_emu.gateway.front import ApiFront, Gateway, RequestRecord
+from lambda_emu.gateway.front import Invoke as GatewayInvoke
+from lambda_emu.gateway.managed_urls import UrlGateway
+from lambda_emu.gateway.requests import HttpRequest
 from lambda_emu.gateway.routes import RouteTable
-from lambda_emu.models import Invocation, InvocationResult
-from lambda_emu.template.apis import TemplateApi
+from lambda_emu.models import Invocation, InvocationResult, ResponseStream
+from lambda_emu.template.apis import DEFAULT_ROUTE, DEFAULT_STAGE, URL, TemplateApi, TemplateRoute, cors_of
 from lambda_emu.template.event_sources import TemplateMapping
 
 if TYPE_CHECKING:
@@ -51,6 +59,7 @@ class ServeConfig:
     template: Path | None = None  # recorded in the discovery file: invokes of this template come here
     allow_functions_api: bool = False  # functions may call this API (refused by default: SECURITY.md)
     api_port: int | None = None  # where the template's API Gateway APIs are served too (None: they are not)
+    function_url_port: int = 0  # where the Function URLs made through the API are served (0: any free port)
 
     def validate(self) -> ServeConfig:
         if self.keep_alive <= 0:
@@ -80,6 +89,8 @@ class LambdaServer:
         # The template's functions that could not be loaded, by logical ID and FunctionName: why.
         unloaded: Mapping[str, LambdaEmuError] | None = None,
         apis: Sequence[TemplateApi] = (),  # the template's API Gateway APIs, served at config.api_port
+        # The template's Function URLs (FunctionUrlConfig, AWS::Lambda::Url): served with those the API makes.
+        function_urls: Sequence[TemplateApi] = (),
         on_request: Callable[[RequestRecord], None] | None = None,  # told of each API request served
     ) -> None:
         self.config = config.validate()
@@ -100,8 +111,10 @@ class LambdaServer:
         self._reaper = threading.Thread(target=self._reap, name="idle-reaper", daemon=True)
         self.api: InvokeApiServer | None = None
         self._apis = apis
+        self._function_urls = function_urls
         self._on_request = on_request
         self.gateway: ApiFront | None = None
+        self.url_front: ApiFront | None = None  # the Function URLs made through the API
 
     def set_unloaded(self, unloaded: Mapping[str, LambdaEmuError]) -> None:
         """The functions a reloaded template could not load (by logical ID and FunctionName): why."""
@@ -132,6 +145,10 @@ class LambdaServer:
         self._reaper.start()
         if self.config.api_port is not None:
             self.gateway = api_front(self.service, self._apis, self.config, on_request=self._on_request)
+        self.url_front = url_front(self.service, self.config, on_request=self._on_request)
+        self.service.function_url_port = self.url_front.port
+        for api in self._function_urls:
+            self.service.function_urls.replace(template_url(api, self.service))
         if self._watch is not None:
             from lambda_emu.reload.watcher import Reloader
 
@@ -159,8 +176,9 @@ class LambdaServer:
         if self.reloader is not None:
             self.reloader.close()  # no reload may retire environments while they are being removed
         remove_discovery(self.emulator.config.state_dir)
-        if self.gateway is not None:
-            self.gateway.close()
+        for front in (self.gateway, self.url_front):
+            if front is not None:
+                front.close()
         if self.api is not None:
             self.api.stop_accepting()
             if not self.api.wait_idle(grace):
@@ -354,27 +372,116 @@ def api_front(
     """The template's API Gateway APIs on `config.api_port`, their functions invoked through the service
     (so reserved and account concurrency apply to them as to any Invoke)."""
     emulator = service.emulator.config
+    gateway = Gateway(
+        RouteTable(apis),
+        _gateway_invoke(service),
+        account_id=emulator.account_id,
+        region=emulator.region,
+        on_request=on_request,
+    )
+    return ApiFront(gateway, host=config.host, port=config.api_port or 0)
 
-    def invoke(name: str, payload: bytes, answered: Callable[[InvocationResult], None]) -> InvocationResult:
+
+def url_front(
+    service: LambdaService, config: ServeConfig, *, on_request: Callable[[RequestRecord], None] | None = None
+) -> ApiFront:
+    """The Function URLs made through the API (CreateFunctionUrlConfig), on `config.function_url_port`,
+    each told by the url-id its Host begins with; invoked through the service, as any Invoke."""
+    emulator = service.emulator.config
+
+    def lookup(url_id: str) -> TemplateApi | None:
+        found = service.function_urls.by_url_id(url_id)
+        if found is None:
+            return None
+        target = found.function if found.qualifier == wire.LATEST else f"{found.function}:{found.qualifier}"
+        # A Function URL waits as long as its function may run: the function's own timeout comes first.
+        route = TemplateRoute(
+            "ANY", DEFAULT_ROUTE, target, "2.0", (TIMEOUT_RANGE[1] + 1) * 1000, "FunctionUrl"
+        )
+        cors = (
+            cors_of(found.cors, lambda key: ConfigError(f"Cors.{key} must be a list")) if found.cors else None
+        )
+        return TemplateApi(
+            found.url_id,
+            URL,
+            DEFAULT_STAGE,
+            (route,),
+            cors=cors,
+            url_auth=found.auth_type,
+            invoke_mode=found.invoke_mode,
+        )
+
+    def iam_allows(request: HttpRequest, api: TemplateApi) -> bool:
+        # As a signed DryRun is judged: the access key's principal (principals.json) against the function's
+        # resource-based policy; a key mapped to no principal is let through, as DryRun lets it.
+        caller = signed_caller(service, {"authorization": request.header("authorization")})
+        found = service.function_urls.by_url_id(api.name)
+        if caller is None or found is None:
+            return found is not None
+        qualifier = None if found.qualifier == wire.LATEST else found.qualifier
+        return allows(
+            service.policies.statements(found.function, qualifier),
+            caller=caller,
+            action=INVOKE_URL_ACTION,
+            resource=emulator.function_arn(found.function, qualifier),
+            context={"lambda:FunctionUrlAuthType": "AWS_IAM"},
+        )
+
+    gateway = UrlGateway(
+        lookup,
+        _gateway_invoke(service),
+        account_id=emulator.account_id,
+        region=emulator.region,
+        on_request=on_request,
+        iam_allows=iam_allows,
+    )
+    return ApiFront(gateway, host=config.host, port=config.function_url_port)
+
+
+def template_url(api: TemplateApi, service: LambdaService) -> UrlConfig:
+    """A template's Function URL as the API keeps one: its url-id the same at every start (derived from
+    the account, region and function), so its URL stays while the port does; created when first served."""
+    emulator = service.emulator.config
+    function = api.routes[0].function
+    url_id = hashlib.sha256(f"{emulator.account_id}:{emulator.region}:{function}".encode()).hexdigest()[:32]
+    known = service.function_urls.get(function, None)
+    now = timestamp()
+    cors = api.cors
+    return UrlConfig(
+        function=function,
+        qualifier=wire.LATEST,
+        url_id=url_id,
+        auth_type=api.url_auth,
+        invoke_mode=api.invoke_mode,
+        cors=None if cors is None else cors_fields(cors),
+        created=known.created if known is not None and known.url_id == url_id else now,
+        modified=now,
+    )
+
+
+def _gateway_invoke(service: LambdaService) -> GatewayInvoke:
+    """The gateway's invoke through the service; a call Lambda refuses (a throttle, say) raises."""
+
+    def invoke(
+        name: str,
+        payload: bytes,
+        answered: Callable[[InvocationResult], None],
+        stream: ResponseStream | None = None,
+    ) -> InvocationResult:
         def respond(outcome: InvokeOutcome) -> None:
             if outcome.result is not None:
                 answered(outcome.result)
 
-        outcome = service.invoke(name, payload, respond=respond)
+        outcome = service.invoke(
+            name, payload, respond=respond, stream=None if stream is None else lambda _id, _version: stream
+        )
         if outcome.result is None:  # Lambda refused the call (a throttle, say): API Gateway's 500
             raise LambdaEmuError(
                 f"Lambda answered {outcome.status}: {outcome.payload[:200].decode(errors='replace')}"
             )
         return outcome.result
 
-    gateway = Gateway(
-        RouteTable(apis),
-        invoke,
-        account_id=emulator.account_id,
-        region=emulator.region,
-        on_request=on_request,
-    )
-    return ApiFront(gateway, host=config.host, port=config.api_port or 0)
+    return invoke
 
 
 def event_sources(service: LambdaService, config: ServeConfig) -> EventSources:

@@ -30,6 +30,15 @@ H_COGNITO_IDENTITY = "Lambda-Runtime-Cognito-Identity"
 H_TENANT_ID = "Lambda-Runtime-Aws-Tenant-Id"
 # Headers the runtime may send with an error.
 H_FUNCTION_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
+# A streamed response (Lambda's Runtime API, "Response streaming"): the mode header on POST /response, sent
+# chunked; an error mid-stream comes as trailers, the type and the error's JSON base64-encoded.
+H_RESPONSE_MODE = "Lambda-Runtime-Function-Response-Mode"
+RESPONSE_MODE_STREAMING = "streaming"
+H_FUNCTION_ERROR_BODY = "Lambda-Runtime-Function-Error-Body"
+# What awslambda.HttpResponseStream.from sends first: a JSON prelude (statusCode, headers, cookies), then
+# eight NUL bytes, then the body (Function URLs in RESPONSE_STREAM mode read it so).
+HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
+HTTP_PRELUDE_END = b"\x00" * 8
 
 # The Invoke API (Lambda API Reference: Invoke): its path and headers, request and response.
 FUNCTIONS_PATH = "/2015-03-31/functions"  # the management API's functions (Lambda API Reference)
@@ -67,6 +76,9 @@ E_SANDBOX_FAILURE = "Sandbox.Failure"
 # Payload limits. RAPID accepts a response of 6 MiB + 100 bytes; a sync request must stay under 6 MiB.
 MAX_SYNC_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
+# A streamed response's limit: 200 MB since July 2025 (it was a 20 MB soft limit before; Lambda Developer
+# Guide, "Response streaming for Lambda functions"). An Invoke of a streaming function buffers it: 6 MB.
+MAX_STREAMED_RESPONSE_BYTES = 200 * 1024 * 1024
 # Code size quotas ("Lambda quotas"): a zip uploaded directly, and a function's code with its layers unzipped.
 MAX_ZIPPED_CODE_BYTES = 52_428_800
 # A request carrying a zip (CreateFunction, UpdateFunctionCode, PublishLayerVersion), as AWS answers it:

@@ -8,12 +8,21 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from lambda_emu import wire
-from lambda_emu.api import account, configs, event_sources, eventstream, layers, management, permissions
+from lambda_emu.api import (
+    account,
+    configs,
+    event_sources,
+    eventstream,
+    function_urls,
+    layers,
+    management,
+    permissions,
+)
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
 from lambda_emu.api.service import InvokeOutcome, LambdaService
@@ -87,9 +96,9 @@ def _invoke(service: LambdaService, request: Request) -> Reply:
 
 
 def _invoke_streaming(service: LambdaService, request: Request) -> Reply:
-    """InvokeWithResponseStream: the function's answer as an event stream (PayloadChunk events, then
-    InvokeComplete with the error and the log's tail). The answer is whole before it is sent: its chunks
-    are not yet streamed as the function writes them."""
+    """InvokeWithResponseStream: the function's answer as an event stream, PayloadChunk events sent as the
+    function streams them (a function that does not stream: its whole payload in one), then InvokeComplete
+    with the error and the log's tail."""
     invocation_type = request.headers.get(wire.X_INVOCATION_TYPE.lower()) or "RequestResponse"
     if invocation_type not in ("RequestResponse", "DryRun"):
         raise ApiError(
@@ -97,12 +106,39 @@ def _invoke_streaming(service: LambdaService, request: Request) -> Reply:
             f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy "
             "constraint: Member must satisfy enum value set: [RequestResponse, DryRun]",
         )
+    live: list[eventstream.EventStreamAnswer] = []
+    out = request.chunked
+
+    def stream(request_id: str, version: str) -> eventstream.EventStreamAnswer:
+        assert out is not None
+        live.append(eventstream.EventStreamAnswer(out, _stream_head(request_id, version)))
+        return live[0]
+
+    early: list[Reply] = []
+    answer = request.answer
+
+    def respond(outcome: InvokeOutcome) -> None:
+        # The function has answered: InvokeComplete goes out now, before END and REPORT are written.
+        early.append(_stream_end(outcome, live))
+        if not (live and live[0].started) and answer is not None:
+            answer(early[0])
+
     outcome = service.invoke(
-        request.function_name, request.body, **_invoke_options(service, request, invocation_type)
+        request.function_name,
+        request.body,
+        **_invoke_options(service, request, invocation_type),
+        stream=stream if out is not None else None,
+        respond=respond if answer is not None else None,
     )
-    headers = {wire.X_REQUEST_ID: outcome.request_id}
-    if wire.X_EXECUTED_VERSION in outcome.headers:
-        headers[wire.X_EXECUTED_VERSION] = outcome.headers[wire.X_EXECUTED_VERSION]
+    return early[0] if early else _stream_end(outcome, live)
+
+
+def _stream_end(outcome: InvokeOutcome, live: list[eventstream.EventStreamAnswer]) -> Reply:
+    """The stream's last events (an unstreamed payload's chunk, InvokeComplete), sent on the live stream
+    when it started (a stream still arriving after a timeout goes no further), else the whole reply."""
+    for started in live:
+        started.close()
+    headers = _stream_head(outcome.request_id, outcome.headers.get(wire.X_EXECUTED_VERSION))
     if outcome.result is None:  # DryRun
         return Reply(outcome.status, b"", headers)
     result = outcome.result
@@ -111,12 +147,21 @@ def _invoke_streaming(service: LambdaService, request: Request) -> Reply:
     if result.failed:  # the error instead of the payload, in the final event
         complete["ErrorCode"] = result.error_type or "Unhandled"
         complete["ErrorDetails"] = result.payload.decode("utf-8", "replace")
-    elif result.payload:
+    elif result.payload and not result.streamed:
         chunks = eventstream.event("PayloadChunk", result.payload)
     if wire.X_LOG_RESULT in outcome.headers:
         complete["LogResult"] = outcome.headers[wire.X_LOG_RESULT]
     body = chunks + eventstream.json_event("InvokeComplete", complete)
+    if live and live[0].started:
+        live[0].finish(body)
     return Reply(200, body, {**headers, "Content-Type": eventstream.CONTENT_TYPE})
+
+
+def _stream_head(request_id: str, version: str | None) -> dict[str, str]:
+    headers = {wire.X_REQUEST_ID: request_id}
+    if version is not None:
+        headers[wire.X_EXECUTED_VERSION] = version
+    return headers
 
 
 def _invoke_reply(outcome: InvokeOutcome) -> Reply:
@@ -195,6 +240,7 @@ _ROUTES: RouteTable = [
     *layers.ROUTES,
     *event_sources.ROUTES,
     *configs.ROUTES,
+    *function_urls.ROUTES,
 ]
 
 
@@ -294,6 +340,7 @@ class _Handler(QuickHandler):
                 params,
                 self._answer,
                 query_string,
+                self,
             )
             reply = route(self.server.service, request)
         except Exception as exc:  # every failure becomes Lambda's error shape, never a dropped connection
@@ -312,6 +359,11 @@ class _Handler(QuickHandler):
         except OSError as exc:  # the caller is gone; the route goes on to its end
             LOG.debug("%s: the caller left before its answer: %s", self.server.name, exc)
             self.close_connection = True
+
+    def start_chunked(self, status: int, headers: Sequence[tuple[str, str]]) -> None:
+        """A streamed reply (Request.chunked) answers the request from its head on."""
+        self._answered = True
+        super().start_chunked(status, headers)
 
     def _send(self, reply: Reply) -> None:
         """The reply, with a request id of its own unless it carries one (an Invoke's is the invocation's)."""

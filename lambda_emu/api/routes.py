@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from lambda_emu.engine.httpserver import ChunkedOut
+
 if TYPE_CHECKING:
     from lambda_emu.api.service import LambdaService
 
@@ -34,6 +36,9 @@ class Request:
     # soon as the function has, and finishes the invocation's bookkeeping after. None: not over HTTP.
     answer: Callable[[Reply], None] | None = None
     query_string: str = ""  # the raw query, for the operations whose members repeat (UntagResource's tagKeys)
+    chunked: ChunkedOut | None = (
+        None  # for a reply streamed as it is made (starting it answers); None: not over HTTP
+    )
 
 
 Route = Callable[["LambdaService", Request], Reply]

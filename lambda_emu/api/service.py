@@ -17,13 +17,14 @@ from lambda_emu.control.code_signing import CodeSigningConfigs
 from lambda_emu.control.concurrency import ConcurrencyLimits
 from lambda_emu.control.event_configs import EVENT_CONFIG_FILE, EventConfigStore
 from lambda_emu.control.function_settings import FunctionSettings
+from lambda_emu.control.function_urls import FUNCTION_URL_FILE, FunctionUrlStore
 from lambda_emu.control.layer_versions import LayerStore
 from lambda_emu.control.plane import ControlPlane
 from lambda_emu.control.policy import POLICY_FILE, PolicyStore
 from lambda_emu.control.provisioned import ProvisionedConcurrencyConfigs
 from lambda_emu.control.registry import FunctionRegistry
 from lambda_emu.errors import ApiError
-from lambda_emu.models import InvocationResult, InvocationType
+from lambda_emu.models import InvocationResult, InvocationType, ResponseStream
 
 if TYPE_CHECKING:
     from lambda_emu.event_sources.pollers import EventSources
@@ -84,6 +85,8 @@ class LambdaService:
         # Both read on first use, kept in the state directory: a restart of serve keeps them, as Lambda does.
         self.event_configs = EventConfigStore(emulator.config.state_dir / EVENT_CONFIG_FILE)
         self.policies = PolicyStore(emulator.config.state_dir / POLICY_FILE)
+        self.function_urls = FunctionUrlStore(emulator.config.state_dir / FUNCTION_URL_FILE)
+        self.function_url_port: int | None = None  # where serve's Function URL front listens, once it does
         # Function management; retire is looked up per call (the emulator's warm environments at that time).
         self.layers = LayerStore(emulator.config.state_dir, emulator.config)
         self.control = ControlPlane(
@@ -112,10 +115,13 @@ class LambdaService:
         caller: str | None = None,  # who signed a DryRun (an IAM ARN): checked against the function's policy
         respond: Callable[[InvokeOutcome], None] | None = None,
         tenant_id: str | None = None,  # X-Amz-Tenant-Id: a function in tenant isolation mode needs one
+        stream: Callable[[str, str], ResponseStream] | None = None,
     ) -> InvokeOutcome:
         """One Invoke. `respond`, when given, gets a RequestResponse call's outcome as soon as the function
         has answered (not for LogType=Tail, whose log is complete only after); the call then goes on with
-        the invocation's bookkeeping and returns the same outcome."""
+        the invocation's bookkeeping and returns the same outcome. `stream`, when given, makes (from the
+        request id and the executed version) where a response the function streams goes as it comes
+        (InvokeWithResponseStream); the result then says it was streamed."""
         kind = _invocation_type(invocation_type)
         if log_type not in (None, "None", "Tail"):
             raise ApiError(
@@ -160,6 +166,9 @@ class LambdaService:
                 **({"tenant_id": tenant_id} if tenant_id is not None else {}),
             )
             return InvokeOutcome(202, invocation.request_id)
+        if stream is not None:
+            out = stream(invocation.request_id, ref.executed_version)
+            invocation = replace(invocation, response_stream=out)
         answered: Callable[[InvocationResult], None] | None = None
         with self.limits.slot(ref.function.name) as slot:
             if respond is not None and log_type != "Tail":
@@ -234,6 +243,7 @@ class LambdaService:
         self.settings.forget(name)
         self.event_configs.forget(name)
         self.policies.forget(name)
+        self.function_urls.forget(name)
         if self.events is not None:
             self.events.forget(name)
         if self.event_sources is not None:  # a deleted function's mappings go with it
@@ -247,6 +257,7 @@ class LambdaService:
         self.event_configs.delete(name, qualifier)
         self.provisioned.forget(name, qualifier)
         self.settings.forget(name, qualifier)
+        self.function_urls.forget(name, qualifier)
 
     # ---- Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s)
     def async_config(self, function_name: str, qualifier: str | None = None) -> AsyncConfig:

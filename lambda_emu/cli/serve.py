@@ -75,6 +75,14 @@ from lambda_emu.errors import ConfigError
     help="Also serve the template's API Gateway APIs (Api and HttpApi events) on this port, as start-api "
     "does (0: any free).",
 )
+@click.option(
+    "--function-url-port",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Serve the Function URLs made through the API (CreateFunctionUrlConfig) on this port (0: any free), "
+    "each at http://<url-id>.lambda-url.<region>.localhost:<port>/.",
+)
 @CPU_LIMIT_OPTION
 @click.option(
     "--warm-containers",
@@ -132,6 +140,7 @@ def serve(
     async_workers: int,
     sqs_endpoint_url: str | None,
     api_port: int | None,
+    function_url_port: int,
     cpu_limit: bool,
     warm_containers: str,
     watch: bool,
@@ -201,6 +210,7 @@ def serve(
             template=path,
             allow_functions_api=allow_functions_api,
             api_port=api_port,
+            function_url_port=function_url_port,
         )
         if api_port is not None and loaded.api_error is not None:
             raise loaded.api_error
@@ -232,6 +242,7 @@ def serve(
             )
         for problem in [*loaded.problems(), *runtime_warnings(loaded.functions.values())]:
             progress(f"warning: {problem}")
+        from lambda_emu.api.function_urls import function_url
         from lambda_emu.cli.start_api import show_request
 
         server = LambdaServer(
@@ -242,6 +253,7 @@ def serve(
             mappings=loaded.event_sources,
             unloaded=unloaded_functions(loaded),
             apis=loaded.apis,
+            function_urls=loaded.function_urls,
             on_request=show_request,
         )
         with _listening(server, host, port):
@@ -252,6 +264,13 @@ def serve(
             progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
             if server.gateway is not None:
                 progress(f"serving the template's APIs at {server.gateway.url}")
+            if server.url_front is not None:
+                progress(f"serving Function URLs at {server.url_front.url} (by Host: <url-id>.lambda-url...)")
+                for api in loaded.function_urls:
+                    made = server.service.function_urls.get(api.routes[0].function, None)
+                    if made is not None:
+                        url = function_url(server.service, made.url_id)
+                        progress(f"Function URL of {made.function} (AuthType {made.auth_type}): {url}")
             progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
             try:
                 threading.Event().wait()  # until Ctrl-C or SIGTERM (raised here as KeyboardInterrupt)

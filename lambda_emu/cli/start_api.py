@@ -4,6 +4,7 @@ port, each request run by its function as API Gateway's Lambda proxy integration
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,11 +142,14 @@ def start_api(
         functions = _Functions({f.name: f for f in loaded.functions.values()})
         emulator = local_emulator(emulator_config, served=list(functions.by_name))
 
-        def invoke(name: str, payload: bytes, answered: Any) -> Any:
+        def invoke(name: str, payload: bytes, answered: Any, stream: Any = None) -> Any:
             function = functions.by_name.get(name)
             if function is None:
                 raise FunctionNotFoundError(f"Function not found: {name}")
-            return emulator.invoke(function, emulator.invocation(function, payload), answered=answered)
+            invocation = emulator.invocation(function, payload)
+            if stream is not None:
+                invocation = dataclasses.replace(invocation, response_stream=stream)
+            return emulator.invoke(function, invocation, answered=answered)
 
         gateway = Gateway(
             RouteTable(loaded.apis),

@@ -54,13 +54,7 @@ class EventConfigStore:
     def delete(self, function: str, qualifier: str | None) -> bool:
         """Drop one config; False when there was none."""
         with self._lock:
-            configs = self._file.content().get(function, {})
-            if configs.pop(qualifier or wire.LATEST, None) is None:
-                return False
-            if not configs:
-                del self._file.content()[function]
-            self._file.save()
-            return True
+            return self._file.drop(function, qualifier or wire.LATEST)
 
     def forget(self, function: str) -> None:
         """Drop every qualifier's config of a deleted function."""

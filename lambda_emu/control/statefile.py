@@ -45,3 +45,14 @@ class JsonStateFile:
     def save(self) -> None:
         """Write the content beside the file, flushed to disk, then rename it over the file."""
         replace_json(self.path, {"version": FORMAT_VERSION, self._key: self.content()})
+
+    def drop(self, outer: str, inner: str) -> bool:
+        """Under `lock`: remove content[outer][inner] (and `outer` once it is empty), saved; False when
+        there was no such entry. The stores keyed by function, then qualifier, delete one so."""
+        entries = self.content().get(outer, {})
+        if entries.pop(inner, None) is None:
+            return False
+        if not entries:
+            del self.content()[outer]
+        self.save()
+        return True

@@ -30,6 +30,13 @@ def validate_function_request(
     shape = OPERATIONS.get(operation)
     if shape is None:
         raise ValueError(f"no validation table for operation {operation!r}")
+    check_request(shape, body)
+    _check_service_rules(operation, body, package_type)
+
+
+def check_request(shape: Shape, body: Mapping[str, Any]) -> None:
+    """Raise ApiError as Lambda answers a request breaking the model's constraints of `shape`: every
+    violation in one ValidationException."""
     errors: list[str] = []
     _check_structure(shape, body, "", errors)
     if errors:
@@ -38,7 +45,6 @@ def validate_function_request(
         # observed in aws/aws-cli#3229, covidatlas/li#575, aarondfrancis/sidecar#147), "; "-joined when more.
         count = f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected"
         raise ApiError(VALIDATION, f"{count}: {'; '.join(errors)}")
-    _check_service_rules(operation, body, package_type)
 
 
 # ---- the model pass

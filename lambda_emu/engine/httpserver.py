@@ -12,8 +12,8 @@ import selectors
 import socket
 import struct
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol
 
 LOG = logging.getLogger(__name__)
 
@@ -178,22 +178,26 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
             head += "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
         self.wfile.write((head + "\r\n").encode("latin-1") + body)
 
+    def start_chunked(self, status: int, headers: Sequence[tuple[str, str]]) -> None:
+        """The head of a reply whose body follows in chunks (`write_chunk`, then `end_chunked`)."""
+        head = f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\nTransfer-Encoding: chunked\r\n"
+        head += "".join([f"{name}: {value}\r\n" for name, value in headers])
+        self.wfile.write((head + "\r\n").encode("latin-1", errors="replace"))
+
+    def write_chunk(self, data: bytes) -> None:
+        """One chunk, sent at once (an empty one would end the body: it is skipped)."""
+        if data:
+            self.wfile.write(b"%x\r\n%b\r\n" % (len(data), data))
+
+    def end_chunked(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+
     def read_body(self, limit: int) -> bytes | None:
         """The request body, or None (after draining it) when it is larger than `limit`. FramingError when
         its length cannot be read (the connection is closed after the answer)."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks, size = [], 0
-            while True:
-                length = self._chunk_size(self.rfile.readline(_MAX_LINE + 1))
-                if length == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    break
-                data = self.rfile.read(length)
-                self.rfile.readline()
-                size += length
-                if size <= limit:
-                    chunks.append(data)
+            chunks: list[bytes] = []
+            size, _ = self.read_chunked(chunks.append, limit)
             return b"".join(chunks) if size <= limit else None
         declared = self.headers.get("Content-Length") or "0"
         if not declared.isdigit() or not declared.isascii():
@@ -207,6 +211,32 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length else b""
 
+    def read_chunked(self, take: Callable[[bytes], object], limit: int) -> tuple[int, Headers]:
+        """A chunked body, each chunk handed to `take` as it arrives while the total stays within `limit`
+        (the rest is drained): the total size and the trailers. FramingError on a bad chunk size."""
+        size = 0
+        while True:
+            length = self._chunk_size(self.rfile.readline(_MAX_LINE + 1))
+            if length == 0:
+                break
+            data = self.rfile.read(length)
+            if len(data) < length:
+                self.close_connection = True
+                raise FramingError("The body ended inside a chunk")
+            self.rfile.readline()
+            size += length
+            if size <= limit:
+                take(data)
+        trailers = Headers()
+        for _ in range(_MAX_HEADERS):
+            raw = self.rfile.readline(_MAX_LINE + 1)
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = raw.decode("iso-8859-1").partition(":")
+            if sep:
+                trailers[name.strip().lower()] = value.strip()
+        return size, trailers
+
     def _chunk_size(self, line: bytes) -> int:
         text = line.split(b";")[0].strip() or b"0"
         try:
@@ -216,6 +246,51 @@ class QuickHandler(http.server.BaseHTTPRequestHandler):
         except ValueError:
             self.close_connection = True
             raise FramingError(f"Invalid chunk size {text[:40]!r}") from None
+
+
+class ChunkedOut(Protocol):
+    """A client's connection taking a reply in chunks (QuickHandler has these): the head, the chunks, the
+    end."""
+
+    def start_chunked(self, status: int, headers: Sequence[tuple[str, str]]) -> None: ...
+
+    def write_chunk(self, data: bytes) -> None: ...
+
+    def end_chunked(self) -> None: ...
+
+
+class ChunkedSender:
+    """A streamed reply whose client may leave mid-way: after the connection fails nothing more is sent
+    (what streams goes on being read and dropped, as Lambda goes on when a client leaves). Not locked: its
+    owner sends from one thread at a time."""
+
+    def __init__(self, out: ChunkedOut) -> None:
+        self._out = out
+        self.started = False
+        self.broken = False
+        self.ended = False
+
+    def start(self, status: int, headers: Sequence[tuple[str, str]]) -> None:
+        if not self.started and not self.broken:
+            self.started = True
+            self._do(self._out.start_chunked, status, headers)
+
+    def send(self, data: bytes) -> None:
+        if self.started and not self.broken and not self.ended:
+            self._do(self._out.write_chunk, data)
+
+    def end(self) -> None:
+        """The end of the body, once (a second call sends nothing)."""
+        if self.started and not self.broken and not self.ended:
+            self.ended = True
+            self._do(self._out.end_chunked)
+
+    def _do(self, action: Callable[..., None], *args: object) -> None:
+        try:
+            action(*args)
+        except OSError as exc:
+            LOG.debug("a streamed reply's client left: %s", exc)
+            self.broken = True
 
 
 def plain_reply(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> bytes:

@@ -129,6 +129,7 @@ class Invoker:
             memory_size_mb=function.memory_size,
             max_memory_used_mb=memory,
             executed_version=env.version,
+            streamed=reply is not None and reply.streamed,
         )
         if pending.handed_out_at is None:
             env.log.begin_unsent(request_id, env.version)
@@ -282,6 +283,7 @@ def _posted_result(
         duration_ms=(reply.received_at - start) * 1000,
         memory_size_mb=function.memory_size,
         executed_version=version,
+        streamed=reply.streamed,
     )
 
 

@@ -21,6 +21,8 @@ wait."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import json
 import logging
@@ -35,9 +37,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from lambda_emu import wire
-from lambda_emu.engine.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer, readable
+from lambda_emu.engine.httpserver import BackgroundServer, Headers, QuickHandler, TrackingHttpServer, readable
 from lambda_emu.errors import RuntimeApiError
-from lambda_emu.models import Invocation
+from lambda_emu.models import Invocation, ResponseStream
 
 LOG = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class RuntimeReply:
     content_type: str = "application/json"
     error_type: str | None = None  # Lambda-Runtime-Function-Error-Type, when sent
     received_at: float = field(default_factory=time.monotonic)
+    streamed: bool = False  # the body went to the invocation's response stream as it came (`body` is not it)
 
 
 @dataclass(eq=False)
@@ -371,6 +374,15 @@ class RuntimeApi:
             self._finished.append(request_id)
         current.finish(reply)
 
+    def response_stream(self, request_id: str) -> ResponseStream | None:
+        """Where the current invocation's streamed response goes, when its caller takes one and
+        `request_id` names it (otherwise `complete` answers the runtime's mistake)."""
+        with self._lock:
+            current = self._current
+            if current is None or current.invocation.request_id != request_id:
+                return None
+            return current.invocation.response_stream
+
     def report_init_error(self, reply: RuntimeReply) -> None:
         """POST /runtime/init/error: only before the first /next."""
         with self._lock:
@@ -615,7 +627,12 @@ class _Handler(QuickHandler):
                 self.reply(404, _error_json("NotFound", "Not found"))
                 return
             request_id, _, action = path[len(wire.INVOCATION_PREFIX) :].rpartition("/")
-            if action == "response":
+            if action == "response" and self._streaming():
+                reply = self._streamed_reply(request_id)
+                if reply.kind is ReplyKind.TOO_LARGE:
+                    self._response_too_large(request_id, reply)
+                    return
+            elif action == "response":
                 result = self.read_body(wire.MAX_RESPONSE_BYTES)
                 if result is None:
                     self._response_too_large(request_id)
@@ -636,24 +653,72 @@ class _Handler(QuickHandler):
         except RuntimeApiError as exc:
             self._reply_error(exc)
 
+    def _streaming(self) -> bool:
+        return self.headers.get(wire.H_RESPONSE_MODE, "").lower() == wire.RESPONSE_MODE_STREAMING
+
+    def _streamed_reply(self, request_id: str) -> RuntimeReply:
+        """A response POSTed in streaming mode, each chunk passed on to the caller's stream as it arrives
+        (or gathered, for a caller that takes the answer whole: Invoke buffers it, under Invoke's limit).
+        An error mid-stream comes in the trailers (Lambda's Runtime API, "Response streaming"). The thread
+        reading it reads nothing else meanwhile: a runtime whose output that thread also reads
+        (DirectOutput, our Python client) never streams."""
+        stream = self.server.api.response_stream(request_id)
+        content_type = self.headers.get("Content-Type") or "application/octet-stream"
+        limit = wire.MAX_RESPONSE_BYTES if stream is None else wire.MAX_STREAMED_RESPONSE_BYTES
+        gathered: list[bytes] = []
+        take = gathered.append if stream is None else stream.write
+        if stream is not None:
+            stream.begin(content_type)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            size, trailers = self.read_chunked(take, limit)
+        else:  # a streaming-mode POST with a Content-Length: one chunk
+            body = self.read_body(limit)
+            size, trailers = (limit + 1, Headers()) if body is None else (len(body), Headers())
+            if body:
+                take(body)
+        if size > limit:
+            return RuntimeReply(ReplyKind.TOO_LARGE, streamed=stream is not None)
+        error_type = trailers.get(wire.H_FUNCTION_ERROR_TYPE)
+        if error_type:
+            return RuntimeReply(
+                ReplyKind.ERROR,
+                _trailer_body(trailers.get(wire.H_FUNCTION_ERROR_BODY, ""), error_type),
+                error_type=error_type,
+                streamed=stream is not None,
+            )
+        return RuntimeReply(ReplyKind.RESPONSE, b"".join(gathered), content_type, streamed=stream is not None)
+
     def _accepted(self) -> None:
         self.reply(202, b'{"status":"OK"}')
 
     def _error_reply(self, kind: ReplyKind, body: bytes) -> RuntimeReply:
         return RuntimeReply(kind, body, error_type=self.headers.get(wire.H_FUNCTION_ERROR_TYPE))
 
-    def _response_too_large(self, request_id: str) -> None:
-        limit = wire.MAX_RESPONSE_BYTES
+    def _response_too_large(self, request_id: str, streamed: RuntimeReply | None = None) -> None:
+        live = streamed is not None and streamed.streamed
+        limit = wire.MAX_STREAMED_RESPONSE_BYTES if live else wire.MAX_RESPONSE_BYTES
         # The caller sees Function.ResponseSizeTooLarge; the runtime gets RAPID's 413 (Lambda's Runtime API).
         caller_body = _error_json(
             wire.E_RESPONSE_TOO_LARGE,
             f"Response payload size exceeded maximum allowed payload size ({limit} bytes).",
         )
-        self.server.api.complete(request_id, RuntimeReply(ReplyKind.TOO_LARGE, caller_body))
+        reply = RuntimeReply(ReplyKind.TOO_LARGE, caller_body, streamed=live)
+        self.server.api.complete(request_id, reply)
         self.reply(
             413,
             _error_json(wire.E_REQUEST_TOO_LARGE, f"Exceeded maximum allowed payload size ({limit} bytes)."),
         )
+
+
+def _trailer_body(value: str, error_type: str) -> bytes:
+    """The Lambda-Runtime-Function-Error-Body trailer: the error's JSON, base64-encoded (as runtimes send
+    it); text that is not base64 is taken as it is, and no body at all becomes the type's own error."""
+    if not value:
+        return _error_json(error_type, error_type)
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return value.encode()
 
 
 class _HttpServer(TrackingHttpServer):

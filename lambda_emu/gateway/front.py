@@ -10,10 +10,11 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from lambda_emu.engine.httpserver import BackgroundServer, QuickHandler, TrackingHttpServer
+from lambda_emu.engine.httpserver import BackgroundServer, ChunkedOut, QuickHandler, TrackingHttpServer
 from lambda_emu.errors import LambdaEmuError
 from lambda_emu.gateway.authorizers import AuthorizerCache, Verdict, authorize, authorizer_failed
 from lambda_emu.gateway.cors import preflight, with_cors
@@ -30,15 +31,29 @@ from lambda_emu.gateway.responses import (
     too_large,
 )
 from lambda_emu.gateway.routes import RouteMatch, RouteTable
-from lambda_emu.models import InvocationResult
-from lambda_emu.template.apis import REST, URL
+from lambda_emu.gateway.streaming import UrlStream
+from lambda_emu.models import InvocationResult, ResponseStream
+from lambda_emu.template.apis import REST, URL, TemplateApi
 
 LOG = logging.getLogger(__name__)
 
-# A function by name and its event → Lambda's result (function errors are results; a rejected call raises).
-# The third argument, when the invoke can, is told the result as soon as the function has answered, before
-# the invocation's bookkeeping (END and REPORT, the memory figure): API Gateway answers from it.
-Invoke = Callable[[str, bytes, Callable[[InvocationResult], None]], InvocationResult]
+
+class Invoke(Protocol):
+    """A function by name and its event → Lambda's result (function errors are results; a rejected call
+    raises). `answered`, when the invoke can, is told the result as soon as the function has answered,
+    before the invocation's bookkeeping (END and REPORT, the memory figure): API Gateway answers from it.
+    `stream`, when given, gets a response the function streams, as it comes (Function URLs in
+    RESPONSE_STREAM mode)."""
+
+    def __call__(
+        self,
+        name: str,
+        payload: bytes,
+        answered: Callable[[InvocationResult], None],
+        stream: ResponseStream | None = None,
+    ) -> InvocationResult: ...
+
+
 # API Gateway's payload quota: 10 MB for REST and HTTP APIs (API Gateway quotas).
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
@@ -105,6 +120,17 @@ class _Reply:
         self._lock = threading.Lock()
         self.sent = False
 
+    def claim(self) -> Callable[[HttpResponse], HttpResponse] | None:
+        """Take the right to answer (a streamed answer sends its own head): the finishing step, or None
+        when the request was answered already."""
+        with self._lock:
+            finish = self._finish
+            if finish is None or self._send is None:
+                return None
+            self.sent = True
+            self._finish = self._send = None
+            return finish
+
     def __call__(self, response: HttpResponse) -> None:
         with self._lock:
             if self._finish is None or self._send is None:
@@ -129,6 +155,8 @@ class Gateway:
         region: str = "us-east-1",
         on_request: Callable[[RequestRecord], None] | None = None,
         jwt_keys: Mapping[str, RsaKey] | None = None,  # the keys JWT authorizers check tokens with, by kid
+        # Whether the signer of a request to an AWS_IAM Function URL may invoke it (None: any signer may).
+        iam_allows: Callable[[HttpRequest, TemplateApi], bool] | None = None,
     ) -> None:
         self.table = table
         self._invoke = invoke
@@ -138,6 +166,7 @@ class Gateway:
         self._on_request = on_request
         self._deadlines = _Deadlines()
         self._jwt_keys = jwt_keys
+        self._iam_allows = iam_allows
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """The answer to one request (returns once the invocation has ended, even past its timeout)."""
@@ -145,12 +174,15 @@ class Gateway:
         self.serve(request, answers.append)
         return answers[0]
 
-    def serve(self, request: HttpRequest, send: Callable[[HttpResponse], None]) -> None:
+    def serve(
+        self, request: HttpRequest, send: Callable[[HttpResponse], None], chunked: ChunkedOut | None = None
+    ) -> None:
         """Answer one request through `send`, called once: as soon as the function has answered (before
         the invocation's bookkeeping), or with API Gateway's own answer at the integration timeout (from
-        another thread, while the invocation runs on, as it does in Lambda when API Gateway gives up)."""
+        another thread, while the invocation runs on, as it does in Lambda when API Gateway gives up).
+        With `chunked`, a Function URL in RESPONSE_STREAM mode streams its function's answer on it."""
         started = time.monotonic()
-        table = self.table  # one table for the whole request, whatever a reload does meanwhile
+        table = self.table_for(request)  # one table for the whole request, whatever a reload does meanwhile
         ids_ = RequestIds()
         answer = preflight(table, request)
         match = table.match(request.method, request.path) if answer is None else None
@@ -180,10 +212,9 @@ class Gateway:
         elif (
             match.api.kind == URL
             and match.api.url_auth == "AWS_IAM"
-            and not request.header("authorization").startswith("AWS4-HMAC-SHA256 ")
+            and (why := self._iam_refusal(request, match))
         ):
-            # Lambda checks the SigV4 signature; here only its presence is checked.
-            reply(forbidden("AuthType AWS_IAM: the request is not signed"))
+            reply(forbidden(why))
         else:
             context = None
             if match.route.authorizer is not None:
@@ -192,7 +223,22 @@ class Gateway:
                     reply(verdict.answer)
                     return
                 context = verdict.context
-            self._integrate(request, match, ids_, reply, context)
+            self._integrate(request, match, ids_, reply, context, chunked)
+
+    def _iam_refusal(self, request: HttpRequest, match: RouteMatch) -> str:
+        """Why an AWS_IAM Function URL refuses `request` ("" when it does not). Lambda checks the SigV4
+        signature; here only its presence is, and then the signer against the policy (`iam_allows`)."""
+        if not request.header("authorization").startswith("AWS4-HMAC-SHA256 "):
+            return "AuthType AWS_IAM: the request is not signed"
+        if self._iam_allows is not None and not self._iam_allows(request, match.api):
+            return (
+                "AuthType AWS_IAM: the function's policy does not allow the signer lambda:InvokeFunctionUrl"
+            )
+        return ""
+
+    def table_for(self, request: HttpRequest) -> RouteTable:
+        """The routes `request` is matched against: the gateway's table."""
+        return self.table
 
     def _authorize(self, request: HttpRequest, match: RouteMatch, ids_: RequestIds) -> Verdict:
         authorizer = match.api.authorizers[match.route.authorizer or ""]
@@ -222,6 +268,7 @@ class Gateway:
         ids_: RequestIds,
         reply: _Reply,
         authorizer: dict[str, object] | None = None,
+        chunked: ChunkedOut | None = None,
     ) -> None:
         kind, route = match.api.kind, match.route
         event = integration_event(request, match, ids_, account_id=self._account_id, authorizer=authorizer)
@@ -229,12 +276,21 @@ class Gateway:
         why = f"no answer within the integration timeout of {route.timeout_ms} ms"
         self._deadlines.at(time.monotonic() + route.timeout_ms / 1000, lambda: reply(timed_out(kind, why)))
 
+        stream = None
+        if chunked is not None and match.api.kind == URL and match.api.invoke_mode == "RESPONSE_STREAM":
+            stream = _url_stream(chunked, reply, request.method == "HEAD")
+
         def answered(result: InvocationResult) -> None:
+            if stream is not None and stream.opened:
+                # Streamed: the body ends as soon as the function has answered, before the bookkeeping.
+                stream.close()
+                stream.end()
+                return
             if not reply.sent:
                 reply(self._mapped(request, match, result))
 
         try:
-            result = self._invoke(route.function, payload, answered)
+            result = self._invoke(route.function, payload, answered, stream)
         except LambdaEmuError as exc:
             LOG.warning("%s: invoking %s failed: %s", request.target, route.function, exc.message)
             reply(rejected(kind, f"the invocation failed: {exc.message}"))
@@ -243,6 +299,10 @@ class Gateway:
             reply(rejected(kind, f"the invocation failed: {exc}"))
         else:
             answered(result)  # the whole result, when no early answer came (timeouts, crashes)
+        finally:
+            if stream is not None:
+                stream.close()
+                stream.end()
 
     @staticmethod
     def _mapped(request: HttpRequest, match: RouteMatch, result: InvocationResult) -> HttpResponse:
@@ -259,6 +319,18 @@ class Gateway:
 
     def close(self) -> None:
         self._deadlines.close()
+
+
+def _url_stream(chunked: ChunkedOut, reply: _Reply, head_only: bool) -> UrlStream:
+    finishing: list[Callable[[HttpResponse], HttpResponse]] = []
+
+    def claim() -> bool:
+        finish = reply.claim()
+        if finish is not None:
+            finishing.append(finish)
+        return finish is not None
+
+    return UrlStream(chunked, claim=claim, finish=lambda head: finishing[0](head), head_only=head_only)
 
 
 def _ignore(_result: InvocationResult) -> None:
@@ -298,9 +370,14 @@ class _GatewayHandler(QuickHandler):
             source_ip=self.client_address[0],
             port=int(port),
         )
-        self.server.gateway.serve(request, self._send)
+        self.server.gateway.serve(request, self._send, self)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
+
+    def start_chunked(self, status: int, headers: Sequence[tuple[str, str]]) -> None:
+        """A streamed answer's head (a RESPONSE_STREAM Function URL), with the Date every answer has."""
+        own = [(name, value) for name, value in headers if name.lower() not in _FRAMING]
+        super().start_chunked(status, [*own, ("Date", email.utils.formatdate(usegmt=True))])
 
     def _send(self, response: HttpResponse) -> None:
         # An answer from another thread (a timeout's, while the invocation still holds this connection's
@@ -339,6 +416,10 @@ class ApiFront:
     @property
     def url(self) -> str:
         return f"http://{self._server.address}"
+
+    @property
+    def port(self) -> int:
+        return int(self._server.address.rpartition(":")[2])
 
     def close(self) -> None:
         self._server.close()

@@ -86,6 +86,7 @@ class TemplateApi:
     cors: Cors | None = None
     authorizers: Mapping[str, TemplateAuthorizer] = field(default_factory=dict)
     url_auth: str = "NONE"  # a Function URL's AuthType: NONE or AWS_IAM
+    invoke_mode: str = "BUFFERED"  # a Function URL's InvokeMode: BUFFERED or RESPONSE_STREAM
 
 
 def template_apis(

@@ -71,8 +71,6 @@ def _url(
     mode = str(config.get("InvokeMode", "BUFFERED")).upper()
     if mode not in ("BUFFERED", "RESPONSE_STREAM"):
         raise reader.error(f"{key}.InvokeMode", "must be BUFFERED or RESPONSE_STREAM")
-    if mode == "RESPONSE_STREAM":
-        LOG.warning("%s: its Function URL streams in Lambda; here the response comes whole (BUFFERED)", lid)
     cors = config.get("Cors")
     if cors is not None and not isinstance(cors, dict):
         raise reader.error(f"{key}.Cors", "must be a mapping")
@@ -80,7 +78,9 @@ def _url(
     route = TemplateRoute(
         "ANY", DEFAULT_ROUTE, function.name, "2.0", function.timeout * 1000 + 1000, f"{lid}.FunctionUrl"
     )
-    return TemplateApi(lid, URL, DEFAULT_STAGE, (route,), cors=_cors(cors) if cors else None, url_auth=auth)
+    return TemplateApi(
+        lid, URL, DEFAULT_STAGE, (route,), cors=_cors(cors) if cors else None, url_auth=auth, invoke_mode=mode
+    )
 
 
 def _cors(value: Mapping[str, Any]) -> Cors:

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import util from 'node:util';
 
@@ -27,6 +28,10 @@ const H_CLIENT_CONTEXT = 'Lambda-Runtime-Client-Context';
 const H_COGNITO_IDENTITY = 'Lambda-Runtime-Cognito-Identity';
 const H_TENANT_ID = 'Lambda-Runtime-Aws-Tenant-Id';
 const H_FUNCTION_ERROR_TYPE = 'Lambda-Runtime-Function-Error-Type';
+const H_FUNCTION_ERROR_BODY = 'Lambda-Runtime-Function-Error-Body';
+const H_RESPONSE_MODE = 'Lambda-Runtime-Function-Response-Mode';
+const RESPONSE_MODE_STREAMING = 'streaming';
+const HTTP_INTEGRATION_CONTENT_TYPE = 'application/vnd.awslambda.http-integration-response';
 const ENV_LOG_MARKER = '_LAMBDA_EMU_LOG_MARKER';
 const PATH_LOG_TOKEN = '/lambda-emu/log-token';
 
@@ -347,6 +352,31 @@ class RuntimeApiClient {
     return (await this.request('POST', `${INVOCATION_PREFIX}${requestId}/response`, body, headers)).status;
   }
 
+  /** POST /response in streaming mode: chunked, its head sent at once, an error told in trailers (Lambda's
+   * Runtime API, "Response streaming"). The request, and a promise of the API's status once it ends. */
+  openStream(requestId, contentType) {
+    let req;
+    const status = new Promise((resolve, reject) => {
+      const headers = {
+        [H_RESPONSE_MODE]: RESPONSE_MODE_STREAMING,
+        'Transfer-Encoding': 'chunked',
+        'Content-Type': contentType,
+        Trailer: `${H_FUNCTION_ERROR_TYPE}, ${H_FUNCTION_ERROR_BODY}`,
+      };
+      const urlPath = `${INVOCATION_PREFIX}${requestId}/response`;
+      const options = { host: this.host, port: this.port, method: 'POST', path: urlPath, agent: this.agent, headers };
+      req = httpRequest(options, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+        res.on('error', reject);
+      });
+      req.on('error', (err) => reject(new ApiUnreachable(`cannot stream to the Runtime API at ${this.address}: ${err}`)));
+    });
+    req.setNoDelay(true);
+    req.flushHeaders();
+    return { req, status };
+  }
+
   async postError(requestId, error) {
     return this.postErrorTo(`${INVOCATION_PREFIX}${requestId}/error`, error);
   }
@@ -374,6 +404,94 @@ class RuntimeApiClient {
 /** A header cannot carry control or non-ASCII characters: escape them as Lambda's runtime does %7F. */
 function headerValue(value) {
   return safeString(value).replace(/[^\x20-\x7e]/g, (ch) => encodeURIComponent(ch));
+}
+
+// ---- response streaming: awslambda.streamifyResponse and awslambda.HttpResponseStream, as Lambda's Node.js
+// runtime defines them on the global `awslambda`.
+const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HANDLER_HIGHWATERMARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+const STREAM_RESPONSE = 'response';
+
+function streamifyResponse(handler, options) {
+  handler[HANDLER_STREAMING] = STREAM_RESPONSE;
+  const mark = options && options.highWaterMark !== undefined ? Number.parseInt(options.highWaterMark, 10) : NaN;
+  if (Number.isInteger(mark) && mark > 0) handler[HANDLER_HIGHWATERMARK] = mark;
+  return handler;
+}
+
+class HttpResponseStream {
+  /** The stream with its HTTP status, headers and cookies first: a JSON prelude and eight NUL bytes, read by
+   * Function URLs (content type application/vnd.awslambda.http-integration-response). */
+  static from(underlyingStream, prelude) {
+    underlyingStream.setContentType(HTTP_INTEGRATION_CONTENT_TYPE);
+    const metadata = JSON.stringify(prelude ?? {});
+    underlyingStream._onBeforeFirstWrite = (write) => {
+      write(metadata);
+      write(new Uint8Array(8));
+    };
+    return underlyingStream;
+  }
+}
+
+globalThis.awslambda = { ...(globalThis.awslambda ?? {}), streamifyResponse, HttpResponseStream };
+
+/** The handler's responseStream: a Writable whose chunks go to the Runtime API as they are written. The
+ * POST starts at the first write (or the end), so setContentType works until then. */
+class ResponseStream extends Writable {
+  constructor(api, requestId, onEnd, highWaterMark) {
+    super(highWaterMark ? { highWaterMark } : {});
+    this.api = api;
+    this.requestId = requestId;
+    this.onEnd = onEnd;
+    this.contentType = 'application/octet-stream';
+    this.req = null;
+    this.status = null;
+    this._onBeforeFirstWrite = null;
+  }
+
+  setContentType(contentType) {
+    if (this.req) throw new Error('Cannot set content-type, too late.');
+    this.contentType = contentType;
+  }
+
+  get opened() {
+    return this.req !== null;
+  }
+
+  open() {
+    if (this.req) return;
+    const { req, status } = this.api.openStream(this.requestId, this.contentType);
+    this.req = req;
+    this.status = status;
+    status.catch(() => {}); // told by close()
+    const before = this._onBeforeFirstWrite;
+    this._onBeforeFirstWrite = null;
+    if (before) before((data) => req.write(data));
+  }
+
+  _write(chunk, _encoding, callback) {
+    this.open();
+    this.req.write(chunk, () => callback());
+  }
+
+  _final(callback) {
+    this.onEnd(undefined);
+    callback();
+  }
+
+  /** End the POST, with the error in its trailers when there is one; the API's status. */
+  close(error) {
+    this.open();
+    if (error !== undefined) {
+      const rapid = toRapidResponse(error);
+      this.req.addTrailers({
+        [H_FUNCTION_ERROR_TYPE]: headerValue(rapid.errorType),
+        [H_FUNCTION_ERROR_BODY]: Buffer.from(JSON.stringify(rapid), 'utf8').toString('base64'),
+      });
+    }
+    this.req.end();
+    return this.status;
+  }
 }
 
 // ---- the event loop's end: Lambda's callbackWaitsForEmptyEventLoop
@@ -459,8 +577,10 @@ class Invocation {
     if (this.completed) process.exit(exitStatus);
     this.completed = true;
     emptyLoop.reset();
+    const stream = this.stream;
     outputComplete(this.marker, this.requestId, () => {
-      this.api.postError(this.requestId, error).then(
+      const post = stream && stream.opened ? stream.close(error) : this.api.postError(this.requestId, error);
+      post.then(
         () => process.exit(exitStatus),
         () => process.exit(exitStatus),
       );
@@ -473,6 +593,10 @@ class Invocation {
     const traceId = headerOf(this.headers, H_TRACE_ID);
     if (traceId) process.env._X_AMZN_TRACE_ID = traceId;
     else delete process.env._X_AMZN_TRACE_ID;
+    if (handler[HANDLER_STREAMING] === STREAM_RESPONSE) {
+      this.runStreaming(handler);
+      return;
+    }
 
     let waitForEmptyLoop = true;
     const succeed = (result) => this.complete('response', result);
@@ -517,6 +641,43 @@ class Invocation {
     } catch (err) {
       callback(err);
     }
+  }
+
+  /** A streamifyResponse handler, called (event, responseStream, context): the invocation ends when the
+   * stream does (or the handler's promise settles); an error before the first write is posted to /error,
+   * one after it goes in the stream's trailers. */
+  runStreaming(handler) {
+    const onEnd = (error) => this.endStream(stream, error);
+    const stream = new ResponseStream(this.api, this.requestId, onEnd, handler[HANDLER_HIGHWATERMARK]);
+    this.stream = stream;
+    emptyLoop.set(() => stream.end());
+    try {
+      const event = JSON.parse(this.body.toString('utf8'));
+      const context = this.context({ callbackWaitsForEmptyEventLoop: true });
+      const result = handler(event, stream, context);
+      if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+        result.then(
+          () => {
+            if (!stream.writableEnded) stream.end();
+          },
+          (err) => this.endStream(stream, err === undefined || err === null ? 'handled' : err),
+        );
+      }
+    } catch (err) {
+      this.endStream(stream, err);
+    }
+  }
+
+  endStream(stream, error) {
+    if (this.completed) return;
+    this.completed = true;
+    emptyLoop.reset();
+    if (error !== undefined) console.error('Invoke Error', toFormatted(error));
+    outputComplete(this.marker, this.requestId, () => {
+      const unsent = error !== undefined && !stream.opened; // nothing streamed yet: an ordinary error
+      const post = unsent ? this.api.postError(this.requestId, error) : stream.close(error);
+      post.then(() => this.onDone(), (err) => fatal(err.message));
+    });
   }
 
   /** The handler's `context`, with the fields of Lambda's Node.js context object. */

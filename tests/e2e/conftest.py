@@ -147,6 +147,14 @@ def leftovers_of(pid: int, backend: str) -> list[str]:
     return containers_of(pid) if backend == "docker" else bundles_of(pid)
 
 
+def serving(state_dir: Path, template: Path, backend: str = "docker") -> Iterator[Served]:
+    """A `serve` of `template` on `backend` for a module's tests (`yield from` it in a fixture), checked when
+    they are done: it exits 0 on SIGTERM and leaves nothing running behind."""
+    server = start_server(state_dir, template=template, backend=backend)
+    yield server
+    stop_and_check(server)
+
+
 def stop_and_check(server: Served) -> None:
     pid = server.process.pid
     status = server.stop()

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.conftest import BACKENDS, Served, leftovers_of, start_server
+from tests.e2e.conftest import BACKENDS, Served, serving
 from tests.timing import SLACK_S
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "hostile" / "template.yaml"
@@ -44,11 +44,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """serve on each backend in turn: the sandbox's limits are the backend's to enforce."""
     if request.param == "embedded":
         request.getfixturevalue("embedded_host")
-    server = start_server(tmp_path_factory.mktemp("hostile"), template=TEMPLATE, backend=request.param)
-    yield server
-    pid = server.process.pid
-    assert server.stop() == 0, server.log()
-    assert leftovers_of(pid, server.backend) == [], "serve left containers behind"
+    yield from serving(tmp_path_factory.mktemp("hostile"), TEMPLATE, backend=request.param)
 
 
 def call(client: object, name: str, case: str) -> tuple[dict, str | None, float]:

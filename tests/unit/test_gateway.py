@@ -49,7 +49,9 @@ class Functions:
 
         self.answers[function] = reply
 
-    def __call__(self, function: str, payload: bytes, answered: Any = None) -> InvocationResult:
+    def __call__(
+        self, function: str, payload: bytes, answered: Any = None, stream: Any = None
+    ) -> InvocationResult:
         event = json.loads(payload)
         self.events.append((function, event))
         reply = self.answers.get(function)

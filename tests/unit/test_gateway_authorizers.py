@@ -116,7 +116,9 @@ class Functions:
         self.authorizer_answer: Any = allow()
         self.authorizer_error: str | None = None
 
-    def __call__(self, name: str, payload: bytes, answered: Any = None) -> InvocationResult:
+    def __call__(
+        self, name: str, payload: bytes, answered: Any = None, stream: Any = None
+    ) -> InvocationResult:
         event = json.loads(payload)
         self.calls.append((name, event))
         if name == "auth":

@@ -95,7 +95,7 @@ def test_a_key_set_without_rsa_keys_is_a_config_error(tmp_path: Path) -> None:
 def test_the_gateway_checks_tokens_and_hands_the_claims_on(tmp_path: Path) -> None:
     calls: list[dict[str, Any]] = []
 
-    def invoke(name: str, payload: bytes, answered: Any = None) -> InvocationResult:
+    def invoke(name: str, payload: bytes, answered: Any = None, stream: Any = None) -> InvocationResult:
         calls.append(json.loads(payload))
         return InvocationResult("r", b'{"statusCode": 200, "body": "ok"}')
 
