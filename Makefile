@@ -10,7 +10,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 DOCKER_UP ?= ../shared/env/docker-up.sh
 RUNTIMES ?= python3.11 python3.13
 
-.PHONY: demo test install venv docker images bench test-embedded lint clean-containers
+.PHONY: demo test install venv docker images bench test-embedded lint clean-containers service-model
 
 ## demo: set everything up and invoke a sample function
 demo: docker install images
@@ -53,10 +53,14 @@ bench: docker install images
 	$(PYTHON) bench/start_api_bench.py
 	$(PYTHON) bench/sqs_bench.py
 
+## service-model: regenerate lambda_emu/service_model.py from the installed botocore (after a pin upgrade)
+service-model: install
+	$(PYTHON) tools/generate_service_model.py
+
 ## lint: ruff (lint and format) and mypy, as CI runs them
 lint: install
-	ruff check lambda_emu runtimes tests bench
-	ruff format --check lambda_emu runtimes tests bench
+	ruff check lambda_emu runtimes tests bench tools
+	ruff format --check lambda_emu runtimes tests bench tools
 	mypy lambda_emu
 
 ## clean-containers: remove every container lambda-emu made (only those carry its label)

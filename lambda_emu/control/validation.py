@@ -3,9 +3,12 @@ naming every violation, as AWS's request validation words it) and the service's 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
+import sys
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -134,13 +137,41 @@ def _fullmatch(pattern: str, value: str) -> bool:
     # The model's patterns are Java regular expressions matched against the whole value; \d is ASCII there.
     compiled = _PATTERNS.get(pattern)
     if compiled is None:
-        compiled = _PATTERNS[pattern] = re.compile(pattern, re.ASCII)
+        compiled = _PATTERNS[pattern] = re.compile(python_regex(pattern), re.ASCII)
     return compiled.fullmatch(value) is not None
+
+
+_JAVA_CATEGORY = re.compile(r"\\p\{([A-Z])\}")
+
+
+def python_regex(pattern: str) -> str:
+    """A pattern of the model (Java's syntax) in `re`'s: Java's Unicode categories (`\\p{L}`, letters, in the
+    tag patterns) have no `re` spelling, so they are written out as ranges; the model uses them only inside
+    character classes, where ranges belong."""
+    return _JAVA_CATEGORY.sub(lambda match: _category_ranges()[match[1]], pattern)
+
+
+@functools.lru_cache(maxsize=1)
+def _category_ranges() -> dict[str, str]:
+    """Each Unicode major category (L, N, Z, ...) as `re` class ranges, computed once, in one pass."""
+    ranges: dict[str, list[list[int]]] = {}
+    category = unicodedata.category
+    for code in range(sys.maxunicode + 1):
+        spans = ranges.setdefault(category(chr(code))[0], [])
+        if spans and spans[-1][1] == code - 1:
+            spans[-1][1] = code
+        else:
+            spans.append([code, code])
+    return {
+        major: "".join(f"\\U{low:08x}" + (f"-\\U{high:08x}" if high > low else "") for low, high in spans)
+        for major, spans in ranges.items()
+    }
 
 
 _PYTHON_TYPES: Mapping[str, tuple[type, ...]] = {
     "string": (str,),
     "blob": (str,),
+    "timestamp": (str, int, float),  # ISO 8601 text or epoch seconds, as the SDKs send it
     "integer": (int,),
     "double": (int, float),
     "boolean": (bool,),
@@ -165,6 +196,7 @@ def _check_type(shape: Shape, value: Any, path: str) -> None:
 _JSON_NAMES = {
     "string": "string",
     "blob": "base64 string",
+    "timestamp": "timestamp",
     "integer": "whole number",
     "double": "number",
     "boolean": "boolean",
