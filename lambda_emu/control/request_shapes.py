@@ -51,9 +51,9 @@ _SERVICE_CHECKED: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
     }
     for request in ("CreateFunctionRequest", "UpdateFunctionConfigurationRequest")
 }
-# Shapes whose bounds Lambda enforces tighter than the model states, worded as the model's rule: the model
-# raised EphemeralStorage's ceiling for Lambda Managed Instances, and a function's /tmp is still 512-10,240 MB
-# ("Lambda quotas"), answered in the model's form.
+# Shapes whose bounds Lambda enforces tighter than the model states, worded as the model's rule: today's
+# model allows EphemeralStorage up to 32,768 MB, and a function's /tmp is 512-10,240 MB ("Lambda quotas",
+# "Configure ephemeral storage"), answered in the model's form as when that was the model's range.
 _TIGHTER: Mapping[str, Mapping[str, Any]] = {
     "EphemeralStorageSize": {"min": EPHEMERAL_RANGE[0], "max": EPHEMERAL_RANGE[1]},
 }

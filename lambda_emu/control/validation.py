@@ -282,8 +282,9 @@ def _check_configuration(body: Mapping[str, Any]) -> None:
         )
     timeout = body.get("Timeout")
     if timeout is not None and timeout > TIMEOUT_RANGE[1]:
-        # 900 s ("Lambda quotas"); the model dropped this maximum for Managed Instances functions, and Lambda
-        # words it as when it was in the model (observed: covidatlas/li#575, hashicorp/terraform#12601).
+        # 900 s ("Lambda quotas"); today's model allows up to 5,400 (the model pass answers above that), and
+        # Lambda words 900 as when it was the model's maximum (observed: covidatlas/li#575,
+        # hashicorp/terraform#12601).
         raise ApiError(
             VALIDATION,
             f"1 validation error detected: Value '{timeout}' at 'timeout' failed to satisfy constraint: "

@@ -412,7 +412,7 @@ BAD = [
         "Member must not be null]",
     ),
     (
-        # The model's ceiling (for Managed Instances), over Lambda's quota for functions.
+        # Today's model allows this much; Lambda's quota for a function's /tmp is 10,240 MB.
         "UpdateFunctionConfiguration",
         {"EphemeralStorage": {"Size": 32_768}},
         "ValidationException",
