@@ -61,7 +61,7 @@ service-model: install
 lint: install
 	ruff check lambda_emu runtimes tests bench tools
 	ruff format --check lambda_emu runtimes tests bench tools
-	mypy lambda_emu
+	mypy lambda_emu tools
 
 ## clean-containers: remove every container lambda-emu made (only those carry its label)
 clean-containers:
