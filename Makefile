@@ -13,7 +13,7 @@ RUNTIMES ?= python3.11 python3.13
 # runc or crun, no engine), docker or embedded. `make demo BACKEND=embedded` needs no engine.
 BACKEND ?= auto
 
-.PHONY: demo test install venv docker images bench test-embedded lint clean-containers
+.PHONY: demo test install venv docker images bench test-embedded lint clean-containers service-model
 
 ## demo: set everything up and invoke a sample function
 demo: docker install images
@@ -65,11 +65,15 @@ bench: docker install images
 	$(PYTHON) bench/runtimes_bench.py
 	$(PYTHON) bench/provisioned_bench.py
 
+## service-model: regenerate lambda_emu/service_model.py from the installed botocore (after a pin upgrade)
+service-model: install
+	$(PYTHON) tools/generate_service_model.py
+
 ## lint: ruff (lint and format) and mypy, as CI runs them
 lint: install
-	ruff check lambda_emu runtimes tests bench
-	ruff format --check lambda_emu runtimes tests bench
-	mypy lambda_emu
+	ruff check lambda_emu runtimes tests bench tools
+	ruff format --check lambda_emu runtimes tests bench tools
+	mypy lambda_emu tools
 
 ## clean-containers: remove every container lambda-emu made (only those carry its label)
 clean-containers:

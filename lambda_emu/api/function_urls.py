@@ -11,7 +11,8 @@ from typing import Any
 
 from lambda_emu.api.routes import Reply, Request, RouteTable, json_reply, path
 from lambda_emu.api.service import LambdaService, json_object
-from lambda_emu.control.function_urls import SHAPES, UrlConfig, new_url_id, rendered, timestamp
+from lambda_emu.control.function_urls import UrlConfig, new_url_id, rendered, timestamp
+from lambda_emu.control.request_shapes import OPERATIONS
 from lambda_emu.control.validation import check_request
 from lambda_emu.errors import ApiError
 
@@ -38,7 +39,7 @@ def _target(
     fields = {**body, "FunctionName": request.function_name}
     if qualifier is not None:
         fields["Qualifier"] = qualifier
-    check_request(SHAPES[operation], fields)
+    check_request(OPERATIONS[operation], fields)
     name, qualifier = service.registry.parse(request.function_name, qualifier)
     service.registry.record(name, qualifier)
     return name, qualifier
@@ -77,7 +78,7 @@ def _stored(service: LambdaService, name: str, qualifier: str | None) -> UrlConf
 
 
 def get(service: LambdaService, request: Request) -> Reply:
-    name, qualifier = _target(service, request, "FunctionUrlConfigTarget", {})
+    name, qualifier = _target(service, request, "GetFunctionUrlConfig", {})
     return _answer(service, _stored(service, name, qualifier), "GetFunctionUrlConfig", 200)
 
 
@@ -98,7 +99,7 @@ def update(service: LambdaService, request: Request) -> Reply:
 
 
 def delete(service: LambdaService, request: Request) -> Reply:
-    name, qualifier = _target(service, request, "FunctionUrlConfigTarget", {})
+    name, qualifier = _target(service, request, "DeleteFunctionUrlConfig", {})
     if not service.function_urls.delete(name, qualifier):
         raise ApiError("ResourceNotFoundException", _NOT_FOUND)
     return Reply(204)
@@ -112,7 +113,7 @@ def list_configs(service: LambdaService, request: Request) -> Reply:
             fields["MaxItems"] = int(max_items)
         except ValueError:
             raise ApiError("InvalidParameterValueException", f"Invalid MaxItems: {max_items}") from None
-    check_request(SHAPES["ListFunctionUrlConfigs"], fields)
+    check_request(OPERATIONS["ListFunctionUrlConfigs"], fields)
     name, _ = service.registry.parse(request.function_name)
     service.registry.record(name)
     configs = service.function_urls.all(name)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from lambda_emu import wire
-from lambda_emu.control.request_shapes import FUNCTION_NAME, Shape
 from lambda_emu.control.statefile import JsonStateFile
 from lambda_emu.errors import ApiError
 from lambda_emu.template.apis import Cors
@@ -23,52 +22,6 @@ FUNCTION_URL_FILE = "function-urls.json"
 INVOKE_URL_ACTION = "lambda:InvokeFunctionUrl"
 _FILE_HINT = "Fix or remove the file (it holds what CreateFunctionUrlConfig stored)."
 _URL_ID_CHARS = string.ascii_lowercase + string.digits
-
-
-def _strings(item_max: int, list_max: int) -> Shape:
-    return Shape("list", item=Shape("string", min=0, max=item_max, pattern=".*"), min=0, max=list_max)
-
-
-# botocore's Cors, FunctionUrlAuthType, InvokeMode and FunctionUrlQualifier (an alias or $LATEST: never a
-# version number).
-CORS = Shape(
-    "structure",
-    members={
-        "AllowCredentials": Shape("boolean"),
-        "AllowHeaders": _strings(1024, 100),
-        "AllowMethods": _strings(6, 6),
-        "AllowOrigins": Shape("list", item=Shape("string", min=1, max=253, pattern=".*"), min=0, max=100),
-        "ExposeHeaders": _strings(1024, 100),
-        "MaxAge": Shape("integer", min=0, max=86400),
-    },
-)
-_QUALIFIER = Shape("string", min=1, max=128, pattern=r"((?!^\d+$)^[0-9a-zA-Z-_]+$)")
-_AUTH_TYPE = Shape("string", enum=("NONE", "AWS_IAM"))
-_INVOKE_MODE = Shape("string", enum=("BUFFERED", "RESPONSE_STREAM"))
-_URI = ("FunctionName", "Qualifier")
-_CONFIG_MEMBERS = {
-    "FunctionName": FUNCTION_NAME,
-    "Qualifier": _QUALIFIER,
-    "AuthType": _AUTH_TYPE,
-    "Cors": CORS,
-    "InvokeMode": _INVOKE_MODE,
-}
-SHAPES: Mapping[str, Shape] = {
-    "CreateFunctionUrlConfig": Shape(
-        "structure", members=_CONFIG_MEMBERS, required=("FunctionName", "AuthType"), in_uri=_URI
-    ),
-    "UpdateFunctionUrlConfig": Shape(
-        "structure", members=_CONFIG_MEMBERS, required=("FunctionName",), in_uri=_URI
-    ),
-    "FunctionUrlConfigTarget": Shape(  # Get and Delete: the URI only
-        "structure", members={"FunctionName": FUNCTION_NAME, "Qualifier": _QUALIFIER}, in_uri=_URI
-    ),
-    "ListFunctionUrlConfigs": Shape(
-        "structure",
-        members={"FunctionName": FUNCTION_NAME, "MaxItems": Shape("integer", min=1, max=50)},
-        in_uri=("FunctionName", "MaxItems"),
-    ),
-}
 
 
 @dataclass(frozen=True)

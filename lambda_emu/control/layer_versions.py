@@ -16,14 +16,14 @@ from lambda_emu.control import bodies, packages
 from lambda_emu.control.model import lambda_timestamp
 from lambda_emu.control.statefile import JsonStateFile
 from lambda_emu.control.validation import validate_function_request
-from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError
+from lambda_emu.errors import ConfigError, FunctionNotFoundError
 
 LOG = logging.getLogger(__name__)
 
 LAYERS_FILE = "layers.json"
 LAYER_CONTENT_DIR = "layer-content"
-# botocore's LayerName and LayerVersionArn patterns.
-_NAME = re.compile(r"(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+")
+# A layer version ARN of a region and account (the model's LayerVersionArn also admits AWS's own
+# "arn:aws:lambda:::awslayer:..." layers, which lambda-emu does not have).
 _VERSION_ARN = re.compile(
     r"arn:[a-zA-Z0-9-]+:lambda:(?P<region>[a-zA-Z0-9-]+):(?P<account>\d{12}):layer:(?P<name>[a-zA-Z0-9-_]+)"
     r":(?P<version>[0-9]+)"
@@ -46,8 +46,8 @@ class LayerStore:
 
     # ---- the API's operations
     def publish(self, layer_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        name = self._name(layer_name)
         validate_function_request("PublishLayerVersion", {**body, "LayerName": layer_name})
+        name = _name(layer_name)
         content = body.get("Content") or {}
         code = bodies.code_package(content, "Zip", self._content_dir)
         if code.path.is_dir():  # the local bucket's folder form: a layer version's content is frozen
@@ -73,24 +73,25 @@ class LayerStore:
         return self._render(name, number, record)
 
     def get(self, layer_name: str, version: str) -> dict[str, Any]:
-        name = self._name(layer_name)
+        name = _checked_name("GetLayerVersion", layer_name)
         return self._render(name, _number(version), self._version(name, version))
 
     def get_by_arn(self, arn: str) -> dict[str, Any]:
-        name, version = self._parse_version_arn(arn, "arn")
+        validate_function_request("GetLayerVersionByArn", {"Arn": arn})
+        name, version = self._parse_version_arn(arn)
         return self._render(name, int(version), self._version(name, version))
 
     def delete(self, layer_name: str, version: str) -> None:
         """Lambda answers 204 whether or not the version was there: deleting is idempotent. Functions that
         use it keep their copy of its content, as in Lambda."""
-        name = self._name(layer_name)
+        name = _checked_name("DeleteLayerVersion", layer_name)
         with self._file.lock:
             entry = self._file.content().get(name)
             if entry is not None and entry["versions"].pop(str(_number(version)), None) is not None:
                 self._file.save()
 
     def list_versions(self, layer_name: str, query: Mapping[str, str]) -> dict[str, Any]:
-        name = self._name(layer_name)
+        name = _checked_name("ListLayerVersions", layer_name)
         with self._file.lock:
             entry = self._file.content().get(name) or {"versions": {}}
             versions = sorted(((int(n), dict(r)) for n, r in entry["versions"].items()), reverse=True)
@@ -137,25 +138,13 @@ class LayerStore:
         return tuple(paths)
 
     # ---- helpers
-    def _name(self, layer_name: str) -> str:
-        if not (1 <= len(layer_name) <= 140) or not _NAME.fullmatch(layer_name):
-            raise ApiError(
-                "ValidationException",
-                f"1 validation error detected: Value '{layer_name}' at 'layerName' failed to satisfy "
-                f"constraint: Member must satisfy regular expression pattern: {_NAME.pattern}",
-            )
-        return layer_name.rsplit(":", 1)[-1] if layer_name.startswith("arn:") else layer_name
-
-    def _parse_version_arn(self, arn: str, member: str) -> tuple[str, str]:
+    def _parse_version_arn(self, arn: str) -> tuple[str, str]:
         match = _VERSION_ARN.fullmatch(arn)
-        if match is None or len(arn) > 140:
-            raise ApiError(
-                "ValidationException",
-                f"1 validation error detected: Value '{arn}' at '{member}' failed to satisfy constraint: "
-                f"Member must satisfy regular expression pattern: {_VERSION_ARN_PATTERN}",
-            )
-        if (match["region"], match["account"]) != (self._emulator.region, self._emulator.account_id):
-            # Another account's or region's layer: lambda-emu has only this machine's.
+        if match is None or (match["region"], match["account"]) != (
+            self._emulator.region,
+            self._emulator.account_id,
+        ):
+            # AWS's own layers, or another account's or region's: lambda-emu has only this machine's.
             raise FunctionNotFoundError(_NOT_FOUND)
         return match["name"], str(int(match["version"]))
 
@@ -198,7 +187,14 @@ class LayerStore:
         }
 
 
-_VERSION_ARN_PATTERN = r"arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+"
+def _checked_name(operation: str, layer_name: str) -> str:
+    """The layer's name, once the path's LayerName passed the model's constraints (in the model's words)."""
+    validate_function_request(operation, {"LayerName": layer_name})
+    return _name(layer_name)
+
+
+def _name(layer_name: str) -> str:
+    return layer_name.rsplit(":", 1)[-1] if layer_name.startswith("arn:") else layer_name
 
 
 def _number(version: str) -> int:

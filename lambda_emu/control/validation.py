@@ -3,14 +3,17 @@ naming every violation, as AWS's request validation words it) and the service's 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
+import sys
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lambda_emu.config import ENV_TOTAL_LIMIT, MEMORY_RANGE, TIMEOUT_RANGE, validate_environment
-from lambda_emu.control import config_shapes, request_shapes
+from lambda_emu.control import request_shapes
 from lambda_emu.control.request_shapes import RETIRED_RUNTIMES, RUNTIMES, Shape
 from lambda_emu.errors import ApiError, ConfigError
 
@@ -18,7 +21,7 @@ LOG = logging.getLogger(__name__)
 
 LAYERS_LIMIT = 5  # "Lambda quotas": 5 layers per function
 VALIDATION = "ValidationException"
-OPERATIONS: Mapping[str, Shape] = {**request_shapes.OPERATIONS, **config_shapes.OPERATIONS}
+OPERATIONS: Mapping[str, Shape] = request_shapes.OPERATIONS  # every operation of botocore's model
 
 
 def validate_function_request(
@@ -142,13 +145,41 @@ def _fullmatch(pattern: str, value: str) -> bool:
     # The model's patterns are Java regular expressions matched against the whole value; \d is ASCII there.
     compiled = _PATTERNS.get(pattern)
     if compiled is None:
-        compiled = _PATTERNS[pattern] = re.compile(pattern, re.ASCII)
+        compiled = _PATTERNS[pattern] = re.compile(python_regex(pattern), re.ASCII)
     return compiled.fullmatch(value) is not None
+
+
+_JAVA_CATEGORY = re.compile(r"\\p\{([A-Z])\}")
+
+
+def python_regex(pattern: str) -> str:
+    """A pattern of the model (Java's syntax) in `re`'s: Java's Unicode categories (`\\p{L}`, letters, in the
+    tag patterns) have no `re` spelling, so they are written out as ranges; the model uses them only inside
+    character classes, where ranges belong."""
+    return _JAVA_CATEGORY.sub(lambda match: _category_ranges()[match[1]], pattern)
+
+
+@functools.lru_cache(maxsize=1)
+def _category_ranges() -> dict[str, str]:
+    """Each Unicode major category (L, N, Z, ...) as `re` class ranges, computed once, in one pass."""
+    ranges: dict[str, list[list[int]]] = {}
+    category = unicodedata.category
+    for code in range(sys.maxunicode + 1):
+        spans = ranges.setdefault(category(chr(code))[0], [])
+        if spans and spans[-1][1] == code - 1:
+            spans[-1][1] = code
+        else:
+            spans.append([code, code])
+    return {
+        major: "".join(f"\\U{low:08x}" + (f"-\\U{high:08x}" if high > low else "") for low, high in spans)
+        for major, spans in ranges.items()
+    }
 
 
 _PYTHON_TYPES: Mapping[str, tuple[type, ...]] = {
     "string": (str,),
     "blob": (str,),
+    "timestamp": (str, int, float),  # ISO 8601 text or epoch seconds, as the SDKs send it
     "integer": (int,),
     "double": (int, float),
     "boolean": (bool,),
@@ -173,6 +204,7 @@ def _check_type(shape: Shape, value: Any, path: str) -> None:
 _JSON_NAMES = {
     "string": "string",
     "blob": "base64 string",
+    "timestamp": "timestamp",
     "integer": "whole number",
     "double": "number",
     "boolean": "boolean",
@@ -258,8 +290,9 @@ def _check_configuration(body: Mapping[str, Any]) -> None:
         )
     timeout = body.get("Timeout")
     if timeout is not None and timeout > TIMEOUT_RANGE[1]:
-        # 900 s ("Lambda quotas"); the model dropped this maximum for Managed Instances functions, and Lambda
-        # words it as when it was in the model (observed: covidatlas/li#575, hashicorp/terraform#12601).
+        # 900 s ("Lambda quotas"); today's model allows up to 5,400 (the model pass answers above that), and
+        # Lambda words 900 as when it was the model's maximum (observed: covidatlas/li#575,
+        # hashicorp/terraform#12601).
         raise ApiError(
             VALIDATION,
             f"1 validation error detected: Value '{timeout}' at 'timeout' failed to satisfy constraint: "

@@ -217,12 +217,12 @@ def get_runtime(
 
 
 def _unavailable(runtime_id: str, function: str | None) -> ConfigError:
-    from lambda_emu.wire import LAMBDA_RUNTIMES
+    from lambda_emu.service_model import SHAPES
 
     whose = f"Function {function}: " if function else ""
     offline = ", ".join(sorted(RUNTIMES, key=lambda r: (_family(r), _version(r))))  # python3.9 before 3.11
     nearest = nearest_runtime(runtime_id)
-    if runtime_id in LAMBDA_RUNTIMES:
+    if runtime_id in SHAPES["Runtime"]["enum"]:  # Lambda's runtime identifiers
         move = f"move it to {nearest}, the nearest runtime lambda-emu builds" if nearest else "move it"
         return ConfigError(
             f"{whose}runtime {runtime_id} is a Lambda runtime that lambda-emu cannot build here: no Debian "
@@ -273,9 +273,10 @@ _OFFICIAL_TAGS = {"provided": "alami", "provided.al2": "al2", "provided.al2023":
 def official_image(runtime_id: str) -> str | None:
     """AWS's base image of a Lambda runtime (public.ecr.aws/lambda/python:3.12, .../nodejs:22,
     .../provided:al2023, .../java:21), None for an id Lambda does not run."""
-    from lambda_emu.wire import LAMBDA_RUNTIMES, RETIRED_RUNTIMES
+    from lambda_emu.service_model import SHAPES
+    from lambda_emu.wire import RETIRED_RUNTIMES
 
-    if runtime_id not in LAMBDA_RUNTIMES or runtime_id in RETIRED_RUNTIMES:
+    if runtime_id not in SHAPES["Runtime"]["enum"] or runtime_id in RETIRED_RUNTIMES:
         return None
     if runtime_id in _OFFICIAL_TAGS:
         return f"{OFFICIAL_REPOSITORY}/provided:{_OFFICIAL_TAGS[runtime_id]}"

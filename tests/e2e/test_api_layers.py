@@ -134,8 +134,23 @@ def test_layer_errors_are_lambdas(served: Served) -> None:
         "Code": "InvalidParameterValueException",
         "Message": f"Layer version {missing} does not exist.",
     } | {k: v for k, v in refused.value.response["Error"].items() if k not in ("Code", "Message")}
-    status, code, message = error_of(client.get_layer_version_by_arn, Arn="arn:aws:lambda:nope")
-    assert (status, code) == (400, "ValidationException")
-    assert message.startswith("1 validation error detected: Value 'arn:aws:lambda:nope' at 'arn' failed")
-    status, code, _ = error_of(client.publish_layer_version, LayerName="bad name!", Content={"ZipFile": b"x"})
-    assert (status, code) == (400, "ValidationException")
+    # The model's LayerVersionArn and LayerNameOrArn constraints, in today's texts (botocore's current model).
+    assert error_of(client.get_layer_version_by_arn, Arn="arn:aws:lambda:nope") == (
+        400,
+        "ValidationException",
+        "1 validation error detected: Value 'arn:aws:lambda:nope' at 'arn' failed to satisfy constraint: "
+        r"Member must satisfy regular expression pattern: ((arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}("
+        r"(-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::"
+        r"awslayer:[a-zA-Z0-9-_]+))",
+    )
+    bad_name = (
+        400,
+        "ValidationException",
+        "1 validation error detected: Value 'bad name!' at 'layerName' failed to satisfy constraint: "
+        r"Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}("
+        r"(-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]{1,140}|[a-zA-Z0-9-_]{1,140})",
+    )
+    assert (
+        error_of(client.publish_layer_version, LayerName="bad name!", Content={"ZipFile": b"x"}) == bad_name
+    )
+    assert error_of(client.list_layer_versions, LayerName="bad name!") == bad_name

@@ -90,7 +90,7 @@ CASES: list[tuple[dict[str, Any], str, str]] = [
         {"Runtime": "python2.7"},
         "InvalidParameterValueException",
         "The runtime parameter of python2.7 is no longer supported for creating or updating AWS Lambda "
-        "functions. We recommend you use the new runtime (python3.14) while creating or updating functions.",
+        "functions. We recommend you use the new runtime (python3.15) while creating or updating functions.",
     ),
     (
         {"Layers": [LAYER.format(i) for i in range(6)]},
@@ -128,14 +128,18 @@ def test_a_bad_value_is_answered_400_with_lambdas_exception_and_message(served, 
 def test_an_unknown_runtime_names_the_runtimes_lambda_accepts(served):
     with pytest.raises(ClientError) as caught:
         _client(served).update_function_configuration(FunctionName=FUNCTION, Runtime="python3.99")
-    error = caught.value.response["Error"]
-    assert error["Code"] == "InvalidParameterValueException"
-    assert error["Message"].startswith(
+    answer = caught.value.response
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # Today's Runtime enum (botocore's current model), in its order, without the retired runtimes.
+    assert (answer["Error"]["Code"], answer["Error"]["Message"]) == (
+        "InvalidParameterValueException",
         "Value python3.99 at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: ["
+        "nodejs12.x, nodejs14.x, nodejs16.x, nodejs18.x, nodejs20.x, nodejs22.x, nodejs24.x, java8, "
+        "java8.al2, java11, java17, java21, java25, python3.7, python3.8, python3.9, python3.10, python3.11, "
+        "python3.12, python3.13, python3.14, dotnetcore3.1, dotnet6, dotnet8, dotnet10, go1.x, ruby2.7, "
+        "ruby3.2, ruby3.3, ruby3.4, ruby4.0, provided, provided.al2, provided.al2023, nodejs26.x, "
+        "python3.15, java8.al2023, java11.al2023, java17.al2023, custom] or be a valid ARN",
     )
-    assert error["Message"].endswith("] or be a valid ARN")
-    for runtime in ("python3.11", "python3.13", "nodejs20.x", "provided.al2023"):
-        assert f" {runtime}," in error["Message"]
 
 
 def test_a_rejected_update_changes_nothing(served):

@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "lambda_emu"
 
 # Lowest first. A part is a sub-package or a top-level module of lambda_emu.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("wire", "errors", "arns", "awsconfig"),  # vocabulary: wire names, the exception tree, ARNs, AWS settings
+    # vocabulary: wire names, the exception tree, ARNs, AWS settings, Lambda's API model (generated data)
+    ("wire", "errors", "arns", "awsconfig", "service_model"),
     ("models", "config", "cleanup", "aws_clients", "statedir"),  # invocations, functions; host identity
     ("containers", "events", "template"),  # the container backends; sample events; templates
     ("images", "engine"),  # runtime images and packaging; invoker -> pool -> environment -> runtime API
