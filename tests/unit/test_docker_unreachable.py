@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_emu.containers.engine import docker_client
+from lambda_emu.containers.engine import docker_client, engine
 from lambda_emu.errors import ContainerError
 
 
@@ -22,3 +22,19 @@ def test_an_unreachable_engine_is_named_with_docker_host(tmp_path, monkeypatch: 
     assert "No such file or directory" in caught.value.message
     assert caught.value.hint is not None and "DOCKER_HOST" in caught.value.hint
     assert "../shared" not in caught.value.hint and "docker-up" not in caught.value.hint
+
+
+def test_the_invoke_paths_transport_names_the_same_address_and_hint(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "nothing.sock"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{missing}")
+    engine.cache_clear()
+    try:
+        with pytest.raises(ContainerError) as caught:
+            engine()
+    finally:
+        engine.cache_clear()
+    assert f"unix://{missing}" in caught.value.message
+    assert "No such file or directory" in caught.value.message
+    assert caught.value.hint is not None and "DOCKER_HOST" in caught.value.hint
