@@ -265,8 +265,10 @@ class Emulator:
         starts a new one, with a new Init phase, as Lambda does after an update."""
         return self._pool.retire(function_name)
 
-    def close(self) -> None:
-        self._pool.close()
+    def close(self, *, detach: bool = False) -> None:
+        """Stop every container and thread; `detach` (a one-shot whose answer is out): the engine finishes
+        removing the containers on its own, and this process need not wait for their end."""
+        self._pool.close(detach=detach)
 
     def __enter__(self) -> Emulator:
         return self

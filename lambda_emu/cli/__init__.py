@@ -12,6 +12,6 @@ from lambda_emu.cli import (  # noqa: F401  (registration)
     serve,
     start_api,
 )
-from lambda_emu.cli.group import main
+from lambda_emu.cli.group import main, run
 
-__all__ = ["main"]
+__all__ = ["main", "run"]

@@ -127,6 +127,14 @@ class DockerContainer:
                     break
         return self._cgroup_peak
 
+    def discard(self) -> None:
+        self._close_peak()
+        try:
+            self._engine.send("DELETE", f"/containers/{self.id}", query={"force": "1"})
+        except OSError as exc:  # then as remove() does it
+            LOG.debug("discard %s: %s", self.id[:12], exc)
+            self.remove()
+
     def remove(self) -> None:
         self._close_peak()
         try:

@@ -437,6 +437,9 @@ class EmbeddedContainer:
         except (OSError, ValueError):
             return None
 
+    def discard(self) -> None:
+        self.remove()  # runc's processes are this process's children: nobody else would reap them
+
     def remove(self) -> None:
         with self._cond:
             self._removed = True

@@ -425,21 +425,29 @@ class Environment:
             container.set_cpu_limits(None, None)
             self._quota_applied = False
 
-    def close(self) -> None:
+    def close(self, *, detach: bool = False) -> None:
+        """Remove the container (killing the runtime) and stop the threads. `detach`: the removal is handed
+        to the engine and the reader and waiter threads are not waited for (they end with the container,
+        or with this process): a one-shot invoke's teardown after its answer."""
         with self._lock:
             if self._state is EnvState.CLOSED:
                 return
             self._move(EnvState.CLOSED)
             container = self._container
+        if detach:  # what the runtime writes from now on (as it is killed) is no one's output
+            self.log.mute()
         self.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
         if container is not None:
             self._unthrottle(container)
-            container.remove()  # force-removes: kills the process too
-        self._tmp.close()
+            if detach:
+                container.discard()
+            else:
+                container.remove()  # force-removes: kills the process too
+        self._tmp.close()  # a lazy unmount: a container still holding the disk does not keep it
         self._server.close()
         if self._direct is not None:
             self._direct.close()
-        for thread in self._threads:
+        for thread in [] if detach else self._threads:
             thread.join(timeout=5)
         if self._own_sink is not None:
             close_sink(self._own_sink)
