@@ -30,7 +30,12 @@ _LONG_FORMS = {
 }  # fmt: skip
 
 
-class _TemplateLoader(yaml.SafeLoader):
+# libyaml's parser where PyYAML was built with it: the pure-Python one took ~40 ms of a cold invoke to read
+# the sample template (the constructors and resolvers below are Python either way).
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _TemplateLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """SafeLoader that reads CloudFormation's short-form tags and keeps YAML 1.1's surprises as strings."""
 
 
