@@ -73,12 +73,15 @@ def rows_to_run(image: str, *, sam: bool) -> list[tuple[str, list[str]]]:
 
 def measure(rows: list[tuple[str, list[str]]], runs: int, cwd: Path) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {label: [] for label, _ in rows}
+    # As on a user's machine: the warm-up round leaves bytecode caches behind (this variable, set on some
+    # CI machines, made every run compile every module of lambda-emu from source again).
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     for round_ in range(
         runs + 1
     ):  # the first round warms caches (images, code extraction) and is not counted
         for label, command in rows:
             started = time.perf_counter()
-            done = subprocess.run(command, cwd=cwd, capture_output=True, check=False)
+            done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, check=False)
             elapsed = (time.perf_counter() - started) * 1000
             if done.returncode != 0:
                 raise SystemExit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ class DockerContainer:
         self.id = container_id
         self._cgroup_peak: Path | None = None
         self._peak_fd: int | None = None
+        self._started: tuple[list[float | None], threading.Thread] | None = None
 
     def _call(self, method: str, action: str, **kwargs: Any) -> EngineReply:
         return self._engine.call(method, f"/containers/{self.id}{action}", **kwargs)
@@ -44,6 +46,18 @@ class DockerContainer:
             raise ContainerError(f"Cannot start container {self.id[:12]}: {exc}") from exc
         if not reply.ok and reply.status != 304:  # 304: already started
             raise ContainerError(f"Cannot start container {self.id[:12]}: {reply.message}")
+        # Asked now, while the runtime initialises: the REPORT's Init Duration needs the engine's StartedAt
+        # after the invocation, where the round trip would delay the answer.
+        found: list[float | None] = []
+        self._started = (
+            found,
+            threading.Thread(
+                target=lambda: found.append(self._read_started_at()),
+                name=f"started-at-{self.id[:8]}",
+                daemon=True,
+            ),
+        )
+        self._started[1].start()
 
     def wait(self) -> ExitStatus:
         try:
@@ -81,6 +95,15 @@ class DockerContainer:
             LOG.debug("cpu quota of %s: %s", self.id[:12], exc)
 
     def started_at(self) -> float | None:
+        asked, self._started = self._started, None
+        if asked is not None:
+            found, thread = asked
+            thread.join(timeout=10)
+            if found:
+                return found[0]
+        return self._read_started_at()
+
+    def _read_started_at(self) -> float | None:
         try:
             stamp = self._inspect()["State"]["StartedAt"]  # RFC 3339 with nanoseconds
         except (OSError, ValueError, KeyError, TypeError):
