@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -438,7 +439,33 @@ class EmbeddedContainer:
             return None
 
     def discard(self) -> None:
-        self.remove()  # runc's processes are this process's children: nobody else would reap them
+        """Kill the sandbox now; the OCI runtime's state, the cgroup and the bundle are removed by a shell
+        of their own session, which outlives this process (the OCI runtime's processes, ours until then,
+        are reaped by init once we have exited). Where that shell cannot start: as remove() does it."""
+        with self._cond:
+            self._removed = True
+            self._cond.notify_all()
+            starts = len(self._procs)
+        self.kill()
+        if self._peak_fd is not None:
+            os.close(self._peak_fd)
+            self._peak_fd = None
+        script = _cleanup_script(
+            [[*self._backend.runtime_args(), "delete", "--force", self._oci_id(n)] for n in range(starts)],
+            _hierarchy_dirs(self._cgroup.name, self._cgroup.support),
+            self._bundle,
+        )
+        try:
+            subprocess.Popen(
+                ["/bin/sh", "-c", script],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C of the terminal does not stop it halfway
+            )
+        except OSError as exc:
+            LOG.debug("cleanup of %s by a shell: %s", self.id, exc)
+            self.remove()
 
     def remove(self) -> None:
         with self._cond:
@@ -461,6 +488,22 @@ class EmbeddedContainer:
             self._peak_fd = None
         self._cgroup.remove()
         shutil.rmtree(self._bundle, ignore_errors=True)
+
+
+def _cleanup_script(deletes: list[list[str]], cgroups: list[Path], bundle: Path) -> str:
+    """The shell commands of EmbeddedContainer.remove after the kill: the OCI runtime's states deleted,
+    each cgroup folder removed children first (retried for up to 5 s while killed processes exit), the
+    bundle removed."""
+    lines = [f"{shlex.join(command)} >/dev/null 2>&1" for command in deletes]
+    for folder in cgroups:
+        quoted = shlex.quote(str(folder))
+        lines.append(
+            f"i=0; while [ -d {quoted} ] && [ $i -lt 100 ]; do "
+            f"find {quoted} -depth -type d -exec rmdir {{}} + 2>/dev/null; "
+            f"[ -d {quoted} ] && sleep 0.05; i=$((i+1)); done"
+        )
+    lines.append(f"rm -rf {shlex.quote(str(bundle))}")
+    return "\n".join(lines)
 
 
 # ---- the backend

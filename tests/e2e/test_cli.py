@@ -197,12 +197,38 @@ def test_sigterm_and_ctrl_c_remove_the_container(signum: int) -> None:
         proc.wait()
 
 
-def test_a_finished_invoke_hands_its_container_and_tmp_disk_over_and_both_go() -> None:
-    # The command ends right after its answer; the engine finishes removing the container.
+def _embedded_leftovers(pid: int) -> list[str]:
+    """Bundles of the embedded backend owned by process `pid`."""
+    from lambda_emu.containers.embedded import state_root
+
+    found = []
+    for state in (state_root() / "bundles").glob("*/state.json"):
+        try:
+            owner = json.loads(state.read_text())["labels"].get("dev.lambda-emu.owner", "")
+        except (OSError, ValueError, KeyError):
+            continue  # removed while we looked
+        if owner.startswith(f"{pid}:"):
+            found.append(state.parent.name)
+    return found
+
+
+def _embedded_runs_here() -> bool:
+    import os
+
+    from lambda_emu.containers.embedded import oci_runtime
+
+    return os.geteuid() == 0 and oci_runtime() is not None
+
+
+@pytest.mark.parametrize("backend", ["docker", "embedded"])
+def test_a_finished_invoke_hands_its_container_and_tmp_disk_over_and_both_go(backend: str) -> None:
+    # The command ends right after its answer; the engine (or a shell of its own) finishes the removal.
+    if backend == "embedded" and not _embedded_runs_here():
+        pytest.skip("the embedded backend needs root and runc or crun")
     exe = shutil.which("lambda-emu")
     assert exe
     proc = subprocess.Popen(
-        [exe, "invoke", "HelloFunction", "-e", "events/hello.json"],
+        [exe, "--backend", backend, "invoke", "HelloFunction", "-e", "events/hello.json"],
         cwd=SAMPLES,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -212,10 +238,11 @@ def test_a_finished_invoke_hands_its_container_and_tmp_disk_over_and_both_go() -
     assert proc.returncode == 0, err
     assert json.loads(out) == {"message": "Hello, lambda-emu!"}
     assert "saying hello to lambda-emu" in err
+    leftovers = _our_containers if backend == "docker" else _embedded_leftovers
     deadline = time.monotonic() + 30
-    while _our_containers(proc.pid) and time.monotonic() < deadline:
+    while leftovers(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _our_containers(proc.pid) == []
+    assert leftovers(proc.pid) == []
     mounts = Path("/proc/mounts").read_text()
     assert f"/{proc.pid}_" not in mounts, "its /tmp disk is unmounted"
 
