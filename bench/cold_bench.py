@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -71,8 +72,12 @@ def rows_to_run(image: str, *, sam: bool) -> list[tuple[str, list[str]]]:
     return rows
 
 
-def measure(rows: list[tuple[str, list[str]]], runs: int, cwd: Path) -> dict[str, list[float]]:
+def measure(
+    rows: list[tuple[str, list[str]]], runs: int, cwd: Path
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall ms and CPU ms (user + system of the command and the children it waited for) of each run."""
     samples: dict[str, list[float]] = {label: [] for label, _ in rows}
+    cpu: dict[str, list[float]] = {label: [] for label, _ in rows}
     # As on a user's machine: the warm-up round leaves bytecode caches behind (this variable, set on some
     # CI machines, made every run compile every module of lambda-emu from source again).
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
@@ -80,16 +85,20 @@ def measure(rows: list[tuple[str, list[str]]], runs: int, cwd: Path) -> dict[str
         runs + 1
     ):  # the first round warms caches (images, code extraction) and is not counted
         for label, command in rows:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, check=False)
             elapsed = (time.perf_counter() - started) * 1000
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
             if done.returncode != 0:
                 raise SystemExit(
                     f"{label} failed ({done.returncode}): {done.stderr.decode(errors='replace')[-2000:]}"
                 )
             if round_:
                 samples[label].append(elapsed)
-    return samples
+                cpu[label].append(used)
+    return samples, cpu
 
 
 def main() -> int:
@@ -102,7 +111,7 @@ def main() -> int:
     rows = rows_to_run(image, sam=sam)
     # A working directory of its own: no server of ours is found there, and the state dir is fresh.
     with tempfile.TemporaryDirectory(prefix="lambda-emu-cold-bench-") as cwd:
-        samples = measure(rows, runs, Path(cwd))
+        samples, cpu = measure(rows, runs, Path(cwd))
     medians = {label: statistics.median(values) for label, values in samples.items()}
     floor = medians[rows[2][0]]
     print(
@@ -110,14 +119,19 @@ def main() -> int:
         "after one warm-up round\n"
     )
     width = max(len(label) for label, _ in rows)
-    print(f"| {'what':<{width}} | median ms | min ms | max ms | / docker run |")
-    print(f"|{'-' * (width + 2)}|-----------|--------|--------|--------------|")
+    print(f"| {'what':<{width}} | median ms | min ms | max ms | / docker run | CPU ms |")
+    print(f"|{'-' * (width + 2)}|-----------|--------|--------|--------------|--------|")
     for label, _ in rows:
         values = samples[label]
         print(
             f"| {label:<{width}} | {medians[label]:>9.1f} | {min(values):>6.1f} | {max(values):>6.1f} | "
-            f"{medians[label] / floor:>11.2f}x |"
+            f"{medians[label] / floor:>11.2f}x | {statistics.median(cpu[label]):>6.1f} |"
         )
+    print(
+        "\n(CPU ms: user + system time of the command and the processes it waited for, median; the "
+        "engine's own work is not in it.\nOn a loaded machine the wall figures swing with the load, "
+        "this one much less.)"
+    )
     docker = medians[rows[4][0]]
     print(
         f"\ncold invoke on Docker: {docker:.0f} ms median (target <= {TARGET_MS:.0f} ms), "
