@@ -13,7 +13,7 @@ import socket
 import struct
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 LOG = logging.getLogger(__name__)
 
@@ -43,28 +43,6 @@ class EngineReply:
             return str(self.json().get("message") or self.body.decode(errors="replace"))
         except (ValueError, AttributeError):
             return self.body.decode(errors="replace").strip() or f"HTTP {self.status}"
-
-
-class EngineTransport(Protocol):
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Mapping[str, str] | None = None,
-        body: object = None,
-        timeout: float | None = _TIMEOUT_S,
-    ) -> EngineReply:
-        """One request; OSError when the engine cannot be reached."""
-        ...
-
-    def attach(self, container_id: str) -> Iterator[bytes]:
-        """The container's stdout and stderr from its next start on (no TTY: the engine frames them)."""
-        ...
-
-    def send(self, method: str, path: str, *, query: Mapping[str, str] | None = None) -> None:
-        """A request handed to the engine without waiting for its answer; OSError when it cannot be sent."""
-        ...
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -105,11 +83,15 @@ class SocketTransport:
         body: object = None,
         timeout: float | None = _TIMEOUT_S,
     ) -> EngineReply:
+        """One request (`body` sent as JSON); OSError when the engine cannot be reached."""
+        data = None if body is None else json.dumps(body).encode()
+        return self._exchange(method, _target(path, query), data, timeout)
+
+    def _exchange(self, method: str, target: str, data: bytes | None, timeout: float | None) -> EngineReply:
         connection = self._connection(timeout)
         try:
-            data = None if body is None else json.dumps(body).encode()
             headers = {"Content-Type": "application/json"} if data is not None else {}
-            connection.request(method, _target(path, query), body=data, headers=headers)
+            connection.request(method, target, body=data, headers=headers)
             response = connection.getresponse()
             return EngineReply(response.status, response.read())
         except http.client.HTTPException as exc:
@@ -118,6 +100,7 @@ class SocketTransport:
             connection.close()
 
     def send(self, method: str, path: str, *, query: Mapping[str, str] | None = None) -> None:
+        """A request handed to the engine without waiting for its answer; OSError when it cannot be sent."""
         # The engine reads a request whose sender has hung up and carries it out (a forced DELETE goes on
         # to kill and remove the container: checked against Docker 20.10 and later).
         connection = self._connection(_TIMEOUT_S)
@@ -127,6 +110,7 @@ class SocketTransport:
             connection.close()
 
     def attach(self, container_id: str) -> Iterator[bytes]:
+        """The container's stdout and stderr from its next start on (no TTY: the engine frames them)."""
         connection = self._connection(None)
         target = _target(f"/containers/{container_id}/attach", {"stream": "1", "stdout": "1", "stderr": "1"})
         connection.request("POST", target, headers={"Upgrade": "tcp", "Connection": "Upgrade"})
@@ -161,26 +145,20 @@ def _target(path: str, query: Mapping[str, str] | None) -> str:
     return path + ("?" + urllib.parse.urlencode(query) if query else "")
 
 
-class SdkTransport:
+class SdkTransport(SocketTransport):
     """The same calls through the docker SDK's client, for engines only it can reach (ssh://, TLS)."""
 
     def __init__(self) -> None:
         from lambda_emu.containers.engine import docker_client
 
+        super().__init__()
         self._api = docker_client().api
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Mapping[str, str] | None = None,
-        body: object = None,
-        timeout: float | None = _TIMEOUT_S,
-    ) -> EngineReply:
+    def _exchange(self, method: str, target: str, data: bytes | None, timeout: float | None) -> EngineReply:
+        headers = {"Content-Type": "application/json"} if data is not None else {}
         try:
             response = self._api.request(
-                method, self._api._url(path), params=dict(query or {}), json=body, timeout=timeout
+                method, self._api._url(target), data=data, headers=headers, timeout=timeout
             )
         except Exception as exc:  # requests' connection errors
             raise OSError(str(exc)) from exc
@@ -191,6 +169,10 @@ class SdkTransport:
 
     def attach(self, container_id: str) -> Iterator[bytes]:
         return self._api.attach(container_id, stdout=True, stderr=True, stream=True, logs=False)  # type: ignore[no-any-return]
+
+
+# What the backends are handed: the socket transport, or the SDK's (transport_for).
+EngineTransport = SocketTransport
 
 
 def transport_for(docker_host: str | None = None) -> EngineTransport:

@@ -10,44 +10,28 @@ import pytest
 from lambda_emu.template import source
 from lambda_emu.template.source import read_template
 
-TEMPLATE = """\
-Resources:
-  Fn:
-    Type: AWS::Serverless::Function
-    Properties:
-      Handler: app.handler
-      Runtime: python3.11
-      MemorySize: 0128
-      Environment:
-        Variables:
-          ARN: !Sub "arn:aws:lambda:${AWS::Region}:x"
-          ON: on
-          FLAG: true
-          NOTHING: null
-      Layers: [!GetAtt Layer.Arn]
-"""
+# The samples' template: short-form tags (!Ref, !Sub, !GetAtt), Globals, many functions.
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_functions" / "template.yaml"
 
 
 def test_a_cached_read_is_the_fresh_parse_and_does_not_parse_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "template.yaml"
-    path.write_text(TEMPLATE)
-    fresh = read_template(path)
-    assert read_template(path, cache_dir=tmp_path / "cache") == fresh
+    fresh = read_template(SAMPLE)
+    assert read_template(SAMPLE, cache_dir=tmp_path / "cache") == fresh
     monkeypatch.setattr(source, "_parse_yaml", lambda *_: pytest.fail("parsed again"))
-    assert read_template(path, cache_dir=tmp_path / "cache") == fresh
-    assert fresh["Resources"]["Fn"]["Properties"]["MemorySize"] == "0128"
-    assert fresh["Resources"]["Fn"]["Properties"]["Layers"] == [{"Fn::GetAtt": ["Layer", "Arn"]}]
+    assert read_template(SAMPLE, cache_dir=tmp_path / "cache") == fresh
+    assert fresh["Resources"]["HelloFunction"]["Properties"] == {"Handler": "hello.handler"}
+    assert fresh["Globals"]["Function"]["Environment"]["Variables"] == {"STAGE": {"Ref": "Stage"}}
 
 
 def test_a_changed_template_is_read_fresh(tmp_path: Path) -> None:
     path = tmp_path / "template.yaml"
-    path.write_text(TEMPLATE)
+    path.write_text(SAMPLE.read_text())
     read_template(path, cache_dir=tmp_path / "cache")
-    path.write_text(TEMPLATE.replace("app.handler", "other.handler"))
+    path.write_text(SAMPLE.read_text().replace("hello.handler", "other.handler"))
     data = read_template(path, cache_dir=tmp_path / "cache")
-    assert data["Resources"]["Fn"]["Properties"]["Handler"] == "other.handler"
+    assert data["Resources"]["HelloFunction"]["Properties"]["Handler"] == "other.handler"
 
 
 def test_data_json_cannot_hold_is_never_cached(tmp_path: Path) -> None:
