@@ -426,9 +426,10 @@ class Environment:
             self._quota_applied = False
 
     def close(self, *, detach: bool = False) -> None:
-        """Remove the container (killing the runtime) and stop the threads. `detach`: the removal is handed
-        to the engine and the reader and waiter threads are not waited for (they end with the container,
-        or with this process): a one-shot invoke's teardown after its answer."""
+        """Remove the container (killing the runtime) and stop the servers and threads. `detach`, for a
+        process about to exit (a one-shot invoke's teardown after its answer): the removal is handed to the
+        engine, and the Runtime API's sockets and the reader and waiter threads are left to end with the
+        process (joining the accept loop alone took ~13 ms on a loaded machine)."""
         with self._lock:
             if self._state is EnvState.CLOSED:
                 return
@@ -444,10 +445,14 @@ class Environment:
             else:
                 container.remove()  # force-removes: kills the process too
         self._tmp.close()  # a lazy unmount: a container still holding the disk does not keep it
+        if detach:  # the process is about to end, and its sockets and threads with it
+            if self._own_sink is not None:
+                close_sink(self._own_sink)
+            return
         self._server.close()
         if self._direct is not None:
             self._direct.close()
-        for thread in [] if detach else self._threads:
+        for thread in self._threads:
             thread.join(timeout=5)
         if self._own_sink is not None:
             close_sink(self._own_sink)
