@@ -148,7 +148,9 @@ class EnvironmentPool:
             envs = []
         # Removing containers one by one costs ~15 ms each; in parallel the pool closes at once.
         threads = [
-            threading.Thread(target=env.close, kwargs={"detach": detach}, name=f"close-{env.id[:6]}")
+            threading.Thread(
+                target=env.close, kwargs={"detach": True} if detach else {}, name=f"close-{env.id[:6]}"
+            )
             for env in envs
         ]
         for thread in threads:
