@@ -55,8 +55,9 @@ docker:
 images: install
 	LAMBDA_EMU_BACKEND=$(BACKEND) lambda-emu runtimes build $(RUNTIMES)
 
-## bench: medians of cold and warm invokes beside the floor measured in the same run
+## bench: medians of cold and warm invokes beside the floors measured in the same run (cold_bench.py: the CLI)
 bench: docker install images
+	$(PYTHON) bench/cold_bench.py
 	$(PYTHON) bench/bench.py
 	$(PYTHON) bench/api_bench.py
 	$(PYTHON) bench/reload_bench.py

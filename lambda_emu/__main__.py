@@ -1,5 +1,5 @@
 """`python -m lambda_emu` runs the command-line interface."""
 
-from lambda_emu.cli import main
+from lambda_emu.cli import run
 
-main()
+run()

@@ -3,11 +3,10 @@ those of dead lambda-emu processes and never those of one still running (e.g. a 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
-
-import psutil
 
 LOG = logging.getLogger(__name__)
 
@@ -16,17 +15,43 @@ FUNCTION_LABEL = "dev.lambda-emu.function"
 
 
 def owner_token(pid: int | None = None) -> str:
-    """ "<pid>:<process start time>": pid reuse cannot make a dead owner look alive."""
-    process = psutil.Process(pid or os.getpid())
-    return f"{process.pid}:{process.create_time():.3f}"
+    """ "<pid>:<process start time>": pid reuse cannot make a dead owner look alive. Raises OSError (or
+    psutil's error) when there is no such process."""
+    pid = pid or os.getpid()
+    return f"{pid}:{_create_time(pid):.3f}"
 
 
 def owner_alive(token: str) -> bool:
     pid_text, _, started = token.partition(":")
     try:
         return owner_token(int(pid_text)) == f"{int(pid_text)}:{float(started):.3f}"
-    except (ValueError, psutil.Error):
+    except Exception:  # no such process (OSError, psutil.Error), or a malformed token (ValueError)
         return False
+
+
+def _create_time(pid: int) -> float:
+    """The process's start time in epoch seconds, computed as psutil does on Linux (boot time plus the
+    start in clock ticks, /proc/PID/stat's 22nd field), without importing psutil (~10 ms on every cold
+    CLI invoke); psutil elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()  # after "(comm)", which may hold spaces
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self"):
+            raise  # Linux: the process is gone
+        import psutil
+
+        return float(psutil.Process(pid).create_time())
+    return _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+@functools.lru_cache(maxsize=1)
+def _boot_time() -> float:
+    with open("/proc/stat", "rb") as stat:
+        for line in stat:
+            if line.startswith(b"btime"):
+                return float(line.split()[1])
+    raise OSError("no btime in /proc/stat")
 
 
 def is_stale(labels: Mapping[str, str]) -> bool:

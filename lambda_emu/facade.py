@@ -66,10 +66,22 @@ class Emulator:
         self._invoker = Invoker(self._pool, debugged=config.debugs if config.debug_port else None)
         # Configurations already validated, by identity (they are frozen): not checked again per invoke.
         self._validated: weakref.WeakValueDictionary[int, FunctionConfig] = weakref.WeakValueDictionary()
+        self._sweeper: threading.Thread | None = None
         if sweep_leftovers:
-            removed = backend.remove_stale(is_stale)  # their /tmp disks too
-            if removed:
-                LOG.info("removed %d leftover container(s) of earlier runs", removed)
+            # Meanwhile, off the cold start's path (a container list, a look at each owner); close waits.
+            self._sweeper = threading.Thread(
+                target=self._sweep_leftovers, name="sweep-leftovers", daemon=True
+            )
+            self._sweeper.start()
+
+    def _sweep_leftovers(self) -> None:
+        try:
+            removed = self._backend.remove_stale(is_stale)  # their /tmp disks too
+        except Exception as exc:  # the engine is gone: the invocation itself will say so
+            LOG.warning("cannot remove leftovers of earlier runs: %s", exc)
+            return
+        if removed:
+            LOG.info("removed %d leftover container(s) of earlier runs", removed)
 
     def runtime_image(
         self, runtime_id: str, architecture: str | None = None, *, function: str | None = None
@@ -313,12 +325,16 @@ class Emulator:
         starts a new one, with a new Init phase, as Lambda does after an update."""
         return self._pool.retire(function_name)
 
-    def close(self) -> None:
+    def close(self, *, detach: bool = False) -> None:
+        """Stop every container and thread; `detach` (a one-shot whose answer is out): the engine finishes
+        removing the containers on its own, and this process need not wait for their end."""
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=30)
         with self._lock:
             ahead, self._provisioned = list(self._provisioned.values()), {}
         for each in ahead:
             each.close()
-        self._pool.close()
+        self._pool.close(detach=detach)
 
     def __enter__(self) -> Emulator:
         return self

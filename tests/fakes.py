@@ -104,6 +104,9 @@ class ProcessContainer:
             self._proc.wait(timeout=10)
         self.removed = True
 
+    def discard(self) -> None:
+        self.remove()
+
 
 class ProcessBackend:
     def __init__(self, exit_notice_delay: float = 0.0, peak_bytes: int | None = None) -> None:

@@ -11,10 +11,12 @@ import click
 
 from lambda_emu.cli.group import (
     EXIT_FUNCTION_ERROR,
+    end_one_shot,
     errors_to_exit_status,
     local_emulator,
     main,
     progress,
+    signals_held,
     stderr_sink,
 )
 from lambda_emu.cli.loading import resolve_function, template_path
@@ -210,12 +212,13 @@ def _invoke_here(
             deliver_event_here(emu, function, invocation, ServeConfig(retry_delays=retry_delays))
             return
         result = emu.invoke(function, invocation)
-        # The answer as soon as the function has given it (its log is on stderr already); the container is
-        # removed after, on leaving the `with`, and the exit status waits for that.
+        # The answer as soon as the function has given it (its log is on stderr already); then the
+        # container's removal is handed to the engine, which finishes it after this process has exited.
         sys.stdout.buffer.write(result.payload + b"\n")
         sys.stdout.flush()
-    if result.failed:
-        sys.exit(EXIT_FUNCTION_ERROR)
+        with signals_held():  # a Ctrl-C now lands after the hand-over, never halfway through it
+            emu.close(detach=True)
+    end_one_shot(EXIT_FUNCTION_ERROR if result.failed else 0)
 
 
 class _Watched:

@@ -95,6 +95,11 @@ class ContainerHandle(Protocol):
 
     def remove(self) -> None: ...
 
+    def discard(self) -> None:
+        """Remove it without waiting for the engine to be done (a one-shot invoke's teardown, after its
+        answer is out); a backend that cannot hand the removal over removes it here."""
+        ...
+
 
 class ContainerBackend(Protocol):
     def create(self, spec: ContainerSpec) -> ContainerHandle: ...

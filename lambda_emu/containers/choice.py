@@ -17,10 +17,10 @@ BACKENDS = ("auto", "docker", "embedded")
 
 
 def docker_answers() -> bool:
-    from lambda_emu.containers.engine import docker_client
+    from lambda_emu.containers.engine import engine
 
     try:
-        docker_client()
+        engine()
     except ContainerError:
         return False
     return True

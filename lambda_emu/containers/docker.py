@@ -1,20 +1,21 @@
-"""The Docker implementation of the container backend (the docker SDK is used only in this package)."""
+"""The Docker implementation of the container backend, over the Engine API (engine_api.py)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lambda_emu.containers.base import ContainerSpec, ExitStatus, StalePredicate
-from lambda_emu.containers.engine import LABEL, LABEL_VALUE, docker_client
+from lambda_emu.containers.engine import LABEL, LABEL_VALUE
+from lambda_emu.containers.engine import engine as default_engine
+from lambda_emu.containers.engine_api import EngineReply, EngineTransport
 from lambda_emu.containers.peak import PeakMemory
 from lambda_emu.containers.tmpdisk import TmpDisk, sweep_stale, with_tmp
 from lambda_emu.errors import ContainerError, ImageError
-
-if TYPE_CHECKING:
-    import docker
 
 LOG = logging.getLogger(__name__)
 _CGROUP_V1 = Path("/sys/fs/cgroup/memory")
@@ -23,58 +24,102 @@ _CFS_PERIOD_US = 100_000
 
 
 class DockerContainer:
-    def __init__(self, container: Any, tmp: TmpDisk | None = None) -> None:
-        self._container = container
+    def __init__(self, engine: EngineTransport, container_id: str, tmp: TmpDisk | None = None) -> None:
+        self._engine = engine
+        self.id = container_id
         self._tmp = tmp  # its /tmp disk, removed with it
-        self.id: str = container.id
         self._cgroup_peak: Path | None = None
         self._peak = PeakMemory(self._peak_file)
+        self._started: tuple[list[float | None], threading.Thread] | None = None
+
+    def _call(self, method: str, action: str, **kwargs: Any) -> EngineReply:
+        return self._engine.call(method, f"/containers/{self.id}{action}", **kwargs)
 
     def attach(self) -> Iterator[bytes]:
         try:
-            stream = self._container.attach(stdout=True, stderr=True, stream=True, logs=False)
-        except Exception as exc:
+            return self._engine.attach(self.id)
+        except OSError as exc:
             raise ContainerError(f"Cannot attach to container {self.id[:12]}: {exc}") from exc
-        return _closing(stream)
 
     def start(self) -> None:
         try:
-            self._container.start()
-        except Exception as exc:
+            reply = self._call("POST", "/start")
+        except OSError as exc:
             raise ContainerError(f"Cannot start container {self.id[:12]}: {exc}") from exc
+        if not reply.ok and reply.status != 304:  # 304: already started
+            raise ContainerError(f"Cannot start container {self.id[:12]}: {reply.message}")
+        # Asked now, while the runtime initialises: the REPORT's Init Duration needs the engine's StartedAt
+        # after the invocation, where the round trip would delay the answer.
+        found: list[float | None] = []
+        self._started = (
+            found,
+            threading.Thread(
+                target=lambda: found.append(self._read_started_at()),
+                name=f"started-at-{self.id[:8]}",
+                daemon=True,
+            ),
+        )
+        self._started[1].start()
 
     def wait(self) -> ExitStatus:
         try:
-            code = int(self._container.wait()["StatusCode"])
-            self._container.reload()
-            oom = bool(self._container.attrs["State"].get("OOMKilled"))
-        except Exception as exc:  # the engine went away, or the container was removed under us
+            reply = self._call("POST", "/wait", timeout=None)
+            if not reply.ok:
+                raise OSError(reply.message)
+            code = int(reply.json()["StatusCode"])
+            oom = bool((self._inspect().get("State") or {}).get("OOMKilled"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # the engine went away, or the container was removed under us
             LOG.debug("wait on %s failed: %s", self.id[:12], exc)
             return ExitStatus(code=-1)
         return ExitStatus(code=code, oom_killed=oom)
 
+    def _inspect(self) -> dict[str, Any]:
+        reply = self._call("GET", "/json")
+        if not reply.ok:
+            raise OSError(reply.message)
+        return reply.json() or {}
+
     def set_cpu_limits(self, vcpus: float | None, shares: int | None) -> None:
         quota = -1 if vcpus is None else max(1000, int(vcpus * _CFS_PERIOD_US))
-        try:  # one engine call for both: the cold path pays it once, after init
-            self._container.update(
-                cpu_period=_CFS_PERIOD_US, cpu_quota=quota, cpu_shares=shares or _DEFAULT_SHARES
-            )
-        except Exception as exc:  # the container may be gone already (killed, removed)
+        # Straight into the container's cgroup where this process may write it: the engine's update
+        # also rewrites the container's stored configuration, ~25 ms on the cold path (after init,
+        # before the first invocation is handed out) and again before the kill. A restart makes a new
+        # cgroup from that stored configuration, which has no quota: a re-init runs unthrottled anyway.
+        if _write_cpu_cgroup(self.id, quota, shares):
+            return
+        body = {"CpuPeriod": _CFS_PERIOD_US, "CpuQuota": quota, "CpuShares": shares or _DEFAULT_SHARES}
+        try:
+            reply = self._call("POST", "/update", body=body)
+            if not reply.ok:
+                raise OSError(reply.message)
+        except OSError as exc:  # the container may be gone already (killed, removed)
             LOG.debug("cpu quota of %s: %s", self.id[:12], exc)
 
     def started_at(self) -> float | None:
+        asked, self._started = self._started, None
+        if asked is not None:
+            found, thread = asked
+            thread.join(timeout=10)
+            if found:
+                return found[0]
+        return self._read_started_at()
+
+    def _read_started_at(self) -> float | None:
         try:
-            self._container.reload()
-            stamp = self._container.attrs["State"]["StartedAt"]  # RFC 3339 with nanoseconds
-        except Exception:
+            stamp = self._inspect()["State"]["StartedAt"]  # RFC 3339 with nanoseconds
+        except (OSError, ValueError, KeyError, TypeError):
             return None
         return _parse_timestamp(stamp)
 
     def kill(self) -> None:
         try:
-            self._container.kill()
-        except Exception as exc:  # already stopped (409) or gone (404): both fine here
+            reply = self._call("POST", "/kill")
+        except OSError as exc:
             LOG.debug("kill %s: %s", self.id[:12], exc)
+            return
+        if not reply.ok:  # already stopped (409) or gone (404): both fine here
+            LOG.debug("kill %s: %s", self.id[:12], reply.message)
 
     def max_memory_bytes(self) -> int | None:
         return self._peak.read()
@@ -93,27 +138,73 @@ class DockerContainer:
                     break
         return self._cgroup_peak
 
+    def discard(self) -> None:
+        self._peak.close()
+        try:
+            self._engine.send("DELETE", f"/containers/{self.id}", query={"force": "1"})
+        except OSError as exc:  # then as remove() does it
+            LOG.debug("discard %s: %s", self.id[:12], exc)
+            self.remove()
+            return
+        self._close_tmp()  # a lazy unmount: the container still holding the disk does not keep it
+
     def remove(self) -> None:
         self._peak.close()
         try:
-            self._container.remove(force=True)
-        except Exception as exc:
+            reply = self._engine.call("DELETE", f"/containers/{self.id}", query={"force": "1"})
+        except OSError as exc:
             LOG.debug("remove %s: %s", self.id[:12], exc)
-        if self._tmp is not None:
-            self._tmp.close()
+        else:
+            if not reply.ok and reply.status != 404:
+                LOG.debug("remove %s: %s", self.id[:12], reply.message)
+        self._close_tmp()
+
+    def _close_tmp(self) -> None:
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            tmp.close()
 
 
-def _closing(stream: Any) -> Iterator[bytes]:
-    """The attach stream's chunks, then its socket closed: the engine's connection is hijacked for the
-    stream, so it never goes back to the client's pool, and left to the garbage collector one socket per
-    start of a runtime stayed open."""
+def _write_cpu_cgroup(container_id: str, quota: int, shares: int | None) -> bool:
+    """The quota (µs per _CFS_PERIOD_US, -1: none) and weight written to the container's cgroup files, as
+    the engine writes them (cgroup v1: cpu.cfs_*, cpu.shares; v2: cpu.max, cpu.weight); False when there
+    is no such cgroup here or it cannot be written (rootless, another host's engine)."""
+    for root in (Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup/cpu,cpuacct")):
+        for folder in (
+            root / "docker" / container_id,
+            root / "system.slice" / f"docker-{container_id}.scope",
+        ):
+            if (folder / "cpu.cfs_quota_us").exists():
+                return _write_files(
+                    folder,
+                    [
+                        ("cpu.cfs_period_us", str(_CFS_PERIOD_US)),
+                        ("cpu.cfs_quota_us", str(quota)),
+                        ("cpu.shares", str(shares or _DEFAULT_SHARES)),
+                    ],
+                )
+    for folder in (
+        Path("/sys/fs/cgroup/system.slice") / f"docker-{container_id}.scope",
+        Path("/sys/fs/cgroup/docker") / container_id,
+    ):
+        if (folder / "cpu.max").exists():
+            # runc's conversion of shares to a weight (2..262144 onto 1..10000); 100 is the default.
+            weight = 100 if shares is None else 1 + ((shares - 2) * 9999) // 262142
+            limit = "max" if quota < 0 else str(quota)
+            return _write_files(
+                folder, [("cpu.max", f"{limit} {_CFS_PERIOD_US}"), ("cpu.weight", str(weight))]
+            )
+    return False
+
+
+def _write_files(folder: Path, values: list[tuple[str, str]]) -> bool:
     try:
-        yield from stream
-    finally:
-        try:
-            stream.close()
-        except Exception as exc:  # already closed by the engine's end of the stream
-            LOG.debug("closing an attach stream: %s", exc)
+        for name, value in values:
+            (folder / name).write_text(value)
+    except OSError as exc:  # not ours to write, or the container just went away
+        LOG.debug("cgroup %s: %s", folder, exc)
+        return False
+    return True
 
 
 def _parse_timestamp(stamp: str) -> float | None:
@@ -130,76 +221,95 @@ def _parse_timestamp(stamp: str) -> float | None:
 class DockerBackend:
     """Creates labelled containers on host networking; finds and removes only labelled ones."""
 
-    def __init__(self, client: docker.DockerClient | None = None) -> None:
-        self._client = client or docker_client()
+    def __init__(self, engine: EngineTransport | None = None) -> None:
+        self._engine = engine or default_engine()
 
     def create(self, spec: ContainerSpec) -> DockerContainer:
-        import docker.errors
-        from docker.types import Mount as DockerMount
-        from docker.types import Ulimit
-
         spec, tmp = with_tmp(spec)
-        mounts = [
-            DockerMount(target=m.target, source=m.source, type="bind", read_only=m.read_only)
-            for m in spec.mounts
-        ]
         try:
-            container = self._client.containers.create(
-                spec.image,
-                command=list(spec.command) if spec.command else None,
-                entrypoint=list(spec.entrypoint) if spec.entrypoint else None,
-                name=spec.name,
-                environment=dict(spec.environment),
-                labels={LABEL: LABEL_VALUE, **spec.labels},
-                mounts=mounts,
-                working_dir=spec.working_dir,
-                user=spec.user,
-                # Only loopback is reachable: the Runtime API listens on 127.0.0.1 of this host.
-                network_mode="host",
-                extra_hosts=dict(spec.extra_hosts) or None,
-                # MemorySize is a hard limit with no swap, as in Lambda.
-                mem_limit=f"{spec.memory_mb}m",
-                memswap_limit=f"{spec.memory_mb}m",
-                cpu_shares=spec.cpu_shares,
-                # Lambda's sandbox: nothing writable but /tmp, no capabilities, no privilege escalation,
-                # 1,024 processes+threads (a cgroup limit: per environment, unlike a per-user ulimit).
-                read_only=spec.read_only_root,
-                cap_drop=["ALL"],
-                security_opt=["no-new-privileges"],
-                pids_limit=spec.max_processes,
-                ulimits=[Ulimit(name="nofile", soft=spec.max_open_files, hard=spec.max_open_files)],
-                tmpfs={"/tmp": f"size={spec.tmpfs_mb}m,mode=1777"} if spec.tmpfs_mb else None,
-                # A real PID 1 reaps the handler's orphans and reports a killed runtime as 128+signal.
-                init=True,
-                stdin_open=False,
-                tty=False,
+            reply = self._engine.call(
+                "POST", "/containers/create", query={"name": spec.name}, body=create_body(spec)
             )
-        except docker.errors.ImageNotFound as exc:
+        except OSError as exc:
+            tmp.close()
+            raise ContainerError(f"Cannot create container {spec.name}: {exc}") from exc
+        if reply.status == 404:
             tmp.close()
             runtime_id = spec.image.split("/")[-1].split(":")[0]
             raise ImageError(
-                f"Image {spec.image} is missing: {exc.explanation}",
+                f"Image {spec.image} is missing: {reply.message}",
                 hint=f"Build it with: lambda-emu runtimes build {runtime_id}",
-            ) from exc
-        except docker.errors.APIError as exc:
+            )
+        if not reply.ok:
             tmp.close()
-            raise ContainerError(f"Cannot create container {spec.name}: {exc.explanation}") from exc
-        return DockerContainer(container, tmp)
+            raise ContainerError(f"Cannot create container {spec.name}: {reply.message}")
+        return DockerContainer(self._engine, reply.json()["Id"], tmp)
 
     def remove_stale(self, is_stale: StalePredicate) -> int:
         removed = 0
         try:
-            # sparse: the list's own fields (labels included), without inspecting each container, which
-            # fails with 404 when another process removes one of them meanwhile.
-            containers = self._client.containers.list(
-                all=True, sparse=True, filters={"label": f"{LABEL}={LABEL_VALUE}"}
-            )
-        except Exception as exc:
+            # The list's own fields (labels included), without inspecting each container, which fails
+            # with 404 when another process removes one of them meanwhile.
+            filters = json.dumps({"label": [f"{LABEL}={LABEL_VALUE}"]})
+            reply = self._engine.call("GET", "/containers/json", query={"all": "1", "filters": filters})
+            if not reply.ok:
+                raise OSError(reply.message)
+            containers = reply.json() or []
+        except (OSError, ValueError) as exc:
             raise ContainerError(f"Cannot list containers: {exc}") from exc
         for container in containers:
-            if is_stale(container.attrs.get("Labels") or {}):
-                LOG.info("removing leftover container %s", container.id[:12])
-                DockerContainer(container).remove()
+            if is_stale(container.get("Labels") or {}):
+                LOG.info("removing leftover container %s", container["Id"][:12])
+                DockerContainer(self._engine, container["Id"]).remove()
                 removed += 1
         sweep_stale(is_stale)  # their /tmp disks, once nothing uses them
         return removed
+
+
+def create_body(spec: ContainerSpec) -> dict[str, Any]:
+    """The Engine API's ContainerCreate body for `spec` (Docker Engine API: POST /containers/create)."""
+    host: dict[str, Any] = {
+        # Only loopback is reachable: the Runtime API listens on 127.0.0.1 of this host.
+        "NetworkMode": "host",
+        # MemorySize is a hard limit with no swap, as in Lambda.
+        "Memory": spec.memory_mb * 1024 * 1024,
+        "MemorySwap": spec.memory_mb * 1024 * 1024,
+        # Lambda's sandbox: nothing writable but /tmp, no capabilities, no privilege escalation,
+        # 1,024 processes+threads (a cgroup limit: per environment, unlike a per-user ulimit).
+        "ReadonlyRootfs": spec.read_only_root,
+        "CapDrop": ["ALL"],
+        "SecurityOpt": ["no-new-privileges"],
+        "PidsLimit": spec.max_processes,
+        "Ulimits": [{"Name": "nofile", "Soft": spec.max_open_files, "Hard": spec.max_open_files}],
+        # A real PID 1 reaps the handler's orphans and reports a killed runtime as 128+signal.
+        "Init": True,
+        "Mounts": [
+            {"Target": m.target, "Source": m.source, "Type": "bind", "ReadOnly": m.read_only}
+            for m in spec.mounts
+        ],
+    }
+    if spec.extra_hosts:
+        host["ExtraHosts"] = [f"{name}:{address}" for name, address in spec.extra_hosts]
+    if spec.cpu_shares is not None:
+        host["CpuShares"] = spec.cpu_shares
+    if spec.tmpfs_mb:
+        host["Tmpfs"] = {"/tmp": f"size={spec.tmpfs_mb}m,mode=1777"}
+    body: dict[str, Any] = {
+        "Image": spec.image,
+        "Env": [f"{key}={value}" for key, value in spec.environment.items()],
+        "Labels": {LABEL: LABEL_VALUE, **spec.labels},
+        "User": spec.user,
+        "WorkingDir": spec.working_dir,
+        "Tty": False,
+        "OpenStdin": False,
+        "StdinOnce": False,
+        "AttachStdin": False,
+        "AttachStdout": True,
+        "AttachStderr": True,
+        "HostConfig": host,
+    }
+    if spec.command:
+        body["Cmd"] = list(spec.command)
+    if spec.entrypoint:
+        body["Entrypoint"] = list(spec.entrypoint)
+    return body

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -430,6 +431,35 @@ class EmbeddedContainer:
     def max_memory_bytes(self) -> int | None:
         return self._peak.read()
 
+    def discard(self) -> None:
+        """Kill the sandbox now; the OCI runtime's state, the cgroup and the bundle are removed by a shell
+        of their own session, which outlives this process (the OCI runtime's processes, ours until then,
+        are reaped by init once we have exited). Where that shell cannot start: as remove() does it."""
+        with self._cond:
+            self._removed = True
+            self._cond.notify_all()
+            starts = len(self._procs)
+        self.kill()
+        self._peak.close()
+        script = _cleanup_script(
+            [[*self._backend.runtime_args(), "delete", "--force", self._oci_id(n)] for n in range(starts)],
+            _hierarchy_dirs(self._cgroup.name, self._cgroup.support),
+            self._bundle,
+        )
+        try:
+            subprocess.Popen(
+                ["/bin/sh", "-c", script],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C of the terminal does not stop it halfway
+            )
+        except OSError as exc:
+            LOG.debug("cleanup of %s by a shell: %s", self.id, exc)
+            self.remove()
+            return
+        self._close_tmp()  # a lazy unmount: the sandbox still holding the disk does not keep it
+
     def remove(self) -> None:
         with self._cond:
             self._removed = True
@@ -449,8 +479,28 @@ class EmbeddedContainer:
         self._peak.close()
         self._cgroup.remove()
         shutil.rmtree(self._bundle, ignore_errors=True)
-        if self._tmp is not None:
-            self._tmp.close()
+        self._close_tmp()
+
+    def _close_tmp(self) -> None:
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            tmp.close()
+
+
+def _cleanup_script(deletes: list[list[str]], cgroups: list[Path], bundle: Path) -> str:
+    """The shell commands of EmbeddedContainer.remove after the kill: the OCI runtime's states deleted,
+    each cgroup folder removed children first (retried for up to 5 s while killed processes exit), the
+    bundle removed."""
+    lines = [f"{shlex.join(command)} >/dev/null 2>&1" for command in deletes]
+    for folder in cgroups:
+        quoted = shlex.quote(str(folder))
+        lines.append(
+            f"i=0; while [ -d {quoted} ] && [ $i -lt 100 ]; do "
+            f"find {quoted} -depth -type d -exec rmdir {{}} + 2>/dev/null; "
+            f"[ -d {quoted} ] && sleep 0.05; i=$((i+1)); done"
+        )
+    lines.append(f"rm -rf {shlex.quote(str(bundle))}")
+    return "\n".join(lines)
 
 
 # ---- the backend

@@ -12,6 +12,8 @@ from lambda_emu.errors import ContainerError
 if TYPE_CHECKING:
     import docker
 
+    from lambda_emu.containers.engine_api import EngineTransport
+
 LOG = logging.getLogger(__name__)
 
 # Every container and image lambda-emu creates carries this label, so only ours are ever touched.
@@ -28,12 +30,34 @@ def docker_client() -> docker.DockerClient:
         client = docker.from_env(timeout=120)
         client.ping()
     except Exception as exc:  # the SDK raises several unrelated types for "no engine"
-        raise ContainerError(
-            f"Cannot reach the Docker engine at {engine_address()}: {_reason(exc)}",
-            hint="Start Docker and retry; an engine elsewhere is named by DOCKER_HOST "
-            "(e.g. DOCKER_HOST=unix:///run/user/1000/docker.sock for rootless Docker).",
-        ) from exc
+        raise _unreachable(exc) from exc
     return client
+
+
+def _unreachable(exc: Exception) -> ContainerError:
+    return ContainerError(
+        f"Cannot reach the Docker engine at {engine_address()}: {_reason(exc)}",
+        hint="Start Docker and retry; an engine elsewhere is named by DOCKER_HOST "
+        "(e.g. DOCKER_HOST=unix:///run/user/1000/docker.sock for rootless Docker).",
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def engine() -> EngineTransport:
+    """The Engine API transport of the invoke path (no SDK import), checked once with a ping;
+    ContainerError with the same hint as docker_client's when no engine answers."""
+    from lambda_emu.containers.engine_api import transport_for
+
+    try:
+        transport = transport_for()
+        reply = transport.call("GET", "/_ping", timeout=30)
+        if not reply.ok:
+            raise OSError(reply.message)
+    except ContainerError:
+        raise
+    except Exception as exc:
+        raise _unreachable(exc) from exc
+    return transport
 
 
 def engine_address() -> str:

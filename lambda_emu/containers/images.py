@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lambda_emu.containers.engine import docker_client
+from lambda_emu.containers.engine import docker_client, engine
 from lambda_emu.errors import ImageError
 
 if TYPE_CHECKING:
@@ -55,10 +55,17 @@ class ImageBackend(Protocol):
 
 
 class DockerImages:
-    """ImageBackend over the local Docker engine."""
+    """ImageBackend over the local Docker engine. Inspecting (every invoke) goes over the Engine API
+    transport; builds, imports and pulls through the SDK's client, made on first use."""
 
     def __init__(self, client: docker.DockerClient | None = None) -> None:
-        self._client = client or docker_client()
+        self._sdk = client
+
+    @property
+    def _client(self) -> docker.DockerClient:
+        if self._sdk is None:
+            self._sdk = docker_client()
+        return self._sdk
 
     def exists(self, tag: str) -> bool:
         return self._inspect(tag) is not None
@@ -73,6 +80,19 @@ class DockerImages:
         return tuple(cmd) if cmd else None
 
     def _inspect(self, tag: str) -> dict[str, Any] | None:
+        if self._sdk is not None:  # a client given by the caller: its engine, not DOCKER_HOST's
+            return self._inspect_sdk(tag)
+        try:
+            reply = engine().call("GET", f"/images/{tag}/json")
+        except OSError as exc:
+            raise ImageError(f"Cannot inspect image {tag}: {exc}") from exc
+        if reply.status == 404:
+            return None
+        if not reply.ok:
+            raise ImageError(f"Cannot inspect image {tag}: {reply.message}")
+        return reply.json()  # type: ignore[no-any-return]
+
+    def _inspect_sdk(self, tag: str) -> dict[str, Any] | None:
         import docker.errors
 
         try:

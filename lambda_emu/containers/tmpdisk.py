@@ -7,9 +7,11 @@ said once in the log."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import uuid
@@ -57,26 +59,10 @@ class TmpDisk:
             return self
         self._dir.mkdir(parents=True, exist_ok=True)
         try:
-            with open(self._image, "wb") as image:
-                image.truncate(image_bytes(self.size_mb))  # sparse: costs no disk until written
-            # No journal and few inodes: /tmp is scratch space, and this keeps the usable size honest.
-            _run(
-                [
-                    "mkfs.ext4",
-                    "-q",
-                    "-F",
-                    "-m",
-                    "0",
-                    "-O",
-                    "^has_journal",
-                    "-N",
-                    "8192",
-                    "-E",
-                    "lazy_itable_init=1",
-                    str(self._image),
-                ]
-            )
-            _run(["mount", "-o", "loop,nosuid,nodev", str(self._image), str(self._dir)])
+            # A copy of a file system formatted once per size (its few written blocks; the rest stays a
+            # hole), not a mkfs per environment: two processes fewer on every cold start.
+            _sparse_copy(_formatted(self._image.parent, self.size_mb), self._image)
+            _mount_loop(self._image, self._dir)
             os.chmod(self._dir, 0o1777)
         except (OSError, subprocess.CalledProcessError) as exc:
             LOG.warning("cannot make a disk-backed /tmp (%s): falling back to tmpfs", exc)
@@ -88,7 +74,7 @@ class TmpDisk:
     def close(self) -> None:
         if _is_mounted(self._dir):
             # Lazy: a process still holding a file there must not keep the mount (or this call) alive.
-            subprocess.run(["umount", "-l", str(self._dir)], capture_output=True, check=False)
+            _unmount_lazily(self._dir)
         for path in (self._image,):
             path.unlink(missing_ok=True)
         shutil.rmtree(self._dir, ignore_errors=True)
@@ -147,3 +133,115 @@ def _is_mounted(path: Path) -> bool:
 
 def _run(command: list[str]) -> None:
     subprocess.run(command, check=True, capture_output=True)
+
+
+# No journal and few inodes: /tmp is scratch space, and this keeps the usable size honest.
+_MKFS = ("mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal", "-N", "8192", "-E", "lazy_itable_init=1")
+_FORMAT_VERSION = "1"  # of _MKFS and image_bytes: a new one formats new templates
+
+
+def _formatted(root: Path, size_mb: int) -> Path:
+    """An empty file system of `size_mb`, formatted once and kept under `root` for every later disk."""
+    template = root / "formatted" / f"ext4-v{_FORMAT_VERSION}-{size_mb}mb.img"
+    if template.exists():
+        return template
+    template.parent.mkdir(parents=True, exist_ok=True)
+    staging = template.with_name(f".{template.name}.{os.getpid()}")
+    try:
+        with open(staging, "wb") as image:
+            image.truncate(image_bytes(size_mb))  # sparse: costs no disk until written
+        _run([*_MKFS, str(staging)])
+        os.replace(staging, template)  # whole or not at all, whoever else formats the same size meanwhile
+    finally:
+        staging.unlink(missing_ok=True)
+    return template
+
+
+def _sparse_copy(source: Path, target: Path) -> None:
+    """Copy `source`'s data extents only (a fresh ext4 image of 512 MB holds ~330 KB); holes stay holes."""
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        size = os.fstat(src.fileno()).st_size
+        dst.truncate(size)
+        offset = 0
+        while offset < size:
+            try:
+                data = os.lseek(src.fileno(), offset, os.SEEK_DATA)
+            except OSError:  # ENXIO: only a hole is left
+                break
+            hole = os.lseek(src.fileno(), data, os.SEEK_HOLE)
+            position = data
+            while position < hole:
+                copied = os.copy_file_range(src.fileno(), dst.fileno(), hole - position, position, position)
+                if copied <= 0:
+                    raise OSError(f"copying {source} stopped at byte {position}")
+                position += copied
+            offset = hole
+
+
+# Linux's loop device and mount interfaces (linux/loop.h, sys/mount.h), called directly: `mount -o loop`
+# and `umount -l` are a process each on every cold start and teardown.
+_LOOP_CTL_GET_FREE = 0x4C82
+_LOOP_CONFIGURE = 0x4C0A  # Linux 5.8+: attach the file and set its flags in one call
+_LO_FLAGS_AUTOCLEAR = 4  # the device lets go of the file when the file system is unmounted
+_LOOP_CONFIG = struct.Struct("=II40xIIII64s64s32s16x64x")  # fd, block size, loop_info64, reserved
+_MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
+
+
+def _mount_loop(image: Path, target: Path) -> None:
+    """`mount -o loop,nosuid,nodev image target`, by the kernel's own calls where it has them."""
+    try:
+        _mount_by_syscalls(image, target)
+    except (OSError, AttributeError) as exc:  # an older kernel, no libc: as util-linux does it
+        LOG.debug("loop mount by ioctl failed (%s); running mount", exc)
+        _run(["mount", "-o", "loop,nosuid,nodev", str(image), str(target)])
+
+
+def _mount_by_syscalls(image: Path, target: Path) -> None:
+    import ctypes
+    import fcntl
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
+    backing = os.open(image, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        for _attempt in range(8):  # another process may take the free device first: ask again
+            number = fcntl.ioctl(control, _LOOP_CTL_GET_FREE)
+            device = f"/dev/loop{number}"
+            loop = os.open(device, os.O_RDWR | os.O_CLOEXEC)
+            try:
+                name = str(image).encode()[-63:]  # what losetup shows
+                config = _LOOP_CONFIG.pack(backing, 0, 0, 0, 0, _LO_FLAGS_AUTOCLEAR, name, b"", b"")
+                try:
+                    fcntl.ioctl(loop, _LOOP_CONFIGURE, config)
+                except OSError as exc:
+                    if exc.errno == errno.EBUSY:
+                        continue
+                    raise
+                flags = _MS_NOSUID | _MS_NODEV
+                if libc.mount(device.encode(), str(target).encode(), b"ext4", flags, None) != 0:
+                    code = ctypes.get_errno()
+                    fcntl.ioctl(loop, _LOOP_CLR_FD)
+                    raise OSError(code, f"mount {device} on {target}: {os.strerror(code)}")
+                return
+            finally:
+                os.close(loop)
+        raise OSError(errno.EBUSY, "no free loop device")
+    finally:
+        os.close(backing)
+        os.close(control)
+
+
+_LOOP_CLR_FD = 0x4C01
+
+
+def _unmount_lazily(target: Path) -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.umount2(str(target).encode(), _MNT_DETACH) == 0:
+            return
+        LOG.debug("umount2 %s: %s", target, os.strerror(ctypes.get_errno()))
+    except (OSError, AttributeError) as exc:
+        LOG.debug("umount2 %s: %s", target, exc)
+    subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)

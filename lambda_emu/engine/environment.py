@@ -442,16 +442,29 @@ class Environment:
             container.set_cpu_limits(None, None)
             self._quota_applied = False
 
-    def close(self) -> None:
+    def close(self, *, detach: bool = False) -> None:
+        """Remove the container (killing the runtime) and stop the servers and threads. `detach`, for a
+        process about to exit (a one-shot invoke's teardown after its answer): the removal is handed to the
+        engine, and the Runtime API's sockets and the reader and waiter threads are left to end with the
+        process (joining the accept loop alone took ~13 ms on a loaded machine)."""
         with self._lock:
             if self._state is EnvState.CLOSED:
                 return
             self._move(EnvState.CLOSED)
             container = self._container
+        if detach:  # what the runtime writes from now on (as it is killed) is no one's output
+            self.log.mute()
         self.api.fail_outstanding(RuntimeReply(ReplyKind.EXITED))
         if container is not None:
             self._unthrottle(container)
-            container.remove()  # force-removes: kills the process too, and removes its /tmp
+            if detach:
+                container.discard()  # its /tmp too (a lazy unmount)
+            else:
+                container.remove()  # force-removes: kills the process too, and removes its /tmp
+        if detach:  # the process is about to end, and its sockets and threads with it
+            if self._own_sink is not None:
+                close_sink(self._own_sink)
+            return
         self._server.close()
         if self._direct is not None:
             self._direct.close()

@@ -176,6 +176,12 @@ class LogStream:
         # or when `flush_start` is called (the invoker does, once an invocation has run a while).
         self._held_start = ""
 
+    def mute(self) -> None:
+        """From now on lines are kept but go to no sink (a closing environment's last words, e.g. its
+        runtime client's complaint that the Runtime API went away, are no one's output)."""
+        with self._cond:
+            self._sink = None
+
     # ---- the reader's side
     def feed(self, data: bytes, source: int = 0) -> None:
         with self._cond:

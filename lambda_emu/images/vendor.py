@@ -11,9 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +101,8 @@ class HostFetcher:
             ],
             on_line,
         )  # fmt: skip
+        import zipfile  # here: an image build needs it, an invoke does not
+
         # A wheel is a zip of its installed tree: unpacking it is installing it (no entry points needed).
         for wheel in sorted(wheels.glob("*.whl")):
             with zipfile.ZipFile(wheel) as archive:
@@ -120,6 +120,8 @@ class HostFetcher:
 
     @staticmethod
     def _node(package: str, work: Path, target: Path, on_line: LineSink) -> None:
+        import tarfile  # here: an image build needs it (~1.5-8 ms to import), an invoke does not
+
         _run([_npm(), "pack", "--silent", "--pack-destination", str(work), package], on_line)
         tarballs = sorted(work.glob("node-linux-*.tgz"))
         if not tarballs:

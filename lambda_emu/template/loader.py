@@ -152,7 +152,8 @@ def load_template(
     """Every function of the template at `path`, its values resolved. A template that cannot be read at all
     raises TemplateError; a function that cannot run as written is kept in `broken` (its error raised when it
     is asked for), so one bad resource never blocks the others."""
-    data = read_template(path)
+    # Kept parsed in the state directory while the file is unchanged (source.py: read_template).
+    data = read_template(path, cache_dir=emulator.state_dir / "cache" / "templates")
     resources = data.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise TemplateError(f"{path}: the template has no Resources.")

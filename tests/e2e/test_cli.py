@@ -6,6 +6,7 @@ import json
 import shutil
 import signal
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -229,6 +230,29 @@ def test_sigterm_and_ctrl_c_remove_the_container(signum: int, backend: str) -> N
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_finished_invoke_hands_its_container_and_tmp_disk_over_and_both_go(backend: str) -> None:
+    # The command ends right after its answer; the engine (or a shell of its own) finishes the removal.
+    exe = shutil.which("lambda-emu")
+    assert exe
+    proc = subprocess.Popen(
+        [exe, "--backend", backend, "invoke", "HelloFunction", "-e", "events/hello.json"],
+        cwd=SAMPLES,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert json.loads(out) == {"message": "Hello, lambda-emu!"}
+    assert "saying hello to lambda-emu" in err
+    deadline = time.monotonic() + 30
+    while leftovers_of(proc.pid, backend) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert leftovers_of(proc.pid, backend) == []
+    mounts = Path("/proc/mounts").read_text()
+    assert f"/{proc.pid}_" not in mounts, "its /tmp disk is unmounted"
 
 
 def test_runtimes_list_shows_built_images() -> None:

@@ -53,3 +53,18 @@ def test_the_logs_command_is_registered() -> None:
 def test_every_sample_event_is_covered() -> None:
     assert ("generate-event", "s3", "put") in COMMANDS
     assert ("generate-event", "sqs", "receive-message") in COMMANDS
+
+
+def test_every_command_is_imported_from_the_module_the_on_demand_table_names() -> None:
+    import importlib
+    import pkgutil
+
+    import lambda_emu.cli
+    from lambda_emu.cli.group import COMMAND_MODULES
+
+    for module in pkgutil.iter_modules(lambda_emu.cli.__path__):
+        importlib.import_module(f"lambda_emu.cli.{module.name}")  # every command registered, as --help does
+    assert sorted(main.commands) == sorted(COMMAND_MODULES)
+    for name, module_name in COMMAND_MODULES.items():
+        callback = main.commands[name].callback
+        assert callback is not None and callback.__module__ == f"lambda_emu.cli.{module_name}", name
