@@ -170,33 +170,21 @@ def serve(
     """
     with errors_to_exit_status():
         from lambda_emu.server import LambdaServer, ServeConfig
-        from lambda_emu.template import load_functions
 
         path = template_path(template)
-        emulator_config, loaded = load_functions(
+        emulator_config, loaded = _loaded(
+            ctx.obj["state_dir"],
             path,
-            state_dir=ctx.obj["state_dir"],
+            function_names,
             parameter_overrides=parameter_overrides,
             env_vars_file=env_vars_file,
             cpu_limit=cpu_limit,
-        )
-        emulator_config = replace(
-            emulator_config,
-            code_roots=tuple(root.resolve() for root in code_roots),
-            layer_cache_dir=layer_cache_dir.resolve() if layer_cache_dir else None,
+            code_roots=code_roots,
+            layer_cache_dir=layer_cache_dir,
             invoke_images=invoke_images,
+            debug_port=debug_port,
+            debug_function=debug_function,
         )
-        if function_names:  # as start-lambda's function list: only these are served
-            loaded = loaded.only(function_names)
-        if debug_port is not None:
-            emulator_config = replace(
-                emulator_config, debug_port=debug_port, debug_function=_debugged(loaded, debug_function)
-            )
-            check_debug_port(debug_port)
-            progress(
-                f"{emulator_config.debug_function}: its runtime waits for a debugger on "
-                f"127.0.0.1:{debug_port} when it starts (on its first invoke)"
-            )
         config = ServeConfig(
             host=host,
             port=port,
@@ -215,34 +203,14 @@ def serve(
         if api_port is not None and loaded.api_error is not None:
             raise loaded.api_error
         emulator = local_emulator(emulator_config, served=[f.name for f in loaded.functions.values()])
-        reload = None
         served: list[Any] = []  # the server, once started: a reloaded template's problems go to it
-        shown = set(loaded.problems())
-
-        def on_loaded(reloaded: Any) -> None:
-            for problem in reloaded.problems():
-                if problem not in shown:  # each new problem once; the others were shown at start
-                    progress(f"warning: {problem}")
-            shown.clear()
-            shown.update(reloaded.problems())
-            for server in served:
-                server.set_unloaded(unloaded_functions(reloaded))
-
+        reload = None
         if watch:
-            from lambda_emu.cli.watching import template_watch
-
-            reload = template_watch(
-                path,
-                state_dir=ctx.obj["state_dir"],
-                parameter_overrides=parameter_overrides,
-                env_vars_file=env_vars_file,
-                on_loaded=on_loaded,
-                nested_templates=loaded.nested_templates,
-                only=function_names,
+            reload = _template_watch(
+                ctx.obj["state_dir"], path, loaded, parameter_overrides, env_vars_file, function_names, served
             )
         for problem in [*loaded.problems(), *runtime_warnings(loaded.functions.values())]:
             progress(f"warning: {problem}")
-        from lambda_emu.api.function_urls import function_url
         from lambda_emu.cli.start_api import show_request
 
         server = LambdaServer(
@@ -260,23 +228,110 @@ def serve(
             served.append(server)
             if warm_containers.upper() == "EAGER":
                 _start_environments(server, loaded.functions.values())
-            names = ", ".join(loaded.functions) or "none"
-            progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
-            if server.gateway is not None:
-                progress(f"serving the template's APIs at {server.gateway.url}")
-            if server.url_front is not None:
-                progress(f"serving Function URLs at {server.url_front.url} (by Host: <url-id>.lambda-url...)")
-                for api in loaded.function_urls:
-                    made = server.service.function_urls.get(api.routes[0].function, None)
-                    if made is not None:
-                        url = function_url(server.service, made.url_id)
-                        progress(f"Function URL of {made.function} (AuthType {made.auth_type}): {url}")
+            _announce(server, loaded)
             progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
             try:
                 threading.Event().wait()  # until Ctrl-C or SIGTERM (raised here as KeyboardInterrupt)
             except KeyboardInterrupt:
                 progress("stopping: in-flight invocations finish, then every container is removed")
         progress("stopped")
+
+
+def _loaded(
+    state_dir: Path,
+    path: Path,
+    function_names: tuple[str, ...],
+    *,
+    parameter_overrides: tuple[str, ...],
+    env_vars_file: Path | None,
+    cpu_limit: bool,
+    code_roots: tuple[Path, ...],
+    layer_cache_dir: Path | None,
+    invoke_images: tuple[tuple[str, str], ...],
+    debug_port: int | None,
+    debug_function: str | None,
+) -> tuple[Any, Any]:
+    """The emulator's configuration and the template's functions, as serve's options shape them: only the
+    FUNCTION... named, and one of them waiting for a debugger with -d."""
+    from lambda_emu.template import load_functions
+
+    emulator_config, loaded = load_functions(
+        path,
+        state_dir=state_dir,
+        parameter_overrides=parameter_overrides,
+        env_vars_file=env_vars_file,
+        cpu_limit=cpu_limit,
+    )
+    emulator_config = replace(
+        emulator_config,
+        code_roots=tuple(root.resolve() for root in code_roots),
+        layer_cache_dir=layer_cache_dir.resolve() if layer_cache_dir else None,
+        invoke_images=invoke_images,
+    )
+    if function_names:  # as start-lambda's function list: only these are served
+        loaded = loaded.only(function_names)
+    if debug_port is not None:
+        emulator_config = replace(
+            emulator_config, debug_port=debug_port, debug_function=_debugged(loaded, debug_function)
+        )
+        check_debug_port(debug_port)
+        progress(
+            f"{emulator_config.debug_function}: its runtime waits for a debugger on "
+            f"127.0.0.1:{debug_port} when it starts (on its first invoke)"
+        )
+    return emulator_config, loaded
+
+
+def _template_watch(
+    state_dir: Path,
+    path: Path,
+    loaded: Any,
+    parameter_overrides: tuple[str, ...],
+    env_vars_file: Path | None,
+    only: tuple[str, ...],
+    served: list[Any],
+) -> Any:
+    """The template's watcher: a saved template is loaded again, its new problems shown once each, and the
+    functions it can no longer load told to the running server (`served`, once it runs)."""
+    from lambda_emu.cli.watching import template_watch
+
+    shown = set(loaded.problems())
+
+    def on_loaded(reloaded: Any) -> None:
+        for problem in reloaded.problems():
+            if problem not in shown:  # each new problem once; the others were shown at start
+                progress(f"warning: {problem}")
+        shown.clear()
+        shown.update(reloaded.problems())
+        for server in served:
+            server.set_unloaded(unloaded_functions(reloaded))
+
+    return template_watch(
+        path,
+        state_dir=state_dir,
+        parameter_overrides=parameter_overrides,
+        env_vars_file=env_vars_file,
+        on_loaded=on_loaded,
+        nested_templates=loaded.nested_templates,
+        only=only,
+    )
+
+
+def _announce(server: Any, loaded: Any) -> None:
+    """What serve serves, and where: the functions, the template's APIs and each Function URL."""
+    from lambda_emu.api.function_urls import function_url
+
+    names = ", ".join(loaded.functions) or "none"
+    progress(f"serving {len(loaded.functions)} function(s) at {server.url}: {names}")
+    if server.gateway is not None:
+        progress(f"serving the template's APIs at {server.gateway.url}")
+    if server.url_front is not None:
+        progress(f"serving Function URLs at {server.url_front.url} (by Host: <url-id>.lambda-url...)")
+        for api in loaded.function_urls:
+            made = server.service.function_urls.get(api.routes[0].function, None)
+            if made is not None:
+                url = function_url(server.service, made.url_id)
+                progress(f"Function URL of {made.function} (AuthType {made.auth_type}): {url}")
 
 
 def _debugged(loaded: Any, named: str | None) -> str:

@@ -46,6 +46,88 @@ def route_lines(apis: tuple[TemplateApi, ...]) -> list[str]:
     ]
 
 
+def _invoker(emulator: Any, functions: Any) -> Any:
+    """What the gateway calls: the named function invoked synchronously (its answer streamed where the
+    route streams)."""
+    from lambda_emu.errors import FunctionNotFoundError
+
+    def invoke(name: str, payload: bytes, answered: Any, stream: Any = None) -> Any:
+        function = functions.by_name.get(name)
+        if function is None:
+            raise FunctionNotFoundError(f"Function not found: {name}")
+        invocation = emulator.invocation(function, payload)
+        if stream is not None:
+            invocation = dataclasses.replace(invocation, response_stream=stream)
+        return emulator.invoke(function, invocation, answered=answered)
+
+    return invoke
+
+
+def _url_fronts(
+    loaded: Any, invoke: Any, emulator_config: Any, host: str, function_url_port: int
+) -> list[tuple[Any, Any]]:
+    """Each Function URL of the template and the front (not yet started) that serves it alone: ports from
+    --function-url-port up (0: any free one)."""
+    from lambda_emu.gateway.front import ApiFront, Gateway
+    from lambda_emu.gateway.routes import RouteTable
+
+    fronts = []
+    for index, url in enumerate(loaded.function_urls):
+        url_gateway = Gateway(
+            RouteTable([url]),
+            invoke,
+            account_id=emulator_config.account_id,
+            region=emulator_config.region,
+            on_request=show_request,
+        )
+        url_port = function_url_port + index if function_url_port else 0
+        fronts.append((url, ApiFront(url_gateway, host=host, port=url_port)))
+    return fronts
+
+
+def _reloader(
+    state_dir: Path,
+    path: Path,
+    options: tuple[tuple[str, ...], Path | None],
+    load: Any,
+    gateway: Any,
+    emulator: Any,
+    functions: Any,
+    loaded: Any,
+) -> Any:
+    """The template's and the code's watcher: a saved template's routes take the next request (a template
+    that fails to load leaves the previous routes serving); saved code is picked up as by serve."""
+    from lambda_emu.cli.watching import template_watch
+    from lambda_emu.gateway.routes import RouteTable
+    from lambda_emu.reload.watcher import Reloader
+
+    def reload_all() -> list[FunctionConfig]:
+        _, again = load()
+        if again.api_error is not None:
+            raise again.api_error
+        gateway.table = RouteTable(again.apis)
+        return list(again.functions.values())
+
+    parameter_overrides, env_vars_file = options
+    config = template_watch(
+        path,
+        state_dir=state_dir,
+        parameter_overrides=parameter_overrides,
+        env_vars_file=env_vars_file,
+        load=reload_all,
+    )
+    return Reloader(emulator, functions, loaded.functions.values(), config)
+
+
+def _announce(address: str, loaded: Any, urls: list[tuple[Any, str]], watch: bool) -> None:
+    routes = sum(len(api.routes) for api in loaded.apis)
+    progress(f"serving {routes} route(s) at {address}:")
+    TERMINAL.write("".join(line + "\n" for line in route_lines(loaded.apis)))
+    for url, served_at in urls:
+        progress(f"Function URL of {url.routes[0].function} (AuthType {url.url_auth}): {served_at}/")
+    progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
+
+
 class _Functions:
     """The template's functions by name, as a reload changes them (the reloader's FunctionTable)."""
 
@@ -112,7 +194,7 @@ def start_api(
       curl http://127.0.0.1:3000/hello
     """
     with errors_to_exit_status():
-        from lambda_emu.errors import ConfigError, FunctionNotFoundError
+        from lambda_emu.errors import ConfigError
         from lambda_emu.gateway.front import ApiFront, Gateway
         from lambda_emu.gateway.routes import RouteTable
         from lambda_emu.template import load_functions
@@ -142,15 +224,7 @@ def start_api(
         functions = _Functions({f.name: f for f in loaded.functions.values()})
         emulator = local_emulator(emulator_config, served=list(functions.by_name))
 
-        def invoke(name: str, payload: bytes, answered: Any, stream: Any = None) -> Any:
-            function = functions.by_name.get(name)
-            if function is None:
-                raise FunctionNotFoundError(f"Function not found: {name}")
-            invocation = emulator.invocation(function, payload)
-            if stream is not None:
-                invocation = dataclasses.replace(invocation, response_stream=stream)
-            return emulator.invoke(function, invocation, answered=answered)
-
+        invoke = _invoker(emulator, functions)
         gateway = Gateway(
             RouteTable(loaded.apis),
             invoke,
@@ -163,45 +237,18 @@ def start_api(
         with contextlib.ExitStack() as fronts:
             fronts.enter_context(emulator)
             front = fronts.enter_context(ApiFront(gateway, host=host, port=port))
-            urls = []
-            for index, url in enumerate(loaded.function_urls):
-                url_gateway = Gateway(
-                    RouteTable([url]),
-                    invoke,
-                    account_id=emulator_config.account_id,
-                    region=emulator_config.region,
-                    on_request=show_request,
-                )
-                url_port = function_url_port + index if function_url_port else 0
-                served = fronts.enter_context(ApiFront(url_gateway, host=host, port=url_port))
-                urls.append((url, served.url))
+            urls = [
+                (url, fronts.enter_context(front_of).url)
+                for url, front_of in _url_fronts(loaded, invoke, emulator_config, host, function_url_port)
+            ]
             if watch:
-                from lambda_emu.cli.watching import template_watch
-                from lambda_emu.reload.watcher import Reloader
-
-                def reload_all() -> list[FunctionConfig]:
-                    _, again = load()
-                    if again.api_error is not None:  # the reload fails: the previous routes serve on
-                        raise again.api_error
-                    gateway.table = RouteTable(again.apis)  # the new routes take the next request
-                    return list(again.functions.values())
-
-                config = template_watch(
-                    path,
-                    state_dir=ctx.obj["state_dir"],
-                    parameter_overrides=parameter_overrides,
-                    env_vars_file=env_vars_file,
-                    load=reload_all,
+                options = (parameter_overrides, env_vars_file)
+                reloader = _reloader(
+                    ctx.obj["state_dir"], path, options, load, gateway, emulator, functions, loaded
                 )
-                reloader = Reloader(emulator, functions, loaded.functions.values(), config).start()
+                reloader = reloader.start()
             try:
-                routes = sum(len(api.routes) for api in loaded.apis)
-                progress(f"serving {routes} route(s) at {front.url}:")
-                TERMINAL.write("".join(line + "\n" for line in route_lines(loaded.apis)))
-                for url, address in urls:
-                    function = url.routes[0].function
-                    progress(f"Function URL of {function} (AuthType {url.url_auth}): {address}/")
-                progress(("watching for changes; " if watch else "") + "Ctrl-C to stop")
+                _announce(front.url, loaded, urls, watch)
                 try:
                     threading.Event().wait()  # until Ctrl-C or SIGTERM (raised here as KeyboardInterrupt)
                 except KeyboardInterrupt:
