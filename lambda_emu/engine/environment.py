@@ -370,8 +370,9 @@ class Environment:
         before that GET /next is still this invocation's, as in Lambda, where the invoke phase ends when
         the runtime calls next."""
         if self._marker is None:
+            deadline = time.monotonic() + timeout
             asked_next = answered and self.api.wait_next(timeout)
-            self.log.wait_end(request_id, timeout, asked_next=asked_next)
+            self.log.wait_end(request_id, max(0.0, deadline - time.monotonic()), asked_next=asked_next)
             return
         direct = self._direct
         if direct is not None and not self.log.ended(request_id):

@@ -36,7 +36,8 @@ _KEEP_INVOCATIONS = 32  # per-invocation buffers kept for callers that collect l
 # wrote before that GET /next may still be on its way through the engine (Docker's attach stream passes
 # containerd's shim and dockerd: on a 2-core machine at load 13-20, a handler's line written before the
 # response was in within 10 ms in 300 of 300 invokes, a line written just before the GET /next in 294 of
-# 300). A runtime that does not ask again within the grace gets _QUIET_S of quiet.
+# 300). Otherwise (a timeout, a crash, an init error) the output ends with the process's, or after _QUIET_S
+# of quiet.
 _DRAIN_S = 0.01
 _QUIET_S = 0.05
 # An invocation's own log, as its result carries it, keeps its START and its last this many bytes: the
