@@ -34,10 +34,10 @@ _KEEP_INVOCATIONS = 32  # per-invocation buffers kept for callers that collect l
 # Without markers (custom runtimes, AWS's base images): an invocation's output is taken as complete once
 # the runtime has asked for its next event and the stream has then been quiet for _DRAIN_S, for what it
 # wrote before that GET /next may still be on its way through the engine (Docker's attach stream passes
-# containerd's shim and dockerd: on a 2-core machine at load 13-20, a handler's line written before the
-# response was in within 10 ms in 300 of 300 invokes, a line written just before the GET /next in 294 of
-# 300). Otherwise (a timeout, a crash, an init error) the output ends with the process's, or after _QUIET_S
-# of quiet.
+# containerd's shim and dockerd, each a thread to wake: on a shared 2-core machine at load averages 4-34,
+# a line written just before the GET /next came more than 10 ms after it in 1 to 8 invokes of 300, and
+# then shows after END; a handler's line, written before its response, in 0 to 2 of 300). Otherwise (a
+# timeout, a crash, an init error) the output ends with the process's, or after _QUIET_S of quiet.
 _DRAIN_S = 0.01
 _QUIET_S = 0.05
 # An invocation's own log, as its result carries it, keeps its START and its last this many bytes: the
