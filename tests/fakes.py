@@ -60,8 +60,10 @@ class ProcessContainer:
             env["_FAKE_HOSTS"] = ",".join(f"{name}={address}" for name, address in self.spec.extra_hosts)
         self._started = time.time()
         self.starts += 1
+        # An entry point of the spec (a custom runtime's bootstrap in a test) runs instead of our client.
+        argv = list(self.spec.entrypoint) if self.spec.entrypoint else [sys.executable, str(RUNTIME_CLIENT)]
         self._proc = subprocess.Popen(
-            [sys.executable, str(RUNTIME_CLIENT)],
+            argv,
             env=env,
             cwd=task_root,
             stdout=self._write_fd,

@@ -358,12 +358,22 @@ class Environment:
                 direct.home()  # nobody else waits on the runtime: the reader reads it
         return pending
 
-    def wait_log_end(self, request_id: str, timeout: float) -> None:
+    def wait_log_end(self, request_id: str, timeout: float, *, answered: bool = False) -> None:
         """Wait until the invocation's output is all in (its END marker, the process gone, or `timeout`).
         The END marker is written before the reply, so it is normally in already; if not, what has
         arrived is read here (reads are serialised, so this is safe whoever else reads), and only when the
         marker is still missing does the reader take the rest (waking it, or keeping it at home: a reader
-        about to leave stays)."""
+        about to leave stays).
+
+        A runtime without markers that `answered` (posted its response or error and lives on) has written
+        its invocation's output once it asks for its next event: what it writes after its response and
+        before that GET /next is still this invocation's, as in Lambda, where the invoke phase ends when
+        the runtime calls next."""
+        if self._marker is None:
+            deadline = time.monotonic() + timeout
+            asked_next = answered and self.api.wait_next(timeout)
+            self.log.wait_end(request_id, max(0.0, deadline - time.monotonic()), asked_next=asked_next)
+            return
         direct = self._direct
         if direct is not None and not self.log.ended(request_id):
             direct.pull()

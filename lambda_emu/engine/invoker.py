@@ -20,7 +20,8 @@ from lambda_emu.models import Invocation, InvocationResult, error_body
 
 LOG = logging.getLogger(__name__)
 
-# How long an invocation's output may trail its result through the engine's log stream.
+# How long an invocation's output may trail its result through the engine's log stream (and how long a
+# runtime without log markers may take to ask for its next event, which ends its invocation's output).
 _LOG_GRACE_S = 2.0
 # An invocation still running after this long has its START written to the log sinks; a quicker, quiet
 # one's START goes out with its END and REPORT, in one write.
@@ -230,9 +231,10 @@ def _outcome(
         return _Outcome(error_body(wire.E_TIMEOUT, message), wire.E_TIMEOUT, elapsed * 1000, "timeout")
     duration_ms = (reply.received_at - start) * 1000 if pending.invoke_started else 0.0
     if posted is not None:
-        outcome = _Outcome(reply.body, posted.error_type, duration_ms)
         env.finished()
-    elif reply.kind is ReplyKind.INIT_ERROR:
+        env.wait_log_end(request_id, _LOG_GRACE_S, answered=True)
+        return _Outcome(reply.body, posted.error_type, duration_ms)
+    if reply.kind is ReplyKind.INIT_ERROR:
         outcome = _init_error_outcome(request_id, reply, duration_ms)
         env.reset()  # the runtime exits after reporting; the next invoke re-inits
     else:  # EXITED

@@ -187,6 +187,10 @@ class RuntimeApi:
         self._pending: PendingInvocation | None = None
         self._current: PendingInvocation | None = None
         self._finished: deque[str] = deque(maxlen=64)
+        # Set when the runtime asks for its next event (GET /next), cleared when an event goes out: a
+        # runtime without log markers has written all of an invocation's output once it asks again.
+        self._asked = threading.Event()
+        self._gone = False  # the runtime process ended (fail_outstanding) since its start
         self.init_error: RuntimeReply | None = None
         self._on_ready = on_ready
         self._on_handout = on_handout
@@ -247,6 +251,19 @@ class RuntimeApi:
                 return
         lent.release()  # reset or closed meanwhile: its own thread reads the end of it
 
+    def wait_next(self, timeout: float) -> bool:
+        """After an invocation's reply: wait until the runtime asks for its next event (True), or `timeout`
+        passes (False). Settles first (the runtime's 202); a connection left unread goes back to its own
+        thread, which reads the /next when it comes (a thread switch, instead of none, for this wait)."""
+        self.settle()
+        with self._lock:
+            unread, self._unread = self._unread, None
+        if unread is not None:
+            unread.release()
+        asked = self._asked.wait(timeout)
+        with self._lock:
+            return asked and not self._gone
+
     def _take_next(self, connection: RuntimeConnection) -> None:
         """A connection left unread by `settle`: its /next, when it came meanwhile (as it nearly always
         has), is parked now. Otherwise its own thread reads it, and that /next takes the event."""
@@ -263,6 +280,8 @@ class RuntimeApi:
                 if pending is not None:
                     pending.finish(reply)
             self._current = self._pending = None
+            self._gone = True
+        self._asked.set()  # a wait for its next /next ends: none comes
 
     def take_log_token(self) -> str:
         """The log token, to the runtime client's first call after its start only: user code, which runs
@@ -277,6 +296,8 @@ class RuntimeApi:
         """A new runtime process starts from scratch (after a crash, a timeout or an init error)."""
         with self._lock:
             self._token_taken = False
+            self._asked.clear()
+            self._gone = False
             if self._state is not ApiState.CLOSED:
                 self._state = ApiState.INITIALIZING
             self._current = self._pending = None
@@ -320,6 +341,7 @@ class RuntimeApi:
                 )
             if self._state is ApiState.CLOSED:
                 raise RuntimeApiError(500, wire.E_SANDBOX_FAILURE, "environment closed")
+            self._asked.set()
             if self._state is ApiState.INITIALIZING:
                 self._state = ApiState.IDLE
                 if self._on_ready is not None:
@@ -337,6 +359,7 @@ class RuntimeApi:
         """Under the lock: the event goes out now; its deadline starts from when the invoke started."""
         self._current = pending
         self._state = ApiState.INVOKING
+        self._asked.clear()
         now = time.monotonic()
         pending.handed_out_at = now
         if pending.invoke_started is None:

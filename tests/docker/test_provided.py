@@ -12,6 +12,7 @@ import pytest
 
 from lambda_emu.config import FunctionConfig
 from lambda_emu.facade import Emulator
+from tests.bootstraps import late_writer_code, late_writer_log
 from tests.docker import test_invoke as rig
 from tests.timing import assert_timed_out
 
@@ -119,3 +120,16 @@ def test_a_bootstrap_that_is_not_executable_is_an_invalid_entrypoint(
     assert result.error_type == "Runtime.InvalidEntrypoint"
     message = f"RequestId: {result.request_id} Error: fork/exec /var/task/bootstrap: permission denied"
     assert body(result)["errorMessage"] == message
+
+
+def test_what_a_bootstrap_writes_after_its_response_is_in_that_invocations_log(
+    emu: Emulator, functions: dict[str, FunctionConfig], tmp_path: Path
+) -> None:
+    """As in Lambda, whose invoke phase ends when the runtime asks for its next event: output between the
+    response and that GET /next belongs to the invocation, before its END, and not to the next one."""
+    code = late_writer_code(tmp_path / "code")
+    function = replace(functions["ProvidedFunction"], name="ProvidedLateWriter", code_path=code)
+    for n in range(3):
+        result = invoke(emu, function, {"n": n})
+        assert body(result) == {"n": n}
+        assert result.logs.splitlines()[:-1] == late_writer_log(result.request_id)

@@ -3,6 +3,7 @@ filtered, since a time, followed; `serve` prefixing each line with the function'
 
 from __future__ import annotations
 
+import base64
 import datetime
 import re
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bootstraps import late_writer_code, late_writer_log
 from tests.e2e.conftest import API_SAMPLES, start_server
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_functions"
@@ -152,3 +154,38 @@ def test_a_logical_id_finds_the_log_group_of_its_function_name(tmp_path: Path) -
     for name in ("Python313Function", "echo-python313"):
         shown = lambda_emu(tmp_path, "logs", name)
         assert shown.returncode == 0 and f"END RequestId: {request_id}" in shown.stdout, shown.stderr
+
+
+LATE_TEMPLATE = """AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  LateWriterFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: provided.al2023
+      CodeUri: code/
+      Handler: bootstrap
+      Timeout: 5
+"""
+
+
+def test_a_custom_runtimes_tail_holds_what_it_wrote_after_its_response(tmp_path: Path) -> None:
+    """LogType=Tail through `serve`: the log of a runtime without our markers is complete (its output
+    up to its next GET /next, then END and REPORT), and a plain invoke still answers."""
+    project = tmp_path / "project"
+    late_writer_code(project / "code")
+    (project / "template.yaml").write_text(LATE_TEMPLATE)
+    server = start_server(tmp_path / "state", template=project / "template.yaml")
+    try:
+        client = server.client()
+        assert client.invoke(FunctionName="LateWriterFunction", Payload=b'{"n": 0}')["Payload"].read() == (
+            b'{"n": 0}'
+        )
+        for n in (1, 2):
+            answer = client.invoke(FunctionName="LateWriterFunction", LogType="Tail", Payload=b"{}")
+            rid = answer["ResponseMetadata"]["RequestId"]
+            lines = base64.b64decode(answer["LogResult"]).decode().splitlines()
+            assert lines[:-1] == late_writer_log(rid), n
+            assert lines[-1].startswith(f"REPORT RequestId: {rid}\tDuration: ")
+    finally:
+        assert server.stop() == 0, server.log()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import select
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from lambda_emu.engine.invoker import Invoker
 from lambda_emu.engine.logstream import KEEP_LOG_BYTES
 from lambda_emu.engine.pool import EnvironmentPool
 from lambda_emu.models import Invocation, InvocationResult
+from tests.bootstraps import late_writer_log
 from tests.fakes import ProcessBackend
 from tests.timing import SLACK_S
 
@@ -579,3 +581,85 @@ def test_init_runs_at_the_default_weight_and_the_memory_share_applies_once_it_is
     container = backend.created[0]
     assert container.spec.cpu_shares is None, "created at the default weight: init is not starved"
     assert (container.cpu_quota, container.cpu_shares) == (128 / 1769, round(1024 * 128 / 1769))
+
+
+# A custom runtime without log markers (as a user's bootstrap on provided.al2023), in Python for the fake
+# backend's local processes: tests/bootstraps.py's LATE_WRITER. `keep_alive`: one connection for every
+# request (as Go's and Rust's runtime clients), else a connection per request (as curl in a shell
+# bootstrap).
+CUSTOM_BOOTSTRAP = """
+import http.client, os, sys, time
+host = os.environ["AWS_LAMBDA_RUNTIME_API"]
+keep_alive = sys.argv[1] == "keep-alive"
+conn = None
+def call(method, path, body=None):
+    global conn
+    if conn is None or not keep_alive:
+        conn = http.client.HTTPConnection(host)
+    conn.request(method, "/2018-06-01/runtime/" + path, body)
+    reply = conn.getresponse()
+    return reply.getheader("Lambda-Runtime-Aws-Request-Id"), reply.read()
+while True:
+    request_id, event = call("GET", "invocation/next")
+    print("handling", request_id, flush=True)
+    call("POST", "invocation/" + request_id + "/response", event)
+    time.sleep(0.2)  # four times the quiet time that used to end a marker-less invocation's output
+    print("after the response", request_id, flush=True)
+    if b"exit" in event:
+        sys.exit(0)
+"""
+
+
+@pytest.fixture(params=["keep-alive", "per-request"])
+def custom_pool(
+    request: pytest.FixtureRequest, backend: ProcessBackend, code: Path
+) -> Iterator[tuple[EnvironmentPool, list[str]]]:
+    (code / "bootstrap.py").write_text(CUSTOM_BOOTSTRAP)
+    lines: list[str] = []
+    config = EmulatorConfig()
+    runtime = RuntimeImage(
+        image="fake",
+        user=None,
+        log_markers=False,
+        entrypoint=(sys.executable, str(code / "bootstrap.py"), request.param),
+    )
+    pool = EnvironmentPool(
+        lambda function: Environment(
+            function, runtime, backend=backend, emulator=config, code_dir=str(code), sink=lines.append
+        )
+    )
+    yield pool, lines
+    pool.close()
+
+
+def test_a_marker_less_runtimes_output_after_its_response_is_in_that_invocations_log(
+    custom_pool: tuple[EnvironmentPool, list[str]], backend: ProcessBackend, code: Path
+) -> None:
+    """Its invocation ends when it asks for its next event, as Lambda's invoke phase does: what it wrote
+    after the response and before that GET /next is this invocation's, in order, and not the next one's."""
+    pool, lines = custom_pool
+    function = FunctionConfig(name="custom", runtime="provided.al2023", handler="x", code_path=code)
+    early: list[InvocationResult] = []
+    arn = EmulatorConfig().function_arn(function.name)
+    results = [
+        Invoker(pool).invoke(function, Invocation(b'{"n": 1}', arn), answered=early.append),
+        call(pool, function, {"n": 2}),
+    ]
+    assert [json.loads(r.payload) for r in early] == [{"n": 1}], "answered before its log was complete"
+    for result in results:
+        assert result.logs.splitlines()[:-1] == late_writer_log(result.request_id)
+        assert result.logs.splitlines()[-1].startswith(f"REPORT RequestId: {result.request_id}\t")
+    assert "".join(lines).count("after the response") == 2 and "".join(lines).endswith(results[1].logs)
+    assert len(backend.created) == 1 and backend.created[0].starts == 1
+
+
+def test_a_marker_less_runtime_that_exits_after_its_response_has_its_last_output_in_the_log(
+    custom_pool: tuple[EnvironmentPool, list[str]], code: Path
+) -> None:
+    pool, _ = custom_pool
+    function = FunctionConfig(name="custom", runtime="provided.al2023", handler="x", code_path=code)
+    result = call(pool, function, {"exit": True})
+    assert json.loads(result.payload) == {"exit": True}
+    assert f"after the response {result.request_id}\nEND RequestId: {result.request_id}\n" in result.logs
+    after = call(pool, function)
+    assert not after.failed and after.init_duration_ms is not None, "a plain cold start follows"

@@ -467,3 +467,61 @@ def test_the_log_token_is_given_once_per_runtime_start_and_only_before_its_first
         assert call(connect(srv), "GET", wire.PATH_LOG_TOKEN)[:3:2] == (200, b"tok")
     with RuntimeApiServer(RuntimeApi()) as srv:  # an environment without markers has none to give
         assert call(connect(srv), "GET", wire.PATH_LOG_TOKEN)[0] == 403
+
+
+def _answered_without_settling(server: RuntimeApiServer, runtime: socket.socket) -> None:
+    """A warm invocation out on the parked /next, answered on it, its reply read by the waiting thread."""
+    pending = server.api.submit(Invocation(b"{}", ARN), timeout_s=3)
+    runtime.recv(65536)
+    rid = pending.invocation.request_id
+    head = f"POST {wire.INVOCATION_PREFIX}{rid}/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n"
+    runtime.sendall(head.encode() + b"{}")
+    assert pending.wait_reply(3) is not None
+
+
+def test_wait_next_tells_when_the_runtime_asks_again_on_the_connection_it_answered_on(
+    server: RuntimeApiServer,
+) -> None:
+    """A keep-alive runtime (one connection): its 202 goes out, then its next /next is waited for."""
+    runtime = _parked_runtime(server)
+    _answered_without_settling(server, runtime)
+    timer = threading.Timer(
+        0.1, lambda: runtime.sendall(f"GET {wire.PATH_NEXT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    )
+    timer.start()
+    try:
+        assert server.api.wait_next(5)
+    finally:
+        timer.join()
+    assert runtime.recv(65536).startswith(b"HTTP/1.1 202")
+    # The next event goes out on that /next, as after any settle.
+    _answered_on_lent_connection(server, runtime, 1)
+    runtime.close()
+
+
+def test_wait_next_tells_when_the_runtime_asks_again_on_another_connection(server: RuntimeApiServer) -> None:
+    """A runtime that connects anew per request (curl in a shell bootstrap)."""
+    runtime = _parked_runtime(server)
+    _answered_without_settling(server, runtime)
+    assert not server.api.wait_next(0.05), "no /next yet"
+    assert runtime.recv(65536).startswith(b"HTTP/1.1 202")
+    runtime.close()
+    thread, out = get_next_in_thread(server)
+    assert server.api.wait_next(5)
+    pending = server.api.submit(Invocation(b'{"n": 2}', ARN), timeout_s=3)
+    assert pending.wait_started(3)
+    server.api.complete(pending.invocation.request_id, RuntimeReply(ReplyKind.RESPONSE, b"2"))
+    thread.join(5)
+    assert out["body"] == b'{"n": 2}'
+
+
+def test_wait_next_is_false_when_the_runtime_exits_instead_of_asking(server: RuntimeApiServer) -> None:
+    runtime = _parked_runtime(server)
+    _answered_without_settling(server, runtime)
+    timer = threading.Timer(0.1, server.api.fail_outstanding, args=(RuntimeReply(ReplyKind.EXITED),))
+    timer.start()
+    try:
+        assert not server.api.wait_next(5)
+    finally:
+        timer.join()
+    runtime.close()
