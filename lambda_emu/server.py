@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from lambda_emu import wire
 from lambda_emu.api.discovery import remove_discovery, write_discovery
 from lambda_emu.api.http import InvokeApiServer
-from lambda_emu.api.permissions import signed_caller
+from lambda_emu.api.permissions import check_signature, signed_caller
 from lambda_emu.api.service import EventSink, InvokeOutcome, LambdaService
 from lambda_emu.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, Pacing, RetryDelays, Sinks
 from lambda_emu.async_invoke.queue import FunctionScope
@@ -23,6 +23,7 @@ from lambda_emu.control.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLim
 from lambda_emu.control.function_urls import INVOKE_URL_ACTION, UrlConfig, cors_fields, timestamp
 from lambda_emu.control.policy import allows
 from lambda_emu.control.registry import FunctionRef, FunctionRegistry
+from lambda_emu.control.sigv4 import SignedRequest
 from lambda_emu.control.store import FunctionStore, open_store
 from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError, LambdaEmuError
 from lambda_emu.event_sources.mappings import MappingStore
@@ -411,20 +412,36 @@ def url_front(
             invoke_mode=found.invoke_mode,
         )
 
-    def iam_allows(request: HttpRequest, api: TemplateApi) -> bool:
-        # As a signed DryRun is judged: the access key's principal (principals.json) against the function's
-        # resource-based policy; a key mapped to no principal is let through, as DryRun lets it.
-        caller = signed_caller(service, {"authorization": request.header("authorization")})
+    def iam_refusal(request: HttpRequest, api: TemplateApi) -> str:
+        # As a signed request to Lambda's API is judged: the signature checked when principals.json holds
+        # the key's secret, then the key's principal against the function's resource-based policy; a key
+        # mapped to no principal is let through, as DryRun lets it.
+        authorization = request.header("authorization")
+        signed = SignedRequest(request.method, request.path, request.raw_query, request.headers, request.body)
+        try:
+            check_signature(service, signed, authorization)
+        except ApiError as exc:
+            return f"AuthType AWS_IAM: {exc.code}: {exc.message}"
+        caller = signed_caller(service, {"authorization": authorization})
         found = service.function_urls.by_url_id(api.name)
-        if caller is None or found is None:
-            return found is not None
+        if found is None:
+            return "AuthType AWS_IAM: the Function URL is gone"
+        if caller is None:
+            return ""
         qualifier = None if found.qualifier == wire.LATEST else found.qualifier
-        return allows(
+        allowed = allows(
             service.policies.statements(found.function, qualifier),
             caller=caller,
             action=INVOKE_URL_ACTION,
             resource=emulator.function_arn(found.function, qualifier),
             context={"lambda:FunctionUrlAuthType": "AWS_IAM"},
+        )
+        return (
+            ""
+            if allowed
+            else (
+                "AuthType AWS_IAM: the function's policy does not allow the signer lambda:InvokeFunctionUrl"
+            )
         )
 
     gateway = UrlGateway(
@@ -433,7 +450,7 @@ def url_front(
         account_id=emulator.account_id,
         region=emulator.region,
         on_request=on_request,
-        iam_allows=iam_allows,
+        iam_refusal=iam_refusal,
     )
     return ApiFront(gateway, host=config.host, port=config.function_url_port)
 
