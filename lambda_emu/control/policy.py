@@ -6,7 +6,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import os
 import re
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,6 +44,8 @@ _PRINCIPALS_HINT = (
 )
 # The principals files whose keys without a secret were already told (once per file and process).
 _WARNED: dict[Path, list[str]] = {}
+# principals.json as last read, by path: the file's (inode, mtime, size) then, and what it held.
+_READ: dict[Path, tuple[tuple[int, int, int], dict[str, Principal]]] = {}
 _FILE_HINT = "Fix or remove the file (it holds what AddPermission stored)."
 
 
@@ -339,6 +343,19 @@ def load_principals(state_dir: Path) -> dict[str, Principal]:
     key's secret, e.g. {"AKIAEXAMPLE": "arn:aws:iam::123456789012:user/alice"} or {"AKIAEXAMPLE":
     {"principal": "arn:…", "secret": "…"}}; empty when there is no such file."""
     path = state_dir / PRINCIPALS_FILE
+    # Looked up on every signed request to the API: read again only when the file changed (a stat, where
+    # a read and parse cost several times as much). File times are coarse (a clock tick), so a file changed
+    # within the last second is read every time, as git treats a "racily clean" index entry.
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}.", hint=_PRINCIPALS_HINT) from exc
+    version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    cached = _READ.get(path)
+    if cached is not None and cached[0] == version:
+        return cached[1]
     try:
         mapping = json.loads(path.read_text())
     except FileNotFoundError:
@@ -362,6 +379,8 @@ def load_principals(state_dir: Path) -> dict[str, Principal]:
             path,
             ", ".join(unverifiable),
         )
+    if stat.st_mtime_ns < time.time_ns() - 1_000_000_000:
+        _READ[path] = (version, checked)
     return checked
 
 

@@ -127,6 +127,17 @@ def _signed(
     return {name: value for name, value in signed.headers.items() if name.lower() != "host"}
 
 
+def _allow_url(client: object, sid: str, principal: str) -> None:
+    """Let `principal` invoke AttemptsFunction's AWS_IAM Function URL."""
+    client.add_permission(  # type: ignore[attr-defined]
+        FunctionName="AttemptsFunction",
+        StatementId=sid,
+        Action="lambda:InvokeFunctionUrl",
+        Principal=principal,
+        FunctionUrlAuthType="AWS_IAM",
+    )
+
+
 def test_an_aws_iam_url_lets_in_the_signers_its_policy_allows(served: Served) -> None:
     alice = "arn:aws:iam::210987654321:user/alice"
     (served.state_dir / "principals.json").write_text(json.dumps({"AKIAALICE": alice}))
@@ -137,13 +148,7 @@ def test_an_aws_iam_url_lets_in_the_signers_its_policy_allows(served: Served) ->
     try:
         assert request(url)[::2] == (403, b'{"Message":"Forbidden"}')  # unsigned
         assert request(url, **_signed(url, "AKIAALICE"))[::2] == (403, b'{"Message":"Forbidden"}')
-        client.add_permission(
-            FunctionName="AttemptsFunction",
-            StatementId="alice-url",
-            Action="lambda:InvokeFunctionUrl",
-            Principal=alice,
-            FunctionUrlAuthType="AWS_IAM",
-        )
+        _allow_url(client, "alice-url", alice)
         status, _, body = request(url, **_signed(url, "AKIAALICE"))
         assert status == 200 and json.loads(body)["environment"]
         assert request(url, **_signed(url, "AKIAUNMAPPED"))[0] == 200  # no principal to judge: as DryRun
@@ -161,13 +166,7 @@ def test_an_aws_iam_url_checks_the_signature_of_a_key_whose_secret_it_holds(serv
     url = client.create_function_url_config(FunctionName="AttemptsFunction", AuthType="AWS_IAM")[
         "FunctionUrl"
     ]
-    client.add_permission(
-        FunctionName="AttemptsFunction",
-        StatementId="alice-signed",
-        Action="lambda:InvokeFunctionUrl",
-        Principal=alice,
-        FunctionUrlAuthType="AWS_IAM",
-    )
+    _allow_url(client, "alice-signed", alice)
     try:
         status, _, body = request(url, **_signed(url, "AKIAALICE", "alice-secret"))
         assert status == 200 and json.loads(body)["environment"]

@@ -219,7 +219,7 @@ def test_a_key_with_its_secret_is_trusted_only_when_the_signature_holds(served):
             lambda client: client.invoke(FunctionName="NoOpFunction", InvocationType="DryRun"),
             lambda client: client.get_function(FunctionName="NoOpFunction"),
         ):
-            wrong = error_of(lambda: call(signed_client(served, "AKIAALICE", "not-alices-secret")))
+            wrong = error_of(lambda call=call: call(signed_client(served, "AKIAALICE", "not-alices-secret")))
             assert wrong.response["ResponseMetadata"]["HTTPStatusCode"] == 403
             assert wrong.response["Error"] == {
                 "Code": "InvalidSignatureException",

@@ -311,3 +311,20 @@ def test_principals_file_may_hold_each_keys_secret(tmp_path, caplog):
         file.write_text(json.dumps(wrong))
         with pytest.raises(LambdaEmuError):
             load_principals(tmp_path)
+
+
+def test_a_changed_principals_file_is_read_again(tmp_path):
+    import os
+    import time
+
+    file = tmp_path / "principals.json"
+    file.write_text(json.dumps({"AKIAA": ALICE}))
+    old = time.time() - 10
+    os.utime(file, (old, old))
+    assert load_principals(tmp_path) == {"AKIAA": Principal(ALICE)}
+    file.write_text(json.dumps({"AKIAB": ALICE}))  # the same size, a new time
+    assert load_principals(tmp_path) == {"AKIAB": Principal(ALICE)}
+    file.write_text(json.dumps({"AKIAC": ALICE}))  # again within the clock's tick: still read again
+    assert load_principals(tmp_path) == {"AKIAC": Principal(ALICE)}
+    file.unlink()
+    assert load_principals(tmp_path) == {}
