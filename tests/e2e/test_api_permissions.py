@@ -227,6 +227,12 @@ def test_a_key_with_its_secret_is_trusted_only_when_the_signature_holds(served):
                 "Check your AWS Secret Access Key and signing method. Consult the service documentation "
                 "for details.",
             }
+        # Signed as boto3 signs an ARN in the path (%-encoded, then encoded again) and a query string.
+        alice = signed_client(served, "AKIAALICE", "alice-secret")
+        by_arn = alice.invoke(FunctionName=f"{FUNCTION_ARN}:NoOpFunction", InvocationType="DryRun")
+        assert by_arn["StatusCode"] == 204
+        listed = alice.list_functions(MaxItems=1, FunctionVersion="ALL")
+        assert len(listed["Functions"]) == 1
         # A key without a secret is still taken at its word (its principal judged by the policy).
         bob = error_of(
             lambda: signed_client(served, "AKIABOB", "anything").invoke(

@@ -135,3 +135,11 @@ def test_a_malformed_authorization_is_an_incomplete_signature() -> None:
 )
 def test_the_canonical_uri_is_normalised_and_encoded_twice(path: str, canonical: str) -> None:
     assert canonical_uri(path) == canonical
+
+
+def test_a_request_dated_by_its_date_header_verifies() -> None:
+    # botocore signs with the Date header instead of X-Amz-Date when the request carries one.
+    signed = _signed("GET", "http://127.0.0.1:9001/2015-03-31/functions/f", headers={"Date": "now"})
+    names = [name.lower() for name, _ in signed.headers]
+    assert "date" in names and "x-amz-date" not in names
+    verify(signed, SECRET, service="lambda")
