@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from lambda_emu import wire
 from lambda_emu.api.discovery import remove_discovery, write_discovery
 from lambda_emu.api.http import InvokeApiServer
-from lambda_emu.api.permissions import check_signature, signed_caller
+from lambda_emu.api.permissions import signed_caller
 from lambda_emu.api.service import EventSink, InvokeOutcome, LambdaService
 from lambda_emu.async_invoke import QUEUE_FILE, EventDispatcher, EventQueue, Pacing, RetryDelays, Sinks
 from lambda_emu.async_invoke.queue import FunctionScope
@@ -23,7 +23,6 @@ from lambda_emu.control.concurrency import DEFAULT_ACCOUNT_LIMIT, ConcurrencyLim
 from lambda_emu.control.function_urls import INVOKE_URL_ACTION, UrlConfig, cors_fields, timestamp
 from lambda_emu.control.policy import allows
 from lambda_emu.control.registry import FunctionRef, FunctionRegistry
-from lambda_emu.control.sigv4 import SignedRequest
 from lambda_emu.control.store import FunctionStore, open_store
 from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError, LambdaEmuError
 from lambda_emu.event_sources.mappings import MappingStore
@@ -34,6 +33,7 @@ from lambda_emu.gateway.front import Invoke as GatewayInvoke
 from lambda_emu.gateway.managed_urls import UrlGateway
 from lambda_emu.gateway.requests import HttpRequest
 from lambda_emu.gateway.routes import RouteTable
+from lambda_emu.gateway.signatures import signature_refusal
 from lambda_emu.models import Invocation, InvocationResult, ResponseStream
 from lambda_emu.template.apis import DEFAULT_ROUTE, DEFAULT_STAGE, URL, TemplateApi, TemplateRoute, cors_of
 from lambda_emu.template.event_sources import TemplateMapping
@@ -412,17 +412,16 @@ def url_front(
             invoke_mode=found.invoke_mode,
         )
 
+    bad_signature = signature_refusal(emulator.state_dir)
+
     def iam_refusal(request: HttpRequest, api: TemplateApi) -> str:
         # As a signed request to Lambda's API is judged: the signature checked when principals.json holds
         # the key's secret, then the key's principal against the function's resource-based policy; a key
         # mapped to no principal is let through, as DryRun lets it.
-        authorization = request.header("authorization")
-        signed = SignedRequest(request.method, request.path, request.raw_query, request.headers, request.body)
-        try:
-            check_signature(service, signed, authorization)
-        except ApiError as exc:
-            return f"AuthType AWS_IAM: {exc.code}: {exc.message}"
-        caller = signed_caller(service, {"authorization": authorization})
+        why = bad_signature(request, api)
+        if why:
+            return why
+        caller = signed_caller(service, {"authorization": request.header("authorization")})
         found = service.function_urls.by_url_id(api.name)
         if found is None:
             return "AuthType AWS_IAM: the Function URL is gone"
@@ -436,13 +435,8 @@ def url_front(
             resource=emulator.function_arn(found.function, qualifier),
             context={"lambda:FunctionUrlAuthType": "AWS_IAM"},
         )
-        return (
-            ""
-            if allowed
-            else (
-                "AuthType AWS_IAM: the function's policy does not allow the signer lambda:InvokeFunctionUrl"
-            )
-        )
+        denied = "AuthType AWS_IAM: the function's policy does not allow the signer lambda:InvokeFunctionUrl"
+        return "" if allowed else denied
 
     gateway = UrlGateway(
         lookup,

@@ -26,7 +26,7 @@ from lambda_emu.api import (
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
 from lambda_emu.api.service import InvokeOutcome, LambdaService
-from lambda_emu.control.sigv4 import SignedRequest
+from lambda_emu.control.sigv4 import SignedRequest, check_signed
 from lambda_emu.engine.httpserver import (
     BackgroundServer,
     QuickHandler,
@@ -332,10 +332,9 @@ class _Handler(QuickHandler):
                     "RequestEntityTooLargeException",
                     f"Request must be smaller than {limit} bytes for the {operation} operation",
                 )
-            authorization = self.headers.get("authorization", "")
-            if authorization:
+            if "authorization" in self.headers:
                 signed = SignedRequest(method, url_path, query_string, self.headers.items(), body)
-                permissions.check_signature(self.server.service, signed, authorization)
+                check_signed(self.server.service.emulator.config.state_dir, signed)
             # QuickHandler's headers are keyed by lower-case name already.
             request = Request(
                 params.get("name", ""),

@@ -11,15 +11,13 @@ from lambda_emu import wire
 from lambda_emu.api.routes import Reply, Request, RouteTable, json_reply, path
 from lambda_emu.api.service import LambdaService, json_object
 from lambda_emu.control.policy import Permission, compact, load_principals, render
-from lambda_emu.control.sigv4 import SignedRequest, access_key, verify
+from lambda_emu.control.sigv4 import access_key
 from lambda_emu.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
 
 POLICY_PATH = "/2015-03-31/functions/{name}/policy"
 STATEMENT_PATH = "/2015-03-31/functions/{name}/policy/{sid}"
-# The credential scope's service of Lambda's API and of Function URLs ("…/<region>/lambda/aws4_request").
-SIGNING_SERVICE = "lambda"
 
 
 def _policy_target(service: LambdaService, request: Request) -> tuple[str, str | None]:
@@ -63,22 +61,10 @@ def remove_permission(service: LambdaService, request: Request) -> Reply:
 def signed_caller(service: LambdaService, headers: Mapping[str, str]) -> str | None:
     """The principal a SigV4-signed request comes from: its access key id looked up in the state
     directory's principals.json; None when unsigned or the key is not mapped. A key with a secret there
-    has had its signature checked first (`check_signature`)."""
+    has had its signature checked first (`sigv4.check_signed`, for every request to the API)."""
     key = access_key(headers.get("authorization", ""))
     found = None if key is None else load_principals(service.emulator.config.state_dir).get(key)
     return None if found is None else found.arn
-
-
-def check_signature(service: LambdaService, request: SignedRequest, authorization: str) -> None:
-    """Check the SigV4 signature of a request signed with a key whose secret principals.json holds, as
-    AWS checks it (InvalidSignatureException otherwise). Requests unsigned, or signed with a key it does not
-    hold the secret of, are not checked: the emulator cannot, and lets them in as before."""
-    key = access_key(authorization)
-    if key is None:
-        return
-    found = load_principals(service.emulator.config.state_dir).get(key)
-    if found is not None and found.secret is not None:
-        verify(request, found.secret, service=SIGNING_SERVICE)
 
 
 ROUTES: RouteTable = [

@@ -12,13 +12,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from urllib.parse import quote, unquote
 
+from lambda_emu.control.policy import load_principals
 from lambda_emu.errors import ApiError
 
 LOG = logging.getLogger(__name__)
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+# The credential scope's service of Lambda's API and of Function URLs ("…/<region>/lambda/aws4_request").
+LAMBDA_SERVICE = "lambda"
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 # "A request must reach AWS within 5 minutes of the timestamp in the request", and Lambda's answer otherwise
 # reads "Signature expired: <date> is now earlier than <now - 5 min> (<now> - 5 min.)" (AWS re:Post,
@@ -53,6 +57,18 @@ def access_key(authorization: str) -> str | None:
     """The access key id a SigV4 Authorization header names (None: not a SigV4 signature)."""
     match = _KEY.match(authorization)
     return None if match is None else match["key"]
+
+
+def check_signed(state_dir: Path, request: SignedRequest) -> None:
+    """Check the SigV4 signature of a request signed with a key whose secret the state directory's
+    principals.json holds, as Lambda checks it (the ApiError it answers otherwise). Requests unsigned, or
+    signed with a key whose secret it does not hold, are not checked: the emulator cannot, and lets them
+    in."""
+    authorization = next((v for k, v in request.headers if k.lower() == "authorization"), "")
+    key = access_key(authorization)
+    found = None if key is None else load_principals(state_dir).get(key)
+    if found is not None and found.secret is not None:
+        verify(request, found.secret, service=LAMBDA_SERVICE)
 
 
 def signature_error(message: str = _MISMATCH) -> ApiError:
