@@ -45,6 +45,10 @@ API_STATUS = {
     "PolicyLengthExceededException": 400,
     "ValidationException": 400,
     "AccessDeniedException": 403,
+    # The errors every AWS API shares when a signature is wrong or incomplete (AWS's common errors; Lambda's
+    # answers to a signature it cannot match are 403 InvalidSignatureException).
+    "IncompleteSignatureException": 400,
+    "InvalidSignatureException": 403,
     "ResourceNotFoundException": 404,
     "ProvisionedConcurrencyConfigNotFoundException": 404,
     "CodeSigningConfigNotFoundException": 404,

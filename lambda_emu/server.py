@@ -33,6 +33,7 @@ from lambda_emu.gateway.front import Invoke as GatewayInvoke
 from lambda_emu.gateway.managed_urls import UrlGateway
 from lambda_emu.gateway.requests import HttpRequest
 from lambda_emu.gateway.routes import RouteTable
+from lambda_emu.gateway.signatures import signature_refusal
 from lambda_emu.models import Invocation, InvocationResult, ResponseStream
 from lambda_emu.template.apis import DEFAULT_ROUTE, DEFAULT_STAGE, URL, TemplateApi, TemplateRoute, cors_of
 from lambda_emu.template.event_sources import TemplateMapping
@@ -411,21 +412,31 @@ def url_front(
             invoke_mode=found.invoke_mode,
         )
 
-    def iam_allows(request: HttpRequest, api: TemplateApi) -> bool:
-        # As a signed DryRun is judged: the access key's principal (principals.json) against the function's
-        # resource-based policy; a key mapped to no principal is let through, as DryRun lets it.
+    bad_signature = signature_refusal(emulator.state_dir)
+
+    def iam_refusal(request: HttpRequest, api: TemplateApi) -> str:
+        # As a signed request to Lambda's API is judged: the signature checked when principals.json holds
+        # the key's secret, then the key's principal against the function's resource-based policy; a key
+        # mapped to no principal is let through, as DryRun lets it.
+        why = bad_signature(request, api)
+        if why:
+            return why
         caller = signed_caller(service, {"authorization": request.header("authorization")})
         found = service.function_urls.by_url_id(api.name)
-        if caller is None or found is None:
-            return found is not None
+        if found is None:
+            return "AuthType AWS_IAM: the Function URL is gone"
+        if caller is None:
+            return ""
         qualifier = None if found.qualifier == wire.LATEST else found.qualifier
-        return allows(
+        allowed = allows(
             service.policies.statements(found.function, qualifier),
             caller=caller,
             action=INVOKE_URL_ACTION,
             resource=emulator.function_arn(found.function, qualifier),
             context={"lambda:FunctionUrlAuthType": "AWS_IAM"},
         )
+        denied = "AuthType AWS_IAM: the function's policy does not allow the signer lambda:InvokeFunctionUrl"
+        return "" if allowed else denied
 
     gateway = UrlGateway(
         lookup,
@@ -433,7 +444,7 @@ def url_front(
         account_id=emulator.account_id,
         region=emulator.region,
         on_request=on_request,
-        iam_allows=iam_allows,
+        iam_refusal=iam_refusal,
     )
     return ApiFront(gateway, host=config.host, port=config.function_url_port)
 

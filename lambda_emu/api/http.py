@@ -26,6 +26,7 @@ from lambda_emu.api import (
 from lambda_emu.api.routes import Reply, Request, Route, RouteTable, path
 from lambda_emu.api.routes import json_reply as _json
 from lambda_emu.api.service import InvokeOutcome, LambdaService
+from lambda_emu.control.sigv4 import SignedRequest, check_signed
 from lambda_emu.engine.httpserver import (
     BackgroundServer,
     QuickHandler,
@@ -331,6 +332,9 @@ class _Handler(QuickHandler):
                     "RequestEntityTooLargeException",
                     f"Request must be smaller than {limit} bytes for the {operation} operation",
                 )
+            if "authorization" in self.headers:
+                signed = SignedRequest(method, url_path, query_string, self.headers.items(), body)
+                check_signed(self.server.service.emulator.config.state_dir, signed)
             # QuickHandler's headers are keyed by lower-case name already.
             request = Request(
                 params.get("name", ""),

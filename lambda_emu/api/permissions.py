@@ -1,24 +1,23 @@
 """Lambda's permission API over HTTP (Lambda API Reference): AddPermission, GetPolicy and RemovePermission on
-the functions' resource-based policies, and who signed a DryRun (SigV4 access key → principal)."""
+the functions' resource-based policies, who signed a request (SigV4 access key → principal) and whether its
+signature holds (when principals.json has the key's secret)."""
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 
 from lambda_emu import wire
 from lambda_emu.api.routes import Reply, Request, RouteTable, json_reply, path
 from lambda_emu.api.service import LambdaService, json_object
 from lambda_emu.control.policy import Permission, compact, load_principals, render
+from lambda_emu.control.sigv4 import access_key
 from lambda_emu.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
 
 POLICY_PATH = "/2015-03-31/functions/{name}/policy"
 STATEMENT_PATH = "/2015-03-31/functions/{name}/policy/{sid}"
-# SigV4: "Authorization: AWS4-HMAC-SHA256 Credential=<access key id>/<date>/<region>/lambda/aws4_request, …"
-_SIGV4_CREDENTIAL = re.compile(r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/,\s]+)/")
 
 
 def _policy_target(service: LambdaService, request: Request) -> tuple[str, str | None]:
@@ -61,12 +60,11 @@ def remove_permission(service: LambdaService, request: Request) -> Reply:
 
 def signed_caller(service: LambdaService, headers: Mapping[str, str]) -> str | None:
     """The principal a SigV4-signed request comes from: its access key id looked up in the state
-    directory's principals.json; None when unsigned or the key is not mapped. The signature is not
-    verified: the emulator holds no secret keys."""
-    match = _SIGV4_CREDENTIAL.match(headers.get("authorization", ""))
-    if match is None:
-        return None
-    return load_principals(service.emulator.config.state_dir).get(match["key"])
+    directory's principals.json; None when unsigned or the key is not mapped. A key with a secret there
+    has had its signature checked first (`sigv4.check_signed`, for every request to the API)."""
+    key = access_key(headers.get("authorization", ""))
+    found = None if key is None else load_principals(service.emulator.config.state_dir).get(key)
+    return None if found is None else found.arn
 
 
 ROUTES: RouteTable = [

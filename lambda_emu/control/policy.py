@@ -6,7 +6,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import os
 import re
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,6 +38,14 @@ _ROLE_SESSION = re.compile(
 )
 _ARN_ACCOUNT = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:(?P<account>\d{12}):")
 Statement = dict[str, Any]
+_PRINCIPALS_HINT = (
+    'For example {"AKIAEXAMPLE": "arn:aws:iam::123456789012:user/alice"}, or with the key\'s secret '
+    '{"AKIAEXAMPLE": {"principal": "arn:aws:iam::123456789012:user/alice", "secret": "…"}}.'
+)
+# The principals files whose keys without a secret were already told (once per file and process).
+_WARNED: dict[Path, list[str]] = {}
+# principals.json as last read, by path: the file's (inode, mtime, size) then, and what it held.
+_READ: dict[Path, tuple[tuple[int, int, int], dict[str, Principal]]] = {}
 _FILE_HINT = "Fix or remove the file (it holds what AddPermission stored)."
 
 
@@ -319,23 +329,66 @@ def _check_revision(given: str | None, current: str | None) -> None:
 
 
 # ---- callers: who signed a request
-def load_principals(state_dir: Path) -> dict[str, str]:
-    """`principals.json` of the state directory: access key id → the principal's ARN, e.g.
-    {"AKIAEXAMPLE": "arn:aws:iam::123456789012:user/alice"}; empty when there is no such file."""
+@dataclass(frozen=True)
+class Principal:
+    """Who an access key belongs to, and its secret access key when the state directory holds it (None:
+    the key's signatures cannot be checked)."""
+
+    arn: str
+    secret: str | None = None
+
+
+def load_principals(state_dir: Path) -> dict[str, Principal]:
+    """`principals.json` of the state directory: access key id → the principal's ARN, alone or with the
+    key's secret, e.g. {"AKIAEXAMPLE": "arn:aws:iam::123456789012:user/alice"} or {"AKIAEXAMPLE":
+    {"principal": "arn:…", "secret": "…"}}; empty when there is no such file."""
     path = state_dir / PRINCIPALS_FILE
+    # Looked up on every signed request to the API: read again only when the file changed (a stat, where
+    # a read and parse cost several times as much). File times are coarse (a clock tick), so a file changed
+    # within the last second is read every time, as git treats a "racily clean" index entry.
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}.", hint=_PRINCIPALS_HINT) from exc
+    version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    cached = _READ.get(path)
+    if cached is not None and cached[0] == version:
+        return cached[1]
     try:
         mapping = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}.", hint=_PRINCIPALS_HINT) from exc
+    principals = (
+        {key: _principal(value) for key, value in mapping.items()} if isinstance(mapping, dict) else {}
+    )
+    checked = {key: found for key, found in principals.items() if found is not None}
+    if not isinstance(mapping, dict) or len(checked) != len(mapping):
         raise ConfigError(
-            f"Cannot read {path}: {exc}.", hint='It maps access keys to ARNs: {"AKIA…": "arn:…"}.'
-        ) from exc
-    if not isinstance(mapping, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v for k, v in mapping.items()
-    ):
-        raise ConfigError(
-            f"{path} must be a JSON object of access key ids to principal ARNs.",
-            hint='For example {"AKIAEXAMPLE": "arn:aws:iam::123456789012:user/alice"}.',
+            f"{path} must be a JSON object of access key ids to principal ARNs.", hint=_PRINCIPALS_HINT
         )
-    return mapping
+    unverifiable = sorted(key for key, found in checked.items() if found.secret is None)
+    if unverifiable and _WARNED.get(path) != unverifiable:
+        _WARNED[path] = unverifiable
+        LOG.info(
+            "%s: no secret for %s: requests signed with these keys are taken as their principal's, "
+            "their signature unchecked",
+            path,
+            ", ".join(unverifiable),
+        )
+    if stat.st_mtime_ns < time.time_ns() - 1_000_000_000:
+        _READ[path] = (version, checked)
+    return checked
+
+
+def _principal(value: object) -> Principal | None:
+    if isinstance(value, str) and value:
+        return Principal(value)
+    if isinstance(value, dict) and set(value) <= {"principal", "secret"}:
+        arn, secret = value.get("principal"), value.get("secret")
+        if isinstance(arn, str) and arn and (secret is None or (isinstance(secret, str) and secret)):
+            return Principal(arn, secret)
+    return None

@@ -155,8 +155,9 @@ class Gateway:
         region: str = "us-east-1",
         on_request: Callable[[RequestRecord], None] | None = None,
         jwt_keys: Mapping[str, RsaKey] | None = None,  # the keys JWT authorizers check tokens with, by kid
-        # Whether the signer of a request to an AWS_IAM Function URL may invoke it (None: any signer may).
-        iam_allows: Callable[[HttpRequest, TemplateApi], bool] | None = None,
+        # Why a signed request to an AWS_IAM Function URL is refused, its signature or its signer ("": it is
+        # not; None: any signed request is let in).
+        iam_refusal: Callable[[HttpRequest, TemplateApi], str] | None = None,
     ) -> None:
         self.table = table
         self._invoke = invoke
@@ -166,7 +167,7 @@ class Gateway:
         self._on_request = on_request
         self._deadlines = _Deadlines()
         self._jwt_keys = jwt_keys
-        self._iam_allows = iam_allows
+        self._iam_refusal_of = iam_refusal
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """The answer to one request (returns once the invocation has ended, even past its timeout)."""
@@ -226,14 +227,12 @@ class Gateway:
             self._integrate(request, match, ids_, reply, context, chunked)
 
     def _iam_refusal(self, request: HttpRequest, match: RouteMatch) -> str:
-        """Why an AWS_IAM Function URL refuses `request` ("" when it does not). Lambda checks the SigV4
-        signature; here only its presence is, and then the signer against the policy (`iam_allows`)."""
+        """Why an AWS_IAM Function URL refuses `request` ("" when it does not): unsigned, or what
+        `iam_refusal` finds wrong with its signature or its signer."""
         if not request.header("authorization").startswith("AWS4-HMAC-SHA256 "):
             return "AuthType AWS_IAM: the request is not signed"
-        if self._iam_allows is not None and not self._iam_allows(request, match.api):
-            return (
-                "AuthType AWS_IAM: the function's policy does not allow the signer lambda:InvokeFunctionUrl"
-            )
+        if self._iam_refusal_of is not None:
+            return self._iam_refusal_of(request, match.api)
         return ""
 
     def table_for(self, request: HttpRequest) -> RouteTable:

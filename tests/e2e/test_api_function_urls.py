@@ -19,14 +19,14 @@ TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
 def request(
-    url: str, method: str = "GET", target: str = "/", **headers: str
+    url: str, method: str = "GET", target: str = "/", body: bytes | None = None, **headers: str
 ) -> tuple[int, dict[str, str], bytes]:
     """A request to a Function URL: sent to the loopback port, the URL's own host in the Host header (not
     every resolver maps *.localhost to loopback)."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=120)
     try:
-        connection.request(method, target, headers={"Host": parts.netloc, **headers})
+        connection.request(method, target, body=body, headers={"Host": parts.netloc, **headers})
         response = connection.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:
@@ -114,15 +114,28 @@ def test_the_api_s_errors_are_lambdas(served: Served) -> None:
     assert unknown["Code"] == "ResourceNotFoundException"
 
 
-def _signed(url: str, access_key: str) -> dict[str, str]:
-    """SigV4 headers for a GET of `url`, signed by botocore as an SDK signs (the secret is not checked)."""
+def _signed(
+    url: str, access_key: str, secret: str = "secret", method: str = "GET", body: bytes = b""
+) -> dict[str, str]:
+    """SigV4 headers for a request to `url`, signed by botocore as an SDK signs."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    signed = AWSRequest(method="GET", url=url)
-    SigV4Auth(Credentials(access_key, "secret"), "lambda", "us-east-1").add_auth(signed)
+    signed = AWSRequest(method=method, url=url, data=body)
+    SigV4Auth(Credentials(access_key, secret), "lambda", "us-east-1").add_auth(signed)
     return {name: value for name, value in signed.headers.items() if name.lower() != "host"}
+
+
+def _allow_url(client: object, sid: str, principal: str) -> None:
+    """Let `principal` invoke AttemptsFunction's AWS_IAM Function URL."""
+    client.add_permission(  # type: ignore[attr-defined]
+        FunctionName="AttemptsFunction",
+        StatementId=sid,
+        Action="lambda:InvokeFunctionUrl",
+        Principal=principal,
+        FunctionUrlAuthType="AWS_IAM",
+    )
 
 
 def test_an_aws_iam_url_lets_in_the_signers_its_policy_allows(served: Served) -> None:
@@ -135,17 +148,40 @@ def test_an_aws_iam_url_lets_in_the_signers_its_policy_allows(served: Served) ->
     try:
         assert request(url)[::2] == (403, b'{"Message":"Forbidden"}')  # unsigned
         assert request(url, **_signed(url, "AKIAALICE"))[::2] == (403, b'{"Message":"Forbidden"}')
-        client.add_permission(
-            FunctionName="AttemptsFunction",
-            StatementId="alice-url",
-            Action="lambda:InvokeFunctionUrl",
-            Principal=alice,
-            FunctionUrlAuthType="AWS_IAM",
-        )
+        _allow_url(client, "alice-url", alice)
         status, _, body = request(url, **_signed(url, "AKIAALICE"))
         assert status == 200 and json.loads(body)["environment"]
         assert request(url, **_signed(url, "AKIAUNMAPPED"))[0] == 200  # no principal to judge: as DryRun
     finally:
         client.delete_function_url_config(FunctionName="AttemptsFunction")
         client.remove_permission(FunctionName="AttemptsFunction", StatementId="alice-url")
+        (served.state_dir / "principals.json").unlink()
+
+
+def test_an_aws_iam_url_checks_the_signature_of_a_key_whose_secret_it_holds(served: Served) -> None:
+    alice = "arn:aws:iam::210987654321:user/alice"
+    principals = {"AKIAALICE": {"principal": alice, "secret": "alice-secret"}}
+    (served.state_dir / "principals.json").write_text(json.dumps(principals))
+    client = served.client()
+    url = client.create_function_url_config(FunctionName="AttemptsFunction", AuthType="AWS_IAM")[
+        "FunctionUrl"
+    ]
+    _allow_url(client, "alice-signed", alice)
+    try:
+        status, _, body = request(url, **_signed(url, "AKIAALICE", "alice-secret"))
+        assert status == 200 and json.loads(body)["environment"]
+        target = url + "items?color=red%20and%20blue&size=2"
+        payload = b'{"order": 1}'
+        signed = _signed(target, "AKIAALICE", "alice-secret", "POST", payload)
+        assert request(url, "POST", "/items?color=red%20and%20blue&size=2", payload, **signed)[0] == 200
+        forbidden = (403, b'{"Message":"Forbidden"}')
+        assert request(url, **_signed(url, "AKIAALICE", "not-alices-secret"))[::2] == forbidden
+        # The same signature over another body does not hold.
+        assert (
+            request(url, "POST", "/items?color=red%20and%20blue&size=2", b'{"order": 2}', **signed)[::2]
+            == forbidden
+        )
+    finally:
+        client.delete_function_url_config(FunctionName="AttemptsFunction")
+        client.remove_permission(FunctionName="AttemptsFunction", StatementId="alice-signed")
         (served.state_dir / "principals.json").unlink()

@@ -20,7 +20,7 @@ def error_of(call) -> ClientError:
     return caught.value
 
 
-def signed_client(served, access_key: str):
+def signed_client(served, access_key: str, secret: str = "secret"):
     import boto3
     from botocore.config import Config
 
@@ -29,7 +29,7 @@ def signed_client(served, access_key: str):
         endpoint_url=served.url,
         region_name="us-east-1",
         aws_access_key_id=access_key,
-        aws_secret_access_key="secret",
+        aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}),
     )
 
@@ -202,6 +202,47 @@ def test_signed_dry_run_is_answered_by_the_functions_policy(served):
         )
     )
     assert nothing.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_a_key_with_its_secret_is_trusted_only_when_the_signature_holds(served):
+    principals = {"AKIAALICE": {"principal": ALICE, "secret": "alice-secret"}, "AKIABOB": BOB}
+    (served.state_dir / "principals.json").write_text(json.dumps(principals))
+    served.client().add_permission(
+        FunctionName="NoOpFunction", StatementId="alice-only", Action="lambda:InvokeFunction", Principal=ALICE
+    )
+    try:
+        allowed = signed_client(served, "AKIAALICE", "alice-secret").invoke(
+            FunctionName="NoOpFunction", InvocationType="DryRun"
+        )
+        assert allowed["StatusCode"] == 204
+        for call in (
+            lambda client: client.invoke(FunctionName="NoOpFunction", InvocationType="DryRun"),
+            lambda client: client.get_function(FunctionName="NoOpFunction"),
+        ):
+            wrong = error_of(lambda call=call: call(signed_client(served, "AKIAALICE", "not-alices-secret")))
+            assert wrong.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+            assert wrong.response["Error"] == {
+                "Code": "InvalidSignatureException",
+                "Message": "The request signature we calculated does not match the signature you provided. "
+                "Check your AWS Secret Access Key and signing method. Consult the service documentation "
+                "for details.",
+            }
+        # Signed as boto3 signs an ARN in the path (%-encoded, then encoded again) and a query string.
+        alice = signed_client(served, "AKIAALICE", "alice-secret")
+        by_arn = alice.invoke(FunctionName=f"{FUNCTION_ARN}:NoOpFunction", InvocationType="DryRun")
+        assert by_arn["StatusCode"] == 204
+        listed = alice.list_functions(MaxItems=1, FunctionVersion="ALL")
+        assert len(listed["Functions"]) == 1
+        # A key without a secret is still taken at its word (its principal judged by the policy).
+        bob = error_of(
+            lambda: signed_client(served, "AKIABOB", "anything").invoke(
+                FunctionName="NoOpFunction", InvocationType="DryRun"
+            )
+        )
+        assert bob.response["Error"]["Code"] == "AccessDeniedException"
+    finally:
+        served.client().remove_permission(FunctionName="NoOpFunction", StatementId="alice-only")
+        (served.state_dir / "principals.json").unlink()
 
 
 def test_unmapped_keys_and_unsigned_dry_runs_answer_204_as_before(served):

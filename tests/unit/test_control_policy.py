@@ -12,6 +12,7 @@ from lambda_emu.control.policy import (
     MAX_POLICY_BYTES,
     Permission,
     PolicyStore,
+    Principal,
     allows,
     denial_message,
     load_principals,
@@ -290,7 +291,40 @@ def test_a_corrupt_policy_file_is_a_config_error_with_a_hint(tmp_path):
 def test_principals_file_maps_access_keys_to_arns(tmp_path):
     assert load_principals(tmp_path) == {}
     (tmp_path / "principals.json").write_text(json.dumps({"AKIAEXAMPLE": ALICE}))
-    assert load_principals(tmp_path) == {"AKIAEXAMPLE": ALICE}
+    assert load_principals(tmp_path) == {"AKIAEXAMPLE": Principal(ALICE)}
     (tmp_path / "principals.json").write_text(json.dumps(["AKIAEXAMPLE"]))
     with pytest.raises(LambdaEmuError):
         load_principals(tmp_path)
+
+
+def test_principals_file_may_hold_each_keys_secret(tmp_path, caplog):
+    file = tmp_path / "principals.json"
+    file.write_text(json.dumps({"AKIAA": {"principal": ALICE, "secret": "s3cr3t"}, "AKIAB": ALICE}))
+    with caplog.at_level("INFO", logger="lambda_emu.control.policy"):
+        first = load_principals(tmp_path)
+        again = load_principals(tmp_path)
+    assert first == again == {"AKIAA": Principal(ALICE, "s3cr3t"), "AKIAB": Principal(ALICE)}
+    # Said once: the keys without a secret are trusted without their signature being checked.
+    told = [r.getMessage() for r in caplog.records if "AKIAB" in r.getMessage()]
+    assert len(told) == 1 and "unchecked" in told[0]
+    for wrong in ({"AKIAA": {"principal": ALICE, "secret": 1}}, {"AKIAA": {"secret": "s"}}, {"AKIAA": ""}):
+        file.write_text(json.dumps(wrong))
+        with pytest.raises(LambdaEmuError):
+            load_principals(tmp_path)
+
+
+def test_a_changed_principals_file_is_read_again(tmp_path):
+    import os
+    import time
+
+    file = tmp_path / "principals.json"
+    file.write_text(json.dumps({"AKIAA": ALICE}))
+    old = time.time() - 10
+    os.utime(file, (old, old))
+    assert load_principals(tmp_path) == {"AKIAA": Principal(ALICE)}
+    file.write_text(json.dumps({"AKIAB": ALICE}))  # the same size, a new time
+    assert load_principals(tmp_path) == {"AKIAB": Principal(ALICE)}
+    file.write_text(json.dumps({"AKIAC": ALICE}))  # again within the clock's tick: still read again
+    assert load_principals(tmp_path) == {"AKIAC": Principal(ALICE)}
+    file.unlink()
+    assert load_principals(tmp_path) == {}

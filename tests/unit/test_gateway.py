@@ -323,3 +323,23 @@ def test_an_aws_iam_function_url_refuses_unsigned_requests() -> None:
     signed = (("Authorization", "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/lambda/aws4_request, ..."),)
     assert gateway.handle(HttpRequest("GET", "/", signed)).status == 200
     assert functions.events[0][1]["requestContext"]["accountId"] == "123456789012"
+
+
+def test_an_aws_iam_function_url_answers_403_when_its_check_refuses_the_signed_request() -> None:
+    functions = Functions()
+    route = TemplateRoute("ANY", "$default", "fn", "2.0", 4_000, "Fn.FunctionUrl")
+    url = TemplateApi("Fn", URL, "$default", (route,), url_auth="AWS_IAM")
+    seen: list[HttpRequest] = []
+
+    def refusal(request: HttpRequest, api: TemplateApi) -> str:
+        seen.append(request)
+        return "" if request.header("x-good") else "InvalidSignatureException"
+
+    gateway = Gateway(RouteTable([url]), functions, account_id="123456789012", iam_refusal=refusal)
+    signed = ("Authorization", "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/lambda/aws4_request, ...")
+    answer = gateway.handle(HttpRequest("GET", "/", (signed,)))
+    assert (answer.status, answer.body) == (403, b'{"Message":"Forbidden"}')
+    assert "InvalidSignatureException" in (answer.error or "")  # the terminal's line says why
+    assert functions.events == []
+    assert gateway.handle(HttpRequest("GET", "/", (signed, ("X-Good", "1")))).status == 200
+    assert len(seen) == 2 and len(functions.events) == 1
