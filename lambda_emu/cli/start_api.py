@@ -70,6 +70,7 @@ def _url_fronts(
     --function-url-port up (0: any free one)."""
     from lambda_emu.gateway.front import ApiFront, Gateway
     from lambda_emu.gateway.routes import RouteTable
+    from lambda_emu.gateway.signatures import signature_refusal
 
     fronts = []
     for index, url in enumerate(loaded.function_urls):
@@ -79,6 +80,7 @@ def _url_fronts(
             account_id=emulator_config.account_id,
             region=emulator_config.region,
             on_request=show_request,
+            iam_refusal=signature_refusal(emulator_config.state_dir),  # AWS_IAM URLs: the signature must hold
         )
         url_port = function_url_port + index if function_url_port else 0
         fronts.append((url, ApiFront(url_gateway, host=host, port=url_port)))
