@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import containers_of
+from tests.e2e.test_api_function_urls import _signed
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_functions" / "http"
 
@@ -364,6 +365,9 @@ Resources:
 def test_function_urls_are_served_each_on_its_own_port(tmp_path: Path) -> None:
     template = tmp_path / "template.yaml"
     template.write_text(textwrap.dedent(URLS.format(code=SAMPLE)))
+    (tmp_path / "state").mkdir()
+    alice = {"principal": "arn:aws:iam::210987654321:user/alice", "secret": "alice-secret"}
+    (tmp_path / "state" / "principals.json").write_text(json.dumps({"AKIAALICE": alice}))
     api = start_api(tmp_path / "state", template, "--no-watch", "--function-url-port", "0")
     try:
         deadline = time.monotonic() + 30
@@ -389,6 +393,11 @@ def test_function_urls_are_served_each_on_its_own_port(tmp_path: Path) -> None:
         assert event["pathParameters"] is None
         iam = Api(api.process, *ports["Hello"], api.log_path)
         assert iam.call("GET", "/")[::2] == (403, b'{"Message":"Forbidden"}')
+        # A key whose secret principals.json holds: its SigV4 signature must hold.
+        url = f"http://{iam.host}:{iam.port}/"
+        assert iam.call("GET", "/", headers=_signed(url, "AKIAALICE", "alice-secret"))[0] == 200
+        wrong = _signed(url, "AKIAALICE", "not-alices-secret")
+        assert iam.call("GET", "/", headers=wrong)[::2] == (403, b'{"Message":"Forbidden"}')
     finally:
         assert api.stop() == 0, api.log()
 
