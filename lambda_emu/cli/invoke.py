@@ -217,7 +217,9 @@ def _invoke_here(
         sys.stdout.buffer.write(result.payload + b"\n")
         sys.stdout.flush()
         with signals_held():  # a Ctrl-C now lands after the hand-over, never halfway through it
-            emu.close(detach=True)
+            # Under -d the container holds the debug port on the host: it is gone before this command
+            # ends, so that the next run's debugger finds the port free (not the old runtime's socket).
+            emu.close(detach=emulator_config.debug_port is None)
     end_one_shot(EXIT_FUNCTION_ERROR if result.failed else 0)
 
 
