@@ -163,48 +163,38 @@ def integration_event(
     query_pairs = parse_qsl(request.raw_query, keep_blank_values=True)
     domain = request.header("host") or f"127.0.0.1:{request.port}"
     headers = _forwarded_headers(request, ids.trace_id(ids_.at))
-    identifier = api_id(api.name)
+    # What both payload versions are made of; each adds its own way of naming the path and the request.
+    common: dict[str, Any] = {
+        "method": request.method,
+        "header_pairs": headers,
+        "query_pairs": query_pairs,
+        "text": text,
+        "is_b64": is_b64,
+        "stage": api.stage,
+        "path_parameters": match.path_parameters,
+        "stage_variables": api.stage_variables,
+        "source_ip": request.source_ip,
+        "authorizer": authorizer,
+        "api_id": api_id(api.name),
+        "domain": domain,
+        "account_id": account_id,
+        "at": ids_.at,
+    }
     if version == "1.0":
         return rest_event(
-            method=request.method,
+            **common,
             path=unquote(request.path),
-            header_pairs=headers,
-            query_pairs=query_pairs,
-            text=text,
-            is_b64=is_b64,
             resource=route.path,
-            path_parameters=match.path_parameters,
-            stage=api.stage,
-            stage_variables=api.stage_variables,
-            source_ip=request.source_ip,
-            authorizer=authorizer,
-            api_id=identifier,
-            domain=domain,
-            account_id=account_id,
-            at=ids_.at,
             request_id=ids_.request_id,
             extended_request_id=ids_.extended_request_id,
         )
     # A named stage is the first segment of an HTTP API's path, and rawPath keeps it.
     raw_path = request.path if api.stage == DEFAULT_STAGE else f"/{api.stage}{request.path}"
     event = http_event(
-        method=request.method,
+        **common,
         raw_path=raw_path,
         raw_query=request.raw_query,
-        header_pairs=headers,
-        query_pairs=query_pairs,
-        text=text,
-        is_b64=is_b64,
         route_key=match.route_key,
-        stage=api.stage,
-        path_parameters=match.path_parameters,
-        stage_variables=api.stage_variables,
-        source_ip=request.source_ip,
-        authorizer=authorizer,
-        api_id=identifier,
-        domain=domain,
-        account_id=account_id,
-        at=ids_.at,
         request_id=ids_.short_id,
     )
     if api.kind == URL:
