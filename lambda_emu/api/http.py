@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from lambda_emu.api import (
     event_sources,
     eventstream,
     function_urls,
+    inputs,
     layers,
     management,
     permissions,
@@ -270,10 +272,10 @@ def error_reply(exc: Exception) -> Reply:
     )
 
 
-def _find_route(method: str, url_path: str) -> tuple[Route, Mapping[str, str]] | None:
+def _find_route(method: str, url_path: str) -> tuple[Route, Mapping[str, str], re.Pattern[str]] | None:
     for verb, pattern, route in _ROUTES:
         if verb == method and (match := pattern.match(url_path)):
-            return route, {key: unquote(value) for key, value in match.groupdict().items()}
+            return route, {key: unquote(value) for key, value in match.groupdict().items()}, pattern
     return None
 
 
@@ -324,13 +326,15 @@ class _Handler(QuickHandler):
             unknown = b'{"Type":"User","message":"Unknown operation"}'
             self._send(Reply(404, unknown, {wire.X_ERROR_TYPE: "UnknownOperationException"}))
             return
-        route, params = found
+        route, params, pattern = found
         try:
             if body is None:
                 raise ApiError(
                     "RequestEntityTooLargeException",
                     f"Request must be smaller than {limit} bytes for the {operation} operation",
                 )
+            # The model's constraints on the path, query and body, before the route looks anything up.
+            inputs.check(method, pattern, url_path, query, query_string, body)
             # QuickHandler's headers are keyed by lower-case name already.
             request = Request(
                 params.get("name", ""),
