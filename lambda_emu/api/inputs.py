@@ -43,9 +43,7 @@ def _operation(name: str) -> Operation:
     _method, uri = service_model.HTTP[name]
     uri_path, _, fixed_query = uri.partition("?")
     parts = _LABEL.split(uri_path.rstrip("/"))  # literal, label, literal, ...
-    pattern = "".join(
-        f"(?P<{part}>[^/]+)" if odd else re.escape(part) for odd, part in _alternate(parts)
-    )
+    pattern = "".join(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
     shape = OPERATIONS[name]
     body = shape.payload is None and name not in _BODY_CHECKED_BY_CONTROL
     if not body:  # only what the route supplies; a header's members are the route's own to check
@@ -57,10 +55,6 @@ def _operation(name: str) -> Operation:
         shape = replace(shape, members=located, required=())
     fixed = tuple((key, values[-1]) for key, values in parse_qs(fixed_query).items())
     return Operation(name, re.compile(f"^{pattern}/?$"), fixed, shape, body)
-
-
-def _alternate(parts: list[str]) -> list[tuple[bool, str]]:
-    return [(index % 2 == 1, part) for index, part in enumerate(parts)]
 
 
 _BY_ROUTE: dict[tuple[str, re.Pattern[str]], tuple[Operation, ...]] = {}
@@ -104,32 +98,42 @@ def check(
         try:
             parsed = json.loads(body)
         except ValueError:
-            parsed = None  # unreadable: the route answers it in Lambda's words
-        if isinstance(parsed, dict):
-            fields.update(parsed)
-    match = operation.path.match(url_path)
-    if match is not None:
-        fields.update({member: unquote(value) for member, value in match.groupdict().items()})
+            parsed = None
+        if not isinstance(parsed, dict):
+            return  # unreadable: read before it is validated, the route answers it in Lambda's words
+        fields.update(parsed)
     shape = operation.shape
+    match = operation.path.match(url_path)
+    labels = match.groupdict() if match is not None else {}
     for member, (where, wire_name) in shape.locations.items():
-        if where == "querystring" and member in shape.members:
+        if member not in shape.members:
+            continue
+        if where == "uri" and member in labels:
+            value = _typed(shape.members[member], unquote(labels[member]))
+        elif where == "querystring":
             value = _query_value(shape.members[member], wire_name, query, query_string)
-            if value is not None:
-                fields[member] = value
+        else:
+            continue
+        if value is not None:
+            fields[member] = value
     check_request(shape, fields)
 
 
 def _query_value(shape: Shape, wire_name: str, query: Mapping[str, str], query_string: str) -> Any:
-    """A query member as the model types it: text, a whole number, a boolean, or a repeated list. Text that
-    is not of its type stays text, and the check answers that it cannot be read."""
-    if shape.kind == "list":
+    if shape.kind == "list":  # repeated in the query (tagKeys=a&tagKeys=b)
         values = parse_qs(query_string).get(wire_name)
         return values or None
     text = query.get(wire_name)
-    if text is None:
-        return None
-    if shape.kind == "integer" and _INTEGER.fullmatch(text):
-        return int(text)
-    if shape.kind == "boolean" and text in ("true", "false"):
-        return text == "true"
-    return text
+    return None if text is None else _typed(shape, text)
+
+
+def _typed(shape: Shape, text: str) -> Any:
+    """A path or query member as the model types it: text, a whole number or a boolean. Text that is not of
+    its type is left out (None): the route answers it in its own words ("Invalid version number: x.")."""
+    if shape.kind == "integer":
+        return int(text) if _INTEGER.fullmatch(text) else None
+    if shape.kind == "boolean":
+        return text == "true" if text in ("true", "false") else None
+    if shape.kind in ("string", "blob"):
+        return text
+    return None
