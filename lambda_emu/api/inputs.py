@@ -6,7 +6,6 @@ qualifier is a 400 ValidationException, and only a well-formed one that names no
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -14,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from lambda_emu import service_model
+from lambda_emu import service_model, wire
 from lambda_emu.control.request_shapes import OPERATIONS, Shape
 from lambda_emu.control.validation import check_request
 
@@ -45,7 +44,12 @@ def _operation(name: str) -> Operation:
     parts = _LABEL.split(uri_path.rstrip("/"))  # literal, label, literal, ...
     pattern = "".join(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
     shape = OPERATIONS[name]
-    body = shape.payload is None and name not in _BODY_CHECKED_BY_CONTROL
+    # A body is read only where the operation has members that travel in it (a DELETE's body is ignored).
+    body = (
+        shape.payload is None
+        and name not in _BODY_CHECKED_BY_CONTROL
+        and any(member not in shape.locations for member in shape.members)
+    )
     if not body:  # only what the route supplies; a header's members are the route's own to check
         located = {
             member: shape.members[member]
@@ -96,7 +100,7 @@ def check(
     fields: dict[str, Any] = {}
     if operation.body and body.strip():
         try:
-            parsed = json.loads(body)
+            parsed = wire.loads_json(body)
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):

@@ -107,7 +107,10 @@ def test_runtime_management_config_is_auto_until_put_per_version(served: Served)
         "ValidationException",
         "1 validation error detected: Value 'arn:aws:lambda:us-east-1::layer:x' at 'runtimeVersionArn' "
         "failed to satisfy constraint: Member must satisfy regular expression pattern: "
-        r"arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}::runtime:.+",
+        # The pattern of botocore's current model (RuntimeVersionArn).
+        r"((arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}::runtime:.+)|"
+        r"(arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:"
+        r"runtime/[A-Za-z0-9_.-]{1,128}/version/[A-Za-z0-9_.-]{1,128}))",
     )
     assert error_of(client.get_runtime_management_config, FunctionName="set-runtime", Qualifier="7") == (
         404,
