@@ -53,7 +53,9 @@ def _reachable(model: Mapping[str, Any]) -> list[str]:
 
 def http_routes(model: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     """Operation -> (method, requestUri) as the model routes it."""
-    return {name: (op["http"]["method"], op["http"]["requestUri"]) for name, op in model["operations"].items()}
+    return {
+        name: (op["http"]["method"], op["http"]["requestUri"]) for name, op in model["operations"].items()
+    }
 
 
 def extract(model: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
