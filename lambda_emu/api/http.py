@@ -101,13 +101,8 @@ def _invoke_streaming(service: LambdaService, request: Request) -> Reply:
     """InvokeWithResponseStream: the function's answer as an event stream, PayloadChunk events sent as the
     function streams them (a function that does not stream: its whole payload in one), then InvokeComplete
     with the error and the log's tail."""
+    # Its own InvocationType (no Event) was checked against the model before the route (api/inputs.py).
     invocation_type = request.headers.get(wire.X_INVOCATION_TYPE.lower()) or "RequestResponse"
-    if invocation_type not in ("RequestResponse", "DryRun"):
-        raise ApiError(
-            "ValidationException",
-            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy "
-            "constraint: Member must satisfy enum value set: [RequestResponse, DryRun]",
-        )
     live: list[eventstream.EventStreamAnswer] = []
     out = request.chunked
 
@@ -333,8 +328,6 @@ class _Handler(QuickHandler):
                     "RequestEntityTooLargeException",
                     f"Request must be smaller than {limit} bytes for the {operation} operation",
                 )
-            # The model's constraints on the path, query and body, before the route looks anything up.
-            inputs.check(method, pattern, url_path, query, query_string, body)
             # QuickHandler's headers are keyed by lower-case name already.
             request = Request(
                 params.get("name", ""),
@@ -346,6 +339,8 @@ class _Handler(QuickHandler):
                 query_string,
                 self,
             )
+            # The model's constraints on path, query, headers and body, before the route looks anything up.
+            inputs.check(method, pattern, url_path, query, query_string, body, request.headers)
             reply = route(self.server.service, request)
         except Exception as exc:  # every failure becomes Lambda's error shape, never a dropped connection
             if self._answered:  # the caller has its answer: a failure after it is ours alone

@@ -1,8 +1,9 @@
-"""Each API request checked against its operation's input shape in botocore's model before its route runs: the
-path labels, the query members and (where the control plane does not check it whole) the JSON body, every
-violation in one ValidationException naming members as AWS does ('functionName', 'qualifier', 'maxItems').
-AWS validates a request against the model before the service looks anything up, so a malformed name or
-qualifier is a 400 ValidationException, and only a well-formed one that names nothing is a 404."""
+"""Each API request checked against its operation's input shape in botocore's model before its route runs:
+the path labels, the query and header members and (where the control plane does not check it whole) the
+JSON body, every violation in one ValidationException naming members as AWS does ('functionName',
+'qualifier', 'maxItems'). AWS validates a request against the model before the service looks anything up,
+so a malformed name or qualifier is a 400 ValidationException, and only a well-formed one that names
+nothing is a 404."""
 
 from __future__ import annotations
 
@@ -50,12 +51,8 @@ def _operation(name: str) -> Operation:
         and name not in _BODY_CHECKED_BY_CONTROL
         and any(member not in shape.locations for member in shape.members)
     )
-    if not body:  # only what the route supplies; a header's members are the route's own to check
-        located = {
-            member: shape.members[member]
-            for member, (where, _) in shape.locations.items()
-            if where in ("uri", "querystring")
-        }
+    if not body:  # only what the route supplies
+        located = {member: shape.members[member] for member in shape.locations}
         shape = replace(shape, members=located, required=())
     fixed = tuple((key, values[-1]) for key, values in parse_qs(fixed_query).items())
     return Operation(name, re.compile(f"^{pattern}/?$"), fixed, shape, body)
@@ -92,6 +89,7 @@ def check(
     query: Mapping[str, str],
     query_string: str,
     body: bytes,
+    headers: Mapping[str, str],  # lower-case names
 ) -> None:
     """Raise ApiError (ValidationException) as AWS answers a request breaking its operation's model."""
     operation = operation_for(method, route, query)
@@ -116,6 +114,8 @@ def check(
             value = _typed(shape.members[member], unquote(labels[member]))
         elif where == "querystring":
             value = _query_value(shape.members[member], wire_name, query, query_string)
+        elif where == "header" and wire_name.lower() in headers:
+            value = _typed(shape.members[member], headers[wire_name.lower()])
         else:
             continue
         if value is not None:

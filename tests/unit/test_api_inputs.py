@@ -18,17 +18,29 @@ FUNCTION_NAME = service_model.SHAPES["FunctionName"]["pattern"]
 TAGGED = "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Afn"  # a function's ARN, quoted
 
 
-def _check(method: str, url_path: str, query: dict[str, str] | None = None, body: object = None) -> None:
+def _check(
+    method: str,
+    url_path: str,
+    query: dict[str, str] | None = None,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+) -> None:
     found = http._find_route(method, url_path.split("?")[0])
     assert found is not None, (method, url_path)
     query_string = url_path.partition("?")[2]
     encoded = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
-    inputs.check(method, found[2], url_path.split("?")[0], query or {}, query_string, encoded)
+    inputs.check(method, found[2], url_path.split("?")[0], query or {}, query_string, encoded, headers or {})
 
 
-def _refusal(method: str, url_path: str, query: dict[str, str] | None = None, body: object = None) -> str:
+def _refusal(
+    method: str,
+    url_path: str,
+    query: dict[str, str] | None = None,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+) -> str:
     with pytest.raises(ApiError) as caught:
-        _check(method, url_path, query, body)
+        _check(method, url_path, query, body, headers)
     assert caught.value.code == "ValidationException"
     return caught.value.message
 
@@ -126,3 +138,21 @@ def test_the_body_is_checked_with_the_path_unless_it_is_a_payload() -> None:
     assert _refusal("POST", "/2015-03-31/functions/fn/invocations", {"Qualifier": "a b"}).startswith(
         ONE + "Value 'a b' at 'qualifier' failed to satisfy constraint: Member must satisfy regular"
     )
+
+
+def test_header_members_are_checked_with_the_path_in_the_models_order() -> None:
+    invoke = "/2015-03-31/functions/fn/invocations"
+    headers = {"x-amz-invocation-type": "Later", "x-amz-log-type": "Tail", "x-amz-tenant-id": "no#hash"}
+    assert _refusal("POST", invoke, headers=headers) == (
+        "2 validation errors detected: Value 'Later' at 'invocationType' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [Event, RequestResponse, DryRun]; Value 'no#hash' at "
+        "'tenantId' failed to satisfy constraint: Member must satisfy regular expression pattern: "
+        r"[a-zA-Z0-9\._:\/=+\-@ ]+"
+    )
+    # InvokeWithResponseStream's own InvocationType: no Event.
+    streaming = "/2021-11-15/functions/fn/response-streaming-invocations"
+    assert _refusal("POST", streaming, headers={"x-amz-invocation-type": "Event"}) == (
+        ONE + "Value 'Event' at 'invocationType' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [RequestResponse, DryRun]"
+    )
+    _check("POST", invoke, headers={"x-amz-invocation-type": "Event", "x-amz-client-context": "e30="})

@@ -62,7 +62,7 @@ def call(
     assert found is not None, (method, url_path)
     route, params, pattern = found
     encoded = json.dumps(body).encode() if body is not None else b""
-    inputs.check(method, pattern, url_path, query, "", encoded)  # as the server does, before the route
+    inputs.check(method, pattern, url_path, query, "", encoded, {})  # as the server does, before the route
     return route(service, Request(params.get("name", ""), query, {}, encoded, params))
 
 
