@@ -284,3 +284,15 @@ def test_a_layer_version_number_the_model_leaves_unbounded_is_looked_up(served):
         "code": "ResourceNotFoundException",
         "message": "The resource you requested does not exist.",
     }
+
+
+def test_header_members_are_checked_before_the_function_is_looked_up(served):
+    # A malformed TenantId and LogType on a function that does not exist: 400 naming both, not a 404.
+    refused = _refused(
+        _client(served).invoke, FunctionName="no-such-function", TenantId="no#hash", LogType="All"
+    )
+    assert refused == _validation(
+        "2 validation errors detected: Value 'All' at 'logType' failed to satisfy constraint: Member must "
+        "satisfy enum value set: [None, Tail]; Value 'no#hash' at 'tenantId' failed to satisfy constraint: "
+        r"Member must satisfy regular expression pattern: [a-zA-Z0-9\._:\/=+\-@ ]+"
+    )
