@@ -5,6 +5,7 @@ route runs."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -32,15 +33,10 @@ def _check(
     inputs.check(method, found[2], url_path.split("?")[0], query or {}, query_string, encoded, headers or {})
 
 
-def _refusal(
-    method: str,
-    url_path: str,
-    query: dict[str, str] | None = None,
-    body: object = None,
-    headers: dict[str, str] | None = None,
-) -> str:
+def _refusal(method: str, url_path: str, query: dict[str, str] | None = None, **parts: Any) -> str:
+    """The message of the ValidationException `_check` raises (body=, headers= as _check takes them)."""
     with pytest.raises(ApiError) as caught:
-        _check(method, url_path, query, body, headers)
+        _check(method, url_path, query, **parts)
     assert caught.value.code == "ValidationException"
     return caught.value.message
 
