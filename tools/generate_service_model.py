@@ -1,6 +1,7 @@
 """Write lambda_emu/service_model.py from the installed botocore's Lambda model (service-2.json): every
 operation's input shape and every shape it reaches, with the constraints AWS's request validation names
-(min/max, pattern, enum, required, sensitive) and where each member travels (uri, querystring, header).
+(min/max, pattern, enum, required, sensitive), where each member travels (uri, querystring, header, under
+which name) and each operation's method and path.
 
     python tools/generate_service_model.py          # (re)write the module
     python tools/generate_service_model.py --check  # exit 1 when it is out of date
@@ -50,6 +51,13 @@ def _reachable(model: Mapping[str, Any]) -> list[str]:
     return [name for name in shapes if name in seen]
 
 
+def http_routes(model: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Operation -> (method, requestUri) as the model routes it."""
+    return {
+        name: (op["http"]["method"], op["http"]["requestUri"]) for name, op in model["operations"].items()
+    }
+
+
 def extract(model: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """(operation -> its input shape's name, shape name -> its validation data)."""
     operations = {name: op["input"]["shape"] for name, op in model["operations"].items() if "input" in op}
@@ -70,6 +78,16 @@ def extract(model: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, dict[st
             shape["locations"] = {
                 member: ref["location"] for member, ref in members.items() if "location" in ref
             }
+            # The names members travel under where they are not the member's own (X-Amz-Log-Type, tagKeys).
+            renamed = {
+                member: ref["locationName"]
+                for member, ref in members.items()
+                if "location" in ref and ref.get("locationName", member) != member
+            }
+            if renamed:
+                shape["location_names"] = renamed
+            if "payload" in source:  # the member that is the whole body (Invoke's Payload)
+                shape["payload"] = source["payload"]
         shapes[name] = shape
     return operations, shapes
 
@@ -110,8 +128,14 @@ def render(botocore_version: str, api_version: str, model: Mapping[str, Any]) ->
         *(f"    {name!r}: {shape!r}," for name, shape in operations.items()),
         "}",
         "",
+        "# Operation -> (HTTP method, request URI: {Member} path labels, fixed query pairs after '?').",
+        "HTTP: dict[str, tuple[str, str]] = {",
+        *(f"    {name!r}: {route!r}," for name, route in http_routes(model).items()),
+        "}",
+        "",
         "# Shape name -> type, constraints (min, max, pattern, enum, sensitive), a list's member, a map's",
-        "# key and value, a structure's members (member -> shape), required members, non-body locations.",
+        "# key and value, a structure's members (member -> shape), required members, non-body locations,",
+        "# the names located members travel under where not their own, the payload member.",
         "SHAPES: dict[str, dict[str, Any]] = {",
     ]
     for name, shape in shapes.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from lambda_emu.api import (
     event_sources,
     eventstream,
     function_urls,
+    inputs,
     layers,
     management,
     permissions,
@@ -100,13 +102,8 @@ def _invoke_streaming(service: LambdaService, request: Request) -> Reply:
     """InvokeWithResponseStream: the function's answer as an event stream, PayloadChunk events sent as the
     function streams them (a function that does not stream: its whole payload in one), then InvokeComplete
     with the error and the log's tail."""
+    # Its own InvocationType (no Event) was checked against the model before the route (api/inputs.py).
     invocation_type = request.headers.get(wire.X_INVOCATION_TYPE.lower()) or "RequestResponse"
-    if invocation_type not in ("RequestResponse", "DryRun"):
-        raise ApiError(
-            "ValidationException",
-            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy "
-            "constraint: Member must satisfy enum value set: [RequestResponse, DryRun]",
-        )
     live: list[eventstream.EventStreamAnswer] = []
     out = request.chunked
 
@@ -271,10 +268,10 @@ def error_reply(exc: Exception) -> Reply:
     )
 
 
-def _find_route(method: str, url_path: str) -> tuple[Route, Mapping[str, str]] | None:
+def _find_route(method: str, url_path: str) -> tuple[Route, Mapping[str, str], re.Pattern[str]] | None:
     for verb, pattern, route in _ROUTES:
         if verb == method and (match := pattern.match(url_path)):
-            return route, {key: unquote(value) for key, value in match.groupdict().items()}
+            return route, {key: unquote(value) for key, value in match.groupdict().items()}, pattern
     return None
 
 
@@ -325,7 +322,7 @@ class _Handler(QuickHandler):
             unknown = b'{"Type":"User","message":"Unknown operation"}'
             self._send(Reply(404, unknown, {wire.X_ERROR_TYPE: "UnknownOperationException"}))
             return
-        route, params = found
+        route, params, pattern = found
         try:
             if body is None:
                 raise ApiError(
@@ -346,6 +343,8 @@ class _Handler(QuickHandler):
                 query_string,
                 self,
             )
+            # The model's constraints on path, query, headers and body, before the route looks anything up.
+            inputs.check(method, pattern, url_path, query, query_string, body, request.headers)
             reply = route(self.server.service, request)
         except Exception as exc:  # every failure becomes Lambda's error shape, never a dropped connection
             if self._answered:  # the caller has its answer: a failure after it is ours alone

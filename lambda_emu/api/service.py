@@ -23,6 +23,8 @@ from lambda_emu.control.plane import ControlPlane
 from lambda_emu.control.policy import POLICY_FILE, PolicyStore
 from lambda_emu.control.provisioned import ProvisionedConcurrencyConfigs
 from lambda_emu.control.registry import FunctionRegistry
+from lambda_emu.control.request_shapes import OPERATIONS
+from lambda_emu.control.validation import check_request
 from lambda_emu.errors import ApiError
 from lambda_emu.models import InvocationResult, InvocationType, ResponseStream
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from lambda_emu.facade import Emulator
 
 LOG = logging.getLogger(__name__)
+_INVOKE = OPERATIONS["Invoke"]
 
 MAX_EVENT_REQUEST_BYTES = 1024 * 1024  # Event invocations: 1 MB (Lambda's Runtime API)
 TAIL_BYTES = 4096
@@ -122,13 +125,10 @@ class LambdaService:
         the invocation's bookkeeping and returns the same outcome. `stream`, when given, makes (from the
         request id and the executed version) where a response the function streams goes as it comes
         (InvokeWithResponseStream); the result then says it was streamed."""
-        kind = _invocation_type(invocation_type)
-        if log_type not in (None, "None", "Tail"):
-            raise ApiError(
-                "ValidationException",
-                f"1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy constraint: "
-                "Member must satisfy enum value set: [Tail, None]",
-            )
+        # Over HTTP the request was checked against the model already (api/inputs.py); in-process calls are
+        # answered the same way.
+        check_request(_INVOKE, {"InvocationType": invocation_type, "LogType": log_type})
+        kind = InvocationType(invocation_type or InvocationType.REQUEST_RESPONSE.value)
         ref = self.registry.resolve(function_name, qualifier)
         tenancy.check(self.registry.store.latest(ref.function.name), tenant_id)
         if kind is InvocationType.EVENT and len(payload) > MAX_EVENT_REQUEST_BYTES:
@@ -321,17 +321,6 @@ def _invoked(result: InvocationResult, version: dict[str, str]) -> InvokeOutcome
     if result.function_error:
         headers[wire.X_FUNCTION_ERROR] = result.function_error
     return InvokeOutcome(200, result.request_id, result.payload, headers, result)
-
-
-def _invocation_type(value: str | None) -> InvocationType:
-    try:
-        return InvocationType(value or InvocationType.REQUEST_RESPONSE.value)
-    except ValueError:
-        raise ApiError(
-            "ValidationException",
-            f"1 validation error detected: Value '{value}' at 'invocationType' failed to satisfy constraint: "
-            "Member must satisfy enum value set: [Event, RequestResponse, DryRun]",
-        ) from None
 
 
 def json_object(body: bytes) -> dict[str, Any]:  # values checked by the callers

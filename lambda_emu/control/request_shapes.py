@@ -27,6 +27,9 @@ class Shape:
     members: Mapping[str, Shape] = field(default_factory=dict)  # structure
     required: tuple[str, ...] = ()  # structure
     in_uri: tuple[str, ...] = ()  # structure members the route supplies (path, query, header): never missing
+    # structure members the route supplies -> (uri | querystring | header, the name they travel under)
+    locations: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    payload: str | None = None  # the structure member that is the whole body (Invoke's Payload)
     item: Shape | None = None  # list member or map value
     key: Shape | None = None  # map key
     sensitive: bool = False  # the value is left out of messages (the model's "sensitive" trait)
@@ -75,7 +78,17 @@ def _shape(name: str, built: dict[str, Shape]) -> Shape:
             member: _member(target, overrides.get(member), built)
             for member, target in source["members"].items()
         }
-        parts.update(members=members, required=source["required"], in_uri=tuple(source["locations"]))
+        renamed = source.get("location_names", {})
+        locations = {
+            member: (where, renamed.get(member, member)) for member, where in source["locations"].items()
+        }
+        parts.update(
+            members=members,
+            required=source["required"],
+            in_uri=tuple(source["locations"]),
+            locations=locations,
+            payload=source.get("payload"),
+        )
     if "member" in source:
         parts["item"] = _shape(source["member"], built)
     if "key" in source:

@@ -4,7 +4,10 @@ nothing."""
 
 from __future__ import annotations
 
+import http.client
+import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
@@ -168,3 +171,128 @@ def test_a_value_of_the_wrong_type_is_an_unreadable_request(served):
     assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert answer["Error"]["Code"] == "InvalidRequestContentException"
     assert "'memorySize'" in answer["Error"]["Message"]
+
+
+# ---- path and query members, checked against the operation's model before anything is looked up
+
+NAMESPACED_NAME = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?"
+    r"(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+
+
+def _refused(call, **parameters) -> dict:
+    with pytest.raises(ClientError) as caught:
+        call(**parameters)
+    answer = caught.value.response
+    return {
+        "status": answer["ResponseMetadata"]["HTTPStatusCode"],
+        "type": answer["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-errortype"),
+        "code": answer["Error"]["Code"],
+        "message": answer["Error"]["Message"],
+    }
+
+
+def _validation(message: str) -> dict:
+    return {"status": 400, "type": "ValidationException", "code": "ValidationException", "message": message}
+
+
+def test_a_malformed_function_name_is_a_validation_error_and_an_unknown_one_is_not_found(served):
+    client = _client(served)
+    assert _refused(client.get_function, FunctionName="bad name!") == _validation(
+        ONE + "Value 'bad name!' at 'functionName' failed to satisfy constraint: "
+        f"Member must satisfy regular expression pattern: {NAMESPACED_NAME}"
+    )
+    assert _refused(client.get_function, FunctionName="no-such-function") == {
+        "status": 404,
+        "type": "ResourceNotFoundException",
+        "code": "ResourceNotFoundException",
+        "message": "Function not found: arn:aws:lambda:us-east-1:123456789012:function:no-such-function",
+    }
+
+
+def test_a_too_long_qualifier_on_invoke_is_refused_before_the_function_runs(served):
+    qualifier = "q" * 129
+    assert _refused(_client(served).invoke, FunctionName=FUNCTION, Qualifier=qualifier) == _validation(
+        ONE + f"Value '{qualifier}' at 'qualifier' failed to satisfy constraint: "
+        "Member must have length less than or equal to 128"
+    )
+
+
+def test_a_malformed_alias_name_on_get_alias_is_a_validation_error(served):
+    assert _refused(_client(served).get_alias, FunctionName=FUNCTION, Name="live alias") == _validation(
+        ONE + "Value 'live alias' at 'name' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+    )
+
+
+def test_a_negative_reserved_concurrency_is_refused_and_changes_nothing(served):
+    client = _client(served)
+    before = client.get_function_concurrency(FunctionName=FUNCTION)
+    before.pop("ResponseMetadata")
+    refused = _refused(
+        client.put_function_concurrency, FunctionName=FUNCTION, ReservedConcurrentExecutions=-1
+    )
+    assert refused == _validation(
+        ONE + "Value '-1' at 'reservedConcurrentExecutions' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 0"
+    )
+    after = client.get_function_concurrency(FunctionName=FUNCTION)
+    after.pop("ResponseMetadata")
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("max_items", "rule"),
+    [
+        (0, "Member must have value greater than or equal to 1"),
+        (10_001, "Member must have value less than or equal to 10000"),
+    ],
+)
+def test_list_functions_max_items_out_of_the_models_range_is_refused(served, max_items, rule):
+    assert _refused(_client(served).list_functions, MaxItems=max_items) == _validation(
+        ONE + f"Value '{max_items}' at 'maxItems' failed to satisfy constraint: {rule}"
+    )
+
+
+def test_every_broken_member_of_path_and_query_is_named_in_one_raw_answer(served):
+    # Over plain HTTP, as any client may send it: the whole answer (status, headers, body).
+    url = urlsplit(served.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        connection.request("GET", f"/2015-03-31/functions/a%20b/configuration?Qualifier={'v' * 129}")
+        response = connection.getresponse()
+        body = json.loads(response.read())
+    finally:
+        connection.close()
+    assert (response.status, response.getheader("x-amzn-ErrorType")) == (400, "ValidationException")
+    assert body == {
+        "Type": "User",
+        "message": "2 validation errors detected: Value 'a b' at 'functionName' failed to satisfy "
+        f"constraint: Member must satisfy regular expression pattern: {NAMESPACED_NAME}; "
+        f"Value '{'v' * 129}' at 'qualifier' failed to satisfy constraint: "
+        "Member must have length less than or equal to 128",
+    }
+
+
+def test_a_layer_version_number_the_model_leaves_unbounded_is_looked_up(served):
+    # LayerVersionNumber is a plain long in the model: 0 is well formed, and names no version.
+    refused = _refused(_client(served).get_layer_version, LayerName="no-such-layer", VersionNumber=0)
+    assert refused == {
+        "status": 404,
+        "type": "ResourceNotFoundException",
+        "code": "ResourceNotFoundException",
+        "message": "The resource you requested does not exist.",
+    }
+
+
+def test_header_members_are_checked_before_the_function_is_looked_up(served):
+    # A malformed TenantId and LogType on a function that does not exist: 400 naming both, not a 404.
+    refused = _refused(
+        _client(served).invoke, FunctionName="no-such-function", TenantId="no#hash", LogType="All"
+    )
+    assert refused == _validation(
+        "2 validation errors detected: Value 'All' at 'logType' failed to satisfy constraint: Member must "
+        "satisfy enum value set: [None, Tail]; Value 'no#hash' at 'tenantId' failed to satisfy constraint: "
+        r"Member must satisfy regular expression pattern: [a-zA-Z0-9\._:\/=+\-@ ]+"
+    )

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lambda_emu.api import inputs
 from lambda_emu.api.http import _find_route
 from lambda_emu.api.routes import Reply, Request
 from lambda_emu.api.service import LambdaService
@@ -59,8 +60,9 @@ def call(
     """One request through the HTTP API's route table (path, Qualifier in the query), without a server."""
     found = _find_route(method, url_path)
     assert found is not None, (method, url_path)
-    route, params = found
+    route, params, pattern = found
     encoded = json.dumps(body).encode() if body is not None else b""
+    inputs.check(method, pattern, url_path, query, "", encoded, {})  # as the server does, before the route
     return route(service, Request(params.get("name", ""), query, {}, encoded, params))
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lambda_emu import service_model
 from lambda_emu.config import EmulatorConfig, FunctionConfig
 from lambda_emu.errors import ApiError, FunctionNotFoundError, TemplateError
 from lambda_emu.server import TemplateRegistry
@@ -63,6 +64,25 @@ def test_a_name_nothing_has_is_lambdas_plain_not_found(registry: TemplateRegistr
         registry.resolve("Nobody")
     with pytest.raises(FunctionNotFoundError):
         registry.resolve("orders-prod:no-such-alias")  # the function is there, the alias is not
+
+
+def test_a_malformed_name_is_answered_in_the_models_words_and_a_well_formed_one_is_not_found(
+    registry: TemplateRegistry,
+) -> None:
+    # In-process callers reach the registry without the API's check: it answers as the API does, with the
+    # widest name pattern of the model (NamespacedFunctionName), not a copy of an older one.
+    pattern = service_model.SHAPES["NamespacedFunctionName"]["pattern"]
+    with pytest.raises(ApiError) as info:
+        registry.resolve("bad name!")
+    assert (info.value.code, info.value.message) == (
+        "ValidationException",
+        "1 validation error detected: Value 'bad name!' at 'functionName' failed to satisfy constraint: "
+        f"Member must satisfy regular expression pattern: {pattern}",
+    )
+    # What the model accepts beyond a function's own name ('.', $LATEST.PUBLISHED) names nothing here.
+    for name in ("orders.prod", "orders-prod:$LATEST.PUBLISHED"):
+        with pytest.raises(FunctionNotFoundError):
+            registry.resolve(name)
 
 
 def test_a_nested_function_is_found_by_its_logical_path(tmp_path: Path) -> None:
