@@ -1,7 +1,6 @@
 """Lambda's layers API over HTTP: PublishLayerVersion, GetLayerVersion, GetLayerVersionByArn, ListLayers,
-ListLayerVersions, DeleteLayerVersion and a version's policy (AddLayerVersionPermission,
-GetLayerVersionPolicy, RemoveLayerVersionPermission), thin shells around the layer store. Each request's
-path, query and body passed the model's checks (api/inputs) before its route runs."""
+ListLayerVersions, DeleteLayerVersion and a version's policy (Add/RemoveLayerVersionPermission,
+GetLayerVersionPolicy), thin shells around the layer store, after the model's checks (api/inputs)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Lambda layers published through the API (PublishLayerVersion and the calls around it): each version's
-content kept as a zip under the state directory, its metadata and its resource-based policy (the layer
-version permission calls) in `layers.json`, so a restart of serve keeps them, and functions can name them by
-ARN in `Layers` as they name a layer in Lambda."""
+content a zip under the state directory, its metadata and resource-based policy in `layers.json` (a restart
+of serve keeps them); functions name them by ARN in `Layers` as they name a layer in Lambda."""
 
 from __future__ import annotations
 
@@ -39,8 +38,6 @@ _VERSION_ARN = re.compile(
 )
 _NOT_FOUND = "The resource you requested does not exist."
 _NO_POLICY = "No policy is associated with the given resource."
-# The one action a layer version's policy grants (the model's LayerPermissionAllowedAction).
-GET_LAYER_VERSION = "lambda:GetLayerVersion"
 
 
 class LayerStore:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -122,3 +123,18 @@ def test_refusals_are_lambdas_and_change_nothing(store: LayerStore) -> None:
     assert _refusal(store.add_permission, "shared", "1", _grant("b", "*"), "not-it") == stale
     assert _refusal(store.remove_permission, "shared", "1", "a", "not-it") == stale
     assert store.policy("shared", "1")["RevisionId"] == revision
+
+
+def test_a_policy_past_20_kb_is_refused_whole(store: LayerStore) -> None:
+    added = 0
+    with pytest.raises(ApiError) as refused:
+        for n in range(200):
+            store.add_permission("shared", "1", _grant(f"{n:03d}" + "x" * 90, "444455556666"), None)
+            added += 1
+    assert refused.value.code == "PolicyLengthExceededException"
+    found = re.fullmatch(
+        r"The final policy size \((\d+)\) is bigger than the limit \(20480\)\.", str(refused.value)
+    )
+    assert found is not None and int(found[1]) > 20480
+    statements = json.loads(store.policy("shared", "1")["Policy"])["Statement"]
+    assert len(statements) == added and len(store.policy("shared", "1")["Policy"]) <= 20480
