@@ -1,5 +1,6 @@
 """Lambda's layers API over HTTP: PublishLayerVersion, GetLayerVersion, GetLayerVersionByArn, ListLayers,
-ListLayerVersions and DeleteLayerVersion, thin shells around the layer store."""
+ListLayerVersions, DeleteLayerVersion and a version's policy (Add/RemoveLayerVersionPermission,
+GetLayerVersionPolicy), thin shells around the layer store, after the model's checks (api/inputs)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ LOG = logging.getLogger(__name__)
 LAYERS = "/2018-10-31/layers"
 VERSIONS = LAYERS + "/{layer}/versions"
 VERSION = VERSIONS + "/{number}"
+POLICY = VERSION + "/policy"
 
 
 def _layers(service: LambdaService, request: Request) -> Reply:
@@ -27,6 +29,28 @@ def _delete(service: LambdaService, request: Request) -> Reply:
     return Reply(204)
 
 
+def _add_permission(service: LambdaService, request: Request) -> Reply:
+    answer = service.layers.add_permission(
+        request.params["layer"],
+        request.params["number"],
+        json_object(request.body),
+        request.query.get("RevisionId"),
+    )
+    return json_reply(201, answer)
+
+
+def _remove_permission(service: LambdaService, request: Request) -> Reply:
+    params = request.params
+    service.layers.remove_permission(
+        params["layer"], params["number"], params["sid"], request.query.get("RevisionId")
+    )
+    return Reply(204)
+
+
+def _policy(service: LambdaService, request: Request) -> Reply:
+    return json_reply(200, service.layers.policy(request.params["layer"], request.params["number"]))
+
+
 ROUTES: RouteTable = [
     ("GET", path(LAYERS), _layers),
     ("GET", path(LAYERS + "/"), _layers),
@@ -38,4 +62,7 @@ ROUTES: RouteTable = [
     ("GET", path(VERSIONS), lambda s, r: json_reply(200, s.layers.list_versions(r.params["layer"], r.query))),
     ("GET", path(VERSION), lambda s, r: json_reply(200, s.layers.get(r.params["layer"], r.params["number"]))),
     ("DELETE", path(VERSION), _delete),
+    ("POST", path(POLICY), _add_permission),
+    ("GET", path(POLICY), _policy),
+    ("DELETE", path(POLICY + "/{sid}"), _remove_permission),
 ]

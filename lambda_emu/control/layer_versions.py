@@ -1,6 +1,6 @@
 """Lambda layers published through the API (PublishLayerVersion and the calls around it): each version's
-content kept as a zip under the state directory, its metadata in `layers.json`, so a restart of serve keeps
-them, and functions can name them by ARN in `Layers` as they name a layer in Lambda."""
+content a zip under the state directory, its metadata and resource-based policy in `layers.json` (a restart
+of serve keeps them); functions name them by ARN in `Layers` as they name a layer in Lambda."""
 
 from __future__ import annotations
 
@@ -14,9 +14,17 @@ from lambda_emu import arns
 from lambda_emu.config import EmulatorConfig
 from lambda_emu.control import bodies, packages
 from lambda_emu.control.model import lambda_timestamp
+from lambda_emu.control.policy import (
+    check_new_statement_id,
+    check_revision,
+    compact,
+    principal_element,
+    render,
+    revised,
+)
 from lambda_emu.control.statefile import JsonStateFile
 from lambda_emu.control.validation import validate_function_request
-from lambda_emu.errors import ConfigError, FunctionNotFoundError
+from lambda_emu.errors import ApiError, ConfigError, FunctionNotFoundError
 
 LOG = logging.getLogger(__name__)
 
@@ -29,6 +37,7 @@ _VERSION_ARN = re.compile(
     r":(?P<version>[0-9]+)"
 )
 _NOT_FOUND = "The resource you requested does not exist."
+_NO_POLICY = "No policy is associated with the given resource."
 
 
 class LayerStore:
@@ -117,6 +126,69 @@ class LayerStore:
         page, marker = bodies.page(items, query)
         return {"Layers": list(page), **marker}
 
+    # ---- its resource-based policy (AddLayerVersionPermission, GetLayerVersionPolicy,
+    # RemoveLayerVersionPermission), kept in the version's record: deleting the version deletes it.
+    def add_permission(
+        self, layer_name: str, version: str, body: Mapping[str, Any], revision_id: str | None
+    ) -> dict[str, Any]:
+        """The statement Lambda writes for the permission, as AddLayerVersionPermission answers it (compact
+        JSON) with the policy's new RevisionId. The body passed the model's checks (api/inputs)."""
+        name, number = _name(layer_name), _number(version)
+        statement: dict[str, Any] = {
+            "Sid": body["StatementId"],
+            "Effect": "Allow",
+            "Principal": principal_element(body["Principal"]),
+            "Action": body["Action"],
+            "Resource": self._version_arn(name, number),
+        }
+        if body.get("OrganizationId"):
+            # "Granting Lambda layer access to other accounts": an organization's grant is Principal "*"
+            # with this condition.
+            statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": body["OrganizationId"]}}
+        with self._file.lock:
+            record = self._record_or_refuse(name, number)
+            current = record.get("policy") or {"Statement": [], "RevisionId": None}
+            check_new_statement_id(current["Statement"], statement["Sid"])
+            check_revision(revision_id, current["RevisionId"], getter="GetLayerPolicy")
+            record["policy"] = revised([*current["Statement"], statement])
+            self._file.save()
+        return {"Statement": compact(statement), "RevisionId": record["policy"]["RevisionId"]}
+
+    def policy(self, layer_name: str, version: str) -> dict[str, Any]:
+        name, number = _name(layer_name), _number(version)
+        with self._file.lock:
+            policy = self._record_or_refuse(name, number).get("policy")
+            if not policy:
+                raise ApiError("ResourceNotFoundException", _NO_POLICY)
+            return {"Policy": render(policy["Statement"]), "RevisionId": policy["RevisionId"]}
+
+    def remove_permission(
+        self, layer_name: str, version: str, statement_id: str, revision_id: str | None
+    ) -> None:
+        name, number = _name(layer_name), _number(version)
+        with self._file.lock:
+            record = self._record_or_refuse(name, number)
+            current = record.get("policy") or {"Statement": [], "RevisionId": None}
+            check_revision(revision_id, current["RevisionId"], getter="GetLayerPolicy")
+            remaining = [s for s in current["Statement"] if s["Sid"] != statement_id]
+            if len(remaining) == len(current["Statement"]):
+                raise ApiError(
+                    "ResourceNotFoundException", f"Statement {statement_id} is not found in resource policy."
+                )
+            if remaining:
+                record["policy"] = revised(remaining)
+            else:  # its last statement gone, the version has no policy: GetLayerVersionPolicy answers 404
+                del record["policy"]
+            self._file.save()
+
+    def _record_or_refuse(self, name: str, number: int) -> dict[str, Any]:
+        """The stored record itself (changed in place, saved by the caller, under the file's lock)."""
+        record = (self._file.content().get(name) or {"versions": {}})["versions"].get(str(number))
+        if record is None:
+            arn = self._version_arn(name, number)
+            raise ApiError("ResourceNotFoundException", f"Layer version {arn} does not exist.")
+        return record
+
     # ---- for functions
     def content_of(self, arns: Sequence[str]) -> tuple[Path, ...]:
         """The local content of each layer version of this account that a function's `Layers` names, in
@@ -159,9 +231,12 @@ class LayerStore:
     def _layer_arn(self, name: str) -> str:
         return arns.arn("lambda", self._emulator.region, self._emulator.account_id, f"layer:{name}")
 
+    def _version_arn(self, name: str, number: int) -> str:
+        return f"{self._layer_arn(name)}:{number}"
+
     def _list_item(self, name: str, number: int, record: Mapping[str, Any]) -> dict[str, Any]:
         item: dict[str, Any] = {
-            "LayerVersionArn": f"{self._layer_arn(name)}:{number}",
+            "LayerVersionArn": self._version_arn(name, number),
             "Version": number,
             "Description": record["description"],
             "CreatedDate": record["created"],

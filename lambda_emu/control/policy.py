@@ -267,22 +267,9 @@ class PolicyStore:
         with self._lock:
             policies = self._loaded().setdefault(function, {})
             current = policies.get(qualifier or "") or {"Statement": [], "RevisionId": None}
-            _check_revision(revision_id, current["RevisionId"])
-            sid = statement["Sid"]
-            if any(existing["Sid"] == sid for existing in current["Statement"]):
-                raise ApiError(
-                    "ResourceConflictException",
-                    f"The statement id ({sid}) provided already exists. Please provide a new statement id, "
-                    "or remove the existing statement.",
-                )
-            updated = [*current["Statement"], statement]
-            size = len(render(updated).encode())
-            if size > MAX_POLICY_BYTES:
-                raise ApiError(
-                    "PolicyLengthExceededException",
-                    f"The final policy size ({size}) is bigger than the limit ({MAX_POLICY_BYTES}).",
-                )
-            policies[qualifier or ""] = {"Statement": updated, "RevisionId": str(uuid.uuid4())}
+            check_revision(revision_id, current["RevisionId"])
+            check_new_statement_id(current["Statement"], statement["Sid"])
+            policies[qualifier or ""] = revised([*current["Statement"], statement])
             self._save()
 
     def remove(
@@ -293,10 +280,10 @@ class PolicyStore:
             current = policies.get(qualifier or "")
             if not current or not any(s["Sid"] == statement_id for s in current["Statement"]):
                 raise ApiError("ResourceNotFoundException", _NOT_FOUND)
-            _check_revision(revision_id, current["RevisionId"])
+            check_revision(revision_id, current["RevisionId"])
             remaining = [s for s in current["Statement"] if s["Sid"] != statement_id]
             if remaining:
-                policies[qualifier or ""] = {"Statement": remaining, "RevisionId": str(uuid.uuid4())}
+                policies[qualifier or ""] = {"Statement": remaining, "RevisionId": new_revision_id()}
             else:  # the last statement gone, the function has no policy: GetPolicy answers 404 again
                 del policies[qualifier or ""]
             self._save()
@@ -319,13 +306,39 @@ class PolicyStore:
         self._file.save()
 
 
-def _check_revision(given: str | None, current: str | None) -> None:
+def check_revision(given: str | None, current: str | None, *, getter: str = "GetPolicy") -> None:
+    """PreconditionFailedException when a RevisionId was given and is not the policy's (None: no policy);
+    `getter` is the call the message sends the caller to (GetPolicy, or GetLayerPolicy for a layer's)."""
     if given is not None and given != current:
         raise ApiError(
             "PreconditionFailedException",
             "The Revision Id provided does not match the latest Revision Id. "
-            "Call the GetPolicy API to retrieve the latest Revision Id",
+            f"Call the {getter} API to retrieve the latest Revision Id",
         )
+
+
+def check_new_statement_id(statements: Iterable[Statement], sid: str) -> None:
+    if any(existing["Sid"] == sid for existing in statements):
+        raise ApiError(
+            "ResourceConflictException",
+            f"The statement id ({sid}) provided already exists. Please provide a new statement id, "
+            "or remove the existing statement.",
+        )
+
+
+def revised(statements: list[Statement]) -> dict[str, Any]:
+    """A policy of `statements` with a new RevisionId (each change gets one), refused past the size limit."""
+    size = len(render(statements).encode())
+    if size > MAX_POLICY_BYTES:
+        raise ApiError(
+            "PolicyLengthExceededException",
+            f"The final policy size ({size}) is bigger than the limit ({MAX_POLICY_BYTES}).",
+        )
+    return {"Statement": statements, "RevisionId": new_revision_id()}
+
+
+def new_revision_id() -> str:
+    return str(uuid.uuid4())
 
 
 # ---- callers: who signed a request
