@@ -278,6 +278,16 @@ class TemplateRegistry(FunctionRegistry):
                 raise
             raise self._unloaded(name, parsed_qualifier) from None
 
+    def spelled(self, function_name: str) -> str:
+        """A nested application's function by its logical path stands for its FunctionName, which the API's
+        model checks (a slash is in no FunctionName)."""
+        if "/" in function_name:
+            path, colon, suffix = function_name.partition(":")
+            name = self.named_by_logical_id(path)
+            if name is not None:
+                return name + colon + suffix
+        return function_name
+
     def _unloaded(self, name: str, qualifier: str | None) -> FunctionNotFoundError:
         problem = self.unloaded[name]
         hint = f" Hint: {problem.hint}" if problem.hint else ""

@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from lambda_emu import wire
 from lambda_emu.api import (
@@ -343,8 +343,15 @@ class _Handler(QuickHandler):
                 query_string,
                 self,
             )
-            # The model's constraints on path, query, headers and body, before the route looks anything up.
-            inputs.check(method, pattern, url_path, query, query_string, body, request.headers)
+            # The model's constraints on path, query, headers and body, before the route looks anything up;
+            # a function named by its logical path (Child/Function, as SAM CLI names it) as its FunctionName.
+            checked = url_path
+            if "/" in params.get("name", "") and (raw := pattern.match(url_path)) is not None:
+                spelled = self.server.service.registry.spelled(params["name"])
+                checked = (
+                    url_path[: raw.start("name")] + quote(spelled, safe=":") + url_path[raw.end("name") :]
+                )
+            inputs.check(method, pattern, checked, query, query_string, body, request.headers)
             reply = route(self.server.service, request)
         except Exception as exc:  # every failure becomes Lambda's error shape, never a dropped connection
             if self._answered:  # the caller has its answer: a failure after it is ours alone

@@ -81,6 +81,10 @@ class FunctionRegistry:
             raise FunctionNotFoundError(f"Function not found: {self._config.function_arn(name)}")
         return record.serving
 
+    def spelled(self, function_name: str) -> str:
+        """The name as Lambda's API model sees it (a registry that knows other spellings maps them)."""
+        return function_name
+
     def parse(self, function_name: str, qualifier: str | None = None) -> tuple[str, str | None]:
         """(name, qualifier) of a FunctionName path parameter (name, partial or full ARN, optionally with a
         qualifier suffix) and a Qualifier, checked as Lambda checks them (Lambda API Reference: Invoke)."""
